@@ -1,0 +1,241 @@
+"""Application settings, read from the environment and a `.env` file.
+
+Three names are unprefixed because every deployment platform knows them:
+`DATABASE_URL`, `REDIS_URL` and `SECRET_KEY`. Every other setting is prefixed
+`STACKKIT_` (for example `STACKKIT_ENV`, `STACKKIT_CORS_ORIGINS`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Settings", "SettingsError", "load_settings"]
+
+logger = logging.getLogger("stackkit.settings")
+
+MIN_SECRET_KEY_LENGTH = 32
+MIN_SECRET_KEY_DISTINCT_CHARACTERS = 12
+_EXAMPLE_SECRET_MARKERS = (
+    "change-me",
+    "changeme",
+    "change_me",
+    "example",
+    "placeholder",
+    "insecure",
+    "your-secret",
+    "your_secret",
+    "secret-key",
+    "secret_key",
+)
+_RATE_PERIODS = ("second", "minute", "hour", "day")
+_RATE_LIMIT = re.compile(rf"^\s*(\d+)\s*/\s*({'|'.join(_RATE_PERIODS)})\s*$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
+
+
+class SettingsError(Exception):
+    """Settings are invalid. The message names every bad field, one per line."""
+
+
+class Settings(BaseSettings):
+    """Configuration of a stackkit app.
+
+    Build it with `load_settings()` to get one readable `SettingsError` instead
+    of pydantic's `ValidationError`. Fields can also be passed by name, which
+    tests do: `Settings(env="test", redis_url="redis://...")`.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="STACKKIT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_by_name=True,
+        validate_by_alias=True,
+        frozen=True,
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    """`production` turns on the strict checks (a strong `SECRET_KEY`, no `*` CORS origin)
+    and keeps internal error detail out of responses."""
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./stackkit.db", validation_alias="DATABASE_URL"
+    )
+    """SQLAlchemy URL of the primary database. Plain `postgresql://` and `sqlite:///`
+    URLs are accepted and mapped to the async drivers (psycopg 3, aiosqlite)."""
+
+    redis_url: str = Field(default="", validation_alias="REDIS_URL")
+    """`redis://`, `rediss://` or `unix://` URL. Empty: in-process stores, no Redis."""
+
+    secret_key: SecretStr = Field(
+        default=SecretStr(""), validation_alias="SECRET_KEY", validate_default=True
+    )
+    """Key that signs tokens and cursors. Development and tests: generated per process
+    when unset (tokens then die with the process). Production: required and strong."""
+
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Origins allowed to call the API from a browser, comma-separated. Empty: same origin only."""
+
+    access_token_ttl: int = Field(default=900, gt=0)
+    """Lifetime of an access token, in seconds (default 15 minutes)."""
+
+    session_ttl: int = Field(default=86_400, gt=0)
+    """Lifetime of a refresh session, in seconds (default 24 hours)."""
+
+    cache_ttl: int = Field(default=300, ge=0)
+    """How long API responses stay cached, in seconds (default 5 minutes; 0 disables)."""
+
+    rate_limit: str = "100/minute"
+    """Default rate limit per client, as `N/second|minute|hour|day`."""
+
+    max_body_size: int = Field(default=1_048_576, gt=0)
+    """Largest accepted request body, in bytes; larger bodies get 413."""
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Level of the `stackkit` loggers."""
+
+    log_format: Literal["auto", "json", "text"] = "auto"
+    """`json` (one object per line), `text`, or `auto`: json in production, text elsewhere."""
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_database_url(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix:// (or be empty)")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_secret_in_production(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        key = value.get_secret_value()
+        if info.data.get("env") != "production":
+            return value if key else SecretStr(secrets.token_urlsafe(48))
+        if not key:
+            raise ValueError("is required when STACKKIT_ENV=production")
+        problem = secret_key_weakness(key)
+        if problem:
+            raise ValueError(f"is too weak for production: {problem}")
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _valid_origins(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        origins = [origin.rstrip("/") for origin in value]
+        for origin in origins:
+            if origin == "*":
+                if info.data.get("env") == "production":
+                    raise ValueError("'*' is refused in production: list the allowed origins")
+            elif not _ORIGIN.match(origin):
+                raise ValueError(f"{origin!r} is not an origin like https://example.com")
+        return origins
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit_format(cls, value: str) -> str:
+        if not _RATE_LIMIT.match(value):
+            raise ValueError(
+                f"{value!r} is not like '100/minute' (periods: {', '.join(_RATE_PERIODS)})"
+            )
+        return value.replace(" ", "")
+
+
+def normalize_database_url(url: str) -> str:
+    """Map a plain database URL onto the async driver stackkit uses.
+
+    Raises:
+        ValueError: the scheme is neither PostgreSQL nor SQLite.
+    """
+    url = url.strip()
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        raise ValueError("is not a URL like postgresql://user@host/db or sqlite:///app.db")
+    driver_for = {
+        "postgresql": "postgresql+psycopg",
+        "postgres": "postgresql+psycopg",
+        "postgresql+psycopg": "postgresql+psycopg",
+        "postgresql+psycopg_async": "postgresql+psycopg_async",
+        "sqlite": "sqlite+aiosqlite",
+        "sqlite+aiosqlite": "sqlite+aiosqlite",
+    }
+    if scheme not in driver_for:
+        raise ValueError(f"scheme {scheme!r} is not supported (use postgresql:// or sqlite:///)")
+    return f"{driver_for[scheme]}://{rest}"
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Say why `key` is too weak to sign production tokens, or return None."""
+    lowered = key.lower()
+    if any(marker in lowered for marker in _EXAMPLE_SECRET_MARKERS):
+        return "it looks like an example value"
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f"it has {len(key)} characters, at least {MIN_SECRET_KEY_LENGTH} are needed"
+    if len(set(key)) < MIN_SECRET_KEY_DISTINCT_CHARACTERS:
+        return "it repeats too few distinct characters"
+    return None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment and `.env`, with `overrides` taking precedence.
+
+    Raises:
+        SettingsError: one or more values are invalid; the message names each one.
+    """
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None
+    if settings.env == "development" and "secret_key" not in settings.model_fields_set:
+        logger.warning(
+            "SECRET_KEY is not set: using a random key for this process; "
+            "tokens will not survive a restart. Set SECRET_KEY to keep them."
+        )
+    return settings
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors(include_url=False, include_input=False):
+        field = str(item["loc"][0]) if item["loc"] else ""
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  {_setting_name(field)}: {message}")
+    count = len(lines)
+    heading = f"Invalid settings ({count} problem{'s' if count != 1 else ''}):"
+    return "\n".join([heading, *lines])
+
+
+def _setting_name(field: str) -> str:
+    """The environment variable a user sets for `field` (which may already be an alias)."""
+    info = Settings.model_fields.get(field)
+    if info is None:
+        return field if field.isupper() else f"STACKKIT_{field.upper()}"
+    if isinstance(info.validation_alias, str):
+        return info.validation_alias
+    return f"STACKKIT_{field.upper()}"

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+
+from stackkit.settings import Settings, SettingsError, load_settings, secret_key_weakness
+
+STRONG_KEY = "q8Vw2-LmZr7xKp4TnYb9HcJd6FgUe3Ns5AoWi1Rt"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory) -> None:
+    """Isolate from the developer's environment and any .env in the working directory."""
+    monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
+    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith("STACKKIT_") and not name.startswith("STACKKIT_TEST_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults_are_embedded_sqlite_and_in_memory_cache() -> None:
+    settings = load_settings(env="test")
+    assert settings.database_url == "sqlite+aiosqlite:///./stackkit.db"
+    assert settings.redis_url == ""
+    assert settings.cache_ttl == 300
+    assert settings.session_ttl == 86_400
+    assert settings.rate_limit == "100/minute"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u@db/app", "postgresql+psycopg://u@db/app"),
+        ("postgres://u@db/app", "postgresql+psycopg://u@db/app"),
+        ("sqlite:///data/app.db", "sqlite+aiosqlite:///data/app.db"),
+        ("postgresql+psycopg://u@db/app", "postgresql+psycopg://u@db/app"),
+    ],
+    ids=["postgresql", "postgres-alias", "sqlite", "already-async"],
+)
+def test_plain_database_urls_map_to_async_drivers(given: str, expected: str) -> None:
+    assert Settings(env="test", database_url=given).database_url == expected
+
+
+def test_environment_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6390/2")
+    with open(".env", "w") as dotenv:
+        dotenv.write(
+            "STACKKIT_CACHE_TTL=60\nSTACKKIT_CORS_ORIGINS=http://localhost:5173, https://app.example.org/\n"
+        )
+    settings = load_settings(env="test")
+    assert settings.redis_url == "redis://127.0.0.1:6390/2"
+    assert settings.cache_ttl == 60
+    assert settings.cors_origins == ["http://localhost:5173", "https://app.example.org"]
+
+
+def test_every_bad_field_is_named_in_one_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "mysql://root@db/app")
+    monkeypatch.setenv("REDIS_URL", "http://cache")
+    monkeypatch.setenv("STACKKIT_RATE_LIMIT", "lots")
+    monkeypatch.setenv("STACKKIT_ACCESS_TOKEN_TTL", "-5")
+    monkeypatch.setenv("STACKKIT_ENV", "staging")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    message = str(raised.value)
+    lines = message.splitlines()
+    assert lines[0] == "Invalid settings (5 problems):"
+    named = sorted(line.split(":")[0].strip() for line in lines[1:])
+    assert named == [
+        "DATABASE_URL",
+        "REDIS_URL",
+        "STACKKIT_ACCESS_TOKEN_TTL",
+        "STACKKIT_ENV",
+        "STACKKIT_RATE_LIMIT",
+    ]
+    assert "mysql" in message
+    assert "Traceback" not in message
+
+
+def test_development_generates_a_secret_key_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="stackkit.settings"):
+        first = load_settings()
+    second = load_settings()
+    assert len(first.secret_key.get_secret_value()) >= 32
+    assert first.secret_key != second.secret_key
+    assert any("SECRET_KEY is not set" in record.message for record in caplog.records)
+
+
+def test_production_requires_a_secret_key() -> None:
+    with pytest.raises(SettingsError, match="SECRET_KEY: is required when STACKKIT_ENV=production"):
+        load_settings(env="production")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "changeme",
+        "change-me-please-change-me-please-0123",
+        "short-but-random-Zx81",
+        "a" * 64,
+        "ab" * 40,
+    ],
+    ids=["example", "example-long", "short", "one-character", "two-characters"],
+)
+def test_production_refuses_weak_secret_keys(key: str) -> None:
+    with pytest.raises(SettingsError, match="SECRET_KEY: is too weak for production"):
+        load_settings(env="production", secret_key=key)
+
+
+def test_production_accepts_a_strong_secret_key() -> None:
+    settings = load_settings(env="production", secret_key=STRONG_KEY)
+    assert settings.secret_key.get_secret_value() == STRONG_KEY
+    assert secret_key_weakness(STRONG_KEY) is None
+
+
+def test_secret_key_is_not_shown_in_repr() -> None:
+    settings = load_settings(env="production", secret_key=STRONG_KEY)
+    assert STRONG_KEY not in repr(settings)
+
+
+def test_production_refuses_wildcard_cors_origin() -> None:
+    with pytest.raises(
+        SettingsError, match="STACKKIT_CORS_ORIGINS: '\\*' is refused in production"
+    ):
+        load_settings(env="production", secret_key=STRONG_KEY, cors_origins="*")
+
+
+def test_cors_origins_must_be_origins() -> None:
+    with pytest.raises(SettingsError, match="'localhost:3000' is not an origin"):
+        load_settings(env="test", cors_origins="localhost:3000")
