@@ -1,0 +1,49 @@
+"""Real PostgreSQL and Redis for tests: throwaway servers, fresh databases, pytest fixtures.
+
+The fixtures live in :mod:`stackkit.testing.plugin`, which pytest loads on its
+own; this package exports the building blocks for tests that need more.
+"""
+
+from __future__ import annotations
+
+from stackkit.testing.postgres import (
+    PostgresProcess,
+    create_database,
+    database_url,
+    drop_database,
+    temporary_database,
+)
+from stackkit.testing.process import ServerProcess
+from stackkit.testing.redis import RedisProcess, delete_keys, unique_key_prefix
+from stackkit.testing.services import (
+    DATABASE_URL_ENV,
+    REDIS_URL_ENV,
+    REQUIRE_SERVICES_ENV,
+    ServiceUnavailable,
+    find_binary,
+    find_free_port,
+    services_required,
+    skip_or_fail,
+    wait_until,
+)
+
+__all__ = [
+    "DATABASE_URL_ENV",
+    "REDIS_URL_ENV",
+    "REQUIRE_SERVICES_ENV",
+    "PostgresProcess",
+    "RedisProcess",
+    "ServerProcess",
+    "ServiceUnavailable",
+    "create_database",
+    "database_url",
+    "delete_keys",
+    "drop_database",
+    "find_binary",
+    "find_free_port",
+    "services_required",
+    "skip_or_fail",
+    "temporary_database",
+    "unique_key_prefix",
+    "wait_until",
+]

@@ -1,0 +1,110 @@
+"""pytest fixtures that give tests real PostgreSQL and Redis servers.
+
+pytest loads this module through the ``pytest11`` entry point of stackkit, so
+every project that installs stackkit has these fixtures. Nothing starts until
+a test asks for a fixture. Servers come from ``STACKKIT_TEST_DATABASE_URL``
+and ``STACKKIT_TEST_REDIS_URL`` when set, otherwise from throwaway processes;
+without either, the test is skipped, or fails under
+``STACKKIT_REQUIRE_SERVICES=1``. Under pytest-xdist each worker gets its own
+servers, databases and key prefixes.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, TypeVar
+
+import pytest
+
+from stackkit.testing.postgres import PostgresProcess, temporary_database
+from stackkit.testing.process import ServerProcess
+from stackkit.testing.redis import RedisProcess, delete_keys, unique_key_prefix
+from stackkit.testing.services import (
+    DATABASE_URL_ENV,
+    REDIS_URL_ENV,
+    ServiceUnavailable,
+    skip_or_fail,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = [
+    "postgres_server_url",
+    "postgres_url",
+    "redis_key_prefix",
+    "redis_process",
+    "redis_server_url",
+    "redis_url",
+]
+
+_Server = TypeVar("_Server", bound=ServerProcess)
+_USE_RUNNING = "set {} to use a running server instead"
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """URL of a PostgreSQL server: ``STACKKIT_TEST_DATABASE_URL``, or a throwaway one."""
+    configured = _configured(DATABASE_URL_ENV)
+    if configured is not None:
+        yield configured
+        return
+    with _start(PostgresProcess(), hint=_USE_RUNNING.format(DATABASE_URL_ENV)) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """URL of a fresh, empty ``stackkit_test_<hex>`` database, dropped at the end of the session."""
+    with temporary_database(postgres_server_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> Iterator[str]:
+    """URL of a Redis server: ``STACKKIT_TEST_REDIS_URL``, or a throwaway one.
+
+    The server may be shared with other test runs: keep keys under
+    ``redis_key_prefix`` and never ``FLUSHDB``.
+    """
+    configured = _configured(REDIS_URL_ENV)
+    if configured is not None:
+        yield configured
+        return
+    with _start(RedisProcess(), hint=_USE_RUNNING.format(REDIS_URL_ENV)) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server_url: str) -> str:
+    """URL of the Redis server for the app under test (the same as ``redis_server_url``)."""
+    return redis_server_url
+
+
+@pytest.fixture(scope="session")
+def redis_key_prefix(redis_server_url: str) -> Iterator[str]:
+    """A unique ``stackkit-test:<hex>:`` prefix; every key under it is deleted after the session."""
+    prefix = unique_key_prefix()
+    yield prefix
+    delete_keys(redis_server_url, prefix)
+
+
+@pytest.fixture
+def redis_process() -> Iterator[RedisProcess]:
+    """A running throwaway Redis of the test's own, which it may stop and restart; stopped after.
+
+    Never the server of ``STACKKIT_TEST_REDIS_URL``, since the test may stop it.
+    """
+    with _start(RedisProcess()) as server:
+        yield server
+
+
+def _configured(variable: str) -> str | None:
+    return os.environ.get(variable, "").strip() or None
+
+
+def _start(server: _Server, *, hint: str = "") -> _Server:
+    try:
+        return server.start()
+    except ServiceUnavailable as exc:
+        skip_or_fail(f"{exc} ({hint})" if hint else str(exc))
