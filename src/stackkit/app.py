@@ -1,0 +1,174 @@
+"""`create_app()`: a Starlette app with stackkit's middleware, error handling and lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+
+from pydantic_core import to_json
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from stackkit.backends import Backend
+from stackkit.cache.redis_connection import RedisConnection
+from stackkit.db.database import Database
+from stackkit.health import health_controller
+from stackkit.http.openapi import openapi_document
+from stackkit.http.problems import ProblemError, http_exception_handler, problem_error_handler
+from stackkit.http.routing import Controller, RouteSpec
+from stackkit.logs import configure_logging
+from stackkit.middleware import (
+    BodySizeLimitMiddleware,
+    InternalErrorMiddleware,
+    RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+)
+from stackkit.settings import Settings, load_settings
+
+__all__ = ["OPENAPI_PATH", "create_app", "default_backends"]
+
+OPENAPI_PATH = "/api/openapi.json"
+CORS_ALLOWED_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    "X-Request-ID",
+]
+CORS_EXPOSED_HEADERS = [
+    "Cache-Status",
+    "ETag",
+    "Location",
+    "RateLimit-Limit",
+    "RateLimit-Policy",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "Retry-After",
+    "X-Request-ID",
+]
+
+
+def default_backends(settings: Settings) -> list[Backend]:
+    """The database always; Redis when `REDIS_URL` is set."""
+    backends: list[Backend] = [Database(settings.database_url)]
+    if settings.redis_url:
+        backends.append(RedisConnection(settings.redis_url))
+    return backends
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    controllers: Sequence[Controller] = (),
+    routes: Sequence[BaseRoute] = (),
+    backends: Sequence[Backend] | None = None,
+    middleware: Sequence[Middleware] = (),
+    title: str = "stackkit app",
+    version: str = "0.1.0",
+    configure_logs: bool = True,
+) -> Starlette:
+    """Build the ASGI app.
+
+    Args:
+        settings: defaults to `load_settings()` (environment and `.env`).
+        controllers: the app's routes; they appear in the OpenAPI document.
+        routes: plain Starlette routes or mounts added after the controllers
+            (for example static files); not documented in OpenAPI.
+        backends: resources opened by the lifespan and checked by `/readyz`;
+            defaults to `default_backends(settings)`.
+        middleware: the rate-limit, authentication and response-cache layers
+            (in that order), placed innermost; see the stack below.
+        title, version: of the API, for the OpenAPI document.
+        configure_logs: install stackkit's log handler (JSON in production).
+
+    The middleware stack, outermost first:
+
+    1. `RequestIdMiddleware`: `X-Request-ID`, the access log line.
+    2. `SecurityHeadersMiddleware`: nosniff, frame and referrer policy, CSP, HSTS.
+    3. `CORSMiddleware`, when `STACKKIT_CORS_ORIGINS` is set.
+    4. `InternalErrorMiddleware`: any unhandled exception becomes a 500 problem.
+    5. `BodySizeLimitMiddleware`: 413 past `STACKKIT_MAX_BODY_SIZE`.
+    6. `middleware`: rate limit, then authentication, then response cache.
+    7. Starlette's exception middleware: `ProblemError` and `HTTPException` become problems.
+
+    Raises:
+        SettingsError: when `settings` is omitted and the environment is invalid.
+    """
+    settings = settings or load_settings()
+    if configure_logs:
+        log_format = settings.log_format
+        if log_format == "auto":
+            log_format = "json" if settings.is_production else "text"
+        configure_logging(settings.log_level, log_format)
+    app_backends = list(default_backends(settings) if backends is None else backends)
+    expose_errors = not settings.is_production
+
+    all_controllers = [health_controller(expose_errors=expose_errors), *controllers]
+    specs = [spec for controller in all_controllers for spec in controller.specs]
+    openapi = _openapi_controller(title=title, version=version)
+    specs.extend(openapi.specs)
+    app_routes = [route for c in (*all_controllers, openapi) for route in c.routes]
+
+    stack = [
+        Middleware(RequestIdMiddleware),
+        Middleware(SecurityHeadersMiddleware, hsts=settings.is_production),
+    ]
+    if settings.cors_origins:
+        stack.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_credentials=True,
+                allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                allow_headers=CORS_ALLOWED_HEADERS,
+                expose_headers=CORS_EXPOSED_HEADERS,
+                max_age=600,
+            )
+        )
+    stack += [
+        Middleware(InternalErrorMiddleware, expose_errors=expose_errors),
+        Middleware(BodySizeLimitMiddleware, max_body_size=settings.max_body_size),
+        *middleware,
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            for backend in app_backends:
+                await backend.open()
+                stack.push_async_callback(backend.close)
+            yield
+
+    app = Starlette(
+        routes=[*app_routes, *routes],
+        middleware=stack,
+        exception_handlers={
+            ProblemError: problem_error_handler,
+            HTTPException: http_exception_handler,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.backends = {backend.name: backend for backend in app_backends}
+    app.state.route_specs = specs
+    return app
+
+
+def _openapi_controller(*, title: str, version: str) -> Controller:
+    meta = Controller(tags=["meta"], public=True)
+    cached: list[bytes] = []
+
+    @meta.get(OPENAPI_PATH, name="openapi")
+    async def openapi(request: Request) -> Response:
+        """The OpenAPI 3.1 document of this API."""
+        if not cached:
+            specs: list[RouteSpec] = request.app.state.route_specs
+            cached.append(to_json(openapi_document(specs, title=title, version=version)))
+        return Response(cached[0], media_type="application/json")
+
+    return meta

@@ -1,0 +1,5 @@
+"""The data layer: database engines and sessions."""
+
+from stackkit.db.database import Database
+
+__all__ = ["Database"]

@@ -1,0 +1,97 @@
+"""Parse a request's path, query and JSON body into pydantic models, or raise a problem.
+
+Validation happens here, at the boundary: handlers receive valid models only.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from stackkit.http.problems import FieldError, ProblemError, ValidationProblem
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+__all__ = ["Location", "parse_body", "parse_path", "parse_query", "sequence_fields"]
+
+Location = Literal["path", "query", "body"]
+_SEQUENCES = (list, tuple, set, frozenset)
+
+
+def field_errors(error: ValidationError, location: Location) -> list[FieldError]:
+    """Name each failing field as the client sent it (`items.0.name`), with pydantic's message."""
+    return [
+        {
+            "in": location,
+            "field": ".".join(str(part) for part in item["loc"]),
+            "message": item["msg"],
+            "type": item["type"],
+        }
+        for item in error.errors(include_url=False, include_input=False)
+    ]
+
+
+def sequence_fields(model: type[BaseModel]) -> frozenset[str]:
+    """Query fields typed as a list (or set, tuple): `?tag=a&tag=b` fills them with every value."""
+    names = set()
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        candidates = typing.get_args(annotation) if _is_union(annotation) else (annotation,)
+        if any(typing.get_origin(c) in _SEQUENCES or c in _SEQUENCES for c in candidates):
+            names.add(field.alias or name)
+    return frozenset(names)
+
+
+def _is_union(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+def parse_path(model: type[BaseModel], request: Request) -> BaseModel:
+    try:
+        return model.model_validate(request.path_params)
+    except ValidationError as error:
+        raise ValidationProblem(field_errors(error, "path")) from None
+
+
+def parse_query(model: type[BaseModel], sequences: frozenset[str], request: Request) -> BaseModel:
+    params = request.query_params
+    data = {key: params.getlist(key) if key in sequences else params[key] for key in params}
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ValidationProblem(field_errors(error, "query")) from None
+
+
+async def parse_body(model: type[BaseModel], request: Request) -> BaseModel:
+    """Read and validate a JSON body.
+
+    Raises:
+        ProblemError: 415 when the body is not JSON, 400 when it is malformed JSON.
+        ValidationProblem: 422 when it is JSON that does not fit `model`.
+    """
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    raw = await request.body()
+    if not raw:
+        raise ValidationProblem(
+            [{"in": "body", "field": "", "message": "A JSON body is required", "type": "missing"}]
+        )
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise ProblemError(
+            415,
+            f"The body must be application/json, not {media_type or 'untyped'}.",
+            headers={"Accept": "application/json"},
+        )
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        errors = field_errors(error, "body")
+        malformed = next((e for e in errors if e["type"] == "json_invalid"), None)
+        if malformed:
+            raise ProblemError(
+                400, f"The body is not valid JSON: {malformed['message']}."
+            ) from None
+        raise ValidationProblem(errors) from None

@@ -1,0 +1,264 @@
+"""Controllers: routes declared with pydantic models for their inputs and output.
+
+A handler names what it needs by parameter name, each typed with a pydantic model:
+
+    items = Controller("/api/items", tags=["items"])
+
+    @items.get("/{item_id}")
+    async def get_item(path: ItemPath, query: ItemQuery) -> ItemOut: ...
+
+    @items.post("", status_code=201)
+    async def create_item(request: Request, body: ItemIn) -> ItemOut: ...
+
+`path`, `query` and `body` are validated before the handler runs (422 problem
+otherwise); `request` is the Starlette request. The return annotation (or the
+`response` option) is the response model, serialised by pydantic and documented
+in OpenAPI. A handler may also return any Starlette `Response` as it is.
+
+Every route requires authentication unless it is declared `public=True`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeGuard
+
+from pydantic import BaseModel, TypeAdapter
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from stackkit.http.params import parse_body, parse_path, parse_query, sequence_fields
+
+__all__ = ["Controller", "Handler", "RouteSpec", "route_spec"]
+
+Handler = Callable[..., Awaitable[Any]]
+_INPUTS = ("path", "query", "body")
+_NO_CONTENT = frozenset({204, 304})
+_SPEC_ATTRIBUTE = "__stackkit_route__"
+_PATH_PARAMETER = re.compile(r"{([^}:]+)(?::[^}]+)?}")
+_ANY_ADAPTER: TypeAdapter[Any] = TypeAdapter(Any)
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """Everything known about one route: how to call it and how to document it."""
+
+    method: str
+    path: str
+    handler: Handler
+    name: str
+    public: bool
+    status_code: int
+    path_model: type[BaseModel] | None = None
+    query_model: type[BaseModel] | None = None
+    body_model: type[BaseModel] | None = None
+    response_model: Any = None
+    """A type pydantic can serialise (a model, `list[Model]`, ...), or None for no schema."""
+    summary: str | None = None
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    deprecated: bool = False
+    wants_request: bool = False
+    query_sequences: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def response_adapter(self) -> TypeAdapter[Any] | None:
+        return None if self.response_model is None else TypeAdapter(self.response_model)
+
+
+def route_spec(route: object) -> RouteSpec | None:
+    """The `RouteSpec` behind a Starlette route made by a `Controller`, else None."""
+    endpoint = getattr(route, "endpoint", None)
+    spec = getattr(endpoint, _SPEC_ATTRIBUTE, None)
+    return spec if isinstance(spec, RouteSpec) else None
+
+
+class Controller:
+    """A group of routes under one path prefix, with shared tags and defaults.
+
+    Args:
+        prefix: prepended to every route path (`/api/items`).
+        tags: OpenAPI tags of every route.
+        public: default of `public` for the routes of this controller.
+    """
+
+    def __init__(self, prefix: str = "", *, tags: Sequence[str] = (), public: bool = False) -> None:
+        self.prefix = prefix.rstrip("/")
+        self.tags = tuple(tags)
+        self.public = public
+        self.specs: list[RouteSpec] = []
+
+    def get(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("PUT", path, **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("PATCH", path, **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, **options)
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        public: bool | None = None,
+        status_code: int | None = None,
+        response: Any = ...,
+        name: str | None = None,
+        summary: str | None = None,
+        description: str | None = None,
+        tags: Sequence[str] = (),
+        deprecated: bool = False,
+    ) -> Callable[[Handler], Handler]:
+        """Declare a route. Raises `TypeError` at declaration when the handler's
+        parameters are not ones the controller can supply."""
+
+        def register(handler: Handler) -> Handler:
+            self.specs.append(
+                build_spec(
+                    handler,
+                    method=method.upper(),
+                    path=_join(self.prefix, path),
+                    public=self.public if public is None else public,
+                    status_code=status_code,
+                    response=response,
+                    name=name,
+                    summary=summary,
+                    description=description,
+                    tags=(*self.tags, *tags),
+                    deprecated=deprecated,
+                )
+            )
+            return handler
+
+        return register
+
+    @property
+    def routes(self) -> list[Route]:
+        """Starlette routes of this controller, for `create_app` or any Starlette app."""
+        return [as_route(spec) for spec in self.specs]
+
+
+def build_spec(
+    handler: Handler,
+    *,
+    method: str,
+    path: str,
+    public: bool,
+    status_code: int | None,
+    response: Any,
+    name: str | None,
+    summary: str | None,
+    description: str | None,
+    tags: tuple[str, ...],
+    deprecated: bool,
+) -> RouteSpec:
+    if not inspect.iscoroutinefunction(handler):
+        raise TypeError(f"{handler.__qualname__} must be an async function")
+    hints = typing.get_type_hints(handler)
+    models: dict[str, type[BaseModel]] = {}
+    wants_request = False
+    for parameter in inspect.signature(handler).parameters:
+        annotation = hints.get(parameter)
+        if parameter == "request":
+            wants_request = True
+        elif parameter in _INPUTS and _is_model(annotation):
+            models[parameter] = annotation
+        else:
+            raise TypeError(
+                f"{handler.__qualname__}: parameter {parameter!r} is not one a controller can "
+                "supply: use request, or path/query/body typed with a pydantic model"
+            )
+    if "body" in models and method in ("GET", "HEAD", "DELETE"):
+        raise TypeError(f"{handler.__qualname__}: a {method} route cannot take a body")
+    _check_path_model(handler, path, models.get("path"))
+    response_model = hints.get("return") if response is ... else response
+    if response_model is type(None) or _is_response_class(response_model):
+        response_model = None
+    returns_nothing = hints.get("return") is type(None)
+    doc = inspect.getdoc(handler)
+    query_model = models.get("query")
+    return RouteSpec(
+        method=method,
+        path=path,
+        handler=handler,
+        name=name or handler.__name__,
+        public=public,
+        status_code=status_code or (204 if returns_nothing else 200),
+        path_model=models.get("path"),
+        query_model=query_model,
+        body_model=models.get("body"),
+        response_model=response_model,
+        summary=summary or (doc.splitlines()[0] if doc else None),
+        description=description or doc,
+        tags=tags,
+        deprecated=deprecated,
+        wants_request=wants_request,
+        query_sequences=sequence_fields(query_model) if query_model else frozenset(),
+    )
+
+
+def as_route(spec: RouteSpec) -> Route:
+    """Wrap a handler into a Starlette endpoint that parses its inputs and serialises its output."""
+    adapter = spec.response_adapter or _ANY_ADAPTER
+    status_code = spec.status_code
+    handler = spec.handler
+
+    async def endpoint(request: Request) -> Response:
+        arguments: dict[str, Any] = {}
+        if spec.wants_request:
+            arguments["request"] = request
+        if spec.path_model is not None:
+            arguments["path"] = parse_path(spec.path_model, request)
+        if spec.query_model is not None:
+            arguments["query"] = parse_query(spec.query_model, spec.query_sequences, request)
+        if spec.body_model is not None:
+            arguments["body"] = await parse_body(spec.body_model, request)
+        result = await handler(**arguments)
+        if isinstance(result, Response):
+            return result
+        if status_code in _NO_CONTENT:
+            return Response(status_code=status_code)
+        return Response(adapter.dump_json(result), status_code, media_type="application/json")
+
+    setattr(endpoint, _SPEC_ATTRIBUTE, spec)
+    endpoint.__name__ = spec.name
+    endpoint.__qualname__ = handler.__qualname__
+    return Route(spec.path, endpoint, methods=[spec.method], name=spec.name)
+
+
+def _check_path_model(handler: Handler, path: str, model: type[BaseModel] | None) -> None:
+    if model is None:
+        return
+    in_path = set(_PATH_PARAMETER.findall(path))
+    missing = sorted(set(model.model_fields) - in_path)
+    if missing:
+        raise TypeError(
+            f"{handler.__qualname__}: path model fields {missing} are not parameters of {path!r}"
+        )
+
+
+def _join(prefix: str, path: str) -> str:
+    if path and not path.startswith("/"):
+        path = "/" + path
+    return prefix + path or "/"
+
+
+def _is_model(annotation: Any) -> TypeGuard[type[BaseModel]]:
+    return inspect.isclass(annotation) and issubclass(annotation, BaseModel)
+
+
+def _is_response_class(annotation: Any) -> bool:
+    return inspect.isclass(annotation) and issubclass(annotation, Response)

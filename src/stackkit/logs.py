@@ -1,0 +1,75 @@
+"""Structured logging that carries the id of the request being served.
+
+`RequestIdMiddleware` puts the id in `current_request_id`; `RequestIdFilter`
+copies it onto every log record, so any logger (stackkit's, SQLAlchemy's, the
+app's own) can be correlated with the response's `X-Request-ID` header.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+__all__ = ["JsonFormatter", "RequestIdFilter", "configure_logging", "current_request_id"]
+
+current_request_id: ContextVar[str | None] = ContextVar("stackkit_request_id", default=None)
+
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({})))
+_HANDLER_NAME = "stackkit"
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` to each record (None outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id, and any `extra`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+        }
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRIBUTES and key not in entry:
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s")
+
+
+def configure_logging(
+    level: str = "INFO", log_format: Literal["json", "text"] = "text", *, stream: Any = None
+) -> None:
+    """Send the `stackkit` loggers to `stream` (stderr) in the given format.
+
+    Idempotent: calling it again replaces the handler it installed before, so
+    creating several apps in one process does not duplicate log lines.
+    """
+    logger = logging.getLogger("stackkit")
+    logger.setLevel(level)
+    for existing in list(logger.handlers):
+        if existing.get_name() == _HANDLER_NAME:
+            logger.removeHandler(existing)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.set_name(_HANDLER_NAME)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    logger.addHandler(handler)
+    logger.propagate = False

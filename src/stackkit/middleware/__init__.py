@@ -1,0 +1,14 @@
+"""Pure ASGI middleware of the app core. `create_app` assembles them in a fixed order."""
+
+from stackkit.middleware.body_limit import BodySizeLimitMiddleware, BodyTooLarge
+from stackkit.middleware.internal_errors import InternalErrorMiddleware
+from stackkit.middleware.request_id import RequestIdMiddleware
+from stackkit.middleware.security_headers import SecurityHeadersMiddleware
+
+__all__ = [
+    "BodySizeLimitMiddleware",
+    "BodyTooLarge",
+    "InternalErrorMiddleware",
+    "RequestIdMiddleware",
+    "SecurityHeadersMiddleware",
+]

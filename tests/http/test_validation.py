@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.testclient import TestClient
+
+from stackkit import Controller
+
+
+class ItemPath(BaseModel):
+    item_id: int = Field(ge=1)
+
+
+class ItemQuery(BaseModel):
+    limit: int = Field(default=10, le=100)
+    tag: list[str] = []
+
+
+class Dimensions(BaseModel):
+    width: float = Field(gt=0)
+    height: float = Field(gt=0)
+
+
+class ItemIn(BaseModel):
+    title: str = Field(min_length=1, max_length=20)
+    sizes: list[Dimensions] = []
+
+
+class ItemOut(BaseModel):
+    id: int
+    title: str
+    tags: list[str] = []
+
+
+def items_controller() -> Controller:
+    items = Controller("/api/items", public=True)
+
+    @items.get("")
+    async def list_items(query: ItemQuery) -> list[ItemOut]:
+        return [ItemOut(id=n, title=f"item {n}", tags=query.tag) for n in range(1, query.limit + 1)]
+
+    @items.get("/{item_id}")
+    async def get_item(path: ItemPath) -> ItemOut:
+        return ItemOut(id=path.item_id, title="one")
+
+    @items.post("", status_code=201)
+    async def create_item(body: ItemIn) -> ItemOut:
+        return ItemOut(id=7, title=body.title)
+
+    @items.delete("/{item_id}")
+    async def delete_item(path: ItemPath) -> None:
+        return None
+
+    @items.get("/{item_id}/raw")
+    async def raw(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(f"raw {request.path_params['item_id']}")
+
+    return items
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client(controllers=[items_controller()])
+
+
+def errors_of(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["title"] == "Request validation failed"
+    return body["errors"]
+
+
+def test_valid_inputs_reach_the_handler_as_models(client: TestClient) -> None:
+    response = client.get("/api/items", params={"limit": 2, "tag": ["a", "b"]})
+    assert response.status_code == 200
+    assert response.json() == [
+        {"id": 1, "title": "item 1", "tags": ["a", "b"]},
+        {"id": 2, "title": "item 2", "tags": ["a", "b"]},
+    ]
+
+
+def test_response_model_status_and_no_content(client: TestClient) -> None:
+    created = client.post("/api/items", json={"title": "pen"})
+    assert created.status_code == 201
+    assert created.json() == {"id": 7, "title": "pen", "tags": []}
+    deleted = client.delete("/api/items/3")
+    assert deleted.status_code == 204
+    assert deleted.content == b""
+
+
+def test_handler_may_return_its_own_response(client: TestClient) -> None:
+    response = client.get("/api/items/5/raw")
+    assert response.text == "raw 5"
+
+
+def test_bad_path_parameter_is_named(client: TestClient) -> None:
+    [error] = errors_of(client.get("/api/items/zero"))
+    assert error["in"] == "path"
+    assert error["field"] == "item_id"
+    assert error["type"] == "int_parsing"
+    [error] = errors_of(client.get("/api/items/0"))
+    assert error["type"] == "greater_than_equal"
+
+
+def test_bad_query_parameter_is_named(client: TestClient) -> None:
+    [error] = errors_of(client.get("/api/items", params={"limit": 1000}))
+    assert error == {
+        "in": "query",
+        "field": "limit",
+        "message": "Input should be less than or equal to 100",
+        "type": "less_than_equal",
+    }
+
+
+def test_every_bad_body_field_is_named_with_its_path(client: TestClient) -> None:
+    errors = errors_of(
+        client.post("/api/items", json={"title": "", "sizes": [{"width": 1, "height": -1}, {}]})
+    )
+    fields = sorted((e["in"], e["field"], e["type"]) for e in errors)
+    assert fields == [
+        ("body", "sizes.0.height", "greater_than"),
+        ("body", "sizes.1.height", "missing"),
+        ("body", "sizes.1.width", "missing"),
+        ("body", "title", "string_too_short"),
+    ]
+
+
+def test_missing_body_is_422(client: TestClient) -> None:
+    [error] = errors_of(client.post("/api/items", headers={"content-type": "application/json"}))
+    assert error["in"] == "body"
+    assert error["type"] == "missing"
+
+
+def test_malformed_json_is_400(client: TestClient) -> None:
+    response = client.post(
+        "/api/items", content=b'{"title": ', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"].startswith("The body is not valid JSON")
+
+
+def test_declaring_an_unsupported_parameter_fails_at_import_time() -> None:
+    api = Controller()
+    with pytest.raises(TypeError, match="parameter 'item' is not one a controller can supply"):
+
+        @api.get("/x")
+        async def bad(item: int) -> None: ...
+
+
+def test_path_model_must_match_the_path() -> None:
+    api = Controller()
+    with pytest.raises(TypeError, match=r"path model fields \['item_id'\]"):
+
+        @api.get("/x/{id}")
+        async def bad(path: ItemPath) -> None: ...
+
+
+def test_get_route_cannot_take_a_body() -> None:
+    api = Controller()
+    with pytest.raises(TypeError, match="a GET route cannot take a body"):
+
+        @api.get("/x")
+        async def bad(body: ItemIn) -> None: ...

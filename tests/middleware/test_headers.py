@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Callable
+
+import pytest
+from starlette.testclient import TestClient
+
+from stackkit import Controller
+from stackkit.logs import configure_logging
+
+
+def logging_controller() -> Controller:
+    api = Controller("/api", public=True)
+    logger = logging.getLogger("stackkit.tests")
+
+    @api.get("/hello")
+    async def hello() -> dict[str, str]:
+        logger.warning("saying hello", extra={"who": "world"})
+        return {"hello": "world"}
+
+    return api
+
+
+def test_every_response_gets_a_request_id(make_client: Callable[..., TestClient]) -> None:
+    client = make_client()
+    first = client.get("/healthz").headers["x-request-id"]
+    second = client.get("/nowhere").headers["x-request-id"]
+    assert len(first) == 32
+    assert first != second
+
+
+@pytest.mark.parametrize(
+    ("incoming", "kept"),
+    [("abc-123.def_456", True), ("x" * 129, False), ("bad id\r\nset-cookie: x", False)],
+    ids=["plain", "too-long", "header-injection"],
+)
+def test_incoming_request_id_is_kept_only_if_safe(
+    make_client: Callable[..., TestClient], incoming: str, kept: bool
+) -> None:
+    client = make_client()
+    response = client.get("/healthz", headers={"x-request-id": incoming})
+    assert (response.headers["x-request-id"] == incoming) is kept
+
+
+def test_security_headers_are_set(make_client: Callable[..., TestClient]) -> None:
+    headers = make_client().get("/healthz").headers
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert "strict-transport-security" not in headers  # development: plain HTTP
+
+
+def test_cors_allows_configured_origins_only(
+    make_client: Callable[..., TestClient], make_settings: Callable[..., object]
+) -> None:
+    client = make_client(make_settings(cors_origins="http://localhost:5173"))
+    preflight = client.options(
+        "/api/openapi.json",
+        headers={
+            "origin": "http://localhost:5173",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization, content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "http://localhost:5173"
+    assert preflight.headers["access-control-allow-credentials"] == "true"
+    allowed = client.get("/healthz", headers={"origin": "http://localhost:5173"})
+    assert "x-request-id" in allowed.headers["access-control-expose-headers"].lower()
+    other = client.get("/healthz", headers={"origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_without_cors_origins_no_cors_headers(make_client: Callable[..., TestClient]) -> None:
+    response = make_client().get("/healthz", headers={"origin": "http://localhost:5173"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_logs_are_json_lines_carrying_the_request_id(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(controllers=[logging_controller()])
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream=stream)
+    try:
+        response = client.get("/api/hello")
+    finally:
+        configure_logging("INFO", "text")
+    request_id = response.headers["x-request-id"]
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    by_logger = {entry["logger"]: entry for entry in entries}
+    assert by_logger["stackkit.tests"]["message"] == "saying hello"
+    assert by_logger["stackkit.tests"]["who"] == "world"
+    assert by_logger["stackkit.tests"]["request_id"] == request_id
+    access = by_logger["stackkit.access"]
+    assert access["request_id"] == request_id
+    assert (access["method"], access["path"], access["status"]) == ("GET", "/api/hello", 200)
+    assert access["duration_ms"] >= 0
