@@ -1,0 +1,5 @@
+"""The `stackkit` command line."""
+
+from stackkit.cli.main import cli, main
+
+__all__ = ["cli", "main"]

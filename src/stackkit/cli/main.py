@@ -1,0 +1,23 @@
+"""`stackkit`: the command group. Each command lives in its own module of this package."""
+
+from __future__ import annotations
+
+import click
+
+from stackkit.__about__ import __version__
+from stackkit.cli.settings import settings_command
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="stackkit")
+def cli() -> None:
+    """Build and run full-stack Python apps from stackkit's building blocks."""
+
+
+cli.add_command(settings_command)
+
+
+def main() -> None:
+    cli()

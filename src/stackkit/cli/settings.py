@@ -1,0 +1,42 @@
+"""`stackkit settings`: validate the configuration the app would start with, and show it."""
+
+from __future__ import annotations
+
+import click
+
+from stackkit.settings import Settings, SettingsError, load_settings
+
+__all__ = ["settings_command"]
+
+_HIDDEN = "********"
+
+
+@click.command("settings")
+def settings_command() -> None:
+    """Check the settings from the environment and .env, and print them (secrets hidden).
+
+    Exits with status 1 and names every invalid setting when any is wrong.
+    """
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+    for name, value in describe(settings):
+        click.echo(f"{name}={value}")
+
+
+def describe(settings: Settings) -> list[tuple[str, str]]:
+    """Each setting as its environment variable name and a printable value."""
+    rows = []
+    for field, info in Settings.model_fields.items():
+        name = info.validation_alias if isinstance(info.validation_alias, str) else None
+        name = name or f"STACKKIT_{field.upper()}"
+        value = getattr(settings, field)
+        if field == "secret_key":
+            shown = _HIDDEN if "secret_key" in settings.model_fields_set else "(generated)"
+        elif isinstance(value, list):
+            shown = ",".join(value)
+        else:
+            shown = str(value)
+        rows.append((name, shown))
+    return rows

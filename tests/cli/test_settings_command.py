@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from stackkit import __version__
+from stackkit.cli import cli
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> CliRunner:
+    monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
+    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "STACKKIT_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    return CliRunner()
+
+
+def test_version(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"stackkit, version {__version__}"
+
+
+def test_settings_prints_values_with_secrets_hidden(runner: CliRunner) -> None:
+    key = "q8Vw2-LmZr7xKp4TnYb9HcJd6FgUe3Ns5AoWi1Rt"
+    result = runner.invoke(
+        cli, ["settings"], env={"SECRET_KEY": key, "DATABASE_URL": "postgresql://u@db/app"}
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "DATABASE_URL=postgresql+psycopg://u@db/app" in lines
+    assert "SECRET_KEY=********" in lines
+    assert "STACKKIT_CACHE_TTL=300" in lines
+    assert key not in result.output
+
+
+def test_invalid_settings_exit_1_naming_each_field(runner: CliRunner) -> None:
+    result = runner.invoke(
+        cli, ["settings"], env={"STACKKIT_ENV": "production", "REDIS_URL": "memcached://x"}
+    )
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "Error: Invalid settings (2 problems):" in result.output
+    assert "  REDIS_URL: must start with redis://" in result.output
+    assert "  SECRET_KEY: is required when STACKKIT_ENV=production" in result.output
