@@ -72,4 +72,5 @@ async def delete_note(path: NotePath) -> None:
 app = create_app(controllers=[notes], title="Hello notes", version="1.0.0")
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=8000)
+    # stackkit logs each request with its id, so uvicorn's own access log is off.
+    uvicorn.run(app, host="127.0.0.1", port=8000, access_log=False)
