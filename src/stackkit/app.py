@@ -108,14 +108,15 @@ def create_app(
     app_backends = list(default_backends(settings) if backends is None else backends)
     expose_errors = not settings.is_production
 
-    all_controllers = [health_controller(expose_errors=expose_errors), *controllers]
+    # The app's own routes come first: they are the hot path, and routing tries routes in order.
+    all_controllers = [*controllers, health_controller(expose_errors=expose_errors)]
     specs = [spec for controller in all_controllers for spec in controller.specs]
     openapi = _openapi_controller(title=title, version=version)
     specs.extend(openapi.specs)
     app_routes = [route for c in (*all_controllers, openapi) for route in c.routes]
 
     stack = [
-        Middleware(RequestIdMiddleware),
+        Middleware(RequestIdMiddleware, access_log=settings.access_log),
         Middleware(SecurityHeadersMiddleware, hsts=settings.is_production),
     ]
     if settings.cors_origins:

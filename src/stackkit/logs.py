@@ -7,12 +7,13 @@ app's own) can be correlated with the response's `X-Request-ID` header.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+from pydantic_core import to_json
 
 __all__ = ["JsonFormatter", "RequestIdFilter", "configure_logging", "current_request_id"]
 
@@ -46,7 +47,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return to_json(entry, fallback=str).decode()
 
 
 class TextFormatter(logging.Formatter):

@@ -62,3 +62,29 @@ def test_streamed_body_over_the_limit_is_413_problem(client: TestClient) -> None
     )
     assert response.status_code == 413
     assert response.json()["detail"] == "The request body is larger than 100 bytes."
+
+
+async def test_http2_body_of_undeclared_length_is_counted() -> None:
+    """HTTP/2 needs no Content-Length: such a body is counted as it arrives."""
+    from starlette.requests import Request
+
+    from stackkit.middleware import BodySizeLimitMiddleware, BodyTooLarge
+
+    async def reading_app(scope, receive, send):  # type: ignore[no-untyped-def]
+        await Request(scope, receive).body()
+
+    chunks = [
+        {"type": "http.request", "body": b"x" * 60, "more_body": True},
+        {"type": "http.request", "body": b"x" * 60, "more_body": False},
+    ]
+
+    async def receive():  # type: ignore[no-untyped-def]
+        return chunks.pop(0)
+
+    async def send(message):  # type: ignore[no-untyped-def]
+        raise AssertionError("nothing should be sent before the limit is hit")
+
+    scope = {"type": "http", "http_version": "2", "method": "POST", "path": "/", "headers": []}
+    middleware = BodySizeLimitMiddleware(reading_app, max_body_size=100)
+    with pytest.raises(BodyTooLarge):
+        await middleware(scope, receive, send)

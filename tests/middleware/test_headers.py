@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -24,12 +26,27 @@ def logging_controller() -> Controller:
     return api
 
 
+@contextlib.contextmanager
+def json_logs() -> Iterator[list[dict[str, Any]]]:
+    """Collect what the stackkit loggers write, as parsed JSON lines, when the block ends."""
+    stream = io.StringIO()
+    entries: list[dict[str, Any]] = []
+    configure_logging("INFO", "json", stream=stream)
+    try:
+        yield entries
+    finally:
+        configure_logging("INFO", "text")
+        entries.extend(json.loads(line) for line in stream.getvalue().splitlines())
+
+
 def test_every_response_gets_a_request_id(make_client: Callable[..., TestClient]) -> None:
     client = make_client()
     first = client.get("/healthz").headers["x-request-id"]
     second = client.get("/nowhere").headers["x-request-id"]
     assert len(first) == 32
+    int(first, 16)  # hex
     assert first != second
+    assert first[:16] == second[:16]  # the process part; the rest counts up
 
 
 @pytest.mark.parametrize(
@@ -84,14 +101,9 @@ def test_logs_are_json_lines_carrying_the_request_id(
     make_client: Callable[..., TestClient],
 ) -> None:
     client = make_client(controllers=[logging_controller()])
-    stream = io.StringIO()
-    configure_logging("INFO", "json", stream=stream)
-    try:
+    with json_logs() as entries:
         response = client.get("/api/hello")
-    finally:
-        configure_logging("INFO", "text")
     request_id = response.headers["x-request-id"]
-    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
     by_logger = {entry["logger"]: entry for entry in entries}
     assert by_logger["stackkit.tests"]["message"] == "saying hello"
     assert by_logger["stackkit.tests"]["who"] == "world"
@@ -100,3 +112,14 @@ def test_logs_are_json_lines_carrying_the_request_id(
     assert access["request_id"] == request_id
     assert (access["method"], access["path"], access["status"]) == ("GET", "/api/hello", 200)
     assert access["duration_ms"] >= 0
+
+
+def test_access_log_can_be_turned_off(
+    make_client: Callable[..., TestClient], make_settings: Callable[..., object]
+) -> None:
+    client = make_client(make_settings(access_log=False), controllers=[logging_controller()])
+    with json_logs() as entries:
+        response = client.get("/api/hello")
+    loggers = [entry["logger"] for entry in entries]
+    assert response.status_code == 200
+    assert loggers == ["stackkit.tests"]  # the app's own line, no access line

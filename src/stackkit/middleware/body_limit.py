@@ -34,7 +34,7 @@ class BodySizeLimitMiddleware:
             return
 
         limit = self.max_body_size
-        declared = _content_length(scope)
+        declared, chunked = _framing(scope)
         if declared is not None and declared > limit:
             error = BodyTooLarge(limit)
             response = problem_response(
@@ -46,6 +46,9 @@ class BodySizeLimitMiddleware:
                 extensions=error.extensions,
             )
             await response(scope, receive, send)
+            return
+        if not _needs_counting(scope, declared, chunked):
+            await self.app(scope, receive, send)
             return
 
         received = 0
@@ -62,11 +65,30 @@ class BodySizeLimitMiddleware:
         await self.app(scope, receive_limited, send)
 
 
-def _content_length(scope: Scope) -> int | None:
+def _needs_counting(scope: Scope, declared: int | None, chunked: bool) -> bool:
+    """Whether the body must be counted as it arrives.
+
+    Servers hold a body to its declared Content-Length, and an HTTP/1.x request
+    with neither Content-Length nor Transfer-Encoding has no body (RFC 9112,
+    section 6.3). Left to count: chunked bodies, and HTTP/2 or 3 bodies of
+    undeclared length.
+    """
+    if chunked:
+        return True
+    return declared is None and scope.get("http_version", "1.1") not in ("1.0", "1.1")
+
+
+def _framing(scope: Scope) -> tuple[int | None, bool]:
+    """The declared Content-Length (None if absent or unreadable), and whether the body is
+    chunked (any Transfer-Encoding)."""
+    declared: int | None = None
+    chunked = False
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
-                return int(value)
+                declared = int(value)
             except ValueError:
-                return None
-    return None
+                chunked = True  # unreadable length: count what actually arrives
+        elif name == b"transfer-encoding":
+            chunked = True
+    return declared, chunked

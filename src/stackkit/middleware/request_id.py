@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import time
-import uuid
 from typing import TYPE_CHECKING
 
 from stackkit.logs import current_request_id
@@ -23,22 +24,46 @@ _ACCEPTABLE_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
 access_logger = logging.getLogger("stackkit.access")
 
 
+class RequestIdGenerator:
+    """32 hex characters: 16 random to the process, then a counter.
+
+    Unique across processes and restarts without a system call per request
+    (`uuid4()` reads the kernel's random source every time). Request ids are
+    correlation handles, not secrets, so predictability within a process is fine.
+    """
+
+    def __init__(self) -> None:
+        self.prefix = os.urandom(8).hex()
+        self.counter = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
 class RequestIdMiddleware:
     """Pure ASGI. Sets `scope["state"]["request_id"]` and `stackkit.logs.current_request_id`."""
 
     def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
         self.app = app
         self.access_log = access_log
+        self.new_id = RequestIdGenerator()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
-        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_id(scope) or self.new_id()
         scope.setdefault("state", {})["request_id"] = request_id
         token = current_request_id.set(request_id)
         header = (HEADER, request_id.encode("ascii"))
+        if not self.access_log:
+            try:
+                await self.app(scope, receive, _sender_adding(send, header))
+            finally:
+                current_request_id.reset(token)
+            return
+
         started = time.perf_counter()
         status = 500
 
@@ -52,7 +77,7 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if self.access_log and access_logger.isEnabledFor(logging.INFO):
+            if access_logger.isEnabledFor(logging.INFO):
                 access_logger.info(
                     "%s %s %d",
                     scope["method"],
@@ -66,6 +91,15 @@ class RequestIdMiddleware:
                     },
                 )
             current_request_id.reset(token)
+
+
+def _sender_adding(send: Send, header: tuple[bytes, bytes]) -> Send:
+    async def send_with_id(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), header]
+        await send(message)
+
+    return send_with_id
 
 
 def _incoming_id(scope: Scope) -> str | None:
