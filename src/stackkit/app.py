@@ -55,7 +55,16 @@ CORS_EXPOSED_HEADERS = [
 
 def default_backends(settings: Settings) -> list[Backend]:
     """The database always; Redis when `REDIS_URL` is set."""
-    backends: list[Backend] = [Database(settings.database_url)]
+    database = Database(
+        settings.database_url,
+        replica_urls=settings.database_replica_urls,
+        connect_timeout=settings.database_connect_timeout,
+        statement_timeout=settings.database_statement_timeout,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
+        cursor_secret=settings.secret_key.get_secret_value(),
+    )
+    backends: list[Backend] = [database]
     if settings.redis_url:
         backends.append(RedisConnection(settings.redis_url))
     return backends

@@ -70,6 +70,20 @@ class Settings(BaseSettings):
     """SQLAlchemy URL of the primary database. Plain `postgresql://` and `sqlite:///`
     URLs are accepted and mapped to the async drivers (psycopg 3, aiosqlite)."""
 
+    database_replica_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="DATABASE_REPLICA_URLS"
+    )
+    """Read replicas of the primary, comma-separated. Read-only units of work go to them."""
+
+    database_pool_size: int = Field(default=10, gt=0)
+    """Connections each PostgreSQL engine keeps open (and as many again at peaks)."""
+
+    database_connect_timeout: float = Field(default=5.0, gt=0)
+    """Seconds before a database server that does not answer counts as down (503)."""
+
+    database_statement_timeout: float = Field(default=30.0, gt=0)
+    """Seconds a PostgreSQL statement may run before it is cancelled (503)."""
+
     redis_url: str = Field(default="", validation_alias="REDIS_URL")
     """`redis://`, `rediss://` or `unix://` URL. Empty: in-process stores, no Redis."""
 
@@ -121,6 +135,18 @@ class Settings(BaseSettings):
     @classmethod
     def _async_database_url(cls, value: str) -> str:
         return normalize_database_url(value)
+
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _split_replica_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _async_replica_urls(cls, value: list[str]) -> list[str]:
+        return [normalize_database_url(url) for url in value]
 
     @field_validator("redis_url")
     @classmethod

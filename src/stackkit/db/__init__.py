@@ -1,5 +1,33 @@
-"""The data layer: database engines and sessions."""
+"""The data layer: Database (engines, units of work, replicas) -> Repository -> Service."""
 
+from stackkit.db.cursor import CursorCodec
 from stackkit.db.database import Database
+from stackkit.db.errors import (
+    ConflictError,
+    DatabaseUnavailable,
+    NotFoundError,
+    PreconditionFailedError,
+    ReadOnlyUnitError,
+    StaleVersion,
+)
+from stackkit.db.model import Model, SoftDelete, UTCDateTime, utcnow
+from stackkit.db.repository import Page, Repository
+from stackkit.db.service import Service
 
-__all__ = ["Database"]
+__all__ = [
+    "ConflictError",
+    "CursorCodec",
+    "Database",
+    "DatabaseUnavailable",
+    "Model",
+    "NotFoundError",
+    "Page",
+    "PreconditionFailedError",
+    "ReadOnlyUnitError",
+    "Repository",
+    "Service",
+    "SoftDelete",
+    "StaleVersion",
+    "UTCDateTime",
+    "utcnow",
+]

@@ -1,56 +1,263 @@
-"""The SQL database of an app: an async SQLAlchemy engine with a readiness check."""
+"""The SQL database of an app: engines for the primary and its read replicas, units of work.
+
+    async with db.session() as session:                 # a write unit, on the primary
+        session.add(note)
+    async with db.session(read_only=True) as session:   # a read unit, on a replica if any
+        notes = (await session.scalars(select(Note))).all()
+
+A unit commits when its block ends and rolls back if the block raises. A read
+unit goes to a replica (taking them in turn), skipping one that does not
+answer, and to the primary when none does. Once a write unit has committed,
+read units later in the same task (the same request) go to the primary, so a
+request reads what it wrote whatever the replication lag.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.pool import StaticPool
 
 from stackkit.backends import Backend
+from stackkit.db.cursor import CursorCodec
+from stackkit.db.errors import DatabaseUnavailable, ReadOnlyUnitError, is_unavailable
 from stackkit.settings import normalize_database_url
 
-__all__ = ["Database"]
+__all__ = ["Database", "UnitSession"]
+
+logger = logging.getLogger("stackkit.db")
+
+# Set when a write unit commits; read units in the same task then use the primary.
+_wrote_in_this_task: ContextVar[bool] = ContextVar("stackkit_db_wrote", default=False)
+_SQLITE_BEGIN = "stackkit_sqlite_begin"
+
+
+class UnitSession(Session):
+    """The sync session behind each unit's `AsyncSession`; it knows whether it wrote
+    and refuses writes in a read-only unit."""
+
+    read_only = False
+    wrote = False
+
+
+@event.listens_for(UnitSession, "before_flush")
+def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    if not isinstance(session, UnitSession):
+        return
+    if session.read_only and (session.new or session.dirty or session.deleted):
+        raise ReadOnlyUnitError("this unit of work is read-only: open it with db.session()")
+    session.wrote = True
+
+
+@event.listens_for(UnitSession, "do_orm_execute")
+def _before_execute(state: ORMExecuteState) -> None:
+    session = state.session
+    if not isinstance(session, UnitSession) or not (
+        state.is_insert or state.is_update or state.is_delete
+    ):
+        return
+    if session.read_only:
+        raise ReadOnlyUnitError("this unit of work is read-only: open it with db.session()")
+    session.wrote = True
 
 
 class Database(Backend):
-    """Owns the engine of the primary database.
+    """Owns the engines of the primary database and its read replicas.
 
     Args:
-        url: a SQLAlchemy URL; plain `postgresql://` and `sqlite:///` are mapped to
-            the async drivers (psycopg 3, aiosqlite).
-        connect_timeout: seconds before an unreachable server counts as down.
+        url: the primary's SQLAlchemy URL; plain `postgresql://` and `sqlite:///`
+            are mapped to the async drivers (psycopg 3, aiosqlite).
+        replica_urls: read replicas of the primary (PostgreSQL streaming replicas).
+        connect_timeout: seconds before a server that does not answer counts as down.
+        statement_timeout: seconds a PostgreSQL statement may run before it is cancelled.
+        pool_size, max_overflow: connections kept per engine, and allowed beyond that.
+        pool_timeout: seconds a unit waits for a free connection before a 503.
+        replica_retry_after: seconds a replica that failed is skipped before it is tried again.
+        cursor_secret: signs the page cursors of repositories (the app's `SECRET_KEY`);
+            omitted, a random key for this process.
     """
 
     name = "database"
 
-    def __init__(self, url: str, *, connect_timeout: float = 5.0, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        replica_urls: Sequence[str] = (),
+        connect_timeout: float = 5.0,
+        statement_timeout: float = 30.0,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        pool_timeout: float = 5.0,
+        replica_retry_after: float = 5.0,
+        cursor_secret: str | None = None,
+        echo: bool = False,
+    ) -> None:
         self.url = normalize_database_url(url)
+        self.replica_urls = [normalize_database_url(u) for u in replica_urls]
         self.connect_timeout = connect_timeout
+        self.statement_timeout = statement_timeout
+        self.pool_size = pool_size
+        self.max_overflow = max_overflow
+        self.pool_timeout = pool_timeout
+        self.replica_retry_after = replica_retry_after
         self.echo = echo
-        self._engine: AsyncEngine | None = None
+        self.cursors = CursorCodec(cursor_secret)
+        self._primary: AsyncEngine | None = None
+        self._replicas: list[AsyncEngine] = []
+        self._replica_turn = itertools.count()
+        self._replica_down_until: dict[int, float] = {}
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
 
     @property
     def engine(self) -> AsyncEngine:
-        if self._engine is None:
+        """The primary's engine."""
+        if self._primary is None:
             raise RuntimeError("Database is not open: use it inside the app's lifespan")
-        return self._engine
+        return self._primary
+
+    @property
+    def replicas(self) -> list[AsyncEngine]:
+        return list(self._replicas)
 
     async def open(self) -> None:
-        connect_args: dict[str, Any]
-        if self.url.startswith("sqlite"):
-            connect_args = {"timeout": self.connect_timeout}
-        else:
-            connect_args = {"connect_timeout": max(1, round(self.connect_timeout))}
-        self._engine = create_async_engine(
-            self.url, pool_pre_ping=True, connect_args=connect_args, echo=self.echo
-        )
+        if self._primary is None:
+            self._primary = self._create_engine(self.url)
+            self._replicas = [self._create_engine(url) for url in self.replica_urls]
 
     async def close(self) -> None:
-        if self._engine is not None:
-            await self._engine.dispose()
-            self._engine = None
+        engines = [e for e in (self._primary, *self._replicas) if e is not None]
+        self._primary, self._replicas = None, []
+        for engine in engines:
+            await engine.dispose()
+
+    async def __aenter__(self) -> Database:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
 
     async def check(self) -> None:
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
+
+    @contextlib.asynccontextmanager
+    async def session(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
+        """Open a unit of work: commit when the block ends, roll back if it raises.
+
+        Raises:
+            DatabaseUnavailable: the database did not answer, or not in time (503).
+            ReadOnlyUnitError: a write in a unit opened with `read_only=True`.
+        """
+        try:
+            if read_only:
+                session = await self._read_session()
+            else:
+                session = self._new_session(self.engine, read_only=False)
+            async with session:
+                async with session.begin():
+                    yield session
+                if isinstance(session.sync_session, UnitSession) and session.sync_session.wrote:
+                    _wrote_in_this_task.set(True)
+        except Exception as error:
+            if is_unavailable(error):
+                logger.warning("Database unavailable: %s", error)
+                raise DatabaseUnavailable() from error
+            raise
+
+    def _new_session(self, engine: AsyncEngine, *, read_only: bool) -> AsyncSession:
+        options = {_SQLITE_BEGIN: "BEGIN IMMEDIATE"} if self.is_sqlite and not read_only else {}
+        session = AsyncSession(
+            engine,
+            sync_session_class=UnitSession,
+            expire_on_commit=False,
+            execution_options=options,
+        )
+        sync_session = session.sync_session
+        assert isinstance(sync_session, UnitSession)
+        sync_session.read_only = read_only
+        return session
+
+    async def _read_session(self) -> AsyncSession:
+        """A read-only session on a replica that answers, else on the primary."""
+        if self._replicas and not _wrote_in_this_task.get():
+            count = len(self._replicas)
+            start = next(self._replica_turn)
+            now = time.monotonic()
+            for index in ((start + k) % count for k in range(count)):
+                if self._replica_down_until.get(index, 0.0) > now:
+                    continue
+                session = self._new_session(self._replicas[index], read_only=True)
+                try:
+                    await session.connection()
+                except Exception as error:
+                    await session.close()
+                    if not is_unavailable(error):
+                        raise
+                    logger.warning("Read replica %d unavailable, skipping it: %s", index, error)
+                    self._replica_down_until[index] = now + self.replica_retry_after
+                    continue
+                return session
+        return self._new_session(self.engine, read_only=True)
+
+    def _create_engine(self, url: str) -> AsyncEngine:
+        options: dict[str, Any] = {"echo": self.echo, "pool_pre_ping": True}
+        if self.is_sqlite:
+            options["connect_args"] = {"timeout": self.connect_timeout}
+            if ":memory:" in url or "mode=memory" in url:
+                # One shared connection, or every checkout would see a new, empty database.
+                options["poolclass"] = StaticPool
+        else:
+            timeout_ms = round(self.statement_timeout * 1000)
+            options["connect_args"] = {
+                "connect_timeout": max(1, round(self.connect_timeout)),
+                "options": f"-c statement_timeout={timeout_ms}",
+            }
+            options.update(
+                pool_size=self.pool_size,
+                max_overflow=self.max_overflow,
+                pool_timeout=self.pool_timeout,
+                pool_recycle=1800,
+            )
+        engine = create_async_engine(url, **options)
+        if self.is_sqlite:
+            _configure_sqlite(engine, wal=":memory:" not in url)
+        return engine
+
+
+def _configure_sqlite(engine: AsyncEngine, *, wal: bool) -> None:
+    """Foreign keys on, WAL, a busy timeout, and transactions stackkit begins itself.
+
+    pysqlite begins transactions lazily and in DEFERRED mode, so two writers that
+    first read can deadlock on the lock upgrade. stackkit takes the driver's
+    transaction handling off and begins write units with BEGIN IMMEDIATE instead.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql(connection.get_execution_options().get(_SQLITE_BEGIN, "BEGIN"))

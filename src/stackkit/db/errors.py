@@ -1,0 +1,102 @@
+"""Errors of the data layer, as problems the HTTP layer renders.
+
+Repositories raise the plain data errors (`StaleVersion`); services turn them
+into these domain errors, and `Database.session()` turns a database that does
+not answer into `DatabaseUnavailable`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from stackkit.http.problems import ProblemError
+
+__all__ = [
+    "ConflictError",
+    "DatabaseUnavailable",
+    "NotFoundError",
+    "PreconditionFailedError",
+    "ReadOnlyUnitError",
+    "StaleVersion",
+    "is_unavailable",
+]
+
+# SQLSTATE classes and codes that mean "the server is not there (now)", as opposed to
+# "this statement is wrong": connection exceptions, shutdowns, cancelled by timeout.
+_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57P")
+_STATEMENT_TIMEOUT_SQLSTATE = "57014"
+
+
+class NotFoundError(ProblemError):
+    """404: no row of that resource with that id (or not one the caller may see)."""
+
+    def __init__(self, resource: str, id: Any) -> None:
+        super().__init__(404, f"There is no {resource} {id}.")
+
+
+class ConflictError(ProblemError):
+    """409: the change collides with the data, e.g. a value that must be unique."""
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        if field:
+            super().__init__(409, detail, field=field)
+        else:
+            super().__init__(409, detail)
+
+
+class PreconditionFailedError(ProblemError):
+    """412: `If-Match` named a version that is no longer current."""
+
+    def __init__(self, resource: str, id: Any, current_version: int) -> None:
+        super().__init__(
+            412,
+            f"{resource} {id} has changed (now version {current_version}); reload it and retry.",
+            current_version=current_version,
+        )
+
+
+class DatabaseUnavailable(ProblemError):
+    """503: the database did not answer in time; the client may retry."""
+
+    def __init__(self, detail: str = "The database is not available; retry shortly.") -> None:
+        super().__init__(503, detail, headers={"Retry-After": "5"})
+
+
+class ReadOnlyUnitError(RuntimeError):
+    """A write was attempted in a unit of work opened with `read_only=True`.
+
+    A programming error: open the unit with `db.session()` to write.
+    """
+
+
+class StaleVersion(Exception):
+    """An update or delete named a version that is no longer the row's current one."""
+
+    def __init__(self, current_version: int) -> None:
+        self.current_version = current_version
+        super().__init__(f"stale version; current is {current_version}")
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error` means the database is unreachable or overloaded, not that a
+    statement is wrong: then the right answer is 503, and the pool recovers by itself."""
+    if isinstance(error, PoolTimeoutError | OSError | TimeoutError):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
+    if sqlstate:
+        return sqlstate.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES) or (
+            sqlstate == _STATEMENT_TIMEOUT_SQLSTATE
+        )
+    # psycopg reports a failed connection attempt as an OperationalError without a
+    # SQLSTATE; SQLite reports a lock held past busy_timeout as "database is locked".
+    message = str(error.orig).lower()
+    return type(error.orig).__name__ == "OperationalError" and (
+        "connection" in message or "database is locked" in message
+    )

@@ -1,0 +1,114 @@
+"""`Model`: the base of an app's tables, with the columns every stackkit row has.
+
+    class Note(Model):                      # table "notes"
+        title: Mapped[str] = mapped_column(String(200), index=True)
+        body: Mapped[str] = mapped_column(Text, default="")
+
+`id`, `created_at`, `updated_at` (timezone-aware, UTC) and `version` (for
+optimistic locking) come from `Model`. Mix in `SoftDelete` to keep deleted rows
+with a `deleted_at` time instead of removing them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import DateTime, Dialect, Integer, MetaData
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = ["NAMING_CONVENTION", "Model", "SoftDelete", "UTCDateTime", "table_name_for", "utcnow"]
+
+# Stable constraint names, so that migrations can alter them and a unique violation
+# can be traced back to its column (see `stackkit.db.service`).
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime, stored in UTC on every database.
+
+    SQLite has no time zones: values are stored as naive UTC there and come back
+    aware. A naive datetime given to the database is refused, since its zone
+    would be a guess.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    @property
+    def python_type(self) -> type[datetime]:
+        return datetime
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: give it a time zone (UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def table_name_for(class_name: str) -> str:
+    """`Note` -> `notes`, `BlogPost` -> `blog_posts`, `Category` -> `categories`."""
+    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", class_name).lower()
+    if re.search(r"[^aeiou]y$", snake):
+        return snake[:-1] + "ies"
+    if snake.endswith(("s", "x", "z", "ch", "sh")):
+        return snake + "es"
+    return snake + "s"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
+
+
+class Model(Base):
+    """Abstract base of an app's tables. `Model.metadata` holds them all (for migrations)."""
+
+    __abstract__ = True
+
+    @declared_attr.directive
+    def __tablename__(cls) -> str:
+        return table_name_for(cls.__name__)
+
+    # sort_order: `id` first and the bookkeeping columns last in CREATE TABLE.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-100)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True, sort_order=100)
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, index=True, sort_order=100
+    )
+    version: Mapped[int] = mapped_column(Integer, default=1, sort_order=100)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        # The ORM checks and bumps `version` on every flushed UPDATE, so even an
+        # attribute change outside a repository cannot overwrite a newer row.
+        return {"version_id_col": cls.__table__.c.version}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} id={self.id!r} version={self.version!r}>"
+
+
+class SoftDelete:
+    """Mix-in: repositories mark rows deleted (`deleted_at`) instead of removing them,
+    and leave marked rows out of every query."""
+
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None, index=True, sort_order=100)

@@ -1,0 +1,294 @@
+"""`Repository[Model]`: the queries of one model, and nothing else.
+
+    class NoteRepository(Repository[Note]):
+        model = Note
+        filterable = ("title", "status", "created_at")
+        sortable = ("title", "created_at")
+
+    async with db.session(read_only=True) as session:
+        page = await NoteRepository(session).page(filters={"status": "draft"}, sort="-created_at")
+
+Every query is a SQLAlchemy expression with bound parameters. Field names in
+filters and sorts are checked against `filterable` / `sortable` (all columns
+when left as None) before any SQL is built. A repository neither commits nor
+raises HTTP errors: it returns None for a missing row and raises `StaleVersion`
+for an outdated one; the service above it decides what those mean.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Delete, Select, Update, delete, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stackkit.db.cursor import CursorCodec
+from stackkit.db.errors import StaleVersion
+from stackkit.db.model import Model, utcnow
+from stackkit.db.query import Field, SortKey, build_filters, keyset_after, model_fields, parse_sort
+from stackkit.http.problems import ValidationProblem
+
+__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "Page", "Repository"]
+
+M = TypeVar("M", bound=Model)
+
+PROTECTED_COLUMNS = frozenset({"id", "version", "created_at", "updated_at", "deleted_at"})
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+@dataclass
+class Page(Generic[M]):
+    """One page of a keyset-paginated list; `next_cursor` is None on the last page."""
+
+    items: list[M]
+    next_cursor: str | None = None
+    sort: list[str] = field(default_factory=list)
+
+
+class Repository(Generic[M]):
+    """Queries of `model`, within the session (unit of work) it is given.
+
+    Args:
+        session: the unit of work, from `Database.session()`.
+        scope: conditions every query of this repository adds (for example, rows
+            of one owner); rows outside it are invisible, as if missing.
+        cursors: signs and checks page cursors; give the app's (`Database.cursors`).
+    """
+
+    model: type[M]
+    filterable: ClassVar[Sequence[str] | None] = None
+    """Columns that may be filtered on; None: every column."""
+    sortable: ClassVar[Sequence[str] | None] = None
+    """Columns that may be sorted on; None: every column."""
+    default_sort: ClassVar[str] = "-created_at"
+
+    _filter_fields: ClassVar[dict[str, Field]]
+    _sort_fields: ClassVar[dict[str, Field]]
+    _id_field: ClassVar[Field]
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        scope: Sequence[ColumnElement[bool]] = (),
+        cursors: CursorCodec | None = None,
+    ) -> None:
+        self.session = session
+        self.scope = list(scope)
+        self.cursors = cursors
+        if "_filter_fields" not in type(self).__dict__:
+            type(self)._prepare()
+
+    @classmethod
+    def for_model(cls, model: type[M], **options: Any) -> type[Repository[M]]:
+        """A repository class for `model`; `options` set `filterable`, `sortable`, ..."""
+        return type(f"{model.__name__}Repository", (cls,), {"model": model, **options})
+
+    @classmethod
+    def _prepare(cls) -> None:
+        cls._filter_fields = model_fields(cls.model, cls.filterable)
+        cls._sort_fields = model_fields(cls.model, cls.sortable)
+        cls._id_field = model_fields(cls.model, ["id"])["id"]
+
+    @property
+    def soft_deletes(self) -> bool:
+        return "deleted_at" in self.model.__table__.c
+
+    def _visible(self) -> list[ColumnElement[bool]]:
+        conditions = list(self.scope)
+        if self.soft_deletes:
+            conditions.append(self.model.__table__.c.deleted_at.is_(None))
+        return conditions
+
+    def _select(self, filters: Mapping[str, Any] | None = None) -> Select[M]:
+        conditions = self._visible() + build_filters(filters or {}, self._filter_fields)
+        return select(self.model).where(*conditions)
+
+    # Reading
+
+    async def get(self, id: int) -> M | None:
+        row: M | None = await self.session.scalar(self._select().where(self.model.id == id))
+        return row
+
+    async def get_many(self, ids: Iterable[int]) -> builtins.list[M]:
+        """The rows with these ids that exist, in id order."""
+        wanted = list(ids)
+        if not wanted:
+            return []
+        query = self._select().where(self.model.id.in_(wanted)).order_by(self.model.id)
+        return list((await self.session.scalars(query)).all())
+
+    async def exists(self, filters: Mapping[str, Any] | None = None) -> bool:
+        return bool(await self.session.scalar(select(exists(self._select(filters)))))
+
+    async def count(self, filters: Mapping[str, Any] | None = None) -> int:
+        query = select(func.count()).select_from(self._select(filters).subquery())
+        return int(await self.session.scalar(query) or 0)
+
+    async def list(
+        self,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        sort: str | Sequence[str] | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        offset: int = 0,
+    ) -> builtins.list[M]:
+        """Rows matching `filters` in `sort` order, with offset pagination."""
+        keys = self._sort_keys(sort)
+        _check_limit(limit)
+        if offset < 0:
+            raise _query_problem("offset", "must be 0 or more")
+        query = self._select(filters).order_by(*(k.order_by() for k in keys))
+        return list((await self.session.scalars(query.limit(limit).offset(offset))).all())
+
+    async def page(
+        self,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        sort: str | Sequence[str] | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[M]:
+        """Rows matching `filters` in `sort` order, with keyset (cursor) pagination:
+        stable under inserts and deletes, and as fast on page 1000 as on page 1."""
+        keys = self._sort_keys(sort)
+        _check_limit(limit)
+        spec = ",".join(k.spec for k in keys)
+        cursors = self.cursors or _MISSING_CODEC
+        query = self._select(filters)
+        if cursor:
+            raw = cursors.decode(cursor, spec)
+            if len(raw) != len(keys):
+                raise _query_problem("cursor", "not a cursor this list gave out", "invalid_cursor")
+            values = [
+                None if value is None else _cursor_value(key, value)
+                for key, value in zip(keys, raw, strict=True)
+            ]
+            query = query.where(keyset_after(keys, values))
+        query = query.order_by(*(k.order_by() for k in keys)).limit(limit + 1)
+        rows = list((await self.session.scalars(query)).all())
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            next_cursor = cursors.encode(spec, [getattr(last, k.field.name) for k in keys])
+        return Page(items=rows, next_cursor=next_cursor, sort=[k.spec for k in keys])
+
+    def _sort_keys(self, sort: str | Sequence[str] | None) -> builtins.list[SortKey]:
+        return parse_sort(sort or self.default_sort, self._sort_fields, self._id_field)
+
+    # Writing
+
+    async def create(self, values: Mapping[str, Any]) -> M:
+        row = self.model(**values)
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def create_many(self, rows: Iterable[Mapping[str, Any]]) -> builtins.list[M]:
+        """Insert many rows in batches (one statement per batch on PostgreSQL)."""
+        created = [self.model(**values) for values in rows]
+        self.session.add_all(created)
+        await self.session.flush()
+        return created
+
+    async def update(
+        self, id: int, changes: Mapping[str, Any], *, expected_version: int | None = None
+    ) -> M | None:
+        """Apply `changes` in one atomic UPDATE and bump the version.
+
+        Returns the updated row, or None if there is no such (visible) row.
+
+        Raises:
+            StaleVersion: `expected_version` is given and the row is at another one.
+            ValueError: `changes` names a column the repository maintains itself.
+        """
+        protected = sorted(PROTECTED_COLUMNS.intersection(changes))
+        if protected:
+            raise ValueError(f"{protected} are maintained by the repository, not changed directly")
+        conditions = [self.model.id == id, *self._visible()]
+        if expected_version is not None:
+            conditions.append(self.model.version == expected_version)
+        statement = (
+            update(self.model)
+            .where(*conditions)
+            .values(**changes, version=self.model.version + 1, updated_at=utcnow())
+            .returning(self.model)
+            # populate_existing: a copy of the row already in the session takes the new values.
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        row = (await self.session.scalars(statement)).one_or_none()
+        if row is None:
+            await self._raise_if_stale(id, expected_version)
+            return None
+        return row
+
+    async def delete(self, id: int, *, expected_version: int | None = None) -> bool:
+        """Delete the row (or mark it deleted, for `SoftDelete` models).
+
+        Returns whether a row was deleted.
+
+        Raises:
+            StaleVersion: `expected_version` is given and the row is at another one.
+        """
+        conditions = [self.model.id == id, *self._visible()]
+        if expected_version is not None:
+            conditions.append(self.model.version == expected_version)
+        statement: Update | Delete
+        if self.soft_deletes:
+            now = utcnow()
+            statement = (
+                update(self.model)
+                .where(*conditions)
+                .values(deleted_at=now, updated_at=now, version=self.model.version + 1)
+            )
+        else:
+            statement = delete(self.model).where(*conditions)
+        result = await self.session.execute(
+            statement.returning(self.model.id).execution_options(synchronize_session=False)
+        )
+        if result.first() is None:
+            await self._raise_if_stale(id, expected_version)
+            return False
+        return True
+
+    async def _raise_if_stale(self, id: int, expected_version: int | None) -> None:
+        if expected_version is None:
+            return
+        query = select(self.model.version).where(self.model.id == id, *self._visible())
+        current = await self.session.scalar(query)
+        if current is not None:
+            raise StaleVersion(current)
+
+
+class _MissingCodec(CursorCodec):
+    def encode(self, sort: str, values: Sequence[Any]) -> str:
+        raise RuntimeError("Repository.page() needs cursors=CursorCodec(...) to paginate")
+
+    def decode(self, cursor: str, sort: str) -> list[Any]:
+        raise RuntimeError("Repository.page() needs cursors=CursorCodec(...) to paginate")
+
+
+_MISSING_CODEC = _MissingCodec(b"unused")
+
+
+def _cursor_value(key: SortKey, raw: Any) -> Any:
+    try:
+        return key.field.adapter.validate_python(raw, strict=False)
+    except ValueError:
+        raise _query_problem(
+            "cursor", "not a cursor this list gave out", "invalid_cursor"
+        ) from None
+
+
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise _query_problem("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
+
+
+def _query_problem(field: str, message: str, kind: str = "out_of_range") -> ValidationProblem:
+    return ValidationProblem([{"in": "query", "field": field, "message": message, "type": kind}])

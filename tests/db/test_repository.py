@@ -1,0 +1,288 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from stackkit.db import Database, Repository, StaleVersion
+from stackkit.http.problems import ValidationProblem
+from tests.db.models import Gadget, GadgetRepository, Memo
+
+ROWS = [
+    {"name": "anvil", "price": 300, "status": "live", "rating": 4.5},
+    {"name": "Bellows", "price": 120, "status": "draft", "rating": None},
+    {"name": "crowbar", "price": 120, "status": "live", "rating": 3.0},
+    {"name": "100% drill", "price": 900, "status": "retired", "rating": 4.5},
+    {"name": "easel_x", "price": 50, "status": "live", "rating": None},
+    {"name": "funnel", "price": 300, "status": "draft", "rating": 2.0},
+    {"name": "gauge", "price": 75, "status": "live", "rating": 3.0},
+]
+
+
+async def seed(db: Database) -> list[Gadget]:
+    async with db.session() as session:
+        return await GadgetRepository(session).create_many(ROWS)
+
+
+async def names(db: Database, **options: Any) -> list[str]:
+    async with db.session(read_only=True) as session:
+        return [g.name for g in await GadgetRepository(session).list(limit=100, **options)]
+
+
+async def test_create_and_read_back(db: Database) -> None:
+    async with db.session() as session:
+        created = await GadgetRepository(session).create({"name": "anvil", "price": 300})
+    assert created.id is not None
+    assert created.version == 1
+    assert created.status == "draft"
+    async with db.session(read_only=True) as session:
+        repository = GadgetRepository(session)
+        fetched = await repository.get(created.id)
+        assert fetched is not None
+        assert fetched.name == "anvil"
+        assert fetched.created_at.tzinfo is not None
+        assert abs(fetched.created_at - datetime.now(UTC)) < timedelta(minutes=1)
+        assert await repository.get(created.id + 1000) is None
+
+
+async def test_get_many_exists_and_count(db: Database) -> None:
+    rows = await seed(db)
+    async with db.session(read_only=True) as session:
+        repository = GadgetRepository(session)
+        found = await repository.get_many([rows[2].id, rows[0].id, 99999])
+        assert [g.name for g in found] == ["anvil", "crowbar"]
+        assert await repository.get_many([]) == []
+        assert await repository.exists({"status": "retired"})
+        assert not await repository.exists({"status": "missing"})
+        assert await repository.count() == 7
+        assert await repository.count({"status": "live"}) == 4
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"status": "draft"}, {"Bellows", "funnel"}),
+        ({"status__ne": "live"}, {"Bellows", "100% drill", "funnel"}),
+        ({"status__in": "draft,retired"}, {"Bellows", "100% drill", "funnel"}),
+        ({"status__in": ["draft", "retired"]}, {"Bellows", "100% drill", "funnel"}),
+        ({"price__gte": "120", "price__lt": 300}, {"Bellows", "crowbar"}),
+        ({"price__gt": 300}, {"100% drill"}),
+        ({"price__lte": 75}, {"easel_x", "gauge"}),
+        ({"name__contains": "EL"}, {"Bellows", "easel_x", "funnel"}),
+        ({"name__contains": "%"}, {"100% drill"}),
+        ({"name__contains": "_"}, {"easel_x"}),
+        ({"rating__isnull": "true"}, {"Bellows", "easel_x"}),
+        ({"rating__isnull": False, "rating__gte": 4}, {"anvil", "100% drill"}),
+        ({"created_at__gte": "2000-01-01"}, {r["name"] for r in ROWS}),
+        ({"created_at__lt": "2000-01-01T00:00:00+02:00"}, set()),
+    ],
+    ids=[
+        "eq",
+        "ne",
+        "in-comma",
+        "in-list",
+        "range",
+        "gt",
+        "lte",
+        "contains-case-insensitive",
+        "contains-percent-literal",
+        "contains-underscore-literal",
+        "isnull",
+        "not-null-and-range",
+        "naive-date-means-utc",
+        "aware-datetime",
+    ],
+)
+async def test_filters(db: Database, filters: dict[str, Any], expected: set[str]) -> None:
+    await seed(db)
+    assert set(await names(db, filters=filters)) == expected
+
+
+@pytest.mark.parametrize(
+    ("filters", "field", "kind"),
+    [
+        ({"secret": "x"}, "secret", "unknown_field"),
+        ({"version": 1}, "version", "unknown_field"),  # a column, but not filterable
+        ({"price__regex": ".*"}, "price__regex", "unknown_operator"),
+        ({"price": "cheap"}, "price", "invalid_value"),
+        ({"created_at__gte": "yesterday"}, "created_at__gte", "invalid_value"),
+        ({"status__in": ""}, "status__in", "invalid_value"),
+    ],
+    ids=[
+        "unknown-field",
+        "not-allowlisted",
+        "unknown-operator",
+        "bad-int",
+        "bad-datetime",
+        "empty-in",
+    ],
+)
+async def test_bad_filters_are_422_before_any_sql(
+    db: Database, filters: dict[str, Any], field: str, kind: str
+) -> None:
+    with pytest.raises(ValidationProblem) as raised:
+        await names(db, filters=filters)
+    [error] = raised.value.extensions["errors"]
+    assert (error["in"], error["field"], error["type"]) == ("query", field, kind)
+
+
+async def test_every_bad_filter_is_reported_at_once(db: Database) -> None:
+    with pytest.raises(ValidationProblem) as raised:
+        await names(db, filters={"nope": 1, "price": "x"})
+    assert {e["field"] for e in raised.value.extensions["errors"]} == {"nope", "price"}
+
+
+async def test_multi_field_sort(db: Database) -> None:
+    await seed(db)
+    assert await names(db, sort="-price,name") == [
+        "100% drill", "anvil", "funnel", "Bellows", "crowbar", "gauge", "easel_x",
+    ]  # fmt: skip
+    # NULL ratings last, in both directions.
+    assert (await names(db, sort=["rating", "name"]))[-2:] == ["Bellows", "easel_x"]
+    assert (await names(db, sort=["-rating", "name"]))[-2:] == ["Bellows", "easel_x"]
+
+
+@pytest.mark.parametrize(
+    "sort", ["secret", "name,name", "version"], ids=["unknown", "twice", "not-allowlisted"]
+)
+async def test_bad_sort_is_422(db: Database, sort: str) -> None:
+    with pytest.raises(ValidationProblem) as raised:
+        await names(db, sort=sort)
+    assert raised.value.extensions["errors"][0]["field"] == "sort"
+
+
+async def test_offset_pagination(db: Database) -> None:
+    await seed(db)
+    first = await names(db, sort="name", offset=0)
+    async with db.session(read_only=True) as session:
+        repository = GadgetRepository(session)
+        page = await repository.list(sort="name", limit=3, offset=3)
+        with pytest.raises(ValidationProblem):
+            await repository.list(limit=0)
+        with pytest.raises(ValidationProblem):
+            await repository.list(limit=101)
+    assert [g.name for g in page] == first[3:6]
+
+
+async def walk(db: Database, sort: str, limit: int, **filters: Any) -> list[str]:
+    seen: list[str] = []
+    cursor = None
+    for _ in range(50):
+        async with db.session(read_only=True) as session:
+            repository = GadgetRepository(session, cursors=db.cursors)
+            page = await repository.page(filters, sort=sort, limit=limit, cursor=cursor)
+        seen.extend(g.name for g in page.items)
+        if page.next_cursor is None:
+            return seen
+        cursor = page.next_cursor
+    raise AssertionError("pagination did not end")
+
+
+@pytest.mark.parametrize(
+    "sort",
+    ["name", "-name", "price", "-price", "price,-name", "-price,name", "rating", "-rating,price",
+     "status,rating,-price", "-created_at"],
+)  # fmt: skip
+@pytest.mark.parametrize("limit", [1, 2, 3, 7])
+async def test_keyset_pages_walk_the_whole_order_exactly_once(
+    db: Database, sort: str, limit: int
+) -> None:
+    await seed(db)
+    assert await walk(db, sort, limit) == await names(db, sort=sort)
+
+
+async def test_keyset_pages_respect_filters(db: Database) -> None:
+    await seed(db)
+    assert await walk(db, "-price", 2, status="live") == ["anvil", "crowbar", "gauge", "easel_x"]
+
+
+async def test_keyset_page_is_stable_when_rows_arrive(db: Database) -> None:
+    await seed(db)
+    async with db.session(read_only=True) as session:
+        first = await GadgetRepository(session, cursors=db.cursors).page(sort="name", limit=3)
+    async with db.session() as session:
+        await GadgetRepository(session).create({"name": "aardvark", "price": 1})  # sorts first
+    async with db.session(read_only=True) as session:
+        repository = GadgetRepository(session, cursors=db.cursors)
+        second = await repository.page(sort="name", limit=3, cursor=first.next_cursor)
+    assert [g.name for g in first.items] == ["100% drill", "Bellows", "anvil"]
+    assert [g.name for g in second.items] == ["crowbar", "easel_x", "funnel"]
+
+
+async def test_last_page_has_no_cursor(db: Database) -> None:
+    await seed(db)
+    async with db.session(read_only=True) as session:
+        page = await GadgetRepository(session, cursors=db.cursors).page(limit=7)
+    assert len(page.items) == 7
+    assert page.next_cursor is None
+    assert page.sort == ["-created_at", "-id"]
+
+
+async def test_update_bumps_version_and_checks_it(db: Database) -> None:
+    [anvil, *_] = await seed(db)
+    async with db.session() as session:
+        repository = GadgetRepository(session)
+        updated = await repository.update(anvil.id, {"price": 310}, expected_version=1)
+        assert updated is not None
+        assert (updated.price, updated.version) == (310, 2)
+        assert updated.updated_at >= anvil.updated_at
+        with pytest.raises(StaleVersion) as stale:
+            await repository.update(anvil.id, {"price": 320}, expected_version=1)
+        assert stale.value.current_version == 2
+        unconditional = await repository.update(anvil.id, {"price": 330})
+        assert unconditional is not None
+        assert unconditional.version == 3
+        assert await repository.update(99999, {"price": 1}, expected_version=1) is None
+        with pytest.raises(ValueError, match="maintained by the repository"):
+            await repository.update(anvil.id, {"version": 10})
+
+
+async def test_orm_attribute_changes_are_versioned_too(db: Database) -> None:
+    [anvil, *_] = await seed(db)
+    async with db.session() as session:
+        row = await session.get(Gadget, anvil.id)
+        assert row is not None
+        row.price = 999
+    assert row.version == 2
+
+
+async def test_delete(db: Database) -> None:
+    [anvil, bellows, *_] = await seed(db)
+    async with db.session() as session:
+        repository = GadgetRepository(session)
+        with pytest.raises(StaleVersion):
+            await repository.delete(anvil.id, expected_version=5)
+        assert await repository.delete(anvil.id, expected_version=1)
+        assert not await repository.delete(anvil.id)
+        assert await repository.delete(bellows.id)
+    assert "anvil" not in await names(db)
+
+
+async def test_soft_delete_hides_rows_but_keeps_them(db: Database) -> None:
+    memos = Repository.for_model(Memo)
+    async with db.session() as session:
+        _kept, dropped = await memos(session).create_many([{"text": "keep"}, {"text": "drop"}])
+    async with db.session() as session:
+        assert await memos(session).delete(dropped.id)
+    async with db.session(read_only=True) as session:
+        repository = memos(session)
+        assert [m.text for m in await repository.list()] == ["keep"]
+        assert await repository.get(dropped.id) is None
+        assert await repository.count() == 1
+        raw = await session.get(Memo, dropped.id)
+        assert raw is not None
+        assert raw.deleted_at is not None
+    async with db.session() as session:
+        assert await memos(session).update(dropped.id, {"text": "back?"}) is None
+
+
+async def test_scope_limits_what_a_repository_sees(db: Database) -> None:
+    await seed(db)
+    async with db.session() as session:
+        live_only = GadgetRepository(session, scope=[Gadget.status == "live"])
+        assert await live_only.count() == 4
+        retired = (await GadgetRepository(session).list({"status": "retired"}))[0]
+        assert await live_only.get(retired.id) is None
+        assert await live_only.update(retired.id, {"price": 1}) is None
+        assert not await live_only.delete(retired.id)
