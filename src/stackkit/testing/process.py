@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -19,6 +21,22 @@ __all__ = ["ServerProcess"]
 
 _PORT_ATTEMPTS = 3
 _STOP_TIMEOUT = 10.0
+
+
+# Run beside each server: once the test process is gone (killed, so that no cleanup
+# ran), kill the server and delete its folder, so that no orphan outlives the run.
+_WATCHDOG = """
+import os, shutil, signal, sys, time
+parent, server, folder = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+while os.getppid() == parent:
+    time.sleep(0.5)
+try:
+    os.kill(server, signal.SIGKILL)
+except ProcessLookupError:
+    pass
+time.sleep(0.5)
+shutil.rmtree(folder, ignore_errors=True)
+"""
 
 
 class _ExitedEarly(ServiceUnavailable):
@@ -46,6 +64,7 @@ class ServerProcess(ABC):
         self._port_kept = port is not None
         self._directory: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._watchdog: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
     @classmethod
@@ -105,10 +124,11 @@ class ServerProcess(ABC):
         self._port_kept = True
         return self
 
-    def stop(self) -> None:
-        """Stop the server and delete its folder; safe to call more than once."""
+    def stop(self, *, keep_data: bool = False) -> None:
+        """Stop the server and delete its folder (unless `keep_data`, so that a later
+        `start()` brings the same data back); safe to call more than once."""
         self._terminate()
-        if self._directory is not None:
+        if self._directory is not None and not keep_data:
             shutil.rmtree(self._directory)
             self._directory = None
 
@@ -181,6 +201,19 @@ class ServerProcess(ABC):
             cwd=directory,
             **self._popen_options(),
         )
+        self._watchdog = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+            [
+                sys.executable,
+                "-c",
+                _WATCHDOG,
+                str(os.getpid()),
+                str(self._process.pid),
+                str(directory),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_until(
                 self._ready,
@@ -198,6 +231,10 @@ class ServerProcess(ABC):
         return self._answers()
 
     def _terminate(self) -> None:
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:
+            watchdog.kill()
+            watchdog.wait()
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.send_signal(self.stop_signal)

@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+
+from stackkit.db import (
+    ConflictError,
+    Database,
+    NotFoundError,
+    PreconditionFailedError,
+    ReadOnlyUnitError,
+)
+from stackkit.http.problems import ValidationProblem
+from tests.db.models import Gadget, GadgetService, MemoService
+
+
+def first_message(problem: ValidationProblem) -> str:
+    message: str = problem.extensions["errors"][0]["message"]
+    return message
+
+
+async def make(service: GadgetService, name: str = "anvil", price: int = 300) -> Gadget:
+    return await service.create({"name": name, "price": price})
+
+
+async def test_missing_row_is_404(db: Database) -> None:
+    service = GadgetService(db)
+    with pytest.raises(NotFoundError) as raised:
+        await service.get(12345)
+    assert raised.value.status == 404
+    assert raised.value.detail == "There is no gadget 12345."
+    with pytest.raises(NotFoundError):
+        await service.update(12345, {"price": 1})
+    with pytest.raises(NotFoundError):
+        await service.delete(12345)
+
+
+async def test_duplicate_unique_value_is_409_naming_the_field(db: Database) -> None:
+    service = GadgetService(db)
+    await make(service, "anvil")
+    with pytest.raises(ConflictError) as raised:
+        await make(service, "anvil")
+    assert raised.value.status == 409
+    assert raised.value.extensions == {"field": "name"}
+    assert "name" in (raised.value.detail or "")
+    other = await make(service, "bellows")
+    with pytest.raises(ConflictError):
+        await service.update(other.id, {"name": "anvil"})
+    assert (await service.get(other.id)).name == "bellows"  # the failed unit rolled back
+
+
+async def test_reference_to_a_missing_row_is_409(db: Database) -> None:
+    with pytest.raises(ConflictError, match="refers to a row that does not exist"):
+        await MemoService(db).create({"text": "orphan", "gadget_id": 4242})
+
+
+async def test_stale_version_is_412_with_the_current_version(db: Database) -> None:
+    service = GadgetService(db)
+    gadget = await make(service)
+    await service.update(gadget.id, {"price": 1}, expected_version=1)
+    with pytest.raises(PreconditionFailedError) as raised:
+        await service.update(gadget.id, {"price": 2}, expected_version=1)
+    assert raised.value.status == 412
+    assert raised.value.extensions == {"current_version": 2}
+    with pytest.raises(PreconditionFailedError):
+        await service.delete(gadget.id, expected_version=1)
+    await service.delete(gadget.id, expected_version=2)
+
+
+async def test_concurrent_updates_of_one_version_let_exactly_one_through(db: Database) -> None:
+    service = GadgetService(db)
+    gadget = await make(service, price=0)
+
+    async def update(price: int) -> int | str:
+        try:
+            updated = await GadgetService(db).update(
+                gadget.id, {"price": price}, expected_version=1
+            )
+        except PreconditionFailedError:
+            return "conflict"
+        return updated.price
+
+    outcomes = await asyncio.gather(*(update(price) for price in range(1, 21)))
+    winners = [o for o in outcomes if o != "conflict"]
+    assert len(winners) == 1
+    assert outcomes.count("conflict") == 19
+    final = await service.get(gadget.id)
+    assert final.version == 2
+    assert final.price == winners[0]  # the winner's write is the one that stayed
+
+
+async def test_concurrent_unconditional_increments_lose_nothing(db: Database) -> None:
+    """Without If-Match each update still applies atomically: 20 version bumps, 20 versions."""
+    service = GadgetService(db)
+    gadget = await make(service)
+    await asyncio.gather(*(GadgetService(db).update(gadget.id, {"price": n}) for n in range(20)))
+    assert (await service.get(gadget.id)).version == 21
+
+
+INJECTIONS = [
+    "' OR '1'='1",
+    "1; DROP TABLE gadgets; --",
+    "anvil' --",
+    '"; DELETE FROM gadgets; --',
+    "%' OR 1=1 --",
+    "\\'; SELECT pg_sleep(5); --",
+]
+
+
+@pytest.mark.parametrize("payload", INJECTIONS)
+async def test_injection_in_filter_values_is_inert(db: Database, payload: str) -> None:
+    service = GadgetService(db)
+    await make(service, "anvil")
+    for filters in ({"name": payload}, {"name__contains": payload}, {"status__in": payload}):
+        page = await service.page(filters)
+        assert page.items == []
+    with pytest.raises(ValidationProblem) as raised:
+        await service.page({"price": payload})
+    assert "valid integer" in first_message(raised.value)
+    assert await service.count() == 1
+
+
+@pytest.mark.parametrize(
+    "sort",
+    ["name; DROP TABLE gadgets", "(SELECT 1)", "name DESC, (SELECT pg_sleep(5))", "-id--", "1"],
+)
+async def test_injection_in_sort_is_refused(db: Database, sort: str) -> None:
+    service = GadgetService(db)
+    await make(service)
+    with pytest.raises(ValidationProblem) as raised:
+        await service.page(sort=sort)
+    assert "cannot sort by" in first_message(raised.value)
+    assert await service.count() == 1
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "' OR 1=1 --",
+        "eyJzIjoiLWNyZWF0ZWRfYXQsLWlkIiwidiI6WyInIE9SIDE9MSAtLSIsMV19.AAAAAAAAAAAAAAAAAAAAAA",
+        "a.b.c",
+        "é.é",
+        "x" * 5000,
+    ],
+    ids=["sql", "forged-payload", "three-parts", "non-ascii", "huge"],
+)
+async def test_forged_or_altered_cursors_are_refused(db: Database, cursor: str) -> None:
+    service = GadgetService(db)
+    await make(service)
+    with pytest.raises(ValidationProblem) as raised:
+        await service.page(cursor=cursor)
+    assert "not a cursor this list gave out" in first_message(raised.value)
+
+
+async def test_cursor_from_another_sort_or_altered_is_refused(db: Database) -> None:
+    service = GadgetService(db)
+    for n in range(3):
+        await make(service, f"g{n}", n)
+    cursor = (await service.page(sort="price", limit=1)).next_cursor
+    assert cursor is not None
+    assert [g.name for g in (await service.page(sort="price", limit=1, cursor=cursor)).items] == [
+        "g1"
+    ]
+    with pytest.raises(ValidationProblem) as raised:
+        await service.page(sort="name", limit=1, cursor=cursor)
+    assert "made for another sort" in first_message(raised.value)
+    body, tag = cursor.split(".")
+    flipped = body[:-1] + ("A" if body[-1] != "A" else "B")
+    with pytest.raises(ValidationProblem) as raised:
+        await service.page(sort="price", limit=1, cursor=f"{flipped}.{tag}")
+    assert "bad signature" in first_message(raised.value)
+
+
+async def test_read_only_unit_refuses_writes(db: Database) -> None:
+    with pytest.raises(ReadOnlyUnitError):
+        async with db.session(read_only=True) as session:
+            session.add(Gadget(name="sneaky", price=1))
+    assert await GadgetService(db).count() == 0
+
+
+async def test_unit_rolls_back_when_its_block_raises(db: Database) -> None:
+    async def add_then_fail() -> None:
+        async with db.session() as session:
+            session.add(Gadget(name="temporary", price=1))
+            await session.flush()
+            raise RuntimeError("changed my mind")
+
+    with pytest.raises(RuntimeError, match="changed my mind"):
+        await add_then_fail()
+    assert await GadgetService(db).count() == 0
+
+
+async def test_tables_survive_the_whole_suite_of_payloads(db: Database) -> None:
+    async with db.session(read_only=True) as session:
+        assert (await session.execute(text("SELECT COUNT(*) FROM gadgets"))).scalar() == 0
