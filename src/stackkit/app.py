@@ -10,7 +10,6 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
@@ -20,7 +19,7 @@ from stackkit.db.database import Database
 from stackkit.health import health_controller
 from stackkit.http.openapi import openapi_document
 from stackkit.http.problems import ProblemError, http_exception_handler, problem_error_handler
-from stackkit.http.routing import Controller, RouteSpec
+from stackkit.http.routing import Controller
 from stackkit.logs import configure_logging
 from stackkit.middleware import (
     BodySizeLimitMiddleware,
@@ -115,14 +114,19 @@ def create_app(
             log_format = "json" if settings.is_production else "text"
         configure_logging(settings.log_level, log_format)
     app_backends = list(default_backends(settings) if backends is None else backends)
+    names = [backend.name for backend in app_backends]
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise ValueError(f"backends must have distinct names; repeated: {duplicated}")
     expose_errors = not settings.is_production
 
-    # The app's own routes come first: they are the hot path, and routing tries routes in order.
-    all_controllers = [*controllers, health_controller(expose_errors=expose_errors)]
+    # The fixed routes come first, so that no app route (`/{page}`, `/api/{name}`) can
+    # answer a load balancer's /readyz in their place.
+    openapi = Controller(tags=["meta"], public=True)
+    all_controllers = [health_controller(expose_errors=expose_errors), openapi, *controllers]
+    _add_openapi_route(openapi, all_controllers, title=title, version=version)
     specs = [spec for controller in all_controllers for spec in controller.specs]
-    openapi = _openapi_controller(title=title, version=version)
-    specs.extend(openapi.specs)
-    app_routes = [route for c in (*all_controllers, openapi) for route in c.routes]
+    app_routes = [route for controller in all_controllers for route in controller.routes]
 
     stack = [
         Middleware(RequestIdMiddleware, access_log=settings.access_log),
@@ -133,7 +137,8 @@ def create_app(
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
-                allow_credentials=True,
+                # Credentials (the refresh cookie) only go to origins named one by one.
+                allow_credentials="*" not in settings.cors_origins,
                 allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
                 allow_headers=CORS_ALLOWED_HEADERS,
                 expose_headers=CORS_EXPOSED_HEADERS,
@@ -163,22 +168,27 @@ def create_app(
         },
         lifespan=lifespan,
     )
+    # An API answers /items/ with 404 rather than a redirect built from the Host header.
+    app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.backends = {backend.name: backend for backend in app_backends}
     app.state.route_specs = specs
     return app
 
 
-def _openapi_controller(*, title: str, version: str) -> Controller:
-    meta = Controller(tags=["meta"], public=True)
-    cached: list[bytes] = []
+def _add_openapi_route(
+    meta: Controller, controllers: list[Controller], *, title: str, version: str
+) -> None:
+    """Serve the OpenAPI document of every controller route at `OPENAPI_PATH`.
+
+    The document is built here, once, so that a model without a JSON Schema stops
+    the app at start-up rather than failing every request for the document.
+    """
 
     @meta.get(OPENAPI_PATH, name="openapi")
-    async def openapi(request: Request) -> Response:
+    async def openapi() -> Response:
         """The OpenAPI 3.1 document of this API."""
-        if not cached:
-            specs: list[RouteSpec] = request.app.state.route_specs
-            cached.append(to_json(openapi_document(specs, title=title, version=version)))
-        return Response(cached[0], media_type="application/json")
+        return Response(document, media_type="application/json")
 
-    return meta
+    specs = [spec for controller in controllers for spec in controller.specs]
+    document = to_json(openapi_document(specs, title=title, version=version))

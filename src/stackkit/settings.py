@@ -179,7 +179,8 @@ class Settings(BaseSettings):
     @field_validator("cors_origins")
     @classmethod
     def _valid_origins(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        origins = [origin.rstrip("/") for origin in value]
+        # Browsers send the scheme and host in lower case; compare them that way.
+        origins = [origin.rstrip("/").lower() for origin in value]
         for origin in origins:
             if origin == "*":
                 if info.data.get("env") == "production":

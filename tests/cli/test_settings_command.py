@@ -43,3 +43,19 @@ def test_invalid_settings_exit_1_naming_each_field(runner: CliRunner) -> None:
     assert "Error: Invalid settings (2 problems):" in result.output
     assert "  REDIS_URL: must start with redis://" in result.output
     assert "  SECRET_KEY: is required when STACKKIT_ENV=production" in result.output
+
+
+def test_settings_hide_passwords_in_urls(runner: CliRunner) -> None:
+    result = runner.invoke(
+        cli,
+        ["settings"],
+        env={
+            "DATABASE_URL": "postgresql://app:S3cretPassw0rd@db/app",
+            "DATABASE_REPLICA_URLS": "postgresql://app:R3plicaPass@replica/app",
+            "REDIS_URL": "redis://:R3disPass@cache:6379/0",
+        },
+    )
+    assert result.exit_code == 0, result.output
+    for secret in ("S3cretPassw0rd", "R3plicaPass", "R3disPass"):
+        assert secret not in result.output
+    assert "DATABASE_URL=postgresql+psycopg://app:********@db/app" in result.output.splitlines()

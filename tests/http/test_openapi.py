@@ -8,6 +8,7 @@ from openapi_spec_validator import validate
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.testclient import TestClient
+from tests.http.samples import colours, shapes
 
 from stackkit import Controller
 
@@ -69,6 +70,22 @@ def notes_controller() -> Controller:
         return []
 
     return notes
+
+
+class PaintQuery(BaseModel):
+    color: colours.Color
+
+
+class ShapeQuery(BaseModel):
+    color: shapes.Color
+
+
+class ByAlias(BaseModel):
+    item_id: int = Field(alias="id")
+
+
+class Unschemable(BaseModel):
+    callback: Callable[[], None]
 
 
 @pytest.fixture
@@ -162,3 +179,59 @@ def test_docstrings_become_summary_and_description(document: dict) -> None:  # t
     assert listing["summary"] == "List notes."
     assert listing["description"] == "List notes.\n\nNewest first."
     assert document["paths"]["/api/notes/{note_id}"]["patch"]["deprecated"] is True
+
+
+def test_same_named_models_and_handlers_stay_apart(make_client: Callable[..., TestClient]) -> None:
+    first, second = Controller("/api/paint", public=True), Controller("/api/shape", public=True)
+
+    @first.get("")
+    async def items(query: PaintQuery) -> list[str]:
+        return []
+
+    @second.get("")
+    async def items_(query: ShapeQuery) -> list[str]:
+        return []
+
+    @second.post("", name="items")
+    async def create(body: ShapeQuery) -> list[str]:
+        return []
+
+    document = make_client(controllers=[first, second]).get("/api/openapi.json").json()
+    validate(document)
+    ids = [op["operationId"] for item in document["paths"].values() for op in item.values()]
+    assert len(ids) == len(set(ids))
+
+    def enum_of(path: str) -> list[str]:
+        [parameter] = document["paths"][path]["get"]["parameters"]
+        name = parameter["schema"]["$ref"].rsplit("/", 1)[-1]
+        return document["components"]["schemas"][name]["enum"]  # type: ignore[no-any-return]
+
+    assert enum_of("/api/paint") == ["red", "blue"]
+    assert enum_of("/api/shape") == ["square", "circle"]
+
+
+def test_path_parameter_by_alias(make_client: Callable[..., TestClient]) -> None:
+    api = Controller("/api/things", public=True)
+
+    @api.get("/{id}")
+    async def thing(path: ByAlias) -> dict[str, int]:
+        return {"item_id": path.item_id}
+
+    client = make_client(controllers=[api])
+    assert client.get("/api/things/7").json() == {"item_id": 7}
+    document = client.get("/api/openapi.json").json()
+    validate(document)
+    [parameter] = document["paths"]["/api/things/{id}"]["get"]["parameters"]
+    assert parameter["name"] == "id"
+
+
+def test_a_model_without_json_schema_stops_the_app_at_creation(
+    make_client: Callable[..., TestClient],
+) -> None:
+    api = Controller("/api", public=True)
+
+    @api.get("/x")
+    async def x() -> Unschemable: ...
+
+    with pytest.raises(Exception, match="Callable"):
+        make_client(controllers=[api])

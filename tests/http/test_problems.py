@@ -125,3 +125,38 @@ def test_production_500_reveals_nothing_internal(
     # ...and the security headers still go out on a 500.
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_problem_errors_raised_by_slot_middleware_keep_their_status(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """Rate-limit, auth and cache middleware sit outside the router's handlers."""
+
+    class Refuse:
+        def __init__(self, app):  # type: ignore[no-untyped-def]
+            self.app = app
+
+        async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+            if scope["type"] == "http" and scope["path"] == "/api/conflict":
+                raise ProblemError(429, "Slow down", headers={"Retry-After": "3"})
+            await self.app(scope, receive, send)
+
+    from starlette.middleware import Middleware
+
+    client = make_client(controllers=[failing_controller()], middleware=[Middleware(Refuse)])
+    response = client.get("/api/conflict")
+    body = assert_problem(response, 429, "Too Many Requests")
+    assert body["detail"] == "Slow down"
+    assert response.headers["retry-after"] == "3"
+
+
+def test_problem_error_refuses_a_success_status_and_reserved_members() -> None:
+    with pytest.raises(ValueError, match="error status"):
+        ProblemError(204)
+    with pytest.raises(ValueError, match="members every problem sets"):
+        ProblemError(400, request_id="forged")
+
+
+def test_trailing_slash_is_not_redirected(client: TestClient) -> None:
+    response = client.post("/api/things/", json={"ok": True}, follow_redirects=False)
+    assert_problem(response, 404, "Not Found")

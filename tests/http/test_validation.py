@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 import pytest
 from pydantic import BaseModel, Field
@@ -167,3 +168,114 @@ def test_get_route_cannot_take_a_body() -> None:
 
         @api.get("/x")
         async def bad(body: ItemIn) -> None: ...
+
+
+class TaggedQuery(BaseModel):
+    tags: Annotated[list[str], Field(max_length=3)] | None = None
+    colour: list[str] = Field(default=[], validation_alias="color")
+
+
+class Secretive(BaseModel):
+    name: str
+
+
+class Row:
+    """Stands for an ORM row: attributes, not a dict."""
+
+    def __init__(self) -> None:
+        self.name = "row"
+        self.password_hash = "argon2id$..."
+
+
+def extra_controller() -> Controller:
+    api = Controller("/api", public=True)
+
+    @api.get("/tags")
+    async def tags(query: TaggedQuery) -> dict[str, list[str] | None]:
+        return {"tags": query.tags, "colour": query.colour}
+
+    @api.get("/leaky-dict")
+    async def leaky_dict() -> Secretive:
+        return {"name": "dict", "password_hash": "argon2id$..."}  # type: ignore[return-value]
+
+    @api.get("/leaky-row")
+    async def leaky_row() -> Secretive:
+        return Row()  # type: ignore[return-value]
+
+    @api.post("/accept", status_code=202)
+    async def accept() -> None:
+        return None
+
+    @api.get("/private", public=False)
+    async def private() -> Secretive:
+        return Secretive(name="mine")
+
+    return api
+
+
+def test_list_query_fields_behind_optional_annotated_and_aliases(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(controllers=[extra_controller()])
+    response = client.get("/api/tags", params={"tags": ["a", "b"], "color": ["red", "blue"]})
+    assert response.json() == {"tags": ["a", "b"], "colour": ["red", "blue"]}
+    assert client.get("/api/tags", params={"tags": list("abcd")}).status_code == 422
+
+
+@pytest.mark.parametrize("path", ["/api/leaky-dict", "/api/leaky-row"], ids=["dict", "orm-row"])
+def test_response_model_drops_undeclared_fields(
+    make_client: Callable[..., TestClient], path: str
+) -> None:
+    response = make_client(controllers=[extra_controller()]).get(path)
+    assert response.status_code == 200
+    assert "password_hash" not in response.text
+    assert set(response.json()) == {"name"}
+
+
+def test_none_with_an_explicit_status_sends_no_body(make_client: Callable[..., TestClient]) -> None:
+    response = make_client(controllers=[extra_controller()]).post("/api/accept")
+    assert response.status_code == 202
+    assert response.content == b""
+
+
+def test_routes_not_marked_public_refuse_the_unauthenticated(
+    make_client: Callable[..., TestClient],
+) -> None:
+    response = make_client(controllers=[extra_controller()]).get("/api/private")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_routes_not_marked_public_serve_an_authenticated_user(
+    make_client: Callable[..., TestClient],
+) -> None:
+    from starlette.authentication import SimpleUser
+    from starlette.middleware import Middleware
+
+    class Everyone:
+        def __init__(self, app):  # type: ignore[no-untyped-def]
+            self.app = app
+
+        async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+            scope["user"] = SimpleUser("ada")
+            await self.app(scope, receive, send)
+
+    client = make_client(controllers=[extra_controller()], middleware=[Middleware(Everyone)])
+    assert client.get("/api/private").json() == {"name": "mine"}
+
+
+def test_unresolvable_annotations_fail_at_declaration() -> None:
+    api = Controller()
+    with pytest.raises(TypeError, match="cannot resolve its annotations"):
+
+        @api.get("/x")
+        async def bad(query: NotDefinedAnywhere) -> None: ...  # type: ignore[name-defined]  # noqa: F821
+
+
+def test_union_of_model_and_response_fails_at_declaration() -> None:
+    api = Controller()
+    with pytest.raises(TypeError, match="not a union of both"):
+
+        @api.get("/x")
+        async def bad() -> ItemOut | PlainTextResponse: ...

@@ -123,3 +123,16 @@ def test_access_log_can_be_turned_off(
     loggers = [entry["logger"] for entry in entries]
     assert response.status_code == 200
     assert loggers == ["stackkit.tests"]  # the app's own line, no access line
+
+
+def test_text_logs_escape_line_breaks(make_client: Callable[..., TestClient]) -> None:
+    stream = io.StringIO()
+    client = make_client()
+    configure_logging("INFO", "text", stream=stream)
+    try:
+        client.get("/healthz%0d%0aINFO forged line")
+    finally:
+        configure_logging("INFO", "text")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    assert "\\r\\nINFO forged line" in lines[0]

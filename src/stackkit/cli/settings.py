@@ -9,6 +9,17 @@ from stackkit.settings import Settings, SettingsError, load_settings
 __all__ = ["settings_command"]
 
 _HIDDEN = "********"
+_URL_FIELDS = frozenset({"database_url", "database_replica_urls", "redis_url"})
+
+
+def hide_password(url: str) -> str:
+    """`postgresql://app:s3cret@db/app` -> `postgresql://app:********@db/app`."""
+    scheme, separator, rest = url.partition("://")
+    credentials, at, location = rest.rpartition("@")
+    if not separator or not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:{_HIDDEN}@{location}"
 
 
 @click.command("settings")
@@ -34,6 +45,9 @@ def describe(settings: Settings) -> list[tuple[str, str]]:
         value = getattr(settings, field)
         if field == "secret_key":
             shown = _HIDDEN if "secret_key" in settings.model_fields_set else "(generated)"
+        elif field in _URL_FIELDS:
+            urls = value if isinstance(value, list) else [value]
+            shown = ",".join(hide_password(url) for url in urls)
         elif isinstance(value, list):
             shown = ",".join(value)
         else:

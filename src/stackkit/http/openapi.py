@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from stackkit.http.problems import PROBLEM_MEDIA_TYPE, status_title
@@ -70,14 +70,11 @@ def openapi_document(
     paths: dict[str, dict[str, Any]] = {}
     operation_ids: set[str] = set()
     for spec in specs:
-        operation_id = (
-            spec.name if spec.name not in operation_ids else f"{spec.name}_{spec.method.lower()}"
-        )
-        operation_ids.add(operation_id)
+        operation_id = _unique(spec.name, operation_ids)
         parameters = [
             *_undeclared_path_parameters(spec),
-            *_parameters(spec.path_model, "path", components),
-            *_parameters(spec.query_model, "query", components),
+            *_parameters(schemas.get(("path", spec.path_model)), "path", components),
+            *_parameters(schemas.get(("query", spec.query_model)), "query", components),
         ]
         operation: dict[str, Any] = {
             "operationId": operation_id,
@@ -121,12 +118,15 @@ def openapi_document(
 def _model_schemas(
     specs: list[RouteSpec],
 ) -> tuple[dict[tuple[str, Any], dict[str, Any]], dict[str, Any]]:
-    """Schemas of every body (validation) and response (serialisation) type, in one pass so
-    that a model used in several places becomes a single named component."""
+    """Schemas of every input (validation) and response (serialisation) type, in one pass,
+    so that a model used in several places becomes a single named component and two
+    models of the same name in different modules get distinct names."""
     inputs: list[tuple[tuple[str, Any], JsonSchemaMode, TypeAdapter[Any]]] = []
     seen: set[tuple[str, Any]] = set()
     for spec in specs:
         for key, mode in (
+            (("path", spec.path_model), "validation"),
+            (("query", spec.query_model), "validation"),
             (("body", spec.body_model), "validation"),
             (("response", spec.response_model), "serialization"),
         ):
@@ -142,12 +142,13 @@ def _model_schemas(
 
 
 def _parameters(
-    model: type[BaseModel] | None, location: str, components: dict[str, Any]
+    schema: dict[str, Any] | None, location: str, components: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    if model is None:
+    """One parameter per property of a path or query model's schema."""
+    if schema is None:
         return []
-    schema = model.model_json_schema(ref_template=REF_TEMPLATE)
-    components.update(schema.get("$defs", {}))
+    if "$ref" in schema:
+        schema = components[schema["$ref"].rsplit("/", 1)[-1]]
     required = set(schema.get("required", ()))
     parameters = []
     for name, property_schema in schema.get("properties", {}).items():
@@ -165,9 +166,22 @@ def _parameters(
     return parameters
 
 
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}_{n}"
+    taken.add(candidate)
+    return candidate
+
+
 def _undeclared_path_parameters(spec: RouteSpec) -> list[dict[str, Any]]:
     """Path parameters the handler takes no model for: Starlette passes them as strings."""
-    declared = set(spec.path_model.model_fields) if spec.path_model else set()
+    declared = (
+        {field.alias or name for name, field in spec.path_model.model_fields.items()}
+        if spec.path_model
+        else set()
+    )
     return [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name, _convertor in _PATH_PARAMETER.findall(spec.path)

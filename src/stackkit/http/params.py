@@ -36,18 +36,24 @@ def field_errors(error: ValidationError, location: Location) -> list[FieldError]
 
 
 def sequence_fields(model: type[BaseModel]) -> frozenset[str]:
-    """Query fields typed as a list (or set, tuple): `?tag=a&tag=b` fills them with every value."""
+    """Query keys of fields typed as a list (or set, tuple), optional or not:
+    `?tag=a&tag=b` fills them with every value."""
     names = set()
     for name, field in model.model_fields.items():
-        annotation = field.annotation
-        candidates = typing.get_args(annotation) if _is_union(annotation) else (annotation,)
-        if any(typing.get_origin(c) in _SEQUENCES or c in _SEQUENCES for c in candidates):
-            names.add(field.alias or name)
+        if _is_sequence(field.annotation):
+            for key in (name, field.alias, field.validation_alias):
+                if isinstance(key, str):
+                    names.add(key)
     return frozenset(names)
 
 
-def _is_union(annotation: Any) -> bool:
-    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+def _is_sequence(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _is_sequence(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_sequence(arg) for arg in typing.get_args(annotation))
+    return origin in _SEQUENCES or annotation in _SEQUENCES
 
 
 def parse_path(model: type[BaseModel], request: Request) -> BaseModel:

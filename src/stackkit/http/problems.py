@@ -26,6 +26,7 @@ __all__ = [
     "ValidationProblem",
     "http_exception_handler",
     "problem_error_handler",
+    "problem_for",
     "problem_response",
 ]
 
@@ -54,6 +55,11 @@ class ProblemError(Exception):
         type: a URI naming the problem type; `about:blank` means "see the status".
         headers: extra response headers (for example `Retry-After` or `Allow`).
         **extensions: extra members of the problem object.
+
+    Raises:
+        ValueError: `status` is not an error status, or an extension would replace a
+            member every problem sets (`type`, `title`, `status`, `detail`, `instance`,
+            `request_id`).
     """
 
     def __init__(
@@ -66,6 +72,11 @@ class ProblemError(Exception):
         headers: Mapping[str, str] | None = None,
         **extensions: Any,
     ) -> None:
+        if not 400 <= status <= 599:
+            raise ValueError(f"a problem has an error status (400-599), not {status}")
+        reserved = sorted(RESERVED_MEMBERS.intersection(extensions))
+        if reserved:
+            raise ValueError(f"{reserved} are members every problem sets itself")
         self.status = status
         self.detail = detail
         self.title = title or status_title(status)
@@ -74,6 +85,8 @@ class ProblemError(Exception):
         self.extensions = extensions
         super().__init__(f"{status} {self.title}: {detail}" if detail else f"{status} {self.title}")
 
+
+RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "request_id"})
 
 FieldError = dict[str, str]
 """One entry of a 422 problem's `errors`: `in`, `field`, `message` and `type`."""
@@ -121,31 +134,35 @@ def request_id_of(scope: Scope) -> str | None:
     return state.get("request_id") if isinstance(state, dict) else None
 
 
+def problem_for(error: ProblemError | HTTPException, scope: Scope) -> Response:
+    """The problem response for a raised `ProblemError` or Starlette `HTTPException`."""
+    instance, request_id = scope.get("path"), request_id_of(scope)
+    if isinstance(error, ProblemError):
+        return problem_response(
+            error.status,
+            error.detail,
+            title=error.title,
+            type=error.type,
+            instance=instance,
+            request_id=request_id,
+            headers=error.headers,
+            extensions=error.extensions,
+        )
+    if error.status_code < 400:  # Starlette raises these for 304-style shortcuts
+        return Response(status_code=error.status_code, headers=error.headers)
+    title = status_title(error.status_code)
+    detail = error.detail if error.detail and error.detail != title else None
+    return problem_response(
+        error.status_code, detail, instance=instance, request_id=request_id, headers=error.headers
+    )
+
+
 async def problem_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemError)
-    return problem_response(
-        exc.status,
-        exc.detail,
-        title=exc.title,
-        type=exc.type,
-        instance=request.url.path,
-        request_id=request_id_of(request.scope),
-        headers=exc.headers,
-        extensions=exc.extensions,
-    )
+    return problem_for(exc, request.scope)
 
 
 async def http_exception_handler(request: Request, exc: Exception) -> Response:
     """Render Starlette's own `HTTPException`s (404, 405, ...) as problems."""
     assert isinstance(exc, HTTPException)
-    title = status_title(exc.status_code)
-    detail = exc.detail if exc.detail and exc.detail != title else None
-    if exc.status_code in (204, 304):
-        return Response(status_code=exc.status_code, headers=exc.headers)
-    return problem_response(
-        exc.status_code,
-        detail,
-        instance=request.url.path,
-        request_id=request_id_of(request.scope),
-        headers=exc.headers,
-    )
+    return problem_for(exc, request.scope)

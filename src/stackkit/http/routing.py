@@ -31,10 +31,12 @@ from pydantic import BaseModel, TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Scope
 
 from stackkit.http.params import parse_body, parse_path, parse_query, sequence_fields
+from stackkit.http.problems import ProblemError
 
-__all__ = ["Controller", "Handler", "RouteSpec", "route_spec"]
+__all__ = ["Controller", "Handler", "RouteSpec", "is_authenticated", "route_spec"]
 
 Handler = Callable[..., Awaitable[Any]]
 _INPUTS = ("path", "query", "body")
@@ -167,7 +169,13 @@ def build_spec(
 ) -> RouteSpec:
     if not inspect.iscoroutinefunction(handler):
         raise TypeError(f"{handler.__qualname__} must be an async function")
-    hints = typing.get_type_hints(handler)
+    try:
+        hints = typing.get_type_hints(handler)
+    except NameError as error:
+        raise TypeError(
+            f"{handler.__qualname__}: cannot resolve its annotations ({error}); define the "
+            "models it uses at module level"
+        ) from None
     models: dict[str, type[BaseModel]] = {}
     wants_request = False
     for parameter in inspect.signature(handler).parameters:
@@ -187,6 +195,11 @@ def build_spec(
     response_model = hints.get("return") if response is ... else response
     if response_model is type(None) or _is_response_class(response_model):
         response_model = None
+    elif any(_is_response_class(arg) for arg in typing.get_args(response_model)):
+        raise TypeError(
+            f"{handler.__qualname__}: return either a Response or a model, not a union of both "
+            "(or pass response=<model> and annotate -> Response)"
+        )
     returns_nothing = hints.get("return") is type(None)
     doc = inspect.getdoc(handler)
     query_model = models.get("query")
@@ -217,6 +230,10 @@ def as_route(spec: RouteSpec) -> Route:
     handler = spec.handler
 
     async def endpoint(request: Request) -> Response:
+        if not spec.public and not is_authenticated(request.scope):
+            raise ProblemError(
+                401, "This route needs authentication.", headers={"WWW-Authenticate": "Bearer"}
+            )
         arguments: dict[str, Any] = {}
         if spec.wants_request:
             arguments["request"] = request
@@ -229,9 +246,12 @@ def as_route(spec: RouteSpec) -> Route:
         result = await handler(**arguments)
         if isinstance(result, Response):
             return result
-        if status_code in _NO_CONTENT:
+        if status_code in _NO_CONTENT or (result is None and spec.response_model is None):
             return Response(status_code=status_code)
-        return Response(adapter.dump_json(result), status_code, media_type="application/json")
+        # Validating against the response model first drops every field the model does not
+        # declare, so a dict or an ORM row with a secret in it cannot leak it.
+        validated = adapter.validate_python(result, from_attributes=True)
+        return Response(adapter.dump_json(validated), status_code, media_type="application/json")
 
     setattr(endpoint, _SPEC_ATTRIBUTE, spec)
     endpoint.__name__ = spec.name
@@ -239,11 +259,19 @@ def as_route(spec: RouteSpec) -> Route:
     return Route(spec.path, endpoint, methods=[spec.method], name=spec.name)
 
 
+def is_authenticated(scope: Scope) -> bool:
+    """Whether the authentication middleware put an authenticated user in the scope
+    (Starlette's convention: `scope["user"].is_authenticated`). Without one, every
+    route that is not public answers 401: the app fails closed."""
+    return bool(getattr(scope.get("user"), "is_authenticated", False))
+
+
 def _check_path_model(handler: Handler, path: str, model: type[BaseModel] | None) -> None:
     if model is None:
         return
     in_path = set(_PATH_PARAMETER.findall(path))
-    missing = sorted(set(model.model_fields) - in_path)
+    names = {field.alias or name for name, field in model.model_fields.items()}
+    missing = sorted(names - in_path)
     if missing:
         raise TypeError(
             f"{handler.__qualname__}: path model fields {missing} are not parameters of {path!r}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from starlette.requests import ClientDisconnect
+
 from stackkit.http.problems import ProblemError, problem_response, request_id_of
 
 if TYPE_CHECKING:
@@ -21,8 +23,8 @@ class BodyTooLarge(ProblemError):
 
 class BodySizeLimitMiddleware:
     """Pure ASGI. A declared `Content-Length` over the limit is refused at once; a
-    streamed body is counted as it is received and refused when it passes the limit
-    (the handler reading it gets `BodyTooLarge`, which becomes a 413 problem)."""
+    streamed body is counted as it is received, and when it passes the limit the
+    client gets a 413 problem and the app sees the body end (as a disconnect)."""
 
     def __init__(self, app: ASGIApp, *, max_body_size: int) -> None:
         self.app = app
@@ -36,33 +38,70 @@ class BodySizeLimitMiddleware:
         limit = self.max_body_size
         declared, chunked = _framing(scope)
         if declared is not None and declared > limit:
-            error = BodyTooLarge(limit)
-            response = problem_response(
-                413,
-                error.detail,
-                instance=scope["path"],
-                request_id=request_id_of(scope),
-                headers={"connection": "close"},
-                extensions=error.extensions,
-            )
-            await response(scope, receive, send)
+            await _too_large(limit, scope, send)
             return
         if not _needs_counting(scope, declared, chunked):
             await self.app(scope, receive, send)
             return
 
         received = 0
+        app_started = False
+        answered = False
 
         async def receive_limited() -> Message:
-            nonlocal received
+            nonlocal received, answered
+            if answered:
+                return _DISCONNECT
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
+            if message["type"] != "http.request":
+                return message
+            received += len(message.get("body", b""))
+            if received <= limit:
+                return message
+            if app_started:
+                # Too late for a 413: drop what is past the limit and end the body there,
+                # so that a response already under way can finish.
+                return _END_OF_BODY
+            # Answer 413 now, whoever is reading (the handler, or a streaming response
+            # listening for a disconnect), and end the body for the app.
+            answered = True
+            await _too_large(limit, scope, send)
+            return _DISCONNECT
 
-        await self.app(scope, receive_limited, send)
+        async def send_unless_answered(message: Message) -> None:
+            nonlocal app_started
+            if answered:
+                return  # the 413 went out instead of this response
+            if message["type"] == "http.response.start":
+                app_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive_limited, send_unless_answered)
+        except ClientDisconnect:
+            if not answered:
+                raise
+
+
+_DISCONNECT: Message = {"type": "http.disconnect"}
+_END_OF_BODY: Message = {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _too_large(limit: int, scope: Scope, send: Send) -> None:
+    error = BodyTooLarge(limit)
+    response = problem_response(
+        413,
+        error.detail,
+        instance=scope["path"],
+        request_id=request_id_of(scope),
+        headers={"connection": "close"},
+        extensions=error.extensions,
+    )
+    await response(scope, _disconnected, send)
+
+
+async def _disconnected() -> Message:
+    return _DISCONNECT
 
 
 def _needs_counting(scope: Scope, declared: int | None, chunked: bool) -> bool:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from stackkit.http.problems import problem_response, request_id_of
+from starlette.exceptions import HTTPException
+
+from stackkit.http.problems import ProblemError, problem_for, problem_response, request_id_of
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,6 +43,12 @@ class InternalErrorMiddleware:
 
         try:
             await self.app(scope, receive, send_tracking)
+        except (ProblemError, HTTPException) as error:
+            # Raised by a middleware of the slots (rate limit, auth, cache), outside the
+            # reach of the router's exception handlers: still the client's problem, not a 500.
+            if response_started:
+                raise
+            await problem_for(error, scope)(scope, receive, send)
         except Exception as error:
             logger.exception("Unhandled error in %s %s", scope.get("method"), scope.get("path"))
             if response_started:

@@ -1,0 +1,6 @@
+from enum import StrEnum
+
+
+class Color(StrEnum):
+    red = "red"
+    blue = "blue"
