@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from stackkit import Settings, create_app
+from stackkit.db import Database, Model
+from tests.db.models import TABLES
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -36,3 +39,20 @@ def make_client() -> Iterator[Callable[..., TestClient]]:
     yield make
     for client in clients:
         client.__exit__(None, None, None)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """An open Database on SQLite or on a real PostgreSQL, with the test tables
+    (tests/db/models.py), dropped afterwards."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    async with Database(url, cursor_secret="test-cursor-secret") as database:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(Model.metadata.drop_all, tables=TABLES)
+            await connection.run_sync(Model.metadata.create_all, tables=TABLES)
+        yield database
+        async with database.engine.begin() as connection:
+            await connection.run_sync(Model.metadata.drop_all, tables=TABLES)

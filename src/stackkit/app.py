@@ -17,8 +17,10 @@ from stackkit.backends import Backend
 from stackkit.cache.redis_connection import RedisConnection
 from stackkit.db.database import Database
 from stackkit.health import health_controller
+from stackkit.http.meta import meta_controller
 from stackkit.http.openapi import openapi_document
 from stackkit.http.problems import ProblemError, http_exception_handler, problem_error_handler
+from stackkit.http.resource import Resource
 from stackkit.http.routing import Controller
 from stackkit.logs import configure_logging
 from stackkit.middleware import (
@@ -73,6 +75,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     controllers: Sequence[Controller] = (),
+    resources: Sequence[Resource] = (),
     routes: Sequence[BaseRoute] = (),
     backends: Sequence[Backend] | None = None,
     middleware: Sequence[Middleware] = (),
@@ -85,6 +88,7 @@ def create_app(
     Args:
         settings: defaults to `load_settings()` (environment and `.env`).
         controllers: the app's routes; they appear in the OpenAPI document.
+        resources: CRUD resources (`/api/<name>`), listed at `/api/meta/resources`.
         routes: plain Starlette routes or mounts added after the controllers
             (for example static files); not documented in OpenAPI.
         backends: resources opened by the lifespan and checked by `/readyz`;
@@ -123,7 +127,13 @@ def create_app(
     # The fixed routes come first, so that no app route (`/{page}`, `/api/{name}`) can
     # answer a load balancer's /readyz in their place.
     openapi = Controller(tags=["meta"], public=True)
-    all_controllers = [health_controller(expose_errors=expose_errors), openapi, *controllers]
+    all_controllers = [
+        health_controller(expose_errors=expose_errors),
+        openapi,
+        meta_controller(resources),
+        *controllers,
+        *(resource.controller for resource in resources),
+    ]
     _add_openapi_route(openapi, all_controllers, title=title, version=version)
     specs = [spec for controller in all_controllers for spec in controller.specs]
     app_routes = [route for controller in all_controllers for route in controller.routes]
@@ -172,6 +182,7 @@ def create_app(
     app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.backends = {backend.name: backend for backend in app_backends}
+    app.state.database = next((b for b in app_backends if isinstance(b, Database)), None)
     app.state.route_specs = specs
     return app
 

@@ -1,0 +1,59 @@
+"""`GET /api/meta/resources`: what the generic UI needs to render each resource."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from stackkit.db.query import OPERATORS
+from stackkit.http.resource import Resource
+from stackkit.http.routing import Controller
+
+__all__ = ["ResourceInfo", "meta_controller"]
+
+
+class ResourceInfo(BaseModel):
+    name: str
+    path: str
+    public: bool
+    schemas: dict[str, dict[str, Any]]
+    """JSON Schemas of the `create`, `update` and `read` models."""
+    filterable: list[str]
+    sortable: list[str]
+    default_sort: str
+    operators: list[str]
+    """Filter operators: `field__<operator>=value` (`eq` is plain `field=value`)."""
+    permissions: dict[str, bool]
+    """What the caller may do: `list`, `create`, `read`, `update`, `delete`."""
+
+
+def describe(resource: Resource) -> ResourceInfo:
+    return ResourceInfo(
+        name=resource.name,
+        path=resource.prefix,
+        public=resource.public,
+        schemas={
+            "create": resource.create_model.model_json_schema(),
+            "update": resource.update_model.model_json_schema(),
+            "read": resource.read_model.model_json_schema(mode="serialization"),
+        },
+        filterable=resource.filterable,
+        sortable=resource.sortable,
+        default_sort=resource.default_sort,
+        operators=list(OPERATORS),
+        permissions=dict.fromkeys(("list", "create", "read", "update", "delete"), True),
+    )
+
+
+def meta_controller(resources: Sequence[Resource]) -> Controller:
+    meta = Controller("/api/meta", tags=["meta"])
+    infos = [describe(resource) for resource in resources]
+
+    @meta.get("/resources", name="list_resources")
+    async def list_resources() -> list[ResourceInfo]:
+        """The resources of this API, with the schemas a generic UI renders them from."""
+        return infos
+
+    return meta

@@ -1,0 +1,213 @@
+"""`Resource`: the CRUD routes of the HTTP contract, wired to a service.
+
+    notes = Resource("notes", service=NoteService, create=NoteIn, update=NotePatch, read=NoteOut)
+    app = create_app(resources=[notes])
+
+gives, under `/api/notes`:
+
+| route | does |
+|---|---|
+| `GET /api/notes` | `{items, next_cursor}`; `limit`, `cursor`, `sort`, filters (`price__gte=10`) |
+| `POST /api/notes` | 201, the row, with `Location` and `ETag` |
+| `GET /api/notes/{id}` | the row with its `ETag`; 304 for a matching `If-None-Match` |
+| `PATCH /api/notes/{id}` | the changed row; `If-Match` with a stale ETag is 412 |
+| `DELETE /api/notes/{id}` | 204; `If-Match` as for PATCH |
+
+The ETag of a row is its version (`"3"`), so `If-Match` is optimistic locking.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+from starlette.requests import Request
+from starlette.responses import Response
+
+from stackkit.db.database import Database
+from stackkit.db.query import OPERATORS
+from stackkit.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from stackkit.db.service import Service
+from stackkit.http.problems import ProblemError
+from stackkit.http.routing import Controller
+
+__all__ = ["IdPath", "Resource", "etag_for"]
+
+_LIST_PARAMETERS = ("limit", "cursor", "sort")
+_ETAG = re.compile(r'^\s*(?:W/)?"(\d+)"\s*$')
+
+
+class IdPath(BaseModel):
+    id: int = Field(ge=1, description="The row's id.")
+
+
+def etag_for(version: int) -> str:
+    return f'"{version}"'
+
+
+class Resource:
+    """A REST resource: list, create, read, update and delete rows through a service.
+
+    Args:
+        name: the plural name, used in paths (`/api/<name>`) and in the UI.
+        service: the `Service` subclass holding the business rules.
+        create: the body model of POST.
+        update: the body model of PATCH (fields optional; only those sent change).
+        read: the response model of a row.
+        public: whether the routes are open without authentication.
+        prefix: where the routes live; default `/api/<name>`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        service: type[Service[Any]],
+        create: type[BaseModel],
+        update: type[BaseModel],
+        read: type[BaseModel],
+        public: bool = False,
+        prefix: str | None = None,
+    ) -> None:
+        self.name = name
+        self.service = service
+        self.create_model = create
+        self.update_model = update
+        self.read_model = read
+        self.public = public
+        self.prefix = prefix or f"/api/{name}"
+        repository = service.repository
+        repository._prepare()
+        self.filterable = sorted(repository._filter_fields)
+        self.sortable = sorted(repository._sort_fields)
+        self.default_sort = repository.default_sort
+        self.list_query = _list_query_model(name, self.filterable, self.sortable)
+        self.page_model = create_model(
+            f"{_camel(name)}Page",
+            items=(list[read], ...),  # type: ignore[valid-type]
+            next_cursor=(str | None, None),
+        )
+        self._read = TypeAdapter(read)
+        self.controller = self._build_controller()
+
+    def service_for(self, request: Request) -> Service[Any]:
+        """The service that handles `request`. Override to scope it (for example to
+        the rows of the signed-in user)."""
+        database: Database = request.app.state.database
+        return self.service(database)
+
+    def _row_response(self, row: Any, status_code: int = 200, **headers: str) -> Response:
+        body = self._read.dump_json(self._read.validate_python(row, from_attributes=True))
+        headers["ETag"] = etag_for(row.version)
+        return Response(body, status_code, headers=headers, media_type="application/json")
+
+    def _build_controller(self) -> Controller:
+        controller = Controller(self.prefix, tags=[self.name], public=self.public)
+        resource = self
+        ListQuery, PageModel = self.list_query, self.page_model
+        CreateModel, UpdateModel = self.create_model, self.update_model
+
+        async def list_rows(request: Request, query: BaseModel) -> Any:
+            values = query.model_dump(exclude_none=True)
+            filters = {k: v for k, v in values.items() if k not in _LIST_PARAMETERS}
+            filters.update(query.model_extra or {})
+            page = await resource.service_for(request).page(
+                filters,
+                sort=values.get("sort"),
+                limit=values["limit"],
+                cursor=values.get("cursor"),
+            )
+            return {"items": page.items, "next_cursor": page.next_cursor}
+
+        async def create_row(request: Request, body: BaseModel) -> Response:
+            row = await resource.service_for(request).create(body.model_dump())
+            return resource._row_response(row, 201, Location=f"{resource.prefix}/{row.id}")
+
+        async def read_row(request: Request, path: IdPath) -> Response:
+            row = await resource.service_for(request).get(path.id)
+            if request.headers.get("if-none-match") == etag_for(row.version):
+                return Response(status_code=304, headers={"ETag": etag_for(row.version)})
+            return resource._row_response(row)
+
+        async def update_row(request: Request, path: IdPath, body: BaseModel) -> Response:
+            changes = body.model_dump(exclude_unset=True)
+            row = await resource.service_for(request).update(
+                path.id, changes, expected_version=_if_match(request)
+            )
+            return resource._row_response(row)
+
+        async def delete_row(request: Request, path: IdPath) -> None:
+            await resource.service_for(request).delete(path.id, expected_version=_if_match(request))
+
+        # Each handler's annotations name this resource's own models, so that the
+        # routes validate and document them.
+        list_rows.__annotations__.update({"query": ListQuery, "return": PageModel})
+        create_row.__annotations__["body"] = CreateModel
+        update_row.__annotations__["body"] = UpdateModel
+        singular = self.name.removesuffix("s")
+        controller.get("", name=f"list_{self.name}", summary=f"List {self.name}")(list_rows)
+        controller.post(
+            "", name=f"create_{self.name}", status_code=201, response=self.read_model,
+            summary=f"Create a {singular}",
+        )(create_row)  # fmt: skip
+        controller.get(
+            "/{id}", name=f"get_{self.name}", response=self.read_model, summary=f"Read a {singular}"
+        )(read_row)
+        controller.patch(
+            "/{id}", name=f"update_{self.name}", response=self.read_model,
+            summary=f"Change a {singular} (If-Match: its ETag, to refuse stale changes)",
+        )(update_row)  # fmt: skip
+        controller.delete("/{id}", name=f"delete_{self.name}", summary=f"Delete a {singular}")(
+            delete_row
+        )
+        return controller
+
+
+def _if_match(request: Request) -> int | None:
+    """The version an `If-Match` header names, None without one (or with `*`).
+
+    Raises:
+        ProblemError: 400 for a header that names no version this API gave out.
+    """
+    value = request.headers.get("if-match")
+    if value is None or value.strip() == "*":
+        return None
+    match = _ETAG.match(value)
+    if match is None:
+        raise ProblemError(400, 'If-Match must be one ETag this API gave out, like "3".')
+    return int(match.group(1))
+
+
+def _list_query_model(
+    name: str, filterable: Sequence[str], sortable: Sequence[str]
+) -> type[BaseModel]:
+    operators = ", ".join(f"__{op}" for op in OPERATORS if op != "eq")
+    fields: dict[str, Any] = {
+        "limit": (int, Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size.")),
+        "cursor": (str | None, Field(None, description="next_cursor of the previous page.")),
+        "sort": (
+            str | None,
+            Field(
+                None,
+                description=f"Comma-separated fields, '-' for descending: {', '.join(sortable)}.",
+            ),
+        ),
+    }
+    for field in filterable:
+        if field in fields:
+            continue
+        fields[field] = (
+            str | None,
+            Field(None, description=f"Equal to this value; also {field}{operators}."),
+        )
+    return create_model(
+        f"{_camel(name)}ListQuery",
+        __config__=ConfigDict(extra="allow"),
+        **fields,
+    )
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[_\-\s]+", name))

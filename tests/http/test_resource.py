@@ -1,0 +1,234 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any
+
+import httpx2
+import pytest
+from openapi_spec_validator import validate
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.authentication import SimpleUser
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+from tests.db.models import GadgetService
+
+from stackkit import Settings, create_app
+from stackkit.db import Database
+from stackkit.http.resource import Resource
+
+
+class GadgetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    price: int = Field(ge=0)
+    status: str = "draft"
+
+
+class GadgetPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    price: int | None = Field(default=None, ge=0)
+    status: str | None = None
+
+
+class GadgetOut(BaseModel):
+    id: int
+    name: str
+    price: int
+    status: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def gadgets(*, public: bool = True) -> Resource:
+    return Resource(
+        "gadgets",
+        service=GadgetService,
+        create=GadgetIn,
+        update=GadgetPatch,
+        read=GadgetOut,
+        public=public,
+    )
+
+
+class SignedIn:
+    """Stands in for the authentication middleware: every request has a signed-in user."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["user"] = SimpleUser("tester")
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture
+async def client(
+    db: Database, make_settings: Callable[..., Settings]
+) -> AsyncIterator[httpx2.AsyncClient]:
+    app = create_app(
+        make_settings(), resources=[gadgets()], backends=[db], middleware=[Middleware(SignedIn)]
+    )
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+async def create(client: httpx2.AsyncClient, **fields: Any) -> dict[str, Any]:
+    response = await client.post("/api/gadgets", json={"price": 10, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def test_create_answers_201_with_location_and_etag(client: httpx2.AsyncClient) -> None:
+    response = await client.post("/api/gadgets", json={"name": "anvil", "price": 300})
+    assert response.status_code == 201
+    body = response.json()
+    assert response.headers["location"] == f"/api/gadgets/{body['id']}"
+    assert response.headers["etag"] == '"1"'
+    assert (body["name"], body["price"], body["status"], body["version"]) == (
+        "anvil",
+        300,
+        "draft",
+        1,
+    )
+
+
+async def test_create_validates_the_body(client: httpx2.AsyncClient) -> None:
+    response = await client.post("/api/gadgets", json={"name": "", "price": -1, "id": 5})
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert fields == {"name", "price", "id"}
+
+
+async def test_duplicate_is_409_naming_the_field(client: httpx2.AsyncClient) -> None:
+    await create(client, name="anvil")
+    response = await client.post("/api/gadgets", json={"name": "anvil", "price": 1})
+    assert response.status_code == 409
+    assert response.json()["field"] == "name"
+
+
+async def test_read_with_etag_and_304(client: httpx2.AsyncClient) -> None:
+    gadget = await create(client, name="anvil")
+    response = await client.get(f"/api/gadgets/{gadget['id']}")
+    assert response.status_code == 200
+    assert response.json() == gadget
+    again = await client.get(
+        f"/api/gadgets/{gadget['id']}", headers={"if-none-match": response.headers["etag"]}
+    )
+    assert again.status_code == 304
+    assert again.content == b""
+    missing = await client.get("/api/gadgets/99999")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "There is no gadget 99999."
+
+
+async def test_list_pages_sorts_and_filters(client: httpx2.AsyncClient) -> None:
+    for n in range(7):
+        await create(client, name=f"g{n}", price=n * 10, status="live" if n % 2 else "draft")
+    first = (await client.get("/api/gadgets", params={"limit": 3, "sort": "-price"})).json()
+    assert [g["name"] for g in first["items"]] == ["g6", "g5", "g4"]
+    second = await client.get(
+        "/api/gadgets", params={"limit": 3, "sort": "-price", "cursor": first["next_cursor"]}
+    )
+    assert [g["name"] for g in second.json()["items"]] == ["g3", "g2", "g1"]
+    live = await client.get("/api/gadgets", params={"status": "live", "price__gte": 30})
+    assert sorted(g["name"] for g in live.json()["items"]) == ["g3", "g5"]
+    assert live.json()["next_cursor"] is None
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"secret": "1"}, "secret"),
+        ({"price__gte": "ten"}, "price__gte"),
+        ({"sort": "password"}, "sort"),
+        ({"cursor": "forged.cursor"}, "cursor"),
+        ({"limit": "1000"}, "limit"),
+    ],
+    ids=["unknown-filter", "bad-value", "bad-sort", "bad-cursor", "limit"],
+)
+async def test_bad_list_parameters_are_422(
+    client: httpx2.AsyncClient, params: dict[str, str], field: str
+) -> None:
+    response = await client.get("/api/gadgets", params=params)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+async def test_patch_with_if_match(client: httpx2.AsyncClient) -> None:
+    gadget = await create(client, name="anvil")
+    url = f"/api/gadgets/{gadget['id']}"
+    changed = await client.patch(url, json={"price": 5}, headers={"if-match": '"1"'})
+    assert changed.status_code == 200
+    assert (changed.json()["price"], changed.json()["name"]) == (5, "anvil")
+    assert changed.headers["etag"] == '"2"'
+    stale = await client.patch(url, json={"price": 6}, headers={"if-match": '"1"'})
+    assert stale.status_code == 412
+    assert stale.json()["current_version"] == 2
+    unconditional = await client.patch(url, json={"price": 7})
+    assert unconditional.json()["version"] == 3
+    malformed = await client.patch(url, json={"price": 8}, headers={"if-match": "yesterday"})
+    assert malformed.status_code == 400
+    assert (await client.get(url)).json()["price"] == 7
+
+
+async def test_delete_with_if_match(client: httpx2.AsyncClient) -> None:
+    gadget = await create(client, name="anvil")
+    url = f"/api/gadgets/{gadget['id']}"
+    assert (await client.delete(url, headers={"if-match": '"7"'})).status_code == 412
+    deleted = await client.delete(url, headers={"if-match": '"1"'})
+    assert deleted.status_code == 204
+    assert (await client.get(url)).status_code == 404
+    assert (await client.delete(url)).status_code == 404
+
+
+async def test_concurrent_patches_with_one_etag_let_exactly_one_through(
+    client: httpx2.AsyncClient,
+) -> None:
+    gadget = await create(client, name="anvil")
+    url = f"/api/gadgets/{gadget['id']}"
+    responses = await asyncio.gather(
+        *(client.patch(url, json={"price": n}, headers={"if-match": '"1"'}) for n in range(20))
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [412] * 19
+    [winner] = [r.json() for r in responses if r.status_code == 200]
+    assert (await client.get(url)).json()["price"] == winner["price"]
+
+
+async def test_meta_lists_the_resource(client: httpx2.AsyncClient) -> None:
+    [info] = (await client.get("/api/meta/resources")).json()
+    assert info["name"] == "gadgets"
+    assert info["path"] == "/api/gadgets"
+    assert info["sortable"] == ["created_at", "name", "price", "rating", "status"]
+    assert "price" in info["filterable"]
+    assert set(info["schemas"]) == {"create", "update", "read"}
+    assert info["schemas"]["create"]["required"] == ["name", "price"]
+    assert "contains" in info["operators"]
+
+
+async def test_resource_routes_are_in_a_valid_openapi_document(client: httpx2.AsyncClient) -> None:
+    document = (await client.get("/api/openapi.json")).json()
+    validate(document)
+    listing = document["paths"]["/api/gadgets"]["get"]
+    names = {p["name"] for p in listing["parameters"]}
+    assert {"limit", "cursor", "sort", "price", "status"} <= names
+    item = document["paths"]["/api/gadgets/{id}"]
+    assert set(item) == {"get", "patch", "delete"}
+
+
+async def test_private_resource_needs_authentication(
+    db: Database, make_settings: Callable[..., Settings]
+) -> None:
+    app = create_app(make_settings(), resources=[gadgets(public=False)], backends=[db])
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/api/gadgets")).status_code == 401
+        assert (
+            await client.post("/api/gadgets", json={"name": "x", "price": 1})
+        ).status_code == 401
