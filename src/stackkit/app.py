@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from pydantic_core import to_json
 from starlette.applications import Starlette
@@ -79,6 +79,7 @@ def create_app(
     routes: Sequence[BaseRoute] = (),
     backends: Sequence[Backend] | None = None,
     middleware: Sequence[Middleware] = (),
+    startup: Sequence[Callable[[Starlette], Awaitable[None]]] = (),
     title: str = "stackkit app",
     version: str = "0.1.0",
     configure_logs: bool = True,
@@ -95,6 +96,8 @@ def create_app(
             defaults to `default_backends(settings)`.
         middleware: the rate-limit, authentication and response-cache layers
             (in that order), placed innermost; see the stack below.
+        startup: coroutines run with the app, in order, once the backends are open
+            (for example, creating tables in a demo; real apps migrate instead).
         title, version: of the API, for the OpenAPI document.
         configure_logs: install stackkit's log handler (JSON in production).
 
@@ -167,6 +170,8 @@ def create_app(
             for backend in app_backends:
                 await backend.open()
                 stack.push_async_callback(backend.close)
+            for hook in startup:
+                await hook(app)
             yield
 
     app = Starlette(
