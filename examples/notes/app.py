@@ -1,9 +1,10 @@
 """A notes API on stackkit's data layer: Model -> Repository -> Service -> Resource.
 
-Run it with `python examples/notes/app.py` (SQLite file `notes.db` in the working
+Run it with `python examples/notes/app.py` (a SQLite file, `stackkit.db`, in the working
 directory), then try:
 
-    curl -X POST localhost:8000/api/notes -H 'content-type: application/json' -d '{"title": "first"}'
+    curl -X POST localhost:8000/api/notes -H 'content-type: application/json' \
+        -d '{"title": "first"}'
     curl 'localhost:8000/api/notes?sort=title&title__contains=fir'
     curl localhost:8000/api/meta/resources
 """
