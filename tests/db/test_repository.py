@@ -286,3 +286,11 @@ async def test_scope_limits_what_a_repository_sees(db: Database) -> None:
         assert await live_only.get(retired.id) is None
         assert await live_only.update(retired.id, {"price": 1}) is None
         assert not await live_only.delete(retired.id)
+
+
+def test_unindexed_fields_are_reported() -> None:
+    # Gadget indexes price and status, name is unique, created_at comes indexed from Model;
+    # rating is filterable and sortable without an index.
+    assert GadgetRepository.unindexed_fields() == ["rating"]
+    memos = Repository.for_model(Memo, filterable=("text",), sortable=("created_at",))
+    assert memos.unindexed_fields() == ["text"]

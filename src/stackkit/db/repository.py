@@ -22,7 +22,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Delete, Select, Update, delete, exists, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Delete,
+    Select,
+    Table,
+    UniqueConstraint,
+    Update,
+    delete,
+    exists,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stackkit.db.cursor import CursorCodec
@@ -93,6 +105,22 @@ class Repository(Generic[M]):
         cls._filter_fields = model_fields(cls.model, cls.filterable)
         cls._sort_fields = model_fields(cls.model, cls.sortable)
         cls._id_field = model_fields(cls.model, ["id"])["id"]
+
+    @classmethod
+    def unindexed_fields(cls) -> builtins.list[str]:
+        """Filterable or sortable columns that no index starts with: each makes a list
+        query scan the table. An app's tests can assert that the list is empty."""
+        if "_filter_fields" not in cls.__dict__:
+            cls._prepare()
+        table = cls.model.__table__
+        assert isinstance(table, Table)
+        leading = {index.columns[0].name for index in table.indexes if index.columns}
+        leading.update(column.name for column in table.primary_key.columns)
+        for constraint in table.constraints:
+            if isinstance(constraint, UniqueConstraint) and constraint.columns:
+                leading.add(next(iter(constraint.columns)).name)
+        wanted = set(cls._filter_fields) | set(cls._sort_fields)
+        return sorted(wanted - leading)
 
     @property
     def soft_deletes(self) -> bool:
