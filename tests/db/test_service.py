@@ -177,7 +177,14 @@ async def test_read_only_unit_refuses_writes(db: Database) -> None:
     with pytest.raises(ReadOnlyUnitError):
         async with db.session(read_only=True) as session:
             session.add(Gadget(name="sneaky", price=1))
+    with pytest.raises(ReadOnlyUnitError):  # raw SQL: refused by the database itself
+        async with db.session(read_only=True) as session:
+            await session.execute(
+                text("INSERT INTO gadgets (name, price, status, version) VALUES ('raw', 1, 'x', 1)")
+            )
     assert await GadgetService(db).count() == 0
+    await GadgetService(db).create({"name": "allowed", "price": 1})  # write units still write
+    assert await GadgetService(db).count() == 1
 
 
 async def test_unit_rolls_back_when_its_block_raises(db: Database) -> None:

@@ -24,13 +24,20 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.pool import StaticPool
 
 from stackkit.backends import Backend
 from stackkit.db.cursor import CursorCodec
-from stackkit.db.errors import DatabaseUnavailable, ReadOnlyUnitError, is_unavailable
+from stackkit.db.errors import (
+    DatabaseUnavailable,
+    ReadOnlyUnitError,
+    is_read_only_violation,
+    is_unavailable,
+)
 from stackkit.settings import normalize_database_url
 
 __all__ = ["Database", "UnitSession"]
@@ -153,6 +160,8 @@ class Database(Backend):
 
     async def check(self) -> None:
         async with self.engine.connect() as connection:
+            # A plain BEGIN on SQLite: a health check must not queue behind writers.
+            await connection.execution_options(**{_SQLITE_BEGIN: "BEGIN"})
             await connection.execute(text("SELECT 1"))
 
     @contextlib.asynccontextmanager
@@ -169,18 +178,36 @@ class Database(Backend):
             else:
                 session = self._new_session(self.engine, read_only=False)
             async with session:
-                async with session.begin():
+                try:
                     yield session
-                if isinstance(session.sync_session, UnitSession) and session.sync_session.wrote:
-                    _wrote_in_this_task.set(True)
-        except Exception as error:
+                    await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    raise
+            if not read_only:
+                # Whatever it wrote (ORM or raw SQL), later reads of this task see it.
+                _wrote_in_this_task.set(True)
+        except DBAPIError as error:
+            if is_read_only_violation(error):
+                raise ReadOnlyUnitError(
+                    "this unit of work is read-only: open it with db.session()"
+                ) from error
             if is_unavailable(error):
                 logger.warning("Database unavailable: %s", error)
                 raise DatabaseUnavailable() from error
             raise
+        except PoolTimeoutError as error:
+            logger.warning("No database connection free in time: %s", error)
+            raise DatabaseUnavailable() from error
 
     def _new_session(self, engine: AsyncEngine, *, read_only: bool) -> AsyncSession:
-        options = {_SQLITE_BEGIN: "BEGIN IMMEDIATE"} if self.is_sqlite and not read_only else {}
+        # The database refuses writes in a read unit too, raw SQL included: PostgreSQL
+        # begins it READ ONLY (no extra round trip), SQLite sets query_only.
+        options: dict[str, Any]
+        if self.is_sqlite:
+            options = {_SQLITE_BEGIN: "BEGIN" if read_only else "BEGIN IMMEDIATE"}
+        else:
+            options = {"postgresql_readonly": True} if read_only else {}
         session = AsyncSession(
             engine,
             sync_session_class=UnitSession,
@@ -197,9 +224,8 @@ class Database(Backend):
         if self._replicas and not _wrote_in_this_task.get():
             count = len(self._replicas)
             start = next(self._replica_turn)
-            now = time.monotonic()
             for index in ((start + k) % count for k in range(count)):
-                if self._replica_down_until.get(index, 0.0) > now:
+                if self._replica_down_until.get(index, 0.0) > time.monotonic():
                     continue
                 session = self._new_session(self._replicas[index], read_only=True)
                 try:
@@ -209,7 +235,8 @@ class Database(Backend):
                     if not is_unavailable(error):
                         raise
                     logger.warning("Read replica %d unavailable, skipping it: %s", index, error)
-                    self._replica_down_until[index] = now + self.replica_retry_after
+                    # From now, not from before the attempt, which may have taken as long.
+                    self._replica_down_until[index] = time.monotonic() + self.replica_retry_after
                     continue
                 return session
         return self._new_session(self.engine, read_only=True)
@@ -260,4 +287,8 @@ def _configure_sqlite(engine: AsyncEngine, *, wal: bool) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql(connection.get_execution_options().get(_SQLITE_BEGIN, "BEGIN"))
+        begin = connection.get_execution_options().get(_SQLITE_BEGIN, "BEGIN IMMEDIATE")
+        # A read unit (plain BEGIN) refuses writes, raw SQL included; set before BEGIN,
+        # since query_only also refuses BEGIN IMMEDIATE.
+        connection.exec_driver_sql(f"PRAGMA query_only={int(begin == 'BEGIN')}")
+        connection.exec_driver_sql(begin)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from stackkit.http.problems import ProblemError
@@ -21,6 +21,7 @@ __all__ = [
     "PreconditionFailedError",
     "ReadOnlyUnitError",
     "StaleVersion",
+    "is_read_only_violation",
     "is_unavailable",
 ]
 
@@ -28,6 +29,7 @@ __all__ = [
 # "this statement is wrong": connection exceptions, shutdowns, cancelled by timeout.
 _UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57P")
 _STATEMENT_TIMEOUT_SQLSTATE = "57014"
+_READ_ONLY_SQLSTATE = "25006"
 
 
 class NotFoundError(ProblemError):
@@ -83,7 +85,7 @@ class StaleVersion(Exception):
 def is_unavailable(error: BaseException) -> bool:
     """Whether `error` means the database is unreachable or overloaded, not that a
     statement is wrong: then the right answer is 503, and the pool recovers by itself."""
-    if isinstance(error, PoolTimeoutError | OSError | TimeoutError):
+    if isinstance(error, PoolTimeoutError):
         return True
     if not isinstance(error, DBAPIError):
         return False
@@ -94,9 +96,18 @@ def is_unavailable(error: BaseException) -> bool:
         return sqlstate.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES) or (
             sqlstate == _STATEMENT_TIMEOUT_SQLSTATE
         )
-    # psycopg reports a failed connection attempt as an OperationalError without a
-    # SQLSTATE; SQLite reports a lock held past busy_timeout as "database is locked".
+    if not isinstance(error, OperationalError):
+        return False
+    # psycopg reports a failed or timed-out connection attempt as an OperationalError
+    # without a SQLSTATE; SQLite, a lock held past busy_timeout or a missing file.
+    if type(error.orig).__module__.startswith("psycopg"):
+        return True
     message = str(error.orig).lower()
-    return type(error.orig).__name__ == "OperationalError" and (
-        "connection" in message or "database is locked" in message
-    )
+    return "database is locked" in message or "unable to open database" in message
+
+
+def is_read_only_violation(error: DBAPIError) -> bool:
+    """A write the database refused because the unit is read-only (raw SQL included)."""
+    if getattr(error.orig, "sqlstate", None) == _READ_ONLY_SQLSTATE:
+        return True
+    return "attempt to write a readonly database" in str(error.orig).lower()
