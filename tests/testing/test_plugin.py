@@ -16,6 +16,8 @@ from stackkit.testing import (
     REDIS_URL_ENV,
     REQUIRE_SERVICES_ENV,
     PostgresProcess,
+    PostgresReplica,
+    PostgresReplication,
     RedisProcess,
     ServiceUnavailable,
     create_database,
@@ -23,6 +25,7 @@ from stackkit.testing import (
     delete_keys,
     drop_database,
     find_free_port,
+    postgres,
     services,
     skip_or_fail,
     temporary_database,
@@ -60,6 +63,8 @@ def test_public_names_are_pinned() -> None:
         "REDIS_URL_ENV",
         "REQUIRE_SERVICES_ENV",
         "PostgresProcess",
+        "PostgresReplica",
+        "PostgresReplication",
         "RedisProcess",
         "ServerProcess",
         "ServiceUnavailable",
@@ -149,6 +154,72 @@ def test_postgres_process_keeps_data_across_restart_and_stops(
     assert not postgres_process.running
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(url, connect_timeout=1)
+
+
+def test_replica_streams_the_primarys_rows_and_refuses_writes(
+    postgres_replication: PostgresReplication,
+) -> None:
+    primary, replica = postgres_replication
+    assert replica.url == f"postgresql://postgres@127.0.0.1:{replica.port}/postgres"
+    assert replica.port != primary.port
+    with psycopg.connect(primary.url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE streamed (id int)")
+        conn.execute("INSERT INTO streamed VALUES (1)")
+
+    replica.wait_for_replay()
+
+    with psycopg.connect(replica.url, autocommit=True) as conn:
+        assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
+        assert conn.execute("SELECT id FROM streamed").fetchall() == [(1,)]
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute("INSERT INTO streamed VALUES (2)")
+
+
+@pytest.mark.parametrize("keep_data", [True, False], ids=["keep-data", "fresh-base-backup"])
+def test_stopped_replica_starts_again_on_the_same_url_and_catches_up(
+    postgres_replication: PostgresReplication, keep_data: bool
+) -> None:
+    primary, replica = postgres_replication
+    url = replica.url
+    replica.stop(keep_data=keep_data)
+    assert not replica.running
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(url, connect_timeout=1)
+    with psycopg.connect(primary.url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE written_while_down (id int)")
+
+    replica.start()
+    replica.wait_for_replay()
+
+    assert replica.url == url
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM written_while_down").fetchone() == (0,)
+
+
+def test_replica_of_a_stopped_primary_refuses_to_start() -> None:
+    if not PostgresReplica.available():
+        skip_or_fail(str(PostgresReplica.unavailable_reason()))
+    replica = PostgresReplica(PostgresProcess())
+    with pytest.raises(RuntimeError, match="start the primary before its replica"):
+        replica.start()
+    assert not replica.running
+
+
+def test_missing_pg_basebackup_is_named_in_the_reason(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bin_dir = tmp_path / "99" / "bin"
+    bin_dir.mkdir(parents=True)
+    for name in ("initdb", "postgres"):
+        (bin_dir / name).write_text("#!/bin/sh\n")
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(postgres, "POSTGRES_INSTALL_ROOT", tmp_path)
+
+    assert PostgresProcess.unavailable_reason() is None
+    assert PostgresReplica.unavailable_reason() == (
+        f"pg_basebackup not found on PATH or in {tmp_path}/*/bin"
+    )
 
 
 def test_prefix_cleanup_deletes_only_keys_under_prefix(
@@ -310,3 +381,26 @@ def test_fixtures_start_nothing_until_asked_and_fail_when_required(
     skipped.stdout.fnmatch_lines([f"*redis-server not found on PATH (set {REDIS_URL_ENV}*"])
     required.assert_outcomes(passed=1, errors=1)
     required.stdout.fnmatch_lines([f"*redis-server not found*{REQUIRE_SERVICES_ENV} is set*"])
+
+
+def test_replication_fixture_skips_without_binaries_unless_required(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(pytester.path))
+    monkeypatch.setattr(postgres, "POSTGRES_INSTALL_ROOT", pytester.path)
+    pytester.makepyfile(
+        """
+        def test_needs_replica(postgres_replication):
+            pass
+        """
+    )
+
+    monkeypatch.delenv(REQUIRE_SERVICES_ENV, raising=False)
+    skipped = pytester.runpytest("-p", "no:asyncio", "-rs")
+    monkeypatch.setenv(REQUIRE_SERVICES_ENV, "1")
+    required = pytester.runpytest("-p", "no:asyncio")
+
+    skipped.assert_outcomes(skipped=1)
+    skipped.stdout.fnmatch_lines(["*initdb not found on PATH or in*"])
+    required.assert_outcomes(errors=1)
+    required.stdout.fnmatch_lines([f"*initdb not found*{REQUIRE_SERVICES_ENV} is set*"])

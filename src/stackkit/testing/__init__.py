@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from stackkit.testing.postgres import (
     PostgresProcess,
+    PostgresReplica,
+    PostgresReplication,
     create_database,
     database_url,
     drop_database,
@@ -32,6 +34,8 @@ __all__ = [
     "REDIS_URL_ENV",
     "REQUIRE_SERVICES_ENV",
     "PostgresProcess",
+    "PostgresReplica",
+    "PostgresReplication",
     "RedisProcess",
     "ServerProcess",
     "ServiceUnavailable",

@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
-from stackkit.testing.postgres import PostgresProcess, temporary_database
+from stackkit.testing.postgres import (
+    PostgresProcess,
+    PostgresReplica,
+    PostgresReplication,
+    temporary_database,
+)
 from stackkit.testing.process import ServerProcess
 from stackkit.testing.redis import RedisProcess, delete_keys, unique_key_prefix
 from stackkit.testing.services import (
@@ -30,6 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 __all__ = [
+    "postgres_replication",
     "postgres_server_url",
     "postgres_url",
     "redis_key_prefix",
@@ -58,6 +64,18 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
     """URL of a fresh, empty ``stackkit_test_<hex>`` database, dropped at the end of the session."""
     with temporary_database(postgres_server_url) as url:
         yield url
+
+
+@pytest.fixture
+def postgres_replication() -> Iterator[PostgresReplication]:
+    """A throwaway PostgreSQL primary and a streaming read replica of it, of the test's own.
+
+    Both start for the test (about two seconds) and are stopped after it, so the
+    test may stop and start either. Never the server of
+    ``STACKKIT_TEST_DATABASE_URL``, which has no replica.
+    """
+    with _start(PostgresProcess()) as primary, _start(PostgresReplica(primary)) as replica:
+        yield PostgresReplication(primary, replica)
 
 
 @pytest.fixture(scope="session")

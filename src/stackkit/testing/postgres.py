@@ -10,11 +10,11 @@ import subprocess
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from stackkit.testing.process import ServerProcess
-from stackkit.testing.services import ServiceUnavailable, find_binary
+from stackkit.testing.services import ServiceUnavailable, find_binary, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PostgresProcess",
+    "PostgresReplica",
+    "PostgresReplication",
     "create_database",
     "database_url",
     "drop_database",
@@ -33,6 +35,7 @@ __all__ = [
 POSTGRES_INSTALL_ROOT = Path("/usr/lib/postgresql")
 
 _SUPERUSER = "postgres"
+_MAX_WAL_SENDERS = 10
 _DRIVER_SUFFIX = re.compile(r"^(postgres(?:ql)?)\+\w+://")
 
 
@@ -43,7 +46,9 @@ class PostgresProcess(ServerProcess):
     ``/usr/lib/postgresql/*/bin``. PostgreSQL refuses to run as root, so under
     root the server runs as the ``postgres`` system user. Durability is
     switched off (``fsync``, ``synchronous_commit``, ``full_page_writes``):
-    the data lives only as long as the process.
+    the data lives only as long as the process. It is ready to serve a
+    :class:`PostgresReplica` (``wal_level=replica``, replication connections
+    from 127.0.0.1 trusted).
 
     Example:
         >>> with PostgresProcess() as server:  # doctest: +SKIP
@@ -86,11 +91,34 @@ class PostgresProcess(ServerProcess):
         return initdb.parent
 
     def _prepare(self, directory: Path) -> None:
-        user = _server_user()
-        if user is not None:
-            os.chown(directory, user.pw_uid, user.pw_gid)
-        command = [str(self.bin_dir() / "initdb"), "-D", str(directory / "data")]
+        _give_to_server_user(directory)
+        data = directory / "data"
+        command = [str(self.bin_dir() / "initdb"), "-D", str(data)]
         command += ["-A", "trust", "-U", _SUPERUSER, "-E", "UTF8", "--locale=C", "--no-sync"]
+        self._run(command, directory)
+        _allow_replication(data / "pg_hba.conf")
+
+    def _command(self, directory: Path, port: int) -> list[str]:
+        command = [str(self.bin_dir() / "postgres"), "-D", str(directory / "data")]
+        command += ["-p", str(port), "-k", str(directory)]
+        for setting in self._settings():
+            command += ["-c", setting]
+        return command
+
+    def _settings(self) -> list[str]:
+        return [
+            "listen_addresses=127.0.0.1",
+            "fsync=off",
+            "synchronous_commit=off",
+            "full_page_writes=off",
+            # Ready to serve a PostgresReplica; also PostgreSQL's defaults since version 10.
+            "wal_level=replica",
+            f"max_wal_senders={_MAX_WAL_SENDERS}",
+        ]
+
+    def _run(self, command: list[str], directory: Path) -> None:
+        """Run a PostgreSQL tool to its end as the server's user, or raise ServiceUnavailable."""
+        tool = Path(command[0]).name
         try:
             # A located binary and our own options, no shell.
             result = subprocess.run(  # noqa: S603
@@ -103,24 +131,11 @@ class PostgresProcess(ServerProcess):
             )
         except subprocess.TimeoutExpired:
             raise ServiceUnavailable(
-                f"initdb did not finish within {self.startup_timeout:g} s"
+                f"{tool} did not finish within {self.startup_timeout:g} s"
             ) from None
         if result.returncode != 0:
             output = (result.stdout + result.stderr).decode(errors="replace")
-            raise ServiceUnavailable(f"initdb failed with code {result.returncode}:\n{output}")
-
-    def _command(self, directory: Path, port: int) -> list[str]:
-        settings = [
-            "listen_addresses=127.0.0.1",
-            "fsync=off",
-            "synchronous_commit=off",
-            "full_page_writes=off",
-        ]
-        command = [str(self.bin_dir() / "postgres"), "-D", str(directory / "data")]
-        command += ["-p", str(port), "-k", str(directory)]
-        for setting in settings:
-            command += ["-c", setting]
-        return command
+            raise ServiceUnavailable(f"{tool} failed with code {result.returncode}:\n{output}")
 
     def _answers(self) -> bool:
         import psycopg
@@ -136,6 +151,110 @@ class PostgresProcess(ServerProcess):
         if user is None:
             return {}
         return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+
+
+class PostgresReplica(PostgresProcess):
+    """A throwaway hot-standby replica of a running :class:`PostgresProcess`, streaming its WAL.
+
+    At its first start the replica's folder is filled with a base backup of
+    the primary (``pg_basebackup -R -X stream``), so the primary must be
+    running then; the replica then runs ``postgres`` in hot-standby mode on a
+    port of its own: it answers read-only queries and refuses writes.
+    Replication is asynchronous: a row committed on the primary shows up on
+    the replica a moment later; :meth:`wait_for_replay` waits for it.
+
+    ``stop(keep_data=True)`` then ``start()`` bring the replica back on the
+    same URL, streaming from where it stopped; after a plain ``stop()`` a
+    ``start()`` takes a fresh base backup. Stop the replica before its primary.
+
+    Example:
+        >>> with PostgresProcess() as primary:  # doctest: +SKIP
+        ...     with PostgresReplica(primary) as replica:
+        ...         db = Database(primary.url, replica_urls=[replica.url])
+    """
+
+    name = "postgres-replica"
+
+    def __init__(self, primary: PostgresProcess, port: int | None = None) -> None:
+        """Prepare a replica of ``primary`` on ``port``, or on a free port picked at first start."""
+        super().__init__(port)
+        #: The server this one replicates.
+        self.primary = primary
+
+    @classmethod
+    def locate(cls) -> None:
+        """Check that ``initdb``, ``postgres`` and ``pg_basebackup`` exist and may be run.
+
+        Raises:
+            ServiceUnavailable: naming what is missing.
+        """
+        super().locate()
+        cls._basebackup()
+
+    def wait_for_replay(self, timeout: float = 10.0) -> None:
+        """Wait until the replica has replayed everything written on the primary so far.
+
+        Raises:
+            ServiceUnavailable: when it has not within ``timeout`` seconds.
+            psycopg.Error: when the primary or the replica cannot be reached.
+        """
+        import psycopg
+
+        # A record of our own, after everything written so far: its end is where replay must
+        # reach. (The insert position itself may lie past a page or segment header that the
+        # replay position only passes once more WAL comes.)
+        with psycopg.connect(self.primary.url, autocommit=True, connect_timeout=5) as conn:
+            row = conn.execute(
+                "SELECT pg_logical_emit_message(false, 'stackkit', 'replay mark')::text"
+            ).fetchone()
+        assert row is not None
+        written: str = row[0]
+
+        def replayed() -> bool:
+            with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
+                query = "SELECT coalesce(pg_last_wal_replay_lsn() >= %s::pg_lsn, false)"
+                done = conn.execute(query, [written]).fetchone()
+            return done == (True,)
+
+        wait_until(
+            replayed,
+            timeout=timeout,
+            description=f"{self.name} on port {self.port} did not replay the primary's WAL",
+        )
+
+    @classmethod
+    def _basebackup(cls) -> Path:
+        """``pg_basebackup`` of the same installation as ``initdb``, else the first one found."""
+        beside = (cls.bin_dir() / "initdb").resolve().parent / "pg_basebackup"
+        if os.access(beside, os.X_OK):
+            return beside
+        try:
+            return Path(find_binary("pg_basebackup", extra_dirs=_installed_bin_dirs()))
+        except ServiceUnavailable:
+            raise ServiceUnavailable(
+                f"pg_basebackup not found on PATH or in {POSTGRES_INSTALL_ROOT}/*/bin"
+            ) from None
+
+    def _prepare(self, directory: Path) -> None:
+        if not self.primary.running:
+            raise RuntimeError(f"start the primary before its replica: {self.primary!r}")
+        _give_to_server_user(directory)
+        command = [str(self._basebackup()), "-h", "127.0.0.1", "-p", str(self.primary.port)]
+        command += ["-U", _SUPERUSER, "-D", str(directory / "data"), "-R", "-X", "stream"]
+        # An immediate checkpoint: the default, spread one can keep the backup waiting.
+        command += ["--checkpoint=fast", "--no-sync"]
+        self._run(command, directory)
+
+    def _settings(self) -> list[str]:
+        return [*super()._settings(), "hot_standby=on"]
+
+
+class PostgresReplication(NamedTuple):
+    """A throwaway primary and its streaming replica, as the ``postgres_replication`` fixture
+    gives them."""
+
+    primary: PostgresProcess
+    replica: PostgresReplica
 
 
 def database_url(server_url: str, name: str) -> str:
@@ -212,6 +331,26 @@ def _installed_bin_dirs() -> list[Path]:
         return tuple(int(part) for part in re.findall(r"\d+", bin_dir.parent.name))
 
     return sorted(POSTGRES_INSTALL_ROOT.glob("*/bin"), key=version, reverse=True)
+
+
+def _give_to_server_user(directory: Path) -> None:
+    """Hand the server's (new, empty) folder to the user it runs as, when that is not us."""
+    user = _server_user()
+    if user is not None:
+        os.chown(directory, user.pw_uid, user.pw_gid)
+
+
+def _allow_replication(hba_file: Path) -> None:
+    """Let replication connections from 127.0.0.1 in without a password.
+
+    ``initdb -A trust`` writes this rule already (PostgreSQL 10 and later); it is
+    added only if missing, so that a replica can take its base backup anyway.
+    """
+    rule = ["host", "replication", "all", "127.0.0.1/32", "trust"]
+    lines = hba_file.read_text().splitlines()
+    if not any(line.split() == rule for line in lines):
+        with hba_file.open("a") as hba:
+            hba.write("\n" + "    ".join(rule) + "\n")
 
 
 def _server_user() -> pwd.struct_passwd | None:
