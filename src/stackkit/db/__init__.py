@@ -10,6 +10,7 @@ from stackkit.db.errors import (
     ReadOnlyUnitError,
     StaleVersion,
 )
+from stackkit.db.migrations import MigrationError, run_migrations
 from stackkit.db.model import Model, SoftDelete, UTCDateTime, utcnow
 from stackkit.db.repository import Page, Repository
 from stackkit.db.service import Service
@@ -19,6 +20,7 @@ __all__ = [
     "CursorCodec",
     "Database",
     "DatabaseUnavailable",
+    "MigrationError",
     "Model",
     "NotFoundError",
     "Page",
@@ -29,5 +31,6 @@ __all__ = [
     "SoftDelete",
     "StaleVersion",
     "UTCDateTime",
+    "run_migrations",
     "utcnow",
 ]

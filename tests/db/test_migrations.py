@@ -1,0 +1,324 @@
+"""Migrations end to end on SQLite and PostgreSQL: init, autogenerate, upgrade, downgrade.
+
+Each test writes the app's models as a module in its own folder (the env.py that
+`init_migrations` writes imports it), with a MetaData of its own so that the
+tables of other tests stay out. Alembic's online commands run an event loop of
+their own, so the tests are synchronous.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from stackkit.db.migrations import (
+    MigrationError,
+    alembic_config,
+    current,
+    database_url_for,
+    downgrade,
+    heads,
+    init_migrations,
+    revision,
+    upgrade,
+    upgrade_sql,
+)
+from stackkit.settings import normalize_database_url
+from stackkit.testing import temporary_database
+
+MODELS_HEADER = """
+from datetime import datetime
+
+from sqlalchemy import MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from stackkit.db import UTCDateTime
+from stackkit.db.model import NAMING_CONVENTION
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+metadata = Base.metadata
+"""
+
+ARTICLES_V1 = """
+class Article(Base):
+    __tablename__ = "articles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(50), unique=True)
+    title: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), server_default="draft")
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+"""
+
+# Adds a column, widens `title` and changes the default of `status`.
+ARTICLES_V2 = """
+class Article(Base):
+    __tablename__ = "articles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(50), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), server_default="review")
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    summary: Mapped[str | None] = mapped_column(String(300))
+"""
+
+# A decorator whose DDL depends on the database cannot be written as its impl.
+CUSTOM_TYPE = """
+from typing import Any
+
+from sqlalchemy import Dialect, Text
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+class Code(TypeDecorator[str]):
+    impl = String(10)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(Text() if dialect.name == "sqlite" else String(10))
+
+
+class Voucher(Base):
+    __tablename__ = "vouchers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(Code())
+"""
+
+
+@dataclass
+class Project:
+    """An app's migrations folder, its models module and the database it migrates."""
+
+    root: Path
+    module: str
+    url: str
+    config: Config
+
+    @property
+    def versions(self) -> list[Path]:
+        return sorted((self.root / "migrations" / "versions").glob("*.py"))
+
+    def write_models(self, *tables: str) -> None:
+        source = MODELS_HEADER + "".join(textwrap.dedent(table) for table in tables)
+        (self.root / f"{self.module}.py").write_text(source, encoding="utf-8")
+        sys.modules.pop(self.module, None)  # env.py imports it afresh
+
+    def table(self, name: str) -> dict[str, Any] | None:
+        """Columns, unique constraints and indexes of a table as the database has it."""
+        return asyncio.run(_inspect(self.url, name))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A plain URL of an empty database: a SQLite file, or a PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'app.db'}"
+        return
+    with temporary_database(request.getfixturevalue("postgres_server_url")) as url:
+        yield url
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Project]:
+    module = f"migration_models_{uuid.uuid4().hex[:12]}"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    # Models are rewritten within a second: no stale bytecode of the older version.
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    init_migrations(tmp_path / "migrations", metadata=f"{module}:metadata")
+    config = alembic_config(tmp_path / "migrations", database_url)
+    project = Project(root=tmp_path, module=module, url=database_url, config=config)
+    project.write_models(ARTICLES_V1)
+    yield project
+    sys.modules.pop(module, None)
+
+
+def test_autogenerated_revisions_create_and_alter_tables_and_downgrade_undoes_them(
+    project: Project,
+) -> None:
+    first = revision(project.config, "create articles")
+    assert first is not None
+    script = first.read_text()
+    assert "sa.DateTime(timezone=True)" in script  # UTCDateTime, written as its impl
+    assert "stackkit" not in script
+    assert current(project.config) == ()
+
+    upgrade(project.config)
+    articles = project.table("articles")
+    assert articles is not None
+    assert set(articles["columns"]) == {"id", "slug", "title", "status", "published_at"}
+    assert articles["columns"]["title"]["type"].length == 100
+    assert "uq_articles_slug" in articles["unique"]
+    assert current(project.config) == heads(project.config)
+
+    project.write_models(ARTICLES_V2)
+    second = revision(project.config, "add summary")
+    assert second is not None
+    script = second.read_text()
+    assert ("batch_alter_table" in script) == project.url.startswith("sqlite")
+    upgrade(project.config)
+    articles = project.table("articles")
+    assert articles is not None
+    assert "summary" in articles["columns"]
+    assert articles["columns"]["title"]["type"].length == 200
+    assert "review" in str(articles["columns"]["status"]["default"])
+    assert "uq_articles_slug" in articles["unique"]  # kept through SQLite's table copy
+
+    downgrade(project.config)
+    articles = project.table("articles")
+    assert articles is not None
+    assert "summary" not in articles["columns"]
+    assert articles["columns"]["title"]["type"].length == 100
+    assert "draft" in str(articles["columns"]["status"]["default"])
+
+    downgrade(project.config, "base")
+    assert project.table("articles") is None
+    assert current(project.config) == ()
+
+
+def test_autogenerate_without_changes_writes_no_revision(project: Project) -> None:
+    revision(project.config, "create articles")
+    upgrade(project.config)
+
+    assert revision(project.config, "nothing changed") is None
+    # The env.py hook does the same for `alembic revision --autogenerate`.
+    project.config.cmd_opts = argparse.Namespace(autogenerate=True)
+    command.revision(project.config, "nothing changed", autogenerate=True)
+
+    assert len(project.versions) == 1
+
+
+def test_revision_without_autogenerate_writes_an_empty_script(project: Project) -> None:
+    written = revision(project.config, "backfill slugs", autogenerate=False)
+
+    assert written is not None
+    assert "def upgrade() -> None:\n    pass" in written.read_text()
+
+
+def test_offline_mode_renders_sql_and_leaves_the_database_alone(project: Project) -> None:
+    revision(project.config, "create articles")
+
+    sql = upgrade_sql(project.config)
+
+    assert "CREATE TABLE articles" in sql
+    assert "CONSTRAINT uq_articles_slug UNIQUE (slug)" in sql
+    timestamp = "DATETIME" if project.url.startswith("sqlite") else "TIMESTAMP WITH TIME ZONE"
+    assert f"published_at {timestamp} NOT NULL" in sql
+    assert "INSERT INTO alembic_version" in sql
+    assert project.table("articles") is None
+    assert current(project.config) == ()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_types_with_per_database_ddl_are_written_with_their_import(project: Project) -> None:
+    project.write_models(CUSTOM_TYPE)
+
+    written = revision(project.config, "create vouchers")
+    upgrade(project.config)
+
+    assert written is not None
+    script = written.read_text()
+    assert f"import {project.module}\n" in script
+    assert f"{project.module}.Code(" in script
+    assert project.table("vouchers") is not None
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_database_url_defaults_to_the_app_setting(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project.root)  # no .env of the repository
+    monkeypatch.setenv("DATABASE_URL", project.url)
+    config = alembic_config(project.root / "migrations")
+    revision(config, "create articles")
+
+    upgrade(config)
+
+    assert project.table("articles") is not None
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_async_code_runs_commands_through_a_thread(project: Project) -> None:
+    with pytest.raises(MigrationError, match="to_thread"):
+        current(project.config)
+
+    assert await asyncio.to_thread(current, project.config) == ()
+
+
+def test_alembic_config_keeps_percent_signs_of_the_url(tmp_path: Path) -> None:
+    config = alembic_config(tmp_path, "postgresql://app:p%40ss@db/app")
+
+    assert database_url_for(config) == "postgresql+psycopg://app:p%40ss@db/app"
+
+
+def test_unsupported_database_url_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(MigrationError, match="'mysql' is not supported"):
+        database_url_for(alembic_config(tmp_path, "mysql://app@db/app"))
+
+
+def test_init_writes_env_script_template_and_alembic_ini(tmp_path: Path) -> None:
+    written = init_migrations(tmp_path / "migrations", metadata="demo.models:Model.metadata")
+
+    assert {path.relative_to(tmp_path).as_posix() for path in written} == {
+        "alembic.ini",
+        "migrations/env.py",
+        "migrations/script.py.mako",
+        "migrations/versions/.gitkeep",
+    }
+    env = (tmp_path / "migrations" / "env.py").read_text()
+    assert "from demo.models import Model\n" in env
+    assert "run_migrations(Model.metadata)\n" in env
+    config = Config(tmp_path / "alembic.ini")
+    assert ScriptDirectory.from_config(config).dir == str(tmp_path / "migrations")
+
+
+def test_init_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "env.py").write_text("")
+
+    with pytest.raises(MigrationError, match="not empty"):
+        init_migrations(tmp_path / "migrations", metadata="demo.models:Model.metadata")
+
+
+def test_init_refuses_metadata_that_is_not_a_module_attribute(tmp_path: Path) -> None:
+    with pytest.raises(MigrationError, match="is not like"):
+        init_migrations(tmp_path / "migrations", metadata="demo/models.py")
+
+
+async def _inspect(url: str, table: str) -> dict[str, Any] | None:
+    engine = create_async_engine(normalize_database_url(url), poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(_describe, table)
+    finally:
+        await engine.dispose()
+
+
+def _describe(connection: Connection, table: str) -> dict[str, Any] | None:
+    inspector = inspect(connection)
+    if not inspector.has_table(table):
+        return None
+    return {
+        "columns": {column["name"]: column for column in inspector.get_columns(table)},
+        "unique": {constraint["name"] for constraint in inspector.get_unique_constraints(table)},
+    }
