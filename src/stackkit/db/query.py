@@ -60,6 +60,8 @@ OPERATORS: dict[str, _Builder] = {
     "isnull": lambda column, value: column.is_(None) if value else column.is_not(None),
 }
 MAX_IN_VALUES = 100
+_BOOL: TypeAdapter[bool] = TypeAdapter(bool)
+_STR: TypeAdapter[str] = TypeAdapter(str)
 
 
 def _problem(field: str, message: str, kind: str, location: str = "query") -> ValidationProblem:
@@ -107,9 +109,9 @@ def _error(field: str, message: str, kind: str) -> FieldError:
 
 def _typed_value(field: Field, operator: str, raw: Any) -> Any:
     if operator == "isnull":
-        return _validate(TypeAdapter(bool), raw)
+        return _validate(_BOOL, raw)
     if operator == "contains":
-        return _validate(TypeAdapter(str), raw)
+        return _validate(_STR, raw)
     if operator == "in":
         values = [v for v in raw.split(",") if v] if isinstance(raw, str) else list(raw)
         if not values or len(values) > MAX_IN_VALUES:
