@@ -11,6 +11,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 import stackkit.testing
+import stackkit.testing.process
 from stackkit.testing import (
     DATABASE_URL_ENV,
     REDIS_URL_ENV,
@@ -26,7 +27,6 @@ from stackkit.testing import (
     drop_database,
     find_free_port,
     postgres,
-    services,
     skip_or_fail,
     temporary_database,
     wait_until,
@@ -60,11 +60,13 @@ def postgres_process() -> Iterator[PostgresProcess]:
 def test_public_names_are_pinned() -> None:
     assert stackkit.testing.__all__ == [
         "DATABASE_URL_ENV",
+        "REDIS_CLUSTER_URL_ENV",
         "REDIS_URL_ENV",
         "REQUIRE_SERVICES_ENV",
         "PostgresProcess",
         "PostgresReplica",
         "PostgresReplication",
+        "RedisClusterProcess",
         "RedisProcess",
         "ServerProcess",
         "ServiceUnavailable",
@@ -292,11 +294,12 @@ def test_taken_port_picked_automatically_is_replaced(monkeypatch: pytest.MonkeyP
         taken.bind(("127.0.0.1", 0))
         busy = taken.getsockname()[1]
         ports = iter([busy, find_free_port()])
-        monkeypatch.setattr(services, "find_free_port", lambda: next(ports))
+        monkeypatch.setattr(stackkit.testing.process, "find_free_port", lambda: next(ports))
 
         with RedisProcess() as server, redis_client(server.url) as client:
             assert server.port != busy
             assert client.ping()
+        assert next(ports, None) is None  # the busy port was tried first
 
 
 def test_server_that_never_answers_is_stopped_and_reported() -> None:

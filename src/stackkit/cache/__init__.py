@@ -1,5 +1,18 @@
-"""Caching: the Redis connection shared by the cache, session and rate-limit stores."""
+"""Caching: the `Store` contract (memory, Redis, Redis Cluster) and the session store."""
 
+from stackkit.cache.memory import MemoryStore
 from stackkit.cache.redis_connection import RedisConnection
+from stackkit.cache.redis_store import RedisClusterStore, RedisStore
+from stackkit.cache.sessions import Session, SessionStore
+from stackkit.cache.store import Store, StoreUnavailable
 
-__all__ = ["RedisConnection"]
+__all__ = [
+    "MemoryStore",
+    "RedisClusterStore",
+    "RedisConnection",
+    "RedisStore",
+    "Session",
+    "SessionStore",
+    "Store",
+    "StoreUnavailable",
+]

@@ -17,8 +17,10 @@ from stackkit.testing.postgres import (
 )
 from stackkit.testing.process import ServerProcess
 from stackkit.testing.redis import RedisProcess, delete_keys, unique_key_prefix
+from stackkit.testing.redis_cluster import RedisClusterProcess
 from stackkit.testing.services import (
     DATABASE_URL_ENV,
+    REDIS_CLUSTER_URL_ENV,
     REDIS_URL_ENV,
     REQUIRE_SERVICES_ENV,
     ServiceUnavailable,
@@ -31,11 +33,13 @@ from stackkit.testing.services import (
 
 __all__ = [
     "DATABASE_URL_ENV",
+    "REDIS_CLUSTER_URL_ENV",
     "REDIS_URL_ENV",
     "REQUIRE_SERVICES_ENV",
     "PostgresProcess",
     "PostgresReplica",
     "PostgresReplication",
+    "RedisClusterProcess",
     "RedisProcess",
     "ServerProcess",
     "ServiceUnavailable",

@@ -2,11 +2,11 @@
 
 pytest loads this module through the ``pytest11`` entry point of stackkit, so
 every project that installs stackkit has these fixtures. Nothing starts until
-a test asks for a fixture. Servers come from ``STACKKIT_TEST_DATABASE_URL``
-and ``STACKKIT_TEST_REDIS_URL`` when set, otherwise from throwaway processes;
-without either, the test is skipped, or fails under
-``STACKKIT_REQUIRE_SERVICES=1``. Under pytest-xdist each worker gets its own
-servers, databases and key prefixes.
+a test asks for a fixture. Servers come from ``STACKKIT_TEST_DATABASE_URL``,
+``STACKKIT_TEST_REDIS_URL`` and ``STACKKIT_TEST_REDIS_CLUSTER_URL`` when set,
+otherwise from throwaway processes; without either, the test is skipped, or
+fails under ``STACKKIT_REQUIRE_SERVICES=1``. Under pytest-xdist each worker
+gets its own servers, databases and key prefixes.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ from stackkit.testing.postgres import (
 )
 from stackkit.testing.process import ServerProcess
 from stackkit.testing.redis import RedisProcess, delete_keys, unique_key_prefix
+from stackkit.testing.redis_cluster import RedisClusterProcess
 from stackkit.testing.services import (
     DATABASE_URL_ENV,
+    REDIS_CLUSTER_URL_ENV,
     REDIS_URL_ENV,
     ServiceUnavailable,
     skip_or_fail,
@@ -38,13 +40,14 @@ __all__ = [
     "postgres_replication",
     "postgres_server_url",
     "postgres_url",
+    "redis_cluster_url",
     "redis_key_prefix",
     "redis_process",
     "redis_server_url",
     "redis_url",
 ]
 
-_Server = TypeVar("_Server", bound=ServerProcess)
+_Server = TypeVar("_Server", bound=ServerProcess | RedisClusterProcess)
 _USE_RUNNING = "set {} to use a running server instead"
 
 
@@ -117,12 +120,30 @@ def redis_process() -> Iterator[RedisProcess]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> Iterator[str]:
+    """Startup-node URL of a Redis Cluster: ``STACKKIT_TEST_REDIS_CLUSTER_URL``, or a throwaway
+    three-node cluster (about two seconds to start), for ``RedisCluster.from_url``.
+
+    The cluster may be shared with other test runs: keep keys under a unique
+    prefix and never ``FLUSHALL``.
+    """
+    configured = _configured(REDIS_CLUSTER_URL_ENV)
+    if configured is not None:
+        yield configured
+        return
+    hint = _USE_RUNNING.format(REDIS_CLUSTER_URL_ENV)
+    with _start(RedisClusterProcess(), hint=hint) as cluster:
+        yield cluster.url
+
+
 def _configured(variable: str) -> str | None:
     return os.environ.get(variable, "").strip() or None
 
 
 def _start(server: _Server, *, hint: str = "") -> _Server:
     try:
-        return server.start()
+        server.start()
     except ServiceUnavailable as exc:
         skip_or_fail(f"{exc} ({hint})" if hint else str(exc))
+    return server

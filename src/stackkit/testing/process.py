@@ -17,7 +17,7 @@ from stackkit.testing.services import ServiceUnavailable, find_free_port, wait_u
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["ServerProcess"]
+__all__ = ["Locatable", "ServerProcess"]
 
 _PORT_ATTEMPTS = 3
 _STOP_TIMEOUT = 10.0
@@ -43,7 +43,34 @@ class _ExitedEarly(ServiceUnavailable):
     """The server process exited before it became ready (often: its port was taken)."""
 
 
-class ServerProcess(ABC):
+class Locatable:
+    """Something that needs binaries on this machine; `locate()` checks them."""
+
+    @classmethod
+    def locate(cls) -> None:
+        """Check that the binaries exist.
+
+        Raises:
+            ServiceUnavailable: naming the missing binary.
+        """
+        raise NotImplementedError
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why this cannot be started here (a missing binary), or None if it can."""
+        try:
+            cls.locate()
+        except ServiceUnavailable as exc:
+            return str(exc)
+        return None
+
+    @classmethod
+    def available(cls) -> bool:
+        """Whether the binaries it needs are installed."""
+        return cls.unavailable_reason() is None
+
+
+class ServerProcess(Locatable, ABC):
     """A server run as a child process in a temporary folder, on a port of its own.
 
     The port is chosen once (or given) and kept, so that :meth:`stop` then
@@ -66,20 +93,6 @@ class ServerProcess(ABC):
         self._process: subprocess.Popen[bytes] | None = None
         self._watchdog: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        """Why this server cannot be started here (a missing binary), or None if it can."""
-        try:
-            cls.locate()
-        except ServiceUnavailable as exc:
-            return str(exc)
-        return None
-
-    @classmethod
-    def available(cls) -> bool:
-        """Whether the binaries this server needs are installed."""
-        return cls.unavailable_reason() is None
 
     @classmethod
     @abstractmethod

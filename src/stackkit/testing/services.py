@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DATABASE_URL_ENV",
+    "REDIS_CLUSTER_URL_ENV",
     "REDIS_URL_ENV",
     "REQUIRE_SERVICES_ENV",
     "ServiceUnavailable",
@@ -30,6 +31,8 @@ __all__ = [
 DATABASE_URL_ENV = "STACKKIT_TEST_DATABASE_URL"
 #: URL of a running Redis server for tests to use instead of a throwaway one.
 REDIS_URL_ENV = "STACKKIT_TEST_REDIS_URL"
+#: Startup-node URL of a running Redis Cluster for tests to use instead of a throwaway one.
+REDIS_CLUSTER_URL_ENV = "STACKKIT_TEST_REDIS_CLUSTER_URL"
 #: When true, tests fail instead of skipping if a server is unavailable.
 REQUIRE_SERVICES_ENV = "STACKKIT_REQUIRE_SERVICES"
 

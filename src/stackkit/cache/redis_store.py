@@ -1,0 +1,221 @@
+"""`RedisStore` and `RedisClusterStore`: the store shared by every worker of an app.
+
+Each operation is one round trip (a command, a pipeline or a script), with
+short timeouts and no retries: a cache that waits for a Redis that is away
+slows every request, so an unanswered command raises `StoreUnavailable` at
+once and the caller decides (the response cache serves uncached).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from stackkit.cache.store import Store, StoreUnavailable
+
+__all__ = ["RedisClusterStore", "RedisStore"]
+
+logger = logging.getLogger("stackkit.cache")
+
+_INCR_WITH_TTL = """
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+if value == tonumber(ARGV[1]) and ARGV[2] ~= '' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return value
+"""
+_DELETE_IF_EQUALS = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class RedisStore(Store):
+    """A store on one Redis server (or a primary behind a proxy or Sentinel).
+
+    Args:
+        url: `redis://`, `rediss://` or `unix://` URL.
+        prefix: put before every key (use one per app and purpose).
+        timeout: seconds to connect and to wait for any one reply.
+        max_connections: the size of the connection pool.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "",
+        timeout: float = 0.5,
+        max_connections: int = 100,
+    ) -> None:
+        super().__init__(prefix=prefix)
+        self.url = url
+        self.timeout = timeout
+        self.max_connections = max_connections
+        self._client: Any = None
+
+    @property
+    def client(self) -> Redis:
+        if self._client is None:
+            raise RuntimeError(
+                f"{type(self).__name__} is not open: use it inside the app's lifespan"
+            )
+        return self._client  # type: ignore[no-any-return]
+
+    def _connect(self) -> Any:
+        # A blocking pool: at the limit, a command waits (up to the timeout) for a free
+        # connection instead of failing at once.
+        pool = BlockingConnectionPool.from_url(
+            self.url,
+            max_connections=self.max_connections,
+            timeout=self.timeout,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+            retry=Retry(NoBackoff(), retries=0),
+            health_check_interval=30,
+        )
+        return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
+
+    async def open(self) -> None:
+        if self._client is None:
+            self._client = self._connect()
+            self._incr = self._client.register_script(_INCR_WITH_TTL)
+            self._delete_if_equals = self._client.register_script(_DELETE_IF_EQUALS)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    @asynccontextmanager
+    async def _answering(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            raise StoreUnavailable(f"Redis did not answer: {error}") from error
+
+    async def get(self, key: str) -> bytes | None:
+        async with self._answering():
+            return _as_bytes(await self.client.get(self.key(key)))
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+        async with self._answering():
+            values = await self.client.mget([self.key(k) for k in keys])
+        return [_as_bytes(v) for v in values]
+
+    async def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
+        async with self._answering():
+            await self.client.set(self.key(key), value, px=_ms(ttl))
+
+    async def delete(self, *keys: str) -> int:
+        if not keys:
+            return 0
+        async with self._answering():
+            return int(await self.client.delete(*(self.key(k) for k in keys)))
+
+    async def expires_in(self, key: str) -> float | None:
+        async with self._answering():
+            milliseconds = int(await self.client.pttl(self.key(key)))
+        return None if milliseconds < 0 else milliseconds / 1000
+
+    async def incr(self, key: str, amount: int = 1, *, ttl: float | None = None) -> int:
+        async with self._answering():
+            ttl_ms = "" if ttl is None else str(_ms(ttl))
+            return int(await self._incr(keys=[self.key(key)], args=[amount, ttl_ms]))
+
+    async def set_if_absent(self, key: str, value: bytes, *, ttl: float) -> bool:
+        async with self._answering():
+            return bool(await self.client.set(self.key(key), value, px=_ms(ttl), nx=True))
+
+    async def delete_if_equals(self, key: str, value: bytes) -> bool:
+        async with self._answering():
+            return bool(await self._delete_if_equals(keys=[self.key(key)], args=[value]))
+
+    async def index_add(self, index: str, member: str, *, expires_at: float) -> None:
+        name = self.key(index)
+        async with self._answering():
+            pipeline = self.client.pipeline(transaction=False)
+            pipeline.zadd(name, {member: expires_at})
+            # The index itself lives as long as its longest-lived member.
+            pipeline.expireat(name, int(expires_at) + 1, gt=True)
+            pipeline.expireat(name, int(expires_at) + 1, nx=True)
+            await pipeline.execute()
+
+    async def index_members(self, index: str, *, now: float) -> list[str]:
+        name = self.key(index)
+        async with self._answering():
+            pipeline = self.client.pipeline(transaction=False)
+            pipeline.zremrangebyscore(name, "-inf", now)
+            pipeline.zrange(name, 0, -1)
+            _, members = await pipeline.execute()
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+
+    async def index_remove(self, index: str, *members: str) -> None:
+        async with self._answering():
+            if members:
+                await self.client.zrem(self.key(index), *members)
+            else:
+                await self.client.delete(self.key(index))
+
+    async def check(self) -> None:
+        async with self._answering():
+            await self.client.ping()
+
+
+class RedisClusterStore(RedisStore):
+    """A store on a Redis Cluster. `url` names any one node; the client finds the rest.
+
+    Keys that one operation uses together must share a hash tag (`{user:42}:...`)
+    so that they live in one slot; every operation of the `Store` contract uses
+    one key, or one key and its index, except `get_many` and `delete`, which the
+    cluster client splits by slot.
+    """
+
+    def _connect(self) -> Any:
+        return RedisCluster.from_url(
+            self.url,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+            retry=Retry(NoBackoff(), retries=0),
+            max_connections=self.max_connections,
+        )
+
+    async def open(self) -> None:
+        await super().open()
+        # Learn the slot map now: redis-py's cluster client, asked many commands at once
+        # before it knows the map, fails some of them ("Connection closed by server").
+        # If the cluster is away at start-up, the first command learns it instead.
+        cluster: RedisCluster = self._client
+        try:
+            await cluster.initialize()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            logger.warning("Redis Cluster not reachable at start-up: %s", error)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+        cluster: RedisCluster = self._client
+        async with self._answering():
+            values = await cluster.mget_nonatomic([self.key(k) for k in keys])
+        return [_as_bytes(v) for v in values]
+
+
+def _as_bytes(value: bytes | str | None) -> bytes | None:
+    return value.encode() if isinstance(value, str) else value
+
+
+def _ms(seconds: float | None) -> int | None:
+    return None if seconds is None else max(1, round(seconds * 1000))

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from stackkit.cache import MemoryStore, RedisClusterStore, RedisStore, Store
+from stackkit.testing import unique_key_prefix
+
+
+async def remove_prefixed_keys(store: RedisStore) -> None:
+    keys = [key async for key in store.client.scan_iter(match=f"{store.prefix}*")]
+    for key in keys:
+        await store.client.delete(key)
+
+
+@pytest.fixture(params=["memory", "redis", "cluster"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """A store of each kind, under a key prefix of this test's own, emptied afterwards."""
+    prefix = unique_key_prefix()
+    if request.param == "memory":
+        yield MemoryStore(prefix=prefix)
+        return
+    if request.param == "redis":
+        redis_store: RedisStore = RedisStore(request.getfixturevalue("redis_url"), prefix=prefix)
+    else:
+        url = request.getfixturevalue("redis_cluster_url")
+        redis_store = RedisClusterStore(url, prefix=prefix)
+    await redis_store.open()
+    try:
+        yield redis_store
+    finally:
+        await remove_prefixed_keys(redis_store)
+        await redis_store.close()

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import pytest
+
+from stackkit.cache import SessionStore, Store
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def sessions(store: Store, clock: Clock) -> SessionStore:
+    return SessionStore(store, ttl=3600, max_lifetime=4 * 3600, clock=clock)
+
+
+async def test_create_and_get(sessions: SessionStore, clock: Clock) -> None:
+    created = await sessions.create("42", {"device": "laptop"})
+    fetched = await sessions.get(created.id)
+    assert fetched == created
+    assert created.user_id == "42"
+    assert created.expires_at == clock.now + 3600
+    assert created.max_expires_at == clock.now + 4 * 3600
+    assert len(created.id) >= 32
+    assert await sessions.get("no-such-session") is None
+
+
+async def test_session_expires_without_touch(sessions: SessionStore, clock: Clock) -> None:
+    session = await sessions.create("42")
+    clock.now += 3601
+    assert await sessions.get(session.id) is None
+    assert await sessions.touch(session.id) is None
+
+
+async def test_touch_slides_expiry_up_to_the_maximum_lifetime(
+    sessions: SessionStore, clock: Clock
+) -> None:
+    session = await sessions.create("42")
+    for _ in range(3):
+        clock.now += 3000
+        touched = await sessions.touch(session.id, {"generation": 2})
+        assert touched is not None
+        assert touched.expires_at == clock.now + 3600
+        assert touched.data == {"generation": 2}
+    clock.now += 3000  # 12,000 s in: the next touch may only reach the 14,400 s cap
+    capped = await sessions.touch(session.id)
+    assert capped is not None
+    assert capped.expires_at == session.max_expires_at
+    clock.now = session.max_expires_at + 1
+    assert await sessions.get(session.id) is None
+
+
+async def test_revoke_one(sessions: SessionStore) -> None:
+    first = await sessions.create("42")
+    second = await sessions.create("42")
+    assert await sessions.revoke(first.id)
+    assert not await sessions.revoke(first.id)
+    assert await sessions.get(first.id) is None
+    assert [s.id for s in await sessions.list("42")] == [second.id]
+
+
+async def test_list_and_revoke_all_of_a_user(sessions: SessionStore, clock: Clock) -> None:
+    mine = [await sessions.create("42") for _ in range(3)]
+    theirs = await sessions.create("7")
+    clock.now += 10
+    await sessions.touch(mine[0].id)  # now the latest to expire
+    listed = [s.id for s in await sessions.list("42")]
+    assert listed == [*sorted([mine[1].id, mine[2].id]), mine[0].id]
+    assert await sessions.revoke_all("42") == 3
+    assert await sessions.list("42") == []
+    assert all([await sessions.get(s.id) is None for s in mine])
+    assert await sessions.get(theirs.id) == theirs
+
+
+async def test_expired_sessions_leave_the_list(sessions: SessionStore, clock: Clock) -> None:
+    old = await sessions.create("42")
+    clock.now += 3000
+    new = await sessions.create("42")
+    clock.now += 1000  # old has expired, new has not
+    assert [s.id for s in await sessions.list("42")] == [new.id]
+    assert old.id != new.id
+
+
+def test_ttl_must_not_exceed_the_maximum_lifetime(store: Store) -> None:
+    with pytest.raises(ValueError, match="ttl <= max_lifetime"):
+        SessionStore(store, ttl=100, max_lifetime=50)
