@@ -6,7 +6,7 @@ from typing import Any
 from httpx2 import Response
 from starlette.testclient import TestClient
 
-from stackkit.cache import RedisConnection
+from stackkit.cache import RedisStore
 from stackkit.db import Database
 from stackkit.testing import RedisProcess, wait_until
 
@@ -55,9 +55,7 @@ def test_readyz_is_503_when_the_database_is_unreachable(
 def test_readyz_follows_redis_going_down_and_coming_back(
     make_client: Callable[..., TestClient], redis_process: RedisProcess
 ) -> None:
-    client = make_client(
-        backends=[Database("sqlite:///:memory:"), RedisConnection(redis_process.url)]
-    )
+    client = make_client(backends=[Database("sqlite:///:memory:"), RedisStore(redis_process.url)])
     assert poll_status(client, "/readyz", 200)["checks"] == {"database": "ok", "redis": "ok"}
 
     redis_process.stop()
@@ -76,7 +74,7 @@ def test_production_readyz_does_not_name_the_error(
     settings = make_settings(
         env="production", secret_key="q8Vw2-LmZr7xKp4TnYb9HcJd6FgUe3Ns5AoWi1Rt"
     )
-    unreachable = RedisConnection("redis://127.0.0.1:1/0", timeout=0.5)
+    unreachable = RedisStore("redis://127.0.0.1:1/0", timeout=0.5)
     response = make_client(settings, backends=[unreachable]).get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"] == {"redis": "unavailable"}

@@ -14,7 +14,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from stackkit.backends import Backend
-from stackkit.cache.redis_connection import RedisConnection
+from stackkit.cache.memory import MemoryStore
+from stackkit.cache.redis_store import RedisStore
+from stackkit.cache.response_cache import ResponseCacheMiddleware
+from stackkit.cache.store import Store
 from stackkit.db.database import Database
 from stackkit.health import health_controller
 from stackkit.http.meta import meta_controller
@@ -31,7 +34,7 @@ from stackkit.middleware import (
 )
 from stackkit.settings import Settings, load_settings
 
-__all__ = ["OPENAPI_PATH", "create_app", "default_backends"]
+__all__ = ["OPENAPI_PATH", "create_app", "default_backends", "default_cache_store"]
 
 OPENAPI_PATH = "/api/openapi.json"
 CORS_ALLOWED_HEADERS = [
@@ -54,6 +57,13 @@ CORS_EXPOSED_HEADERS = [
 ]
 
 
+def default_cache_store(settings: Settings) -> Store:
+    """Redis when `REDIS_URL` is set (shared by every worker), else a bounded MemoryStore."""
+    if settings.redis_url:
+        return RedisStore(settings.redis_url, prefix=settings.cache_prefix)
+    return MemoryStore(prefix="cache:", max_entries=settings.cache_max_entries)
+
+
 def default_backends(settings: Settings) -> list[Backend]:
     """The database always; Redis when `REDIS_URL` is set."""
     database = Database(
@@ -65,10 +75,7 @@ def default_backends(settings: Settings) -> list[Backend]:
         max_overflow=settings.database_pool_size,
         cursor_secret=settings.secret_key.get_secret_value(),
     )
-    backends: list[Backend] = [database]
-    if settings.redis_url:
-        backends.append(RedisConnection(settings.redis_url))
-    return backends
+    return [database]
 
 
 def create_app(
@@ -80,6 +87,7 @@ def create_app(
     backends: Sequence[Backend] | None = None,
     middleware: Sequence[Middleware] = (),
     startup: Sequence[Callable[[Starlette], Awaitable[None]]] = (),
+    cache_store: Store | None = None,
     title: str = "stackkit app",
     version: str = "0.1.0",
     configure_logs: bool = True,
@@ -94,10 +102,12 @@ def create_app(
             (for example static files); not documented in OpenAPI.
         backends: resources opened by the lifespan and checked by `/readyz`;
             defaults to `default_backends(settings)`.
-        middleware: the rate-limit, authentication and response-cache layers
-            (in that order), placed innermost; see the stack below.
+        middleware: the rate-limit and authentication layers (in that order), placed
+            after the built-in ones and before the response cache; see the stack below.
         startup: coroutines run with the app, in order, once the backends are open
             (for example, creating tables in a demo; real apps migrate instead).
+        cache_store: where the response cache keeps entries; default
+            `default_cache_store(settings)`. `STACKKIT_CACHE_TTL=0` turns the cache off.
         title, version: of the API, for the OpenAPI document.
         configure_logs: install stackkit's log handler (JSON in production).
 
@@ -108,8 +118,9 @@ def create_app(
     3. `CORSMiddleware`, when `STACKKIT_CORS_ORIGINS` is set.
     4. `InternalErrorMiddleware`: any unhandled exception becomes a 500 problem.
     5. `BodySizeLimitMiddleware`: 413 past `STACKKIT_MAX_BODY_SIZE`.
-    6. `middleware`: rate limit, then authentication, then response cache.
-    7. Starlette's exception middleware: `ProblemError` and `HTTPException` become problems.
+    6. `middleware`: rate limit, then authentication.
+    7. `ResponseCacheMiddleware`, unless `STACKKIT_CACHE_TTL=0`.
+    8. Starlette's exception middleware: `ProblemError` and `HTTPException` become problems.
 
     Raises:
         SettingsError: when `settings` is omitted and the environment is invalid.
@@ -121,6 +132,9 @@ def create_app(
             log_format = "json" if settings.is_production else "text"
         configure_logging(settings.log_level, log_format)
     app_backends = list(default_backends(settings) if backends is None else backends)
+    store = cache_store if cache_store is not None else default_cache_store(settings)
+    if settings.cache_ttl > 0 and isinstance(store, RedisStore) and store not in app_backends:
+        app_backends.append(store)  # opened by the lifespan, checked by /readyz
     names = [backend.name for backend in app_backends]
     duplicated = sorted({name for name in names if names.count(name) > 1})
     if duplicated:
@@ -163,6 +177,10 @@ def create_app(
         Middleware(BodySizeLimitMiddleware, max_body_size=settings.max_body_size),
         *middleware,
     ]
+    if settings.cache_ttl > 0:
+        stack.append(
+            Middleware(ResponseCacheMiddleware, store=store, default_ttl=settings.cache_ttl)
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     cache_ttl: int = Field(default=300, ge=0)
     """How long API responses stay cached, in seconds (default 5 minutes; 0 disables)."""
 
+    cache_prefix: str = "stackkit:cache:"
+    """Put before every cache key in Redis: give each app sharing a Redis its own."""
+
+    cache_max_entries: int = Field(default=10_000, gt=0)
+    """Responses the in-memory cache keeps (least recently used evicted beyond)."""
+
     rate_limit: str = "100/minute"
     """Default rate limit per client, as `N/second|minute|hour|day`."""
 

@@ -51,6 +51,8 @@ class RedisStore(Store):
         max_connections: the size of the connection pool.
     """
 
+    name = "redis"
+
     def __init__(
         self,
         url: str,

@@ -36,12 +36,21 @@ from starlette.types import Scope
 from stackkit.http.params import parse_body, parse_path, parse_query, sequence_fields
 from stackkit.http.problems import ProblemError
 
-__all__ = ["Controller", "Handler", "RouteSpec", "is_authenticated", "route_spec"]
+__all__ = [
+    "ROUTE_SCOPE_KEY",
+    "Controller",
+    "Handler",
+    "RouteSpec",
+    "is_authenticated",
+    "route_spec",
+]
 
 Handler = Callable[..., Awaitable[Any]]
 _INPUTS = ("path", "query", "body")
 _NO_CONTENT = frozenset({204, 304})
 _SPEC_ATTRIBUTE = "__stackkit_route__"
+ROUTE_SCOPE_KEY = "stackkit.route"
+"""Where the endpoint puts its `RouteSpec` in the ASGI scope."""
 _PATH_PARAMETER = re.compile(r"{([^}:]+)(?::[^}]+)?}")
 _ANY_ADAPTER: TypeAdapter[Any] = TypeAdapter(Any)
 
@@ -65,6 +74,8 @@ class RouteSpec:
     description: str | None = None
     tags: tuple[str, ...] = ()
     deprecated: bool = False
+    cache_ttl: float | None = None
+    """Seconds the response cache keeps a GET response; None: the app's default; 0: never."""
     wants_request: bool = False
     query_sequences: frozenset[str] = field(default_factory=frozenset)
 
@@ -123,6 +134,7 @@ class Controller:
         description: str | None = None,
         tags: Sequence[str] = (),
         deprecated: bool = False,
+        cache_ttl: float | None = None,
     ) -> Callable[[Handler], Handler]:
         """Declare a route. Raises `TypeError` at declaration when the handler's
         parameters are not ones the controller can supply."""
@@ -141,6 +153,7 @@ class Controller:
                     description=description,
                     tags=(*self.tags, *tags),
                     deprecated=deprecated,
+                    cache_ttl=cache_ttl,
                 )
             )
             return handler
@@ -166,6 +179,7 @@ def build_spec(
     description: str | None,
     tags: tuple[str, ...],
     deprecated: bool,
+    cache_ttl: float | None = None,
 ) -> RouteSpec:
     if not inspect.iscoroutinefunction(handler):
         raise TypeError(f"{handler.__qualname__} must be an async function")
@@ -218,6 +232,7 @@ def build_spec(
         description=description or doc,
         tags=tags,
         deprecated=deprecated,
+        cache_ttl=cache_ttl,
         wants_request=wants_request,
         query_sequences=sequence_fields(query_model) if query_model else frozenset(),
     )
@@ -230,6 +245,7 @@ def as_route(spec: RouteSpec) -> Route:
     handler = spec.handler
 
     async def endpoint(request: Request) -> Response:
+        request.scope[ROUTE_SCOPE_KEY] = spec  # for middleware that acts after routing
         if not spec.public and not is_authenticated(request.scope):
             raise ProblemError(
                 401, "This route needs authentication.", headers={"WWW-Authenticate": "Bearer"}

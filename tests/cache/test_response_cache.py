@@ -1,0 +1,283 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx2
+import pytest
+from pydantic import BaseModel
+from starlette.authentication import SimpleUser
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from stackkit import Controller, Settings, create_app
+from stackkit.cache import RedisStore, Store
+from stackkit.testing import RedisProcess, unique_key_prefix
+
+
+class UserFromHeader:
+    """Stands in for authentication: `x-test-user: ada` signs ada in."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        for name, value in scope.get("headers", []):
+            if name == b"x-test-user":
+                scope["user"] = SimpleUser(value.decode())
+        await self.app(scope, receive, send)
+
+
+class Item(BaseModel):
+    name: str
+
+
+class Counting:
+    """The routes of the tests, counting how often each handler really ran."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
+        self.items = ["first"]
+        self.controller = self._build()
+
+    def count(self, name: str) -> None:
+        self.calls[name] = self.calls.get(name, 0) + 1
+
+    def _build(self) -> Controller:
+        api = Controller("/api", public=True)
+
+        @api.get("/whoami")
+        async def whoami(request: Request) -> dict[str, str]:
+            self.count("whoami")
+            user = request.scope.get("user")
+            return {"user": user.display_name if user else "anonymous"}
+
+        @api.get("/items")
+        async def items(request: Request) -> list[Item]:
+            self.count("items")
+            return [Item(name=n) for n in self.items]
+
+        @api.post("/items", status_code=201)
+        async def add(body: Item) -> Item:
+            self.items.append(body.name)
+            return body
+
+        @api.get("/slow")
+        async def slow() -> dict[str, int]:
+            self.count("slow")
+            await asyncio.sleep(0.2)  # the work that concurrent misses must not repeat
+            return {"answer": 42}
+
+        @api.get("/live", cache_ttl=0)
+        async def live() -> dict[str, int]:
+            self.count("live")
+            return {"n": self.calls["live"]}
+
+        @api.get("/no-store")
+        async def no_store() -> JSONResponse:
+            self.count("no-store")
+            return JSONResponse({"secret": 1}, headers={"cache-control": "no-store"})
+
+        return api
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def cache_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    if request.param == "memory":
+        from stackkit.cache import MemoryStore
+
+        yield MemoryStore()
+        return
+    store = RedisStore(request.getfixturevalue("redis_url"), prefix=unique_key_prefix())
+    await store.open()
+    try:
+        yield store
+    finally:
+        keys = [k async for k in store.client.scan_iter(match=f"{store.prefix}*")]
+        if keys:
+            await store.client.delete(*keys)
+        await store.close()
+
+
+@pytest.fixture
+def routes() -> Counting:
+    return Counting()
+
+
+def client_for(app: Any) -> httpx2.AsyncClient:
+    return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://test")
+
+
+@pytest.fixture
+async def client(
+    cache_store: Store, routes: Counting, make_settings: Callable[..., Settings]
+) -> AsyncIterator[httpx2.AsyncClient]:
+    app = create_app(
+        make_settings(),
+        controllers=[routes.controller],
+        backends=[],
+        cache_store=cache_store,
+        middleware=[Middleware(UserFromHeader)],
+    )
+    async with client_for(app) as client:
+        yield client
+
+
+async def test_second_get_is_a_hit(client: httpx2.AsyncClient, routes: Counting) -> None:
+    first = await client.get("/api/items")
+    second = await client.get("/api/items")
+    assert first.headers["cache-status"] == "stackkit; fwd=miss; stored"
+    assert second.headers["cache-status"] == "stackkit; hit"
+    assert second.json() == first.json() == [{"name": "first"}]
+    assert second.headers["etag"] == first.headers["etag"]
+    assert routes.calls["items"] == 1
+
+
+async def test_one_users_response_is_never_served_to_another(
+    client: httpx2.AsyncClient, routes: Counting
+) -> None:
+    ada = await client.get("/api/whoami", headers={"x-test-user": "ada"})
+    bob = await client.get("/api/whoami", headers={"x-test-user": "bob"})
+    anonymous = await client.get("/api/whoami")
+    ada_again = await client.get("/api/whoami", headers={"x-test-user": "ada"})
+    assert ada.json() == {"user": "ada"}
+    assert bob.json() == {"user": "bob"}
+    assert anonymous.json() == {"user": "anonymous"}
+    assert bob.headers["cache-status"].startswith("stackkit; fwd=miss")
+    assert ada_again.json() == {"user": "ada"}
+    assert ada_again.headers["cache-status"] == "stackkit; hit"
+    assert routes.calls["whoami"] == 3
+
+
+async def test_query_order_does_not_matter(client: httpx2.AsyncClient, routes: Counting) -> None:
+    await client.get("/api/items?a=1&b=2")
+    again = await client.get("/api/items?b=2&a=1")
+    other = await client.get("/api/items?a=1&b=3")
+    assert again.headers["cache-status"] == "stackkit; hit"
+    assert other.headers["cache-status"].startswith("stackkit; fwd=miss")
+    assert routes.calls["items"] == 2
+
+
+async def test_if_none_match_gets_304(client: httpx2.AsyncClient) -> None:
+    first = await client.get("/api/items")
+    etag = first.headers["etag"]
+    cached = await client.get("/api/items", headers={"if-none-match": etag})
+    assert cached.status_code == 304
+    assert cached.content == b""
+    assert cached.headers["etag"] == etag
+    other = await client.get("/api/items", headers={"if-none-match": '"something-else"'})
+    assert other.status_code == 200
+
+
+async def test_a_write_invalidates_the_resource(
+    client: httpx2.AsyncClient, routes: Counting
+) -> None:
+    await client.get("/api/items")
+    await client.get("/api/items?page=2")
+    assert (await client.post("/api/items", json={"name": "second"})).status_code == 201
+    fresh = await client.get("/api/items")
+    assert fresh.headers["cache-status"].startswith("stackkit; fwd=miss")
+    assert fresh.json() == [{"name": "first"}, {"name": "second"}]
+    assert (
+        (await client.get("/api/items?page=2"))
+        .headers["cache-status"]
+        .startswith("stackkit; fwd=miss")
+    )
+    assert (await client.get("/api/items")).headers["cache-status"] == "stackkit; hit"
+    assert routes.calls["items"] == 4
+
+
+async def test_concurrent_misses_run_the_handler_once(
+    client: httpx2.AsyncClient, routes: Counting
+) -> None:
+    responses = await asyncio.gather(*(client.get("/api/slow") for _ in range(50)))
+    assert {r.status_code for r in responses} == {200}
+    assert all(r.json() == {"answer": 42} for r in responses)
+    assert routes.calls["slow"] == 1
+    statuses = [r.headers["cache-status"] for r in responses]
+    assert statuses.count("stackkit; fwd=miss; stored") == 1
+    assert statuses.count("stackkit; hit") == 49
+
+
+@pytest.mark.parametrize("path", ["/api/live", "/api/no-store", "/healthz"])
+async def test_opted_out_responses_are_not_stored(
+    client: httpx2.AsyncClient, routes: Counting, path: str
+) -> None:
+    first = await client.get(path)
+    second = await client.get(path)
+    assert first.status_code == second.status_code == 200
+    assert second.headers["cache-status"] == "stackkit; fwd=miss"
+
+
+async def test_head_is_answered_from_the_cached_get(client: httpx2.AsyncClient) -> None:
+    get = await client.get("/api/items")
+    head = await client.head("/api/items")
+    assert head.headers["cache-status"] == "stackkit; hit"
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(get.content))
+
+
+async def test_cache_fails_open_and_recovers(
+    redis_process: RedisProcess,
+    routes: Counting,
+    make_settings: Callable[..., Settings],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = RedisStore(redis_process.url, prefix=unique_key_prefix(), timeout=0.3)
+    await store.open()
+    app = create_app(
+        make_settings(), controllers=[routes.controller], backends=[], cache_store=store
+    )
+    warnings: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = warnings.append  # type: ignore[method-assign]
+    logging.getLogger("stackkit.cache").addHandler(handler)
+    try:
+        async with client_for(app) as client:
+            await client.get("/api/items")
+            assert (await client.get("/api/items")).headers["cache-status"] == "stackkit; hit"
+
+            redis_process.stop()
+            for _ in range(3):
+                started = time.monotonic()
+                response = await client.get("/api/items")
+                assert response.status_code == 200
+                assert response.headers["cache-status"] == "stackkit; fwd=bypass"
+                assert time.monotonic() - started < 1.5
+            write = await client.post("/api/items", json={"name": "during outage"})
+            assert write.status_code == 201
+            assert len(warnings) == 1  # once per interval, not once per request
+
+            redis_process.start()
+            deadline = time.monotonic() + 10
+            while (await client.get("/api/items")).headers["cache-status"] != "stackkit; hit":
+                assert time.monotonic() < deadline, "caching did not resume"
+                await asyncio.sleep(0.05)
+    finally:
+        logging.getLogger("stackkit.cache").removeHandler(handler)
+        await store.close()
+
+
+def test_redis_url_selects_a_shared_redis_cache(
+    redis_url: str, routes: Counting, make_settings: Callable[..., Settings]
+) -> None:
+    from starlette.testclient import TestClient
+
+    from stackkit.testing import delete_keys
+
+    prefix = unique_key_prefix()
+    settings = make_settings(redis_url=redis_url, cache_prefix=prefix)
+    app = create_app(settings, controllers=[routes.controller])
+    try:
+        with TestClient(app) as client:
+            assert client.get("/readyz").json()["checks"] == {"database": "ok", "redis": "ok"}
+            client.get("/api/items")
+            assert client.get("/api/items").headers["cache-status"] == "stackkit; hit"
+        assert delete_keys(redis_url, prefix) > 0  # the entries were in Redis, under the prefix
+    finally:
+        delete_keys(redis_url, prefix)
