@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute
 
 from stackkit.backends import Backend
 from stackkit.cache.memory import MemoryStore
-from stackkit.cache.redis_store import RedisStore
+from stackkit.cache.redis_store import RedisClusterStore, RedisStore
 from stackkit.cache.response_cache import ResponseCacheMiddleware
 from stackkit.cache.store import Store
 from stackkit.db.database import Database
@@ -58,9 +58,11 @@ CORS_EXPOSED_HEADERS = [
 
 
 def default_cache_store(settings: Settings) -> Store:
-    """Redis when `REDIS_URL` is set (shared by every worker), else a bounded MemoryStore."""
+    """Redis (or Redis Cluster, with `STACKKIT_REDIS_CLUSTER`) when `REDIS_URL` is set,
+    shared by every worker; else a bounded MemoryStore."""
     if settings.redis_url:
-        return RedisStore(settings.redis_url, prefix=settings.cache_prefix)
+        kind = RedisClusterStore if settings.redis_cluster else RedisStore
+        return kind(settings.redis_url, prefix=settings.cache_prefix)
     return MemoryStore(prefix="cache:", max_entries=settings.cache_max_entries)
 
 

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     redis_url: str = Field(default="", validation_alias="REDIS_URL")
     """`redis://`, `rediss://` or `unix://` URL. Empty: in-process stores, no Redis."""
 
+    redis_cluster: bool = False
+    """`REDIS_URL` names one node of a Redis Cluster (the client finds the others)."""
+
     secret_key: SecretStr = Field(
         default=SecretStr(""), validation_alias="SECRET_KEY", validate_default=True
     )

@@ -281,3 +281,14 @@ def test_redis_url_selects_a_shared_redis_cache(
         assert delete_keys(redis_url, prefix) > 0  # the entries were in Redis, under the prefix
     finally:
         delete_keys(redis_url, prefix)
+
+
+def test_settings_select_the_store(make_settings: Callable[..., Settings]) -> None:
+    from stackkit.app import default_cache_store
+    from stackkit.cache import MemoryStore, RedisClusterStore
+
+    assert isinstance(default_cache_store(make_settings()), MemoryStore)
+    node = "redis://127.0.0.1:7000/0"  # nothing connects: stores connect when opened
+    assert type(default_cache_store(make_settings(redis_url=node))) is RedisStore
+    clustered = default_cache_store(make_settings(redis_url=node, redis_cluster=True))
+    assert isinstance(clustered, RedisClusterStore)
