@@ -86,3 +86,22 @@ async def test_oversized_body_to_a_streaming_route_gets_a_whole_answer(
     [start, body] = sent
     assert start["status"] == 413
     assert json.loads(body["body"])["title"] == "Content Too Large"
+
+
+def test_production_start_up_freezes_long_lived_objects(
+    make_settings: Callable[..., object],
+) -> None:
+    import gc
+
+    from starlette.testclient import TestClient
+
+    gc.unfreeze()
+    settings = make_settings(
+        env="production", secret_key="q8Vw2-LmZr7xKp4TnYb9HcJd6FgUe3Ns5AoWi1Rt"
+    )
+    app = create_app(settings, backends=[])  # type: ignore[arg-type]
+    try:
+        with TestClient(app):
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
