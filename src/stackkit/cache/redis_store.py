@@ -187,12 +187,14 @@ class RedisClusterStore(RedisStore):
     """
 
     def _connect(self) -> Any:
+        # The cluster client fails a command past max_connections instead of waiting for
+        # a free connection, so its cap per node is ten times the single-server pool's.
         return RedisCluster.from_url(
             self.url,
             socket_timeout=self.timeout,
             socket_connect_timeout=self.timeout,
             retry=Retry(NoBackoff(), retries=0),
-            max_connections=self.max_connections,
+            max_connections=self.max_connections * 10,
         )
 
     async def open(self) -> None:

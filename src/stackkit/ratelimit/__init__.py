@@ -1,0 +1,29 @@
+"""Rate limiting: GCRA on memory or Redis, as a building block (`RateLimiter`)."""
+
+from stackkit.ratelimit.backends import (
+    MemoryRateLimitBackend,
+    RateLimitBackend,
+    RedisRateLimitBackend,
+)
+from stackkit.ratelimit.gcra import Decision, gcra
+from stackkit.ratelimit.limiter import (
+    RateLimited,
+    RateLimiter,
+    RateLimitUnavailable,
+    rate_limit_headers,
+)
+from stackkit.ratelimit.limits import Rate, parse_limits
+
+__all__ = [
+    "Decision",
+    "MemoryRateLimitBackend",
+    "Rate",
+    "RateLimitBackend",
+    "RateLimitUnavailable",
+    "RateLimited",
+    "RateLimiter",
+    "RedisRateLimitBackend",
+    "gcra",
+    "parse_limits",
+    "rate_limit_headers",
+]

@@ -1,0 +1,158 @@
+"""Where GCRA keeps its one number per key: in the process, or in Redis for every worker.
+
+Both decide all of a request's rates at once and atomically: the request is
+allowed only if every rate allows it, and only then do the keys move on.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from stackkit.cache.redis_store import RedisStore
+from stackkit.cache.store import StoreUnavailable
+from stackkit.ratelimit.gcra import Decision, gcra
+from stackkit.ratelimit.limits import Rate
+
+__all__ = ["MemoryRateLimitBackend", "RateLimitBackend", "RedisRateLimitBackend", "combine"]
+
+
+class RateLimitBackend(abc.ABC):
+    @abc.abstractmethod
+    async def acquire(self, key: str, rates: Sequence[Rate], cost: int = 1) -> Decision:
+        """Decide one request of `cost` against every rate of `key`.
+
+        Raises:
+            StoreUnavailable: the backend's server did not answer.
+        """
+
+
+def combine(decisions: Sequence[Decision]) -> Decision:
+    """One decision for several rates: allowed only if all allow. The limit named is
+    the refusing rate that frees up last, or, when all allow, the one with the
+    fewest requests left; the reset is the slowest of all."""
+    refusing = [d for d in decisions if not d.allowed]
+    if refusing:
+        tightest = max(refusing, key=lambda d: d.retry_after)
+    else:
+        tightest = min(decisions, key=lambda d: (d.remaining, -d.reset_after))
+    return Decision(
+        allowed=all(d.allowed for d in decisions),
+        limit=tightest.limit,
+        remaining=min(d.remaining for d in decisions),
+        reset_after=max(d.reset_after for d in decisions),
+        retry_after=max(d.retry_after for d in decisions),
+    )
+
+
+class MemoryRateLimitBackend(RateLimitBackend):
+    """One process's counters: exact for one worker, not shared between workers.
+
+    Args:
+        max_keys: the most keys kept; the least recently used go beyond it (a key
+            that goes starts again with a full burst).
+        clock: seconds, monotonic; tests pass their own.
+    """
+
+    def __init__(
+        self, *, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.max_keys = max_keys
+        self.clock = clock
+        self._tats: OrderedDict[str, float] = OrderedDict()
+
+    async def acquire(self, key: str, rates: Sequence[Rate], cost: int = 1) -> Decision:
+        now = self.clock()
+        names = [f"{key}:{rate}" for rate in rates]
+        outcomes = [
+            gcra(self._tats.get(n), now, r, cost) for n, r in zip(names, rates, strict=True)
+        ]
+        decision = combine([d for d, _ in outcomes])
+        if decision.allowed:
+            for name, (_, new_tat) in zip(names, outcomes, strict=True):
+                self._tats[name] = new_tat
+                self._tats.move_to_end(name)
+            while len(self._tats) > self.max_keys:
+                self._tats.popitem(last=False)
+        return decision
+
+
+# KEYS: one per rate. ARGV: cost, then per rate its interval and count.
+# Time comes from the Redis server, so that every worker agrees on "now".
+# Returns per rate: allowed (0/1), remaining, reset_after and retry_after in microseconds.
+_GCRA_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local cost = tonumber(ARGV[1])
+local out, new_tats, all_allowed = {}, {}, true
+for i = 1, #KEYS do
+  local interval = tonumber(ARGV[2 * i])
+  local count = tonumber(ARGV[2 * i + 1])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + interval * cost
+  local allow_at = new_tat - count * interval
+  if now < allow_at then
+    all_allowed = false
+    table.insert(out, {0, 0, tat - now, allow_at - now})
+  else
+    table.insert(out, {1, math.floor((now - allow_at) / interval), new_tat - now, 0})
+  end
+  new_tats[i] = new_tat
+end
+if all_allowed then
+  for i = 1, #KEYS do
+    redis.call('SET', KEYS[i], string.format('%.0f', new_tats[i]),
+               'PX', math.ceil((new_tats[i] - now) / 1000) + 1)
+  end
+end
+local flat = {}
+for _, row in ipairs(out) do
+  for _, value in ipairs(row) do table.insert(flat, math.floor(value)) end
+end
+return flat
+"""
+
+
+class RedisRateLimitBackend(RateLimitBackend):
+    """Counters in Redis (or a Redis Cluster), shared by every worker: one script call,
+    one round trip, per request. A key's rates share a hash tag, so they live on one
+    cluster slot and the script sees them all.
+
+    Args:
+        store: an open `RedisStore` or `RedisClusterStore`; its client, prefix and
+            timeouts are used.
+    """
+
+    def __init__(self, store: RedisStore) -> None:
+        self.store = store
+        self._script: Any = None
+
+    async def acquire(self, key: str, rates: Sequence[Rate], cost: int = 1) -> Decision:
+        if self._script is None:
+            self._script = self.store.client.register_script(_GCRA_SCRIPT)
+        keys = [self.store.key(f"{{rl:{key}}}:{rate}") for rate in rates]
+        args: list[int | float] = [cost]
+        for rate in rates:
+            args += [round(rate.interval * 1_000_000), rate.count]
+        try:
+            flat = await self._script(keys=keys, args=args)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            raise StoreUnavailable(f"Redis did not answer: {error}") from error
+        decisions = [
+            Decision(
+                allowed=bool(flat[i]),
+                limit=rate.count,
+                remaining=int(flat[i + 1]),
+                reset_after=int(flat[i + 2]) / 1_000_000,
+                retry_after=int(flat[i + 3]) / 1_000_000,
+            )
+            for i, rate in zip(range(0, len(flat), 4), rates, strict=True)
+        ]
+        return combine(decisions)

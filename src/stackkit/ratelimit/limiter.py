@@ -1,0 +1,117 @@
+"""`RateLimiter`: the building block, for middleware and for services alike.
+
+limiter = RateLimiter(RedisRateLimitBackend(store))
+decision = await limiter.hit(f"login:{email}", "5/minute")
+await limiter.enforce(f"login:{email}", "5/minute", fail_open=False)   # raises 429 / 503
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from functools import lru_cache
+
+from stackkit.cache.store import StoreUnavailable
+from stackkit.http.problems import ProblemError
+from stackkit.ratelimit.backends import RateLimitBackend
+from stackkit.ratelimit.gcra import Decision
+from stackkit.ratelimit.limits import Rate, parse_limits
+
+__all__ = ["RateLimitUnavailable", "RateLimited", "RateLimiter", "rate_limit_headers"]
+
+logger = logging.getLogger("stackkit.ratelimit")
+
+
+class RateLimited(ProblemError):
+    """429: too many requests; `Retry-After` says when to come back."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(
+            429,
+            f"Too many requests; retry in {math.ceil(decision.retry_after)} s.",
+            headers=rate_limit_headers(decision),
+        )
+
+
+class RateLimitUnavailable(ProblemError):
+    """503: the limit could not be checked and the route fails closed."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            503, "The rate limit cannot be checked right now; retry shortly.",
+            headers={"Retry-After": "5"},
+        )  # fmt: skip
+
+
+def rate_limit_headers(decision: Decision) -> dict[str, str]:
+    """`RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds, rounded
+    up), and `Retry-After` when refused."""
+    headers = {
+        "RateLimit-Limit": str(decision.limit),
+        "RateLimit-Remaining": str(decision.remaining),
+        "RateLimit-Reset": str(math.ceil(decision.reset_after)),
+    }
+    if not decision.allowed:
+        headers["Retry-After"] = str(max(1, math.ceil(decision.retry_after)))
+    return headers
+
+
+@lru_cache(maxsize=256)
+def _rates(limit: str) -> tuple[Rate, ...]:
+    return parse_limits(limit)
+
+
+class RateLimiter:
+    """Checks requests against limits.
+
+    Args:
+        backend: where the counters live.
+        fail_open: when the backend does not answer, allow (True, the default: an
+            outage of Redis must not take the API down) or refuse with 503.
+        warn_interval: seconds between two warnings about an unreachable backend.
+    """
+
+    def __init__(
+        self, backend: RateLimitBackend, *, fail_open: bool = True, warn_interval: float = 60
+    ) -> None:
+        self.backend = backend
+        self.fail_open = fail_open
+        self.warn_interval = warn_interval
+        self._last_warning = float("-inf")
+
+    async def hit(
+        self,
+        key: str,
+        limit: str | Sequence[Rate],
+        *,
+        cost: int = 1,
+        fail_open: bool | None = None,
+    ) -> Decision:
+        """Count one request of `cost` for `key`; the decision says whether it may go on.
+
+        Raises:
+            RateLimitUnavailable: the backend did not answer and this check fails closed.
+        """
+        rates = _rates(limit) if isinstance(limit, str) else tuple(limit)
+        try:
+            return await self.backend.acquire(key, rates, cost)
+        except StoreUnavailable as error:
+            if not (self.fail_open if fail_open is None else fail_open):
+                raise RateLimitUnavailable() from error
+            now = time.monotonic()
+            if now - self._last_warning >= self.warn_interval:
+                self._last_warning = now
+                logger.warning("Rate limits not checked, the backend does not answer: %s", error)
+            tightest = min(rates, key=lambda r: r.count)
+            return Decision(True, tightest.count, tightest.count, 0.0, 0.0)
+
+    async def enforce(
+        self, key: str, limit: str | Sequence[Rate], *, cost: int = 1, fail_open: bool | None = None
+    ) -> Decision:
+        """`hit`, raising `RateLimited` (429) when the request is refused."""
+        decision = await self.hit(key, limit, cost=cost, fail_open=fail_open)
+        if not decision.allowed:
+            raise RateLimited(decision)
+        return decision

@@ -1,0 +1,78 @@
+"""GCRA against hand-computed cases: 5/minute is one request every 12 s, burst of 5."""
+
+from __future__ import annotations
+
+import pytest
+
+from stackkit.ratelimit import Rate, gcra, parse_limits
+
+FIVE_PER_MINUTE = Rate(5, 60)
+
+
+def test_a_fresh_key_allows_a_full_burst_then_refuses() -> None:
+    tat = None
+    remaining = []
+    for _ in range(5):
+        decision, tat = gcra(tat, 0.0, FIVE_PER_MINUTE)
+        assert decision.allowed
+        remaining.append(decision.remaining)
+    assert remaining == [4, 3, 2, 1, 0]
+    assert tat == 60.0  # five intervals of 12 s
+    refused, after = gcra(tat, 0.0, FIVE_PER_MINUTE)
+    assert not refused.allowed
+    assert refused.retry_after == pytest.approx(12.0)  # one interval until a slot frees
+    assert refused.reset_after == pytest.approx(60.0)  # a full burst again in 60 s
+    assert after == tat  # a refused request does not move the key
+
+
+def test_requests_at_the_steady_rate_are_always_allowed() -> None:
+    tat = None
+    for step in range(20):
+        decision, tat = gcra(tat, step * 12.0, FIVE_PER_MINUTE)
+        assert decision.allowed
+        assert decision.remaining == 4
+
+
+def test_after_a_burst_one_request_per_interval() -> None:
+    tat = 60.0  # burst spent at t=0
+    early, _ = gcra(tat, 11.9, FIVE_PER_MINUTE)
+    assert not early.allowed
+    assert early.retry_after == pytest.approx(0.1)
+    on_time, tat = gcra(tat, 12.0, FIVE_PER_MINUTE)
+    assert on_time.allowed
+    assert on_time.remaining == 0
+    assert tat == pytest.approx(72.0)
+
+
+def test_an_idle_key_recovers_its_burst() -> None:
+    decision, _ = gcra(60.0, 120.0, FIVE_PER_MINUTE)
+    assert decision.allowed
+    assert decision.remaining == 4
+    assert decision.reset_after == pytest.approx(12.0)
+
+
+def test_cost_counts_several_requests() -> None:
+    decision, tat = gcra(None, 0.0, FIVE_PER_MINUTE, cost=3)
+    assert (decision.allowed, decision.remaining, tat) == (True, 2, 36.0)
+    too_much, _ = gcra(tat, 0.0, FIVE_PER_MINUTE, cost=3)
+    assert not too_much.allowed
+    assert too_much.retry_after == pytest.approx(12.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "rates"),
+    [
+        ("100/minute", (Rate(100, 60),)),
+        ("10/second;1000/hour", (Rate(10, 1), Rate(1000, 3600))),
+        (" 5 / 10 minutes ", (Rate(5, 600),)),
+        ("1/day", (Rate(1, 86_400),)),
+    ],
+)
+def test_parse_limits(text: str, rates: tuple[Rate, ...]) -> None:
+    assert parse_limits(text) == rates
+
+
+@pytest.mark.parametrize("text", ["", "100", "0/minute", "ten/minute", "5/week", "5/minute;"])
+def test_bad_limits_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="is not a limit"):
+        parse_limits(text)
