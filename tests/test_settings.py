@@ -132,3 +132,9 @@ def test_production_refuses_wildcard_cors_origin() -> None:
 def test_cors_origins_must_be_origins() -> None:
     with pytest.raises(SettingsError, match="'localhost:3000' is not an origin"):
         load_settings(env="test", cors_origins="localhost:3000")
+
+
+def test_rate_limit_may_combine_windows() -> None:
+    assert load_settings(env="test", rate_limit="10/second; 1000/hour").rate_limit == (
+        "10/second;1000/hour"
+    )

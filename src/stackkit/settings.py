@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from stackkit.ratelimit.limits import PERIODS, parse_limits
+
 __all__ = ["Settings", "SettingsError", "load_settings"]
 
 logger = logging.getLogger("stackkit.settings")
@@ -33,8 +35,6 @@ _EXAMPLE_SECRET_MARKERS = (
     "secret-key",
     "secret_key",
 )
-_RATE_PERIODS = ("second", "minute", "hour", "day")
-_RATE_LIMIT = re.compile(rf"^\s*(\d+)\s*/\s*({'|'.join(_RATE_PERIODS)})\s*$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 
 
@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     """Responses the in-memory cache keeps (least recently used evicted beyond)."""
 
     rate_limit: str = "100/minute"
-    """Default rate limit per client, as `N/second|minute|hour|day`."""
+    """Default rate limit per client: `100/minute`, or several windows `10/second;1000/hour`."""
 
     max_body_size: int = Field(default=1_048_576, gt=0)
     """Largest accepted request body, in bytes; larger bodies get 413."""
@@ -201,10 +201,13 @@ class Settings(BaseSettings):
     @field_validator("rate_limit")
     @classmethod
     def _rate_limit_format(cls, value: str) -> str:
-        if not _RATE_LIMIT.match(value):
+        try:
+            parse_limits(value)
+        except ValueError:
             raise ValueError(
-                f"{value!r} is not like '100/minute' (periods: {', '.join(_RATE_PERIODS)})"
-            )
+                f"{value!r} is not like '100/minute' or '10/second;1000/hour' "
+                f"(periods: {', '.join(PERIODS)})"
+            ) from None
         return value.replace(" ", "")
 
 
