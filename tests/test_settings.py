@@ -138,3 +138,10 @@ def test_rate_limit_may_combine_windows() -> None:
     assert load_settings(env="test", rate_limit="10/second; 1000/hour").rate_limit == (
         "10/second;1000/hour"
     )
+
+
+def test_trusted_proxies_must_be_addresses_or_networks() -> None:
+    settings = load_settings(env="test", trusted_proxies="10.0.0.0/8, 192.0.2.7")
+    assert settings.trusted_proxies == ["10.0.0.0/8", "192.0.2.7"]
+    with pytest.raises(SettingsError, match=r"STACKKIT_TRUSTED_PROXIES: 'proxy\.local' is not"):
+        load_settings(env="test", trusted_proxies="proxy.local")

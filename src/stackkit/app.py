@@ -33,6 +33,9 @@ from stackkit.middleware import (
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
 )
+from stackkit.ratelimit.backends import MemoryRateLimitBackend, RedisRateLimitBackend
+from stackkit.ratelimit.limiter import RateLimiter
+from stackkit.ratelimit.middleware import RateLimitMiddleware
 from stackkit.settings import Settings, load_settings
 
 __all__ = ["OPENAPI_PATH", "create_app", "default_backends", "default_cache_store"]
@@ -105,8 +108,8 @@ def create_app(
             (for example static files); not documented in OpenAPI.
         backends: resources opened by the lifespan and checked by `/readyz`;
             defaults to `default_backends(settings)`.
-        middleware: the rate-limit and authentication layers (in that order), placed
-            after the built-in ones and before the response cache; see the stack below.
+        middleware: the authentication layer (and any other of your own), placed after
+            the built-in ones and before rate limiting and the response cache.
         startup: coroutines run with the app, in order, once the backends are open
             (for example, creating tables in a demo; real apps migrate instead).
         cache_store: where the response cache keeps entries; default
@@ -121,9 +124,10 @@ def create_app(
     3. `CORSMiddleware`, when `STACKKIT_CORS_ORIGINS` is set.
     4. `InternalErrorMiddleware`: any unhandled exception becomes a 500 problem.
     5. `BodySizeLimitMiddleware`: 413 past `STACKKIT_MAX_BODY_SIZE`.
-    6. `middleware`: rate limit, then authentication.
-    7. `ResponseCacheMiddleware`, unless `STACKKIT_CACHE_TTL=0`.
-    8. Starlette's exception middleware: `ProblemError` and `HTTPException` become problems.
+    6. `middleware`: authentication.
+    7. `RateLimitMiddleware`: `STACKKIT_RATE_LIMIT` per client, or the route's own.
+    8. `ResponseCacheMiddleware`, unless `STACKKIT_CACHE_TTL=0`.
+    9. Starlette's exception middleware: `ProblemError` and `HTTPException` become problems.
 
     Raises:
         SettingsError: when `settings` is omitted and the environment is invalid.
@@ -136,7 +140,7 @@ def create_app(
         configure_logging(settings.log_level, log_format)
     app_backends = list(default_backends(settings) if backends is None else backends)
     store = cache_store if cache_store is not None else default_cache_store(settings)
-    if settings.cache_ttl > 0 and isinstance(store, RedisStore) and store not in app_backends:
+    if isinstance(store, RedisStore) and store not in app_backends:
         app_backends.append(store)  # opened by the lifespan, checked by /readyz
     names = [backend.name for backend in app_backends]
     duplicated = sorted({name for name in names if names.count(name) > 1})
@@ -180,6 +184,17 @@ def create_app(
         Middleware(BodySizeLimitMiddleware, max_body_size=settings.max_body_size),
         *middleware,
     ]
+    # Rate limits share the cache's Redis connection (or count in this process).
+    backend = RedisRateLimitBackend(store) if isinstance(store, RedisStore) else None
+    stack.append(
+        Middleware(
+            RateLimitMiddleware,
+            limiter=RateLimiter(backend or MemoryRateLimitBackend()),
+            default=settings.rate_limit,
+            routes=[*app_routes, *routes],
+            trusted_proxies=settings.trusted_proxies,
+        )
+    )
     if settings.cache_ttl > 0:
         stack.append(
             Middleware(ResponseCacheMiddleware, store=store, default_ttl=settings.cache_ttl)

@@ -39,12 +39,12 @@ def health_controller(*, check_timeout: float = 2.0, expose_errors: bool = False
     """
     health = Controller(tags=["health"], public=True)
 
-    @health.get("/healthz", cache_ttl=0)
+    @health.get("/healthz", cache_ttl=0, rate_limit=False)
     async def healthz() -> Health:
         """Liveness: the process serves requests."""
         return Health()
 
-    @health.get("/readyz", cache_ttl=0)
+    @health.get("/readyz", cache_ttl=0, rate_limit=False)
     async def readyz(request: Request) -> Readiness:
         """Readiness: every backend the app uses answers; 503 names the ones that do not."""
         backends: list[Backend] = list(request.app.state.backends.values())

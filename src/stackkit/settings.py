@@ -7,6 +7,7 @@ Three names are unprefixed because every deployment platform knows them:
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import secrets
@@ -117,6 +118,10 @@ class Settings(BaseSettings):
     rate_limit: str = "100/minute"
     """Default rate limit per client: `100/minute`, or several windows `10/second;1000/hour`."""
 
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Addresses or networks (comma-separated, like `10.0.0.0/8`) of the proxies whose
+    `X-Forwarded-For` the rate limiter believes. Empty: the connection's address."""
+
     max_body_size: int = Field(default=1_048_576, gt=0)
     """Largest accepted request body, in bytes; larger bodies get 413."""
 
@@ -197,6 +202,23 @@ class Settings(BaseSettings):
             elif not _ORIGIN.match(origin):
                 raise ValueError(f"{origin!r} is not an origin like https://example.com")
         return origins
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not an address or network") from None
+        return value
 
     @field_validator("rate_limit")
     @classmethod

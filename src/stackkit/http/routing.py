@@ -76,6 +76,10 @@ class RouteSpec:
     deprecated: bool = False
     cache_ttl: float | None = None
     """Seconds the response cache keeps a GET response; None: the app's default; 0: never."""
+    rate_limit: str | bool | None = None
+    """This route's own limit (`"5/minute"`); None: the app's default; False: none."""
+    rate_limit_fail_closed: bool = False
+    """Refuse (503) rather than allow when the limit cannot be checked (login)."""
     wants_request: bool = False
     query_sequences: frozenset[str] = field(default_factory=frozenset)
 
@@ -135,6 +139,8 @@ class Controller:
         tags: Sequence[str] = (),
         deprecated: bool = False,
         cache_ttl: float | None = None,
+        rate_limit: str | bool | None = None,
+        rate_limit_fail_closed: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Declare a route. Raises `TypeError` at declaration when the handler's
         parameters are not ones the controller can supply."""
@@ -154,6 +160,8 @@ class Controller:
                     tags=(*self.tags, *tags),
                     deprecated=deprecated,
                     cache_ttl=cache_ttl,
+                    rate_limit=rate_limit,
+                    rate_limit_fail_closed=rate_limit_fail_closed,
                 )
             )
             return handler
@@ -180,6 +188,8 @@ def build_spec(
     tags: tuple[str, ...],
     deprecated: bool,
     cache_ttl: float | None = None,
+    rate_limit: str | bool | None = None,
+    rate_limit_fail_closed: bool = False,
 ) -> RouteSpec:
     if not inspect.iscoroutinefunction(handler):
         raise TypeError(f"{handler.__qualname__} must be an async function")
@@ -233,6 +243,8 @@ def build_spec(
         tags=tags,
         deprecated=deprecated,
         cache_ttl=cache_ttl,
+        rate_limit=rate_limit,
+        rate_limit_fail_closed=rate_limit_fail_closed,
         wants_request=wants_request,
         query_sequences=sequence_fields(query_model) if query_model else frozenset(),
     )

@@ -1,0 +1,149 @@
+"""`RateLimitMiddleware`: a limit on every endpoint, per client.
+
+- **Which limit**: the route's own (`@api.post("/login", rate_limit="5/minute")`),
+  else the app's default (`STACKKIT_RATE_LIMIT`); `rate_limit=False` exempts a
+  route (the health checks are). Requests that match no controller route (static
+  files, the SPA, 404s) count against the default.
+- **Whose requests**: the authenticated user's, else the client address. A
+  `X-Forwarded-For` header is believed only from a trusted proxy
+  (`STACKKIT_TRUSTED_PROXIES`): anyone else could put any address there.
+- **Counted together**: every route under the default shares one budget per
+  client; a route with its own limit has a budget of its own.
+- **Headers**: `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` on
+  every limited response; a refused request gets a 429 problem with
+  `Retry-After`.
+
+It sits after authentication (to know the user) and before the response cache
+(so that cached answers are counted too). The route is found by matching the
+request against the app's routes, once per method and path (an LRU keeps the
+answers), since the router has not run yet.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from starlette.routing import Match
+
+from stackkit.http.problems import problem_for
+from stackkit.http.routing import RouteSpec, route_spec
+from stackkit.ratelimit.limiter import RateLimited, RateLimiter, rate_limit_headers
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["RateLimitMiddleware", "client_key"]
+
+_ROUTE_CACHE_SIZE = 10_000
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class RateLimitMiddleware:
+    """Pure ASGI.
+
+    Args:
+        limiter: checks the requests (its backend is shared by every worker when it
+            is Redis).
+        default: the limit of routes that set none, like `"100/minute"`.
+        routes: the app's routes, to find each request's route before routing.
+        trusted_proxies: addresses or networks whose `X-Forwarded-For` is believed.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limiter: RateLimiter,
+        default: str,
+        routes: Sequence[BaseRoute] = (),
+        trusted_proxies: Sequence[str] = (),
+    ) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.default = default
+        self.routes = routes
+        self.trusted = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+        self._specs: OrderedDict[tuple[str, str], RouteSpec | None] = OrderedDict()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        spec = self._spec_for(scope)
+        limit = self.default if spec is None or spec.rate_limit in (None, True) else spec.rate_limit
+        if limit is False:
+            await self.app(scope, receive, send)
+            return
+        assert isinstance(limit, str)
+        key = client_key(scope, self.trusted)
+        if spec is not None and isinstance(spec.rate_limit, str):
+            key = f"{key}:{spec.method}:{spec.path}"  # a budget of the route's own
+        decision = await self.limiter.hit(
+            key, limit, fail_open=not (spec is not None and spec.rate_limit_fail_closed)
+        )
+        if not decision.allowed:
+            await problem_for(RateLimited(decision), scope)(scope, receive, send)
+            return
+        headers = [
+            (k.lower().encode(), v.encode()) for k, v in rate_limit_headers(decision).items()
+        ]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), *headers]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _spec_for(self, scope: Scope) -> RouteSpec | None:
+        cache_key = (scope["method"], scope["path"])
+        if cache_key in self._specs:
+            self._specs.move_to_end(cache_key)
+            return self._specs[cache_key]
+        found = None
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                found = route_spec(route)
+                break
+        self._specs[cache_key] = found
+        if len(self._specs) > _ROUTE_CACHE_SIZE:
+            self._specs.popitem(last=False)
+        return found
+
+
+def client_key(scope: Scope, trusted: Sequence[Network] = ()) -> str:
+    """`user:<id>` for an authenticated user, else `ip:<address>` of the client.
+
+    The address is the connection's, unless the connection comes from a trusted
+    proxy: then the nearest address in `X-Forwarded-For` that is not a trusted proxy.
+    """
+    user = scope.get("user")
+    if getattr(user, "is_authenticated", False):
+        try:
+            return f"user:{user.identity}"  # type: ignore[union-attr]
+        except (AttributeError, NotImplementedError):
+            return f"user:{user.display_name}"  # type: ignore[union-attr]
+    client = scope.get("client")
+    address = client[0] if client else "unknown"
+    if trusted and _is_trusted(address, trusted):
+        forwarded = b",".join(v for k, v in scope["headers"] if k == b"x-forwarded-for")
+        for hop in reversed(
+            [h.strip() for h in forwarded.decode("latin-1").split(",") if h.strip()]
+        ):
+            address = hop
+            if not _is_trusted(hop, trusted):
+                break
+    return f"ip:{address}"
+
+
+def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
