@@ -9,28 +9,14 @@ from typing import Any
 import httpx2
 import pytest
 from pydantic import BaseModel
-from starlette.authentication import SimpleUser
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stackkit import Controller, Settings, create_app
 from stackkit.cache import RedisStore, Store
 from stackkit.testing import RedisProcess, unique_key_prefix
-
-
-class UserFromHeader:
-    """Stands in for authentication: `x-test-user: ada` signs ada in."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        for name, value in scope.get("headers", []):
-            if name == b"x-test-user":
-                scope["user"] = SimpleUser(value.decode())
-        await self.app(scope, receive, send)
+from tests.helpers import UserFromHeader
 
 
 class Item(BaseModel):

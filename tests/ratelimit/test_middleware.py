@@ -5,23 +5,11 @@ from typing import Any
 
 import httpx2
 import pytest
-from starlette.authentication import SimpleUser
 from starlette.middleware import Middleware
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stackkit import Controller, Settings, create_app
 from stackkit.testing import RedisProcess, unique_key_prefix
-
-
-class UserFromHeader:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        for name, value in scope.get("headers", []):
-            if name == b"x-test-user":
-                scope["user"] = SimpleUser(value.decode())
-        await self.app(scope, receive, send)
+from tests.helpers import UserFromHeader
 
 
 def routes() -> Controller:

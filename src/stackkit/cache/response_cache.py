@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from stackkit.cache.store import Store, StoreUnavailable
-from stackkit.http.routing import ROUTE_SCOPE_KEY, RouteSpec
+from stackkit.http.routing import ROUTE_SCOPE_KEY, RouteSpec, principal
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -274,19 +274,9 @@ def namespace_of(path: str) -> str:
     return "/" + "/".join(parts[:2])
 
 
-def _principal(scope: Scope) -> str:
-    user = scope.get("user")
-    if not getattr(user, "is_authenticated", False):
-        return "anonymous"
-    try:
-        return f"user:{user.identity}"  # type: ignore[union-attr]
-    except (AttributeError, NotImplementedError):
-        return f"user:{user.display_name}"  # type: ignore[union-attr]
-
-
 def _digest(scope: Scope) -> str:
     query = urlencode(sorted(parse_qsl(scope.get("query_string", b"").decode("latin-1"), True)))
-    material = f"{_principal(scope)}\x00{scope['path']}\x00{query}".encode()
+    material = f"{principal(scope) or 'anonymous'}\x00{scope['path']}\x00{query}".encode()
     return hashlib.sha256(material).hexdigest()[:32]
 
 

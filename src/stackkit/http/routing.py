@@ -42,6 +42,7 @@ __all__ = [
     "Handler",
     "RouteSpec",
     "is_authenticated",
+    "principal",
     "route_spec",
 ]
 
@@ -292,6 +293,18 @@ def is_authenticated(scope: Scope) -> bool:
     (Starlette's convention: `scope["user"].is_authenticated`). Without one, every
     route that is not public answers 401: the app fails closed."""
     return bool(getattr(scope.get("user"), "is_authenticated", False))
+
+
+def principal(scope: Scope) -> str | None:
+    """`user:<identity>` of the authenticated user in the scope, else None. Caches and
+    rate limits key on it, so that one user never meets another's entries."""
+    user = scope.get("user")
+    if not getattr(user, "is_authenticated", False):
+        return None
+    try:
+        return f"user:{user.identity}"  # type: ignore[union-attr]
+    except (AttributeError, NotImplementedError):
+        return f"user:{user.display_name}"  # type: ignore[union-attr]
 
 
 def _check_path_model(handler: Handler, path: str, model: type[BaseModel] | None) -> None:

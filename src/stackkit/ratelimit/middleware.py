@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from starlette.routing import Match
 
 from stackkit.http.problems import problem_for
-from stackkit.http.routing import RouteSpec, route_spec
+from stackkit.http.routing import RouteSpec, principal, route_spec
 from stackkit.ratelimit.limiter import RateLimited, RateLimiter, rate_limit_headers
 
 if TYPE_CHECKING:
@@ -122,12 +122,9 @@ def client_key(scope: Scope, trusted: Sequence[Network] = ()) -> str:
     The address is the connection's, unless the connection comes from a trusted
     proxy: then the nearest address in `X-Forwarded-For` that is not a trusted proxy.
     """
-    user = scope.get("user")
-    if getattr(user, "is_authenticated", False):
-        try:
-            return f"user:{user.identity}"  # type: ignore[union-attr]
-        except (AttributeError, NotImplementedError):
-            return f"user:{user.display_name}"  # type: ignore[union-attr]
+    user = principal(scope)
+    if user is not None:
+        return user
     client = scope.get("client")
     address = client[0] if client else "unknown"
     if trusted and _is_trusted(address, trusted):
