@@ -197,7 +197,12 @@ def create_app(
     )
     if settings.cache_ttl > 0:
         stack.append(
-            Middleware(ResponseCacheMiddleware, store=store, default_ttl=settings.cache_ttl)
+            Middleware(
+                ResponseCacheMiddleware,
+                store=store,
+                routes=[*app_routes, *routes],
+                default_ttl=settings.cache_ttl,
+            )
         )
 
     @contextlib.asynccontextmanager

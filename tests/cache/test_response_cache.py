@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from stackkit import Controller, Settings, create_app
-from stackkit.cache import RedisStore, Store
+from stackkit.cache import MemoryStore, RedisStore, Store
 from stackkit.testing import RedisProcess, unique_key_prefix
 from tests.helpers import UserFromHeader
 
@@ -75,8 +75,6 @@ class Counting:
 @pytest.fixture(params=["memory", "redis"])
 async def cache_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     if request.param == "memory":
-        from stackkit.cache import MemoryStore
-
         yield MemoryStore()
         return
     store = RedisStore(request.getfixturevalue("redis_url"), prefix=unique_key_prefix())
@@ -190,14 +188,25 @@ async def test_concurrent_misses_run_the_handler_once(
     assert statuses.count("stackkit; hit") == 49
 
 
-@pytest.mark.parametrize("path", ["/api/live", "/api/no-store", "/healthz"])
-async def test_opted_out_responses_are_not_stored(
-    client: httpx2.AsyncClient, routes: Counting, path: str
+@pytest.mark.parametrize("path", ["/api/live", "/healthz"])
+async def test_opted_out_routes_never_touch_the_store(
+    client: httpx2.AsyncClient, cache_store: Store, path: str
 ) -> None:
-    first = await client.get(path)
-    second = await client.get(path)
+    responses = await asyncio.gather(*(client.get(path) for _ in range(20)))
+    assert {r.status_code for r in responses} == {200}
+    assert all("cache-status" not in r.headers for r in responses)
+    if isinstance(cache_store, MemoryStore):
+        assert len(cache_store) == 0  # no entry, no lock, no version
+
+
+async def test_responses_that_forbid_storing_are_not_stored(
+    client: httpx2.AsyncClient, routes: Counting
+) -> None:
+    first = await client.get("/api/no-store")
+    second = await client.get("/api/no-store")
     assert first.status_code == second.status_code == 200
     assert second.headers["cache-status"] == "stackkit; fwd=miss"
+    assert routes.calls["no-store"] == 2
 
 
 async def test_head_is_answered_from_the_cached_get(client: httpx2.AsyncClient) -> None:

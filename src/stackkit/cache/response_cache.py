@@ -6,7 +6,8 @@
 - **What is cached**: 2xx GET responses of controller routes, for the route's
   `cache_ttl` (the app's default, 300 s, when None; 0 opts out), unless the
   response sets a cookie or says `Cache-Control: no-store` or `private`. HEAD is
-  answered from a cached GET.
+  answered from a cached GET. Requests to other routes pass straight through,
+  without a lookup.
 - **Invalidation**: a successful POST, PUT, PATCH or DELETE bumps the version of
   its namespace (the first two path segments, `/api/notes`); entries made
   under an older version are misses from then on, in every process.
@@ -32,9 +33,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from stackkit.cache.store import Store, StoreUnavailable
-from stackkit.http.routing import ROUTE_SCOPE_KEY, RouteSpec, principal
+from stackkit.http.routing import ROUTE_SCOPE_KEY, RouteFinder, RouteSpec, principal
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from starlette.routing import BaseRoute
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["ResponseCacheMiddleware"]
@@ -52,6 +56,8 @@ class ResponseCacheMiddleware:
 
     Args:
         store: where entries live (a `MemoryStore`, or Redis for several workers).
+        routes: the app's routes; only controller routes whose `cache_ttl` is not 0
+            are cached, and the others never touch the store.
         default_ttl: seconds for routes that do not set `cache_ttl`.
         max_body: larger responses are passed through, not stored.
         wait: seconds a concurrent miss waits for the first one's entry.
@@ -64,6 +70,7 @@ class ResponseCacheMiddleware:
         app: ASGIApp,
         *,
         store: Store,
+        routes: Sequence[BaseRoute] = (),
         default_ttl: float = 300,
         max_body: int = 1_048_576,
         wait: float = 5.0,
@@ -72,6 +79,7 @@ class ResponseCacheMiddleware:
     ) -> None:
         self.app = app
         self.store = store
+        self.find_route = RouteFinder(routes)
         self.default_ttl = default_ttl
         self.max_body = max_body
         self.wait = wait
@@ -92,6 +100,12 @@ class ResponseCacheMiddleware:
     # Reads
 
     async def _read(self, scope: Scope, receive: Receive, send: Send) -> None:
+        spec = self.find_route(scope)
+        if spec is None or spec.cache_ttl == 0:
+            # Opted out, or not a controller route (static files, the SPA, a 404):
+            # no lookup, no lock, no round trip.
+            await self.app(scope, receive, send)
+            return
         namespace = namespace_of(scope["path"])
         digest = _digest(scope)
         version_key, entry_key = f"{{{namespace}}}:v", f"{{{namespace}}}:e:{digest}"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import inspect
 import re
 import typing
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
@@ -30,7 +31,7 @@ from typing import Any, TypeGuard
 from pydantic import BaseModel, TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
 from stackkit.http.params import parse_body, parse_path, parse_query, sequence_fields
@@ -40,6 +41,7 @@ __all__ = [
     "ROUTE_SCOPE_KEY",
     "Controller",
     "Handler",
+    "RouteFinder",
     "RouteSpec",
     "is_authenticated",
     "principal",
@@ -286,6 +288,33 @@ def as_route(spec: RouteSpec) -> Route:
     endpoint.__name__ = spec.name
     endpoint.__qualname__ = handler.__qualname__
     return Route(spec.path, endpoint, methods=[spec.method], name=spec.name)
+
+
+class RouteFinder:
+    """Finds the `RouteSpec` a request will reach, for middleware that runs before the
+    router (the rate limiter, the response cache). Answers are kept per method and path
+    in a bounded LRU, so the routes' patterns are matched once per path."""
+
+    def __init__(self, routes: Sequence[BaseRoute], *, size: int = 10_000) -> None:
+        self.routes = list(routes)
+        self.size = size
+        self._found: OrderedDict[tuple[str, str], RouteSpec | None] = OrderedDict()
+
+    def __call__(self, scope: Scope) -> RouteSpec | None:
+        key = (scope["method"], scope["path"])
+        if key in self._found:
+            self._found.move_to_end(key)
+            return self._found[key]
+        found = None
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                found = route_spec(route)
+                break
+        self._found[key] = found
+        if len(self._found) > self.size:
+            self._found.popitem(last=False)
+        return found
 
 
 def is_authenticated(scope: Scope) -> bool:

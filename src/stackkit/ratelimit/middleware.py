@@ -14,22 +14,18 @@
   `Retry-After`.
 
 It sits after authentication (to know the user) and before the response cache
-(so that cached answers are counted too). The route is found by matching the
-request against the app's routes, once per method and path (an LRU keeps the
-answers), since the router has not run yet.
+(so that cached answers are counted too). The route is found with `RouteFinder`,
+since the router has not run yet.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from starlette.routing import Match
-
 from stackkit.http.problems import problem_for
-from stackkit.http.routing import RouteSpec, principal, route_spec
+from stackkit.http.routing import RouteFinder, principal
 from stackkit.ratelimit.limiter import RateLimited, RateLimiter, rate_limit_headers
 
 if TYPE_CHECKING:
@@ -38,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RateLimitMiddleware", "client_key"]
 
-_ROUTE_CACHE_SIZE = 10_000
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -65,15 +60,14 @@ class RateLimitMiddleware:
         self.app = app
         self.limiter = limiter
         self.default = default
-        self.routes = routes
+        self.find_route = RouteFinder(routes)
         self.trusted = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
-        self._specs: OrderedDict[tuple[str, str], RouteSpec | None] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        spec = self._spec_for(scope)
+        spec = self.find_route(scope)
         limit = self.default if spec is None or spec.rate_limit in (None, True) else spec.rate_limit
         if limit is False:
             await self.app(scope, receive, send)
@@ -98,22 +92,6 @@ class RateLimitMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-    def _spec_for(self, scope: Scope) -> RouteSpec | None:
-        cache_key = (scope["method"], scope["path"])
-        if cache_key in self._specs:
-            self._specs.move_to_end(cache_key)
-            return self._specs[cache_key]
-        found = None
-        for route in self.routes:
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                found = route_spec(route)
-                break
-        self._specs[cache_key] = found
-        if len(self._specs) > _ROUTE_CACHE_SIZE:
-            self._specs.popitem(last=False)
-        return found
 
 
 def client_key(scope: Scope, trusted: Sequence[Network] = ()) -> str:
