@@ -117,3 +117,13 @@ async def test_unreachable_redis_fails_open_by_default_and_closed_on_request(
         assert not (await limiter.hit("k", "1/minute")).allowed  # counting again
     finally:
         await store.close()
+
+
+async def test_very_high_rates_are_still_counted(backend: RateLimitBackend) -> None:
+    """A rate above a million a second is a limit still, not rounded to none."""
+    rates = parse_limits("3000000/second")
+    allowed = await backend.acquire("busy", rates)
+    assert allowed.allowed
+    assert 0 <= allowed.remaining <= 2_999_999
+    too_many = await backend.acquire("busy", rates, cost=3_000_001)  # more than the burst
+    assert not too_many.allowed

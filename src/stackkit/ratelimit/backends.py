@@ -69,7 +69,16 @@ class MemoryRateLimitBackend(RateLimitBackend):
 
     async def acquire(self, key: str, rates: Sequence[Rate], cost: int = 1) -> Decision:
         now = self.clock()
-        names = [f"{key}:{rate}" for rate in rates]
+        if len(rates) == 1:  # the common case, without the bookkeeping of several windows
+            name = f"{key}:{rates[0].name}"
+            decision, new_tat = gcra(self._tats.get(name), now, rates[0], cost)
+            if decision.allowed:
+                self._tats[name] = new_tat
+                self._tats.move_to_end(name)
+                if len(self._tats) > self.max_keys:
+                    self._tats.popitem(last=False)
+            return decision
+        names = [f"{key}:{rate.name}" for rate in rates]
         outcomes = [
             gcra(self._tats.get(n), now, r, cost) for n, r in zip(names, rates, strict=True)
         ]
@@ -137,10 +146,12 @@ class RedisRateLimitBackend(RateLimitBackend):
     async def acquire(self, key: str, rates: Sequence[Rate], cost: int = 1) -> Decision:
         if self._script is None:
             self._script = self.store.client.register_script(_GCRA_SCRIPT)
-        keys = [self.store.key(f"{{rl:{key}}}:{rate}") for rate in rates]
+        keys = [self.store.key(f"{{rl:{key}}}:{rate.name}") for rate in rates]
         args: list[int | float] = [cost]
         for rate in rates:
-            args += [round(rate.interval * 1_000_000), rate.count]
+            # Microseconds, fractions kept: Lua numbers are doubles, and rounding would
+            # turn a rate above a million a second into no limit at all.
+            args += [repr(rate.interval * 1_000_000), rate.count]  # type: ignore[list-item]
         try:
             flat = await self._script(keys=keys, args=args)
         except (RedisConnectionError, RedisTimeoutError, OSError) as error:

@@ -6,7 +6,7 @@ allowed while it comes no more than `count` intervals ahead of the TAT; each
 allowed request moves the TAT one interval on. So `count` requests may come at
 once (the burst), then one per interval; no per-request history is kept.
 
-The Redis script in `stackkit.ratelimit.redis` does the same arithmetic in Lua.
+The Redis script in `stackkit.ratelimit.backends` does the same arithmetic in Lua.
 """
 
 from __future__ import annotations

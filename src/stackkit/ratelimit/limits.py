@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 __all__ = ["PERIODS", "Rate", "parse_limits"]
 
@@ -17,6 +18,11 @@ class Rate:
 
     count: int
     period: float
+
+    @cached_property
+    def name(self) -> str:
+        """`str(self)`, kept: it names the rate's counter on every check."""
+        return str(self)
 
     @property
     def interval(self) -> float:
