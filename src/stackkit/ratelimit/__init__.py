@@ -5,6 +5,7 @@ from stackkit.ratelimit.backends import (
     RateLimitBackend,
     RedisRateLimitBackend,
 )
+from stackkit.ratelimit.fixed_window import fixed_window
 from stackkit.ratelimit.gcra import Decision, gcra
 from stackkit.ratelimit.limiter import (
     RateLimited,
@@ -23,6 +24,7 @@ __all__ = [
     "RateLimited",
     "RateLimiter",
     "RedisRateLimitBackend",
+    "fixed_window",
     "gcra",
     "parse_limits",
     "rate_limit_headers",

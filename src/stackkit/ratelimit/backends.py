@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
@@ -19,10 +19,17 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from stackkit.cache.redis_store import RedisClusterStore, RedisStore
 from stackkit.cache.store import StoreUnavailable
+from stackkit.ratelimit.fixed_window import fixed_window
 from stackkit.ratelimit.gcra import Decision, gcra
 from stackkit.ratelimit.limits import Rate
 
-__all__ = ["MemoryRateLimitBackend", "RateLimitBackend", "RedisRateLimitBackend", "combine"]
+__all__ = [
+    "Algorithm",
+    "MemoryRateLimitBackend",
+    "RateLimitBackend",
+    "RedisRateLimitBackend",
+    "combine",
+]
 
 
 class RateLimitBackend(abc.ABC):
@@ -53,27 +60,40 @@ def combine(decisions: Sequence[Decision]) -> Decision:
     )
 
 
+Algorithm = Literal["gcra", "fixed-window"]
+_STEPS: dict[str, Callable[[Any, float, Rate, int], tuple[Decision, Any]]] = {
+    "gcra": gcra,
+    "fixed-window": fixed_window,
+}
+
+
 class MemoryRateLimitBackend(RateLimitBackend):
     """One process's counters: exact for one worker, not shared between workers.
 
     Args:
+        algorithm: `"gcra"` (the default) or `"fixed-window"`.
         max_keys: the most keys kept; the least recently used go beyond it (a key
             that goes starts again with a full burst).
         clock: seconds, monotonic; tests pass their own.
     """
 
     def __init__(
-        self, *, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        algorithm: Algorithm = "gcra",
+        max_keys: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.step: Callable[[Any, float, Rate, int], tuple[Decision, Any]] = _STEPS[algorithm]
         self.max_keys = max_keys
         self.clock = clock
-        self._tats: OrderedDict[str, float] = OrderedDict()
+        self._tats: OrderedDict[str, Any] = OrderedDict()
 
     async def acquire(self, key: str, rates: Sequence[Rate], cost: int = 1) -> Decision:
         now = self.clock()
         if len(rates) == 1:  # the common case, without the bookkeeping of several windows
             name = f"{key}:{rates[0].name}"
-            decision, new_tat = gcra(self._tats.get(name), now, rates[0], cost)
+            decision, new_tat = self.step(self._tats.get(name), now, rates[0], cost)
             if decision.allowed:
                 self._tats[name] = new_tat
                 self._tats.move_to_end(name)
@@ -82,7 +102,7 @@ class MemoryRateLimitBackend(RateLimitBackend):
             return decision
         names = [f"{key}:{rate.name}" for rate in rates]
         outcomes = [
-            gcra(self._tats.get(n), now, r, cost) for n, r in zip(names, rates, strict=True)
+            self.step(self._tats.get(n), now, r, cost) for n, r in zip(names, rates, strict=True)
         ]
         decision = combine([d for d, _ in outcomes])
         if decision.allowed:
@@ -131,6 +151,43 @@ return flat
 """
 
 
+# The same contract for fixed windows: ARGV per rate is its period (us) and count; each
+# key is a hash of the current window's start and how much of it is used.
+_FIXED_WINDOW_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local cost = tonumber(ARGV[1])
+local out, starts, useds, ends, all_allowed = {}, {}, {}, {}, true
+for i = 1, #KEYS do
+  local period = tonumber(ARGV[2 * i])
+  local count = tonumber(ARGV[2 * i + 1])
+  local start = math.floor(now / period) * period
+  local stored = redis.call('HMGET', KEYS[i], 's', 'c')
+  local used = 0
+  if stored[1] and tonumber(stored[1]) == start then used = tonumber(stored[2]) end
+  local ends_in = start + period - now
+  if used + cost > count then
+    all_allowed = false
+    table.insert(out, {0, count - used, ends_in, ends_in})
+  else
+    table.insert(out, {1, count - used - cost, ends_in, 0})
+  end
+  starts[i], useds[i], ends[i] = start, used + cost, ends_in
+end
+if all_allowed then
+  for i = 1, #KEYS do
+    redis.call('HSET', KEYS[i], 's', string.format('%.0f', starts[i]), 'c', useds[i])
+    redis.call('PEXPIRE', KEYS[i], math.ceil(ends[i] / 1000) + 1)
+  end
+end
+local flat = {}
+for _, row in ipairs(out) do
+  for _, value in ipairs(row) do table.insert(flat, math.floor(value)) end
+end
+return flat
+"""
+
+
 class RedisRateLimitBackend(RateLimitBackend):
     """Counters in Redis (or a Redis Cluster), shared by every worker. A key's rates
     share a hash tag, so they live on one cluster slot and the script sees them all.
@@ -142,20 +199,25 @@ class RedisRateLimitBackend(RateLimitBackend):
     Args:
         store: an open `RedisStore` or `RedisClusterStore`; its client, prefix and
             timeouts are used.
+        algorithm: `"gcra"` (the default) or `"fixed-window"`.
     """
 
-    def __init__(self, store: RedisStore) -> None:
+    def __init__(self, store: RedisStore, *, algorithm: Algorithm = "gcra") -> None:
         self.store = store
+        self.algorithm = algorithm
+        self._source = _GCRA_SCRIPT if algorithm == "gcra" else _FIXED_WINDOW_SCRIPT
         self._sha: str | None = None
         self._pending: list[tuple[list[str], list[Any], asyncio.Future[list[int]]]] = []
 
     async def acquire(self, key: str, rates: Sequence[Rate], cost: int = 1) -> Decision:
-        keys = [self.store.key(f"{{rl:{key}}}:{rate.name}") for rate in rates]
+        kind = "rl" if self.algorithm == "gcra" else "rlw"
+        keys = [self.store.key(f"{{{kind}:{key}}}:{rate.name}") for rate in rates]
         args: list[Any] = [cost]
         for rate in rates:
             # Microseconds, fractions kept: Lua numbers are doubles, and rounding would
             # turn a rate above a million a second into no limit at all.
-            args += [repr(rate.interval * 1_000_000), rate.count]
+            step = rate.interval if self.algorithm == "gcra" else rate.period
+            args += [repr(step * 1_000_000), rate.count]
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[list[int]] = loop.create_future()
         if not self._pending:
@@ -192,7 +254,7 @@ class RedisRateLimitBackend(RateLimitBackend):
         client = self.store.client
         for attempt in range(2):
             if self._sha is None:
-                self._sha = str(await client.script_load(_GCRA_SCRIPT))
+                self._sha = str(await client.script_load(self._source))
             sha = self._sha
             try:
                 if isinstance(self.store, RedisClusterStore):

@@ -1,0 +1,87 @@
+"""The fixed-window algorithm: by hand, and exact on every backend."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from stackkit.cache import RedisClusterStore, RedisStore
+from stackkit.ratelimit import (
+    MemoryRateLimitBackend,
+    Rate,
+    RateLimitBackend,
+    RedisRateLimitBackend,
+    fixed_window,
+    parse_limits,
+)
+from stackkit.testing import unique_key_prefix
+
+THREE_PER_MINUTE = Rate(3, 60)
+
+
+def test_a_window_allows_its_count_then_refuses_until_it_ends() -> None:
+    state = None
+    for used in range(1, 4):
+        decision, state = fixed_window(state, 125.0, THREE_PER_MINUTE)
+        assert decision.allowed
+        assert decision.remaining == 3 - used
+        assert decision.reset_after == pytest.approx(55.0)  # the window is [120, 180)
+    refused, after = fixed_window(state, 150.0, THREE_PER_MINUTE)
+    assert not refused.allowed
+    assert refused.retry_after == pytest.approx(30.0)
+    assert after == state
+    fresh, _ = fixed_window(state, 180.0, THREE_PER_MINUTE)  # the next window
+    assert fresh.allowed
+    assert fresh.remaining == 2
+
+
+def test_a_boundary_lets_two_windows_through_back_to_back() -> None:
+    """Why GCRA is the default: 3/minute can become 6 in two seconds."""
+    state = None
+    for _ in range(3):
+        decision, state = fixed_window(state, 179.0, THREE_PER_MINUTE)
+        assert decision.allowed
+    for _ in range(3):
+        decision, state = fixed_window(state, 180.5, THREE_PER_MINUTE)
+        assert decision.allowed
+
+
+@pytest.fixture(params=["memory", "redis", "cluster"])
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[RateLimitBackend]:
+    if request.param == "memory":
+        yield MemoryRateLimitBackend(algorithm="fixed-window")
+        return
+    prefix = unique_key_prefix()
+    if request.param == "redis":
+        store: RedisStore = RedisStore(request.getfixturevalue("redis_url"), prefix=prefix)
+    else:
+        store = RedisClusterStore(request.getfixturevalue("redis_cluster_url"), prefix=prefix)
+    await store.open()
+    try:
+        yield RedisRateLimitBackend(store, algorithm="fixed-window")
+    finally:
+        keys = [k async for k in store.client.scan_iter(match=f"{prefix}*")]
+        for key in keys:
+            await store.client.delete(key)
+        await store.close()
+
+
+async def test_200_concurrent_requests_against_50_let_exactly_50_through(
+    backend: RateLimitBackend,
+) -> None:
+    rates = parse_limits("50/day")  # a window that will not end during the test
+    decisions = await asyncio.gather(*(backend.acquire("client", rates) for _ in range(200)))
+    allowed = [d for d in decisions if d.allowed]
+    assert len(allowed) == 50
+    assert sorted(d.remaining for d in allowed) == list(range(50))
+    assert all(d.retry_after > 0 for d in decisions if not d.allowed)
+
+
+async def test_every_window_must_allow(backend: RateLimitBackend) -> None:
+    rates = parse_limits("2/day;100/day")
+    outcomes = [(await backend.acquire("k", rates)).allowed for _ in range(4)]
+    assert outcomes == [True, True, False, False]
+    hundred = await backend.acquire("k", parse_limits("100/day"))
+    assert hundred.remaining == 97  # two counted in the 100/day window, not four
