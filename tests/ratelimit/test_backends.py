@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
-from stackkit.cache import RedisClusterStore, RedisStore
+from stackkit.cache import RedisStore
 from stackkit.ratelimit import (
-    MemoryRateLimitBackend,
     RateLimitBackend,
     RateLimited,
     RateLimiter,
@@ -18,26 +16,6 @@ from stackkit.ratelimit import (
     parse_limits,
 )
 from stackkit.testing import RedisProcess, unique_key_prefix
-
-
-@pytest.fixture(params=["memory", "redis", "cluster"])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[RateLimitBackend]:
-    if request.param == "memory":
-        yield MemoryRateLimitBackend()
-        return
-    prefix = unique_key_prefix()
-    if request.param == "redis":
-        store: RedisStore = RedisStore(request.getfixturevalue("redis_url"), prefix=prefix)
-    else:
-        store = RedisClusterStore(request.getfixturevalue("redis_cluster_url"), prefix=prefix)
-    await store.open()
-    try:
-        yield RedisRateLimitBackend(store)
-    finally:
-        keys = [k async for k in store.client.scan_iter(match=f"{prefix}*")]
-        for key in keys:
-            await store.client.delete(key)
-        await store.close()
 
 
 async def test_200_concurrent_requests_against_50_let_exactly_50_through(

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from stackkit.cache import RedisClusterStore, RedisStore
+from stackkit.ratelimit import MemoryRateLimitBackend, RateLimitBackend, RedisRateLimitBackend
+from stackkit.ratelimit.backends import Algorithm
+from stackkit.testing import unique_key_prefix
+
+
+async def each_backend(
+    request: pytest.FixtureRequest, algorithm: Algorithm
+) -> AsyncIterator[RateLimitBackend]:
+    """The backend `request.param` names (memory, redis, cluster), keys removed after."""
+    if request.param == "memory":
+        yield MemoryRateLimitBackend(algorithm=algorithm)
+        return
+    prefix = unique_key_prefix()
+    if request.param == "redis":
+        store: RedisStore = RedisStore(request.getfixturevalue("redis_url"), prefix=prefix)
+    else:
+        store = RedisClusterStore(request.getfixturevalue("redis_cluster_url"), prefix=prefix)
+    await store.open()
+    try:
+        yield RedisRateLimitBackend(store, algorithm=algorithm)
+    finally:
+        keys = [k async for k in store.client.scan_iter(match=f"{prefix}*")]
+        for key in keys:
+            await store.client.delete(key)
+        await store.close()
+
+
+@pytest.fixture(params=["memory", "redis", "cluster"])
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[RateLimitBackend]:
+    """A GCRA backend of each kind."""
+    async for backend in each_backend(request, "gcra"):
+        yield backend
+
+
+@pytest.fixture(params=["memory", "redis", "cluster"])
+async def window_backend(request: pytest.FixtureRequest) -> AsyncIterator[RateLimitBackend]:
+    """A fixed-window backend of each kind."""
+    async for backend in each_backend(request, "fixed-window"):
+        yield backend
