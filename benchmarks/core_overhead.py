@@ -14,17 +14,14 @@ Needs `wrk` on PATH (Debian: `apt-get install wrk`). Targets 127.0.0.1 only.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
+from harness import free_port, serve
 from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -75,45 +72,6 @@ APPS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def serve(factory: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        f"core_overhead:{factory}",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=output, env=env)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit(f"{factory} did not start; see {log}")
-
-
 def load(port: int, seconds: int) -> tuple[float, float]:
     result = subprocess.run(
         ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", f"http://127.0.0.1:{port}/api/items"],
@@ -139,7 +97,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         ports = {label: free_port() for label, _ in APPS}
         servers = [
-            serve(factory, ports[label], Path(folder) / f"{factory}.log") for label, factory in APPS
+            serve(f"core_overhead:{factory}", ports[label], Path(folder) / f"{factory}.log")
+            for label, factory in APPS
         ]
         try:
             for label, _ in APPS:

@@ -42,7 +42,6 @@ import asyncio
 import gc
 import os
 import statistics
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -50,7 +49,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from urllib.parse import urlsplit
 
-import redis
+from harness import count_keys, remove_keys
 from limits import parse
 from limits.aio import strategies
 from limits.aio.storage import MemoryStorage, RedisStorage
@@ -133,23 +132,6 @@ async def at_once(check: Check, key: str) -> tuple[int, list[BaseException]]:
     )
     errors = [o for o in outcomes if isinstance(o, BaseException)]
     return sum(o is True for o in outcomes), errors
-
-
-def count_keys(redis_url: str, prefix: str) -> int:
-    with redis.Redis.from_url(redis_url) as client:
-        return sum(1 for _ in client.scan_iter(match=f"{prefix}*", count=1000))
-
-
-def delete_keys(redis_url: str, prefix: str) -> None:
-    """Delete the run's keys; a Redis that does not answer gets a warning, not a traceback
-    hiding the run's own error."""
-    try:
-        with redis.Redis.from_url(redis_url) as client:
-            keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-            for start in range(0, len(keys), 1000):
-                client.delete(*keys[start : start + 1000])
-    except redis.RedisError as error:
-        print(f"warning: keys {prefix}* not deleted from {redis_url}: {error}", file=sys.stderr)
 
 
 async def run(redis_url: str, prefix: str, args: argparse.Namespace) -> None:
@@ -291,7 +273,7 @@ def main() -> None:
     try:
         asyncio.run(run(args.redis_url, prefix, args))
     finally:
-        delete_keys(args.redis_url, prefix)
+        remove_keys(args.redis_url, prefix)
 
 
 if __name__ == "__main__":

@@ -36,17 +36,15 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
-import time
 import urllib.request
 import uuid
 from datetime import datetime
 from pathlib import Path
 
+from harness import count_keys, free_port, remove_keys, serve
 from pydantic import BaseModel, Field
 from sqlalchemy import String, insert, text
 from sqlalchemy.engine import make_url
@@ -168,48 +166,6 @@ async def seed(url: str) -> None:
         await connection.execute(text("ANALYZE items"))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def serve(port: int, environment: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "response_cache:app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    env = {**os.environ, **environment, "PYTHONPATH": str(Path(__file__).parent)}
-    # The server runs in an empty folder, so that no `.env` there adds settings.
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=output, env=env, cwd=log.parent
-        )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit(f"a server did not start; see {log}:\n{log.read_text()}")
-
-
 def fetch(port: int) -> tuple[str | None, list[int]]:
     """Cache-Status and the item ids of one GET."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{PATH}", timeout=10) as response:
@@ -265,27 +221,6 @@ def load(port: int, seconds: int) -> tuple[float, float, int]:
     return rate, float(p99) * scale, errors
 
 
-def delete_keys(redis_url: str, prefix: str) -> None:
-    """Delete the run's keys; a Redis that does not answer gets a warning, not a traceback
-    hiding the run's own error."""
-    import redis
-
-    try:
-        with redis.Redis.from_url(redis_url) as client:
-            keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-            if keys:
-                client.delete(*keys)
-    except redis.RedisError as error:
-        print(f"warning: keys {prefix}* not deleted from {redis_url}: {error}", file=sys.stderr)
-
-
-def count_keys(redis_url: str, prefix: str) -> int:
-    import redis
-
-    with redis.Redis.from_url(redis_url) as client:
-        return sum(1 for _ in client.scan_iter(match=f"{prefix}*", count=1000))
-
-
 def run(database_url: str, redis_url: str, prefix: str, seconds: int, rounds: int) -> None:
     asyncio.run(seed(database_url))
     base = {
@@ -307,7 +242,11 @@ def run(database_url: str, redis_url: str, prefix: str, seconds: int, rounds: in
                 environment = {**base, "STACKKIT_CACHE_TTL": env["STACKKIT_CACHE_TTL"]}
                 # Empty, not unset: the server's `.env` or environment must not add Redis.
                 environment["REDIS_URL"] = redis_url if env.get("redis") else ""
-                servers.append(serve(ports[label], environment, Path(folder) / f"{n}.log"))
+                servers.append(
+                    serve(
+                        "response_cache:app", ports[label], Path(folder) / f"{n}.log", environment
+                    )
+                )
             check(ports, cached)
             if count_keys(redis_url, prefix) == 0:
                 raise SystemExit("the Redis contender wrote no key under its prefix")
@@ -368,7 +307,7 @@ def main() -> None:
         run(url, args.redis_url, prefix, args.seconds, args.rounds)
     finally:
         drop_database(args.database_url, name)
-        delete_keys(args.redis_url, prefix)
+        remove_keys(args.redis_url, prefix)
 
 
 if __name__ == "__main__":

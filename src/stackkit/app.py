@@ -25,7 +25,7 @@ from stackkit.http.meta import meta_controller
 from stackkit.http.openapi import openapi_document
 from stackkit.http.problems import ProblemError, http_exception_handler, problem_error_handler
 from stackkit.http.resource import Resource
-from stackkit.http.routing import Controller
+from stackkit.http.routing import Controller, RouteFinder
 from stackkit.logs import configure_logging
 from stackkit.middleware import (
     BodySizeLimitMiddleware,
@@ -184,6 +184,8 @@ def create_app(
         Middleware(BodySizeLimitMiddleware, max_body_size=settings.max_body_size),
         *middleware,
     ]
+    # Both find a request's route before the router does; one finder, one match per path.
+    find_route = RouteFinder([*app_routes, *routes])
     # Rate limits share the cache's Redis connection (or count in this process).
     backend = RedisRateLimitBackend(store) if isinstance(store, RedisStore) else None
     stack.append(
@@ -191,7 +193,7 @@ def create_app(
             RateLimitMiddleware,
             limiter=RateLimiter(backend or MemoryRateLimitBackend()),
             default=settings.rate_limit,
-            routes=[*app_routes, *routes],
+            find_route=find_route,
             trusted_proxies=settings.trusted_proxies,
         )
     )
@@ -200,7 +202,7 @@ def create_app(
             Middleware(
                 ResponseCacheMiddleware,
                 store=store,
-                routes=[*app_routes, *routes],
+                find_route=find_route,
                 default_ttl=settings.cache_ttl,
             )
         )

@@ -150,11 +150,12 @@ class Settings(BaseSettings):
     def _async_database_url(cls, value: str) -> str:
         return normalize_database_url(value)
 
-    @field_validator("database_replica_urls", mode="before")
+    @field_validator("database_replica_urls", "cors_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_replica_urls(cls, value: Any) -> Any:
+    def _split_commas(cls, value: Any) -> Any:
+        """Lists come from the environment comma-separated: `a, b` -> `["a", "b"]`."""
         if isinstance(value, str):
-            return [url.strip() for url in value.split(",") if url.strip()]
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("database_replica_urls")
@@ -183,13 +184,6 @@ class Settings(BaseSettings):
             raise ValueError(f"is too weak for production: {problem}")
         return value
 
-    @field_validator("cors_origins", mode="before")
-    @classmethod
-    def _split_origins(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [origin.strip() for origin in value.split(",") if origin.strip()]
-        return value
-
     @field_validator("cors_origins")
     @classmethod
     def _valid_origins(cls, value: list[str], info: ValidationInfo) -> list[str]:
@@ -202,13 +196,6 @@ class Settings(BaseSettings):
             elif not _ORIGIN.match(origin):
                 raise ValueError(f"{origin!r} is not an origin like https://example.com")
         return origins
-
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _split_proxies(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
 
     @field_validator("trusted_proxies")
     @classmethod

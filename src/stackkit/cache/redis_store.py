@@ -22,9 +22,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from stackkit.cache.store import Store, StoreUnavailable
 
-__all__ = ["RedisClusterStore", "RedisStore"]
+__all__ = ["REDIS_DOWN", "RedisClusterStore", "RedisStore"]
 
 logger = logging.getLogger("stackkit.cache")
+
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+"""What redis-py raises when the server is away or slow (as opposed to a bad command)."""
 
 _INCR_WITH_TTL = """
 local value = redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -104,7 +107,7 @@ class RedisStore(Store):
     async def _answering(self) -> AsyncIterator[None]:
         try:
             yield
-        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+        except REDIS_DOWN as error:
             raise StoreUnavailable(f"Redis did not answer: {error}") from error
 
     async def get(self, key: str) -> bytes | None:
@@ -205,7 +208,7 @@ class RedisClusterStore(RedisStore):
         cluster: RedisCluster = self._client
         try:
             await cluster.initialize()
-        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+        except REDIS_DOWN as error:
             logger.warning("Redis Cluster not reachable at start-up: %s", error)
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:

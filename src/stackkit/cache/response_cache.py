@@ -36,9 +36,6 @@ from stackkit.cache.store import Store, StoreUnavailable
 from stackkit.http.routing import ROUTE_SCOPE_KEY, RouteFinder, RouteSpec, principal
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from starlette.routing import BaseRoute
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["ResponseCacheMiddleware"]
@@ -56,8 +53,9 @@ class ResponseCacheMiddleware:
 
     Args:
         store: where entries live (a `MemoryStore`, or Redis for several workers).
-        routes: the app's routes; only controller routes whose `cache_ttl` is not 0
-            are cached, and the others never touch the store.
+        find_route: finds each request's route before routing (shared with the rate
+            limiter); only controller routes whose `cache_ttl` is not 0 are cached,
+            and requests to others never touch the store.
         default_ttl: seconds for routes that do not set `cache_ttl`.
         max_body: larger responses are passed through, not stored.
         wait: seconds a concurrent miss waits for the first one's entry.
@@ -70,7 +68,7 @@ class ResponseCacheMiddleware:
         app: ASGIApp,
         *,
         store: Store,
-        routes: Sequence[BaseRoute] = (),
+        find_route: RouteFinder,
         default_ttl: float = 300,
         max_body: int = 1_048_576,
         wait: float = 5.0,
@@ -79,7 +77,7 @@ class ResponseCacheMiddleware:
     ) -> None:
         self.app = app
         self.store = store
-        self.find_route = RouteFinder(routes)
+        self.find_route = find_route
         self.default_ttl = default_ttl
         self.max_body = max_body
         self.wait = wait
@@ -110,7 +108,7 @@ class ResponseCacheMiddleware:
         digest = _digest(scope)
         version_key, entry_key = f"{{{namespace}}}:v", f"{{{namespace}}}:e:{digest}"
         try:
-            entry = await self._lookup(version_key, entry_key)
+            version, entry = await self._lookup(version_key, entry_key)
             if entry is not None:
                 await self._send_entry(entry, scope, send)
                 return
@@ -125,7 +123,7 @@ class ResponseCacheMiddleware:
                 waited = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.05)
-                entry = await self._lookup(version_key, entry_key)
+                version, entry = await self._lookup(version_key, entry_key)
                 if entry is not None:
                     await self._send_entry(entry, scope, send)
                     return
@@ -135,7 +133,7 @@ class ResponseCacheMiddleware:
             if waited:
                 # The holder may have stored its entry and let go between our last look
                 # and our taking the lock: look once more before running the handler.
-                entry = await self._lookup(version_key, entry_key)
+                version, entry = await self._lookup(version_key, entry_key)
                 if entry is not None:
                     await self.store.delete_if_equals(lock_key, token)
                     await self._send_entry(entry, scope, send)
@@ -145,25 +143,27 @@ class ResponseCacheMiddleware:
             await self.app(scope, receive, _with_status(send, b"stackkit; fwd=bypass"))
             return
         try:
-            await self._fill(scope, receive, send, version_key, entry_key)
+            await self._fill(scope, receive, send, version, entry_key)
         finally:
             try:
                 await self.store.delete_if_equals(lock_key, token)
             except StoreUnavailable as error:
                 self._warn(error)
 
-    async def _lookup(self, version_key: str, entry_key: str) -> _Entry | None:
-        version, raw = await self.store.get_many([version_key, entry_key])
+    async def _lookup(self, version_key: str, entry_key: str) -> tuple[int, _Entry | None]:
+        """The namespace's current version, and the entry if it was made under it."""
+        raw_version, raw = await self.store.get_many([version_key, entry_key])
+        version = _version(raw_version)
         if raw is None:
-            return None
+            return version, None
         entry = _Entry.decode(raw)
-        return entry if entry.version == _version(version) else None
+        return version, entry if entry.version == version else None
 
     async def _fill(
-        self, scope: Scope, receive: Receive, send: Send, version_key: str, entry_key: str
+        self, scope: Scope, receive: Receive, send: Send, version: int, entry_key: str
     ) -> None:
-        """Run the app; store its response if it may be cached; send it."""
-        version = _version(await self.store.get(version_key))
+        """Run the app; store its response, under the namespace `version` read before
+        the handler ran, if it may be cached; send it."""
         start: Message | None = None
         chunks: list[bytes] = []
         size = 0

@@ -13,11 +13,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from stackkit.cache.redis_store import RedisClusterStore, RedisStore
+from stackkit.cache.redis_store import REDIS_DOWN, RedisClusterStore, RedisStore
 from stackkit.cache.store import StoreUnavailable
 from stackkit.ratelimit.fixed_window import fixed_window
 from stackkit.ratelimit.gcra import Decision, gcra
@@ -114,10 +112,20 @@ class MemoryRateLimitBackend(RateLimitBackend):
         return decision
 
 
+# The end of both scripts: their per-rate rows `out`, flattened into integers.
+_RETURN_ROWS = """
+local flat = {}
+for _, row in ipairs(out) do
+  for _, value in ipairs(row) do table.insert(flat, math.floor(value)) end
+end
+return flat
+"""
+
 # KEYS: one per rate. ARGV: cost, then per rate its interval and count.
 # Time comes from the Redis server, so that every worker agrees on "now".
 # Returns per rate: allowed (0/1), remaining, reset_after and retry_after in microseconds.
-_GCRA_SCRIPT = """
+_GCRA_SCRIPT = (
+    """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local cost = tonumber(ARGV[1])
@@ -143,17 +151,15 @@ if all_allowed then
                'PX', math.ceil((new_tats[i] - now) / 1000) + 1)
   end
 end
-local flat = {}
-for _, row in ipairs(out) do
-  for _, value in ipairs(row) do table.insert(flat, math.floor(value)) end
-end
-return flat
 """
+    + _RETURN_ROWS
+)
 
 
 # The same contract for fixed windows: ARGV per rate is its period (us) and count; each
 # key is a hash of the current window's start and how much of it is used.
-_FIXED_WINDOW_SCRIPT = """
+_FIXED_WINDOW_SCRIPT = (
+    """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local cost = tonumber(ARGV[1])
@@ -180,12 +186,9 @@ if all_allowed then
     redis.call('PEXPIRE', KEYS[i], math.ceil(ends[i] / 1000) + 1)
   end
 end
-local flat = {}
-for _, row in ipairs(out) do
-  for _, value in ipairs(row) do table.insert(flat, math.floor(value)) end
-end
-return flat
 """
+    + _RETURN_ROWS
+)
 
 
 class RedisRateLimitBackend(RateLimitBackend):
@@ -240,7 +243,7 @@ class RedisRateLimitBackend(RateLimitBackend):
         batch, self._pending = self._pending, []
         try:
             results = await self._run(batch)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+        except REDIS_DOWN as error:
             _fail(batch, StoreUnavailable(f"Redis did not answer: {error}"))
             return
         except BaseException as error:  # every waiting check gets it, even a cancellation

@@ -29,7 +29,6 @@ from stackkit.http.routing import RouteFinder, principal
 from stackkit.ratelimit.limiter import RateLimited, RateLimiter, rate_limit_headers
 
 if TYPE_CHECKING:
-    from starlette.routing import BaseRoute
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["RateLimitMiddleware", "client_key"]
@@ -44,7 +43,7 @@ class RateLimitMiddleware:
         limiter: checks the requests (its backend is shared by every worker when it
             is Redis).
         default: the limit of routes that set none, like `"100/minute"`.
-        routes: the app's routes, to find each request's route before routing.
+        find_route: finds each request's route before routing (shared with the cache).
         trusted_proxies: addresses or networks whose `X-Forwarded-For` is believed.
     """
 
@@ -54,13 +53,13 @@ class RateLimitMiddleware:
         *,
         limiter: RateLimiter,
         default: str,
-        routes: Sequence[BaseRoute] = (),
+        find_route: RouteFinder,
         trusted_proxies: Sequence[str] = (),
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.default = default
-        self.find_route = RouteFinder(routes)
+        self.find_route = find_route
         self.trusted = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

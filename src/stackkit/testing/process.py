@@ -17,7 +17,7 @@ from stackkit.testing.services import ServiceUnavailable, find_free_port, wait_u
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["Locatable", "ServerProcess"]
+__all__ = ["ServerProcess", "ThrowawayServer"]
 
 _PORT_ATTEMPTS = 3
 _STOP_TIMEOUT = 10.0
@@ -43,8 +43,26 @@ class _ExitedEarly(ServiceUnavailable):
     """The server process exited before it became ready (often: its port was taken)."""
 
 
-class Locatable:
-    """Something that needs binaries on this machine; `locate()` checks them."""
+class ThrowawayServer:
+    """A server the tests start and stop, from binaries that `locate()` checks; a
+    context manager that starts it and stops it again."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
 
     @classmethod
     def locate(cls) -> None:
@@ -70,7 +88,7 @@ class Locatable:
         return cls.unavailable_reason() is None
 
 
-class ServerProcess(Locatable, ABC):
+class ServerProcess(ThrowawayServer, ABC):
     """A server run as a child process in a temporary folder, on a port of its own.
 
     The port is chosen once (or given) and kept, so that :meth:`stop` then
@@ -153,17 +171,6 @@ class ServerProcess(Locatable, ABC):
         """
         self._terminate()
         return self.start()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

@@ -7,13 +7,12 @@ import re
 import subprocess
 from typing import TYPE_CHECKING, ClassVar, Self
 
-from stackkit.testing.process import Locatable
+from stackkit.testing.process import ThrowawayServer
 from stackkit.testing.redis import RedisProcess
 from stackkit.testing.services import ServiceUnavailable, find_binary, find_free_port, wait_until
 
 if TYPE_CHECKING:
     from pathlib import Path
-    from types import TracebackType
 
 __all__ = ["RedisClusterProcess"]
 
@@ -60,7 +59,7 @@ class _ClusterNode(RedisProcess):
         return self._bus_port[1]
 
 
-class RedisClusterProcess(Locatable):
+class RedisClusterProcess(ThrowawayServer):
     """A throwaway Redis Cluster on 127.0.0.1: ``nodes`` primaries, no replicas, no persistence.
 
     :meth:`start` runs one ``redis-server --cluster-enabled yes`` per node, each
@@ -203,17 +202,6 @@ class RedisClusterProcess(Locatable):
         """
         self._nodes[index].start()
         self._wait_until_ok(self._rejoin_timeout)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
