@@ -53,7 +53,15 @@ def _stackkit_app(*, access_log: bool) -> Starlette:
     async def list_items() -> list[Item]:
         return models
 
-    settings = Settings(env="test", database_url="sqlite:///:memory:", access_log=access_log)
+    # The response cache off (every request reaches the handler) and a limit no load here
+    # reaches (every request pays the rate-limit check, none is refused).
+    settings = Settings(
+        env="test",
+        database_url="sqlite:///:memory:",
+        access_log=access_log,
+        cache_ttl=0,
+        rate_limit="1000000000/second",
+    )
     return create_app(settings, controllers=[items], backends=[])
 
 
