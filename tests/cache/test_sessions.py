@@ -62,9 +62,12 @@ async def test_touch_slides_expiry_up_to_the_maximum_lifetime(
 async def test_revoke_one(sessions: SessionStore) -> None:
     first = await sessions.create("42")
     second = await sessions.create("42")
+    assert await sessions.is_alive(first.id)
     assert await sessions.revoke(first.id)
     assert not await sessions.revoke(first.id)
     assert await sessions.get(first.id) is None
+    assert not await sessions.is_alive(first.id)
+    assert await sessions.touch(first.id) is None  # a revoked session stays revoked
     assert [s.id for s in await sessions.list("42")] == [second.id]
 
 

@@ -76,6 +76,20 @@ async def test_set_if_absent_lets_one_caller_win(store: Store) -> None:
     assert await store.set_if_absent("lock", b"next", ttl=30)
 
 
+async def test_replace_writes_only_a_key_that_exists(store: Store) -> None:
+    assert not await store.replace("session", b"v2", ttl=30)
+    assert await store.get("session") is None
+    await store.set("session", b"v1", ttl=30)
+    assert await store.replace("session", b"v2", ttl=60)
+    assert await store.get("session") == b"v2"
+    remaining = await store.expires_in("session")
+    assert remaining is not None
+    assert remaining > 50
+    await store.delete("session")
+    assert not await store.replace("session", b"v3", ttl=30)
+    assert await store.get("session") is None
+
+
 async def test_lock_expires_by_itself(store: Store) -> None:
     assert await store.set_if_absent("lock", b"me", ttl=0.05)
 

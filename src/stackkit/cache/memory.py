@@ -104,6 +104,13 @@ class MemoryStore(Store):
     async def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
         self._put(self.key(key), value, ttl)
 
+    async def replace(self, key: str, value: bytes, *, ttl: float | None = None) -> bool:
+        key = self.key(key)
+        if self._live(key) is None:
+            return False
+        self._put(key, value, ttl)
+        return True
+
     async def delete(self, *keys: str) -> int:
         removed = 0
         for key in map(self.key, keys):

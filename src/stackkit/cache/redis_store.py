@@ -125,6 +125,10 @@ class RedisStore(Store):
         async with self._answering():
             await self.client.set(self.key(key), value, px=_ms(ttl))
 
+    async def replace(self, key: str, value: bytes, *, ttl: float | None = None) -> bool:
+        async with self._answering():
+            return bool(await self.client.set(self.key(key), value, px=_ms(ttl), xx=True))
+
     async def delete(self, *keys: str) -> int:
         if not keys:
             return 0

@@ -95,9 +95,18 @@ class SessionStore:
         session = Session(**json.loads(raw))
         return session if session.expires_at > self.clock() else None
 
+    async def is_alive(self, session_id: str) -> bool:
+        """Whether the session exists: one read, nothing decoded (checked on every
+        authenticated request)."""
+        return await self.store.get(self._key(session_id)) is not None
+
     async def touch(self, session_id: str, data: Mapping[str, Any] | None = None) -> Session | None:
         """Extend the session by `ttl` (up to its maximum lifetime), optionally replacing
-        its data; None if it no longer exists."""
+        its data; None if it no longer exists.
+
+        A session revoked while this runs stays revoked: the write only replaces a
+        session that is still there.
+        """
         session = await self.get(session_id)
         if session is None:
             return None
@@ -106,8 +115,7 @@ class SessionStore:
         if data is not None:
             changed["data"] = dict(data)  # type: ignore[assignment]
         session = Session(**{**asdict(session), **changed})
-        await self._save(session)
-        return session
+        return session if await self._save(session, replace=True) else None
 
     async def revoke(self, session_id: str) -> bool:
         """End one session; whether it existed."""
@@ -131,12 +139,15 @@ class SessionStore:
         sessions = [await self.get(i) for i in ids]
         return [s for s in sessions if s is not None and s.user_id == str(user_id)]
 
-    async def _save(self, session: Session) -> None:
+    async def _save(self, session: Session, *, replace: bool = False) -> bool:
         remaining = session.expires_at - self.clock()
         if remaining <= 0:
-            return
+            return False
         await self.store.index_add(
             self._index(session.user_id), session.id, expires_at=session.expires_at
         )
         payload = json.dumps(asdict(session), separators=(",", ":")).encode()
+        if replace:
+            return await self.store.replace(self._key(session.id), payload, ttl=remaining)
         await self.store.set(self._key(session.id), payload, ttl=remaining)
+        return True

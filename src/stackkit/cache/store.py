@@ -51,6 +51,11 @@ class Store(Backend):
         """Store `value`; it expires after `ttl` seconds (None: never, until evicted)."""
 
     @abc.abstractmethod
+    async def replace(self, key: str, value: bytes, *, ttl: float | None = None) -> bool:
+        """Store `value` only if the key exists; return whether it was stored. A write
+        that must not bring back a key deleted meanwhile (a revoked session)."""
+
+    @abc.abstractmethod
     async def delete(self, *keys: str) -> int:
         """Remove the keys; return how many existed."""
 
