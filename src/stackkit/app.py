@@ -14,12 +14,16 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from stackkit.auth.api import auth_controller
+from stackkit.auth.config import Auth, AuthConfig
+from stackkit.auth.middleware import AuthenticationMiddleware
 from stackkit.backends import Backend
 from stackkit.cache.memory import MemoryStore
 from stackkit.cache.redis_store import RedisClusterStore, RedisStore
 from stackkit.cache.response_cache import ResponseCacheMiddleware
 from stackkit.cache.store import Store
 from stackkit.db.database import Database
+from stackkit.db.model import Model
 from stackkit.health import health_controller
 from stackkit.http.meta import meta_controller
 from stackkit.http.openapi import openapi_document
@@ -47,6 +51,7 @@ CORS_ALLOWED_HEADERS = [
     "If-Match",
     "If-None-Match",
     "X-Request-ID",
+    "X-Requested-With",
 ]
 CORS_EXPOSED_HEADERS = [
     "Cache-Status",
@@ -94,6 +99,8 @@ def create_app(
     middleware: Sequence[Middleware] = (),
     startup: Sequence[Callable[[Starlette], Awaitable[None]]] = (),
     cache_store: Store | None = None,
+    user_model: type[Model] | None = None,
+    auth: AuthConfig | None = None,
     title: str = "stackkit app",
     version: str = "0.1.0",
     configure_logs: bool = True,
@@ -108,12 +115,16 @@ def create_app(
             (for example static files); not documented in OpenAPI.
         backends: resources opened by the lifespan and checked by `/readyz`;
             defaults to `default_backends(settings)`.
-        middleware: the authentication layer (and any other of your own), placed after
-            the built-in ones and before rate limiting and the response cache.
+        middleware: middleware of your own (or an authentication layer of your own, without
+            `user_model`), placed after stackkit's authentication and before rate
+            limiting and the response cache.
         startup: coroutines run with the app, in order, once the backends are open
             (for example, creating tables in a demo; real apps migrate instead).
         cache_store: where the response cache keeps entries; default
             `default_cache_store(settings)`. `STACKKIT_CACHE_TTL=0` turns the cache off.
+        user_model: turn authentication on with this user table (`UserMixin` columns):
+            the auth routes under `/api/auth`, access tokens checked on every request.
+        auth: the same, with choices of your own (`AuthConfig`); give one or the other.
         title, version: of the API, for the OpenAPI document.
         configure_logs: install stackkit's log handler (JSON in production).
 
@@ -124,15 +135,19 @@ def create_app(
     3. `CORSMiddleware`, when `STACKKIT_CORS_ORIGINS` is set.
     4. `InternalErrorMiddleware`: any unhandled exception becomes a 500 problem.
     5. `BodySizeLimitMiddleware`: 413 past `STACKKIT_MAX_BODY_SIZE`.
-    6. `middleware`: authentication.
+    6. `AuthenticationMiddleware` (with `user_model` or `auth`), then `middleware`.
     7. `RateLimitMiddleware`: `STACKKIT_RATE_LIMIT` per client, or the route's own.
     8. `ResponseCacheMiddleware`, unless `STACKKIT_CACHE_TTL=0`.
     9. Starlette's exception middleware: `ProblemError` and `HTTPException` become problems.
 
     Raises:
         SettingsError: when `settings` is omitted and the environment is invalid.
+        ValueError: both `user_model` and `auth`, or access-token keys that cannot sign.
     """
     settings = settings or load_settings()
+    if user_model is not None and auth is not None:
+        raise ValueError("give user_model or auth (AuthConfig(user_model, ...)), not both")
+    auth_config = auth or (AuthConfig(user_model) if user_model is not None else None)
     if configure_logs:
         log_format = settings.log_format
         if log_format == "auto":
@@ -147,6 +162,16 @@ def create_app(
     if duplicated:
         raise ValueError(f"backends must have distinct names; repeated: {duplicated}")
     expose_errors = not settings.is_production
+    # Rate limits share the cache's Redis connection (or count in this process).
+    backend = RedisRateLimitBackend(store) if isinstance(store, RedisStore) else None
+    limiter = RateLimiter(backend or MemoryRateLimitBackend())
+    auth_parts = None
+    if auth_config is not None:
+        # Sessions must not be evicted to make room for cached responses: in memory they
+        # get a store of their own; in Redis, keys with a TTL under a noeviction policy.
+        session_store = store if isinstance(store, RedisStore) else MemoryStore(max_entries=100_000)
+        auth_parts = Auth.build(auth_config, settings, store=session_store, limiter=limiter)
+        controllers = [*controllers, auth_controller(auth_parts)]
 
     # The fixed routes come first, so that no app route (`/{page}`, `/api/{name}`) can
     # answer a load balancer's /readyz in their place.
@@ -182,16 +207,20 @@ def create_app(
     stack += [
         Middleware(InternalErrorMiddleware, expose_errors=expose_errors),
         Middleware(BodySizeLimitMiddleware, max_body_size=settings.max_body_size),
-        *middleware,
     ]
+    if auth_parts is not None:
+        stack.append(
+            Middleware(
+                AuthenticationMiddleware, tokens=auth_parts.tokens, sessions=auth_parts.sessions
+            )
+        )
+    stack += middleware
     # Both find a request's route before the router does; one finder, one match per path.
     find_route = RouteFinder([*app_routes, *routes])
-    # Rate limits share the cache's Redis connection (or count in this process).
-    backend = RedisRateLimitBackend(store) if isinstance(store, RedisStore) else None
     stack.append(
         Middleware(
             RateLimitMiddleware,
-            limiter=RateLimiter(backend or MemoryRateLimitBackend()),
+            limiter=limiter,
             default=settings.rate_limit,
             find_route=find_route,
             trusted_proxies=settings.trusted_proxies,
@@ -238,6 +267,7 @@ def create_app(
     app.state.backends = {backend.name: backend for backend in app_backends}
     app.state.database = next((b for b in app_backends if isinstance(b, Database)), None)
     app.state.route_specs = specs
+    app.state.auth = auth_parts
     return app
 
 

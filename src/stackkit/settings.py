@@ -11,6 +11,7 @@ import ipaddress
 import logging
 import re
 import secrets
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -104,7 +105,47 @@ class Settings(BaseSettings):
     """Lifetime of an access token, in seconds (default 15 minutes)."""
 
     session_ttl: int = Field(default=86_400, gt=0)
-    """Lifetime of a refresh session, in seconds (default 24 hours)."""
+    """Lifetime of a refresh session past its last refresh, in seconds (default 24 hours)."""
+
+    session_max_lifetime: int = Field(default=30 * 86_400, gt=0)
+    """Longest a refresh session lives however often it is refreshed (default 30 days)."""
+
+    secret_key_fallbacks: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    """Earlier values of `SECRET_KEY`, comma-separated: tokens they signed still verify
+    (HS256). Keep one for the access token lifetime after a change, then drop it."""
+
+    jwt_algorithm: Literal["HS256", "RS256", "ES256", "EdDSA"] = "HS256"
+    """Algorithm of access tokens. HS256 signs with a key derived from `SECRET_KEY`; the
+    others with `STACKKIT_JWT_PRIVATE_KEY_FILE`."""
+
+    jwt_private_key_file: Path | None = None
+    """PEM private key that signs access tokens (RS256: RSA >= 2048 bits; ES256: P-256;
+    EdDSA: Ed25519)."""
+
+    jwt_public_key_files: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    """PEM public keys of earlier signing keys, comma-separated: their tokens still verify."""
+
+    jwt_issuer: str = Field(default="stackkit", min_length=1)
+    """`iss` of access tokens, required when they are verified."""
+
+    jwt_audience: str = Field(default="stackkit", min_length=1)
+    """`aud` of access tokens, required when they are verified."""
+
+    registration_open: bool = True
+    """Anyone may register an account (`POST /api/auth/register`); false: 403 there."""
+
+    refresh_cookie_secure: bool = True
+    """Mark the refresh cookie `Secure` (sent over HTTPS and to localhost only)."""
+
+    public_url: str = "http://localhost:8000"
+    """Where users reach the app; links in emails (password reset) start with it."""
+
+    smtp_url: SecretStr = SecretStr("")
+    """`smtp://user:password@host:587?starttls=true` or `smtps://...:465`. Empty: emails
+    are logged in development, and not sent in production."""
+
+    mail_from: str = "stackkit@localhost"
+    """Sender address of the app's emails."""
 
     cache_ttl: int = Field(default=300, ge=0)
     """How long API responses stay cached, in seconds (default 5 minutes; 0 disables)."""
@@ -150,7 +191,14 @@ class Settings(BaseSettings):
     def _async_database_url(cls, value: str) -> str:
         return normalize_database_url(value)
 
-    @field_validator("database_replica_urls", "cors_origins", "trusted_proxies", mode="before")
+    @field_validator(
+        "database_replica_urls",
+        "cors_origins",
+        "trusted_proxies",
+        "secret_key_fallbacks",
+        "jwt_public_key_files",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         """Lists come from the environment comma-separated: `a, b` -> `["a", "b"]`."""
@@ -196,6 +244,15 @@ class Settings(BaseSettings):
             elif not _ORIGIN.match(origin):
                 raise ValueError(f"{origin!r} is not an origin like https://example.com")
         return origins
+
+    @field_validator("jwt_private_key_file")
+    @classmethod
+    def _key_file_for_asymmetric(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None and info.data.get("jwt_algorithm", "HS256") != "HS256":
+            raise ValueError(
+                f"is required when STACKKIT_JWT_ALGORITHM={info.data['jwt_algorithm']}"
+            )
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -202,6 +202,8 @@ def _responses(spec: RouteSpec, schemas: dict[tuple[str, Any], dict[str, Any]]) 
         responses["415"] = _problem("Body is not JSON")
     if not spec.public:
         responses["401"] = _problem("Authentication required")
+    if spec.roles:
+        responses["403"] = _problem(f"Needs the role {', '.join(spec.roles)}")
     if spec.path_model or spec.query_model or spec.body_model:
         responses["422"] = {
             "description": "Request validation failed",

@@ -82,6 +82,8 @@ async def parse_body(model: type[BaseModel], request: Request) -> BaseModel:
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     raw = await request.body()
     if not raw:
+        if not any(field.is_required() for field in model.model_fields.values()):
+            return model()  # every field is optional: no body means all defaults
         raise ValidationProblem(
             [{"in": "body", "field": "", "message": "A JSON body is required", "type": "missing"}]
         )

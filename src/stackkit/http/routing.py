@@ -38,13 +38,16 @@ from stackkit.http.params import parse_body, parse_path, parse_query, sequence_f
 from stackkit.http.problems import ProblemError
 
 __all__ = [
+    "AUTH_ERROR_SCOPE_KEY",
     "ROUTE_SCOPE_KEY",
     "Controller",
     "Handler",
     "RouteFinder",
     "RouteSpec",
+    "check_access",
     "is_authenticated",
     "principal",
+    "requires",
     "route_spec",
 ]
 
@@ -52,8 +55,11 @@ Handler = Callable[..., Awaitable[Any]]
 _INPUTS = ("path", "query", "body")
 _NO_CONTENT = frozenset({204, 304})
 _SPEC_ATTRIBUTE = "__stackkit_route__"
+_ROLES_ATTRIBUTE = "__stackkit_roles__"
 ROUTE_SCOPE_KEY = "stackkit.route"
 """Where the endpoint puts its `RouteSpec` in the ASGI scope."""
+AUTH_ERROR_SCOPE_KEY = "stackkit.auth_error"
+"""Where authentication middleware says why it refused the request's credentials."""
 _PATH_PARAMETER = re.compile(r"{([^}:]+)(?::[^}]+)?}")
 _ANY_ADAPTER: TypeAdapter[Any] = TypeAdapter(Any)
 
@@ -83,6 +89,8 @@ class RouteSpec:
     """This route's own limit (`"5/minute"`); None: the app's default; False: none."""
     rate_limit_fail_closed: bool = False
     """Refuse (503) rather than allow when the limit cannot be checked (login)."""
+    roles: tuple[str, ...] = ()
+    """Roles the user must all hold (403 otherwise)."""
     wants_request: bool = False
     query_sequences: frozenset[str] = field(default_factory=frozenset)
 
@@ -144,9 +152,11 @@ class Controller:
         cache_ttl: float | None = None,
         rate_limit: str | bool | None = None,
         rate_limit_fail_closed: bool = False,
+        roles: Sequence[str] = (),
     ) -> Callable[[Handler], Handler]:
         """Declare a route. Raises `TypeError` at declaration when the handler's
-        parameters are not ones the controller can supply."""
+        parameters are not ones the controller can supply, or when a public route
+        asks for roles."""
 
         def register(handler: Handler) -> Handler:
             self.specs.append(
@@ -165,6 +175,7 @@ class Controller:
                     cache_ttl=cache_ttl,
                     rate_limit=rate_limit,
                     rate_limit_fail_closed=rate_limit_fail_closed,
+                    roles=tuple(roles),
                 )
             )
             return handler
@@ -193,6 +204,7 @@ def build_spec(
     cache_ttl: float | None = None,
     rate_limit: str | bool | None = None,
     rate_limit_fail_closed: bool = False,
+    roles: tuple[str, ...] = (),
 ) -> RouteSpec:
     if not inspect.iscoroutinefunction(handler):
         raise TypeError(f"{handler.__qualname__} must be an async function")
@@ -219,6 +231,9 @@ def build_spec(
     if "body" in models and method in ("GET", "HEAD", "DELETE"):
         raise TypeError(f"{handler.__qualname__}: a {method} route cannot take a body")
     _check_path_model(handler, path, models.get("path"))
+    roles = (*roles, *getattr(handler, _ROLES_ATTRIBUTE, ()))
+    if roles and public:
+        raise TypeError(f"{handler.__qualname__}: a public route cannot require roles")
     response_model = hints.get("return") if response is ... else response
     if response_model is type(None) or _is_response_class(response_model):
         response_model = None
@@ -248,6 +263,7 @@ def build_spec(
         cache_ttl=cache_ttl,
         rate_limit=rate_limit,
         rate_limit_fail_closed=rate_limit_fail_closed,
+        roles=tuple(dict.fromkeys(roles)),
         wants_request=wants_request,
         query_sequences=sequence_fields(query_model) if query_model else frozenset(),
     )
@@ -261,10 +277,8 @@ def as_route(spec: RouteSpec) -> Route:
 
     async def endpoint(request: Request) -> Response:
         request.scope[ROUTE_SCOPE_KEY] = spec  # for middleware that acts after routing
-        if not spec.public and not is_authenticated(request.scope):
-            raise ProblemError(
-                401, "This route needs authentication.", headers={"WWW-Authenticate": "Bearer"}
-            )
+        if not spec.public:
+            check_access(request.scope, spec.roles)
         arguments: dict[str, Any] = {}
         if spec.wants_request:
             arguments["request"] = request
@@ -315,6 +329,45 @@ class RouteFinder:
         if len(self._found) > self.size:
             self._found.popitem(last=False)
         return found
+
+
+def requires(*roles: str) -> Callable[[Handler], Handler]:
+    """Mark a handler as needing every one of `roles` (403 otherwise). Put it under
+    the route decorator:
+
+        @admin.get("/users")
+        @requires("admin")
+        async def list_users() -> list[UserOut]: ...
+    """
+
+    def mark(handler: Handler) -> Handler:
+        setattr(handler, _ROLES_ATTRIBUTE, (*getattr(handler, _ROLES_ATTRIBUTE, ()), *roles))
+        return handler
+
+    return mark
+
+
+def check_access(scope: Scope, roles: Sequence[str] = ()) -> None:
+    """Let an authenticated user holding every one of `roles` through.
+
+    Raises:
+        ProblemError: 401 without a signed-in user (`WWW-Authenticate: Bearer`, with
+            `error="invalid_token"` when credentials were sent but refused, RFC 6750);
+            403 when a role is missing.
+    """
+    if not is_authenticated(scope):
+        reason = scope.get(AUTH_ERROR_SCOPE_KEY)
+        if reason is None:
+            raise ProblemError(
+                401, "This route needs authentication.", headers={"WWW-Authenticate": "Bearer"}
+            )
+        description = str(reason).replace('"', "'")
+        challenge = f'Bearer error="invalid_token", error_description="{description}"'
+        raise ProblemError(401, str(reason), headers={"WWW-Authenticate": challenge})
+    granted = getattr(scope.get("auth"), "scopes", ())
+    missing = [role for role in roles if role not in granted]
+    if missing:
+        raise ProblemError(403, f"This route needs the role {', '.join(missing)}.")
 
 
 def is_authenticated(scope: Scope) -> bool:

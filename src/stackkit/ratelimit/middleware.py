@@ -31,7 +31,7 @@ from stackkit.ratelimit.limiter import RateLimited, RateLimiter, rate_limit_head
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RateLimitMiddleware", "client_key"]
+__all__ = ["RateLimitMiddleware", "client_address", "client_key"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -102,6 +102,12 @@ def client_key(scope: Scope, trusted: Sequence[Network] = ()) -> str:
     user = principal(scope)
     if user is not None:
         return user
+    return f"ip:{client_address(scope, trusted)}"
+
+
+def client_address(scope: Scope, trusted: Sequence[Network] = ()) -> str:
+    """The client's address: the connection's, or from `X-Forwarded-For` when the
+    connection comes from a trusted proxy (see `client_key`)."""
     client = scope.get("client")
     address = client[0] if client else "unknown"
     if trusted and _is_trusted(address, trusted):
@@ -112,7 +118,7 @@ def client_key(scope: Scope, trusted: Sequence[Network] = ()) -> str:
             address = hop
             if not _is_trusted(hop, trusted):
                 break
-    return f"ip:{address}"
+    return str(address)
 
 
 def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:

@@ -1,0 +1,77 @@
+"""Authentication: passwords, access tokens, refresh sessions, the middleware and the auth API.
+
+The ready-made user table is `stackkit.auth.user.User`, imported on its own so that
+apps with a user model of their own do not get a second `users` table.
+"""
+
+from stackkit.auth.api import auth_controller, current_user
+from stackkit.auth.config import Auth, AuthConfig, token_keys_for
+from stackkit.auth.keys import TokenKeys
+from stackkit.auth.mail import (
+    ConsoleMailBackend,
+    MailBackend,
+    MailError,
+    MailMessage,
+    MemoryMailBackend,
+    SMTPMailBackend,
+    UnconfiguredMailBackend,
+    mail_backend_for,
+)
+from stackkit.auth.middleware import AuthenticatedUser, AuthenticationMiddleware
+from stackkit.auth.passwords import (
+    PasswordCheck,
+    PasswordHasher,
+    PasswordPolicy,
+    PasswordPolicyError,
+    is_common_password,
+)
+from stackkit.auth.refresh import (
+    InvalidRefreshToken,
+    RefreshGrant,
+    RefreshSessions,
+    RefreshTokenReused,
+)
+from stackkit.auth.resets import PasswordResets
+from stackkit.auth.schemas import UserOut
+from stackkit.auth.tokens import AccessClaims, AccessTokens, InvalidToken, IssuedToken
+from stackkit.auth.users import UserMixin, UserRepository, UserService, normalize_email
+from stackkit.http.routing import requires
+
+__all__ = [
+    "AccessClaims",
+    "AccessTokens",
+    "Auth",
+    "AuthConfig",
+    "AuthenticatedUser",
+    "AuthenticationMiddleware",
+    "ConsoleMailBackend",
+    "InvalidRefreshToken",
+    "InvalidToken",
+    "IssuedToken",
+    "MailBackend",
+    "MailError",
+    "MailMessage",
+    "MemoryMailBackend",
+    "PasswordCheck",
+    "PasswordHasher",
+    "PasswordPolicy",
+    "PasswordPolicyError",
+    "PasswordResets",
+    "RefreshGrant",
+    "RefreshSessions",
+    "RefreshTokenReused",
+    "SMTPMailBackend",
+    "TokenKeys",
+    "UnconfiguredMailBackend",
+    "UserMixin",
+    "UserOut",
+    "UserRepository",
+    "UserService",
+    "auth_controller",
+    "current_user",
+    "is_common_password",
+    "mail_backend_for",
+    "normalize_email",
+    "requires",
+    "token_keys_for",
+]

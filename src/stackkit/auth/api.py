@@ -1,0 +1,333 @@
+"""The auth API: `auth_controller(auth)` serves it under `/api/auth`.
+
+| route | does |
+|---|---|
+| `POST /register` `{email, password}` | 201, the user |
+| `POST /login` `{email, password}` | a token pair, and the refresh cookie |
+| `POST /refresh` `{refresh_token}` or the cookie | the next pair; the old refresh token is spent |
+| `POST /logout` | 204; the session ends, the cookie is cleared |
+| `GET /me` | the signed-in user |
+| `GET /sessions`, `DELETE /sessions/{id}` | one's sessions; end one |
+| `DELETE /sessions` | end them all (log out everywhere) |
+| `POST /password` `{current_password, new_password}` | 204; the other sessions end |
+| `POST /password-reset` `{email}` | 202, whether or not the email has an account |
+| `POST /password-reset/confirm` `{token, new_password}` | 204; every session ends |
+
+Token answers carry `Cache-Control: no-store`. The refresh cookie is httpOnly,
+Secure, `SameSite=Strict` and scoped to the auth path; a request that uses it
+must come from the app's own origin or one of `STACKKIT_CORS_ORIGINS` (its
+`Origin` header says so), or, without `Origin`, carry `X-Requested-With`, which
+no cross-site form can send.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response
+
+from stackkit.auth.config import Auth
+from stackkit.auth.mail import MailError, MailMessage
+from stackkit.auth.middleware import AuthenticatedUser
+from stackkit.auth.refresh import InvalidRefreshToken, RefreshGrant
+from stackkit.auth.resets import password_fingerprint
+from stackkit.auth.schemas import (
+    Credentials,
+    LogoutIn,
+    PasswordChange,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RefreshIn,
+    SessionOut,
+    TokenPair,
+)
+from stackkit.auth.users import UserService, normalize_email
+from stackkit.db.errors import NotFoundError
+from stackkit.http.problems import ProblemError
+from stackkit.http.routing import Controller
+from stackkit.ratelimit.middleware import client_address
+
+__all__ = ["auth_controller", "current_user"]
+
+logger = logging.getLogger("stackkit.auth")
+
+
+class SessionPath(BaseModel):
+    id: str = Field(max_length=64, description="The session's id.")
+
+
+def _invalid_credentials() -> ProblemError:
+    # One message for an unknown email, a wrong password and a disabled account.
+    return ProblemError(401, "Invalid email or password.", headers={"WWW-Authenticate": "Bearer"})
+
+
+def _account_key(purpose: str, email: str) -> str:
+    digest = hashlib.sha256(normalize_email(email).encode()).hexdigest()[:32]
+    return f"{purpose}:account:{digest}"
+
+
+async def current_user(request: Request) -> Any:
+    """The signed-in user's row.
+
+    Raises:
+        ProblemError: 401 when nobody is signed in, or the user is gone or disabled.
+    """
+    user = request.scope.get("user")
+    auth: Auth = request.app.state.auth
+    if not isinstance(user, AuthenticatedUser):
+        raise ProblemError(401, "This route needs authentication.")
+    try:
+        row = await _users(request).get(int(user.id))
+    except (NotFoundError, ValueError):
+        row = None
+    if row is None or not row.is_active:
+        await auth.sessions.revoke(user.session_id)
+        raise ProblemError(401, "This account no longer exists or is disabled.")
+    return row
+
+
+def _users(request: Request) -> UserService[Any]:
+    auth: Auth = request.app.state.auth
+    return auth.users(request.app.state.database)
+
+
+def auth_controller(auth: Auth) -> Controller:
+    """The auth routes, for `create_app` (which also sets `app.state.auth`)."""
+    config, settings = auth.config, auth.settings
+    api = Controller(config.prefix, tags=["auth"])
+    trusted = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
+
+    def token_response(request: Request, user: Any, grant: RefreshGrant) -> Response:
+        issued = auth.tokens.issue(str(user.id), grant.session.id, user.roles)
+        pair = TokenPair(
+            access_token=issued.token, expires_in=issued.expires_in,
+            refresh_token=grant.refresh_token,
+        )  # fmt: skip
+        response = Response(
+            pair.model_dump_json(),
+            media_type="application/json",
+            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        )
+        response.set_cookie(
+            config.cookie_name,
+            grant.refresh_token,
+            max_age=max(0, int(grant.session.expires_at - time.time())),
+            path=config.prefix,
+            secure=settings.refresh_cookie_secure,
+            httponly=True,
+            samesite="strict",
+        )
+        return response
+
+    def refresh_token_of(request: Request, body: RefreshIn) -> str | None:
+        """The body's refresh token, else the cookie's, checked to come from our site.
+
+        Raises:
+            ProblemError: 403 for a cookie sent by another site.
+        """
+        if body.refresh_token:
+            return body.refresh_token
+        cookie = request.cookies.get(config.cookie_name)
+        if cookie:
+            _check_same_origin(request, settings.cors_origins)
+        return cookie
+
+    @api.post(
+        "/register", public=True, status_code=201, response=config.user_read,
+        rate_limit=config.register_limit, cache_ttl=0,
+    )  # fmt: skip
+    async def register(request: Request, body: Credentials) -> Any:
+        """Create an account."""
+        if not settings.registration_open:
+            raise ProblemError(403, "Registration is closed on this server.")
+        return await _users(request).register(body.email, body.password)
+
+    @api.post(
+        "/login", public=True, response=TokenPair, cache_ttl=0,
+        rate_limit=config.login_limit_per_address, rate_limit_fail_closed=True,
+    )  # fmt: skip
+    async def login(request: Request, body: Credentials) -> Response:
+        """Sign in: a token pair, and the refresh cookie for browsers."""
+        await auth.limiter.enforce(
+            _account_key("login", body.email), config.login_limit_per_account, fail_open=False
+        )
+        user = await _users(request).authenticate(body.email, body.password)
+        if user is None:
+            raise _invalid_credentials()
+        grant = await auth.refresh.start(
+            str(user.id),
+            user_agent=request.headers.get("user-agent", "")[:200] or None,
+            address=client_address(request.scope, trusted),
+        )
+        return token_response(request, user, grant)
+
+    @api.post("/refresh", public=True, response=TokenPair, cache_ttl=0)
+    async def refresh(request: Request, body: RefreshIn) -> Response:
+        """Spend a refresh token (the body's, else the cookie's) for the next pair."""
+        token = refresh_token_of(request, body)
+        if not token:
+            raise ProblemError(401, "No refresh token: sign in again.")
+        try:
+            grant = await auth.refresh.rotate(token)
+        except InvalidRefreshToken as error:
+            raise ProblemError(401, f"{error} Sign in again.") from None
+        users = _users(request)
+        try:
+            user = await users.get(int(grant.session.user_id))
+        except NotFoundError:
+            user = None
+        if user is None or not user.is_active:
+            await auth.sessions.revoke(grant.session.id)
+            raise _invalid_credentials()
+        return token_response(request, user, grant)
+
+    @api.post("/logout", public=True, status_code=204, cache_ttl=0)
+    async def logout(request: Request, body: LogoutIn) -> Response:
+        """End the session of the access token, or of the refresh token (body or cookie)."""
+        user = request.scope.get("user")
+        if isinstance(user, AuthenticatedUser):
+            await auth.sessions.revoke(user.session_id)
+            token = body.refresh_token  # the cookie names the same session
+        else:
+            token = refresh_token_of(request, body)
+        if token:
+            # A session that ended already is no error: logging out twice is fine.
+            with contextlib.suppress(InvalidRefreshToken):
+                await auth.sessions.revoke((await auth.refresh.session_of(token)).id)
+        response = Response(status_code=204)
+        response.delete_cookie(
+            config.cookie_name, path=config.prefix, secure=settings.refresh_cookie_secure,
+            httponly=True, samesite="strict",
+        )  # fmt: skip
+        return response
+
+    @api.get("/me", response=config.user_read, cache_ttl=0)
+    async def me(request: Request) -> Any:
+        """The signed-in user."""
+        return await current_user(request)
+
+    @api.get("/sessions", cache_ttl=0)
+    async def list_sessions(request: Request) -> list[SessionOut]:
+        """The signed-in user's sessions, the soonest to expire first."""
+        user: AuthenticatedUser = request.user
+        return [
+            SessionOut(
+                id=session.id,
+                created_at=_time(session.created_at),
+                expires_at=_time(session.expires_at),
+                last_refreshed_at=_time(session.data.get("rotated_at", session.created_at)),
+                user_agent=session.data.get("user_agent"),
+                address=session.data.get("address"),
+                current=session.id == user.session_id,
+            )
+            for session in await auth.sessions.list(user.id)
+        ]
+
+    @api.delete("/sessions/{id}", cache_ttl=0)
+    async def revoke_session(request: Request, path: SessionPath) -> None:
+        """End one of the signed-in user's sessions."""
+        session = await auth.sessions.get(path.id)
+        if session is None or session.user_id != request.user.id:
+            raise ProblemError(404, "You have no session with this id.")
+        await auth.sessions.revoke(session.id)
+
+    @api.delete("/sessions", cache_ttl=0)
+    async def revoke_all_sessions(request: Request) -> None:
+        """End every session of the signed-in user (log out everywhere)."""
+        await auth.sessions.revoke_all(request.user.id)
+
+    @api.post("/password", cache_ttl=0, rate_limit=config.login_limit_per_account)
+    async def change_password(request: Request, body: PasswordChange) -> None:
+        """Change the password; every other session ends."""
+        user: AuthenticatedUser = request.user
+        row = await current_user(request)
+        await _users(request).change_password(
+            row.id, body.current_password, body.new_password, keep_session=user.session_id
+        )
+
+    async def send_reset_link(request: Request, email: str) -> None:
+        try:
+            decision = await auth.limiter.hit(_account_key("reset", email), config.reset_limit)
+            user = await _users(request).get_by_email(email)
+            if not decision.allowed or user is None or not user.is_active:
+                return
+            token = await auth.resets.issue(user.id, user.password_hash)
+            link = f"{settings.public_url.rstrip('/')}/reset-password#token={token}"
+            minutes = int(config.password_reset_ttl // 60)
+            await auth.mail.send(
+                MailMessage(
+                    to=user.email,
+                    subject="Reset your password",
+                    text=f"To choose a new password, open this link within {minutes} "
+                    f"minutes:\n\n{link}\n\nIf you did not ask for it, ignore this email: "
+                    "your password stays as it is.\n",
+                )
+            )
+        except MailError as error:
+            logger.error("The password-reset email was not sent: %s", error)
+        except Exception:
+            # The answer went out already; the failure must still be seen.
+            logger.exception("The password-reset email was not sent")
+
+    @api.post(
+        "/password-reset", public=True, status_code=202, cache_ttl=0,
+        rate_limit=config.reset_limit, rate_limit_fail_closed=True,
+    )  # fmt: skip
+    async def request_password_reset(request: Request, body: PasswordResetRequest) -> Response:
+        """Email a reset link, if the email has an account. The answer is the same
+        either way, and comes before any work is done, so it tells nothing."""
+        return Response(
+            status_code=202, background=BackgroundTask(send_reset_link, request, body.email)
+        )
+
+    @api.post("/password-reset/confirm", public=True, status_code=204, cache_ttl=0)
+    async def confirm_password_reset(request: Request, body: PasswordResetConfirm) -> None:
+        """Set a new password with the token of a reset link; every session ends."""
+        invalid = ProblemError(
+            400, "This reset link is invalid, used or expired: ask for a new one."
+        )
+        users = _users(request)
+        claim = await auth.resets.peek(body.token)
+        if claim is None:
+            raise invalid
+        try:
+            user = await users.get(claim.user_id)
+        except NotFoundError:
+            raise invalid from None
+        if password_fingerprint(user.password_hash) != claim.fingerprint:
+            raise invalid  # the password changed since the link was sent
+        users.check_new_password(body.new_password, user.email)
+        if await auth.resets.redeem(body.token) is None:
+            raise invalid  # redeemed meanwhile by another request
+        await users.set_password(user.id, body.new_password)
+
+    return api
+
+
+def _check_same_origin(request: Request, allowed: list[str]) -> None:
+    """Refuse a request that uses the refresh cookie from another site (CSRF)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        if request.headers.get("x-requested-with"):
+            return
+        raise ProblemError(
+            403, "A request with the refresh cookie needs an Origin or X-Requested-With header."
+        )
+    origin = origin.rstrip("/").lower()
+    if origin in allowed or urlsplit(origin).netloc == request.headers.get("host", "").lower():
+        return
+    raise ProblemError(403, "The refresh cookie cannot be used from another site.")
+
+
+def _time(unix: float) -> datetime:
+    return datetime.fromtimestamp(unix, UTC)

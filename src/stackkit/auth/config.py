@@ -1,0 +1,132 @@
+"""`AuthConfig`: what an app chooses about authentication; `Auth`: the parts built from it.
+
+    app = create_app(user_model=User)                       # the defaults
+    app = create_app(auth=AuthConfig(User, login_limit_per_account="3/minute"))
+
+`create_app` builds an `Auth` from the config, the settings and its stores, adds
+its middleware and serves its routes under `/api/auth`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from stackkit.auth.keys import TokenKeys
+from stackkit.auth.mail import MailBackend, mail_backend_for
+from stackkit.auth.passwords import PasswordHasher, PasswordPolicy
+from stackkit.auth.refresh import RefreshSessions
+from stackkit.auth.resets import PasswordResets
+from stackkit.auth.schemas import UserOut
+from stackkit.auth.tokens import AccessTokens
+from stackkit.auth.users import UserService
+from stackkit.cache.sessions import SessionStore
+from stackkit.cache.store import Store
+from stackkit.db.database import Database
+from stackkit.db.model import Model
+from stackkit.ratelimit.limiter import RateLimiter
+from stackkit.settings import Settings
+
+__all__ = ["Auth", "AuthConfig", "token_keys_for"]
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """Authentication of an app. Deployment choices (keys, lifetimes, mail server) are
+    settings; these are the app's own."""
+
+    user_model: type[Model]
+    """The user table: a `Model` with `UserMixin`'s columns."""
+    user_service: type[UserService[Any]] | None = None
+    """The service with the account rules; default `UserService.for_model(user_model)`."""
+    user_read: type[BaseModel] = UserOut
+    """What `GET /api/auth/me` and `POST /api/auth/register` answer with."""
+    hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    """Hashes passwords: argon2id with OWASP's parameters."""
+    policy: PasswordPolicy = field(default_factory=PasswordPolicy)
+    """What a new password must satisfy."""
+    mail: MailBackend | None = None
+    """Sends the password-reset emails; default from `STACKKIT_SMTP_URL`."""
+    prefix: str = "/api/auth"
+    """Where the routes live; the refresh cookie is scoped to this path."""
+    login_limit_per_address: str = "10/minute;100/hour"
+    """Sign-in attempts from one address (checked even when the limiter's store is away)."""
+    login_limit_per_account: str = "5/minute;30/hour"
+    """Sign-in attempts for one email, from anywhere."""
+    register_limit: str = "5/minute;50/hour"
+    """Registrations from one address."""
+    reset_limit: str = "5/hour"
+    """Password-reset emails asked from one address, and for one email."""
+    refresh_grace: float = 10
+    """Seconds the previous refresh token still yields the current one (see `RefreshSessions`)."""
+    password_reset_ttl: float = 3600
+    """Seconds a password-reset link works."""
+    cookie_name: str = "stackkit_refresh"
+    """Name of the httpOnly cookie that carries the refresh token for browsers."""
+
+
+@dataclass
+class Auth:
+    """The parts the middleware and the routes share, built once per app."""
+
+    config: AuthConfig
+    settings: Settings
+    tokens: AccessTokens
+    sessions: SessionStore
+    refresh: RefreshSessions
+    resets: PasswordResets
+    limiter: RateLimiter
+    mail: MailBackend
+    service_class: type[UserService[Any]]
+
+    @classmethod
+    def build(
+        cls, config: AuthConfig, settings: Settings, *, store: Store, limiter: RateLimiter
+    ) -> Auth:
+        """Raises `ValueError` for keys that cannot sign (a short secret, a bad key file)."""
+        sessions = SessionStore(
+            store, ttl=settings.session_ttl, max_lifetime=settings.session_max_lifetime
+        )
+        tokens = AccessTokens(
+            token_keys_for(settings),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl=settings.access_token_ttl,
+        )
+        mail = config.mail or mail_backend_for(
+            settings.smtp_url.get_secret_value(),
+            sender=settings.mail_from,
+            production=settings.is_production,
+        )
+        return cls(
+            config=config,
+            settings=settings,
+            tokens=tokens,
+            sessions=sessions,
+            refresh=RefreshSessions(sessions, grace=config.refresh_grace),
+            resets=PasswordResets(store, ttl=config.password_reset_ttl),
+            limiter=limiter,
+            mail=mail,
+            service_class=config.user_service or UserService.for_model(config.user_model),
+        )
+
+    def users(self, database: Database) -> UserService[Any]:
+        """The user service, wired to this app's hasher, policy and sessions."""
+        return self.service_class(
+            database, hasher=self.config.hasher, policy=self.config.policy, sessions=self.refresh
+        )
+
+
+def token_keys_for(settings: Settings) -> TokenKeys:
+    """The access-token keys the settings name (HS256 from `SECRET_KEY` by default)."""
+    if settings.jwt_algorithm == "HS256":
+        return TokenKeys.from_secret(
+            settings.secret_key.get_secret_value(),
+            [key.get_secret_value() for key in settings.secret_key_fallbacks],
+        )
+    assert settings.jwt_private_key_file is not None  # the settings require it
+    return TokenKeys.from_files(
+        settings.jwt_algorithm, settings.jwt_private_key_file, settings.jwt_public_key_files
+    )

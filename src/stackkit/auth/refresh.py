@@ -1,0 +1,126 @@
+"""`RefreshSessions`: sign-in sessions and their rotating refresh tokens.
+
+A refresh token is `<session id>.<generation>.<mac>`: the MAC is an HMAC-SHA256,
+under a random key kept with the session, of the session id and a generation
+number that each refresh raises by one. The store keeps only the session and its
+current generation, yet recognises every token it ever gave out:
+
+- the current generation: valid; the refresh hands out the next one (rotation);
+- an earlier generation: a spent token. Presented again, it means the token was
+  copied, so the whole session ends (RFC 9700, section 4.14.2), and with it the
+  newest refresh token and every access token of the session;
+- a MAC that does not verify: not a token of ours; refused, nothing revoked (so
+  that nobody can end someone else's session by guessing).
+
+Two refreshes sent at once with the same token (two browser tabs) both succeed:
+the rotation is a function of the generation, so both get the same new token.
+For `grace` seconds after a rotation the previous token still yields the current
+one, for a client whose first answer was lost; past that it counts as reuse.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from stackkit.cache.sessions import Session, SessionStore
+
+__all__ = ["InvalidRefreshToken", "RefreshGrant", "RefreshSessions", "RefreshTokenReused"]
+
+MAX_REFRESH_TOKEN_LENGTH = 200
+
+
+class InvalidRefreshToken(Exception):
+    """The refresh token is malformed, unknown, expired or revoked."""
+
+
+class RefreshTokenReused(InvalidRefreshToken):
+    """A spent refresh token came back: its session has been revoked."""
+
+
+@dataclass(frozen=True)
+class RefreshGrant:
+    session: Session
+    refresh_token: str
+
+
+class RefreshSessions:
+    """Start, rotate and end refresh sessions, on a `SessionStore`.
+
+    Args:
+        sessions: where sessions live (their sliding and absolute lifetimes are its own).
+        grace: seconds after a rotation during which the previous token still
+            yields the current one (0: never).
+        clock: Unix time in seconds; tests pass their own.
+    """
+
+    def __init__(
+        self, sessions: SessionStore, *, grace: float = 10, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.sessions = sessions
+        self.grace = grace
+        self.clock = clock
+
+    async def start(self, user_id: str, **details: Any) -> RefreshGrant:
+        """A new session for `user_id` and its first refresh token. `details` (user
+        agent, address) are kept with the session, for the user's list of sessions."""
+        key = secrets.token_urlsafe(32)
+        data = {**details, "key": key, "generation": 1, "rotated_at": self.clock()}
+        session = await self.sessions.create(str(user_id), data)
+        return RefreshGrant(session, _token(key, session.id, 1))
+
+    async def rotate(self, refresh_token: str) -> RefreshGrant:
+        """Spend `refresh_token` for the next one, extending the session.
+
+        Raises:
+            RefreshTokenReused: the token was spent already; the session is revoked.
+            InvalidRefreshToken: the token is not a live token of ours.
+        """
+        session, generation = await self._find(refresh_token)
+        current = int(session.data["generation"])
+        key = str(session.data["key"])
+        if generation == current:
+            data = {**session.data, "generation": current + 1, "rotated_at": self.clock()}
+            touched = await self.sessions.touch(session.id, data)
+            if touched is None:
+                raise InvalidRefreshToken("The session has ended.")
+            return RefreshGrant(touched, _token(key, session.id, current + 1))
+        if generation == current - 1 and self.clock() - session.data["rotated_at"] <= self.grace:
+            return RefreshGrant(session, _token(key, session.id, current))
+        await self.sessions.revoke(session.id)
+        raise RefreshTokenReused("A spent refresh token was used again; the session has ended.")
+
+    async def session_of(self, refresh_token: str) -> Session:
+        """The live session a refresh token of any generation belongs to (to log out
+        with it), without spending it.
+
+        Raises:
+            InvalidRefreshToken: the token is not a live token of ours.
+        """
+        session, _ = await self._find(refresh_token)
+        return session
+
+    async def _find(self, refresh_token: str) -> tuple[Session, int]:
+        parts = refresh_token.split(".") if len(refresh_token) <= MAX_REFRESH_TOKEN_LENGTH else []
+        if len(parts) != 3 or not parts[1].isdigit():
+            raise InvalidRefreshToken("The refresh token is not valid.")
+        session_id, generation = parts[0], int(parts[1])
+        session = await self.sessions.get(session_id)
+        if session is None:
+            raise InvalidRefreshToken("The session has expired or was revoked.")
+        expected = _token(str(session.data["key"]), session_id, generation)
+        if not hmac.compare_digest(expected.encode(), refresh_token.encode()):
+            raise InvalidRefreshToken("The refresh token is not valid.")
+        return session, generation
+
+
+def _token(key: str, session_id: str, generation: int) -> str:
+    message = f"{session_id}.{generation}".encode()
+    digest = hmac.new(key.encode(), message, hashlib.sha256).digest()
+    return f"{session_id}.{generation}.{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"

@@ -1,0 +1,83 @@
+"""The request and response bodies of the auth API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "Credentials",
+    "LogoutIn",
+    "PasswordChange",
+    "PasswordResetConfirm",
+    "PasswordResetRequest",
+    "RefreshIn",
+    "SessionOut",
+    "TokenPair",
+    "UserOut",
+]
+
+# Enough to refuse what is not an address; the mail server has the last word.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# Longer than any policy allows, short enough that nobody makes the server hash megabytes.
+PASSWORD_FIELD = Field(min_length=1, max_length=1024)
+
+
+class Credentials(BaseModel):
+    email: str = Field(max_length=320, pattern=EMAIL_PATTERN)
+    password: str = PASSWORD_FIELD
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a token type, not a secret)
+    expires_in: int = Field(description="Seconds the access token lives.")
+    refresh_token: str = Field(
+        description="Spend it at /api/auth/refresh for the next pair; browsers get it "
+        "in an httpOnly cookie as well, and should keep it nowhere else."
+    )
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str | None = Field(
+        default=None, description="Omit it to use the refresh cookie (browsers)."
+    )
+
+
+class LogoutIn(RefreshIn):
+    pass
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    roles: list[str]
+    is_active: bool
+    created_at: datetime
+    last_login_at: datetime | None = None
+
+
+class SessionOut(BaseModel):
+    id: str
+    created_at: datetime
+    expires_at: datetime
+    last_refreshed_at: datetime
+    user_agent: str | None = None
+    address: str | None = None
+    current: bool = Field(description="The session of the token making this request.")
+
+
+class PasswordChange(BaseModel):
+    current_password: str = PASSWORD_FIELD
+    new_password: str = PASSWORD_FIELD
+
+
+class PasswordResetRequest(BaseModel):
+    email: str = Field(max_length=320, pattern=EMAIL_PATTERN)
+
+
+class PasswordResetConfirm(BaseModel):
+    token: str = Field(min_length=1, max_length=100)
+    new_password: str = PASSWORD_FIELD

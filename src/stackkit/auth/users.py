@@ -1,0 +1,187 @@
+"""Users: the `UserMixin` columns, and `UserService` with the account rules.
+
+An app owns its user table (and its migrations):
+
+    class User(UserMixin, Model):      # table "users"
+        display_name: Mapped[str] = mapped_column(String(100), default="")
+
+or takes the ready-made `stackkit.auth.user.User`. `UserService.for_model(User)`
+gives the service the auth routes use; subclass it to add rules.
+
+Emails are stored trimmed and lower-cased, and unique: `Ada@Example.com` and
+`ada@example.com` are one account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import JSON, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from stackkit.auth.passwords import PasswordHasher, PasswordPolicy, PasswordPolicyError
+from stackkit.auth.refresh import RefreshSessions
+from stackkit.db.database import Database
+from stackkit.db.model import Model, utcnow
+from stackkit.db.repository import Repository
+from stackkit.db.service import Service
+from stackkit.http.problems import ValidationProblem
+
+__all__ = ["UserMixin", "UserRepository", "UserService", "normalize_email"]
+
+U = TypeVar("U", bound=Model)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class UserMixin:
+    """The columns the auth building block needs. Mix in before `Model`."""
+
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(default=True, index=True)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    password_changed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class UserRepository(Repository[U]):
+    filterable = ("email", "is_active", "created_at")
+    sortable = ("email", "created_at")
+
+    async def get_by_email(self, email: str) -> U | None:
+        return await self.first({"email": normalize_email(email)})
+
+    async def first(self, filters: dict[str, Any]) -> U | None:
+        result = await self.session.scalars(self._select(filters).limit(1))
+        return result.first()
+
+
+class UserService(Service[U], Generic[U]):
+    """Account operations. Every change that should sign a user out elsewhere
+    (disabling, a new password, new roles, deletion) revokes their sessions.
+
+    Args:
+        db: the database.
+        hasher: hashes and checks passwords.
+        policy: what a new password must satisfy.
+        sessions: the refresh sessions to end on those changes (None: none kept).
+    """
+
+    repository: ClassVar[type[UserRepository[Any]]]
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        hasher: PasswordHasher | None = None,
+        policy: PasswordPolicy | None = None,
+        sessions: RefreshSessions | None = None,
+    ) -> None:
+        super().__init__(db)
+        self.hasher = hasher or PasswordHasher()
+        self.policy = policy or PasswordPolicy()
+        self.sessions = sessions
+
+    @classmethod
+    def for_model(cls, model: type[U]) -> type[UserService[U]]:
+        repository = type(f"{model.__name__}Repository", (UserRepository,), {"model": model})
+        return type(f"{model.__name__}Service", (cls,), {"repository": repository})
+
+    async def get_by_email(self, email: str) -> U | None:
+        async with self.unit(read_only=True) as repository:
+            return await repository.get_by_email(email)  # type: ignore[attr-defined, no-any-return]
+
+    async def register(self, email: str, password: str, *, roles: Sequence[str] = ()) -> U:
+        """A new, active user.
+
+        Raises:
+            ValidationProblem: the password breaks the policy.
+            ConflictError: the email is taken.
+        """
+        email = normalize_email(email)
+        self.check_new_password(password, email, field="password")
+        password_hash = await self.hasher.hash(password)
+        values = {"email": email, "password_hash": password_hash, "roles": sorted(set(roles))}
+        return await self.create(values)
+
+    async def authenticate(self, email: str, password: str) -> U | None:
+        """The active user with this email and password, else None. An unknown email
+        costs the same hashing work as a known one. A hash made with older parameters
+        is replaced by one made with the current ones."""
+        user: Any = await self.get_by_email(email)
+        check = await self.hasher.verify(user.password_hash if user else None, password)
+        if user is None or not check.ok or not user.is_active:
+            return None
+        changes: dict[str, Any] = {"last_login_at": utcnow()}
+        if check.new_hash:
+            changes["password_hash"] = check.new_hash
+        return await self.update(user.id, changes)
+
+    async def change_password(
+        self, id: int, current: str, new: str, *, keep_session: str | None = None
+    ) -> U:
+        """Replace the password after checking the current one; every session but
+        `keep_session` ends.
+
+        Raises:
+            ValidationProblem: the current password is wrong, or the new one breaks
+                the policy.
+        """
+        user: Any = await self.get(id)
+        if not (await self.hasher.verify(user.password_hash, current)).ok:
+            raise ValidationProblem(
+                [_field_error("current_password", "This is not your current password.")]
+            )
+        return await self.set_password(id, new, keep_session=keep_session)
+
+    async def set_password(self, id: int, new: str, *, keep_session: str | None = None) -> U:
+        """Set a new password (a reset, an admin); every session but `keep_session` ends."""
+        row: Any = await self.get(id)
+        self.check_new_password(new, row.email)
+        changes = {"password_hash": await self.hasher.hash(new), "password_changed_at": utcnow()}
+        user = await self.update(id, changes)
+        await self._end_sessions(id, keep=keep_session)
+        return user
+
+    async def set_active(self, id: int, active: bool) -> U:
+        user = await self.update(id, {"is_active": active})
+        if not active:
+            await self._end_sessions(id)
+        return user
+
+    async def set_roles(self, id: int, roles: Sequence[str]) -> U:
+        """New roles; the user's sessions end, since their tokens carry the old ones."""
+        user = await self.update(id, {"roles": sorted(set(roles))})
+        await self._end_sessions(id)
+        return user
+
+    async def delete(self, id: int, *, expected_version: int | None = None) -> None:
+        await super().delete(id, expected_version=expected_version)
+        await self._end_sessions(id)
+
+    async def _end_sessions(self, id: int, *, keep: str | None = None) -> None:
+        if self.sessions is None:
+            return
+        store = self.sessions.sessions
+        if keep is None:
+            await store.revoke_all(str(id))
+            return
+        for session in await store.list(str(id)):
+            if session.id != keep:
+                await store.revoke(session.id)
+
+    def check_new_password(self, password: str, email: str, *, field: str = "new_password") -> None:
+        """Raises `ValidationProblem` (422, naming `field`) when the policy refuses it."""
+        try:
+            self.policy.check(password, email=email)
+        except PasswordPolicyError as error:
+            raise ValidationProblem([_field_error(field, str(error))]) from None
+
+
+def _field_error(field: str, message: str) -> dict[str, str]:
+    return {"in": "body", "field": field, "message": message, "type": "value_error"}
