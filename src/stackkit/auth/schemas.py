@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 __all__ = [
     "Credentials",
@@ -20,13 +20,16 @@ __all__ = [
 ]
 
 # Enough to refuse what is not an address; the mail server has the last word.
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
 # Longer than any policy allows, short enough that nobody makes the server hash megabytes.
 PASSWORD_FIELD = Field(min_length=1, max_length=1024)
 
 
 class Credentials(BaseModel):
-    email: str = Field(max_length=320, pattern=EMAIL_PATTERN)
+    email: Email
     password: str = PASSWORD_FIELD
 
 
@@ -75,7 +78,7 @@ class PasswordChange(BaseModel):
 
 
 class PasswordResetRequest(BaseModel):
-    email: str = Field(max_length=320, pattern=EMAIL_PATTERN)
+    email: Email
 
 
 class PasswordResetConfirm(BaseModel):

@@ -1,0 +1,307 @@
+"""The auth API, route by route, on the embedded defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+from starlette.testclient import TestClient
+
+from stackkit import Controller, Settings
+from stackkit.auth import AuthConfig, requires
+from stackkit.auth.user import User
+from tests.auth.conftest import PASSWORD, bearer, login, register
+
+NEW_PASSWORD = "a different long passphrase"
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(env="test", database_url="sqlite:///:memory:", **overrides)
+
+
+# Registration
+
+
+def test_register_refuses_a_taken_email_whatever_its_case(client: TestClient) -> None:
+    register(client, "ada@example.com")
+    response = client.post(
+        "/api/auth/register", json={"email": "ADA@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 409
+    assert response.json()["field"] == "email"
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [("short", "at least 8"), ("password123", "too common"), ("ada@example.com", "email")],
+    ids=["too-short", "common", "the-email"],
+)
+def test_register_applies_the_password_policy(
+    client: TestClient, password: str, message: str
+) -> None:
+    response = client.post(
+        "/api/auth/register", json={"email": "ada@example.com", "password": password}
+    )
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "password"
+    assert message in error["message"]
+
+
+def test_register_refuses_what_is_not_an_email(client: TestClient) -> None:
+    response = client.post("/api/auth/register", json={"email": "ada", "password": PASSWORD})
+    assert response.status_code == 422
+
+
+def test_registration_can_be_closed(make_auth_client: Callable[..., TestClient]) -> None:
+    client = make_auth_client(_settings(registration_open=False))
+    response = client.post(
+        "/api/auth/register", json={"email": "ada@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 403
+
+
+# Signing in
+
+
+def test_login_failures_do_not_say_whether_the_email_exists(client: TestClient) -> None:
+    register(client)
+    unknown = client.post(
+        "/api/auth/login", json={"email": "bob@example.com", "password": PASSWORD}
+    )
+    wrong = client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": "not the password"}
+    )
+    assert unknown.status_code == wrong.status_code == 401
+    assert unknown.json()["detail"] == wrong.json()["detail"] == "Invalid email or password."
+
+
+def test_login_is_throttled_per_account(make_auth_client: Callable[..., TestClient]) -> None:
+    client = make_auth_client(config=AuthConfig(User, login_limit_per_account="3/minute"))
+    register(client)
+    statuses = [
+        client.post(
+            "/api/auth/login", json={"email": "ada@example.com", "password": "wrong guess!"}
+        ).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [401, 401, 401, 429]
+    # The right password is refused as well until the window passes.
+    blocked = client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+    )
+    assert blocked.status_code == 429
+    assert int(blocked.headers["retry-after"]) > 0
+
+
+def test_login_is_throttled_per_address(make_auth_client: Callable[..., TestClient]) -> None:
+    client = make_auth_client(config=AuthConfig(User, login_limit_per_address="3/minute"))
+    statuses = [
+        client.post(
+            "/api/auth/login", json={"email": f"user{n}@example.com", "password": PASSWORD}
+        ).status_code
+        for n in range(4)
+    ]
+    assert statuses == [401, 401, 401, 429]
+
+
+def test_login_fails_closed_when_the_limits_cannot_be_checked(
+    make_auth_client: Callable[..., TestClient],
+) -> None:
+    # Nothing listens on port 1: every Redis command fails at once.
+    client = make_auth_client(_settings(redis_url="redis://127.0.0.1:1/0"))
+    response = client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 503
+
+
+# Refreshing with the cookie
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Origin": "https://testserver"}, 200),
+        ({"X-Requested-With": "fetch"}, 200),
+        ({"Origin": "https://app.example.com"}, 200),
+        ({"Origin": "https://evil.example"}, 403),
+        ({"Origin": "null"}, 403),
+        ({"Origin": "https://evil.example", "X-Requested-With": "fetch"}, 403),
+        ({}, 403),
+    ],
+    ids=[
+        "same-origin",
+        "custom-header",
+        "cors-origin",
+        "cross-site",
+        "null-origin",
+        "cross-site-with-header",
+        "no-origin-no-header",
+    ],
+)
+def test_cookie_refresh_is_refused_across_sites(
+    make_auth_client: Callable[..., TestClient], headers: dict[str, str], status: int
+) -> None:
+    client = make_auth_client(_settings(cors_origins="https://app.example.com"))
+    register(client)
+    login(client)
+    response = client.post("/api/auth/refresh", headers=headers)
+    assert response.status_code == status
+
+
+def test_cookie_refresh_rotates_the_cookie(client: TestClient) -> None:
+    register(client)
+    tokens = login(client)
+    response = client.post("/api/auth/refresh", headers={"Origin": "https://testserver"})
+    assert response.status_code == 200
+    assert client.cookies["stackkit_refresh"] == response.json()["refresh_token"]
+    assert client.cookies["stackkit_refresh"] != tokens["refresh_token"]
+    cookie = response.headers["set-cookie"].lower()
+    for attribute in ("httponly", "secure", "samesite=strict", "path=/api/auth"):
+        assert attribute in cookie
+
+
+def test_refresh_without_a_token_is_refused(client: TestClient) -> None:
+    assert client.post("/api/auth/refresh").status_code == 401
+
+
+# Logging out and sessions
+
+
+def test_logout_clears_the_cookie_and_ends_the_session(client: TestClient) -> None:
+    register(client)
+    tokens = login(client)
+    response = client.post("/api/auth/logout", headers={"Origin": "https://testserver"})
+    assert response.status_code == 204
+    assert "stackkit_refresh" not in client.cookies
+    assert client.get("/api/auth/me", headers=bearer(tokens)).status_code == 401
+    # Logging out again is no error.
+    assert client.post("/api/auth/logout").status_code == 204
+
+
+def test_sessions_are_listed_and_revoked_one_by_one(client: TestClient) -> None:
+    register(client)
+    laptop = login(client)
+    phone = login(client)
+    listed = client.get("/api/auth/sessions", headers=bearer(laptop))
+    assert listed.status_code == 200
+    sessions = listed.json()
+    assert len(sessions) == 2
+    current = [s for s in sessions if s["current"]]
+    assert len(current) == 1
+    other = next(s for s in sessions if not s["current"])
+    assert (
+        client.delete(f"/api/auth/sessions/{other['id']}", headers=bearer(laptop)).status_code
+        == 204
+    )
+    assert client.get("/api/auth/me", headers=bearer(phone)).status_code == 401
+    assert client.get("/api/auth/me", headers=bearer(laptop)).status_code == 200
+    missing = client.delete(f"/api/auth/sessions/{other['id']}", headers=bearer(laptop))
+    assert missing.status_code == 404
+
+
+def test_one_cannot_revoke_another_users_session(client: TestClient) -> None:
+    register(client, "ada@example.com")
+    register(client, "bob@example.com")
+    ada = login(client, "ada@example.com")
+    bob = login(client, "bob@example.com")
+    [bobs_session] = client.get("/api/auth/sessions", headers=bearer(bob)).json()
+    response = client.delete(f"/api/auth/sessions/{bobs_session['id']}", headers=bearer(ada))
+    assert response.status_code == 404
+    assert client.get("/api/auth/me", headers=bearer(bob)).status_code == 200
+
+
+def test_log_out_everywhere(client: TestClient) -> None:
+    register(client)
+    first, second = login(client), login(client)
+    assert client.delete("/api/auth/sessions", headers=bearer(first)).status_code == 204
+    for tokens in (first, second):
+        assert client.get("/api/auth/me", headers=bearer(tokens)).status_code == 401
+
+
+# Passwords
+
+
+def test_password_change_ends_the_other_sessions(client: TestClient) -> None:
+    register(client)
+    here, elsewhere = login(client), login(client)
+    body = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    assert client.post("/api/auth/password", json=body, headers=bearer(here)).status_code == 204
+    assert client.get("/api/auth/me", headers=bearer(here)).status_code == 200
+    assert client.get("/api/auth/me", headers=bearer(elsewhere)).status_code == 401
+    old = client.post("/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD})
+    assert old.status_code == 401
+    login(client, password=NEW_PASSWORD)
+
+
+def test_password_change_needs_the_current_password(client: TestClient) -> None:
+    register(client)
+    tokens = login(client)
+    body = {"current_password": "a wrong guess!", "new_password": NEW_PASSWORD}
+    response = client.post("/api/auth/password", json=body, headers=bearer(tokens))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "current_password"
+    weak = {"current_password": PASSWORD, "new_password": "short"}
+    response = client.post("/api/auth/password", json=weak, headers=bearer(tokens))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "new_password"
+
+
+# Roles
+
+
+def test_requires_gives_403_without_the_role(make_auth_client: Callable[..., TestClient]) -> None:
+    admin = Controller("/api/admin")
+
+    @admin.get("/stats")
+    @requires("admin")
+    async def stats() -> dict[str, int]:
+        return {"users": 1}
+
+    client = make_auth_client(controllers=[admin])
+    user = register(client)
+    tokens = login(client)
+    forbidden = client.get("/api/admin/stats", headers=bearer(tokens))
+    assert forbidden.status_code == 403
+    assert "admin" in forbidden.json()["detail"]
+    assert client.get("/api/admin/stats").status_code == 401
+
+    users = client.app.state.auth.users(client.app.state.database)  # type: ignore[attr-defined]
+    assert client.portal is not None
+    client.portal.call(users.set_roles, user["id"], ["admin"])
+    # New roles end the sessions, whose tokens carry the old ones.
+    assert client.get("/api/admin/stats", headers=bearer(tokens)).status_code == 401
+    assert client.get("/api/admin/stats", headers=bearer(login(client))).json() == {"users": 1}
+
+
+def test_a_public_route_cannot_require_roles() -> None:
+    api = Controller("/api")
+
+    async def handler() -> None:
+        return None
+
+    with pytest.raises(TypeError, match="public"):
+        api.get("/x", public=True)(requires("admin")(handler))
+
+
+# Documentation and caching
+
+
+def test_auth_routes_are_documented(client: TestClient) -> None:
+    document = client.get("/api/openapi.json").json()
+    validate(document)
+    for path in ("/api/auth/login", "/api/auth/refresh", "/api/auth/me", "/api/auth/sessions"):
+        assert path in document["paths"]
+    assert document["paths"]["/api/auth/login"]["post"]["security"] == []
+
+
+def test_me_is_never_served_from_the_response_cache(client: TestClient) -> None:
+    register(client)
+    tokens = login(client)
+    for _ in range(2):
+        response = client.get("/api/auth/me", headers=bearer(tokens))
+        assert response.status_code == 200
+        assert "cache-status" not in response.headers

@@ -1,0 +1,127 @@
+"""Password reset by an emailed, single-use, expiring link."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from starlette.testclient import TestClient
+
+from stackkit import Settings
+from stackkit.auth import AuthConfig, MemoryMailBackend, PasswordResets
+from stackkit.auth.user import User
+from stackkit.cache import MemoryStore
+from tests.auth.conftest import PASSWORD, bearer, login, register
+
+NEW_PASSWORD = "a different long passphrase"
+
+
+def _ask(
+    client: TestClient, email: str = "ada@example.com", headers: dict[str, str] | None = None
+) -> int:
+    response = client.post("/api/auth/password-reset", json={"email": email}, headers=headers)
+    return response.status_code
+
+
+def _token(mail: MemoryMailBackend) -> str:
+    match = re.search(r"/reset-password#token=([\w-]+)", mail.outbox[-1].text)
+    assert match is not None, mail.outbox[-1].text
+    return match.group(1)
+
+
+def _confirm(client: TestClient, token: str, password: str = NEW_PASSWORD) -> int:
+    body = {"token": token, "new_password": password}
+    return client.post("/api/auth/password-reset/confirm", json=body).status_code
+
+
+def test_reset_link_sets_a_new_password_and_ends_every_session(
+    client: TestClient, mail: MemoryMailBackend
+) -> None:
+    register(client)
+    tokens = login(client)
+    assert _ask(client, " Ada@Example.com ") == 202
+    [message] = mail.outbox
+    assert message.to == "ada@example.com"
+    assert message.text.count("http://localhost:8000/reset-password#token=") == 1
+    assert _confirm(client, _token(mail)) == 204
+    assert client.get("/api/auth/me", headers=bearer(tokens)).status_code == 401
+    login(client, password=NEW_PASSWORD)
+
+
+def test_unknown_email_gets_the_same_answer_and_no_mail(
+    client: TestClient, mail: MemoryMailBackend
+) -> None:
+    register(client)
+    assert _ask(client, "nobody@example.com") == 202
+    assert mail.outbox == []
+
+
+def test_reset_link_works_once(client: TestClient, mail: MemoryMailBackend) -> None:
+    register(client)
+    _ask(client)
+    token = _token(mail)
+    assert _confirm(client, token) == 204
+    assert _confirm(client, token, "yet another long passphrase") == 400
+    login(client, password=NEW_PASSWORD)
+
+
+def test_weak_new_password_leaves_the_link_usable(
+    client: TestClient, mail: MemoryMailBackend
+) -> None:
+    register(client)
+    _ask(client)
+    token = _token(mail)
+    assert _confirm(client, token, "short") == 422
+    assert _confirm(client, token) == 204
+
+
+def test_link_dies_when_the_password_changes_another_way(
+    client: TestClient, mail: MemoryMailBackend
+) -> None:
+    register(client)
+    tokens = login(client)
+    _ask(client)
+    body = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    assert client.post("/api/auth/password", json=body, headers=bearer(tokens)).status_code == 204
+    assert _confirm(client, _token(mail), "yet another long passphrase") == 400
+
+
+def test_forged_token_is_refused(client: TestClient) -> None:
+    register(client)
+    assert _confirm(client, "not-a-token-we-gave") == 400
+
+
+def test_reset_emails_are_limited_per_address_and_per_account(
+    make_auth_client: Callable[..., TestClient], mail: MemoryMailBackend
+) -> None:
+    settings = Settings(env="test", database_url="sqlite:///:memory:", trusted_proxies="10.0.0.1")
+    client = make_auth_client(
+        settings, config=AuthConfig(User, reset_limit="2/hour"), address="10.0.0.1"
+    )
+    register(client)
+    from_one_address = [_ask(client, headers={"X-Forwarded-For": "192.0.2.1"}) for _ in range(3)]
+    assert from_one_address == [202, 202, 429]
+    assert len(mail.outbox) == 2
+    # From other addresses the asks are answered alike, but no more mail goes out.
+    assert _ask(client, headers={"X-Forwarded-For": "192.0.2.2"}) == 202
+    assert len(mail.outbox) == 2
+
+
+async def test_reset_tokens_expire() -> None:
+    now = [1000.0]
+    resets = PasswordResets(MemoryStore(clock=lambda: now[0]), ttl=60)
+    token = await resets.issue(7, "hash")
+    now[0] += 61
+    assert await resets.peek(token) is None
+    assert await resets.redeem(token) is None
+
+
+async def test_reset_token_redeems_once_and_stores_only_a_digest() -> None:
+    store = MemoryStore()
+    resets = PasswordResets(store, ttl=60)
+    token = await resets.issue(7, "hash")
+    assert token not in repr(store._entries)
+    claim = await resets.redeem(token)
+    assert claim is not None
+    assert claim.user_id == 7
+    assert await resets.redeem(token) is None
