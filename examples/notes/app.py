@@ -7,6 +7,14 @@ directory), then try:
         -d '{"title": "first"}'
     curl 'localhost:8000/api/notes?sort=title&title__contains=fir'
     curl localhost:8000/api/meta/resources
+
+Accounts come from stackkit's auth building block (`user_model=User`):
+
+    curl -X POST localhost:8000/api/auth/register -H 'content-type: application/json' \
+        -d '{"email": "ada@example.com", "password": "correct horse battery"}'
+    curl -X POST localhost:8000/api/auth/login -H 'content-type: application/json' \
+        -d '{"email": "ada@example.com", "password": "correct horse battery"}'
+    curl localhost:8000/api/auth/me -H 'authorization: Bearer <access_token>'
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from starlette.applications import Starlette
 
 from stackkit import create_app
+from stackkit.auth.user import User
 from stackkit.db import ConflictError, Model, Repository, Service
 from stackkit.http.resource import Resource
 
@@ -69,14 +78,18 @@ class NoteOut(NoteIn):
 async def create_tables(app: Starlette) -> None:
     """A demo creates its tables at start-up; a real app runs its migrations instead."""
     async with app.state.database.engine.begin() as connection:
-        await connection.run_sync(Model.metadata.create_all, tables=[Note.__table__])
+        await connection.run_sync(
+            Model.metadata.create_all, tables=[Note.__table__, User.__table__]
+        )
 
 
 # Public for this demo; without public=True the routes need a signed-in user.
 notes = Resource(
     "notes", service=NoteService, create=NoteIn, update=NotePatch, read=NoteOut, public=True
 )
-app = create_app(resources=[notes], startup=[create_tables], title="Notes", version="1.0.0")
+app = create_app(
+    resources=[notes], user_model=User, startup=[create_tables], title="Notes", version="1.0.0"
+)
 
 if __name__ == "__main__":
     uvicorn.run(app, host="127.0.0.1", port=8000, access_log=False)

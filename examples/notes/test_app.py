@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -9,17 +10,22 @@ import pytest
 from starlette.testclient import TestClient
 
 
-@pytest.fixture
-def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.setenv("STACKKIT_ENV", "test")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'notes.db'}")
-    spec = importlib.util.spec_from_file_location("notes_app", Path(__file__).with_name("app.py"))
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # SQLAlchemy resolves annotations here
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    """The example app, loaded once: its models can be declared only once per process."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("STACKKIT_ENV", "test")
+        database = tmp_path_factory.mktemp("notes") / "notes.db"
+        monkeypatch.setenv("DATABASE_URL", f"sqlite:///{database}")
+        spec = importlib.util.spec_from_file_location(
+            "notes_app", Path(__file__).with_name("app.py")
+        )
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, spec.name, module)  # SQLAlchemy resolves names here
+        spec.loader.exec_module(module)
+        yield module
 
 
 def test_notes_through_every_layer(example: ModuleType) -> None:
@@ -40,3 +46,15 @@ def test_notes_through_every_layer(example: ModuleType) -> None:
         assert client.delete(url, headers={"if-match": changed.headers["etag"]}).status_code == 204
         assert client.get(url).status_code == 404
         assert note["version"] == 1
+
+
+def test_accounts_sign_in(example: ModuleType) -> None:
+    with TestClient(example.app) as client:
+        account = {"email": "ada@example.com", "password": "correct horse battery"}
+        assert client.post("/api/auth/register", json=account).status_code == 201
+        tokens = client.post("/api/auth/login", json=account).json()
+        me = client.get(
+            "/api/auth/me", headers={"authorization": f"Bearer {tokens['access_token']}"}
+        )
+        assert me.json()["email"] == "ada@example.com"
+        assert client.get("/api/auth/me").status_code == 401
