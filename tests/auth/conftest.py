@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -14,7 +17,13 @@ from stackkit import Settings, create_app
 from stackkit.auth import AuthConfig, MemoryMailBackend, PasswordHasher
 from stackkit.auth.user import User
 from stackkit.db import Model
-from stackkit.testing import create_database, delete_keys, drop_database, unique_key_prefix
+from stackkit.testing import (
+    create_database,
+    delete_keys,
+    drop_database,
+    find_free_port,
+    unique_key_prefix,
+)
 
 PASSWORD = "correct horse battery staple"
 # Cheap parameters: these tests are about the protocol, not the cost of a guess.
@@ -52,7 +61,8 @@ def service_settings(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]
 @pytest.fixture
 def make_auth_client(mail: MemoryMailBackend) -> Iterator[Callable[..., TestClient]]:
     """Build an app with `user_model=User` and return a started client for it, over
-    https (the refresh cookie is `Secure`)."""
+    https (the refresh cookie is `Secure`). Mail goes to the `mail` fixture's outbox,
+    unless `mail_from_settings` (then `STACKKIT_SMTP_URL` decides)."""
     clients: list[TestClient] = []
 
     def make(
@@ -60,11 +70,14 @@ def make_auth_client(mail: MemoryMailBackend) -> Iterator[Callable[..., TestClie
         *,
         config: AuthConfig | None = None,
         address: str = "testclient",
+        mail_from_settings: bool = False,
         **app_options: Any,
     ) -> TestClient:
         settings = settings or Settings(env="test", database_url="sqlite:///:memory:")
         config = config or AuthConfig(User)
-        config = replace(config, hasher=FAST_HASHER, mail=config.mail or mail)
+        if not mail_from_settings:
+            config = replace(config, mail=config.mail or mail)
+        config = replace(config, hasher=FAST_HASHER)
         app = create_app(
             settings,
             auth=config,
@@ -106,3 +119,66 @@ def login(client: TestClient, email: str = "ada@example.com", password: str = PA
 
 def bearer(tokens: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+# A real SMTP server
+
+
+@dataclass
+class Inbox:
+    """aiosmtpd handler: keeps what the server accepted, and the credentials it was given."""
+
+    envelopes: list[Envelope] = field(default_factory=list)
+    logins: list[LoginPassword] = field(default_factory=list)
+    accept_login: bool = True
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        self.logins.append(data)
+        # handled=False: aiosmtpd then answers a refusal itself (535).
+        return AuthResult(success=self.accept_login, handled=False)
+
+
+@dataclass
+class Server:
+    port: int
+    inbox: Inbox
+
+
+StartServer = Callable[..., Server]
+
+
+@pytest.fixture
+def start_server() -> Iterator[StartServer]:
+    """Start a real SMTP server on 127.0.0.1 (SMTP options as keywords); stopped afterwards."""
+    controllers: list[Controller] = []
+
+    def start(
+        inbox: Inbox | None = None,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        **smtp_options: Any,
+    ) -> Server:
+        inbox = Inbox() if inbox is None else inbox
+        # Controller connects to its own port to check it started, so port 0 will not do.
+        controller = Controller(
+            inbox,
+            hostname="127.0.0.1",
+            port=find_free_port(),
+            ssl_context=ssl_context,
+            authenticator=inbox.authenticate,
+            auth_require_tls=False,
+            **smtp_options,
+        )
+        controller.start()
+        controllers.append(controller)
+        return Server(controller.port, inbox)
+
+    yield start
+    for controller in controllers:
+        controller.stop()

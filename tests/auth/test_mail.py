@@ -10,14 +10,11 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -34,6 +31,7 @@ from stackkit.auth.mail import (
     mail_backend_for,
 )
 from stackkit.testing import find_free_port
+from tests.auth.conftest import Inbox, Server, StartServer
 
 SENDER = "Stackkit <noreply@example.com>"
 MESSAGE = MailMessage(
@@ -41,66 +39,6 @@ MESSAGE = MailMessage(
     subject="Reset your password",
     text="Grüße, Ada.\n\nhttps://app.example.com/reset?token=s3cret-token\n",
 )
-
-
-@dataclass
-class Inbox:
-    """aiosmtpd handler: keeps what the server accepted, and the credentials it was given."""
-
-    envelopes: list[Envelope] = field(default_factory=list)
-    logins: list[LoginPassword] = field(default_factory=list)
-    accept_login: bool = True
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def authenticate(
-        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
-    ) -> AuthResult:
-        self.logins.append(data)
-        # handled=False: aiosmtpd then answers a refusal itself (535).
-        return AuthResult(success=self.accept_login, handled=False)
-
-
-@dataclass
-class Server:
-    port: int
-    inbox: Inbox
-
-
-StartServer = Callable[..., Server]
-
-
-@pytest.fixture
-def start_server() -> Iterator[StartServer]:
-    """Start a real SMTP server on 127.0.0.1 (SMTP options as keywords); stopped afterwards."""
-    controllers: list[Controller] = []
-
-    def start(
-        inbox: Inbox | None = None,
-        *,
-        ssl_context: ssl.SSLContext | None = None,
-        **smtp_options: Any,
-    ) -> Server:
-        inbox = Inbox() if inbox is None else inbox
-        # Controller connects to its own port to check it started, so port 0 will not do.
-        controller = Controller(
-            inbox,
-            hostname="127.0.0.1",
-            port=find_free_port(),
-            ssl_context=ssl_context,
-            authenticator=inbox.authenticate,
-            auth_require_tls=False,
-            **smtp_options,
-        )
-        controller.start()
-        controllers.append(controller)
-        return Server(controller.port, inbox)
-
-    yield start
-    for controller in controllers:
-        controller.stop()
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email
 import re
 from collections.abc import Callable
 
@@ -11,7 +12,7 @@ from stackkit import Settings
 from stackkit.auth import AuthConfig, MemoryMailBackend, PasswordResets
 from stackkit.auth.user import User
 from stackkit.cache import MemoryStore
-from tests.auth.conftest import PASSWORD, bearer, login, register
+from tests.auth.conftest import PASSWORD, StartServer, bearer, login, register
 
 NEW_PASSWORD = "a different long passphrase"
 
@@ -45,6 +46,31 @@ def test_reset_link_sets_a_new_password_and_ends_every_session(
     assert message.text.count("http://localhost:8000/reset-password#token=") == 1
     assert _confirm(client, _token(mail)) == 204
     assert client.get("/api/auth/me", headers=bearer(tokens)).status_code == 401
+    login(client, password=NEW_PASSWORD)
+
+
+def test_reset_link_travels_through_a_real_smtp_server(
+    make_auth_client: Callable[..., TestClient], start_server: StartServer
+) -> None:
+    server = start_server()
+    settings = Settings(
+        env="test",
+        database_url="sqlite:///:memory:",
+        smtp_url=f"smtp://127.0.0.1:{server.port}",
+        mail_from="noreply@example.com",
+        public_url="https://notes.example.com",
+    )
+    client = make_auth_client(settings, mail_from_settings=True)
+    register(client)
+    assert _ask(client) == 202
+    [envelope] = server.inbox.envelopes
+    assert envelope.rcpt_tos == ["ada@example.com"]
+    assert envelope.mail_from == "noreply@example.com"
+    text = email.message_from_bytes(envelope.original_content or b"").get_payload(decode=True)
+    assert isinstance(text, bytes)
+    match = re.search(rb"https://notes\.example\.com/reset-password#token=([\w-]+)", text)
+    assert match is not None
+    assert _confirm(client, match.group(1).decode()) == 204
     login(client, password=NEW_PASSWORD)
 
 
