@@ -13,7 +13,9 @@ current generation, yet recognises every token it ever gave out:
   that nobody can end someone else's session by guessing).
 
 Two refreshes sent at once with the same token (two browser tabs) both succeed:
-the rotation is a function of the generation, so both get the same new token.
+the rotation is a function of the generation, so both get the same new token,
+and only the first writes (a claim per generation, kept a minute, keeps a late
+duplicate from rolling the session back).
 For `grace` seconds after a rotation the previous token still yields the current
 one, for a client whose first answer was lost; past that it counts as reuse.
 """
@@ -86,12 +88,17 @@ class RefreshSessions:
         current = int(session.data["generation"])
         key = str(session.data["key"])
         if generation == current:
+            if not await self._claim(session.id, current):
+                # Another request is rotating this generation (the same client, twice):
+                # the next token is the same for both, and only the first one writes.
+                return RefreshGrant(session, _token(key, session.id, current + 1))
             data = {**session.data, "generation": current + 1, "rotated_at": self.clock()}
             touched = await self.sessions.touch(session.id, data)
             if touched is None:
                 raise InvalidRefreshToken("The session has ended.")
             return RefreshGrant(touched, _token(key, session.id, current + 1))
-        if generation == current - 1 and self.clock() - session.data["rotated_at"] <= self.grace:
+        within_grace = self.clock() - session.data["rotated_at"] <= self.grace
+        if generation == current - 1 and self.grace > 0 and within_grace:
             return RefreshGrant(session, _token(key, session.id, current))
         await self.sessions.revoke(session.id)
         raise RefreshTokenReused("A spent refresh token was used again; the session has ended.")
@@ -106,8 +113,16 @@ class RefreshSessions:
         session, _ = await self._find(refresh_token)
         return session
 
+    async def _claim(self, session_id: str, generation: int) -> bool:
+        """Whether this call is the one that rotates `generation` of the session. Without
+        it, a request that read the session long ago could write an older generation
+        over a newer one, and the client's newest token would then look spent."""
+        claim = f"refresh-claim:{{{session_id}}}:{generation}"
+        return await self.sessions.store.set_if_absent(claim, b"1", ttl=self.grace + 60)
+
     async def _find(self, refresh_token: str) -> tuple[Session, int]:
-        parts = refresh_token.split(".") if len(refresh_token) <= MAX_REFRESH_TOKEN_LENGTH else []
+        well_formed = len(refresh_token) <= MAX_REFRESH_TOKEN_LENGTH and refresh_token.isascii()
+        parts = refresh_token.split(".") if well_formed else []
         if len(parts) != 3 or not parts[1].isdigit():
             raise InvalidRefreshToken("The refresh token is not valid.")
         session_id, generation = parts[0], int(parts[1])

@@ -1,0 +1,473 @@
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from stackkit.auth.refresh import InvalidRefreshToken, RefreshSessions, RefreshTokenReused
+from stackkit.cache import MemoryStore, RedisStore, Session, SessionStore, Store
+from stackkit.testing import delete_keys, unique_key_prefix
+
+TTL = 3600
+MAX_LIFETIME = 4 * 3600
+GRACE = 10
+URLSAFE = "[A-Za-z0-9_-]"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """A store of each kind, under a key prefix of this test's own, emptied afterwards."""
+    prefix = unique_key_prefix()
+    if request.param == "memory":
+        yield MemoryStore(prefix=prefix)
+        return
+    url = request.getfixturevalue("redis_url")
+    redis_store = RedisStore(url, prefix=prefix)
+    await redis_store.open()
+    try:
+        yield redis_store
+    finally:
+        await redis_store.close()
+        delete_keys(url, prefix)
+
+
+@pytest.fixture
+def sessions(store: Store, clock: Clock) -> SessionStore:
+    return SessionStore(store, ttl=TTL, max_lifetime=MAX_LIFETIME, clock=clock)
+
+
+@pytest.fixture
+def refresh(sessions: SessionStore, clock: Clock) -> RefreshSessions:
+    return RefreshSessions(sessions, grace=GRACE, clock=clock)
+
+
+def generation_of(token: str) -> int:
+    return int(token.split(".")[1])
+
+
+def with_other_char(token: str, index: int) -> str:
+    replacement = "B" if token[index] == "A" else "A"
+    return token[:index] + replacement + token[index + 1 :]
+
+
+# start
+
+
+async def test_start_gives_a_first_generation_token_of_the_new_session(
+    refresh: RefreshSessions,
+) -> None:
+    grant = await refresh.start("42")
+    session_id, generation, mac = grant.refresh_token.split(".")
+    assert session_id == grant.session.id
+    assert generation == "1"
+    assert grant.session.user_id == "42"
+    # A 32-character session id (192 random bits) and a 43-character HMAC-SHA256.
+    assert re.fullmatch(f"{URLSAFE}{{32}}", session_id)
+    assert re.fullmatch(f"{URLSAFE}{{43}}", mac)
+
+
+async def test_start_keeps_the_details_with_the_session(
+    refresh: RefreshSessions, sessions: SessionStore
+) -> None:
+    grant = await refresh.start("42", user_agent="Firefox", address="203.0.113.7")
+    stored = await sessions.get(grant.session.id)
+    assert stored is not None
+    assert stored.user_id == "42"
+    assert stored.data["user_agent"] == "Firefox"
+    assert stored.data["address"] == "203.0.113.7"
+    assert [s.id for s in await sessions.list("42")] == [grant.session.id]
+
+
+async def test_details_cannot_replace_the_session_key_or_generation(
+    refresh: RefreshSessions,
+) -> None:
+    grant = await refresh.start("42", key="chosen", generation=7)
+    assert grant.session.data["key"] != "chosen"
+    assert generation_of(grant.refresh_token) == 1
+    assert generation_of((await refresh.rotate(grant.refresh_token)).refresh_token) == 2
+
+
+async def test_each_session_gets_its_own_random_id_and_key(refresh: RefreshSessions) -> None:
+    grants = [await refresh.start("42") for _ in range(5)]
+    assert len({g.session.id for g in grants}) == 5
+    assert len({g.refresh_token.split(".")[2] for g in grants}) == 5
+    keys = [g.session.data["key"] for g in grants]
+    assert len(set(keys)) == 5
+    assert all(len(key) >= 43 for key in keys)  # 32 random bytes, urlsafe
+
+
+# rotate
+
+
+async def test_rotate_gives_the_next_generation_and_slides_expiry(
+    refresh: RefreshSessions, clock: Clock
+) -> None:
+    first = await refresh.start("42", user_agent="Firefox")
+    clock.now += 1000
+
+    second = await refresh.rotate(first.refresh_token)
+
+    assert second.refresh_token != first.refresh_token
+    assert second.refresh_token.startswith(f"{first.session.id}.2.")
+    assert second.session.id == first.session.id
+    assert second.session.expires_at == clock.now + TTL
+    assert second.session.expires_at > first.session.expires_at
+    assert second.session.data["user_agent"] == "Firefox"
+    assert second.session.data["rotated_at"] == clock.now
+
+
+async def test_rotated_token_rotates_again(refresh: RefreshSessions, clock: Clock) -> None:
+    grant = await refresh.start("42")
+    for generation in range(2, 6):
+        clock.now += 60
+        grant = await refresh.rotate(grant.refresh_token)
+        assert generation_of(grant.refresh_token) == generation
+
+
+async def test_spent_refresh_token_revokes_session(
+    refresh: RefreshSessions, sessions: SessionStore, clock: Clock
+) -> None:
+    first = await refresh.start("42")
+    second = await refresh.rotate(first.refresh_token)
+    clock.now += GRACE + 0.001
+
+    with pytest.raises(RefreshTokenReused):
+        await refresh.rotate(first.refresh_token)
+
+    assert await sessions.get(first.session.id) is None
+    assert await sessions.list("42") == []
+    with pytest.raises(InvalidRefreshToken) as newest:
+        await refresh.rotate(second.refresh_token)
+    assert not isinstance(newest.value, RefreshTokenReused)
+
+
+async def test_token_two_generations_old_revokes_session_even_within_grace(
+    refresh: RefreshSessions, sessions: SessionStore
+) -> None:
+    first = await refresh.start("42")
+    second = await refresh.rotate(first.refresh_token)
+    await refresh.rotate(second.refresh_token)
+
+    with pytest.raises(RefreshTokenReused):
+        await refresh.rotate(first.refresh_token)
+    assert await sessions.get(first.session.id) is None
+
+
+@pytest.mark.parametrize("elapsed", [0, 1, GRACE], ids=["at-once", "one-second", "at-the-limit"])
+async def test_previous_token_within_grace_yields_the_current_token(
+    refresh: RefreshSessions, sessions: SessionStore, clock: Clock, elapsed: float
+) -> None:
+    first = await refresh.start("42")
+    second = await refresh.rotate(first.refresh_token)
+    clock.now += elapsed
+
+    again = await refresh.rotate(first.refresh_token)
+
+    assert again.refresh_token == second.refresh_token
+    assert again.session.id == first.session.id
+    assert await sessions.get(first.session.id) is not None
+    third = await refresh.rotate(second.refresh_token)
+    assert generation_of(third.refresh_token) == 3
+
+
+@pytest.mark.parametrize(
+    "elapsed",
+    [
+        0,
+        0.001,
+        60,
+    ],
+    ids=["same-instant", "a-millisecond-later", "a-minute-later"],
+)
+async def test_previous_token_with_zero_grace_revokes_session(
+    sessions: SessionStore, clock: Clock, elapsed: float
+) -> None:
+    refresh = RefreshSessions(sessions, grace=0, clock=clock)
+    first = await refresh.start("42")
+    await refresh.rotate(first.refresh_token)
+    clock.now += elapsed
+
+    with pytest.raises(RefreshTokenReused):
+        await refresh.rotate(first.refresh_token)
+    assert await sessions.get(first.session.id) is None
+
+
+async def test_concurrent_rotations_with_one_token_get_the_same_new_token(
+    refresh: RefreshSessions, sessions: SessionStore
+) -> None:
+    first = await refresh.start("42")
+
+    one, other = await asyncio.gather(
+        refresh.rotate(first.refresh_token), refresh.rotate(first.refresh_token)
+    )
+
+    assert one.refresh_token == other.refresh_token
+    assert generation_of(one.refresh_token) == 2
+    third = await refresh.rotate(one.refresh_token)
+    assert generation_of(third.refresh_token) == 3
+    assert await sessions.get(first.session.id) is not None
+
+
+class PausingSessionStore(SessionStore):
+    """Holds the next read of a session, once armed, until `resume` is set: a request
+    that read the session, then stalled (a slow worker) before writing it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.armed = False
+        self.paused = asyncio.Event()
+        self.resume = asyncio.Event()
+
+    async def get(self, session_id: str) -> Session | None:
+        session = await super().get(session_id)
+        if self.armed:
+            self.armed = False
+            self.paused.set()
+            await self.resume.wait()
+        return session
+
+
+async def test_stalled_duplicate_rotation_does_not_roll_back_a_newer_generation(
+    store: Store, clock: Clock
+) -> None:
+    sessions = PausingSessionStore(store, ttl=TTL, max_lifetime=MAX_LIFETIME, clock=clock)
+    refresh = RefreshSessions(sessions, grace=GRACE, clock=clock)
+    first = await refresh.start("42")
+    sessions.armed = True
+    stalled = asyncio.create_task(refresh.rotate(first.refresh_token))
+    await sessions.paused.wait()  # it read generation 1, and waits
+    second = await refresh.rotate(first.refresh_token)
+    third = await refresh.rotate(second.refresh_token)
+    sessions.resume.set()
+    assert (await stalled).refresh_token == second.refresh_token
+
+    fourth = await refresh.rotate(third.refresh_token)
+
+    assert generation_of(fourth.refresh_token) == 4
+
+
+# refused tokens
+
+
+@pytest.mark.parametrize("index", [-1, -20, -43], ids=["last", "middle", "first"])
+@pytest.mark.parametrize("generation", ["current", "spent", "future"])
+async def test_wrong_mac_is_refused_without_revoking_the_session(
+    refresh: RefreshSessions, sessions: SessionStore, clock: Clock, index: int, generation: str
+) -> None:
+    first = await refresh.start("42")
+    second = await refresh.rotate(first.refresh_token)
+    clock.now += GRACE + 1
+    session_id, _, mac = second.refresh_token.split(".")
+    number = {"current": 2, "spent": 1, "future": 3}[generation]
+    forged = with_other_char(f"{session_id}.{number}.{mac}", index)
+
+    with pytest.raises(InvalidRefreshToken) as error:
+        await refresh.rotate(forged)
+
+    assert not isinstance(error.value, RefreshTokenReused)
+    assert await sessions.get(first.session.id) is not None
+    assert generation_of((await refresh.rotate(second.refresh_token)).refresh_token) == 3
+
+
+async def test_token_of_another_session_is_refused_without_revoking_either(
+    refresh: RefreshSessions, sessions: SessionStore
+) -> None:
+    mine = await refresh.start("42")
+    theirs = await refresh.start("43")
+    _, generation, mac = mine.refresh_token.split(".")
+    spliced = f"{theirs.session.id}.{generation}.{mac}"
+
+    with pytest.raises(InvalidRefreshToken):
+        await refresh.rotate(spliced)
+
+    assert await sessions.get(mine.session.id) is not None
+    assert await sessions.get(theirs.session.id) is not None
+
+
+MALFORMED = {
+    "empty": "",
+    "no-dots": "abc",
+    "two-parts": "a.b",
+    "generation-not-a-number": "a.x.c",
+    "four-parts": "a.1.b.c",
+    "negative-generation": "a.-1.c",
+    "empty-parts": "..",
+    "very-long": "x" * 10_000,
+    "very-long-with-dots": "a.1." + "c" * 10_000,
+    "unknown-session": "a" * 32 + ".1." + "c" * 43,
+    "non-ascii": "sessión.1.mac",
+    "glob-in-session-id": "*.1.c",
+    "huge-generation": "a." + "9" * 150 + ".c",
+    "superscript-digit-generation": "a.\u00b2.c",
+}
+
+
+@pytest.mark.parametrize(
+    "token",
+    [pytest.param(token, id=name) for name, token in MALFORMED.items()],
+)
+async def test_malformed_token_raises_invalid_refresh_token(
+    refresh: RefreshSessions, sessions: SessionStore, token: str
+) -> None:
+    grant = await refresh.start("42")
+    with pytest.raises(InvalidRefreshToken) as error:
+        await refresh.rotate(token)
+    assert not isinstance(error.value, RefreshTokenReused)
+    with pytest.raises(InvalidRefreshToken):
+        await refresh.session_of(token)
+    assert await sessions.get(grant.session.id) is not None
+
+
+@pytest.mark.parametrize("where", ["mac", "session-id"])
+async def test_lone_surrogate_in_a_token_raises_invalid_refresh_token(
+    refresh: RefreshSessions, where: str
+) -> None:
+    grant = await refresh.start("42")
+    session_id, generation, _ = grant.refresh_token.split(".")
+    token = f"{session_id}.{generation}.\ud800" if where == "mac" else "\ud800.1.c"
+    with pytest.raises(InvalidRefreshToken):
+        await refresh.rotate(token)
+
+
+# expiry and revocation
+
+
+async def test_session_past_its_ttl_makes_the_token_invalid(
+    refresh: RefreshSessions, clock: Clock
+) -> None:
+    grant = await refresh.start("42")
+    clock.now += TTL - 1
+    grant = await refresh.rotate(grant.refresh_token)  # slides expiry to now + TTL
+    clock.now += TTL - 1
+    assert (await refresh.session_of(grant.refresh_token)).id == grant.session.id
+    clock.now += 1
+
+    with pytest.raises(InvalidRefreshToken) as error:
+        await refresh.rotate(grant.refresh_token)
+    assert not isinstance(error.value, RefreshTokenReused)
+    with pytest.raises(InvalidRefreshToken):
+        await refresh.session_of(grant.refresh_token)
+
+
+async def test_session_past_its_max_lifetime_makes_the_token_invalid(
+    refresh: RefreshSessions, clock: Clock
+) -> None:
+    start = clock.now
+    grant = await refresh.start("42")
+    while clock.now + 3000 < start + MAX_LIFETIME:
+        clock.now += 3000
+        grant = await refresh.rotate(grant.refresh_token)
+    assert grant.session.expires_at == start + MAX_LIFETIME  # capped, not now + TTL
+    clock.now = start + MAX_LIFETIME
+
+    with pytest.raises(InvalidRefreshToken):
+        await refresh.rotate(grant.refresh_token)
+
+
+async def test_session_of_returns_the_session_without_spending_the_token(
+    refresh: RefreshSessions, sessions: SessionStore, clock: Clock
+) -> None:
+    grant = await refresh.start("42", user_agent="Firefox")
+    clock.now += GRACE + 1
+
+    for _ in range(2):
+        session = await refresh.session_of(grant.refresh_token)
+        assert session.id == grant.session.id
+        assert session.data["user_agent"] == "Firefox"
+        assert session.data["generation"] == 1
+
+    rotated = await refresh.rotate(grant.refresh_token)
+    assert generation_of(rotated.refresh_token) == 2
+    assert await sessions.get(grant.session.id) is not None
+
+
+async def test_session_of_accepts_a_spent_token_without_revoking(
+    refresh: RefreshSessions, sessions: SessionStore, clock: Clock
+) -> None:
+    first = await refresh.start("42")
+    second = await refresh.rotate(first.refresh_token)
+    clock.now += GRACE + 1
+
+    assert (await refresh.session_of(first.refresh_token)).id == first.session.id
+    assert await sessions.get(first.session.id) is not None
+    assert generation_of((await refresh.rotate(second.refresh_token)).refresh_token) == 3
+
+
+async def test_session_of_refuses_a_wrong_mac(refresh: RefreshSessions) -> None:
+    grant = await refresh.start("42")
+    with pytest.raises(InvalidRefreshToken):
+        await refresh.session_of(with_other_char(grant.refresh_token, -1))
+
+
+@pytest.mark.parametrize("how", ["revoke", "revoke_all"])
+async def test_revoked_session_makes_rotate_fail(
+    refresh: RefreshSessions, sessions: SessionStore, how: str
+) -> None:
+    grant = await refresh.start("42")
+    if how == "revoke":
+        assert await sessions.revoke(grant.session.id)
+    else:
+        assert await sessions.revoke_all("42") == 1
+
+    with pytest.raises(InvalidRefreshToken) as error:
+        await refresh.rotate(grant.refresh_token)
+    assert not isinstance(error.value, RefreshTokenReused)
+
+
+class RevokingSessionStore(SessionStore):
+    """Revokes the session right after the `revoke_after`-th read of it, once armed: a
+    revoke (log out elsewhere) landing between a rotation's read and its write."""
+
+    def __init__(self, *args: Any, revoke_after: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.revoke_after = revoke_after
+        self.armed = False
+        self.reads = 0
+
+    async def get(self, session_id: str) -> Session | None:
+        session = await super().get(session_id)
+        if self.armed:
+            self.reads += 1
+            if self.reads == self.revoke_after:
+                self.armed = False
+                await self.revoke(session_id)
+        return session
+
+
+@pytest.mark.parametrize(
+    "revoke_after", [1, 2], ids=["after-the-token-check", "after-the-touch-read"]
+)
+async def test_rotate_racing_with_a_revoke_does_not_resurrect_the_session(
+    store: Store, clock: Clock, revoke_after: int
+) -> None:
+    sessions = RevokingSessionStore(
+        store, ttl=TTL, max_lifetime=MAX_LIFETIME, clock=clock, revoke_after=revoke_after
+    )
+    refresh = RefreshSessions(sessions, grace=GRACE, clock=clock)
+    grant = await refresh.start("42")
+    sessions.armed = True
+
+    with pytest.raises(InvalidRefreshToken):
+        await refresh.rotate(grant.refresh_token)
+
+    assert sessions.reads >= revoke_after  # the revoke did happen mid-rotation
+    assert not await sessions.is_alive(grant.session.id)
+    assert await sessions.list("42") == []
+    with pytest.raises(InvalidRefreshToken):
+        await refresh.rotate(grant.refresh_token)
