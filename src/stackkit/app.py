@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
@@ -21,13 +22,18 @@ from stackkit.backends import Backend
 from stackkit.cache.memory import MemoryStore
 from stackkit.cache.redis_store import RedisClusterStore, RedisStore
 from stackkit.cache.response_cache import ResponseCacheMiddleware
-from stackkit.cache.store import Store
+from stackkit.cache.store import Store, StoreUnavailable
 from stackkit.db.database import Database
 from stackkit.db.model import Model
 from stackkit.health import health_controller
 from stackkit.http.meta import meta_controller
 from stackkit.http.openapi import openapi_document
-from stackkit.http.problems import ProblemError, http_exception_handler, problem_error_handler
+from stackkit.http.problems import (
+    ProblemError,
+    http_exception_handler,
+    problem_error_handler,
+    problem_for,
+)
 from stackkit.http.resource import Resource
 from stackkit.http.routing import Controller, RouteFinder
 from stackkit.logs import configure_logging
@@ -169,7 +175,7 @@ def create_app(
     if auth_config is not None:
         # Sessions must not be evicted to make room for cached responses: in memory they
         # get a store of their own; in Redis, keys with a TTL under a noeviction policy.
-        session_store = store if isinstance(store, RedisStore) else MemoryStore(max_entries=100_000)
+        session_store = store if isinstance(store, RedisStore) else MemoryStore(max_entries=200_000)
         auth_parts = Auth.build(auth_config, settings, store=session_store, limiter=limiter)
         controllers = [*controllers, auth_controller(auth_parts)]
 
@@ -242,6 +248,8 @@ def create_app(
             for backend in app_backends:
                 await backend.open()
                 stack.push_async_callback(backend.close)
+            if auth_parts is not None:
+                await auth_parts.config.hasher.prepare()
             for hook in startup:
                 await hook(app)
             if settings.is_production:
@@ -258,6 +266,7 @@ def create_app(
         exception_handlers={
             ProblemError: problem_error_handler,
             HTTPException: http_exception_handler,
+            StoreUnavailable: store_unavailable_handler,
         },
         lifespan=lifespan,
     )
@@ -269,6 +278,17 @@ def create_app(
     app.state.route_specs = specs
     app.state.auth = auth_parts
     return app
+
+
+async def store_unavailable_handler(request: Request, exc: Exception) -> Response:
+    """A store that does not answer (Redis away) where the request needs it (sessions,
+    sign-in limits, reset links): 503, retry shortly. Where it can do without, the
+    caller handles it first (the response cache serves uncached)."""
+    unavailable = ProblemError(
+        503, "A service this request needs is not available; retry shortly.",
+        headers={"Retry-After": "5"},
+    )  # fmt: skip
+    return problem_for(unavailable, request.scope)
 
 
 def _add_openapi_route(

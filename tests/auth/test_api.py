@@ -9,8 +9,8 @@ import pytest
 from openapi_spec_validator import validate
 from starlette.testclient import TestClient
 
-from stackkit import Controller, Settings
-from stackkit.auth import AuthConfig, requires
+from stackkit import Controller, Settings, create_app
+from stackkit.auth import AuthConfig, PasswordHasher, UserService, requires
 from stackkit.auth.user import User
 from tests.auth.conftest import PASSWORD, bearer, login, register
 
@@ -305,3 +305,114 @@ def test_me_is_never_served_from_the_response_cache(client: TestClient) -> None:
         response = client.get("/api/auth/me", headers=bearer(tokens))
         assert response.status_code == 200
         assert "cache-status" not in response.headers
+
+
+# Found in review
+
+
+def test_login_limit_counts_per_address_even_with_a_token(
+    make_auth_client: Callable[..., TestClient],
+) -> None:
+    client = make_auth_client(config=AuthConfig(User, login_limit_per_address="4/minute"))
+    register(client)
+    tokens = login(client)  # the address's first attempt
+    statuses = [
+        client.post(
+            "/api/auth/login",
+            json={"email": f"user{n}@example.com", "password": PASSWORD},
+            headers=bearer(tokens),
+        ).status_code
+        for n in range(4)
+    ]
+    assert statuses == [401, 401, 401, 429]
+
+
+def test_login_that_overlaps_a_password_reset_keeps_no_session(
+    make_auth_client: Callable[..., TestClient],
+) -> None:
+    class ResetDuringLogin(UserService[Any]):
+        """A reset lands between the password check and the session's start."""
+
+        async def authenticate(self, email: str, password: str) -> Any:
+            user = await super().authenticate(email, password)
+            if user is not None:
+                await self.set_password(user.id, NEW_PASSWORD)
+            return user
+
+    config = AuthConfig(User, user_service=ResetDuringLogin.for_model(User))
+    client = make_auth_client(config=config)
+    register(client)
+    response = client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 401
+    sessions = client.app.state.auth.sessions  # type: ignore[attr-defined]
+    assert client.portal is not None
+    assert client.portal.call(sessions.list, "1") == []
+
+
+@pytest.mark.parametrize("email", ["a\u0000b@example.com", "ada@exam\u007fple.com", "a\nb@x.io"])
+def test_control_characters_in_an_email_are_refused(client: TestClient, email: str) -> None:
+    for path in ("/api/auth/register", "/api/auth/login"):
+        response = client.post(path, json={"email": email, "password": PASSWORD})
+        assert response.status_code == 422
+
+
+def test_password_change_guesses_count_as_sign_in_attempts(
+    make_auth_client: Callable[..., TestClient],
+) -> None:
+    client = make_auth_client(config=AuthConfig(User, login_limit_per_account="3/minute"))
+    register(client)
+    tokens = login(client)  # one attempt on the account
+    wrong = {"current_password": "a wrong guess!", "new_password": NEW_PASSWORD}
+    statuses = [
+        client.post("/api/auth/password", json=wrong, headers=bearer(tokens)).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [422, 422, 429]
+    blocked = client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+    )
+    assert blocked.status_code == 429
+
+
+def test_auth_routes_answer_503_when_the_session_store_is_away(
+    make_auth_client: Callable[..., TestClient],
+) -> None:
+    client = make_auth_client(_settings(redis_url="redis://127.0.0.1:1/0"))
+    refresh = client.post("/api/auth/refresh", json={"refresh_token": "a.1.b"})
+    assert refresh.status_code == 503
+    assert refresh.headers["retry-after"] == "5"
+    logout = client.post("/api/auth/logout", json={"refresh_token": "a.1.b"})
+    assert logout.status_code == 503
+
+
+def test_cookie_refresh_compares_the_whole_origin(
+    make_auth_client: Callable[..., TestClient],
+) -> None:
+    client = make_auth_client(_settings(public_url="https://notes.example.com"))
+    register(client)
+    login(client)
+    other_scheme = client.post("/api/auth/refresh", headers={"Origin": "http://testserver"})
+    assert other_scheme.status_code == 403
+    public = client.post("/api/auth/refresh", headers={"Origin": "https://notes.example.com"})
+    assert public.status_code == 200
+
+
+def test_requires_above_the_route_decorator_is_refused() -> None:
+    api = Controller("/api")
+
+    async def handler() -> None:
+        return None
+
+    registered = api.get("/x")(handler)
+    with pytest.raises(TypeError, match="under the route decorator"):
+        requires("admin")(registered)
+
+
+def test_the_dummy_hash_is_made_at_start_up() -> None:
+    hasher = PasswordHasher(time_cost=1, memory_cost=64)
+    app = create_app(_settings(), auth=AuthConfig(User, hasher=hasher))
+    assert hasher._dummy_hash is None
+    with TestClient(app):
+        assert hasher._dummy_hash is not None

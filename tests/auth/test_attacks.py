@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.testclient import TestClient
 
 from stackkit import Settings
-from stackkit.auth import AccessTokens, Auth
+from stackkit.auth import AccessTokens, Auth, InvalidToken, TokenKeys
 from tests.auth.conftest import PASSWORD, bearer, login, register
 
 
@@ -287,3 +287,12 @@ def test_hs256_signed_with_the_rs256_public_key_is_refused(
     kid = _auth(client).tokens.keys.signing_kid
     confused = _hs256({"alg": "HS256", "kid": kid, "typ": "at+jwt"}, claims, public_pem)
     assert_refused(client, f"Bearer {confused}")
+
+
+def test_verification_works_without_the_token_cache() -> None:
+    tokens = AccessTokens(TokenKeys.from_secret("s" * 40), cache_size=0)
+    issued = tokens.issue("42", "session", ["admin"])
+    for _ in range(2):
+        assert tokens.verify(issued.token).roles == frozenset({"admin"})
+    with pytest.raises(InvalidToken):
+        tokens.verify(issued.token + "x")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from stackkit.auth.refresh import InvalidRefreshToken, RefreshSessions, RefreshTokenReused
-from stackkit.cache import MemoryStore, RedisStore, Session, SessionStore, Store
+from stackkit.cache import MemoryStore, RedisStore, Session, SessionStore, Store, StoreUnavailable
 from stackkit.testing import delete_keys, unique_key_prefix
 
 TTL = 3600
@@ -471,3 +471,28 @@ async def test_rotate_racing_with_a_revoke_does_not_resurrect_the_session(
     assert await sessions.list("42") == []
     with pytest.raises(InvalidRefreshToken):
         await refresh.rotate(grant.refresh_token)
+
+
+class FailingOnceSessionStore(SessionStore):
+    """The store drops out once, at the rotation's write."""
+
+    failed = False
+
+    async def touch(self, session_id: str, data: Any = None) -> Session | None:
+        if not self.failed:
+            self.failed = True
+            raise StoreUnavailable("the store went away")
+        return await super().touch(session_id, data)
+
+
+async def test_a_rotation_whose_write_failed_can_be_retried(store: Store, clock: Clock) -> None:
+    sessions = FailingOnceSessionStore(store, ttl=TTL, max_lifetime=MAX_LIFETIME, clock=clock)
+    refresh = RefreshSessions(sessions, grace=GRACE, clock=clock)
+    grant = await refresh.start("42")
+    with pytest.raises(StoreUnavailable):
+        await refresh.rotate(grant.refresh_token)
+    retried = await refresh.rotate(grant.refresh_token)
+    assert generation_of(retried.refresh_token) == 2
+    clock.now += GRACE + 1
+    third = await refresh.rotate(retried.refresh_token)  # not taken for a spent token
+    assert generation_of(third.refresh_token) == 3

@@ -106,6 +106,9 @@ def auth_controller(auth: Auth) -> Controller:
     config, settings = auth.config, auth.settings
     api = Controller(config.prefix, tags=["auth"])
     trusted = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
+    public = urlsplit(settings.public_url)
+    allowed_origins = {f"{public.scheme}://{public.netloc}".lower(), *settings.cors_origins}
+    allowed_origins.discard("*")
 
     def token_response(request: Request, user: Any, grant: RefreshGrant) -> Response:
         issued = auth.tokens.issue(str(user.id), grant.session.id, user.roles)
@@ -139,12 +142,12 @@ def auth_controller(auth: Auth) -> Controller:
             return body.refresh_token
         cookie = request.cookies.get(config.cookie_name)
         if cookie:
-            _check_same_origin(request, settings.cors_origins)
+            _check_same_origin(request, allowed_origins)
         return cookie
 
     @api.post(
         "/register", public=True, status_code=201, response=config.user_read,
-        rate_limit=config.register_limit, cache_ttl=0,
+        rate_limit=config.register_limit, rate_limit_by="address", cache_ttl=0,
     )  # fmt: skip
     async def register(request: Request, body: Credentials) -> Any:
         """Create an account."""
@@ -155,13 +158,15 @@ def auth_controller(auth: Auth) -> Controller:
     @api.post(
         "/login", public=True, response=TokenPair, cache_ttl=0,
         rate_limit=config.login_limit_per_address, rate_limit_fail_closed=True,
+        rate_limit_by="address",
     )  # fmt: skip
     async def login(request: Request, body: Credentials) -> Response:
         """Sign in: a token pair, and the refresh cookie for browsers."""
         await auth.limiter.enforce(
             _account_key("login", body.email), config.login_limit_per_account, fail_open=False
         )
-        user = await _users(request).authenticate(body.email, body.password)
+        users = _users(request)
+        user = await users.authenticate(body.email, body.password)
         if user is None:
             raise _invalid_credentials()
         grant = await auth.refresh.start(
@@ -169,6 +174,14 @@ def auth_controller(auth: Auth) -> Controller:
             user_agent=request.headers.get("user-agent", "")[:200] or None,
             address=client_address(request.scope, trusted),
         )
+        # A password reset, a disabling or new roles that landed while this login ran
+        # ended the user's sessions before this one began: it must not outlive them.
+        now = await users.get(user.id)
+        if (now.password_hash, now.is_active, now.roles) != (
+            user.password_hash, user.is_active, user.roles,
+        ):  # fmt: skip
+            await auth.sessions.revoke(grant.session.id)
+            raise _invalid_credentials()
         return token_response(request, user, grant)
 
     @api.post("/refresh", public=True, response=TokenPair, cache_ttl=0)
@@ -246,11 +259,15 @@ def auth_controller(auth: Auth) -> Controller:
         """End every session of the signed-in user (log out everywhere)."""
         await auth.sessions.revoke_all(request.user.id)
 
-    @api.post("/password", cache_ttl=0, rate_limit=config.login_limit_per_account)
+    @api.post("/password", cache_ttl=0)
     async def change_password(request: Request, body: PasswordChange) -> None:
         """Change the password; every other session ends."""
         user: AuthenticatedUser = request.user
         row = await current_user(request)
+        # Guesses of the current password count as sign-in attempts on the account.
+        await auth.limiter.enforce(
+            _account_key("login", row.email), config.login_limit_per_account, fail_open=False
+        )
         await _users(request).change_password(
             row.id, body.current_password, body.new_password, keep_session=user.session_id
         )
@@ -281,7 +298,7 @@ def auth_controller(auth: Auth) -> Controller:
 
     @api.post(
         "/password-reset", public=True, status_code=202, cache_ttl=0,
-        rate_limit=config.reset_limit, rate_limit_fail_closed=True,
+        rate_limit=config.reset_limit, rate_limit_fail_closed=True, rate_limit_by="address",
     )  # fmt: skip
     async def request_password_reset(request: Request, body: PasswordResetRequest) -> Response:
         """Email a reset link, if the email has an account. The answer is the same
@@ -309,13 +326,15 @@ def auth_controller(auth: Auth) -> Controller:
         users.check_new_password(body.new_password, user.email)
         if await auth.resets.redeem(body.token) is None:
             raise invalid  # redeemed meanwhile by another request
-        await users.set_password(user.id, body.new_password)
+        # Refused (412) if the row changed since it was read: a reset links to one password.
+        await users.set_password(user.id, body.new_password, expected_version=user.version)
 
     return api
 
 
-def _check_same_origin(request: Request, allowed: list[str]) -> None:
-    """Refuse a request that uses the refresh cookie from another site (CSRF)."""
+def _check_same_origin(request: Request, allowed: set[str]) -> None:
+    """Refuse a request that uses the refresh cookie from another site (CSRF). Allowed:
+    the origin the request was made to, `STACKKIT_PUBLIC_URL`'s, and the CORS origins."""
     origin = request.headers.get("origin")
     if origin is None:
         if request.headers.get("x-requested-with"):
@@ -324,7 +343,8 @@ def _check_same_origin(request: Request, allowed: list[str]) -> None:
             403, "A request with the refresh cookie needs an Origin or X-Requested-With header."
         )
     origin = origin.rstrip("/").lower()
-    if origin in allowed or urlsplit(origin).netloc == request.headers.get("host", "").lower():
+    host = request.headers.get("host", "").lower()
+    if origin in allowed or (host and origin == f"{request.url.scheme}://{host}"):
         return
     raise ProblemError(403, "The refresh cookie cannot be used from another site.")
 

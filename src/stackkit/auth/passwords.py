@@ -135,6 +135,12 @@ class PasswordHasher:
         )
         self._dummy_hash: str | None = None
 
+    async def prepare(self) -> None:
+        """Make the dummy hash now (apps do at start-up), so that the first login with an
+        unknown email does not take longer than the others and tell it apart."""
+        if self._dummy_hash is None:
+            self._dummy_hash = await self.hash(secrets.token_urlsafe())
+
     async def hash(self, password: str) -> str:
         """Hash a password, in a worker thread; see `hash_sync`."""
         return await anyio.to_thread.run_sync(self.hash_sync, password)

@@ -22,7 +22,9 @@ one, for a client whose first answer was lost; past that it counts as reuse.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -88,15 +90,22 @@ class RefreshSessions:
         current = int(session.data["generation"])
         key = str(session.data["key"])
         if generation == current:
+            next_token = _token(key, session.id, current + 1)
             if not await self._claim(session.id, current):
                 # Another request is rotating this generation (the same client, twice):
-                # the next token is the same for both, and only the first one writes.
-                return RefreshGrant(session, _token(key, session.id, current + 1))
+                # the next token is the same for both; only the first one writes it.
+                return RefreshGrant(await self._rotated(session.id, current), next_token)
             data = {**session.data, "generation": current + 1, "rotated_at": self.clock()}
-            touched = await self.sessions.touch(session.id, data)
+            try:
+                touched = await self.sessions.touch(session.id, data)
+            except BaseException:
+                # Let a retry of the same token rotate: the claim was not carried out.
+                with contextlib.suppress(Exception):
+                    await self.sessions.store.delete(self._claim_key(session.id, current))
+                raise
             if touched is None:
                 raise InvalidRefreshToken("The session has ended.")
-            return RefreshGrant(touched, _token(key, session.id, current + 1))
+            return RefreshGrant(touched, next_token)
         within_grace = self.clock() - session.data["rotated_at"] <= self.grace
         if generation == current - 1 and self.grace > 0 and within_grace:
             return RefreshGrant(session, _token(key, session.id, current))
@@ -113,12 +122,37 @@ class RefreshSessions:
         session, _ = await self._find(refresh_token)
         return session
 
+    @staticmethod
+    def _claim_key(session_id: str, generation: int) -> str:
+        return f"refresh-claim:{{{session_id}}}:{generation}"
+
     async def _claim(self, session_id: str, generation: int) -> bool:
         """Whether this call is the one that rotates `generation` of the session. Without
         it, a request that read the session long ago could write an older generation
         over a newer one, and the client's newest token would then look spent."""
-        claim = f"refresh-claim:{{{session_id}}}:{generation}"
+        claim = self._claim_key(session_id, generation)
         return await self.sessions.store.set_if_absent(claim, b"1", ttl=self.grace + 60)
+
+    async def _rotated(self, session_id: str, generation: int) -> Session:
+        """The session once the request that claimed `generation` has written the next
+        one (milliseconds), so that the token handed out is one the session knows.
+
+        Raises:
+            InvalidRefreshToken: the session ended, or the other rotation did not land
+                within a second (retry with the same token).
+        """
+        deadline = time.monotonic() + 1.0
+        delay = 0.002
+        while True:
+            session = await self.sessions.get(session_id)
+            if session is None:
+                raise InvalidRefreshToken("The session has ended.")
+            if int(session.data["generation"]) > generation:
+                return session
+            if time.monotonic() > deadline:
+                raise InvalidRefreshToken("A refresh of this token is under way; retry.")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
     async def _find(self, refresh_token: str) -> tuple[Session, int]:
         well_formed = len(refresh_token) <= MAX_REFRESH_TOKEN_LENGTH and refresh_token.isascii()

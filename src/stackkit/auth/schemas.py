@@ -20,9 +20,14 @@ __all__ = [
 ]
 
 # Enough to refuse what is not an address; the mail server has the last word.
+_NOT_IN_EMAIL = r"@\s\x00-\x1f\x7f"
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    StringConstraints(
+        strip_whitespace=True,
+        max_length=320,
+        pattern=rf"^[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}]+\.[^{_NOT_IN_EMAIL}]+$",
+    ),
 ]
 # Longer than any policy allows, short enough that nobody makes the server hash megabytes.
 PASSWORD_FIELD = Field(min_length=1, max_length=1024)

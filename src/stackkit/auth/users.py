@@ -139,12 +139,24 @@ class UserService(Service[U], Generic[U]):
             )
         return await self.set_password(id, new, keep_session=keep_session)
 
-    async def set_password(self, id: int, new: str, *, keep_session: str | None = None) -> U:
-        """Set a new password (a reset, an admin); every session but `keep_session` ends."""
+    async def set_password(
+        self,
+        id: int,
+        new: str,
+        *,
+        keep_session: str | None = None,
+        expected_version: int | None = None,
+    ) -> U:
+        """Set a new password (a reset, an admin); every session but `keep_session` ends.
+
+        Raises:
+            ValidationProblem: the new password breaks the policy.
+            PreconditionFailedError: the user changed since `expected_version`.
+        """
         row: Any = await self.get(id)
         self.check_new_password(new, row.email)
         changes = {"password_hash": await self.hasher.hash(new), "password_changed_at": utcnow()}
-        user = await self.update(id, changes)
+        user = await self.update(id, changes, expected_version=expected_version)
         await self._end_sessions(id, keep=keep_session)
         return user
 

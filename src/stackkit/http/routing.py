@@ -26,7 +26,7 @@ import typing
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import Any, Literal, TypeGuard
 
 from pydantic import BaseModel, TypeAdapter
 from starlette.requests import Request
@@ -56,6 +56,7 @@ _INPUTS = ("path", "query", "body")
 _NO_CONTENT = frozenset({204, 304})
 _SPEC_ATTRIBUTE = "__stackkit_route__"
 _ROLES_ATTRIBUTE = "__stackkit_roles__"
+_REGISTERED_ATTRIBUTE = "__stackkit_registered__"
 ROUTE_SCOPE_KEY = "stackkit.route"
 """Where the endpoint puts its `RouteSpec` in the ASGI scope."""
 AUTH_ERROR_SCOPE_KEY = "stackkit.auth_error"
@@ -89,6 +90,9 @@ class RouteSpec:
     """This route's own limit (`"5/minute"`); None: the app's default; False: none."""
     rate_limit_fail_closed: bool = False
     """Refuse (503) rather than allow when the limit cannot be checked (login)."""
+    rate_limit_by: Literal["client", "address"] = "client"
+    """Whose budget: the signed-in user's, else the address (`client`); or always the
+    address, whatever token comes along (`address`: login, registration)."""
     roles: tuple[str, ...] = ()
     """Roles the user must all hold (403 otherwise)."""
     wants_request: bool = False
@@ -152,6 +156,7 @@ class Controller:
         cache_ttl: float | None = None,
         rate_limit: str | bool | None = None,
         rate_limit_fail_closed: bool = False,
+        rate_limit_by: Literal["client", "address"] = "client",
         roles: Sequence[str] = (),
     ) -> Callable[[Handler], Handler]:
         """Declare a route. Raises `TypeError` at declaration when the handler's
@@ -175,9 +180,11 @@ class Controller:
                     cache_ttl=cache_ttl,
                     rate_limit=rate_limit,
                     rate_limit_fail_closed=rate_limit_fail_closed,
+                    rate_limit_by=rate_limit_by,
                     roles=tuple(roles),
                 )
             )
+            setattr(handler, _REGISTERED_ATTRIBUTE, True)
             return handler
 
         return register
@@ -204,6 +211,7 @@ def build_spec(
     cache_ttl: float | None = None,
     rate_limit: str | bool | None = None,
     rate_limit_fail_closed: bool = False,
+    rate_limit_by: Literal["client", "address"] = "client",
     roles: tuple[str, ...] = (),
 ) -> RouteSpec:
     if not inspect.iscoroutinefunction(handler):
@@ -263,6 +271,7 @@ def build_spec(
         cache_ttl=cache_ttl,
         rate_limit=rate_limit,
         rate_limit_fail_closed=rate_limit_fail_closed,
+        rate_limit_by=rate_limit_by,
         roles=tuple(dict.fromkeys(roles)),
         wants_request=wants_request,
         query_sequences=sequence_fields(query_model) if query_model else frozenset(),
@@ -341,6 +350,9 @@ def requires(*roles: str) -> Callable[[Handler], Handler]:
     """
 
     def mark(handler: Handler) -> Handler:
+        if getattr(handler, _REGISTERED_ATTRIBUTE, False):
+            # Above the route decorator it would come too late, and guard nothing.
+            raise TypeError(f"{handler.__qualname__}: put @requires(...) under the route decorator")
         setattr(handler, _ROLES_ATTRIBUTE, (*getattr(handler, _ROLES_ATTRIBUTE, ()), *roles))
         return handler
 

@@ -72,7 +72,10 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         assert isinstance(limit, str)
-        key = client_key(scope, self.trusted)
+        if spec is not None and spec.rate_limit_by == "address":
+            key = f"ip:{client_address(scope, self.trusted)}"
+        else:
+            key = client_key(scope, self.trusted)
         if spec is not None and isinstance(spec.rate_limit, str):
             key = f"{key}:{spec.method}:{spec.path}"  # a budget of the route's own
         decision = await self.limiter.hit(
