@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from stackkit.auth.passwords import PasswordHasher, PasswordPolicy, PasswordPolicyError
 from stackkit.auth.refresh import RefreshSessions
 from stackkit.db.database import Database
-from stackkit.db.model import Model, utcnow
+from stackkit.db.model import Model, UTCDateTime, utcnow
 from stackkit.db.repository import Repository
 from stackkit.db.service import Service
 from stackkit.http.problems import ValidationProblem
@@ -45,8 +45,9 @@ class UserMixin:
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True, index=True)
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
-    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
-    password_changed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Typed explicitly, so that the mixin works on a declarative base of the app's own.
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class UserRepository(Repository[U]):
