@@ -34,6 +34,22 @@ def test_settings_prints_values_with_secrets_hidden(runner: CliRunner) -> None:
     assert key not in result.output
 
 
+def test_settings_hides_the_auth_secrets(runner: CliRunner) -> None:
+    fallback = "an-earlier-secret-key-of-forty-characters"
+    env = {
+        "STACKKIT_SECRET_KEY_FALLBACKS": fallback,
+        "STACKKIT_SMTP_URL": "smtp://mailer:hunter2-pass@mail.example.com:587",
+    }
+    result = runner.invoke(cli, ["settings"], env=env)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "STACKKIT_SMTP_URL=smtp://mailer:********@mail.example.com:587" in lines
+    assert "STACKKIT_SECRET_KEY_FALLBACKS=**********" in lines
+    assert "STACKKIT_JWT_PRIVATE_KEY_FILE=" in lines
+    assert fallback not in result.output
+    assert "hunter2" not in result.output
+
+
 def test_invalid_settings_exit_1_naming_each_field(runner: CliRunner) -> None:
     result = runner.invoke(
         cli, ["settings"], env={"STACKKIT_ENV": "production", "REDIS_URL": "memcached://x"}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import click
+from pydantic import SecretStr
 
 from stackkit.settings import Settings, SettingsError, load_settings
 
 __all__ = ["settings_command"]
 
 _HIDDEN = "********"
-_URL_FIELDS = frozenset({"database_url", "database_replica_urls", "redis_url"})
+_URL_FIELDS = frozenset({"database_url", "database_replica_urls", "redis_url", "smtp_url"})
 
 
 def hide_password(url: str) -> str:
@@ -47,10 +48,15 @@ def describe(settings: Settings) -> list[tuple[str, str]]:
             shown = _HIDDEN if "secret_key" in settings.model_fields_set else "(generated)"
         elif field in _URL_FIELDS:
             urls = value if isinstance(value, list) else [value]
-            shown = ",".join(hide_password(url) for url in urls)
+            shown = ",".join(hide_password(_plain(url)) for url in urls)
         elif isinstance(value, list):
-            shown = ",".join(value)
+            # Secrets in a list (SECRET_KEY fallbacks) print as pydantic masks them.
+            shown = ",".join(str(item) for item in value)
         else:
-            shown = str(value)
+            shown = "" if value is None else str(value)
         rows.append((name, shown))
     return rows
+
+
+def _plain(value: object) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
