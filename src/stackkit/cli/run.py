@@ -1,0 +1,106 @@
+"""`stackkit run`: migrate the project's database, then serve the app with uvicorn.
+
+Everything that can stop the start (settings, the port, the database) is checked
+first and reported in one line with a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+import click
+import uvicorn
+from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
+
+from stackkit.cli.project import Project, find_project
+from stackkit.db.migrations import MigrationError, alembic_config, current, heads, upgrade
+from stackkit.settings import Settings, SettingsError, load_settings
+
+__all__ = ["run_command"]
+
+
+@click.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--reload", is_flag=True, help="Restart when the code changes (development).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--no-migrate", is_flag=True, help="Do not apply pending migrations first.")
+def run_command(host: str, port: int, reload: bool, workers: int, no_migrate: bool) -> None:
+    """Apply pending migrations, then serve the project's API."""
+    project = find_project()
+    console = Console(highlight=False)
+    with project.activated():
+        settings = project_settings()
+        check_port_free(host, port)
+        if not no_migrate:
+            applied = migrate(project, settings)
+            if applied:
+                console.print(f"Database migrated to {applied}.")
+        console.print(f"Serving {project.package} at [bold]http://{_shown(host)}:{port}[/bold]")
+        uvicorn.run(
+            project.app,
+            host=host,
+            port=port,
+            reload=reload,
+            reload_dirs=[str(project.root / project.package)] if reload else None,
+            workers=None if reload else workers,
+            app_dir=str(project.root),
+            access_log=False,  # stackkit logs each request itself
+            log_level="warning",
+        )
+
+
+def project_settings() -> Settings:
+    """The settings of the project in the working directory (its `.env`).
+
+    Raises:
+        click.ClickException: the settings are not valid (the message names each).
+    """
+    try:
+        return load_settings()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raises `click.ClickException` when nothing can listen on host:port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"port {port} on {host} is in use: stop what runs there, or pass --port"
+                ) from None
+            raise click.ClickException(
+                f"cannot listen on {host}:{port}: {error.strerror}"
+            ) from None
+
+
+def migrate(project: Project, settings: Settings) -> str | None:
+    """Apply pending migrations; the revision reached, or None if none were pending.
+
+    Raises:
+        click.ClickException: the database cannot be reached, or a migration failed.
+    """
+    config = alembic_config(project.migrations, settings.database_url)
+    try:
+        before = current(config)
+        if before == heads(config):
+            return None
+        upgrade(config)
+        return ", ".join(current(config)) or None
+    except (MigrationError, SQLAlchemyError, OSError) as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise click.ClickException(f"cannot migrate the database: {reason}") from None
+
+
+def _shown(host: str) -> str:
+    # Where a browser on this machine reaches a server listening on every interface.
+    if host in ("0.0.0.0", ""):  # noqa: S104
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host

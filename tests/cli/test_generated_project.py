@@ -1,0 +1,188 @@
+"""A generated project, end to end: its own tests pass on SQLite and on PostgreSQL with
+Redis, its migration matches its models, and `stackkit run` serves the HTTP contract.
+
+Each step runs in a process of its own, as a user would run it: the project's
+models must not meet the tables other tests declare in this process.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+
+from stackkit.cli.new import create_project
+from stackkit.testing import find_free_port, wait_until
+
+ACCOUNT = {"email": "ada@example.com", "password": "correct horse battery staple"}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("generated") / "demo"
+    create_project(root, "demo")
+    return root
+
+
+def _environment(**extra: str) -> dict[str, str]:
+    """The environment of a user's shell: no settings of this test run leak in."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("STACKKIT_", "DATABASE_", "REDIS_", "SECRET_KEY", "PYTEST_"))
+    }
+    environment.update(extra)
+    return environment
+
+
+def _run(project: Path, *arguments: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *arguments],
+        cwd=project,
+        env=_environment(**extra),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_generated_tests_pass_on_sqlite(project: Path) -> None:
+    result = _run(project, "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 passed" in result.stdout
+
+
+def test_generated_tests_pass_on_postgresql_and_redis(
+    project: Path, postgres_server_url: str, redis_url: str
+) -> None:
+    result = _run(
+        project, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        STACKKIT_TEST_DATABASE_URL=postgres_server_url,
+        STACKKIT_TEST_REDIS_URL=redis_url,
+        STACKKIT_REQUIRE_SERVICES="1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 passed" in result.stdout
+
+
+def test_the_first_migration_matches_the_models(project: Path, tmp_path: Path) -> None:
+    check = (
+        "from stackkit.db.migrations import alembic_config, revision, upgrade\n"
+        f"config = alembic_config('migrations', 'sqlite:///{tmp_path / 'check.db'}')\n"
+        "upgrade(config)\n"
+        "print(revision(config, 'nothing to do'))\n"
+    )
+    result = _run(project, "-c", check)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("None")  # autogenerate found no difference
+
+
+@pytest.fixture
+def served(project: Path, tmp_path: Path) -> Iterator[str]:
+    """`stackkit run` in a copy of the project, on a free port; its base URL."""
+    copy = tmp_path / "demo"
+    shutil.copytree(project, copy)
+    port = find_free_port()
+    stackkit = Path(sys.executable).with_name("stackkit")
+    server = subprocess.Popen(
+        [str(stackkit), "run", "--port", str(port)],
+        cwd=copy,
+        env=_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        if server.poll() is not None:
+            raise AssertionError(f"stackkit run stopped: {server.communicate()[0]}")
+        try:
+            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_until(answers, timeout=30, description="stackkit run to answer")
+        yield base
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
+
+
+def test_stackkit_run_serves_the_http_contract(served: str) -> None:
+    with httpx.Client(base_url=served, timeout=10) as http:
+        assert http.get("/readyz").status_code == 200
+        assert http.post("/api/auth/register", json=ACCOUNT).status_code == 201
+        login = http.post("/api/auth/login", json=ACCOUNT)
+        assert login.status_code == 200
+        tokens = login.json()
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        assert http.get("/api/auth/me", headers=headers).json()["email"] == ACCOUNT["email"]
+        refreshed = http.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        assert refreshed.status_code == 200
+        headers = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+        assert http.post("/api/auth/logout", headers=headers).status_code == 204
+        assert http.get("/api/auth/me", headers=headers).status_code == 401
+        assert "/api/auth/login" in http.get("/api/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        ({"DATABASE_URL": "postgresql://127.0.0.1:1/nowhere"}, "cannot migrate the database"),
+        ({"STACKKIT_RATE_LIMIT": "lots"}, "STACKKIT_RATE_LIMIT"),
+    ],
+    ids=["unreachable-database", "bad-setting"],
+)
+def test_stackkit_run_stops_with_one_clear_line(
+    project: Path, environment: dict[str, str], message: str
+) -> None:
+    stackkit = str(Path(sys.executable).with_name("stackkit"))
+    result = subprocess.run(
+        [stackkit, "run", "--port", str(find_free_port())],
+        cwd=project,
+        env=_environment(**environment),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_stackkit_run_refuses_a_port_in_use(served: str, project: Path) -> None:
+    port = served.rsplit(":", 1)[1]
+    stackkit = str(Path(sys.executable).with_name("stackkit"))
+    result = subprocess.run(
+        [stackkit, "run", "--port", port],
+        cwd=project,
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: port {port} on 127.0.0.1 is in use: stop what runs there, or pass --port"
+    )
+
+
+def test_stackkit_run_outside_a_project(tmp_path: Path) -> None:
+    stackkit = str(Path(sys.executable).with_name("stackkit"))
+    result = subprocess.run(
+        [stackkit, "run"], cwd=tmp_path, env=_environment(), capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "not inside a stackkit project" in result.stderr
