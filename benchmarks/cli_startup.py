@@ -1,0 +1,103 @@
+"""How long `stackkit new` takes, and how long a generated app takes to answer.
+
+Each round runs, as a user's shell would:
+
+1. `stackkit new demo` in an empty folder, timed from the process start to its exit;
+2. `stackkit run --port P` in the new project (which migrates a fresh SQLite
+   database first), timed from the process start until `GET /healthz` answers.
+
+Baseline, measured in the same run: `python -c pass` (the interpreter alone).
+Goals: `stackkit new` under 1.5 s, the app answering under 1 s.
+
+    python benchmarks/cli_startup.py [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from harness import free_port
+
+STACKKIT = str(Path(sys.executable).with_name("stackkit"))
+NEW_GOAL, START_GOAL = 1.5, 1.0
+
+
+def _environment() -> dict[str, str]:
+    prefixes = ("STACKKIT_", "DATABASE_", "REDIS_", "SECRET_KEY")
+    return {key: value for key, value in os.environ.items() if not key.startswith(prefixes)}
+
+
+def time_command(command: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=cwd, env=_environment(), check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def time_start(project: Path) -> float:
+    """Seconds from `stackkit run` starting until the app answers `/healthz`."""
+    port = free_port()
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [STACKKIT, "run", "--port", str(port)],
+        cwd=project,
+        env=_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = started + 30
+        while time.perf_counter() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    return time.perf_counter() - started
+            except (urllib.error.URLError, ConnectionError):
+                if server.poll() is not None:
+                    raise SystemExit("stackkit run stopped before answering") from None
+                time.sleep(0.005)
+        raise SystemExit("stackkit run did not answer within 30 s")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    interpreter, new, start = [], [], []
+    with tempfile.TemporaryDirectory() as folder:
+        for round_ in range(args.rounds + 1):  # the first round warms the disk cache
+            work = Path(folder) / f"round{round_}"
+            work.mkdir()
+            times = (
+                time_command([sys.executable, "-c", "pass"], work),
+                time_command([STACKKIT, "new", "demo"], work),
+                time_start(work / "demo"),
+            )
+            if round_:
+                for series, value in zip((interpreter, new, start), times, strict=True):
+                    series.append(value)
+    rows = [
+        ("python -c pass (baseline)", statistics.median(interpreter), None),
+        ("stackkit new demo", statistics.median(new), NEW_GOAL),
+        ("stackkit run -> /healthz answers", statistics.median(start), START_GOAL),
+    ]
+    base = rows[0][1]
+    print(f"{args.rounds} rounds, median; Python {sys.version.split()[0]}\n")
+    print(f"{'step':<34} | {'seconds':>8} | {'vs python':>9} | goal")
+    for label, seconds, goal in rows:
+        verdict = "" if goal is None else f"< {goal} s: " + ("met" if seconds < goal else "MISSED")
+        print(f"{label:<34} | {seconds:8.3f} | {seconds / base:8.1f}x | {verdict}")
+
+
+if __name__ == "__main__":
+    main()
