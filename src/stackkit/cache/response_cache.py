@@ -290,7 +290,11 @@ def namespace_of(path: str) -> str:
 
 def _digest(scope: Scope) -> str:
     query = urlencode(sorted(parse_qsl(scope.get("query_string", b"").decode("latin-1"), True)))
-    material = f"{principal(scope) or 'anonymous'}\x00{scope['path']}\x00{query}".encode()
+    # The user's roles are part of the key: what an admin was shown is not what the same
+    # user sees once they are an admin no more (roles change with a new sign-in).
+    roles = ",".join(sorted(getattr(scope.get("auth"), "scopes", ())))
+    who = principal(scope) or "anonymous"
+    material = f"{who}\x00{roles}\x00{scope['path']}\x00{query}".encode()
     return hashlib.sha256(material).hexdigest()[:32]
 
 

@@ -11,7 +11,7 @@ from stackkit.db.errors import (
     StaleVersion,
 )
 from stackkit.db.migrations import MigrationError, run_migrations
-from stackkit.db.model import Model, SoftDelete, UTCDateTime, utcnow
+from stackkit.db.model import Model, SoftDelete, UTCDateTime, owner_column, utcnow
 from stackkit.db.repository import Page, Repository
 from stackkit.db.service import Service
 
@@ -31,6 +31,7 @@ __all__ = [
     "SoftDelete",
     "StaleVersion",
     "UTCDateTime",
+    "owner_column",
     "run_migrations",
     "utcnow",
 ]

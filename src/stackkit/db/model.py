@@ -6,7 +6,8 @@
 
 `id`, `created_at`, `updated_at` (timezone-aware, UTC) and `version` (for
 optimistic locking) come from `Model`. Mix in `SoftDelete` to keep deleted rows
-with a `deleted_at` time instead of removing them.
+with a `deleted_at` time instead of removing them. `owner_column()` gives a
+table the `owner_id` that makes its `Resource` owner-scoped.
 """
 
 from __future__ import annotations
@@ -15,11 +16,19 @@ import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, Dialect, Integer, MetaData
+from sqlalchemy import DateTime, Dialect, ForeignKey, Integer, MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["NAMING_CONVENTION", "Model", "SoftDelete", "UTCDateTime", "table_name_for", "utcnow"]
+__all__ = [
+    "NAMING_CONVENTION",
+    "Model",
+    "SoftDelete",
+    "UTCDateTime",
+    "owner_column",
+    "table_name_for",
+    "utcnow",
+]
 
 # Stable constraint names, so that migrations can alter them and a unique violation
 # can be traced back to its column (see `stackkit.db.service`).
@@ -112,3 +121,30 @@ class SoftDelete:
     and leave marked rows out of every query."""
 
     deleted_at: Mapped[datetime | None] = mapped_column(default=None, index=True, sort_order=100)
+
+
+def owner_column(users_table: str = "users") -> Mapped[int]:
+    """The `owner_id` column of a table whose rows belong to a user:
+
+        class Note(Model):
+            owner_id: Mapped[int] = owner_column()
+
+    An integer that is never NULL, with a foreign key to `<users_table>.id` and an
+    index. A `Resource` of a model with an `owner_id` column is owner-scoped: it
+    sets the column to the signed-in user on create and shows each user only
+    their own rows.
+
+    The index is there because every query of an owned resource filters on this
+    column. `ON DELETE CASCADE`: deleting a user deletes their rows, rather than
+    leaving rows no one may see or failing the deletion (SQLite honours it too:
+    `Database` turns foreign keys on). The foreign key is named by the naming
+    convention (`fk_notes_owner_id_users`), so migrations can alter it.
+
+    Args:
+        users_table: the name of the user table, which must be in the same
+            metadata (`Model.metadata`: import the user model before creating
+            tables or running autogenerate).
+    """
+    return mapped_column(
+        Integer, ForeignKey(f"{users_table}.id", ondelete="CASCADE"), index=True, nullable=False
+    )

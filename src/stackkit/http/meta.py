@@ -18,6 +18,9 @@ class ResourceInfo(BaseModel):
     name: str
     path: str
     public: bool
+    owned: bool
+    """Whether each user sees only the rows they created (admins see all): a list is
+    "mine", not "everyone's"."""
     schemas: dict[str, dict[str, Any]]
     """JSON Schemas of the `create`, `update` and `read` models."""
     filterable: list[str]
@@ -26,7 +29,8 @@ class ResourceInfo(BaseModel):
     operators: list[str]
     """Filter operators: `field__<operator>=value` (`eq` is plain `field=value`)."""
     permissions: dict[str, bool]
-    """What the caller may do: `list`, `create`, `read`, `update`, `delete`."""
+    """What the caller may do: `list`, `create`, `read`, `update`, `delete` (on an owned
+    resource, on their own rows)."""
 
 
 def describe(resource: Resource) -> ResourceInfo:
@@ -34,6 +38,7 @@ def describe(resource: Resource) -> ResourceInfo:
         name=resource.name,
         path=resource.prefix,
         public=resource.public,
+        owned=resource.owned,
         schemas={
             "create": resource.create_model.model_json_schema(),
             "update": resource.update_model.model_json_schema(),

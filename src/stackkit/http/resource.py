@@ -14,15 +14,20 @@ gives, under `/api/notes`:
 | `DELETE /api/notes/{id}` | 204; `If-Match` as for PATCH |
 
 The ETag of a row is its version (`"3"`), so `If-Match` is optimistic locking.
+
+A resource of a model with an `owner_id` column (`owner_column()`) is owned:
+its rows belong to the user who created them; other users get 404 for them and
+never see them in lists; holders of the admin role see and change them all.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+from sqlalchemy import ColumnElement
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -30,10 +35,13 @@ from stackkit.db.database import Database
 from stackkit.db.query import OPERATORS
 from stackkit.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from stackkit.db.service import Service
-from stackkit.http.problems import ProblemError
-from stackkit.http.routing import Controller
+from stackkit.http.problems import ProblemError, ValidationProblem
+from stackkit.http.routing import Controller, check_access
 
-__all__ = ["IdPath", "Resource", "etag_for"]
+__all__ = ["OWNER_COLUMN", "IdPath", "Resource", "etag_for"]
+
+OWNER_COLUMN = "owner_id"
+"""The column that makes a resource owned: the id of the user a row belongs to."""
 
 _LIST_PARAMETERS = ("limit", "cursor", "sort")
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d+)"\s*$')
@@ -58,6 +66,20 @@ class Resource:
         read: the response model of a row.
         public: whether the routes are open without authentication.
         prefix: where the routes live; default `/api/<name>`.
+        owned: whether rows belong to the user who created them; None (the
+            default): when the model has an `owner_id` column. An owned resource
+            shows each user only their own rows (404 for the others', which never
+            appear in lists, whatever the filters), and sets `owner_id` on create
+            to the signed-in user's id, overwriting any value the body gave
+            (leave `owner_id` out of the create model).
+        admin_role: the role whose holders see and change every row of an owned
+            resource.
+
+    Raises:
+        TypeError: an owned resource that is public (an anonymous caller owns no
+            rows), whose model has no `owner_id` column, or whose update model
+            declares `owner_id` (a PATCH must not move a row into another user's
+            list; reassign rows in a service method instead).
     """
 
     def __init__(
@@ -70,6 +92,8 @@ class Resource:
         read: type[BaseModel],
         public: bool = False,
         prefix: str | None = None,
+        owned: bool | None = None,
+        admin_role: str = "admin",
     ) -> None:
         self.name = name
         self.service = service
@@ -80,6 +104,12 @@ class Resource:
         self.prefix = prefix or f"/api/{name}"
         repository = service.repository
         repository._prepare()
+        columns = repository.model.__table__.c
+        self.owned = OWNER_COLUMN in columns if owned is None else owned
+        self.admin_role = admin_role
+        if self.owned:
+            _check_owned(name, repository.model.__name__, OWNER_COLUMN in columns, public, update)
+            self._owner_column = columns[OWNER_COLUMN]
         self.filterable = sorted(repository._filter_fields)
         self.sortable = sorted(repository._sort_fields)
         self.default_sort = repository.default_sort
@@ -93,10 +123,55 @@ class Resource:
         self.controller = self._build_controller()
 
     def service_for(self, request: Request) -> Service[Any]:
-        """The service that handles `request`. Override to scope it (for example to
-        the rows of the signed-in user)."""
+        """The service that handles `request`, limited to `scope_for(request)`.
+
+        Override to build the service another way or to narrow it further; keep
+        `self.scope_for(request)` in its scope, or an owned resource stops being
+        owner-scoped for reads, changes and deletes.
+        """
         database: Database = request.app.state.database
-        return self.service(database)
+        scope = self.scope_for(request)
+        # Unscoped services are built as before, so a subclass whose __init__ takes no
+        # `scope` (UserService) still serves an unowned resource.
+        return self.service(database, scope=scope) if scope else self.service(database)
+
+    def scope_for(self, request: Request) -> list[ColumnElement[bool]]:
+        """The conditions the caller's rows meet: `owner_id == <user id>` on an owned
+        resource, unless the user holds `admin_role`; none otherwise.
+
+        Raises:
+            ProblemError: 401 on an owned resource without a signed-in user.
+            TypeError: the signed-in user's id is not an integer (see `owner_of`).
+        """
+        if not self.owned or self.sees_all(request):
+            return []
+        return [self._owner_column == self.owner_of(request)]
+
+    def owner_of(self, request: Request) -> int:
+        """The id of the signed-in user, as the `owner_id` of the rows they create.
+
+        Raises:
+            ProblemError: 401 without a signed-in user.
+            TypeError: the user object has no integer `id` (an authentication layer
+                of the app's own must give one, as `AuthenticatedUser` does).
+        """
+        check_access(request.scope)
+        user = request.scope["user"]
+        try:
+            return int(user.id)
+        except (AttributeError, TypeError, ValueError):
+            raise TypeError(
+                f"resource {self.name!r} is owned, but the signed-in user "
+                f"{type(user).__name__} has no integer `id` to own rows with"
+            ) from None
+
+    def sees_all(self, request: Request) -> bool:
+        """Whether the signed-in user holds `admin_role`: `request.user.roles`, or
+        Starlette's `request.auth.scopes` for users without `roles`."""
+        roles: Collection[str] | None = getattr(request.scope.get("user"), "roles", None)
+        if roles is None:
+            roles = getattr(request.scope.get("auth"), "scopes", ())
+        return self.admin_role in roles
 
     def _row_response(self, row: Any, status_code: int = 200, **headers: str) -> Response:
         body = self._read.dump_json(self._read.validate_python(row, from_attributes=True))
@@ -122,7 +197,10 @@ class Resource:
             return {"items": page.items, "next_cursor": page.next_cursor}
 
         async def create_row(request: Request, body: BaseModel) -> Response:
-            row = await resource.service_for(request).create(body.model_dump())
+            values = body.model_dump()
+            if resource.owned:
+                values[OWNER_COLUMN] = resource.owner_of(request)
+            row = await resource.service_for(request).create(values)
             return resource._row_response(row, 201, Location=f"{resource.prefix}/{row.id}")
 
         async def read_row(request: Request, path: IdPath) -> Response:
@@ -133,6 +211,11 @@ class Resource:
 
         async def update_row(request: Request, path: IdPath, body: BaseModel) -> Response:
             changes = body.model_dump(exclude_unset=True)
+            if resource.owned and OWNER_COLUMN in changes:  # an update model with extra="allow"
+                raise ValidationProblem(
+                    [{"in": "body", "field": OWNER_COLUMN, "type": "read_only",
+                      "message": "the owner of a row cannot be changed"}]
+                )  # fmt: skip
             row = await resource.service_for(request).update(
                 path.id, changes, expected_version=_if_match(request)
             )
@@ -163,6 +246,27 @@ class Resource:
             delete_row
         )
         return controller
+
+
+def _check_owned(
+    name: str, model: str, has_owner: bool, public: bool, update: type[BaseModel]
+) -> None:
+    if not has_owner:
+        raise TypeError(
+            f"resource {name!r} is owned, but {model} has no {OWNER_COLUMN!r} column: "
+            f"add `{OWNER_COLUMN}: Mapped[int] = owner_column()`"
+        )
+    if public:
+        raise TypeError(
+            f"resource {name!r} is owned ({model} has an {OWNER_COLUMN!r} column) and cannot "
+            "be public: an anonymous caller owns no rows. Drop public=True, or pass "
+            "owned=False to share every row with everyone"
+        )
+    if OWNER_COLUMN in update.model_fields:
+        raise TypeError(
+            f"resource {name!r} is owned: its update model must not declare {OWNER_COLUMN!r}, "
+            "or a PATCH could move a row into another user's list"
+        )
 
 
 def _if_match(request: Request) -> int | None:

@@ -1,0 +1,443 @@
+"""Owner-scoped resources: each user sees and changes only the rows they created,
+admins see all (DESIGN.md, "HTTP contract"). On SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import String, Table
+from sqlalchemy.orm import Mapped, MappedColumn, mapped_column
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+from tests.auth.conftest import FAST_HASHER, bearer, login, register
+from tests.db.models import GadgetService
+
+from stackkit import Settings, create_app
+from stackkit.auth import AuthConfig
+from stackkit.auth.user import User
+from stackkit.db import ConflictError, Model, Repository, Service, owner_column
+from stackkit.http.resource import Resource
+from stackkit.testing import create_database, drop_database
+
+# Tables of this module's own, so that other tests' tables never meet them.
+
+
+class OwnedNote(Model):
+    __tablename__ = "owned_resource_notes"
+    title: Mapped[str] = mapped_column(String(200), index=True)
+    owner_id: Mapped[int] = owner_column()
+
+
+class OwnedTask(Model):
+    __tablename__ = "owned_resource_tasks"
+    title: Mapped[str] = mapped_column(String(200))
+    owner_id: Mapped[int] = owner_column()
+
+
+TABLES = [User.__table__, OwnedNote.__table__, OwnedTask.__table__]
+
+
+class NoteService(Service[OwnedNote]):
+    repository = Repository.for_model(OwnedNote)
+
+
+class TaskService(Service[OwnedTask]):
+    repository = Repository.for_model(OwnedTask)
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=200)
+
+
+class NotePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class NoteOut(BaseModel):
+    id: int
+    title: str
+    owner_id: int
+    version: int
+
+
+class TaskIn(BaseModel):
+    """A create model that declares owner_id: the resource overwrites it."""
+
+    title: str
+    owner_id: int | None = None
+
+
+class TaskPatch(BaseModel):
+    """An update model that lets unknown fields through: owner_id must still be refused."""
+
+    model_config = ConfigDict(extra="allow")
+    title: str | None = None
+
+
+def notes(**options: Any) -> Resource:
+    return Resource(
+        "notes", service=NoteService, create=NoteIn, update=NotePatch, read=NoteOut, **options
+    )
+
+
+def tasks() -> Resource:
+    return Resource("tasks", service=TaskService, create=TaskIn, update=TaskPatch, read=NoteOut)
+
+
+async def create_tables(app: Starlette) -> None:
+    async with app.state.database.engine.begin() as connection:
+        await connection.run_sync(Model.metadata.create_all, tables=TABLES)
+
+
+@dataclass
+class Caller:
+    id: int
+    headers: dict[str, str]
+
+
+@dataclass
+class World:
+    """An app with the `notes` and `tasks` resources, two users and an admin."""
+
+    client: TestClient
+    ada: Caller
+    bob: Caller
+    admin: Caller
+
+    def create(self, caller: Caller, title: str, path: str = "/api/notes") -> dict[str, Any]:
+        response = self.client.post(path, json={"title": title}, headers=caller.headers)
+        assert response.status_code == 201, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def titles(self, caller: Caller, query: str = "") -> list[str]:
+        response = self.client.get(f"/api/notes?sort=title{query}", headers=caller.headers)
+        assert response.status_code == 200, response.text
+        return [item["title"] for item in response.json()["items"]]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
+    """Settings naming SQLite in memory, or a PostgreSQL database of this test's own."""
+    if request.param == "sqlite":
+        yield Settings(env="test", database_url="sqlite:///:memory:")
+        return
+    server_url = request.getfixturevalue("postgres_server_url")
+    database_url = create_database(server_url)
+    try:
+        yield Settings(env="test", database_url=database_url)
+    finally:
+        drop_database(server_url, database_url.rsplit("/", 1)[1])
+
+
+@pytest.fixture
+def world(settings: Settings) -> Iterator[World]:
+    app = create_app(
+        settings,
+        resources=[notes(), tasks()],
+        auth=AuthConfig(User, hasher=FAST_HASHER),
+        startup=[create_tables],
+    )
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as client:
+        callers = {}
+        for name in ("ada", "bob", "root"):
+            email = f"{name}@example.com"
+            user = register(client, email)
+            if name == "root":
+                users = app.state.auth.users(app.state.database)
+                assert client.portal is not None
+                client.portal.call(users.set_roles, user["id"], ["admin"])
+            callers[name] = Caller(user["id"], bearer(login(client, email)))
+        yield World(client, callers["ada"], callers["bob"], callers["root"])
+
+
+# Creating
+
+
+def test_create_makes_the_caller_the_owner(world: World) -> None:
+    note = world.create(world.ada, "groceries")
+    assert note["owner_id"] == world.ada.id
+    admin_note = world.create(world.admin, "audit")
+    assert admin_note["owner_id"] == world.admin.id
+
+
+def test_create_refuses_an_owner_id_the_create_model_does_not_declare(world: World) -> None:
+    response = world.client.post(
+        "/api/notes",
+        json={"title": "planted", "owner_id": world.bob.id},
+        headers=world.ada.headers,
+    )
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["owner_id"]
+    assert world.titles(world.bob) == []
+
+
+def test_create_overwrites_an_owner_id_the_create_model_declares(world: World) -> None:
+    response = world.client.post(
+        "/api/tasks",
+        json={"title": "planted", "owner_id": world.bob.id},
+        headers=world.ada.headers,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["owner_id"] == world.ada.id
+    bobs = world.client.get("/api/tasks", headers=world.bob.headers).json()
+    assert bobs["items"] == []
+
+
+# Another user's rows
+
+
+@pytest.mark.parametrize("if_match", [None, '"1"', '"7"'], ids=["plain", "current", "stale"])
+def test_another_users_row_is_not_found(world: World, if_match: str | None) -> None:
+    note = world.create(world.ada, "diary")
+    url = f"/api/notes/{note['id']}"
+    headers = dict(world.bob.headers)
+    if if_match is not None:
+        headers["If-Match"] = if_match
+    client = world.client
+    missing = client.get("/api/notes/999999", headers=world.bob.headers).json()
+
+    responses = [
+        client.get(url, headers=headers),
+        client.patch(url, json={"title": "hacked"}, headers=headers),
+        client.delete(url, headers=headers),
+    ]
+
+    assert [r.status_code for r in responses] == [404, 404, 404]
+    # Worded like a row that does not exist: nothing tells the two apart.
+    assert responses[0].json()["detail"] == missing["detail"].replace("999999", str(note["id"]))
+    assert client.get(url, headers=world.ada.headers).json() == note
+
+
+def test_lists_show_only_the_callers_rows(world: World) -> None:
+    for title in ("a1", "a2", "a3"):
+        world.create(world.ada, title)
+    for title in ("b1", "b2"):
+        world.create(world.bob, title)
+
+    assert world.titles(world.ada) == ["a1", "a2", "a3"]
+    assert world.titles(world.bob) == ["b1", "b2"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["&owner_id={ada}", "&owner_id__in={ada},{bob}", "&owner_id__ne={bob}", "&title__contains=a"],
+    ids=["eq", "in", "ne", "other-field"],
+)
+def test_filters_never_reach_another_users_rows(world: World, query: str) -> None:
+    world.create(world.ada, "ada's")
+    world.create(world.bob, "bob's")
+    query = query.format(ada=world.ada.id, bob=world.bob.id)
+
+    titles = world.titles(world.bob, query)
+
+    assert "ada's" not in titles
+    assert world.titles(world.admin, query) != []
+
+
+def test_cursors_page_through_the_callers_rows_only(world: World) -> None:
+    for n in range(5):
+        world.create(world.ada, f"a{n}")
+        world.create(world.bob, f"b{n}")
+    client = world.client
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        page = client.get(f"/api/notes?sort=title&limit=2{cursor}", headers=world.ada.headers)
+        body = page.json()
+        seen += [item["title"] for item in body["items"]]
+        if body["next_cursor"] is None:
+            break
+        cursor = f"&cursor={body['next_cursor']}"
+    assert seen == ["a0", "a1", "a2", "a3", "a4"]
+
+    # Ada's cursor names a place in the order, not rows: Bob gets his own rows after it.
+    first = client.get("/api/notes?sort=title&limit=1", headers=world.ada.headers).json()
+    after = client.get(
+        f"/api/notes?sort=title&cursor={first['next_cursor']}", headers=world.bob.headers
+    )
+    assert [item["title"] for item in after.json()["items"]] == ["b0", "b1", "b2", "b3", "b4"]
+
+
+def test_patch_cannot_change_the_owner(world: World) -> None:
+    task = world.create(world.ada, "mine", path="/api/tasks")
+    url = f"/api/tasks/{task['id']}"
+    for caller in (world.ada, world.admin):
+        response = world.client.patch(url, json={"owner_id": world.bob.id}, headers=caller.headers)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "owner_id"
+    assert world.client.get(url, headers=world.ada.headers).json() == task
+
+
+# The owner and the admin
+
+
+def test_the_owner_reads_changes_and_deletes_their_rows(world: World) -> None:
+    note = world.create(world.ada, "draft")
+    url = f"/api/notes/{note['id']}"
+    client, headers = world.client, world.ada.headers
+
+    assert client.get(url, headers=headers).json() == note
+    changed = client.patch(url, json={"title": "final"}, headers={**headers, "If-Match": '"1"'})
+    assert changed.status_code == 200
+    assert (changed.json()["title"], changed.json()["owner_id"]) == ("final", world.ada.id)
+    assert client.delete(url, headers={**headers, "If-Match": '"2"'}).status_code == 204
+    assert client.get(url, headers=headers).status_code == 404
+
+
+def test_an_admin_sees_and_changes_every_row(world: World) -> None:
+    adas = world.create(world.ada, "ada's")
+    bobs = world.create(world.bob, "bob's")
+    client, headers = world.client, world.admin.headers
+
+    assert world.titles(world.admin) == ["ada's", "bob's"]
+    assert world.titles(world.admin, f"&owner_id={world.bob.id}") == ["bob's"]
+    assert client.get(f"/api/notes/{adas['id']}", headers=headers).json() == adas
+    changed = client.patch(f"/api/notes/{adas['id']}", json={"title": "edited"}, headers=headers)
+    assert changed.status_code == 200
+    # The row keeps its owner: Ada still sees it, changed.
+    assert changed.json()["owner_id"] == world.ada.id
+    assert world.titles(world.ada) == ["edited"]
+    assert client.delete(f"/api/notes/{bobs['id']}", headers=headers).status_code == 204
+    assert world.titles(world.bob) == []
+
+
+def test_without_a_token_every_route_is_401(world: World) -> None:
+    note = world.create(world.ada, "secret")
+    client, url = world.client, f"/api/notes/{note['id']}"
+    responses = [
+        client.get("/api/notes"),
+        client.post("/api/notes", json={"title": "anonymous"}),
+        client.get(url),
+        client.patch(url, json={"title": "anonymous"}),
+        client.delete(url),
+    ]
+    assert [r.status_code for r in responses] == [401] * 5
+    assert world.titles(world.ada) == ["secret"]
+
+
+def test_meta_says_the_resource_is_owned(world: World) -> None:
+    infos = world.client.get("/api/meta/resources", headers=world.ada.headers).json()
+    assert {info["name"]: info["owned"] for info in infos} == {"notes": True, "tasks": True}
+
+
+# The owner column, in the database
+
+
+def test_rows_need_an_owner_that_exists_and_go_with_them(world: World) -> None:
+    app: Any = world.client.app
+    database = app.state.database
+    portal = world.client.portal
+    assert portal is not None
+    with pytest.raises(ConflictError):
+        portal.call(NoteService(database).create, {"title": "orphan", "owner_id": 999999})
+    world.create(world.ada, "ada's")
+    world.create(world.bob, "bob's")
+
+    portal.call(app.state.auth.users(database).delete, world.ada.id)
+
+    assert world.titles(world.admin) == ["bob's"]
+
+
+def test_owner_column_is_an_indexed_required_foreign_key_to_users() -> None:
+    table = OwnedNote.__table__
+    assert isinstance(table, Table)
+    column = table.c.owner_id
+    [foreign_key] = column.foreign_keys
+    assert not column.nullable
+    assert column.index
+    assert foreign_key.target_fullname == "users.id"
+    assert foreign_key.ondelete == "CASCADE"
+    assert foreign_key.constraint is not None
+    assert foreign_key.constraint.name == "fk_owned_resource_notes_owner_id_users"
+
+
+def test_owner_column_names_the_users_table_it_is_given() -> None:
+    column = owner_column("accounts")
+    assert isinstance(column, MappedColumn)
+    [foreign_key] = column.column.foreign_keys
+    assert foreign_key.target_fullname == "accounts.id"
+
+
+# Declaring a resource
+
+
+@pytest.mark.parametrize(
+    ("service", "owned", "expected"),
+    [
+        (NoteService, None, True),
+        (GadgetService, None, False),
+        (NoteService, False, False),
+    ],
+    ids=["owner-column", "no-owner-column", "opted-out"],
+)
+def test_owned_defaults_to_whether_the_model_has_an_owner_column(
+    service: type[Service[Any]], owned: bool | None, expected: bool
+) -> None:
+    resource = Resource(
+        "things", service=service, create=NoteIn, update=NotePatch, read=NoteOut, owned=owned
+    )
+    assert resource.owned is expected
+
+
+def test_an_owned_resource_cannot_be_public() -> None:
+    with pytest.raises(TypeError, match="cannot be public"):
+        notes(public=True)
+    assert notes(public=True, owned=False).public
+
+
+def test_an_owned_resource_needs_an_owner_column() -> None:
+    with pytest.raises(TypeError, match="has no 'owner_id' column"):
+        Resource(
+            "gadgets",
+            service=GadgetService,
+            create=NoteIn,
+            update=NotePatch,
+            read=NoteOut,
+            owned=True,
+        )
+
+
+def test_an_owned_resource_refuses_an_update_model_with_owner_id() -> None:
+    with pytest.raises(TypeError, match="update model must not declare 'owner_id'"):
+        Resource("tasks", service=TaskService, create=TaskIn, update=TaskIn, read=NoteOut)
+
+
+def test_an_admin_role_of_the_apps_own(settings: Settings) -> None:
+    """`admin_role` names the role that sees all; `admin` alone then does not."""
+    app = create_app(
+        settings,
+        resources=[notes(admin_role="support")],
+        auth=AuthConfig(User, hasher=FAST_HASHER),
+        startup=[create_tables],
+    )
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as client:
+        users = app.state.auth.users(app.state.database)
+        assert client.portal is not None
+        headers = {}
+        for name, roles in (("ada", []), ("root", ["admin"]), ("help", ["support"])):
+            user = register(client, f"{name}@example.com")
+            client.portal.call(users.set_roles, user["id"], roles)
+            headers[name] = bearer(login(client, f"{name}@example.com"))
+        client.post("/api/notes", json={"title": "ada's"}, headers=headers["ada"])
+
+        def count(name: str) -> int:
+            return len(client.get("/api/notes", headers=headers[name]).json()["items"])
+
+        assert (count("root"), count("help")) == (0, 1)
+
+
+def test_a_former_admin_stops_seeing_other_users_rows_at_once(world: World) -> None:
+    world.create(world.ada, "ada's")
+    assert world.titles(world.admin) == ["ada's"]
+    app: Any = world.client.app
+    assert world.client.portal is not None
+    world.client.portal.call(app.state.auth.users(app.state.database).set_roles, world.admin.id, [])
+    world.admin.headers = bearer(login(world.client, "root@example.com"))
+
+    assert world.titles(world.admin) == []
