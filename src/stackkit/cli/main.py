@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from stackkit.__about__ import __version__
+from stackkit.cli.db import db_group
 from stackkit.cli.new import new_command
 from stackkit.cli.run import run_command
 from stackkit.cli.settings import settings_command
@@ -18,6 +19,7 @@ def cli() -> None:
     """Build and run full-stack Python apps from stackkit's building blocks."""
 
 
+cli.add_command(db_group)
 cli.add_command(new_command)
 cli.add_command(run_command)
 cli.add_command(settings_command)

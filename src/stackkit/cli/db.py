@@ -1,0 +1,298 @@
+"""`stackkit db`: migrate, seed, back up and restore the project's database.
+
+Every command runs in the project (the folder of its `pyproject.toml`, whose
+`.env` gives `DATABASE_URL`) and reports what stops it in one line with a
+non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import inspect
+import logging
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import click
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from stackkit.cli import backup as backups
+from stackkit.cli.project import Project, find_project
+from stackkit.cli.settings import hide_password
+from stackkit.db import Database, DatabaseUnavailable, migrations
+from stackkit.settings import Settings, SettingsError, load_settings
+
+__all__ = ["db_group"]
+
+_CREATE_DATE = re.compile(r"^Create Date: (?P<date>\S+ \d\d:\d\d)", re.MULTILINE)
+
+
+@click.group("db")
+def db_group() -> None:
+    """Migrate, seed, back up and restore the project's database (DATABASE_URL)."""
+
+
+# `downgrade -1` names a revision, as with Alembic: not an option.
+_RELATIVE_REVISIONS = {"ignore_unknown_options": True}
+
+
+@db_group.command("upgrade", context_settings=_RELATIVE_REVISIONS)
+@click.argument("revision", default="head")
+def upgrade_command(revision: str) -> None:
+    """Apply the migrations up to REVISION: `head` (the latest, the default), an id, or `+1`."""
+    with _in_project() as (project, settings):
+        config = _migrations(project, settings)
+        migrations.upgrade(config, revision)
+        click.echo(f"Database at {_revisions(config, migrations.current(config))}")
+
+
+@db_group.command("downgrade", context_settings=_RELATIVE_REVISIONS)
+@click.argument("revision", default="-1")
+def downgrade_command(revision: str) -> None:
+    """Undo migrations down to REVISION: `-1` (one step, the default), an id, or `base`."""
+    with _in_project() as (project, settings):
+        config = _migrations(project, settings)
+        if revision.startswith("-") and not migrations.current(config):
+            raise click.ClickException("nothing to downgrade: no revision is applied")
+        migrations.downgrade(config, revision)
+        click.echo(f"Database at {_revisions(config, migrations.current(config))}")
+
+
+@db_group.command("revision")
+@click.option("-m", "--message", required=True, help="What the revision does, in a few words.")
+@click.option(
+    "--autogenerate/--empty",
+    default=True,
+    show_default=True,
+    help="Write the difference between the models and the database, or an empty script.",
+)
+def revision_command(message: str, autogenerate: bool) -> None:
+    """Write a new revision script and print its path.
+
+    With --autogenerate (the default) the database must be at the latest
+    revision; when the models match it, no script is written. Read the script
+    before applying it.
+    """
+    with _in_project() as (project, settings):
+        config = _migrations(project, settings)
+        path = migrations.revision(config, message, autogenerate=autogenerate)
+        if path is None:
+            click.echo("No changes: the models match the database; no revision written.")
+        else:
+            click.echo(_shown_path(path, project.root))
+
+
+@db_group.command("current")
+def current_command() -> None:
+    """Print the revision the database is at."""
+    with _in_project() as (project, settings):
+        config = _migrations(project, settings)
+        click.echo(_revisions(config, migrations.current(config)))
+
+
+@db_group.command("history")
+def history_command() -> None:
+    """List the revisions, newest first, marking the one the database is at."""
+    with _in_project() as (project, settings):
+        config = _migrations(project, settings)
+        applied = set(migrations.current(config))
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+        for column in ("Revision", "Parent", "Created", "Message", ""):
+            table.add_column(column, no_wrap=column != "Message")
+        for script in ScriptDirectory.from_config(config).walk_revisions():
+            parent = script.down_revision
+            parents = [parent] if isinstance(parent, str) else list(parent or ["base"])
+            created = _CREATE_DATE.search(script.longdoc or "")
+            is_current = script.revision in applied
+            marks = ["head"] * script.is_head + ["current"] * is_current
+            table.add_row(
+                script.revision,
+                ", ".join(parents),
+                created["date"] if created else "",
+                script.doc,
+                ", ".join(marks),
+                style="bold green" if is_current else None,
+            )
+        if not table.rows:
+            click.echo("No revisions yet: write one with `stackkit db revision -m MESSAGE`.")
+            return
+        Console(highlight=False).print(table)
+
+
+@db_group.command("seed")
+def seed_command() -> None:
+    """Add the data a new install needs, by running the project's `<package>/seed.py`.
+
+    The module defines `async def seed(db: Database) -> None`, called with the
+    app's database opened; or else `def main() -> None`, called as is.
+    """
+    with _in_project() as (project, settings):
+        module = _seed_module(project.package)
+        function = getattr(module, "seed", None)
+        if callable(function):
+            asyncio.run(_seed(function, settings))
+        elif callable(main := getattr(module, "main", None)):
+            asyncio.run(_awaited(main()))
+        else:
+            raise click.ClickException(
+                f"{module.__name__} defines neither `async def seed(db)` nor `def main()`"
+            )
+        click.echo(f"Seeded the database with {module.__name__}")
+
+
+@db_group.command("backup")
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of the backups  [default: backups, in the project]",
+)
+@click.option("--keep", type=click.IntRange(min=1), help="Delete the oldest backups beyond N.")
+def backup_command(output_dir: Path | None, keep: int | None) -> None:
+    """Back up the database to a file, and print its path.
+
+    PostgreSQL: `pg_dump --format=custom` to `<dbname>-YYYYmmdd-HHMMSS.dump`.
+    SQLite: a consistent copy, taken while the app runs, to `<name>-YYYYmmdd-HHMMSS.sqlite3`.
+    """
+    folder = output_dir.resolve() if output_dir else None  # from where the user is
+    with _in_project() as (project, settings):
+        written = backups.backup(
+            settings.database_url,
+            folder or project.root / "backups",
+            connect_timeout=settings.database_connect_timeout,
+        )
+        click.echo(_shown_path(written, project.root))
+        for old in backups.prune(written, keep) if keep else []:
+            click.echo(f"Deleted {_shown_path(old, project.root)}")
+
+
+@db_group.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore_command(file: Path, yes: bool) -> None:
+    """Replace the database's data with the backup FILE (asks first unless --yes).
+
+    The revision the backup was at comes back with it: run `stackkit db upgrade`
+    after restoring an older backup.
+    """
+    file = file.resolve()  # from where the user is
+    with _in_project() as (project, settings):
+        target = backups.database_label(settings.database_url)
+        if not file.is_file():
+            raise backups.BackupError(f"no backup file at {file}")
+        if not yes:
+            click.confirm(f"Replace all the data of {target} with {file.name}?", abort=True)
+        backups.restore(
+            settings.database_url, file, connect_timeout=settings.database_connect_timeout
+        )
+        click.echo(f"Restored {target} from {_shown_path(file, project.root)}")
+
+
+@contextmanager
+def _in_project() -> Iterator[tuple[Project, Settings]]:
+    """Run inside the project with its settings, turning what stops a command into
+    a one-line `click.ClickException`."""
+    project = find_project()
+    with project.activated():
+        settings = _load_settings()
+        try:
+            yield project, settings
+        except (migrations.MigrationError, CommandError, OSError, sqlite3.Error) as error:
+            raise click.ClickException(_one_line(error)) from None
+        except DatabaseUnavailable as error:
+            raise click.ClickException(
+                _database_error(settings, error.__cause__ or error)
+            ) from None
+        except SQLAlchemyError as error:
+            raise click.ClickException(_database_error(settings, error)) from None
+
+
+def _load_settings() -> Settings:
+    # The db commands sign nothing: the warning about a missing SECRET_KEY is noise here.
+    logger = logging.getLogger("stackkit.settings")
+    disabled, logger.disabled = logger.disabled, True
+    try:
+        return load_settings()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        logger.disabled = disabled
+
+
+def _migrations(project: Project, settings: Settings) -> Config:
+    if not (project.migrations / "env.py").is_file():
+        raise click.ClickException(
+            f"no migrations folder at {_shown_path(project.migrations, project.root)} "
+            "(create it with stackkit.db.migrations.init_migrations)"
+        )
+    config = migrations.alembic_config(project.migrations, url=settings.database_url)
+    # Alembic's "Generating ... done" would come before the path `revision` prints.
+    config.cmd_opts = argparse.Namespace(quiet=True, x=[])
+    return config
+
+
+def _revisions(config: Config, revisions: tuple[str, ...]) -> str:
+    if not revisions:
+        return "base (no revision applied)"
+    latest = set(migrations.heads(config))
+    return ", ".join(f"{rev} (head)" if rev in latest else rev for rev in revisions)
+
+
+def _seed_module(package: str) -> ModuleType:
+    name = f"{package}.seed"
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        if isinstance(error, ModuleNotFoundError) and error.name in (package, name):
+            raise click.ClickException(
+                f"no seed module: create {package}/seed.py with "
+                "`async def seed(db: Database) -> None`"
+            ) from None
+        raise click.ClickException(f"cannot import {name}: {error}") from None
+
+
+async def _seed(function: Any, settings: Settings) -> None:
+    database = Database(
+        settings.database_url,
+        connect_timeout=settings.database_connect_timeout,
+        statement_timeout=settings.database_statement_timeout,
+        pool_size=settings.database_pool_size,
+        cursor_secret=settings.secret_key.get_secret_value(),
+    )
+    async with database:
+        await _awaited(function(database))
+
+
+async def _awaited(result: Any) -> None:
+    if inspect.isawaitable(result):
+        await result
+
+
+def _database_error(settings: Settings, error: BaseException) -> str:
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        error = error.orig  # the driver's message, without SQLAlchemy's SQL and links
+    return f"database error on {hide_password(settings.database_url)}: {_one_line(error)}"
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _shown_path(path: Path, root: Path) -> str:
+    """`path` relative to the project when it is inside it (the working directory there)."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
