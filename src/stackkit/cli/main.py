@@ -6,6 +6,7 @@ import click
 
 from stackkit.__about__ import __version__
 from stackkit.cli.db import db_group
+from stackkit.cli.generate import generate_group
 from stackkit.cli.new import new_command
 from stackkit.cli.run import run_command
 from stackkit.cli.settings import settings_command
@@ -20,6 +21,7 @@ def cli() -> None:
 
 
 cli.add_command(db_group)
+cli.add_command(generate_group)
 cli.add_command(new_command)
 cli.add_command(run_command)
 cli.add_command(settings_command)

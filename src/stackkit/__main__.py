@@ -1,0 +1,5 @@
+"""`python -m stackkit`: the `stackkit` command."""
+
+from stackkit.cli import main
+
+main()

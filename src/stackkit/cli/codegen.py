@@ -1,0 +1,288 @@
+"""The code `stackkit generate resource` writes into a project's layer modules.
+
+Each function returns source text; `generate.py` places it. Imports a block needs
+are returned apart, so that they can join the module's import lines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from stackkit.cli.fields import FieldSpec
+from stackkit.db.model import table_name_for
+
+__all__ = ["Names", "layer_blocks", "model_block", "schema_block", "test_module"]
+
+_COLUMN_TYPES = {
+    "str": "String(200)", "text": "Text", "int": "Integer", "float": "Float",
+    "decimal": "Numeric(12, 2)", "bool": "Boolean", "date": "Date", "datetime": "UTCDateTime()",
+    "uuid": "Uuid", "enum": "String(50)", "ref": "Integer",
+}  # fmt: skip
+_PYTHON_TYPES = {
+    "str": "str", "text": "str", "int": "int", "float": "float", "decimal": "Decimal",
+    "bool": "bool", "date": "date", "datetime": "datetime", "uuid": "UUID", "ref": "int",
+}  # fmt: skip
+_SQLALCHEMY_NAMES = {"str": "String", "text": "Text", "int": "Integer", "float": "Float",
+                     "decimal": "Numeric", "bool": "Boolean", "date": "Date", "uuid": "Uuid",
+                     "enum": "String", "ref": "Integer"}  # fmt: skip
+_STANDARD_IMPORTS = {"decimal": ("decimal", "Decimal"), "date": ("datetime", "date"),
+                     "datetime": ("datetime", "datetime"), "uuid": ("uuid", "UUID")}  # fmt: skip
+
+_MAX_LINE = 100
+
+Imports = dict[str, set[str]]
+"""module -> names, for `from module import names`."""
+
+
+@dataclass(frozen=True)
+class Names:
+    """How one resource is named in code, paths and tables."""
+
+    model: str
+    """`BlogPost`"""
+
+    @classmethod
+    def parse(cls, name: str) -> Names:
+        parts = [part for part in re.split(r"[-_\s]+|(?<=[a-z0-9])(?=[A-Z])", name) if part]
+        return cls("".join(part[:1].upper() + part[1:] for part in parts))
+
+    @property
+    def plural(self) -> str:
+        """`blog_posts`: the table, the path (`/api/blog_posts`) and the resource name."""
+        return table_name_for(self.model)
+
+    @property
+    def singular(self) -> str:
+        return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", self.model).lower()
+
+
+def model_block(names: Names, fields: list[FieldSpec]) -> tuple[str, Imports]:
+    imports: Imports = {
+        "sqlalchemy.orm": {"Mapped", "mapped_column"},
+        "stackkit.db": {"owner_column"},
+    }
+    doc = f'    """{names.model} rows; each belongs to the user who created it."""'
+    lines = [f"class {names.model}(Model):", doc, ""]
+    for spec in fields:
+        python = _python_type(spec, imports, for_model=True)
+        annotation = f"{python} | None" if spec.optional else python
+        arguments = [_COLUMN_TYPES[spec.kind]]
+        if spec.kind == "datetime":
+            imports.setdefault("stackkit.db", set()).add("UTCDateTime")
+        else:
+            imports.setdefault("sqlalchemy", set()).add(_SQLALCHEMY_NAMES[spec.kind])
+        if spec.kind == "ref":
+            on_delete = "SET NULL" if spec.optional else "CASCADE"
+            arguments.append(f'ForeignKey("{spec.target_table}.id", ondelete="{on_delete}")')
+            imports["sqlalchemy"].add("ForeignKey")
+        if spec.unique:
+            arguments.append("unique=True")
+        if spec.index or spec.kind == "ref":
+            arguments.append("index=True")
+        if spec.default is not None:
+            arguments.append(f"default={spec.default}")
+        elif spec.optional:
+            arguments.append("default=None")
+        line = f"    {spec.name}: Mapped[{annotation}] = mapped_column({', '.join(arguments)})"
+        if len(line) > _MAX_LINE:
+            wrapped = "".join(f"        {argument},\n" for argument in arguments)
+            line = f"    {spec.name}: Mapped[{annotation}] = mapped_column(\n{wrapped}    )"
+        lines.append(line)
+    lines.append("    owner_id: Mapped[int] = owner_column()")
+    return "\n".join(lines) + "\n", imports
+
+
+def schema_block(names: Names, fields: list[FieldSpec]) -> tuple[str, Imports]:
+    imports: Imports = {"pydantic": {"BaseModel"}, "datetime": {"datetime"}}
+    create = [f"class {names.model}In(BaseModel):", f'    """A new {names.singular}."""', ""]
+    patch_doc = '    """The fields to change; the others stay as they are."""'
+    patch = [f"class {names.model}Patch(BaseModel):", patch_doc, ""]
+    for spec in fields:
+        python = _python_type(spec, imports, for_model=False)
+        constraint = _constraint(spec)
+        if spec.required:
+            value = f" = Field({constraint})" if constraint else ""
+        elif spec.default is not None:
+            value = f" = Field(default={spec.default}{', ' + constraint if constraint else ''})"
+        else:
+            value = f" = Field(default=None{', ' + constraint if constraint else ''})"
+        if constraint or value.startswith(" = Field"):
+            imports["pydantic"].add("Field")
+        annotation = f"{python} | None" if spec.optional else python
+        create.append(f"    {spec.name}: {annotation}{value}")
+        # Leaving a field out of a change keeps it; null is refused unless the column allows it.
+        patch_value = f" = Field(default=None{', ' + constraint if constraint else ''})"
+        imports["pydantic"].add("Field")
+        patch.append(f"    {spec.name}: {annotation}{patch_value}")
+    if not fields:
+        create.append("    pass")
+        patch.append("    pass")
+    read = [
+        f"class {names.model}Out({names.model}In):",
+        f'    """A {names.singular} as the API shows it."""',
+        "",
+        "    id: int",
+        "    owner_id: int",
+        "    version: int",
+        "    created_at: datetime",
+        "    updated_at: datetime",
+    ]
+    return "\n\n\n".join("\n".join(block) for block in (create, patch, read)) + "\n", imports
+
+
+def layer_blocks(names: Names, fields: list[FieldSpec]) -> dict[str, tuple[str, Imports]]:
+    """The repository, service and controller blocks, by module name."""
+    listed = [s.name for s in fields if s.unique or s.index or s.kind == "ref"]
+    columns = ", ".join(f'"{name}"' for name in [*listed, "created_at"])
+    repository = (
+        f"class {names.model}Repository(Repository[{names.model}]):\n"
+        f"    model = {names.model}\n"
+        f"    filterable = ({columns},)\n"
+        f"    sortable = ({columns},)\n"
+    )
+    service = (
+        f"class {names.model}Service(Service[{names.model}]):\n"
+        f'    """Rules about {names.plural} go here."""\n\n'
+        f"    repository = {names.model}Repository\n"
+    )
+    model, schemas = names.model, f"{names.model}In, {names.model}Out, {names.model}Patch"
+    controller = (
+        f"{names.plural} = Resource(\n"
+        f'    "{names.plural}",\n'
+        f"    service={model}Service,\n"
+        f"    create={model}In,\n"
+        f"    update={model}Patch,\n"
+        f"    read={model}Out,\n"
+        f")\n"
+        f"resources.append({names.plural})\n"
+    )
+    return {
+        "repositories": (repository, {"stackkit.db": {"Repository"}}),
+        "services": (service, {"stackkit.db": {"Service"}}),
+        "controllers": (controller, {}),
+        "_names": (schemas, {}),
+    }
+
+
+def test_module(names: Names, fields: list[FieldSpec], package: str) -> str:
+    """tests/test_<plural>.py: CRUD through the API, and rows staying their owner's."""
+    values, helpers = [], []
+    for spec in fields:
+        if spec.kind == "ref":
+            if spec.target == "User":
+                source = 'client.get("/api/auth/me", headers=headers).json()["id"]'
+            else:
+                target = Names(spec.target or "")
+                helpers.append(f"from tests.test_{target.plural} import create_{target.singular}")
+                source = f'create_{target.singular}(client, headers)["id"]'
+            values.append(f'    body["{spec.name}"] = {source}')
+        else:
+            values.append(f'    body["{spec.name}"] = {_sample(spec)}')
+    changes = next((s for s in fields if s.kind in ("str", "text")), None)
+    change = f'{{"{changes.name}": f"changed {{next(_serial)}}"}}' if changes else "{}"
+    return _TEST_MODULE.format(
+        plural=names.plural,
+        singular=names.singular,
+        helpers="\n".join(sorted(set(helpers))),
+        values="\n".join(values) or "    pass",
+        change=change,
+        package=package,
+    ).replace("\n\n\n\n", "\n\n\n")
+
+
+def _python_type(spec: FieldSpec, imports: Imports, *, for_model: bool) -> str:
+    if spec.kind == "enum":
+        if for_model:
+            return "str"
+        imports.setdefault("typing", set()).add("Literal")
+        return "Literal[" + ", ".join(f'"{value}"' for value in spec.choices) + "]"
+    if spec.kind in _STANDARD_IMPORTS:
+        module, name = _STANDARD_IMPORTS[spec.kind]
+        imports.setdefault(module, set()).add(name)
+    if spec.kind == "datetime" and not for_model:
+        imports.setdefault("pydantic", set()).add("AwareDatetime")
+        return "AwareDatetime"
+    return _PYTHON_TYPES[spec.kind]
+
+
+def _constraint(spec: FieldSpec) -> str:
+    if spec.kind == "str":
+        return "max_length=200"
+    if spec.kind == "decimal":
+        return "max_digits=12, decimal_places=2"
+    return ""
+
+
+def _sample(spec: FieldSpec) -> str:
+    return {
+        "str": f'f"{spec.name} {{next(_serial)}}"',
+        "text": '"Some text."',
+        "int": "next(_serial)",
+        "float": "1.5",
+        "decimal": '"12.50"',
+        "bool": "True",
+        "date": '"2026-01-02"',
+        "datetime": '"2026-01-02T03:04:05Z"',
+        "uuid": "str(uuid.uuid4())",
+        "enum": f'"{spec.choices[0] if spec.choices else ""}"',
+    }[spec.kind]
+
+
+_TEST_MODULE = '''"""The {plural} resource through the API; rows stay their owner's."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from typing import Any
+
+from starlette.testclient import TestClient
+
+{helpers}
+
+_serial = itertools.count(1)
+
+
+def create_{singular}(client: TestClient, headers: dict[str, str]) -> Any:
+    """A new {singular} of the signed-in user, as the API answers it."""
+    body: dict[str, Any] = {{}}
+{values}
+    response = client.post("/api/{plural}", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_{plural}_through_the_api(client: TestClient, sign_in: Any) -> None:
+    headers = sign_in("ada@example.com")
+    row = create_{singular}(client, headers)
+    url = f"/api/{plural}/{{row['id']}}"
+    assert client.get(url, headers=headers).json() == row
+    listed = client.get("/api/{plural}", headers=headers).json()["items"]
+    assert [item["id"] for item in listed] == [row["id"]]
+    if_match = {{**headers, "If-Match": f'"{{row["version"]}}"'}}
+    changed = client.patch(url, json={change}, headers=if_match)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["version"] == row["version"] + 1
+    stale = client.patch(url, json={{}}, headers=if_match)
+    assert stale.status_code == 412
+    assert client.delete(url, headers=headers).status_code == 204
+    assert client.get(url, headers=headers).status_code == 404
+
+
+def test_{plural}_belong_to_their_creator(client: TestClient, sign_in: Any) -> None:
+    ada, bob = sign_in("ada@example.com"), sign_in("bob@example.com")
+    row = create_{singular}(client, ada)
+    assert client.get(f"/api/{plural}/{{row['id']}}", headers=bob).status_code == 404
+    assert client.get("/api/{plural}", headers=bob).json()["items"] == []
+
+
+def test_{plural}_need_a_signed_in_user(client: TestClient) -> None:
+    assert client.get("/api/{plural}").status_code == 401
+
+
+def test_{plural}_are_described(client: TestClient, sign_in: Any) -> None:
+    meta = client.get("/api/meta/resources", headers=sign_in("ada@example.com")).json()
+    assert "{plural}" in str(meta)
+    assert "/api/{plural}" in client.get("/api/openapi.json").json()["paths"]
+'''

@@ -1,0 +1,158 @@
+"""Field specifications of `stackkit generate resource`: `name:type[:option]...`.
+
+| type | column | API type |
+|---|---|---|
+| `str` | `String(200)` | `str`, at most 200 characters |
+| `text` | `Text` | `str` |
+| `int`, `float` | `Integer`, `Float` | `int`, `float` |
+| `decimal` | `Numeric(12, 2)` | `Decimal` |
+| `bool` | `Boolean` | `bool` |
+| `date`, `datetime` | `Date`, `UTCDateTime` | `date`, an aware `datetime` |
+| `uuid` | `Uuid` | `UUID` |
+| `enum=a,b,c` | `String(50)` | `Literal["a", "b", "c"]` |
+| `ref=Model` | `<name>_id`: `Integer`, foreign key to the model's table | `int` |
+
+Options: `unique`, `index`, `optional` (may be null, may be left out), and
+`default=VALUE`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+import keyword
+import re
+import uuid
+from dataclasses import dataclass, field
+
+import click
+
+from stackkit.db.model import table_name_for
+
+__all__ = ["FIELD_TYPES", "FieldSpec", "parse_field", "parse_fields"]
+
+FIELD_TYPES = ("str", "text", "int", "float", "decimal", "bool", "date", "datetime", "uuid",
+               "enum", "ref")  # fmt: skip
+_OPTIONS = ("unique", "index", "optional", "default")
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+_MODEL = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+_ENUM_VALUE = re.compile(r"^[A-Za-z0-9_\-]+$")
+# Columns every row has (Model, owner scoping, soft deletes), and the list parameters.
+RESERVED = frozenset(
+    {"id", "created_at", "updated_at", "version", "owner_id", "deleted_at", "limit", "cursor",
+     "sort", "metadata", "registry"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    """The attribute and column name (`category_id` for `category:ref=Category`)."""
+    kind: str
+    unique: bool = False
+    index: bool = False
+    optional: bool = False
+    default: str | None = None
+    """The default as Python source (`'draft'`, `3`, `True`), or None."""
+    choices: tuple[str, ...] = field(default_factory=tuple)
+    target: str | None = None
+    """For `ref`: the referenced model's class name."""
+
+    @property
+    def target_table(self) -> str:
+        assert self.target is not None
+        return table_name_for(self.target)
+
+    @property
+    def required(self) -> bool:
+        return not self.optional and self.default is None
+
+
+def parse_fields(specs: tuple[str, ...]) -> list[FieldSpec]:
+    """Raises `click.BadParameter` naming the first bad specification."""
+    fields = [parse_field(spec) for spec in specs]
+    names = [spec.name for spec in fields]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise click.BadParameter(f"field {repeated[0]!r} is given twice", param_hint="FIELDS")
+    return fields
+
+
+def parse_field(spec: str) -> FieldSpec:
+    """One `name:type[:option]...`. Raises `click.BadParameter`."""
+    parts = spec.split(":")
+    if len(parts) < 2:
+        raise _bad(spec, "write it as name:type, like title:str")
+    name, kind, argument = parts[0], *_split_type(parts[1])
+    if not _IDENTIFIER.match(name) or keyword.iskeyword(name):
+        raise _bad(spec, "the name must be a lower-case identifier, like due_date")
+    if kind not in FIELD_TYPES:
+        raise _bad(spec, f"unknown type {kind!r}; one of {', '.join(FIELD_TYPES)}")
+    choices: tuple[str, ...] = ()
+    target = None
+    if kind == "enum":
+        choices = tuple(value for value in (argument or "").split(",") if value)
+        if not choices or not all(_ENUM_VALUE.match(value) for value in choices):
+            raise _bad(spec, "an enum lists its values: status:enum=draft,published")
+    elif kind == "ref":
+        if not argument or not _MODEL.match(argument):
+            raise _bad(spec, "a reference names a model: author:ref=Author")
+        target, name = argument, f"{name}_id"
+    elif argument is not None:
+        raise _bad(spec, f"type {kind!r} takes no '='")
+    if name in RESERVED:
+        raise _bad(spec, f"{name!r} is a column or parameter stackkit already has")
+    options: dict[str, object] = {}
+    for option in parts[2:]:
+        key, _, value = option.partition("=")
+        if key not in _OPTIONS or (key == "default") != bool(_):
+            raise _bad(spec, f"unknown option {option!r}; one of unique, index, optional, default=")
+        options[key] = _default_source(spec, kind, value, choices) if key == "default" else True
+    return FieldSpec(
+        name=name,
+        kind=kind,
+        unique=bool(options.get("unique")),
+        index=bool(options.get("index")),
+        optional=bool(options.get("optional")),
+        default=options.get("default"),  # type: ignore[arg-type]
+        choices=choices,
+        target=target,
+    )
+
+
+def _split_type(token: str) -> tuple[str, str | None]:
+    kind, equals, argument = token.partition("=")
+    return kind, argument if equals else None
+
+
+def _default_source(spec: str, kind: str, value: str, choices: tuple[str, ...]) -> str:
+    """The default as Python source, checked against the type."""
+    try:
+        if kind in ("str", "text"):
+            return json.dumps(value)  # a Python string literal in double quotes
+        if kind == "enum":
+            if value not in choices:
+                raise ValueError(f"not one of {', '.join(choices)}")
+            return json.dumps(value)
+        if kind == "int":
+            return repr(int(value))
+        if kind == "float":
+            return repr(float(value))
+        if kind == "decimal":
+            return f"Decimal({str(decimal.Decimal(value))!r})"
+        if kind == "bool":
+            if value.lower() not in ("true", "false"):
+                raise ValueError("use true or false")
+            return repr(value.lower() == "true")
+        if kind == "date":
+            return f"date.fromisoformat({datetime.date.fromisoformat(value).isoformat()!r})"
+        if kind == "uuid":
+            return f"UUID({str(uuid.UUID(value))!r})"
+    except (ValueError, decimal.InvalidOperation) as error:
+        raise _bad(spec, f"default {value!r} does not fit {kind}: {error}") from None
+    raise _bad(spec, f"a {kind} field takes no default")
+
+
+def _bad(spec: str, reason: str) -> click.BadParameter:
+    return click.BadParameter(f"{spec!r}: {reason}", param_hint="FIELDS")

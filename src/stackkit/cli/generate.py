@@ -1,0 +1,210 @@
+"""`stackkit generate resource Name field:type...`: a resource through every layer.
+
+Adds the model, its schemas, repository, service and resource to the project's
+layer modules, writes `tests/test_<plural>.py`, and autogenerates the Alembic
+migration that creates the table. Rows belong to the user who creates them
+(`owner_column()`). If any step fails, every file is put back as it was.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
+
+from stackkit.cli.codegen import (
+    Imports,
+    Names,
+    layer_blocks,
+    model_block,
+    schema_block,
+    test_module,
+)
+from stackkit.cli.fields import FieldSpec, parse_fields
+from stackkit.cli.project import Project, find_project
+from stackkit.db.migrations import MigrationError, alembic_config, revision, upgrade
+
+__all__ = ["add_imports", "generate_group"]
+
+_MODEL_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+_LAYERS = ("models", "schemas", "repositories", "services", "controllers")
+_MAX_LINE = 100
+
+
+@click.group("generate")
+def generate_group() -> None:
+    """Add code to the project: a resource through every layer."""
+
+
+@generate_group.command("resource")
+@click.argument("name")
+@click.argument("fields", nargs=-1)
+def resource_command(name: str, fields: tuple[str, ...]) -> None:
+    """Add resource NAME with FIELDS (name:type[:option]...) to the project.
+
+    Types: str, text, int, float, decimal, bool, date, datetime, uuid,
+    enum=a,b,c, ref=Model. Options: unique, index, optional, default=VALUE.
+    Example: stackkit generate resource Task title:str:index done:bool:default=false
+    """
+    names = Names.parse(name)
+    if not _MODEL_NAME.match(names.model) or names.model == "User":
+        raise click.BadParameter(
+            f"{name!r}: name the resource like Task or BlogPost", param_hint="NAME"
+        )
+    specs = parse_fields(fields)
+    project = find_project()
+    package = project.root / project.package
+    sources = {layer: _read(package / f"{layer}.py") for layer in _LAYERS}
+    if re.search(rf"^class {names.model}\b", sources["models"], re.MULTILINE):
+        raise click.ClickException(f"{project.package}/models.py already has a model {names.model}")
+    for spec in specs:
+        if (
+            spec.target
+            and spec.target != "User"
+            and not re.search(rf"^class {spec.target}\b", sources["models"], re.MULTILINE)
+        ):
+            raise click.ClickException(
+                f"{spec.name}: no model {spec.target} in {project.package}/models.py; "
+                f"generate it first"
+            )
+    test_path = project.root / "tests" / f"test_{names.plural}.py"
+    if test_path.exists():
+        raise click.ClickException(f"{test_path.relative_to(project.root)} already exists")
+
+    changed = _new_sources(project, names, specs, sources)
+    changed[test_path] = test_module(names, specs, project.package)
+    written = _write_all(changed)
+    try:
+        migration = _migrate(project, f"create {names.plural}")
+    except click.ClickException:
+        _restore(written)
+        raise
+    console = Console(highlight=False)
+    console.print(f"[green]Added[/green] {names.plural} ({names.model}):")
+    for path in [*changed, *([migration] if migration else [])]:
+        console.print(f"  {path.relative_to(project.root)}")
+    console.print("Next: [bold]stackkit db upgrade[/bold] (or stackkit run), then the tests.")
+
+
+def add_imports(source: str, imports: Imports) -> str:
+    """`source` with `from module import name` for each name it does not import yet.
+    A one-line `from module import ...` gets the names added; other modules get a
+    line of their own after the last import at the top of the module."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    present: dict[str, ast.ImportFrom] = {}
+    last_import = 0
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            present.setdefault(node.module, node)
+            last_import = node.end_lineno or node.lineno
+        elif isinstance(node, ast.Import):
+            last_import = node.end_lineno or node.lineno
+    additions: list[str] = []
+    for module in sorted(imports):
+        wanted = set(imports[module])
+        found = present.get(module)
+        if found is not None:
+            wanted -= {alias.name for alias in found.names}
+            if not wanted:
+                continue
+            if found.lineno == found.end_lineno and all(a.asname is None for a in found.names):
+                names = sorted({alias.name for alias in found.names} | wanted, key=str.lower)
+                lines[found.lineno - 1] = _from_import(module, names)
+                continue
+        additions.append(_from_import(module, sorted(wanted, key=str.lower)))
+    lines[last_import:last_import] = additions
+    return "\n".join(lines) + "\n"
+
+
+def _from_import(module: str, names: list[str]) -> str:
+    line = f"from {module} import {', '.join(names)}"
+    if len(line) <= _MAX_LINE:
+        return line
+    return f"from {module} import (\n" + "".join(f"    {name},\n" for name in names) + ")"
+
+
+def _new_sources(
+    project: Project, names: Names, specs: list[FieldSpec], sources: dict[str, str]
+) -> dict[Path, str]:
+    package, root = project.package, project.root / project.package
+    model, model_imports = model_block(names, specs)
+    schemas, schema_imports = schema_block(names, specs)
+    blocks = layer_blocks(names, specs)
+    schema_names = [f"{names.model}In", f"{names.model}Out", f"{names.model}Patch"]
+    extra: dict[str, Imports] = {
+        "models": model_imports,
+        "schemas": schema_imports,
+        "repositories": {**blocks["repositories"][1], f"{package}.models": {names.model}},
+        "services": {
+            **blocks["services"][1],
+            f"{package}.models": {names.model},
+            f"{package}.repositories": {f"{names.model}Repository"},
+        },
+        "controllers": {
+            f"{package}.schemas": set(schema_names),
+            f"{package}.services": {f"{names.model}Service"},
+        },
+    }
+    bodies = {
+        "models": model,
+        "schemas": schemas,
+        "repositories": blocks["repositories"][0],
+        "services": blocks["services"][0],
+        "controllers": blocks["controllers"][0],
+    }
+    changed = {}
+    for layer in _LAYERS:
+        text = add_imports(sources[layer], extra[layer]).rstrip("\n")
+        changed[root / f"{layer}.py"] = f"{text}\n\n\n{bodies[layer]}"
+    return changed
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise click.ClickException(f"cannot read {path}: {error.strerror}") from None
+
+
+def _write_all(changed: dict[Path, str]) -> dict[Path, str | None]:
+    """Write every file; return what each held before (None: did not exist)."""
+    before: dict[Path, str | None] = {}
+    try:
+        for path, text in changed.items():
+            before[path] = path.read_text(encoding="utf-8") if path.exists() else None
+            path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        _restore(before)
+        raise click.ClickException(f"cannot write {path}: {error.strerror}") from None
+    return before
+
+
+def _restore(before: dict[Path, str | None]) -> None:
+    for path, text in before.items():
+        if text is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_text(text, encoding="utf-8")
+
+
+def _migrate(project: Project, message: str) -> Path | None:
+    """Autogenerate the migration against a scratch SQLite database at the current head."""
+    with project.activated(), tempfile.TemporaryDirectory() as scratch:
+        stale = [m for m in sys.modules if m.partition(".")[0] == project.package]
+        for module in stale:
+            del sys.modules[module]  # import the models as just written
+        config = alembic_config(project.migrations, f"sqlite:///{Path(scratch) / 'scratch.db'}")
+        try:
+            upgrade(config)
+            return revision(config, message)
+        except (MigrationError, SQLAlchemyError, ImportError, SyntaxError) as error:
+            text = str(error).strip()
+            reason = text.splitlines()[0] if text else type(error).__name__
+            raise click.ClickException(f"cannot write the migration: {reason}") from None

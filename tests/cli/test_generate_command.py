@@ -1,0 +1,126 @@
+"""`stackkit generate resource`: field specifications, imports, and what it refuses.
+
+The whole run (code, migration, the project's tests passing) is in
+test_generated_project.py, in processes of their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from stackkit.cli import cli
+from stackkit.cli.fields import parse_field
+from stackkit.cli.generate import add_imports
+from stackkit.cli.new import create_project
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "shop"
+    create_project(root, "shop")
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("title:str", {"name": "title", "kind": "str", "default": None, "optional": False}),
+        ("body:text:optional", {"kind": "text", "optional": True}),
+        ("count:int:default=3", {"kind": "int", "default": "3"}),
+        ("done:bool:default=FALSE", {"default": "False"}),
+        ("price:decimal:default=9.90", {"default": "Decimal('9.90')"}),
+        ("due:date:default=2026-01-02", {"default": "date.fromisoformat('2026-01-02')"}),
+        ("status:enum=a,b:default=b", {"choices": ("a", "b"), "default": '"b"'}),
+        ("author:ref=Person:optional", {"name": "author_id", "target": "Person"}),
+        ("code:uuid:unique:index", {"unique": True, "index": True}),
+        ('label:str:default=say "hi"', {"default": '"say \\"hi\\""'}),
+    ],
+    ids=["str", "optional", "int-default", "bool-default", "decimal", "date", "enum", "ref",
+         "options", "quoted-default"],
+)  # fmt: skip
+def test_field_specifications(spec: str, expected: dict[str, object]) -> None:
+    parsed = parse_field(spec)
+    for key, value in expected.items():
+        assert getattr(parsed, key) == value
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [
+        ("title", "name:type"),
+        ("title:string", "unknown type 'string'"),
+        ("Title:str", "lower-case identifier"),
+        ("class:str", "lower-case identifier"),
+        ("id:int", "already has"),
+        ("owner:ref=User", "already has"),
+        ("status:enum", "lists its values"),
+        ("author:ref=person", "names a model"),
+        ("count:int:default=many", "does not fit int"),
+        ("status:enum=a,b:default=c", "not one of a, b"),
+        ("done:bool:default=yes", "true or false"),
+        ("title:str:primary", "unknown option"),
+        ("at:datetime:default=now", "takes no default"),
+        ("title:str=5", "takes no '='"),
+    ],
+)
+def test_bad_field_specifications(spec: str, reason: str) -> None:
+    with pytest.raises(click.BadParameter, match=reason):
+        parse_field(spec)
+
+
+def test_add_imports_extends_a_one_line_import_and_adds_new_ones() -> None:
+    source = (
+        '"""Doc."""\n\nfrom __future__ import annotations\n\n'
+        "from stackkit.db import Model\n\nX = 1\n"
+    )
+    result = add_imports(source, {"stackkit.db": {"owner_column"}, "sqlalchemy": {"String"}})
+    assert "from stackkit.db import Model, owner_column\n" in result
+    assert "from sqlalchemy import String\n" in result
+    assert result.index("from sqlalchemy") < result.index("X = 1")
+    assert add_imports(result, {"stackkit.db": {"Model"}}) == result  # nothing twice
+    compile(result, "models.py", "exec")
+
+
+def test_add_imports_wraps_long_lines() -> None:
+    names = {f"a_rather_long_name_{n}" for n in range(8)}
+    result = add_imports("from __future__ import annotations\n", {"module": names})
+    assert "from module import (\n" in result
+    assert all(len(line) <= 100 for line in result.splitlines())
+    compile(result, "m.py", "exec")
+
+
+def test_generate_refuses_bad_input_in_one_line(project: Path) -> None:
+    runner = CliRunner()
+    cases = [
+        (["generate", "resource", "Task", "title:strng"], "unknown type 'strng'"),
+        (["generate", "resource", "User", "name:str"], "name the resource"),
+        (["generate", "resource", "Task", "who:ref=Person"], "no model Person"),
+        (["generate", "resource", "Task", "a:int", "a:str"], "given twice"),
+    ]
+    for arguments, reason in cases:
+        result = runner.invoke(cli, arguments)
+        assert result.exit_code != 0, arguments
+        assert reason in result.output, result.output
+        assert "Traceback" not in result.output
+    models = (project / "shop" / "models.py").read_text()
+    assert "class Task" not in models  # nothing was written
+
+
+def test_generate_refuses_a_model_that_exists(project: Path) -> None:
+    models = project / "shop" / "models.py"
+    models.write_text(models.read_text() + "\n\nclass Task(Model):\n    pass\n")
+    result = CliRunner().invoke(cli, ["generate", "resource", "Task", "title:str"])
+    assert result.exit_code == 1
+    assert "already has a model Task" in result.output
+
+
+def test_generate_outside_a_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["generate", "resource", "Task", "title:str"])
+    assert result.exit_code == 1
+    assert "not inside a stackkit project" in result.output
