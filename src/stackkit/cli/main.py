@@ -5,6 +5,12 @@ from __future__ import annotations
 import click
 
 from stackkit.__about__ import __version__
+from stackkit.cli.app_commands import (
+    check_command,
+    openapi_command,
+    routes_command,
+    user_group,
+)
 from stackkit.cli.db import db_group
 from stackkit.cli.generate import generate_group
 from stackkit.cli.new import new_command
@@ -20,11 +26,15 @@ def cli() -> None:
     """Build and run full-stack Python apps from stackkit's building blocks."""
 
 
+cli.add_command(check_command)
 cli.add_command(db_group)
 cli.add_command(generate_group)
 cli.add_command(new_command)
+cli.add_command(openapi_command)
+cli.add_command(routes_command)
 cli.add_command(run_command)
 cli.add_command(settings_command)
+cli.add_command(user_group)
 
 
 def main() -> None:

@@ -1,0 +1,276 @@
+"""`stackkit user`, `stackkit routes`, `stackkit openapi`: commands on the project's app.
+
+Each imports the app that `stackkit run` serves (`[tool.stackkit] app`, by default
+`<package>.main:app`) from the project's root, and reports what stops it in one
+line with a non-zero exit, never a traceback. `stackkit check` is in
+`stackkit.cli.check`, re-exported here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import sys
+import traceback
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import TypeAdapter, ValidationError
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Table as SQLTable
+from sqlalchemy import inspect
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session
+from starlette.applications import Starlette
+from starlette.responses import Response
+
+from stackkit.app import OPENAPI_PATH
+from stackkit.auth.config import Auth
+from stackkit.auth.schemas import Email
+from stackkit.auth.users import normalize_email
+from stackkit.cli.check import check_command
+from stackkit.cli.project import Project, find_project
+from stackkit.cli.settings import hide_password
+from stackkit.db import Database, DatabaseUnavailable
+from stackkit.db.errors import ConflictError
+from stackkit.http.problems import ProblemError, ValidationProblem
+from stackkit.http.routing import RouteSpec
+from stackkit.settings import Settings, SettingsError
+
+__all__ = ["check_command", "load_app", "openapi_command", "routes_command", "user_group"]
+
+T = TypeVar("T")
+_EMAIL: TypeAdapter[str] = TypeAdapter(Email)
+
+
+def load_app(project: Project) -> Starlette:
+    """The project's app, imported as `stackkit run` imports it; call it inside
+    `project.activated()`.
+
+    Raises:
+        click.ClickException: the settings are invalid, the module does not import,
+            or it does not define an app made by `stackkit.create_app`.
+    """
+    module_name, _, attribute = project.app.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+    except Exception as error:  # the project's own code: whatever it raises stops here
+        raise click.ClickException(
+            f"cannot import {module_name}: {_one_line(error)}{_where(error, project)}"
+        ) from None
+    app = getattr(module, attribute, None)
+    if app is None:
+        raise click.ClickException(f"{module_name} defines no `{attribute}`")
+    if not isinstance(app, Starlette) or not hasattr(app.state, "route_specs"):
+        raise click.ClickException(f"{project.app} is not an app made by stackkit.create_app")
+    return app
+
+
+@click.group("user")
+def user_group() -> None:
+    """Manage the app's user accounts."""
+
+
+@user_group.command("create")
+@click.argument("email")
+@click.option("--admin", is_flag=True, help="Give the user the role `admin`.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input instead of asking (a trailing newline is dropped).",
+)
+def create_user_command(email: str, admin: bool, password_stdin: bool) -> None:
+    """Create an active user with EMAIL, and print its id.
+
+    Asks for the password twice, hidden, unless --password-stdin. The app's
+    password policy applies. The database must be migrated first.
+    """
+    project = find_project()
+    with project.activated():
+        app = load_app(project)
+        auth: Auth | None = app.state.auth
+        database: Database | None = app.state.database
+        if auth is None:
+            raise click.ClickException(
+                f"{project.app} has no users: build it with create_app(user_model=...)"
+            )
+        if database is None:
+            raise click.ClickException(f"{project.app} has no database backend")
+        try:
+            email = normalize_email(_EMAIL.validate_python(email))
+        except ValidationError:
+            raise click.ClickException(f"{email!r} is not an email address") from None
+        table = auth.config.user_model.__table__
+        assert isinstance(table, SQLTable)
+        if not _run(database, _has_table(database, table)):
+            raise click.ClickException(
+                f"the database has no {table.name} table: run `stackkit db upgrade` "
+                "(or `stackkit run`) first"
+            )
+        password = _read_password(from_stdin=password_stdin)
+        roles = ["admin"] if admin else []
+        user = _run(database, _register(auth, database, email, password, roles))
+    click.echo(f"Created user {user.id} {user.email}" + (" (admin)" if admin else ""))
+
+
+@click.command("routes")
+def routes_command() -> None:
+    """List the app's routes: method, path, name, access, rate limit and cache TTL."""
+    project = find_project()
+    with project.activated():
+        app = load_app(project)
+    settings: Settings = app.state.settings
+    specs: list[RouteSpec] = sorted(app.state.route_specs, key=lambda s: (s.path, s.method))
+    cache = f"{settings.cache_ttl}s" if settings.cache_ttl else "off"
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        caption=f"Defaults: rate limit {settings.rate_limit} (STACKKIT_RATE_LIMIT), "
+        f"cache TTL {cache} (STACKKIT_CACHE_TTL)",
+        caption_justify="left",
+    )
+    for column in ("Method", "Path", "Name", "Access", "Rate limit", "Cache TTL"):
+        short = column in ("Method", "Access")
+        table.add_column(column, no_wrap=short, overflow="ellipsis" if short else "fold")
+    for spec in specs:
+        table.add_row(
+            spec.method,
+            spec.path,
+            spec.name,
+            _access(spec),
+            _rate_limit(spec),
+            _cache_ttl(spec, settings),
+        )
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        # Piped or captured: whole rows, rather than cells cut to fit 80 columns.
+        wide = console.options.update_width(10_000)
+        console.width = max(console.width, console.measure(table, options=wide).maximum)
+    console.print(table)
+
+
+@click.command("openapi")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the document to FILE instead of printing it.",
+)
+def openapi_command(output: Path | None) -> None:
+    """Print the app's OpenAPI document (JSON), as served at /api/openapi.json."""
+    output = output.resolve() if output else None  # from where the user is
+    project = find_project()
+    with project.activated():
+        document = asyncio.run(_openapi_document(load_app(project), project))
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise click.ClickException(f"cannot write {output}: {error.strerror}") from None
+    click.echo(f"Wrote {output}")
+
+
+async def _openapi_document(app: Starlette, project: Project) -> Any:
+    # The document the app built at start-up, from its own route: no lifespan, so no
+    # connection to open and none of the app's start-up hooks run.
+    specs: list[RouteSpec] = app.state.route_specs
+    for spec in specs:
+        if spec.method == "GET" and spec.path == OPENAPI_PATH:
+            response = await spec.handler()
+            if isinstance(response, Response):
+                return json.loads(bytes(response.body))
+    raise click.ClickException(f"{project.app} serves no OpenAPI document at {OPENAPI_PATH}")
+
+
+def _read_password(*, from_stdin: bool) -> str:
+    if not from_stdin:
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    password = sys.stdin.read()
+    password = password.removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise click.ClickException("no password on standard input")
+    return password
+
+
+async def _has_table(database: Database, table: SQLTable) -> bool:
+    def has_table(session: Session) -> bool:
+        return inspect(session.connection()).has_table(table.name, schema=table.schema)
+
+    async with database, database.session(read_only=True) as session:
+        return await session.run_sync(has_table)
+
+
+async def _register(
+    auth: Auth, database: Database, email: str, password: str, roles: Sequence[str]
+) -> Any:
+    async with database:
+        try:
+            return await auth.users(database).register(email, password, roles=roles)
+        except ValidationProblem as problem:
+            reasons = " ".join(error["message"] for error in problem.extensions["errors"])
+            raise click.ClickException(f"password refused: {reasons}") from None
+        except ConflictError as conflict:
+            if conflict.extensions.get("field") == "email":
+                raise click.ClickException(
+                    f"a user with the email {email} exists already"
+                ) from None
+            raise click.ClickException(conflict.detail or str(conflict)) from None
+
+
+def _run(database: Database, work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` on a loop of its own; a database that fails is one line."""
+    where = hide_password(database.url)
+    try:
+        return asyncio.run(work)
+    except DatabaseUnavailable as error:
+        reason = _one_line(error.__cause__ or error)
+        raise click.ClickException(f"database error on {where}: {reason}") from None
+    except (SQLAlchemyError, OSError) as error:
+        raise click.ClickException(f"database error on {where}: {_one_line(error)}") from None
+    except ProblemError as error:  # a rule of the app's own UserService
+        raise click.ClickException(error.detail or str(error)) from None
+
+
+def _access(spec: RouteSpec) -> str:
+    if spec.public:
+        return "public"
+    return f"roles: {', '.join(spec.roles)}" if spec.roles else "signed-in"
+
+
+def _rate_limit(spec: RouteSpec) -> str:
+    if spec.rate_limit is False:
+        return "none"
+    return spec.rate_limit if isinstance(spec.rate_limit, str) else "default"
+
+
+def _cache_ttl(spec: RouteSpec, settings: Settings) -> str:
+    # Only GET responses of controller routes are cached (HEAD is answered from them).
+    if spec.method != "GET" or settings.cache_ttl == 0 or spec.cache_ttl == 0:
+        return "-"
+    return "default" if spec.cache_ttl is None else f"{spec.cache_ttl:g}s"
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        error = error.orig  # the driver's message, without SQLAlchemy's SQL and links
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _where(error: BaseException, project: Project) -> str:
+    """` (demo/models.py:12)`: the innermost frame of the project's code, if any."""
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        path = Path(frame.filename)
+        if path.is_relative_to(project.root):
+            return f" ({path.relative_to(project.root)}:{frame.lineno})"
+    return ""

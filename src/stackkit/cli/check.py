@@ -1,0 +1,208 @@
+"""`stackkit check`: can the project start? One line per check, exit 1 when one failed.
+
+The checks, in order: the settings, `SECRET_KEY`, the database, Redis (when
+`REDIS_URL` is set) and the migrations. A check that needs an earlier one is
+skipped when that one failed: the migrations need the database, every check
+needs valid settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import click
+from alembic.util import CommandError
+from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource
+from redis.exceptions import RedisError
+from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from stackkit.cache.redis_store import RedisClusterStore, RedisStore
+from stackkit.cache.store import StoreUnavailable
+from stackkit.cli.project import Project, find_project
+from stackkit.cli.settings import hide_password
+from stackkit.db import Database, DatabaseUnavailable
+from stackkit.db.migrations import MigrationError, alembic_config, current, heads
+from stackkit.settings import Settings, SettingsError, load_settings, secret_key_weakness
+
+__all__ = ["CheckResult", "check_command", "run_checks"]
+
+Status = Literal["ok", "warn", "FAIL", "skip"]
+_STYLES: dict[Status, str] = {"ok": "green", "warn": "yellow", "FAIL": "bold red", "skip": "dim"}
+_REDIS_TIMEOUT = 2.0
+"""Seconds Redis has to connect and answer: longer than the app's, this is no request."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check: `FAIL` makes `stackkit check` exit with status 1."""
+
+    name: str
+    status: Status
+    detail: str
+
+
+@click.command("check")
+def check_command() -> None:
+    """Check that the project can start: settings, SECRET_KEY, database, Redis, migrations.
+
+    Prints one line per check and exits with status 1 when any failed. A warning
+    (no SECRET_KEY in development) does not fail.
+    """
+    project = find_project()
+    console = Console(highlight=False)
+    failed = False
+    with project.activated():
+        for result in run_checks(project):
+            style = _STYLES[result.status]
+            console.print(
+                f"[{style}]{result.status:<4}[/]  {result.name:<10}  {escape(result.detail)}",
+                soft_wrap=True,  # one line per check, however long
+            )
+            failed = failed or result.status == "FAIL"
+    if failed:
+        click.get_current_context().exit(1)
+
+
+def run_checks(project: Project) -> Iterator[CheckResult]:
+    """Run the checks inside the (activated) project, yielding each result as it comes."""
+    settings, problems = _load_settings()
+    if settings is None:
+        secret = [message for name, message in problems if name == "SECRET_KEY"]
+        others = [f"{name}: {message}" for name, message in problems if name != "SECRET_KEY"]
+        yield CheckResult("settings", "FAIL", "; ".join(others) or "SECRET_KEY is not valid")
+        if secret:
+            yield CheckResult("SECRET_KEY", "FAIL", "; ".join(secret))
+        else:
+            yield CheckResult("SECRET_KEY", "skip", "the settings are not valid")
+        for name in ("database", "redis", "migrations"):
+            yield CheckResult(name, "skip", "the settings are not valid")
+        return
+    yield CheckResult("settings", "ok", f"valid ({settings.env})")
+    yield _secret_key(settings)
+    database = _database(settings)
+    yield database
+    yield _redis(settings)
+    if database.status == "FAIL":
+        yield CheckResult("migrations", "skip", "the database is not reachable")
+    else:
+        yield _migrations(project, settings)
+
+
+def _load_settings() -> tuple[Settings | None, list[tuple[str, str]]]:
+    """The settings, or None and each problem as (setting, message)."""
+    # The SECRET_KEY check says it itself when the key is missing, and says why.
+    logger = logging.getLogger("stackkit.settings")
+    disabled, logger.disabled = logger.disabled, True
+    try:
+        return load_settings(), []
+    except SettingsError as error:
+        lines = str(error).splitlines()[1:]  # under "Invalid settings (N problems):"
+        problems = [line.strip().partition(": ") for line in lines if line.strip()]
+        return None, [(name, message) for name, _, message in problems]
+    finally:
+        logger.disabled = disabled
+
+
+def _secret_key(settings: Settings) -> CheckResult:
+    if settings.is_production:
+        # The settings refuse a missing or weak key in production: it is strong.
+        return CheckResult("SECRET_KEY", "ok", "set and strong")
+    key = _given_secret_key()
+    if not key:
+        return CheckResult(
+            "SECRET_KEY",
+            "warn",
+            "not set: a random key per process, so tokens do not survive a restart "
+            "(required in production)",
+        )
+    weakness = secret_key_weakness(key)
+    if weakness:
+        return CheckResult("SECRET_KEY", "warn", f"too weak for production: {weakness}")
+    return CheckResult("SECRET_KEY", "ok", "set and strong")
+
+
+def _given_secret_key() -> str:
+    """SECRET_KEY as given (the environment, else `.env`): outside production, the
+    settings replace an empty one with a random key."""
+    for source in (EnvSettingsSource(Settings), DotEnvSettingsSource(Settings)):
+        value = source().get("SECRET_KEY")
+        if value is not None:
+            return str(value)
+    return ""
+
+
+def _database(settings: Settings) -> CheckResult:
+    where = hide_password(settings.database_url)
+    try:
+        asyncio.run(_ping_database(settings))
+    except (SQLAlchemyError, DatabaseUnavailable, OSError, ValueError) as error:
+        return CheckResult("database", "FAIL", f"{where}: {_reason(error)}")
+    return CheckResult("database", "ok", where)
+
+
+async def _ping_database(settings: Settings) -> None:
+    database = Database(
+        settings.database_url,
+        connect_timeout=settings.database_connect_timeout,
+        statement_timeout=settings.database_statement_timeout,
+        pool_size=1,
+    )
+    async with database:
+        await database.check()
+
+
+def _redis(settings: Settings) -> CheckResult:
+    if not settings.redis_url:
+        return CheckResult("redis", "skip", "REDIS_URL is not set")
+    where = hide_password(settings.redis_url)
+    try:
+        asyncio.run(_ping_redis(settings))
+    except (StoreUnavailable, RedisError, OSError, ValueError) as error:
+        return CheckResult("redis", "FAIL", f"{where}: {_reason(error)}")
+    return CheckResult("redis", "ok", where)
+
+
+async def _ping_redis(settings: Settings) -> None:
+    kind = RedisClusterStore if settings.redis_cluster else RedisStore
+    store = kind(settings.redis_url, timeout=_REDIS_TIMEOUT)
+    await store.open()
+    try:
+        await store.check()
+    finally:
+        await store.close()
+
+
+def _migrations(project: Project, settings: Settings) -> CheckResult:
+    folder = project.migrations
+    if not (folder / "env.py").is_file():
+        shown = folder.relative_to(project.root) if folder.is_relative_to(project.root) else folder
+        return CheckResult("migrations", "FAIL", f"no migrations folder at {shown}")
+    config = alembic_config(folder, settings.database_url)
+    try:
+        applied, latest = current(config), heads(config)
+    except (MigrationError, CommandError, SQLAlchemyError, OSError, ImportError) as error:
+        return CheckResult("migrations", "FAIL", _reason(error))
+    if set(applied) == set(latest):
+        return CheckResult("migrations", "ok", f"at {', '.join(latest) or 'base (no revisions)'}")
+    at = ", ".join(applied) or "base (no revision applied)"
+    return CheckResult(
+        "migrations",
+        "FAIL",
+        f"pending: the database is at {at}, the latest is {', '.join(latest) or 'base'}; "
+        "run `stackkit db upgrade`",
+    )
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, DatabaseUnavailable) and error.__cause__ is not None:
+        error = error.__cause__
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        error = error.orig  # the driver's message, without SQLAlchemy's SQL and links
+    lines = str(error).strip().splitlines()
+    return lines[0].strip() if lines else type(error).__name__
