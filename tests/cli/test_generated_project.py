@@ -86,6 +86,12 @@ def test_generated_tests_pass_on_postgresql_and_redis(
     assert PROJECT_TESTS in result.stdout
 
 
+def test_the_generated_code_is_lint_clean(project: Path) -> None:
+    for command in (("check",), ("format", "--check")):
+        result = _run(project, "-m", "ruff", *command, "--no-cache", ".")
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_the_migrations_match_the_models(project: Path, tmp_path: Path) -> None:
     check = (
         "from stackkit.db.migrations import alembic_config, revision, upgrade\n"

@@ -135,11 +135,12 @@ def layer_blocks(names: Names, fields: list[FieldSpec]) -> dict[str, tuple[str, 
     """The repository, service and controller blocks, by module name."""
     listed = [s.name for s in fields if s.unique or s.index or s.kind == "ref"]
     columns = ", ".join(f'"{name}"' for name in [*listed, "created_at"])
+    columns += "," if not listed else ""  # a tuple of one
     repository = (
         f"class {names.model}Repository(Repository[{names.model}]):\n"
         f"    model = {names.model}\n"
-        f"    filterable = ({columns},)\n"
-        f"    sortable = ({columns},)\n"
+        f"    filterable = ({columns})\n"
+        f"    sortable = ({columns})\n"
     )
     service = (
         f"class {names.model}Service(Service[{names.model}]):\n"
@@ -181,14 +182,18 @@ def test_module(names: Names, fields: list[FieldSpec], package: str) -> str:
             values.append(f'    body["{spec.name}"] = {_sample(spec)}')
     changes = next((s for s in fields if s.kind in ("str", "text")), None)
     change = f'{{"{changes.name}": f"changed {{next(_serial)}}"}}' if changes else "{}"
+    standard = ["import itertools"]
+    if any(spec.kind == "uuid" for spec in fields):
+        standard.append("import uuid")
+    first_party = sorted(set(helpers))
     return _TEST_MODULE.format(
         plural=names.plural,
         singular=names.singular,
-        helpers="\n".join(sorted(set(helpers))),
+        standard="\n".join(standard),
+        first_party="\n\n" + "\n".join(first_party) if first_party else "",
         values="\n".join(values) or "    pass",
         change=change,
-        package=package,
-    ).replace("\n\n\n\n", "\n\n\n")
+    )
 
 
 def _python_type(spec: FieldSpec, imports: Imports, *, for_model: bool) -> str:
@@ -233,13 +238,10 @@ _TEST_MODULE = '''"""The {plural} resource through the API; rows stay their owne
 
 from __future__ import annotations
 
-import itertools
-import uuid
+{standard}
 from typing import Any
 
-from starlette.testclient import TestClient
-
-{helpers}
+from starlette.testclient import TestClient{first_party}
 
 _serial = itertools.count(1)
 

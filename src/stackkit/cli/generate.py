@@ -92,35 +92,73 @@ def resource_command(name: str, fields: tuple[str, ...]) -> None:
     console.print("Next: [bold]stackkit db upgrade[/bold] (or stackkit run), then the tests.")
 
 
-def add_imports(source: str, imports: Imports) -> str:
+def add_imports(source: str, imports: Imports, *, first_party: str = "") -> str:
     """`source` with `from module import name` for each name it does not import yet.
-    A one-line `from module import ...` gets the names added; other modules get a
-    line of their own after the last import at the top of the module."""
+
+    The module's leading block of imports is written again, grouped and sorted as
+    isort (and ruff) order them: `__future__`, the standard library, third-party
+    packages, then `first_party` (the project's package). Imports that are not
+    plain (`as` names, relative imports) are kept as they are, after their group.
+    """
     tree = ast.parse(source)
+    block = _leading_imports(tree)
+    if not block:
+        raise click.ClickException("the module has no imports to add to")
+    wanted: dict[str, set[str]] = {}
+    plain_imports: set[str] = set()
+    kept: list[str] = []
     lines = source.splitlines()
-    present: dict[str, ast.ImportFrom] = {}
-    last_import = 0
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            present.setdefault(node.module, node)
-            last_import = node.end_lineno or node.lineno
-        elif isinstance(node, ast.Import):
-            last_import = node.end_lineno or node.lineno
-    additions: list[str] = []
-    for module in sorted(imports):
-        wanted = set(imports[module])
-        found = present.get(module)
-        if found is not None:
-            wanted -= {alias.name for alias in found.names}
-            if not wanted:
-                continue
-            if found.lineno == found.end_lineno and all(a.asname is None for a in found.names):
-                names = sorted({alias.name for alias in found.names} | wanted, key=str.lower)
-                lines[found.lineno - 1] = _from_import(module, names)
-                continue
-        additions.append(_from_import(module, sorted(wanted, key=str.lower)))
-    lines[last_import:last_import] = additions
-    return "\n".join(lines) + "\n"
+    for node in block:
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and all(alias.asname is None for alias in node.names)
+        ):
+            wanted.setdefault(node.module, set()).update(a.name for a in node.names)
+        elif isinstance(node, ast.Import) and all(a.asname is None for a in node.names):
+            plain_imports.update(alias.name for alias in node.names)
+        else:
+            kept.extend(lines[node.lineno - 1 : node.end_lineno])
+    for module, names in imports.items():
+        wanted.setdefault(module, set()).update(names)
+    groups: dict[int, list[str]] = {}
+    for module in plain_imports:
+        groups.setdefault(_group(module, first_party), []).append(f"import {module}")
+    for module, names in wanted.items():
+        ordered = sorted(names, key=lambda n: (not n.isupper(), not n[:1].isupper(), n))
+        groups.setdefault(_group(module, first_party), []).append(_from_import(module, ordered))
+    rendered = ["\n".join(sorted(groups[group], key=_import_sort_key)) for group in sorted(groups)]
+    text = "\n\n".join(rendered) + ("\n" + "\n".join(kept) if kept else "")
+    first, last = block[0].lineno - 1, block[-1].end_lineno or block[-1].lineno
+    return "\n".join([*lines[:first], *text.splitlines(), *lines[last:]]) + "\n"
+
+
+def _leading_imports(tree: ast.Module) -> list[ast.stmt]:
+    body = list(tree.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    block: list[ast.stmt] = []
+    for node in body:
+        if not isinstance(node, ast.Import | ast.ImportFrom):
+            break
+        block.append(node)
+    return block
+
+
+def _group(module: str, first_party: str) -> int:
+    top = module.partition(".")[0]
+    if top == "__future__":
+        return 0
+    if top in sys.stdlib_module_names:
+        return 1
+    return 3 if first_party and top == first_party else 2
+
+
+def _import_sort_key(line: str) -> tuple[str, int]:
+    # isort's default: by module name, `import x` before `from x import ...`.
+    module = line.split()[1]
+    return module.lower(), 0 if line.startswith("import ") else 1
 
 
 def _from_import(module: str, names: list[str]) -> str:
@@ -161,7 +199,7 @@ def _new_sources(
     }
     changed = {}
     for layer in _LAYERS:
-        text = add_imports(sources[layer], extra[layer]).rstrip("\n")
+        text = add_imports(sources[layer], extra[layer], first_party=package).rstrip("\n")
         changed[root / f"{layer}.py"] = f"{text}\n\n\n{bodies[layer]}"
     return changed
 
