@@ -86,6 +86,24 @@ def test_generated_tests_pass_on_postgresql_and_redis(
     assert PROJECT_TESTS in result.stdout
 
 
+def test_the_project_installs_as_a_package(project: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    result = _run(
+        project, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), ".",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (site / "demo" / "main.py").is_file()
+    # Imported from the installed copy, away from the sources, it builds its app.
+    probe = "import demo.main as m; print(m.__file__); print(type(m.app).__name__)"
+    installed = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+        env=_environment(PYTHONPATH=str(site), DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}"),
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    assert installed.stdout.splitlines() == [str(site / "demo" / "main.py"), "Starlette"]
+
+
 def test_the_generated_code_is_lint_clean(project: Path) -> None:
     for command in (("check",), ("format", "--check")):
         result = _run(project, "-m", "ruff", *command, "--no-cache", ".")
