@@ -193,19 +193,20 @@ def test_stackkit_run_serves_the_http_contract(served: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("environment", "message"),
+    ("environment", "workers", "message"),
     [
-        ({"DATABASE_URL": "postgresql://127.0.0.1:1/nowhere"}, "cannot migrate the database"),
-        ({"STACKKIT_RATE_LIMIT": "lots"}, "STACKKIT_RATE_LIMIT"),
+        ({"DATABASE_URL": "postgresql://127.0.0.1:1/nowhere"}, 1, "cannot migrate the database"),
+        ({"STACKKIT_RATE_LIMIT": "lots"}, 1, "STACKKIT_RATE_LIMIT"),
+        ({}, 2, "--workers 2 needs REDIS_URL"),
     ],
-    ids=["unreachable-database", "bad-setting"],
+    ids=["unreachable-database", "bad-setting", "workers-without-redis"],
 )
 def test_stackkit_run_stops_with_one_clear_line(
-    project: Path, environment: dict[str, str], message: str
+    project: Path, environment: dict[str, str], workers: int, message: str
 ) -> None:
     stackkit = str(Path(sys.executable).with_name("stackkit"))
     result = subprocess.run(
-        [stackkit, "run", "--port", str(find_free_port())],
+        [stackkit, "run", "--port", str(find_free_port()), "--workers", str(workers)],
         cwd=project,
         env=_environment(**environment),
         capture_output=True,

@@ -33,6 +33,12 @@ def run_command(host: str, port: int, reload: bool, workers: int, no_migrate: bo
     console = Console(highlight=False)
     with project.activated():
         settings = project_settings()
+        if workers > 1 and not settings.redis_url:
+            # Each worker would keep its own sessions: a token from one fails on another.
+            raise click.ClickException(
+                f"--workers {workers} needs REDIS_URL: sessions, rate limits and the cache "
+                "must be shared by the workers"
+            )
         check_port_free(host, port)
         if not no_migrate:
             applied = migrate(project, settings)
