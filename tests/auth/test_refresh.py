@@ -10,19 +10,12 @@ import pytest
 from stackkit.auth.refresh import InvalidRefreshToken, RefreshSessions, RefreshTokenReused
 from stackkit.cache import MemoryStore, RedisStore, Session, SessionStore, Store, StoreUnavailable
 from stackkit.testing import delete_keys, unique_key_prefix
+from tests.helpers import Clock
 
 TTL = 3600
 MAX_LIFETIME = 4 * 3600
 GRACE = 10
 URLSAFE = "[A-Za-z0-9_-]"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

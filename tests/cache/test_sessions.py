@@ -3,14 +3,7 @@ from __future__ import annotations
 import pytest
 
 from stackkit.cache import SessionStore, Store
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.helpers import Clock
 
 
 @pytest.fixture

@@ -95,11 +95,8 @@ def test_the_project_installs_as_a_package(project: Path, tmp_path: Path) -> Non
     assert (site / "demo" / "main.py").is_file()
     # Imported from the installed copy, away from the sources, it builds its app.
     probe = "import demo.main as m; print(m.__file__); print(type(m.app).__name__)"
-    installed = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
-        env=_environment(PYTHONPATH=str(site), DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}"),
-        timeout=120, check=False,
-    )  # fmt: skip
+    database = f"sqlite:///{tmp_path / 'x.db'}"
+    installed = _run(tmp_path, "-c", probe, PYTHONPATH=str(site), DATABASE_URL=database)
     assert installed.returncode == 0, installed.stderr
     assert installed.stdout.splitlines() == [str(site / "demo" / "main.py"), "Starlette"]
 
@@ -204,16 +201,9 @@ def test_stackkit_run_serves_the_http_contract(served: str) -> None:
 def test_stackkit_run_stops_with_one_clear_line(
     project: Path, environment: dict[str, str], workers: int, message: str
 ) -> None:
-    stackkit = str(Path(sys.executable).with_name("stackkit"))
-    result = subprocess.run(
-        [stackkit, "run", "--port", str(find_free_port()), "--workers", str(workers)],
-        cwd=project,
-        env=_environment(**environment),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    port = str(find_free_port())
+    result = _run(project, "-m", "stackkit", "run", "--port", port, "--workers", str(workers),
+                  **environment)  # fmt: skip
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
@@ -221,16 +211,7 @@ def test_stackkit_run_stops_with_one_clear_line(
 
 def test_stackkit_run_refuses_a_port_in_use(served: str, project: Path) -> None:
     port = served.rsplit(":", 1)[1]
-    stackkit = str(Path(sys.executable).with_name("stackkit"))
-    result = subprocess.run(
-        [stackkit, "run", "--port", port],
-        cwd=project,
-        env=_environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _run(project, "-m", "stackkit", "run", "--port", port)
     assert result.returncode == 1
     assert result.stderr.strip() == (
         f"Error: port {port} on 127.0.0.1 is in use: stop what runs there, or pass --port"
@@ -238,10 +219,6 @@ def test_stackkit_run_refuses_a_port_in_use(served: str, project: Path) -> None:
 
 
 def test_stackkit_run_outside_a_project(tmp_path: Path) -> None:
-    stackkit = str(Path(sys.executable).with_name("stackkit"))
-    result = subprocess.run(
-        [stackkit, "run"], cwd=tmp_path, env=_environment(), capture_output=True, text=True,
-        timeout=60, check=False,
-    )  # fmt: skip
+    result = _run(tmp_path, "-m", "stackkit", "run")
     assert result.returncode == 1
     assert "not inside a stackkit project" in result.stderr
