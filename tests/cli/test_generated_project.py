@@ -201,9 +201,8 @@ def test_stackkit_run_serves_the_http_contract(served: str) -> None:
 def test_stackkit_run_stops_with_one_clear_line(
     project: Path, environment: dict[str, str], workers: int, message: str
 ) -> None:
-    port = str(find_free_port())
-    result = _run(project, "-m", "stackkit", "run", "--port", port, "--workers", str(workers),
-                  **environment)  # fmt: skip
+    arguments = ["run", "--port", str(find_free_port()), "--workers", str(workers)]
+    result = _run(project, "-m", "stackkit", *arguments, **environment)
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
