@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import pytest
 
@@ -145,3 +146,12 @@ def test_trusted_proxies_must_be_addresses_or_networks() -> None:
     assert settings.trusted_proxies == ["10.0.0.0/8", "192.0.2.7"]
     with pytest.raises(SettingsError, match=r"STACKKIT_TRUSTED_PROXIES: 'proxy\.local' is not"):
         load_settings(env="test", trusted_proxies="proxy.local")
+
+
+def test_an_env_file_that_is_not_utf8_is_a_settings_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_bytes(b"STACKKIT_ENV=test\nSECRET_KEY=\xff\xfe\n")
+    with pytest.raises(SettingsError, match="not UTF-8"):
+        load_settings()

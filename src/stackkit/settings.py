@@ -322,6 +322,8 @@ def load_settings(**overrides: Any) -> Settings:
         settings = Settings(**overrides)
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None
+    except UnicodeDecodeError:
+        raise SettingsError("Invalid settings: .env is not UTF-8 text.") from None
     if settings.env == "development" and "secret_key" not in settings.model_fields_set:
         logger.warning(
             "SECRET_KEY is not set: using a random key for this process; "

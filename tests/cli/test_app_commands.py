@@ -278,6 +278,7 @@ def test_check_passes_on_a_migrated_project(
     assert [line.split()[:2] for line in result.output.splitlines()] == [
         ["ok", "settings"],
         ["ok", "SECRET_KEY"],
+        ["ok", "app"],
         ["ok", "database"],
         ["skip", "redis"],
         ["ok", "migrations"],
@@ -389,4 +390,4 @@ def test_a_generated_project_end_to_end(tmp_path: Path) -> None:
     assert "/api/auth/login" in run("-c", DRIVER, "routes")
     assert "/api/auth/login" in json.loads(run("-c", DRIVER, "openapi"))["paths"]
     checked = run("-c", DRIVER, "check").splitlines()
-    assert [line.split()[0] for line in checked] == ["ok", "ok", "ok", "skip", "ok"]
+    assert [line.split()[0] for line in checked] == ["ok", "ok", "ok", "ok", "skip", "ok"]

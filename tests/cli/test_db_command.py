@@ -399,3 +399,18 @@ def test_postgres_tools_off_path_are_found_in_the_newest_installed_version(
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     monkeypatch.setattr(backups, "POSTGRES_INSTALL_ROOT", tmp_path)
     assert backups.find_postgres_tool("pg_dump") == str(tmp_path / "15" / "bin" / "pg_dump")
+
+
+def test_restore_refuses_the_database_itself_and_foreign_files(
+    make_project: MakeProject, tmp_path: Path
+) -> None:
+    project = make_project("sqlite:///./app.db")
+    assert invoke("revision", "-m", "create articles").exit_code == 0
+    assert invoke("upgrade").exit_code == 0
+    database = project.root / "app.db"
+    assert_one_line_error(invoke("restore", str(database), "--yes"), "is the database itself")
+    foreign = tmp_path / "foreign.sqlite3"
+    with closing(sqlite3.connect(foreign)) as connection:
+        connection.execute("CREATE TABLE t (x INTEGER)")
+    assert_one_line_error(invoke("restore", str(foreign), "--yes"), "not a backup of a stackkit")
+    assert invoke("current").output.strip().endswith("(head)")  # nothing was replaced

@@ -66,6 +66,9 @@ def test_field_specifications(spec: str, expected: dict[str, object]) -> None:
         ("title:str:primary", "unknown option"),
         ("at:datetime:default=now", "takes no default"),
         ("title:str=5", "takes no '='"),
+        ("date:date", "would hide"),
+        ("json:str", "would hide"),
+        ("model_config:str", "would hide"),
     ],
 )
 def test_bad_field_specifications(spec: str, reason: str) -> None:
@@ -101,6 +104,8 @@ def test_generate_refuses_bad_input_in_one_line(project: Path) -> None:
         (["generate", "resource", "User", "name:str"], "name the resource"),
         (["generate", "resource", "Task", "who:ref=Person"], "no model Person"),
         (["generate", "resource", "Task", "a:int", "a:str"], "given twice"),
+        (["generate", "resource", "Service", "name:str"], "would take the name 'Service'"),
+        (["generate", "resource", "Resource", "name:str"], "would take the name"),
     ]
     for arguments, reason in cases:
         result = runner.invoke(cli, arguments)

@@ -29,8 +29,9 @@ TASK = (
     "status:enum=todo,doing,done:default=todo", "category:ref=Category",
     "assignee:ref=User:optional",
 )  # fmt: skip
-# The project's own tests: 4 of the app, 4 for each generated resource.
-PROJECT_TESTS = "12 passed"
+# The project's own tests: 4 of the app, 4 for each generated resource, and one more
+# for the resource that refers to another (it may refer only to its owner's rows).
+PROJECT_TESTS = "13 passed"
 
 
 @pytest.fixture(scope="module")
@@ -221,3 +222,34 @@ def test_stackkit_run_outside_a_project(tmp_path: Path) -> None:
     result = _run(tmp_path, "-m", "stackkit", "run")
     assert result.returncode == 1
     assert "not inside a stackkit project" in result.stderr
+
+
+def test_broken_project_code_stops_commands_in_one_line(project: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(project, broken)
+    main = broken / "demo" / "main.py"
+    main.write_text(main.read_text() + '\nraise RuntimeError("boom")\n')
+    models_before = (broken / "demo" / "models.py").read_text()
+    migrations_before = sorted((broken / "migrations" / "versions").iterdir())
+    for arguments in (("run",), ("check",), ("generate", "resource", "Note", "title:str")):
+        result = _run(broken, "-m", "stackkit", *arguments)
+        assert result.returncode == 1, arguments
+        assert "RuntimeError: boom" in result.stdout + result.stderr, arguments
+        assert "Traceback" not in result.stdout + result.stderr, arguments
+    # The failed generate put everything back.
+    assert (broken / "demo" / "models.py").read_text() == models_before
+    assert sorted((broken / "migrations" / "versions").iterdir()) == migrations_before
+    assert not (broken / "tests" / "test_notes.py").exists()
+
+
+def test_generate_refuses_models_that_differ_from_the_migrations(
+    project: Path, tmp_path: Path
+) -> None:
+    pending = tmp_path / "pending"
+    shutil.copytree(project, pending)
+    models = pending / "demo" / "models.py"
+    models.write_text(models.read_text() + "\n\nclass Extra(Model):\n    pass\n")
+    result = _run(pending, "-m", "stackkit", "generate", "resource", "Note", "title:str")
+    assert result.returncode == 1
+    assert "the models differ from the migrations already" in result.stderr
+    assert "class Note" not in models.read_text()

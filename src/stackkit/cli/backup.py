@@ -116,9 +116,15 @@ def restore(database_url: str, file: Path, *, connect_timeout: float = 5.0) -> N
         if not header.startswith(_SQLITE_MAGIC):
             raise BackupError(f"{file} is not a SQLite backup{_kind_hint(header)}")
         target = _sqlite_path(url)
-        source = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
-        with closing(source), closing(sqlite3.connect(target)) as out:
-            source.backup(out)
+        if target.exists() and target.resolve() == file.resolve():
+            raise BackupError(f"{file} is the database itself, not a backup of it")
+        with closing(sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)) as source:
+            if not source.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            ).fetchone():
+                raise BackupError(f"{file} is not a backup of a stackkit database (no migrations)")
+            with closing(sqlite3.connect(target, timeout=connect_timeout)) as out:
+                source.backup(out)
     else:
         if not header.startswith(_PG_DUMP_MAGIC):
             raise BackupError(

@@ -85,6 +85,7 @@ def run_checks(project: Project) -> Iterator[CheckResult]:
         return
     yield CheckResult("settings", "ok", f"valid ({settings.env})")
     yield _secret_key(settings)
+    yield _app(project)
     database = _database(settings)
     yield database
     yield _redis(settings)
@@ -178,6 +179,17 @@ async def _ping_redis(settings: Settings) -> None:
         await store.close()
 
 
+def _app(project: Project) -> CheckResult:
+    """The app imports, and is one `create_app` made (as `stackkit run` needs)."""
+    from stackkit.cli.app_commands import load_app
+
+    try:
+        load_app(project)
+    except click.ClickException as error:
+        return CheckResult("app", "FAIL", error.message)
+    return CheckResult("app", "ok", project.app)
+
+
 def _migrations(project: Project, settings: Settings) -> CheckResult:
     folder = project.migrations
     if not (folder / "env.py").is_file():
@@ -188,6 +200,8 @@ def _migrations(project: Project, settings: Settings) -> CheckResult:
         applied, latest = current(config), heads(config)
     except (MigrationError, CommandError, SQLAlchemyError, OSError, ImportError) as error:
         return CheckResult("migrations", "FAIL", _reason(error))
+    except Exception as error:  # the project's models raised
+        return CheckResult("migrations", "FAIL", f"{type(error).__name__}: {error}")
     if set(applied) == set(latest):
         return CheckResult("migrations", "ok", f"at {', '.join(latest) or 'base (no revisions)'}")
     at = ", ".join(applied) or "base (no revision applied)"

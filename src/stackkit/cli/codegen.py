@@ -186,7 +186,16 @@ def test_module(names: Names, fields: list[FieldSpec], package: str) -> str:
     if any(spec.kind == "uuid" for spec in fields):
         standard.append("import uuid")
     first_party = sorted(set(helpers))
+    reference = next((s for s in fields if s.kind == "ref" and s.target != "User"), None)
+    reference_test = ""
+    if reference is not None:
+        target = Names(reference.target or "")
+        reference_test = _REFERENCE_TEST.format(
+            plural=names.plural, singular=names.singular, field=reference.name,
+            target=target.singular,
+        )  # fmt: skip
     return _TEST_MODULE.format(
+        reference_test=reference_test,
         plural=names.plural,
         singular=names.singular,
         standard="\n".join(standard),
@@ -246,11 +255,16 @@ from starlette.testclient import TestClient{first_party}
 _serial = itertools.count(1)
 
 
-def create_{singular}(client: TestClient, headers: dict[str, str]) -> Any:
-    """A new {singular} of the signed-in user, as the API answers it."""
+def new_{singular}(client: TestClient, headers: dict[str, str]) -> dict[str, Any]:
+    """The body of a new {singular}; the rows it refers to are the signed-in user's."""
     body: dict[str, Any] = {{}}
 {values}
-    response = client.post("/api/{plural}", json=body, headers=headers)
+    return body
+
+
+def create_{singular}(client: TestClient, headers: dict[str, str]) -> Any:
+    """A new {singular} of the signed-in user, as the API answers it."""
+    response = client.post("/api/{plural}", json=new_{singular}(client, headers), headers=headers)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -279,7 +293,7 @@ def test_{plural}_belong_to_their_creator(client: TestClient, sign_in: Any) -> N
     assert client.get("/api/{plural}", headers=bob).json()["items"] == []
 
 
-def test_{plural}_need_a_signed_in_user(client: TestClient) -> None:
+{reference_test}def test_{plural}_need_a_signed_in_user(client: TestClient) -> None:
     assert client.get("/api/{plural}").status_code == 401
 
 
@@ -288,3 +302,16 @@ def test_{plural}_are_described(client: TestClient, sign_in: Any) -> None:
     assert "{plural}" in str(meta)
     assert "/api/{plural}" in client.get("/api/openapi.json").json()["paths"]
 '''
+
+_REFERENCE_TEST = (
+    ("def test_{plural}_refer_only_to_own_rows(client: TestClient, sign_in: Any) -> None:\n")
+    + """    ada, bob = sign_in("ada@example.com"), sign_in("bob@example.com")
+    body = new_{singular}(client, bob)
+    body["{field}"] = create_{target}(client, ada)["id"]
+    response = client.post("/api/{plural}", json=body, headers=bob)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "{field}"
+
+
+"""
+)

@@ -217,6 +217,12 @@ def _in_project() -> Iterator[tuple[Project, Settings]]:
             ) from None
         except SQLAlchemyError as error:
             raise click.ClickException(_database_error(settings, error)) from None
+        except (click.ClickException, click.Abort):
+            raise
+        except Exception as error:  # the project's models or migrations raised
+            raise click.ClickException(
+                f"the project's code failed: {type(error).__name__}: {_one_line(error)}"
+            ) from None
 
 
 def _load_settings() -> Settings:

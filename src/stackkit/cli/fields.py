@@ -27,6 +27,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import click
+from pydantic import BaseModel
 
 from stackkit.db.model import table_name_for
 
@@ -38,6 +39,11 @@ _OPTIONS = ("unique", "index", "optional", "default")
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 _MODEL = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _ENUM_VALUE = re.compile(r"^[A-Za-z0-9_\-]+$")
+# Names the generated classes use in their annotations and bodies: a field of that name
+# would hide them (`date: Mapped[date]`).
+_SHADOWING = frozenset({"str", "int", "float", "bool", "date", "datetime", "mapped_column",
+                        "owner_column"})  # fmt: skip
+_MODEL_ATTRIBUTES = frozenset(name for name in dir(BaseModel) if not name.startswith("_"))
 # Columns every row has (Model, owner scoping, soft deletes), and the list parameters.
 RESERVED = frozenset(
     {"id", "created_at", "updated_at", "version", "owner_id", "deleted_at", "limit", "cursor",
@@ -103,6 +109,8 @@ def parse_field(spec: str) -> FieldSpec:
         raise _bad(spec, f"type {kind!r} takes no '='")
     if name in RESERVED:
         raise _bad(spec, f"{name!r} is a column or parameter stackkit already has")
+    if name in _SHADOWING or name in _MODEL_ATTRIBUTES or name.startswith("model_"):
+        raise _bad(spec, f"{name!r} would hide a name the generated code uses; choose another")
     options: dict[str, object] = {}
     for option in parts[2:]:
         key, _, value = option.partition("=")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -18,6 +19,7 @@ import click
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
+from stackkit.cli.app_commands import load_app
 from stackkit.cli.codegen import (
     Imports,
     Names,
@@ -34,6 +36,12 @@ __all__ = ["add_imports", "generate_group"]
 
 _MODEL_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _LAYERS = ("models", "schemas", "repositories", "services", "controllers")
+# Names the generated code imports or relies on: a resource may not take them.
+GENERATED_NAMES = frozenset(
+    {"Model", "Service", "Repository", "Resource", "Controller", "BaseModel", "Field",
+     "Mapped", "AwareDatetime", "Literal", "Decimal", "UUID", "UTCDateTime", "User",
+     "resources", "controllers"}
+)  # fmt: skip
 _MAX_LINE = 100
 
 
@@ -61,8 +69,18 @@ def resource_command(name: str, fields: tuple[str, ...]) -> None:
     project = find_project()
     package = project.root / project.package
     sources = {layer: _read(package / f"{layer}.py") for layer in _LAYERS}
+    if not (project.migrations / "env.py").is_file():
+        raise click.ClickException(f"no migrations folder at {project.migrations}")
+    taken = set().union(
+        *(_top_level_names(package / f"{layer}.py", sources[layer]) for layer in _LAYERS)
+    )
     if re.search(rf"^class {names.model}\b", sources["models"], re.MULTILINE):
         raise click.ClickException(f"{project.package}/models.py already has a model {names.model}")
+    clashes = sorted({names.model, names.plural} & (taken | GENERATED_NAMES))
+    if clashes:
+        raise click.ClickException(
+            f"{name!r} would take the name {clashes[0]!r}, which the project's modules use"
+        )
     for spec in specs:
         if (
             spec.target
@@ -77,14 +95,25 @@ def resource_command(name: str, fields: tuple[str, ...]) -> None:
     if test_path.exists():
         raise click.ClickException(f"{test_path.relative_to(project.root)} already exists")
 
+    _refuse_pending_changes(project)
     changed = _new_sources(project, names, specs, sources)
     changed[test_path] = test_module(names, specs, project.package)
     written = _write_all(changed)
+    migration = None
     try:
         migration = _migrate(project, f"create {names.plural}")
-    except click.ClickException:
+        with project.activated():
+            load_app(project)  # the app, with the new resource, must still start
+    except BaseException as error:
         _restore(written)
-        raise
+        if migration is not None:
+            migration.unlink(missing_ok=True)
+        if isinstance(error, click.ClickException):
+            raise
+        raise click.ClickException(
+            f"the generated code does not run ({type(error).__name__}: {error}); "
+            "nothing was changed"
+        ) from None
     console = Console(highlight=False)
     console.print(f"[green]Added[/green] {names.plural} ({names.model}):")
     for path in [*changed, *([migration] if migration else [])]:
@@ -104,6 +133,9 @@ def add_imports(source: str, imports: Imports, *, first_party: str = "") -> str:
     block = _leading_imports(tree)
     if not block:
         raise click.ClickException("the module has no imports to add to")
+    first, last = block[0].lineno - 1, block[-1].end_lineno or block[-1].lineno
+    if any("#" in line for line in source.splitlines()[first:last]):
+        return _append_imports(source, block, imports)  # keep the user's comments as written
     wanted: dict[str, set[str]] = {}
     plain_imports: set[str] = set()
     kept: list[str] = []
@@ -130,8 +162,25 @@ def add_imports(source: str, imports: Imports, *, first_party: str = "") -> str:
         groups.setdefault(_group(module, first_party), []).append(_from_import(module, ordered))
     rendered = ["\n".join(sorted(groups[group], key=_import_sort_key)) for group in sorted(groups)]
     text = "\n\n".join(rendered) + ("\n" + "\n".join(kept) if kept else "")
-    first, last = block[0].lineno - 1, block[-1].end_lineno or block[-1].lineno
     return "\n".join([*lines[:first], *text.splitlines(), *lines[last:]]) + "\n"
+
+
+def _append_imports(source: str, block: list[ast.stmt], imports: Imports) -> str:
+    """Add only the missing names, as lines after the import block, touching nothing else."""
+    present = {
+        (node.module, alias.name)
+        for node in block
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    additions = []
+    for module in sorted(imports):
+        missing = sorted(name for name in imports[module] if (module, name) not in present)
+        if missing:
+            additions.append(_from_import(module, missing))
+    lines = source.splitlines()
+    end = block[-1].end_lineno or block[-1].lineno
+    return "\n".join([*lines[:end], *additions, *lines[end:]]) + "\n"
 
 
 def _leading_imports(tree: ast.Module) -> list[ast.stmt]:
@@ -209,6 +258,61 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as error:
         raise click.ClickException(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{path} is not UTF-8 text") from None
+
+
+def _top_level_names(path: Path, source: str) -> set[str]:
+    """What a module defines or imports at its top level."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as error:
+        raise click.ClickException(f"{path}:{error.lineno}: {error.msg}; fix it first") from None
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).partition(".")[0] for a in node.names)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def _refuse_pending_changes(project: Project) -> None:
+    """Refuse when the models already differ from the migrations: the new migration
+    would carry those changes too. Checked in a process of its own, since the models
+    can be declared only once per process."""
+    probe = (
+        "import sys, tempfile, pathlib\n"
+        "from stackkit.db.migrations import alembic_config, upgrade\n"
+        "from alembic.autogenerate import compare_metadata\n"
+        "from alembic.runtime.migration import MigrationContext\n"
+        "from sqlalchemy import create_engine\n"
+        "import importlib\n"
+        "folder = tempfile.mkdtemp()\n"
+        "url = f'sqlite:///{pathlib.Path(folder) / \"probe.db\"}'\n"
+        f"upgrade(alembic_config({str(project.migrations)!r}, url))\n"
+        f"models = importlib.import_module('{project.package}.models')\n"
+        "with create_engine(url).connect() as connection:\n"
+        "    context = MigrationContext.configure(connection)\n"
+        "    diff = compare_metadata(context, models.Model.metadata)\n"
+        "print(len(diff))\n"
+    )
+    # The interpreter running stackkit, on code written here: no outside input runs.
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", probe], cwd=project.root, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["it failed"])[-1]
+        raise click.ClickException(f"cannot compare the models with the migrations: {last}")
+    if result.stdout.strip() != "0":
+        raise click.ClickException(
+            "the models differ from the migrations already: write that migration first "
+            '(stackkit db revision -m "..."), then generate'
+        )
 
 
 def _write_all(changed: dict[Path, str]) -> dict[Path, str | None]:

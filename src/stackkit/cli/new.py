@@ -10,6 +10,7 @@ upgrades the app.
 from __future__ import annotations
 
 import keyword
+import os
 import re
 import secrets
 import shutil
@@ -72,7 +73,11 @@ def create_project(target: Path, name: str, *, database: str = "sqlite") -> list
         click.ClickException: the target is not empty, or writing failed.
     """
     package = check_name(name)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+    try:
+        occupied = target.exists() and (not target.is_dir() or any(target.iterdir()))
+    except OSError as error:
+        raise click.ClickException(f"cannot use {target}: {error.strerror}") from None
+    if occupied:
         raise click.ClickException(f"{target} already exists and is not empty")
     url, label = _DATABASES[database]
     context = {
@@ -92,9 +97,12 @@ def create_project(target: Path, name: str, *, database: str = "sqlite") -> list
         for relative, content in render_tree(files("stackkit") / "templates" / "project", context):
             path = target.joinpath(*relative.parts)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
+            # .env holds the secret key: readable by its owner only, from the start.
+            mode = 0o600 if relative.name == ".env" else 0o644
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(content)
             written.append(path)
-        (target / ".env").chmod(0o600)  # it holds the secret key
     except (OSError, TemplateError, MigrationError) as error:
         if created:
             shutil.rmtree(target, ignore_errors=True)

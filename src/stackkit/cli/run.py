@@ -14,6 +14,7 @@ import uvicorn
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
+from stackkit.cli.app_commands import load_app
 from stackkit.cli.project import Project, find_project
 from stackkit.db.migrations import MigrationError, alembic_config, current, heads, upgrade
 from stackkit.settings import Settings, SettingsError, load_settings
@@ -39,6 +40,7 @@ def run_command(host: str, port: int, reload: bool, workers: int, no_migrate: bo
                 f"--workers {workers} needs REDIS_URL: sessions, rate limits and the cache "
                 "must be shared by the workers"
             )
+        load_app(project)  # the project's own code: an error in it stops here, in one line
         check_port_free(host, port)
         if not no_migrate:
             applied = migrate(project, settings)
@@ -103,6 +105,10 @@ def migrate(project: Project, settings: Settings) -> str | None:
     except (MigrationError, SQLAlchemyError, OSError) as error:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         raise click.ClickException(f"cannot migrate the database: {reason}") from None
+    except Exception as error:  # the project's models or migrations raised
+        raise click.ClickException(
+            f"cannot migrate the database: {type(error).__name__}: {error}"
+        ) from None
 
 
 def _shown(host: str) -> str:

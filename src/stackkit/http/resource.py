@@ -27,7 +27,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, select
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -110,6 +110,14 @@ class Resource:
         if self.owned:
             _check_owned(name, repository.model.__name__, OWNER_COLUMN in columns, public, update)
             self._owner_column = columns[OWNER_COLUMN]
+        # Foreign keys to tables whose rows belong to users (other than the owner column).
+        self._owned_references = [
+            (column.name, key.column.table)
+            for column in columns
+            if column.name != OWNER_COLUMN
+            for key in column.foreign_keys
+            if OWNER_COLUMN in key.column.table.c
+        ]
         self.filterable = sorted(repository._filter_fields)
         self.sortable = sorted(repository._sort_fields)
         self.default_sort = repository.default_sort
@@ -173,6 +181,36 @@ class Resource:
             roles = getattr(request.scope.get("auth"), "scopes", ())
         return self.admin_role in roles
 
+    async def check_references(self, request: Request, values: dict[str, Any]) -> None:
+        """Refuse a reference to a row of an owned table that the caller does not own:
+        a user may point only at their own rows (admins at any). Without this, ids
+        sent at random would tell which rows of others exist, and their deletion
+        would cascade into the caller's rows.
+
+        Raises:
+            ValidationProblem: 422 naming each such field, as for an id that does not exist.
+        """
+        references = [(c, t) for c, t in self._owned_references if values.get(c) is not None]
+        if not references or self.sees_all(request):
+            return
+        owner = self.owner_of(request)
+        database: Database = request.app.state.database
+        errors = []
+        async with database.session(read_only=True) as session:
+            for column, table in references:
+                found = await session.scalar(
+                    select(table.c.id).where(
+                        table.c.id == values[column], table.c[OWNER_COLUMN] == owner
+                    )
+                )
+                if found is None:
+                    errors.append(
+                        {"in": "body", "field": column, "type": "not_found",
+                         "message": f"no {table.name} row with this id"}
+                    )  # fmt: skip
+        if errors:
+            raise ValidationProblem(errors)
+
     def _row_response(self, row: Any, status_code: int = 200, **headers: str) -> Response:
         body = self._read.dump_json(self._read.validate_python(row, from_attributes=True))
         headers["ETag"] = etag_for(row.version)
@@ -200,6 +238,7 @@ class Resource:
             values = body.model_dump()
             if resource.owned:
                 values[OWNER_COLUMN] = resource.owner_of(request)
+            await resource.check_references(request, values)
             row = await resource.service_for(request).create(values)
             return resource._row_response(row, 201, Location=f"{resource.prefix}/{row.id}")
 
@@ -216,6 +255,7 @@ class Resource:
                     [{"in": "body", "field": OWNER_COLUMN, "type": "read_only",
                       "message": "the owner of a row cannot be changed"}]
                 )  # fmt: skip
+            await resource.check_references(request, changes)
             row = await resource.service_for(request).update(
                 path.id, changes, expected_version=_if_match(request)
             )
