@@ -106,6 +106,7 @@ def test_generate_refuses_bad_input_in_one_line(project: Path) -> None:
         (["generate", "resource", "Task", "a:int", "a:str"], "given twice"),
         (["generate", "resource", "Service", "name:str"], "would take the name 'Service'"),
         (["generate", "resource", "Resource", "name:str"], "would take the name"),
+        (["generate", "resource", "Node", "up:ref=Node"], "must be optional"),
     ]
     for arguments, reason in cases:
         result = runner.invoke(cli, arguments)

@@ -21,7 +21,7 @@ from stackkit.cli.new import create_project
 from stackkit.testing import find_free_port, wait_until
 
 ACCOUNT = {"email": "ada@example.com", "password": "correct horse battery staple"}
-CATEGORY = ("Category", "name:str:unique")
+CATEGORY = ("Category", "name:str:unique", "parent:ref=Category:optional")
 TASK = (
     "Task", "title:str:index", "notes:text:optional", "done:bool:default=false",
     "priority:int:default=3", "price:decimal:optional", "ratio:float:optional",

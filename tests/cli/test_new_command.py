@@ -118,6 +118,6 @@ def test_new_refuses_a_folder_that_is_not_empty(runner: CliRunner, tmp_path: Pat
 
 def test_new_accepts_an_empty_folder(runner: CliRunner, tmp_path: Path) -> None:
     target = tmp_path / "shop"
-    target.mkdir()
+    (target / ".git").mkdir(parents=True)  # a fresh `git init` counts as empty
     assert runner.invoke(cli, ["new", "shop", "--directory", str(target)]).exit_code == 0
     assert (target / "pyproject.toml").is_file()

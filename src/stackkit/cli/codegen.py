@@ -171,6 +171,8 @@ def test_module(names: Names, fields: list[FieldSpec], package: str) -> str:
     values, helpers = [], []
     for spec in fields:
         if spec.kind == "ref":
+            if spec.target == names.model:
+                continue  # optional: the first row has no other to point at
             if spec.target == "User":
                 source = 'client.get("/api/auth/me", headers=headers).json()["id"]'
             else:
@@ -186,7 +188,9 @@ def test_module(names: Names, fields: list[FieldSpec], package: str) -> str:
     if any(spec.kind == "uuid" for spec in fields):
         standard.append("import uuid")
     first_party = sorted(set(helpers))
-    reference = next((s for s in fields if s.kind == "ref" and s.target != "User"), None)
+    reference = next(
+        (s for s in fields if s.kind == "ref" and s.target not in ("User", names.model)), None
+    )
     reference_test = ""
     if reference is not None:
         target = Names(reference.target or "")

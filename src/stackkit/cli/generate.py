@@ -82,6 +82,13 @@ def resource_command(name: str, fields: tuple[str, ...]) -> None:
             f"{name!r} would take the name {clashes[0]!r}, which the project's modules use"
         )
     for spec in specs:
+        if spec.target == names.model:
+            if not spec.optional:
+                raise click.ClickException(
+                    f"{spec.name}: a reference to its own model must be optional "
+                    "(the first row has nothing to point at)"
+                )
+            continue
         if (
             spec.target
             and spec.target != "User"

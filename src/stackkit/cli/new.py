@@ -74,7 +74,10 @@ def create_project(target: Path, name: str, *, database: str = "sqlite") -> list
     """
     package = check_name(name)
     try:
-        occupied = target.exists() and (not target.is_dir() or any(target.iterdir()))
+        # A folder that holds only a fresh `git init` counts as empty.
+        occupied = target.exists() and (
+            not target.is_dir() or any(item.name != ".git" for item in target.iterdir())
+        )
     except OSError as error:
         raise click.ClickException(f"cannot use {target}: {error.strerror}") from None
     if occupied:
