@@ -68,6 +68,30 @@ def _run(project: Path, *arguments: str, **extra: str) -> subprocess.CompletedPr
     )
 
 
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project as `stackkit new` leaves it."""
+    root = tmp_path_factory.mktemp("fresh") / "demo"
+    create_project(root, "demo")
+    return root
+
+
+def test_a_new_projects_tests_pass_on_both_databases(
+    fresh: Path, postgres_server_url: str, redis_url: str
+) -> None:
+    on_sqlite = _run(fresh, "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    assert on_sqlite.returncode == 0, on_sqlite.stdout + on_sqlite.stderr
+    assert "4 passed" in on_sqlite.stdout
+    on_services = _run(
+        fresh, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        STACKKIT_TEST_DATABASE_URL=postgres_server_url,
+        STACKKIT_TEST_REDIS_URL=redis_url,
+        STACKKIT_REQUIRE_SERVICES="1",
+    )  # fmt: skip
+    assert on_services.returncode == 0, on_services.stdout + on_services.stderr
+    assert "4 passed" in on_services.stdout
+
+
 def test_generated_tests_pass_on_sqlite(project: Path) -> None:
     result = _run(project, "-m", "pytest", "-q", "-p", "no:cacheprovider")
     assert result.returncode == 0, result.stdout + result.stderr
