@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
 
 from pydantic_core import to_json
 from starlette.applications import Starlette
@@ -36,6 +37,7 @@ from stackkit.http.problems import (
 )
 from stackkit.http.resource import Resource
 from stackkit.http.routing import Controller, RouteFinder
+from stackkit.http.spa import spa_route
 from stackkit.logs import configure_logging
 from stackkit.middleware import (
     BodySizeLimitMiddleware,
@@ -107,6 +109,7 @@ def create_app(
     cache_store: Store | None = None,
     user_model: type[Model] | None = None,
     auth: AuthConfig | None = None,
+    frontend: Path | None = None,
     title: str = "stackkit app",
     version: str = "0.1.0",
     configure_logs: bool = True,
@@ -131,6 +134,8 @@ def create_app(
         user_model: turn authentication on with this user table (`UserMixin` columns):
             the auth routes under `/api/auth`, access tokens checked on every request.
         auth: the same, with choices of your own (`AuthConfig`); give one or the other.
+        frontend: a built single-page app (a Vite `dist/` folder) to serve at every
+            path that is not the API's; see `stackkit.http.spa.frontend_directory`.
         title, version: of the API, for the OpenAPI document.
         configure_logs: install stackkit's log handler (JSON in production).
 
@@ -222,7 +227,7 @@ def create_app(
         )
     stack += middleware
     # Both find a request's route before the router does; one finder, one match per path.
-    find_route = RouteFinder([*app_routes, *routes])
+    find_route = RouteFinder([*app_routes, *routes])  # the frontend is no controller route
     stack.append(
         Middleware(
             RateLimitMiddleware,
@@ -260,8 +265,11 @@ def create_app(
                 gc.freeze()
             yield
 
+    all_routes = [*app_routes, *routes]
+    if frontend is not None:
+        all_routes.append(spa_route(frontend))  # last: it answers whatever else is left
     app = Starlette(
-        routes=[*app_routes, *routes],
+        routes=all_routes,
         middleware=stack,
         exception_handlers={
             ProblemError: problem_error_handler,

@@ -1,0 +1,80 @@
+"""Serving a built single-page app beside the API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from stackkit.http.spa import IMMUTABLE, REVALIDATE, frontend_directory
+
+INDEX = b"<!doctype html><div id=root></div><script type=module src=/assets/index-3f2a.js></script>"
+
+
+@pytest.fixture
+def build(tmp_path: Path) -> Path:
+    """A Vite-like dist/ folder."""
+    dist = tmp_path / "dist"
+    (dist / "assets").mkdir(parents=True)
+    (dist / "index.html").write_bytes(INDEX)
+    (dist / "assets" / "index-3f2a.js").write_text("console.log('app')")
+    (dist / "favicon.svg").write_text("<svg/>")
+    (tmp_path / "secret.txt").write_text("outside the build")
+    return dist
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient], build: Path) -> TestClient:
+    return make_client(frontend=build)
+
+
+def test_hashed_assets_are_cached_for_good(client: TestClient) -> None:
+    response = client.get("/assets/index-3f2a.js")
+    assert response.status_code == 200
+    assert response.text == "console.log('app')"
+    assert response.headers["cache-control"] == IMMUTABLE
+    assert "javascript" in response.headers["content-type"]
+
+
+@pytest.mark.parametrize("path", ["/", "/notes", "/notes/3/edit", "/login?next=/notes"])
+def test_pages_get_index_html_uncached(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.content == INDEX
+    assert response.headers["cache-control"] == REVALIDATE
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+
+
+def test_other_files_of_the_build_are_revalidated(client: TestClient) -> None:
+    response = client.get("/favicon.svg")
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == REVALIDATE
+
+
+@pytest.mark.parametrize("path", ["/api/nothing", "/api", "/assets/gone-1234.js", "/robots.txt"])
+def test_api_paths_and_missing_files_are_404_problems(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "path", ["/../secret.txt", "/assets/../../secret.txt", "/%2e%2e/secret.txt"]
+)
+def test_files_outside_the_build_are_never_served(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert b"outside the build" not in response.content
+
+
+def test_api_routes_still_answer(client: TestClient) -> None:
+    assert client.get("/healthz").json()["status"] == "ok"
+    assert client.get("/api/openapi.json").status_code == 200
+    assert client.post("/notes").status_code == 405  # pages are GET and HEAD only
+
+
+def test_an_apps_own_build_wins_over_the_bundled_one(build: Path, tmp_path: Path) -> None:
+    assert frontend_directory(build) == build
+    unbuilt = tmp_path / "frontend" / "dist"
+    assert frontend_directory(unbuilt) != unbuilt  # no index.html: not a build
