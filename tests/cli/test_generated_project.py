@@ -8,6 +8,7 @@ models must not meet the tables other tests declare in this process.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -212,6 +213,15 @@ def test_stackkit_run_serves_the_http_contract(served: str) -> None:
         assert http.get("/api/auth/me", headers=headers).status_code == 401
         paths = http.get("/api/openapi.json").json()["paths"]
         assert {"/api/auth/login", "/api/tasks", "/api/tasks/{id}"} <= set(paths)
+        # The UI shipped with stackkit, served with no Node.js involved.
+        page = http.get("/tasks")
+        assert page.status_code == 200
+        assert '<div id="root"></div>' in page.text
+        script = re.search(r'src="(/assets/[^"]+\.js)"', page.text)
+        assert script is not None
+        asset = http.get(script.group(1))
+        assert asset.status_code == 200
+        assert "immutable" in asset.headers["cache-control"]
 
 
 @pytest.mark.parametrize(

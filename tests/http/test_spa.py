@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
-from stackkit.http.spa import IMMUTABLE, REVALIDATE, frontend_directory
+from stackkit.http.spa import IMMUTABLE, REVALIDATE, bundled_frontend, frontend_directory
 
 INDEX = b"<!doctype html><div id=root></div><script type=module src=/assets/index-3f2a.js></script>"
 
@@ -78,3 +79,13 @@ def test_an_apps_own_build_wins_over_the_bundled_one(build: Path, tmp_path: Path
     assert frontend_directory(build) == build
     unbuilt = tmp_path / "frontend" / "dist"
     assert frontend_directory(unbuilt) != unbuilt  # no index.html: not a build
+
+
+def test_stackkit_ships_a_built_frontend() -> None:
+    bundled = bundled_frontend()
+    assert bundled is not None
+    index = (bundled / "index.html").read_text()
+    entries = re.findall(r'(?:src|href)="(/assets/[^"]+)"', index)
+    assert any(entry.endswith(".js") for entry in entries)
+    assert all((bundled / entry.lstrip("/")).is_file() for entry in entries)
+    assert "<script>" not in index  # no inline script: the default CSP forbids them

@@ -1,0 +1,48 @@
+import { createContext, useContext, useEffect, useMemo, useSyncExternalStore, type ReactNode } from "react";
+import type { RequestOptions } from "../api";
+import { Session, type AuthStatus, type User } from "./session";
+
+export interface Auth {
+  status: AuthStatus;
+  user: User | null;
+  login(email: string, password: string): Promise<User>;
+  register(email: string, password: string): Promise<User>;
+  logout(): Promise<void>;
+  /** An API call with the access token (one refresh and one retry on a 401). */
+  request<T>(path: string, options?: Omit<RequestOptions, "token">): Promise<T>;
+}
+
+const AuthContext = createContext<Auth | null>(null);
+
+/** The app's one session: the access token lives in it, in memory only. */
+const defaultSession = new Session();
+
+export function AuthProvider({ children, session = defaultSession }: { children: ReactNode; session?: Session }) {
+  const { status, user } = useSyncExternalStore(session.subscribe, session.getSnapshot, session.getSnapshot);
+
+  useEffect(() => {
+    // Restore the session after a reload from the refresh cookie (once, even in StrictMode).
+    void session.start();
+  }, [session]);
+
+  // The functions keep their identity while the session lives, so effects that
+  // depend on `request` do not run again when the user signs in or out.
+  const actions = useMemo(
+    () => ({
+      login: (email: string, password: string) => session.login(email, password),
+      register: (email: string, password: string) => session.register(email, password),
+      logout: () => session.logout(),
+      request: <T,>(path: string, options?: Omit<RequestOptions, "token">) => session.request<T>(path, options),
+    }),
+    [session],
+  );
+  const auth = useMemo<Auth>(() => ({ status, user, ...actions }), [status, user, actions]);
+
+  return <AuthContext.Provider value={auth}>{children}</AuthContext.Provider>;
+}
+
+export function useAuth(): Auth {
+  const auth = useContext(AuthContext);
+  if (!auth) throw new Error("useAuth() needs an <AuthProvider> above it");
+  return auth;
+}

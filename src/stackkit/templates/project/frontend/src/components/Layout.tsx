@@ -1,0 +1,58 @@
+import { Suspense } from "react";
+import { Link, NavLink, Outlet, useNavigate } from "react-router";
+import { useAuth } from "../auth/AuthContext";
+import { Loading } from "./Status";
+
+export const APP_NAME = "stackkit app";
+
+const navLink = ({ isActive }: { isActive: boolean }) =>
+  `rounded-md px-3 py-2 text-sm font-medium ${isActive ? "bg-slate-800 text-white" : "text-slate-300 hover:bg-slate-700 hover:text-white"}`;
+
+export function Layout() {
+  const { status, user, logout } = useAuth();
+  const navigate = useNavigate();
+
+  async function signOut() {
+    await logout();
+    navigate("/login", { replace: true });
+  }
+
+  return (
+    <div className="flex min-h-screen flex-col">
+      <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-10 focus:rounded focus:bg-white focus:px-3 focus:py-2">
+        Skip to content
+      </a>
+      <header className="bg-slate-900">
+        <nav aria-label="Main" className="mx-auto flex max-w-6xl flex-wrap items-center gap-2 px-4 py-3 sm:px-6">
+          <Link to="/" className="mr-4 text-base font-semibold text-white">
+            {APP_NAME}
+          </Link>
+          {status === "signed-in" && (
+            <>
+              <NavLink to="/" end className={navLink}>
+                Dashboard
+              </NavLink>
+              <div className="ml-auto flex items-center gap-3">
+                <span className="hidden max-w-[16rem] truncate text-sm text-slate-300 sm:inline" title={user?.email}>
+                  {user?.email}
+                </span>
+                <button
+                  type="button"
+                  onClick={() => void signOut()}
+                  className="rounded-md px-3 py-2 text-sm font-medium text-slate-300 hover:bg-slate-700 hover:text-white"
+                >
+                  Log out
+                </button>
+              </div>
+            </>
+          )}
+        </nav>
+      </header>
+      <main id="main" className="mx-auto w-full max-w-6xl flex-1 px-4 py-6 sm:px-6 sm:py-8">
+        <Suspense fallback={<Loading />}>
+          <Outlet />
+        </Suspense>
+      </main>
+    </div>
+  );
+}

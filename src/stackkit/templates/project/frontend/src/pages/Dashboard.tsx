@@ -1,0 +1,49 @@
+import { Link } from "react-router";
+import { errorMessage } from "../api";
+import { useAuth } from "../auth/AuthContext";
+import { ErrorBox, Loading } from "../components/Status";
+import { resourceTitle, type ResourceInfo } from "../resources";
+import { useApi } from "../useApi";
+
+export default function Dashboard() {
+  const { user } = useAuth();
+  const resources = useApi<ResourceInfo[]>("/api/meta/resources");
+
+  return (
+    <div>
+      <h1 className="text-2xl font-semibold tracking-tight">Dashboard</h1>
+      {user && <p className="mt-1 text-sm text-slate-600">Signed in as {user.email}.</p>}
+      <h2 className="mt-8 text-lg font-medium">Resources</h2>
+      {resources.state === "loading" && <Loading />}
+      {resources.state === "error" && (
+        <div className="mt-4">
+          <ErrorBox onRetry={resources.reload}>Could not load the resources: {errorMessage(resources.error)}</ErrorBox>
+        </div>
+      )}
+      {resources.state === "done" && resources.data.length === 0 && (
+        <p className="mt-4 text-slate-600">
+          This API has no resources yet. Add one with <code className="rounded bg-slate-100 px-1">stackkit generate resource</code>.
+        </p>
+      )}
+      {resources.state === "done" && resources.data.length > 0 && (
+        <ul className="mt-4 grid gap-4 sm:grid-cols-2 lg:grid-cols-3">
+          {resources.data.map((info) => (
+            <li key={info.name}>
+              <Link
+                to={`/r/${encodeURIComponent(info.name)}`}
+                className="block h-full rounded-lg bg-white p-5 shadow-sm ring-1 ring-slate-200 hover:ring-indigo-400 focus-visible:outline-2 focus-visible:outline-indigo-600"
+              >
+                <span className="block font-medium text-slate-900">{resourceTitle(info)}</span>
+                <span className="mt-1 block font-mono text-xs text-slate-500">{info.path}</span>
+                <span className="mt-3 flex flex-wrap gap-2 text-xs">
+                  {info.owned && <span className="rounded-full bg-indigo-50 px-2 py-0.5 text-indigo-700">yours only</span>}
+                  {info.public && <span className="rounded-full bg-emerald-50 px-2 py-0.5 text-emerald-700">public</span>}
+                </span>
+              </Link>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
