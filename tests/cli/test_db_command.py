@@ -273,21 +273,19 @@ def test_keep_deletes_the_oldest_backups_of_the_database(migrated: DemoProject) 
 
 # Errors
 
+DATABASE_COMMANDS = [
+    ["upgrade"],
+    ["downgrade"],
+    ["revision", "-m", "x"],
+    ["current"],
+    ["history"],
+    ["seed"],
+    ["backup"],
+]
+EVERY_COMMAND = [*DATABASE_COMMANDS, ["restore", "backup.dump", "--yes"]]
 
-@pytest.mark.parametrize(
-    "arguments",
-    [
-        ["upgrade"],
-        ["downgrade"],
-        ["revision", "-m", "x"],
-        ["current"],
-        ["history"],
-        ["seed"],
-        ["backup"],
-        ["restore", "backup.dump", "--yes"],
-    ],
-    ids=lambda arguments: arguments[0],
-)
+
+@pytest.mark.parametrize("arguments", EVERY_COMMAND, ids=lambda arguments: arguments[0])
 def test_outside_a_project_every_command_fails_in_one_line(
     arguments: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -324,19 +322,7 @@ def test_an_unknown_revision_fails_in_one_line(migrated: DemoProject, command: s
 UNREACHABLE = "postgresql://app:S3cretPass@127.0.0.1:1/x"
 
 
-@pytest.mark.parametrize(
-    "arguments",
-    [
-        ["upgrade"],
-        ["downgrade"],
-        ["revision", "-m", "x"],
-        ["current"],
-        ["history"],
-        ["seed"],
-        ["backup"],
-    ],
-    ids=lambda arguments: arguments[0],
-)
+@pytest.mark.parametrize("arguments", DATABASE_COMMANDS, ids=lambda arguments: arguments[0])
 def test_an_unreachable_database_fails_in_one_line(
     make_project: MakeProject, arguments: list[str]
 ) -> None:

@@ -138,7 +138,7 @@ class UserService(Service[U], Generic[U]):
             raise ValidationProblem(
                 [_field_error("current_password", "This is not your current password.")]
             )
-        return await self.set_password(id, new, keep_session=keep_session)
+        return await self._replace_password(user, new, keep_session, None)
 
     async def set_password(
         self,
@@ -154,11 +154,15 @@ class UserService(Service[U], Generic[U]):
             ValidationProblem: the new password breaks the policy.
             PreconditionFailedError: the user changed since `expected_version`.
         """
-        row: Any = await self.get(id)
+        return await self._replace_password(await self.get(id), new, keep_session, expected_version)
+
+    async def _replace_password(
+        self, row: Any, new: str, keep_session: str | None, expected_version: int | None
+    ) -> U:
         self.check_new_password(new, row.email)
         changes = {"password_hash": await self.hasher.hash(new), "password_changed_at": utcnow()}
-        user = await self.update(id, changes, expected_version=expected_version)
-        await self._end_sessions(id, keep=keep_session)
+        user = await self.update(row.id, changes, expected_version=expected_version)
+        await self._end_sessions(row.id, keep=keep_session)
         return user
 
     async def set_active(self, id: int, active: bool) -> U:

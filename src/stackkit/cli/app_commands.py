@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Table as SQLTable
 from sqlalchemy import inspect
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.responses import Response
@@ -34,6 +34,7 @@ from stackkit.auth.config import Auth
 from stackkit.auth.schemas import Email
 from stackkit.auth.users import normalize_email
 from stackkit.cli.check import check_command
+from stackkit.cli.errors import driver_error
 from stackkit.cli.project import Project, find_project
 from stackkit.cli.settings import hide_password
 from stackkit.db import Database, DatabaseUnavailable
@@ -261,8 +262,7 @@ def _cache_ttl(spec: RouteSpec, settings: Settings) -> str:
 
 
 def _one_line(error: BaseException) -> str:
-    if isinstance(error, DBAPIError) and error.orig is not None:
-        error = error.orig  # the driver's message, without SQLAlchemy's SQL and links
+    error = driver_error(error)
     text = " ".join(str(error).split())
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 

@@ -20,10 +20,11 @@ from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource
 from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from stackkit.cache.redis_store import RedisClusterStore, RedisStore
 from stackkit.cache.store import StoreUnavailable
+from stackkit.cli.errors import first_line
 from stackkit.cli.project import Project, find_project
 from stackkit.cli.settings import hide_password
 from stackkit.db import Database, DatabaseUnavailable
@@ -143,7 +144,7 @@ def _database(settings: Settings) -> CheckResult:
     try:
         asyncio.run(_ping_database(settings))
     except (SQLAlchemyError, DatabaseUnavailable, OSError, ValueError) as error:
-        return CheckResult("database", "FAIL", f"{where}: {_reason(error)}")
+        return CheckResult("database", "FAIL", f"{where}: {first_line(error)}")
     return CheckResult("database", "ok", where)
 
 
@@ -165,7 +166,7 @@ def _redis(settings: Settings) -> CheckResult:
     try:
         asyncio.run(_ping_redis(settings))
     except (StoreUnavailable, RedisError, OSError, ValueError) as error:
-        return CheckResult("redis", "FAIL", f"{where}: {_reason(error)}")
+        return CheckResult("redis", "FAIL", f"{where}: {first_line(error)}")
     return CheckResult("redis", "ok", where)
 
 
@@ -199,7 +200,7 @@ def _migrations(project: Project, settings: Settings) -> CheckResult:
     try:
         applied, latest = current(config), heads(config)
     except (MigrationError, CommandError, SQLAlchemyError, OSError, ImportError) as error:
-        return CheckResult("migrations", "FAIL", _reason(error))
+        return CheckResult("migrations", "FAIL", first_line(error))
     except Exception as error:  # the project's models raised
         return CheckResult("migrations", "FAIL", f"{type(error).__name__}: {error}")
     if set(applied) == set(latest):
@@ -211,12 +212,3 @@ def _migrations(project: Project, settings: Settings) -> CheckResult:
         f"pending: the database is at {at}, the latest is {', '.join(latest) or 'base'}; "
         "run `stackkit db upgrade`",
     )
-
-
-def _reason(error: BaseException) -> str:
-    if isinstance(error, DatabaseUnavailable) and error.__cause__ is not None:
-        error = error.__cause__
-    if isinstance(error, DBAPIError) and error.orig is not None:
-        error = error.orig  # the driver's message, without SQLAlchemy's SQL and links
-    lines = str(error).strip().splitlines()
-    return lines[0].strip() if lines else type(error).__name__

@@ -27,9 +27,10 @@ from alembic.util import CommandError
 from rich import box
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from stackkit.cli import backup as backups
+from stackkit.cli.errors import driver_error
 from stackkit.cli.project import Project, find_project
 from stackkit.cli.settings import hide_password
 from stackkit.db import Database, DatabaseUnavailable, migrations
@@ -287,8 +288,7 @@ async def _awaited(result: Any) -> None:
 
 
 def _database_error(settings: Settings, error: BaseException) -> str:
-    if isinstance(error, DBAPIError) and error.orig is not None:
-        error = error.orig  # the driver's message, without SQLAlchemy's SQL and links
+    error = driver_error(error)
     return f"database error on {hide_password(settings.database_url)}: {_one_line(error)}"
 
 

@@ -28,6 +28,7 @@ from stackkit.cli.codegen import (
     schema_block,
     test_module,
 )
+from stackkit.cli.errors import first_line
 from stackkit.cli.fields import FieldSpec, parse_fields
 from stackkit.cli.project import Project, find_project
 from stackkit.db.migrations import MigrationError, alembic_config, revision, upgrade
@@ -354,6 +355,4 @@ def _migrate(project: Project, message: str) -> Path | None:
             upgrade(config)
             return revision(config, message)
         except (MigrationError, SQLAlchemyError, ImportError, SyntaxError) as error:
-            text = str(error).strip()
-            reason = text.splitlines()[0] if text else type(error).__name__
-            raise click.ClickException(f"cannot write the migration: {reason}") from None
+            raise click.ClickException(f"cannot write the migration: {first_line(error)}") from None

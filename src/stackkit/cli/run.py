@@ -15,6 +15,7 @@ from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
 from stackkit.cli.app_commands import load_app
+from stackkit.cli.errors import first_line
 from stackkit.cli.project import Project, find_project
 from stackkit.db.migrations import MigrationError, alembic_config, current, heads, upgrade
 from stackkit.settings import Settings, SettingsError, load_settings
@@ -103,8 +104,7 @@ def migrate(project: Project, settings: Settings) -> str | None:
         upgrade(config)
         return ", ".join(current(config)) or None
     except (MigrationError, SQLAlchemyError, OSError) as error:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        raise click.ClickException(f"cannot migrate the database: {reason}") from None
+        raise click.ClickException(f"cannot migrate the database: {first_line(error)}") from None
     except Exception as error:  # the project's models or migrations raised
         raise click.ClickException(
             f"cannot migrate the database: {type(error).__name__}: {error}"
