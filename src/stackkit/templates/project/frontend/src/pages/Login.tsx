@@ -1,75 +1,27 @@
-import { useState, type FormEvent } from "react";
 import { Link, useLocation } from "react-router";
-import { ApiError, errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
-import { Field } from "../components/Field";
-import { buttonClass } from "../components/Status";
+import { CredentialsForm } from "../components/CredentialsForm";
 
 export default function Login() {
   const { login } = useAuth();
   const location = useLocation();
-  const [email, setEmail] = useState("");
-  const [password, setPassword] = useState("");
-  const [error, setError] = useState<ApiError | Error | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  async function submit(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await login(email, password);
-      // <GuestOnly> sends a signed-in user on to the page they came for.
-    } catch (caught) {
-      setError(caught instanceof Error ? caught : new Error(String(caught)));
-      setBusy(false);
-    }
-  }
-
-  const apiError = error instanceof ApiError ? error : null;
-  const emailError = apiError?.fieldError("email");
-  const passwordError = apiError?.fieldError("password");
-  const formError = error && !emailError && !passwordError ? errorMessage(error) : null;
-
+  // After a sign-in, <GuestOnly> sends the user on to the page they came for.
   return (
-    <div className="mx-auto mt-4 w-full max-w-sm sm:mt-12">
-      <h1 className="text-2xl font-semibold tracking-tight">Sign in</h1>
-      <form onSubmit={(e) => void submit(e)} className="mt-6 space-y-4 rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200" aria-describedby={formError ? "login-error" : undefined}>
-        {formError && (
-          <p id="login-error" role="alert" className="rounded-md bg-red-50 p-3 text-sm text-red-700">
-            {formError}
-          </p>
-        )}
-        <Field
-          label="Email"
-          name="email"
-          type="email"
-          autoComplete="username"
-          required
-          value={email}
-          onChange={(e) => setEmail(e.target.value)}
-          error={emailError}
-        />
-        <Field
-          label="Password"
-          name="password"
-          type="password"
-          autoComplete="current-password"
-          required
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-          error={passwordError}
-        />
-        <button type="submit" disabled={busy} className={`${buttonClass} w-full`}>
-          {busy ? "Signing in…" : "Sign in"}
-        </button>
-      </form>
-      <p className="mt-4 text-center text-sm text-slate-600">
-        No account yet?{" "}
-        <Link to="/register" state={location.state} className="font-medium text-indigo-600 hover:text-indigo-500">
-          Create one
-        </Link>
-      </p>
-    </div>
+    <CredentialsForm
+      id="login"
+      title="Sign in"
+      submitLabel="Sign in"
+      busyLabel="Signing in…"
+      passwordAutoComplete="current-password"
+      onSubmit={login}
+      footer={
+        <>
+          No account yet?{" "}
+          <Link to="/register" state={location.state} className="font-medium text-indigo-600 hover:text-indigo-500">
+            Create one
+          </Link>
+        </>
+      }
+    />
   );
 }
