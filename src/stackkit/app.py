@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from stackkit.auth.admin import users_controller
 from stackkit.auth.api import auth_controller
 from stackkit.auth.config import Auth, AuthConfig
 from stackkit.auth.middleware import AuthenticationMiddleware
@@ -132,7 +133,8 @@ def create_app(
         cache_store: where the response cache keeps entries; default
             `default_cache_store(settings)`. `STACKKIT_CACHE_TTL=0` turns the cache off.
         user_model: turn authentication on with this user table (`UserMixin` columns):
-            the auth routes under `/api/auth`, access tokens checked on every request.
+            the auth routes under `/api/auth` (the admins' under `/api/auth/users`),
+            access tokens checked on every request.
         auth: the same, with choices of your own (`AuthConfig`); give one or the other.
         frontend: a built single-page app (a Vite `dist/` folder) to serve at every
             path that is not the API's; see `stackkit.http.spa.frontend_directory`.
@@ -182,7 +184,7 @@ def create_app(
         # get a store of their own; in Redis, keys with a TTL under a noeviction policy.
         session_store = store if isinstance(store, RedisStore) else MemoryStore(max_entries=200_000)
         auth_parts = Auth.build(auth_config, settings, store=session_store, limiter=limiter)
-        controllers = [*controllers, auth_controller(auth_parts)]
+        controllers = [*controllers, auth_controller(auth_parts), users_controller(auth_parts)]
 
     # The fixed routes come first, so that no app route (`/{page}`, `/api/{name}`) can
     # answer a load balancer's /readyz in their place.

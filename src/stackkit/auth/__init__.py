@@ -4,6 +4,7 @@ The ready-made user table is `stackkit.auth.user.User`, imported on its own so t
 apps with a user model of their own do not get a second `users` table.
 """
 
+from stackkit.auth.admin import users_controller
 from stackkit.auth.api import auth_controller, current_user
 from stackkit.auth.config import Auth, AuthConfig, token_keys_for
 from stackkit.auth.keys import TokenKeys
@@ -32,7 +33,7 @@ from stackkit.auth.refresh import (
     RefreshTokenReused,
 )
 from stackkit.auth.resets import PasswordResets
-from stackkit.auth.schemas import UserOut
+from stackkit.auth.schemas import UserAdminUpdate, UserOut
 from stackkit.auth.tokens import AccessClaims, AccessTokens, InvalidToken, IssuedToken
 from stackkit.auth.users import UserMixin, UserRepository, UserService, normalize_email
 from stackkit.http.routing import requires
@@ -63,6 +64,7 @@ __all__ = [
     "SMTPMailBackend",
     "TokenKeys",
     "UnconfiguredMailBackend",
+    "UserAdminUpdate",
     "UserMixin",
     "UserOut",
     "UserRepository",
@@ -74,4 +76,5 @@ __all__ = [
     "normalize_email",
     "requires",
     "token_keys_for",
+    "users_controller",
 ]

@@ -13,6 +13,8 @@
 | `POST /password-reset` `{email}` | 202, whether or not the email has an account |
 | `POST /password-reset/confirm` `{token, new_password}` | 204; every session ends |
 
+The admins' routes under `/users` are `stackkit.auth.admin.users_controller`.
+
 Token answers carry `Cache-Control: no-store`. The refresh cookie is httpOnly,
 Secure, `SameSite=Strict` and scoped to the auth path; a request that uses it
 must come from the app's own origin or one of `STACKKIT_CORS_ORIGINS` (its

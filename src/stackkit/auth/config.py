@@ -4,7 +4,8 @@
     app = create_app(auth=AuthConfig(User, login_limit_per_account="3/minute"))
 
 `create_app` builds an `Auth` from the config, the settings and its stores, adds
-its middleware and serves its routes under `/api/auth`.
+its middleware and serves its routes under `/api/auth` (the admins' under
+`/api/auth/users`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,11 @@ class AuthConfig:
     user_service: type[UserService[Any]] | None = None
     """The service with the account rules; default `UserService.for_model(user_model)`."""
     user_read: type[BaseModel] = UserOut
-    """What `GET /api/auth/me` and `POST /api/auth/register` answer with."""
+    """What `GET /api/auth/me`, `POST /api/auth/register` and the admin routes under
+    `/api/auth/users` answer with."""
+    admin_role: str = "admin"
+    """The role that may manage users at `/api/auth/users`; `stackkit user create --admin`
+    grants it. `Resource(admin_role=...)` is set apart, with the same default."""
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     """Hashes passwords: argon2id with OWASP's parameters."""
     policy: PasswordPolicy = field(default_factory=PasswordPolicy)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = [
     "Credentials",
@@ -16,6 +16,7 @@ __all__ = [
     "RefreshIn",
     "SessionOut",
     "TokenPair",
+    "UserAdminUpdate",
     "UserOut",
 ]
 
@@ -65,6 +66,27 @@ class UserOut(BaseModel):
     is_active: bool
     created_at: datetime
     last_login_at: datetime | None = None
+
+
+# Roles travel in every access token and are compared as they are: short, plain names.
+Role = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,64}$")]
+MAX_ROLES = 20
+
+
+class UserAdminUpdate(BaseModel):
+    """What an admin changes on a user; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[Role] | None = Field(
+        default=None,
+        max_length=MAX_ROLES,
+        description="The user's new roles (replacing the old ones), each 1 to 64 characters "
+        "of a-z, 0-9, _ and -. Their sessions end, since their tokens carry the old roles.",
+    )
+    is_active: bool | None = Field(
+        default=None, description="False disables the account and ends its sessions."
+    )
 
 
 class SessionOut(BaseModel):

@@ -52,7 +52,7 @@ class UserMixin:
 
 class UserRepository(Repository[U]):
     filterable = ("email", "is_active", "created_at")
-    sortable = ("email", "created_at")
+    sortable = ("id", "email", "created_at")
 
     async def get_by_email(self, email: str) -> U | None:
         return await self.first({"email": normalize_email(email)})

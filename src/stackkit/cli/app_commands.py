@@ -81,7 +81,9 @@ def user_group() -> None:
 
 @user_group.command("create")
 @click.argument("email")
-@click.option("--admin", is_flag=True, help="Give the user the role `admin`.")
+@click.option(
+    "--admin", is_flag=True, help="Give the user the app's admin role (`admin` by default)."
+)
 @click.option(
     "--password-stdin",
     is_flag=True,
@@ -116,7 +118,7 @@ def create_user_command(email: str, admin: bool, password_stdin: bool) -> None:
                 "(or `stackkit run`) first"
             )
         password = _read_password(from_stdin=password_stdin)
-        roles = ["admin"] if admin else []
+        roles = [auth.config.admin_role] if admin else []
         user = _run(database, _register(auth, database, email, password, roles))
     click.echo(f"Created user {user.id} {user.email}" + (" (admin)" if admin else ""))
 

@@ -1,31 +1,12 @@
-import { cleanup, fireEvent, render, screen } from "@testing-library/react";
+import { cleanup, fireEvent, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryRouter } from "react-router";
-import { App } from "./App";
-import { AuthProvider } from "./auth/AuthContext";
-import { Session } from "./auth/session";
-import { fakeFetch, me, tokens, unauthorized } from "./test/fakeFetch";
-
-let session: Session | undefined;
+import { me, notesInfo, tokens, unauthorized } from "./test/fakeFetch";
+import { disposeApp, renderApp } from "./test/renderApp";
 
 afterEach(() => {
   cleanup();
-  session?.dispose();
-  session = undefined;
+  disposeApp();
 });
-
-function renderApp(path: string, routes: Parameters<typeof fakeFetch>[0]) {
-  const api = fakeFetch(routes);
-  session = new Session({ fetch: api.fetch });
-  render(
-    <AuthProvider session={session}>
-      <MemoryRouter initialEntries={[path]}>
-        <App />
-      </MemoryRouter>
-    </AuthProvider>,
-  );
-  return api;
-}
 
 describe("App", () => {
   it("sends a signed-out visitor to the login page", async () => {
@@ -90,13 +71,14 @@ describe("App", () => {
     const api = renderApp("/r/notes", {
       "POST /api/auth/refresh": [tokens(1)],
       "GET /api/auth/me": [me],
+      "GET /api/meta/resources": [{ body: [notesInfo] }],
       "GET /api/notes": [
         { body: { items: [{ id: 1, title: "first", done: false }], next_cursor: "c2" } },
         { body: { items: [{ id: 2, title: "second", done: true }], next_cursor: null } },
       ],
     });
     expect(await screen.findByText("first")).toBeTruthy();
-    expect(screen.getByRole("columnheader", { name: "title" })).toBeTruthy();
+    expect(screen.getByRole("columnheader", { name: /Title/ })).toBeTruthy();
     fireEvent.click(screen.getByRole("button", { name: "Next page" }));
     expect(await screen.findByText("second")).toBeTruthy();
     expect(api.calls.filter((c) => c.url.startsWith("/api/notes")).map((c) => c.url)).toEqual([

@@ -61,6 +61,8 @@ export interface RequestOptions {
   query?: Query;
   /** The access token, sent as `Authorization: Bearer`. */
   token?: string | null;
+  /** Extra request headers, such as `If-Match`. */
+  headers?: Record<string, string>;
   signal?: AbortSignal;
 }
 
@@ -116,6 +118,7 @@ export async function apiFetch<T>(
     // The API accepts a cookie-based refresh or logout only from the app's own pages:
     // a same-origin Origin, or this header (which a cross-site form cannot send).
     "X-Requested-With": "fetch",
+    ...options.headers,
   };
   if (options.token) headers.Authorization = `Bearer ${options.token}`;
   const init: RequestInit = {
@@ -153,6 +156,7 @@ export function errorMessage(error: unknown): string {
     const later = `Try again in ${wait} second${wait === 1 ? "" : "s"}.`;
     if (error.status === 429) return `Too many attempts. ${later}`;
     if (error.status === 503 && error.retryAfter !== null) return `The service is busy. ${later}`;
+    if (error.status === 412) return "Someone changed this since you opened it. Reload to see their version.";
     return error.detail;
   }
   return error instanceof Error ? error.message : "Something went wrong.";

@@ -18,6 +18,13 @@ export interface User {
   [field: string]: unknown;
 }
 
+/** The role that sees user management (the API's `AuthConfig.admin_role`). */
+export const ADMIN_ROLE = "admin";
+
+export function isAdmin(user: User | null): boolean {
+  return Boolean(user?.roles?.includes(ADMIN_ROLE));
+}
+
 /** What /api/auth/login and /api/auth/refresh answer. */
 export interface TokenPair {
   access_token: string;

@@ -22,6 +22,8 @@ interface Props {
   onSubmit: (email: string, password: string) => Promise<unknown>;
   /** The page's reading of an error; by default the API's field errors, else its message. */
   describe?: (error: Error, apiError: ApiError | null) => CredentialsErrors;
+  /** Shown under the password field (the sign-in page's reset link). */
+  afterPassword?: ReactNode;
   footer: ReactNode;
 }
 
@@ -86,6 +88,7 @@ export function CredentialsForm(props: Props) {
           error={errors.password}
           hint={props.passwordHint}
         />
+        {props.afterPassword && <p className="text-right">{props.afterPassword}</p>}
         <button type="submit" disabled={busy} className={`${buttonClass} w-full`}>
           {busy ? props.busyLabel : props.submitLabel}
         </button>

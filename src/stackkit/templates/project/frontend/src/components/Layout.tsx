@@ -1,6 +1,7 @@
 import { Suspense } from "react";
 import { Link, NavLink, Outlet, useNavigate } from "react-router";
 import { useAuth } from "../auth/AuthContext";
+import { isAdmin } from "../auth/session";
 import { Loading } from "./Status";
 
 export const APP_NAME = "stackkit app";
@@ -32,6 +33,14 @@ export function Layout() {
               <NavLink to="/" end className={navLink}>
                 Dashboard
               </NavLink>
+              <NavLink to="/profile" className={navLink}>
+                Profile
+              </NavLink>
+              {isAdmin(user) && (
+                <NavLink to="/admin/users" className={navLink}>
+                  Users
+                </NavLink>
+              )}
               <div className="ml-auto flex items-center gap-3">
                 <span className="hidden max-w-[16rem] truncate text-sm text-slate-300 sm:inline" title={user?.email}>
                   {user?.email}

@@ -14,6 +14,11 @@ export default function Login() {
       busyLabel="Signing in…"
       passwordAutoComplete="current-password"
       onSubmit={login}
+      afterPassword={
+        <Link to="/forgot-password" className="text-sm font-medium text-indigo-600 hover:text-indigo-500">
+          Forgot your password?
+        </Link>
+      }
       footer={
         <>
           No account yet?{" "}

@@ -1,8 +1,11 @@
-import { useState } from "react";
-import { Link, useParams } from "react-router";
+import { useState, type FormEvent } from "react";
+import { Link, useParams, useSearchParams } from "react-router";
 import { buildUrl, errorMessage } from "../api";
-import { ErrorBox, Loading, secondaryButtonClass } from "../components/Status";
-import { resourceTitle } from "../resources";
+import { Breadcrumb, Flash } from "../components/Breadcrumb";
+import { Pager, useCursorStack } from "../components/Pager";
+import { ErrorBox, Loading, buttonClass, secondaryButtonClass } from "../components/Status";
+import { pagePath, resourceTitle, singularTitle, useResourceInfo, type ResourceInfo } from "../resources";
+import { displayValue, fieldsOf, type FormField } from "../schemaForm";
 import { useApi } from "../useApi";
 
 export const PAGE_SIZE = 20;
@@ -12,41 +15,106 @@ interface Page {
   next_cursor: string | null;
 }
 
-/** The columns of a page: every field of its items, `id` first, in the order they come. */
-export function columnsOf(items: Record<string, unknown>[]): string[] {
-  const seen = new Set<string>();
-  for (const item of items) for (const key of Object.keys(item)) seen.add(key);
-  const columns = [...seen];
-  return columns.includes("id") ? ["id", ...columns.filter((c) => c !== "id")] : columns;
+/** Columns that say little in a table; the detail page shows them. */
+const HIDDEN_COLUMNS = new Set(["version", "owner_id", "updated_at"]);
+
+const OPERATOR_LABELS: Record<string, string> = {
+  eq: "is",
+  ne: "is not",
+  contains: "contains",
+  lt: "<",
+  lte: "≤",
+  gt: ">",
+  gte: "≥",
+  in: "is one of (a,b)",
+  isnull: "is empty (true/false)",
+};
+
+/** The table's columns: `id` first, then the read schema's fields in order. */
+export function columnsOf(info: ResourceInfo): FormField[] {
+  const fields = fieldsOf(info.schemas.read).filter((field) => !HIDDEN_COLUMNS.has(field.name));
+  const id = fields.find((field) => field.name === "id");
+  return id ? [id, ...fields.filter((field) => field !== id)] : fields;
 }
 
-export function formatCell(value: unknown): string {
-  if (value === null || value === undefined) return "—";
-  if (typeof value === "boolean") return value ? "yes" : "no";
-  if (typeof value === "object") return JSON.stringify(value);
-  return String(value);
+/** The next `sort` when a column's header is pressed: ascending, descending, then the default. */
+export function nextSort(current: string, column: string): string {
+  if (current === column) return `-${column}`;
+  if (current === `-${column}`) return "";
+  return column;
+}
+
+/** The filters in the page's address: `title__contains=milk` -> [title, contains, milk]. */
+export function filtersOf(params: URLSearchParams): [string, string, string][] {
+  const filters: [string, string, string][] = [];
+  for (const [key, value] of params) {
+    if (key === "sort") continue;
+    const [field = key, operator = "eq"] = key.split("__");
+    filters.push([field, operator, value]);
+  }
+  return filters;
+}
+
+/** The page's address query for a sort and filters (the inverse of `filtersOf`). */
+export function queryOf(sort: string, filters: [string, string, string][]): URLSearchParams {
+  const params = new URLSearchParams();
+  if (sort) params.set("sort", sort);
+  for (const [field, operator, value] of filters) params.append(operator === "eq" ? field : `${field}__${operator}`, value);
+  return params;
 }
 
 export default function ResourceList() {
   const { name = "" } = useParams();
-  // The cursors of the pages seen so far (the first page has none): back and forth.
-  const [cursors, setCursors] = useState<{ name: string; stack: (string | null)[] }>({ name, stack: [null] });
-  const stack = cursors.name === name ? cursors.stack : [null];
-  const cursor = stack[stack.length - 1] ?? null;
-  const page = useApi<Page>(buildUrl(`/api/${encodeURIComponent(name)}`, { limit: PAGE_SIZE, cursor }));
+  const info = useResourceInfo(name);
   const title = resourceTitle({ name });
-
-  const columns = page.state === "done" ? columnsOf(page.data.items) : [];
 
   return (
     <div>
-      <nav aria-label="Breadcrumb" className="text-sm text-slate-500">
-        <Link to="/" className="hover:text-slate-700">
-          Dashboard
-        </Link>{" "}
-        / <span aria-current="page">{title}</span>
-      </nav>
-      <h1 className="mt-2 text-2xl font-semibold tracking-tight">{title}</h1>
+      <Breadcrumb trail={[{ label: "Dashboard", to: "/" }]} current={title} />
+      {info.state === "loading" && <Loading />}
+      {info.state === "error" && (
+        <div className="mt-4">
+          <ErrorBox onRetry={info.reload}>Could not load this page: {errorMessage(info.error)}</ErrorBox>
+        </div>
+      )}
+      {info.state === "done" && info.data === null && <p className="mt-6 text-slate-600">This API has no resource called “{name}”.</p>}
+      {info.state === "done" && info.data && <ResourceTable info={info.data} />}
+    </div>
+  );
+}
+
+function ResourceTable({ info }: { info: ResourceInfo }) {
+  const title = resourceTitle(info);
+  const singular = singularTitle(info);
+  const [params, setParams] = useSearchParams();
+  const query = params.toString();
+  const pages = useCursorStack(query);
+  const page = useApi<Page>(buildUrl(info.path, { limit: PAGE_SIZE, cursor: pages.cursor, ...Object.fromEntries(params) }));
+  const columns = columnsOf(info);
+  const sort = params.get("sort") ?? "";
+  const filters = filtersOf(params);
+
+  return (
+    <>
+      <div className="mt-2 flex flex-wrap items-center justify-between gap-3">
+        <h1 className="text-2xl font-semibold tracking-tight">{title}</h1>
+        {info.permissions.create && (
+          <Link to={pagePath(info.name, "new")} className={buttonClass}>
+            New {singular.toLowerCase()}
+          </Link>
+        )}
+      </div>
+      {info.owned && <p className="mt-1 text-sm text-slate-600">Only your own {title.toLowerCase()} are shown.</p>}
+      <Flash />
+
+      {info.filterable.length > 0 && (
+        <FilterBar
+          info={info}
+          filters={filters}
+          onAdd={(field, operator, value) => setParams(queryOf(sort, [...filters, [field, operator, value]]))}
+          onRemove={(index) => setParams(queryOf(sort, filters.filter((_, i) => i !== index)))}
+        />
+      )}
 
       {page.state === "loading" && <Loading />}
       {page.state === "error" && (
@@ -56,30 +124,54 @@ export default function ResourceList() {
       )}
       {page.state === "done" && page.data.items.length === 0 && (
         <p className="mt-6 rounded-lg border border-dashed border-slate-300 p-8 text-center text-slate-600">
-          {stack.length > 1 ? "No more items." : "Nothing here yet."}
+          {pages.page > 1 ? "No more items." : filters.length > 0 ? "Nothing matches these filters." : "Nothing here yet."}
         </p>
       )}
       {page.state === "done" && page.data.items.length > 0 && (
-        <div className="mt-6 overflow-x-auto rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
+        <div className="mt-4 overflow-x-auto rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
           <table className="min-w-full divide-y divide-slate-200 text-sm">
             <caption className="sr-only">
-              {title}, page {stack.length}
+              {title}, page {pages.page}
             </caption>
             <thead className="bg-slate-50">
               <tr>
-                {columns.map((column) => (
-                  <th key={column} scope="col" className="whitespace-nowrap px-4 py-3 text-left font-semibold text-slate-700">
-                    {column}
-                  </th>
-                ))}
+                {columns.map((column) => {
+                  const sortable = info.sortable.includes(column.name);
+                  const direction = sort === column.name ? "ascending" : sort === `-${column.name}` ? "descending" : undefined;
+                  return (
+                    <th key={column.name} scope="col" aria-sort={direction} className="whitespace-nowrap px-4 py-3 text-left font-semibold text-slate-700">
+                      {sortable ? (
+                        <button
+                          type="button"
+                          aria-label={`Sort by ${column.label.toLowerCase()}`}
+                          onClick={() => setParams(queryOf(nextSort(sort, column.name), filters))}
+                          className="inline-flex items-center gap-1 hover:text-indigo-600"
+                        >
+                          {column.label}
+                          <span aria-hidden="true" className="text-xs text-slate-400">
+                            {direction === "ascending" ? "▲" : direction === "descending" ? "▼" : "↕"}
+                          </span>
+                        </button>
+                      ) : (
+                        column.label
+                      )}
+                    </th>
+                  );
+                })}
               </tr>
             </thead>
             <tbody className="divide-y divide-slate-100">
               {page.data.items.map((item, row) => (
                 <tr key={String(item.id ?? row)} className="hover:bg-slate-50">
                   {columns.map((column) => (
-                    <td key={column} className="max-w-xs truncate px-4 py-2 text-slate-800" title={formatCell(item[column])}>
-                      {formatCell(item[column])}
+                    <td key={column.name} className="max-w-xs truncate px-4 py-2 text-slate-800" title={displayValue(item[column.name])}>
+                      {column.name === "id" && info.permissions.read ? (
+                        <Link to={pagePath(info.name, String(item.id))} className="font-medium text-indigo-600 hover:text-indigo-500">
+                          {String(item.id)}
+                        </Link>
+                      ) : (
+                        displayValue(item[column.name])
+                      )}
                     </td>
                   ))}
                 </tr>
@@ -88,29 +180,80 @@ export default function ResourceList() {
           </table>
         </div>
       )}
-      {(stack.length > 1 || (page.state === "done" && page.data.next_cursor)) && (
-        <div className="mt-4 flex gap-3">
-          <button
-            type="button"
-            className={secondaryButtonClass}
-            disabled={stack.length <= 1 || page.state === "loading"}
-            onClick={() => setCursors({ name, stack: [null] })}
-          >
-            First page
-          </button>
-          <button
-            type="button"
-            className={secondaryButtonClass}
-            disabled={page.state !== "done" || !page.data.next_cursor}
-            onClick={() => {
-              if (page.state === "done" && page.data.next_cursor) {
-                setCursors({ name, stack: [...stack, page.data.next_cursor] });
-              }
-            }}
-          >
-            Next page
-          </button>
-        </div>
+      <Pager pages={pages} nextCursor={page.state === "done" ? page.data.next_cursor : null} loading={page.state === "loading"} />
+    </>
+  );
+}
+
+interface FilterBarProps {
+  info: ResourceInfo;
+  filters: [string, string, string][];
+  onAdd: (field: string, operator: string, value: string) => void;
+  onRemove: (index: number) => void;
+}
+
+function FilterBar({ info, filters, onAdd, onRemove }: FilterBarProps) {
+  const [field, setField] = useState(info.filterable[0] ?? "");
+  const [operator, setOperator] = useState("eq");
+  const [value, setValue] = useState("");
+  const labels = Object.fromEntries(fieldsOf(info.schemas.read).map((f) => [f.name, f.label]));
+  const label = (name: string) => labels[name] ?? name;
+
+  function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    if (!value.trim()) return;
+    onAdd(field, operator, value.trim());
+    setValue("");
+  }
+
+  const control = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200";
+  return (
+    <div className="mt-4">
+      <form onSubmit={submit} aria-label="Filter" className="flex flex-wrap items-end gap-2">
+        <label className="text-sm">
+          <span className="block text-slate-600">Field</span>
+          <select value={field} onChange={(e) => setField(e.target.value)} className={control}>
+            {info.filterable.map((name) => (
+              <option key={name} value={name}>
+                {label(name)}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="text-sm">
+          <span className="block text-slate-600">Condition</span>
+          <select value={operator} onChange={(e) => setOperator(e.target.value)} className={control}>
+            {info.operators.map((name) => (
+              <option key={name} value={name}>
+                {OPERATOR_LABELS[name] ?? name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="text-sm">
+          <span className="block text-slate-600">Value</span>
+          <input value={value} onChange={(e) => setValue(e.target.value)} className={control} />
+        </label>
+        <button type="submit" className={secondaryButtonClass}>
+          Add filter
+        </button>
+      </form>
+      {filters.length > 0 && (
+        <ul aria-label="Active filters" className="mt-3 flex flex-wrap gap-2">
+          {filters.map(([name, op, text], index) => (
+            <li key={`${name}-${op}-${text}-${index}`} className="inline-flex items-center gap-1 rounded-full bg-indigo-50 px-3 py-1 text-sm text-indigo-800">
+              {label(name)} {OPERATOR_LABELS[op] ?? op} “{text}”
+              <button
+                type="button"
+                onClick={() => onRemove(index)}
+                aria-label={`Remove filter ${label(name)} ${OPERATOR_LABELS[op] ?? op} ${text}`}
+                className="ml-1 rounded-full px-1 text-indigo-600 hover:bg-indigo-100"
+              >
+                ×
+              </button>
+            </li>
+          ))}
+        </ul>
       )}
     </div>
   );

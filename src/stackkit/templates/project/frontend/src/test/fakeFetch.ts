@@ -51,3 +51,68 @@ export const tokens = (n: number, expiresIn = 900) => ({
 export const unauthorized = { status: 401, body: { type: "about:blank", title: "Unauthorized", status: 401, detail: "Token expired." } };
 
 export const me = { status: 200, body: { id: 1, email: "ada@example.com", roles: [] } };
+
+export const admin = { status: 200, body: { id: 1, email: "ada@example.com", roles: ["admin"] } };
+
+/** GET /api/meta/resources's entry for a generated `note title:str body:text:optional done:bool` resource. */
+export const notesInfo = {
+  name: "notes",
+  path: "/api/notes",
+  public: false,
+  owned: true,
+  schemas: {
+    create: {
+      title: "NoteIn",
+      type: "object",
+      required: ["title"],
+      properties: {
+        title: { title: "Title", type: "string", maxLength: 200 },
+        body: { title: "Body", anyOf: [{ type: "string" }, { type: "null" }], default: null },
+        done: { title: "Done", type: "boolean", default: false },
+        priority: { title: "Priority", type: "string", enum: ["low", "high"], default: "low" },
+      },
+    },
+    update: {
+      title: "NotePatch",
+      type: "object",
+      properties: {
+        title: { title: "Title", type: "string", maxLength: 200, default: null },
+        body: { title: "Body", anyOf: [{ type: "string" }, { type: "null" }], default: null },
+        done: { title: "Done", type: "boolean", default: null },
+        priority: { title: "Priority", type: "string", enum: ["low", "high"], default: null },
+      },
+    },
+    read: {
+      title: "NoteOut",
+      type: "object",
+      required: ["id", "title", "version"],
+      properties: {
+        title: { title: "Title", type: "string", maxLength: 200 },
+        body: { title: "Body", anyOf: [{ type: "string" }, { type: "null" }], default: null },
+        done: { title: "Done", type: "boolean", default: false },
+        priority: { title: "Priority", type: "string", enum: ["low", "high"] },
+        id: { title: "Id", type: "integer" },
+        owner_id: { title: "Owner Id", type: "integer" },
+        version: { title: "Version", type: "integer" },
+        created_at: { title: "Created At", type: "string", format: "date-time" },
+      },
+    },
+  },
+  filterable: ["created_at", "title"],
+  sortable: ["created_at", "title"],
+  default_sort: "-created_at",
+  operators: ["eq", "ne", "lt", "lte", "gt", "gte", "in", "contains", "isnull"],
+  permissions: { list: true, create: true, read: true, update: true, delete: true },
+};
+
+export const note = (fields: Record<string, unknown> = {}) => ({
+  id: 7,
+  title: "Buy milk",
+  body: null,
+  done: false,
+  priority: "low",
+  owner_id: 1,
+  version: 3,
+  created_at: "2026-11-25T10:00:00Z",
+  ...fields,
+});

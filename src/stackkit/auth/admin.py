@@ -1,0 +1,103 @@
+"""The admins' user management: `users_controller(auth)` serves it under `/api/auth/users`.
+
+| route | does |
+|---|---|
+| `GET /users` | `{items, next_cursor}` by id; `limit`, `cursor`, `email` (contains, any case) |
+| `PATCH /users/{id}` `{roles?, is_active?}` | the user; new roles or disabling end sessions |
+| `DELETE /users/{id}` | 204; their sessions end, and the rows they own go with them |
+
+Only holders of `AuthConfig.admin_role` get through (403 for other users, 401
+without a token). An admin cannot remove their own admin role, disable or delete
+themselves (409), so that nobody locks the last admin out by accident.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from starlette.requests import Request
+
+from stackkit.auth.config import Auth
+from stackkit.auth.schemas import UserAdminUpdate
+from stackkit.auth.users import UserService
+from stackkit.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from stackkit.http.problems import ProblemError
+from stackkit.http.routing import Controller
+
+__all__ = ["users_controller"]
+
+
+class UserPath(BaseModel):
+    id: int = Field(ge=1, description="The user's id.")
+
+
+class UserListQuery(BaseModel):
+    # A misspelt filter is an error rather than a list of everyone.
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size.")
+    cursor: str | None = Field(None, description="next_cursor of the previous page.")
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)] | None = Field(
+        None, description="Only the users whose email contains this, whatever its case."
+    )
+
+
+def _refuse_for_oneself(request: Request, id: int, detail: str) -> None:
+    if str(request.user.id) == str(id):
+        raise ProblemError(409, detail)
+
+
+def users_controller(auth: Auth) -> Controller:
+    """The admins' user routes, for `create_app` (which also sets `app.state.auth`)."""
+    config = auth.config
+    admin = config.admin_role
+    api = Controller(f"{config.prefix}/users", tags=["users"])
+    page_model = create_model(
+        f"{config.user_read.__name__}Page",
+        items=(list[config.user_read], ...),  # type: ignore[name-defined]
+        next_cursor=(str | None, None),
+    )
+
+    def users(request: Request) -> UserService[Any]:
+        return auth.users(request.app.state.database)
+
+    @api.get("", name="admin_list_users", response=page_model, roles=[admin], cache_ttl=0)
+    async def list_users(request: Request, query: UserListQuery) -> dict[str, Any]:
+        """List the users, by id."""
+        filters = {"email__contains": query.email} if query.email else {}
+        page = await users(request).page(filters, sort="id", limit=query.limit, cursor=query.cursor)
+        return {"items": page.items, "next_cursor": page.next_cursor}
+
+    @api.patch(
+        "/{id}", name="admin_update_user", response=config.user_read, roles=[admin], cache_ttl=0,
+    )  # fmt: skip
+    async def update_user(request: Request, path: UserPath, body: UserAdminUpdate) -> Any:
+        """Change a user's roles or whether the account is active. Changed roles and a
+        disabling end the user's sessions; values the user already has change nothing."""
+        if body.roles is not None and admin not in body.roles:
+            _refuse_for_oneself(
+                request, path.id, f"You cannot remove your own {admin} role: ask another admin."
+            )
+        if body.is_active is False:
+            _refuse_for_oneself(
+                request, path.id, "You cannot disable your own account: ask another admin."
+            )
+        service = users(request)
+        user = await service.get(path.id)
+        if body.roles is not None and sorted(set(body.roles)) != sorted(user.roles):
+            user = await service.set_roles(path.id, body.roles)
+        if body.is_active is not None and body.is_active != user.is_active:
+            user = await service.set_active(path.id, body.is_active)
+        return user
+
+    @api.delete("/{id}", name="admin_delete_user", roles=[admin], cache_ttl=0)
+    async def delete_user(request: Request, path: UserPath) -> None:
+        """Delete a user; their sessions end, and the rows they own (`owner_column()`)
+        are deleted with them."""
+        _refuse_for_oneself(
+            request, path.id, "You cannot delete your own account: ask another admin."
+        )
+        await users(request).delete(path.id)
+
+    return api

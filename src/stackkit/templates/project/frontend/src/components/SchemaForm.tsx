@@ -1,0 +1,154 @@
+import { useState, type FormEvent } from "react";
+import { ApiError, errorMessage } from "../api";
+import { FormValueError, toBody, type FormField, type FormValues } from "../schemaForm";
+import { FieldFrame, type ControlProps } from "./Field";
+import { buttonClass } from "./Status";
+
+interface Props {
+  /** Names the element of the form-wide error. */
+  id: string;
+  fields: FormField[];
+  initial: FormValues;
+  /** Send only the changed fields (an edit). */
+  changesOnly?: boolean;
+  submitLabel: string;
+  busyLabel: string;
+  onSubmit: (body: Record<string, unknown>) => Promise<unknown>;
+  onCancel?: () => void;
+}
+
+interface Errors {
+  fields: Record<string, string>;
+  form: string | null;
+}
+
+/** What the form shows for a failed submission: on its fields where the server named them. */
+export function describeError(error: unknown, fields: FormField[]): Errors {
+  if (error instanceof FormValueError) return { fields: { [error.field]: error.message }, form: null };
+  if (!(error instanceof ApiError)) return { fields: {}, form: errorMessage(error) };
+  const found: Record<string, string> = {};
+  for (const field of fields) {
+    const message = error.fieldError(field.name);
+    if (message) found[field.name] = message;
+  }
+  if (Object.keys(found).length > 0) {
+    const unplaced = error.errors.filter((e) => !fields.some((f) => e.field === f.name || e.field.endsWith(`.${f.name}`)));
+    return { fields: found, form: unplaced.length > 0 ? unplaced.map((e) => e.message).join(" ") : null };
+  }
+  if (error.status === 409) return { fields: {}, form: `${error.detail} Change it and try again.` };
+  return { fields: {}, form: errorMessage(error) };
+}
+
+/** A form generated from a resource's JSON Schema (see schemaForm.ts). */
+export function SchemaForm(props: Props) {
+  const [values, setValues] = useState<FormValues>(props.initial);
+  const [errors, setErrors] = useState<Errors>({ fields: {}, form: null });
+  const [busy, setBusy] = useState(false);
+  const errorId = `${props.id}-error`;
+
+  async function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    setBusy(true);
+    setErrors({ fields: {}, form: null });
+    try {
+      await props.onSubmit(toBody(props.fields, values, props.changesOnly ? props.initial : undefined));
+    } catch (error) {
+      setErrors(describeError(error, props.fields));
+      setBusy(false);
+    }
+  }
+
+  const set = (name: string, value: string | boolean) => setValues((current) => ({ ...current, [name]: value }));
+
+  return (
+    <form
+      onSubmit={(e) => void submit(e)}
+      noValidate
+      className="mt-6 max-w-2xl space-y-5 rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200"
+      aria-describedby={errors.form ? errorId : undefined}
+    >
+      {errors.form && (
+        <p id={errorId} role="alert" className="rounded-md bg-red-50 p-3 text-sm text-red-700">
+          {errors.form}
+        </p>
+      )}
+      {props.fields.map((field) => (
+        <FieldFrame
+          key={field.name}
+          label={field.required || field.kind === "checkbox" ? field.label : `${field.label} (optional)`}
+          error={errors.fields[field.name]}
+          hint={field.description}
+          inline={field.kind === "checkbox"}
+        >
+          {(control) => <Control field={field} value={values[field.name] ?? ""} onChange={set} control={control} />}
+        </FieldFrame>
+      ))}
+      <div className="flex gap-3">
+        <button type="submit" disabled={busy} className={buttonClass}>
+          {busy ? props.busyLabel : props.submitLabel}
+        </button>
+        {props.onCancel && (
+          <button type="button" onClick={props.onCancel} className="px-4 py-2 text-sm font-medium text-slate-700 hover:text-slate-900">
+            Cancel
+          </button>
+        )}
+      </div>
+    </form>
+  );
+}
+
+interface ControlArgs {
+  field: FormField;
+  value: string | boolean;
+  onChange: (name: string, value: string | boolean) => void;
+  control: ControlProps;
+}
+
+function Control({ field, value, onChange, control }: ControlArgs) {
+  const common = { ...control, name: field.name, required: field.required };
+  const text = typeof value === "string" ? value : "";
+  const change = (event: { target: { value: string } }) => onChange(field.name, event.target.value);
+  switch (field.kind) {
+    case "checkbox":
+      return <input {...common} type="checkbox" checked={value === true} onChange={(e) => onChange(field.name, e.target.checked)} />;
+    case "select":
+      return (
+        <select {...common} value={text} onChange={change}>
+          {(!field.required || text === "") && <option value="">{field.required ? "Choose…" : "—"}</option>}
+          {field.options.map((option) => (
+            <option key={option} value={option}>
+              {option}
+            </option>
+          ))}
+        </select>
+      );
+    case "textarea":
+    case "json":
+      return (
+        <textarea
+          {...common}
+          rows={field.kind === "json" ? 6 : 4}
+          maxLength={field.maxLength}
+          value={text}
+          onChange={change}
+          className={`${control.className}${field.kind === "json" ? " font-mono" : ""}`}
+        />
+      );
+    default: {
+      const type = { integer: "number", number: "number", date: "date", datetime: "datetime-local", text: "text" }[field.kind];
+      return (
+        <input
+          {...common}
+          type={type}
+          inputMode={field.kind === "integer" ? "numeric" : field.kind === "number" ? "decimal" : undefined}
+          step={field.kind === "number" ? "any" : undefined}
+          min={field.minimum}
+          max={field.maximum}
+          maxLength={field.maxLength}
+          value={text}
+          onChange={change}
+        />
+      );
+    }
+  }
+}

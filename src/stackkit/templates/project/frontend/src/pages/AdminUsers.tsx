@@ -1,0 +1,194 @@
+import { useState, type FormEvent } from "react";
+import { buildUrl, errorMessage } from "../api";
+import { useAuth } from "../auth/AuthContext";
+import { ADMIN_ROLE, isAdmin, type User } from "../auth/session";
+import { ConfirmDialog } from "../components/ConfirmDialog";
+import { Pager, useCursorStack } from "../components/Pager";
+import { ErrorBox, Loading, secondaryButtonClass } from "../components/Status";
+import { useApi } from "../useApi";
+
+const PAGE_SIZE = 50;
+
+export interface ManagedUser extends User {
+  roles: string[];
+  is_active: boolean;
+  created_at: string;
+  last_login_at?: string | null;
+}
+
+interface Page {
+  items: ManagedUser[];
+  next_cursor: string | null;
+}
+
+/** User management for admins: find, disable, promote and delete accounts. */
+export default function AdminUsers() {
+  const { user } = useAuth();
+  return isAdmin(user) ? <UserManagement /> : <p className="text-slate-600">Only admins can manage users.</p>;
+}
+
+function UserManagement() {
+  const { user, request } = useAuth();
+  const [search, setSearch] = useState("");
+  const [email, setEmail] = useState("");
+  const pages = useCursorStack(email);
+  const page = useApi<Page>(buildUrl("/api/auth/users", { limit: PAGE_SIZE, cursor: pages.cursor, email }));
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [deleting, setDeleting] = useState<ManagedUser | null>(null);
+
+  async function change(target: ManagedUser, body: Partial<Pick<ManagedUser, "roles" | "is_active">>, done: string) {
+    setError(null);
+    setNotice(null);
+    try {
+      await request<ManagedUser>(`/api/auth/users/${encodeURIComponent(String(target.id))}`, { method: "PATCH", body });
+      setNotice(done);
+      page.reload();
+    } catch (caught) {
+      setError(errorMessage(caught));
+    }
+  }
+
+  async function remove(target: ManagedUser) {
+    try {
+      await request<void>(`/api/auth/users/${encodeURIComponent(String(target.id))}`, { method: "DELETE" });
+      setNotice(`${target.email} was deleted.`);
+      page.reload();
+    } catch (caught) {
+      setError(errorMessage(caught));
+    }
+    setDeleting(null);
+  }
+
+  function find(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    setEmail(search.trim());
+  }
+
+  return (
+    <div>
+      <h1 className="text-2xl font-semibold tracking-tight">Users</h1>
+      <p className="mt-1 text-sm text-slate-600">A change of roles or a disabled account ends that user’s sessions at once.</p>
+      <form onSubmit={find} role="search" className="mt-4 flex max-w-md gap-2">
+        <label htmlFor="user-search" className="sr-only">
+          Find by email
+        </label>
+        <input
+          id="user-search"
+          type="search"
+          placeholder="Find by email"
+          value={search}
+          onChange={(e) => setSearch(e.target.value)}
+          className="block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200"
+        />
+        <button type="submit" className={secondaryButtonClass}>
+          Find
+        </button>
+      </form>
+      {notice && (
+        <p role="status" className="mt-4 rounded-md bg-emerald-50 p-3 text-sm text-emerald-800">
+          {notice}
+        </p>
+      )}
+      {error && (
+        <p role="alert" className="mt-4 rounded-md bg-red-50 p-3 text-sm text-red-700">
+          {error}
+        </p>
+      )}
+      {page.state === "loading" && <Loading />}
+      {page.state === "error" && (
+        <div className="mt-4">
+          <ErrorBox onRetry={page.reload}>Could not load the users: {errorMessage(page.error)}</ErrorBox>
+        </div>
+      )}
+      {page.state === "done" && page.data.items.length === 0 && <p className="mt-6 text-slate-600">No user matches.</p>}
+      {page.state === "done" && page.data.items.length > 0 && (
+        <div className="mt-4 overflow-x-auto rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
+          <table className="min-w-full divide-y divide-slate-200 text-sm">
+            <caption className="sr-only">Users</caption>
+            <thead className="bg-slate-50 text-left text-slate-700">
+              <tr>
+                <th scope="col" className="px-4 py-3 font-semibold">Email</th>
+                <th scope="col" className="px-4 py-3 font-semibold">Roles</th>
+                <th scope="col" className="px-4 py-3 font-semibold">Status</th>
+                <th scope="col" className="px-4 py-3 font-semibold">Last sign-in</th>
+                <th scope="col" className="px-4 py-3 font-semibold">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody className="divide-y divide-slate-100">
+              {page.data.items.map((target) => {
+                const self = String(target.id) === String(user?.id);
+                const admin = target.roles.includes(ADMIN_ROLE);
+                return (
+                  <tr key={String(target.id)}>
+                    <td className="px-4 py-2 font-medium text-slate-900">
+                      {target.email}
+                      {self && <span className="ml-2 text-xs font-normal text-slate-500">(you)</span>}
+                    </td>
+                    <td className="px-4 py-2 text-slate-700">{target.roles.join(", ") || "—"}</td>
+                    <td className="px-4 py-2">{target.is_active ? "Active" : <span className="text-red-700">Disabled</span>}</td>
+                    <td className="px-4 py-2 text-slate-700">{target.last_login_at ? new Date(target.last_login_at).toLocaleString() : "Never"}</td>
+                    <td className="whitespace-nowrap px-4 py-2 text-right">
+                      {!self && (
+                        <div className="flex justify-end gap-2">
+                          <button
+                            type="button"
+                            className={secondaryButtonClass}
+                            aria-label={`${admin ? "Remove admin role from" : "Make admin:"} ${target.email}`}
+                            onClick={() =>
+                              void change(
+                                target,
+                                { roles: admin ? target.roles.filter((r) => r !== ADMIN_ROLE) : [...target.roles, ADMIN_ROLE] },
+                                admin ? `${target.email} is no longer an admin.` : `${target.email} is now an admin.`,
+                              )
+                            }
+                          >
+                            {admin ? "Remove admin" : "Make admin"}
+                          </button>
+                          <button
+                            type="button"
+                            className={secondaryButtonClass}
+                            aria-label={`${target.is_active ? "Disable" : "Enable"} ${target.email}`}
+                            onClick={() =>
+                              void change(
+                                target,
+                                { is_active: !target.is_active },
+                                `${target.email} is ${target.is_active ? "disabled" : "enabled"}.`,
+                              )
+                            }
+                          >
+                            {target.is_active ? "Disable" : "Enable"}
+                          </button>
+                          <button
+                            type="button"
+                            className={`${secondaryButtonClass} text-red-700`}
+                            aria-label={`Delete ${target.email}`}
+                            onClick={() => setDeleting(target)}
+                          >
+                            Delete
+                          </button>
+                        </div>
+                      )}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <Pager pages={pages} nextCursor={page.state === "done" ? page.data.next_cursor : null} loading={page.state === "loading"} />
+      {deleting && (
+        <ConfirmDialog
+          title={`Delete ${deleting.email}?`}
+          message="The account and its sessions end now. This cannot be undone."
+          confirmLabel="Delete"
+          onConfirm={() => void remove(deleting)}
+          onCancel={() => setDeleting(null)}
+        />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,68 @@
+import { useState, type FormEvent } from "react";
+import { Link } from "react-router";
+import { ApiError, errorMessage } from "../api";
+import { useAuth } from "../auth/AuthContext";
+import { Field } from "../components/Field";
+import { buttonClass } from "../components/Status";
+
+/** Ask for a password-reset link. The answer is the same whether the email has an account. */
+export default function ForgotPassword() {
+  const { request } = useAuth();
+  const [email, setEmail] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [sent, setSent] = useState(false);
+
+  async function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await request<void>("/api/auth/password-reset", { method: "POST", body: { email } });
+      setSent(true);
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const emailError = error instanceof ApiError ? error.fieldError("email") : undefined;
+  return (
+    <div className="mx-auto mt-4 w-full max-w-sm sm:mt-12">
+      <h1 className="text-2xl font-semibold tracking-tight">Reset your password</h1>
+      {sent ? (
+        <p role="status" className="mt-6 rounded-lg bg-white p-6 text-sm text-slate-700 shadow-sm ring-1 ring-slate-200">
+          If an account uses {email}, a link to choose a new password is on its way. It works for an hour.
+        </p>
+      ) : (
+        <form onSubmit={(e) => void submit(e)} className="mt-6 space-y-4 rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200">
+          <p className="text-sm text-slate-600">Enter your account’s email: we will send you a link to choose a new password.</p>
+          {error !== null && !emailError && (
+            <p role="alert" className="rounded-md bg-red-50 p-3 text-sm text-red-700">
+              {errorMessage(error)}
+            </p>
+          )}
+          <Field
+            label="Email"
+            name="email"
+            type="email"
+            autoComplete="username"
+            required
+            value={email}
+            onChange={(e) => setEmail(e.target.value)}
+            error={emailError}
+          />
+          <button type="submit" disabled={busy} className={`${buttonClass} w-full`}>
+            {busy ? "Sending…" : "Send reset link"}
+          </button>
+        </form>
+      )}
+      <p className="mt-4 text-center text-sm text-slate-600">
+        <Link to="/login" className="font-medium text-indigo-600 hover:text-indigo-500">
+          Back to sign in
+        </Link>
+      </p>
+    </div>
+  );
+}

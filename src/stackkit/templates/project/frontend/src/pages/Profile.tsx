@@ -1,0 +1,237 @@
+import { useState, type FormEvent } from "react";
+import { useNavigate } from "react-router";
+import { ApiError, errorMessage } from "../api";
+import { useAuth } from "../auth/AuthContext";
+import { ConfirmDialog } from "../components/ConfirmDialog";
+import { Field } from "../components/Field";
+import { ErrorBox, Loading, buttonClass, secondaryButtonClass } from "../components/Status";
+import { useApi } from "../useApi";
+
+/** One entry of GET /api/auth/sessions. */
+export interface SessionInfo {
+  id: string;
+  created_at: string;
+  expires_at: string;
+  last_refreshed_at: string;
+  user_agent?: string | null;
+  address?: string | null;
+  current: boolean;
+}
+
+/** "Chrome on Linux" from a User-Agent header, or the header itself. */
+export function describeAgent(agent: string | null | undefined): string {
+  if (!agent) return "Unknown device";
+  const browser = /Edg\//.test(agent)
+    ? "Edge"
+    : /Firefox\//.test(agent)
+      ? "Firefox"
+      : /Chrom(e|ium)\//.test(agent)
+        ? "Chrome"
+        : /Safari\//.test(agent)
+          ? "Safari"
+          : null;
+  const system = /Windows/.test(agent)
+    ? "Windows"
+    : /Android/.test(agent)
+      ? "Android"
+      : /iPhone|iPad/.test(agent)
+        ? "iOS"
+        : /Mac OS X/.test(agent)
+          ? "macOS"
+          : /Linux/.test(agent)
+            ? "Linux"
+            : null;
+  if (!browser) return agent.length > 60 ? `${agent.slice(0, 57)}…` : agent;
+  return system ? `${browser} on ${system}` : browser;
+}
+
+const when = (iso: string) => new Date(iso).toLocaleString();
+
+export default function Profile() {
+  const { user } = useAuth();
+  return (
+    <div className="space-y-10">
+      <div>
+        <h1 className="text-2xl font-semibold tracking-tight">Profile</h1>
+        {user && <p className="mt-1 text-sm text-slate-600">Signed in as {user.email}.</p>}
+      </div>
+      <Sessions />
+      <PasswordChange />
+    </div>
+  );
+}
+
+function Sessions() {
+  const { request, logout } = useAuth();
+  const navigate = useNavigate();
+  const sessions = useApi<SessionInfo[]>("/api/auth/sessions");
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [confirmingAll, setConfirmingAll] = useState(false);
+
+  async function revoke(session: SessionInfo) {
+    setError(null);
+    try {
+      await request<void>(`/api/auth/sessions/${encodeURIComponent(session.id)}`, { method: "DELETE" });
+      setNotice(`Signed out ${describeAgent(session.user_agent)}.`);
+      sessions.reload();
+    } catch (caught) {
+      setError(errorMessage(caught));
+    }
+  }
+
+  async function revokeAll() {
+    try {
+      await request<void>("/api/auth/sessions", { method: "DELETE" });
+    } catch (caught) {
+      setError(errorMessage(caught));
+      setConfirmingAll(false);
+      return;
+    }
+    await logout();
+    navigate("/login", { replace: true, state: null });
+  }
+
+  return (
+    <section aria-labelledby="sessions-heading">
+      <h2 id="sessions-heading" className="text-lg font-medium">
+        Sessions
+      </h2>
+      <p className="mt-1 text-sm text-slate-600">Where you are signed in. Revoke a session you do not recognise.</p>
+      {notice && (
+        <p role="status" className="mt-3 rounded-md bg-emerald-50 p-3 text-sm text-emerald-800">
+          {notice}
+        </p>
+      )}
+      {error && (
+        <p role="alert" className="mt-3 rounded-md bg-red-50 p-3 text-sm text-red-700">
+          {error}
+        </p>
+      )}
+      {sessions.state === "loading" && <Loading />}
+      {sessions.state === "error" && (
+        <div className="mt-3">
+          <ErrorBox onRetry={sessions.reload}>Could not load your sessions: {errorMessage(sessions.error)}</ErrorBox>
+        </div>
+      )}
+      {sessions.state === "done" && (
+        <ul aria-label="Sessions" className="mt-4 divide-y divide-slate-100 rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
+          {sessions.data.map((session) => (
+            <li key={session.id} className="flex flex-wrap items-center justify-between gap-3 px-4 py-3">
+              <div className="text-sm">
+                <p className="font-medium text-slate-900">
+                  {describeAgent(session.user_agent)}
+                  {session.current && (
+                    <span className="ml-2 rounded-full bg-emerald-50 px-2 py-0.5 text-xs font-normal text-emerald-700">This device</span>
+                  )}
+                </p>
+                <p className="text-slate-500">
+                  {session.address ? `${session.address} · ` : ""}signed in {when(session.created_at)} · active {when(session.last_refreshed_at)}
+                </p>
+              </div>
+              {!session.current && (
+                <button
+                  type="button"
+                  onClick={() => void revoke(session)}
+                  aria-label={`Revoke ${describeAgent(session.user_agent)}, signed in ${when(session.created_at)}`}
+                  className={secondaryButtonClass}
+                >
+                  Revoke
+                </button>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      <button type="button" onClick={() => setConfirmingAll(true)} className={`${secondaryButtonClass} mt-4`}>
+        Log out everywhere
+      </button>
+      {confirmingAll && (
+        <ConfirmDialog
+          title="Log out everywhere?"
+          message="Every session ends, this one too: you will sign in again on each device."
+          confirmLabel="Log out everywhere"
+          onConfirm={() => void revokeAll()}
+          onCancel={() => setConfirmingAll(false)}
+        />
+      )}
+    </section>
+  );
+}
+
+function PasswordChange() {
+  const { request } = useAuth();
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [done, setDone] = useState(false);
+
+  async function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    setDone(false);
+    try {
+      await request<void>("/api/auth/password", { method: "POST", body: { current_password: current, new_password: next } });
+      setCurrent("");
+      setNext("");
+      setDone(true);
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const apiError = error instanceof ApiError ? error : null;
+  const currentError = apiError?.fieldError("current_password");
+  const nextError = apiError?.fieldError("new_password");
+  const formError = error && !currentError && !nextError ? errorMessage(error) : null;
+
+  return (
+    <section aria-labelledby="password-heading">
+      <h2 id="password-heading" className="text-lg font-medium">
+        Change password
+      </h2>
+      <form onSubmit={(e) => void submit(e)} className="mt-4 max-w-sm space-y-4 rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200">
+        {done && (
+          <p role="status" className="rounded-md bg-emerald-50 p-3 text-sm text-emerald-800">
+            Password changed. Your other sessions have ended.
+          </p>
+        )}
+        {formError && (
+          <p role="alert" className="rounded-md bg-red-50 p-3 text-sm text-red-700">
+            {formError}
+          </p>
+        )}
+        <Field
+          label="Current password"
+          name="current_password"
+          type="password"
+          autoComplete="current-password"
+          required
+          value={current}
+          onChange={(e) => setCurrent(e.target.value)}
+          error={currentError}
+        />
+        <Field
+          label="New password"
+          name="new_password"
+          type="password"
+          autoComplete="new-password"
+          required
+          minLength={8}
+          maxLength={128}
+          value={next}
+          onChange={(e) => setNext(e.target.value)}
+          error={nextError}
+          hint="8 to 128 characters; not a common password, nor your email."
+        />
+        <button type="submit" disabled={busy} className={buttonClass}>
+          {busy ? "Changing…" : "Change password"}
+        </button>
+      </form>
+    </section>
+  );
+}

@@ -1,0 +1,101 @@
+import { useNavigate, useParams } from "react-router";
+import { errorMessage } from "../api";
+import { useAuth } from "../auth/AuthContext";
+import { Breadcrumb } from "../components/Breadcrumb";
+import { SchemaForm } from "../components/SchemaForm";
+import { ErrorBox, Loading } from "../components/Status";
+import { pagePath, resourceTitle, rowPath, singularTitle, useResourceInfo, type ResourceInfo } from "../resources";
+import { fieldsOf, initialValues, type FormField } from "../schemaForm";
+import { useApi } from "../useApi";
+import { ifMatch, type Row } from "./ResourceDetail";
+
+/** The create form (`/r/notes/new`) and the edit form (`/r/notes/3/edit`) of any resource. */
+export default function ResourceForm() {
+  const { name = "", id } = useParams();
+  const info = useResourceInfo(name);
+  return (
+    <div>
+      {info.state === "loading" && <Loading />}
+      {info.state === "error" && <ErrorBox onRetry={info.reload}>Could not load this page: {errorMessage(info.error)}</ErrorBox>}
+      {info.state === "done" && info.data === null && <p className="text-slate-600">This API has no resource called “{name}”.</p>}
+      {info.state === "done" && info.data && (id === undefined ? <CreateForm info={info.data} /> : <EditForm info={info.data} id={id} />)}
+    </div>
+  );
+}
+
+function Header({ info, current, id }: { info: ResourceInfo; current: string; id?: string }) {
+  const trail = [{ label: "Dashboard", to: "/" }, { label: resourceTitle(info), to: pagePath(info.name) }];
+  if (id !== undefined) trail.push({ label: `${singularTitle(info)} ${id}`, to: pagePath(info.name, id) });
+  return (
+    <>
+      <Breadcrumb trail={trail} current={current} />
+      <h1 className="mt-2 text-2xl font-semibold tracking-tight">{current}</h1>
+    </>
+  );
+}
+
+function CreateForm({ info }: { info: ResourceInfo }) {
+  const { request } = useAuth();
+  const navigate = useNavigate();
+  const singular = singularTitle(info);
+  const fields = fieldsOf(info.schemas.create);
+  return (
+    <>
+      <Header info={info} current={`New ${singular.toLowerCase()}`} />
+      <SchemaForm
+        id="create"
+        fields={fields}
+        initial={initialValues(fields)}
+        submitLabel="Create"
+        busyLabel="Creating…"
+        onCancel={() => navigate(pagePath(info.name))}
+        onSubmit={async (body) => {
+          const row = await request<Row>(info.path, { method: "POST", body });
+          navigate(pagePath(info.name, row.id), { replace: true, state: { flash: `${singular} created.` } });
+        }}
+      />
+    </>
+  );
+}
+
+/** The update schema's fields, required where creating them is (a PATCH makes none required). */
+export function editFields(info: ResourceInfo): FormField[] {
+  const required = new Set(info.schemas.create.required ?? []);
+  return fieldsOf(info.schemas.update).map((field) => ({ ...field, required: required.has(field.name) }));
+}
+
+function EditForm({ info, id }: { info: ResourceInfo; id: string }) {
+  const { request } = useAuth();
+  const navigate = useNavigate();
+  const row = useApi<Row>(rowPath(info, id));
+  const heading = `${singularTitle(info)} ${id}`;
+  const fields = editFields(info);
+  return (
+    <>
+      <Header info={info} current={`Edit ${heading.toLowerCase()}`} id={id} />
+      {row.state === "loading" && <Loading />}
+      {row.state === "error" && (
+        <div className="mt-4">
+          <ErrorBox onRetry={row.reload}>Could not load {heading.toLowerCase()}: {errorMessage(row.error)}</ErrorBox>
+        </div>
+      )}
+      {row.state === "done" && (
+        <SchemaForm
+          id="edit"
+          fields={fields}
+          initial={initialValues(fields, row.data)}
+          changesOnly
+          submitLabel="Save changes"
+          busyLabel="Saving…"
+          onCancel={() => navigate(pagePath(info.name, id))}
+          onSubmit={async (body) => {
+            if (Object.keys(body).length > 0) {
+              await request<Row>(rowPath(info, id), { method: "PATCH", body, headers: ifMatch(row.data) });
+            }
+            navigate(pagePath(info.name, id), { replace: true, state: { flash: `${heading} saved.` } });
+          }}
+        />
+      )}
+    </>
+  );
+}

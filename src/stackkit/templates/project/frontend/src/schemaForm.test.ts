@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import { FormValueError, displayValue, fieldsOf, initialValues, toBody } from "./schemaForm";
+import { notesInfo } from "./test/fakeFetch";
+
+describe("fieldsOf", () => {
+  it("reads kinds, labels, required and nullable from a Pydantic schema", () => {
+    const fields = fieldsOf(notesInfo.schemas.create);
+    expect(fields.map((f) => [f.name, f.kind, f.required, f.nullable])).toEqual([
+      ["title", "text", true, false],
+      ["body", "textarea", false, true],
+      ["done", "checkbox", false, false],
+      ["priority", "select", false, false],
+    ]);
+    expect(fields[3]?.options).toEqual(["low", "high"]);
+    expect(fields[0]?.maxLength).toBe(200);
+  });
+
+  it("knows numbers, dates and anything else as JSON", () => {
+    const fields = fieldsOf({
+      properties: {
+        count: { type: "integer", minimum: 0 },
+        price: { anyOf: [{ type: "number" }, { type: "null" }] },
+        due: { type: "string", format: "date" },
+        at: { type: "string", format: "date-time" },
+        tags: { type: "array", items: { type: "string" } },
+      },
+    });
+    expect(fields.map((f) => f.kind)).toEqual(["integer", "number", "date", "datetime", "json"]);
+    expect(fields[0]?.minimum).toBe(0);
+  });
+});
+
+describe("toBody", () => {
+  const fields = fieldsOf(notesInfo.schemas.create);
+
+  it("sends typed JSON: booleans, null for an empty optional, defaults kept", () => {
+    const values = { ...initialValues(fields), title: "Buy milk" };
+    expect(toBody(fields, values)).toEqual({ title: "Buy milk", body: null, done: false, priority: "low" });
+  });
+
+  it("refuses an empty required field, naming it", () => {
+    expect(() => toBody(fields, initialValues(fields))).toThrow(FormValueError);
+  });
+
+  it("sends only what changed when editing", () => {
+    const original = initialValues(fields, { title: "Buy milk", body: "two", done: false, priority: "low" });
+    expect(toBody(fields, { ...original, done: true, body: "" }, original)).toEqual({ done: true, body: null });
+  });
+
+  it("turns numbers and JSON into values, and refuses what is neither", () => {
+    const typed = fieldsOf({ properties: { n: { type: "integer" }, x: { type: "number" }, j: { type: "object" } } });
+    expect(toBody(typed, { n: "3", x: "2.5", j: '{"a": 1}' })).toEqual({ n: 3, x: 2.5, j: { a: 1 } });
+    expect(() => toBody(typed, { n: "3.5", x: "", j: "" })).toThrow("Enter a whole number.");
+    expect(() => toBody(typed, { n: "", x: "", j: "{" })).toThrow("Enter valid JSON.");
+  });
+});
+
+describe("displayValue", () => {
+  it("shows empties as a dash and booleans as words", () => {
+    expect(displayValue(null)).toBe("—");
+    expect(displayValue(true)).toBe("Yes");
+    expect(displayValue({ a: 1 })).toBe('{"a":1}');
+    expect(displayValue("plain")).toBe("plain");
+  });
+});

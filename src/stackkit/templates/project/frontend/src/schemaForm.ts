@@ -1,0 +1,177 @@
+// Form fields from a resource's JSON Schema (as Pydantic writes it), and back: the
+// values a form holds are strings and booleans; the body sent is typed JSON.
+
+import type { JsonSchema } from "./resources";
+
+export type FieldKind = "text" | "textarea" | "integer" | "number" | "checkbox" | "select" | "date" | "datetime" | "json";
+
+export interface FormField {
+  name: string;
+  label: string;
+  kind: FieldKind;
+  required: boolean;
+  /** `null` is a valid value: an empty input sends null. */
+  nullable: boolean;
+  options: string[];
+  maxLength?: number | undefined;
+  minimum?: number | undefined;
+  maximum?: number | undefined;
+  description?: string | undefined;
+  default?: unknown;
+}
+
+export type FormValues = Record<string, string | boolean>;
+
+/** A string longer than this (or unbounded) gets a textarea. */
+const SHORT_TEXT = 255;
+
+type Property = Record<string, unknown>;
+
+function asNumber(value: unknown): number | undefined {
+  return typeof value === "number" ? value : undefined;
+}
+
+/** The property itself, or its one non-null alternative (`anyOf: [X, {type: null}]`). */
+function unwrap(property: Property): { inner: Property; nullable: boolean } {
+  const options = property.anyOf;
+  if (!Array.isArray(options)) return { inner: property, nullable: property.type === "null" };
+  const alternatives = (options as Property[]).filter((option) => option.type !== "null");
+  const nullable = alternatives.length < options.length;
+  const inner = alternatives.length === 1 ? { ...property, ...alternatives[0], anyOf: undefined } : property;
+  return { inner, nullable };
+}
+
+function kindOf(property: Property): FieldKind {
+  if (Array.isArray(property.enum)) return "select";
+  switch (property.type) {
+    case "boolean":
+      return "checkbox";
+    case "integer":
+      return "integer";
+    case "number":
+      return "number";
+    case "string": {
+      if (property.format === "date") return "date";
+      if (property.format === "date-time") return "datetime";
+      const maxLength = asNumber(property.maxLength);
+      return maxLength !== undefined && maxLength <= SHORT_TEXT ? "text" : "textarea";
+    }
+    default:
+      return "json";
+  }
+}
+
+/** The fields of an object schema, in the order the schema lists them. */
+export function fieldsOf(schema: JsonSchema): FormField[] {
+  const required = new Set(Array.isArray(schema.required) ? (schema.required as string[]) : []);
+  return Object.entries(schema.properties ?? {}).map(([name, property]) => {
+    const { inner, nullable } = unwrap(property);
+    return {
+      name,
+      label: typeof property.title === "string" ? property.title : name,
+      kind: kindOf(inner),
+      required: required.has(name),
+      nullable,
+      options: Array.isArray(inner.enum) ? inner.enum.map(String) : [],
+      maxLength: asNumber(inner.maxLength),
+      minimum: asNumber(inner.minimum),
+      maximum: asNumber(inner.maximum),
+      description: typeof property.description === "string" ? property.description : undefined,
+      default: property.default,
+    };
+  });
+}
+
+/** `2026-11-25T10:30:00Z` as a `datetime-local` input shows it (local time, to the minute). */
+function toLocalInput(value: string): string {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return value;
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+function toFormValue(field: FormField, value: unknown): string | boolean {
+  if (field.kind === "checkbox") return value === true;
+  if (value === null || value === undefined) return "";
+  if (field.kind === "datetime" && typeof value === "string") return toLocalInput(value);
+  if (field.kind === "json") return JSON.stringify(value, null, 2);
+  return String(value);
+}
+
+/** What a form starts with: the row's values when editing, else the schema's defaults. */
+export function initialValues(fields: FormField[], row?: Record<string, unknown>): FormValues {
+  const values: FormValues = {};
+  for (const field of fields) values[field.name] = toFormValue(field, row ? row[field.name] : field.default);
+  return values;
+}
+
+/** Thrown for a value the browser cannot turn into JSON (a number or JSON field). */
+export class FormValueError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function fromFormValue(field: FormField, value: string | boolean): unknown {
+  if (field.kind === "checkbox") return value === true;
+  const text = String(value);
+  if (text.trim() === "") {
+    if (field.required && !field.nullable) throw new FormValueError(field.name, "Fill this in.");
+    return field.nullable ? null : undefined;
+  }
+  switch (field.kind) {
+    case "integer":
+    case "number": {
+      const number = Number(text);
+      if (!Number.isFinite(number) || (field.kind === "integer" && !Number.isInteger(number))) {
+        throw new FormValueError(field.name, field.kind === "integer" ? "Enter a whole number." : "Enter a number.");
+      }
+      return number;
+    }
+    case "datetime": {
+      const date = new Date(text);
+      if (Number.isNaN(date.getTime())) throw new FormValueError(field.name, "Enter a date and time.");
+      return date.toISOString();
+    }
+    case "json":
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        throw new FormValueError(field.name, "Enter valid JSON.");
+      }
+    default:
+      return text;
+  }
+}
+
+/**
+ * The request body for `values`. With `original` (an edit), only the fields that
+ * changed are sent, so that a PATCH touches nothing else.
+ */
+export function toBody(fields: FormField[], values: FormValues, original?: FormValues): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const field of fields) {
+    const value = values[field.name] ?? "";
+    if (original && original[field.name] === value) continue;
+    const converted = fromFormValue(field, value);
+    if (converted !== undefined) body[field.name] = converted;
+  }
+  return body;
+}
+
+/** A field's value for reading (detail pages and table cells). */
+export function displayValue(value: unknown): string {
+  if (value === null || value === undefined || value === "") return "—";
+  if (typeof value === "boolean") return value ? "Yes" : "No";
+  if (typeof value === "object") return JSON.stringify(value);
+  if (typeof value === "string" && ISO_DATE_TIME.test(value)) {
+    const date = new Date(value);
+    if (!Number.isNaN(date.getTime())) return date.toLocaleString();
+  }
+  return String(value);
+}
+
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
