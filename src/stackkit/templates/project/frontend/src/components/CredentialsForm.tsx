@@ -1,5 +1,6 @@
 import { useState, type FormEvent, type ReactNode } from "react";
 import { ApiError, errorMessage } from "../api";
+import { EmailField, NewPasswordField } from "./AccountFields";
 import { Field } from "./Field";
 import { buttonClass } from "./Status";
 
@@ -16,9 +17,8 @@ interface Props {
   title: string;
   submitLabel: string;
   busyLabel: string;
-  passwordAutoComplete: "current-password" | "new-password";
-  passwordHint?: string;
-  passwordLimits?: { minLength: number; maxLength: number };
+  /** A password being chosen (registration): the policy's limits and hint. */
+  newPassword?: boolean;
   onSubmit: (email: string, password: string) => Promise<unknown>;
   /** The page's reading of an error; by default the API's field errors, else its message. */
   describe?: (error: Error, apiError: ApiError | null) => CredentialsErrors;
@@ -66,28 +66,21 @@ export function CredentialsForm(props: Props) {
             {errors.form}
           </p>
         )}
-        <Field
-          label="Email"
-          name="email"
-          type="email"
-          autoComplete="username"
-          required
-          value={email}
-          onChange={(e) => setEmail(e.target.value)}
-          error={errors.email}
-        />
-        <Field
-          label="Password"
-          name="password"
-          type="password"
-          autoComplete={props.passwordAutoComplete}
-          required
-          {...props.passwordLimits}
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-          error={errors.password}
-          hint={props.passwordHint}
-        />
+        <EmailField value={email} onChange={setEmail} error={errors.email} />
+        {props.newPassword ? (
+          <NewPasswordField label="Password" name="password" value={password} onChange={setPassword} error={errors.password} />
+        ) : (
+          <Field
+            label="Password"
+            name="password"
+            type="password"
+            autoComplete="current-password"
+            required
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            error={errors.password}
+          />
+        )}
         {props.afterPassword && <p className="text-right">{props.afterPassword}</p>}
         <button type="submit" disabled={busy} className={`${buttonClass} w-full`}>
           {busy ? props.busyLabel : props.submitLabel}

@@ -1,4 +1,6 @@
 import type { ReactNode } from "react";
+import { errorMessage } from "../api";
+import type { Loadable } from "../useApi";
 
 export function Loading({ label = "Loading…" }: { label?: string }) {
   return (
@@ -31,3 +33,34 @@ export const buttonClass =
 
 export const secondaryButtonClass =
   "inline-flex items-center justify-center rounded-md border border-slate-300 bg-white px-4 py-2 text-sm font-medium text-slate-700 shadow-sm hover:bg-slate-50 focus-visible:outline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600 disabled:cursor-not-allowed disabled:opacity-60";
+
+/** A success message, announced politely. */
+export function Notice({ children, className = "" }: { children: ReactNode; className?: string }) {
+  return (
+    <p role="status" className={`rounded-md bg-emerald-50 p-3 text-sm text-emerald-800 ${className}`}>
+      {children}
+    </p>
+  );
+}
+
+/** An error message, announced at once; `id` lets a form point at it (aria-describedby). */
+export function Alert({ children, id, className = "" }: { children: ReactNode; id?: string; className?: string }) {
+  return (
+    <p id={id} role="alert" className={`rounded-md bg-red-50 p-3 text-sm text-red-700 ${className}`}>
+      {children}
+    </p>
+  );
+}
+
+/** The spinner while `value` loads, or its error with a retry; nothing once it is there. */
+export function Pending({ value, what }: { value: Loadable<unknown> & { reload: () => void }; what: string }) {
+  if (value.state === "loading") return <Loading />;
+  if (value.state === "done") return null;
+  return (
+    <div className="mt-4">
+      <ErrorBox onRetry={value.reload}>
+        Could not load {what}: {errorMessage(value.error)}
+      </ErrorBox>
+    </div>
+  );
+}

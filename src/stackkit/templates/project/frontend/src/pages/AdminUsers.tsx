@@ -4,7 +4,7 @@ import { useAuth } from "../auth/AuthContext";
 import { ADMIN_ROLE, isAdmin, type User } from "../auth/session";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { Pager, useCursorStack } from "../components/Pager";
-import { ErrorBox, Loading, secondaryButtonClass } from "../components/Status";
+import { Alert, Notice, Pending, secondaryButtonClass } from "../components/Status";
 import { useApi } from "../useApi";
 
 const PAGE_SIZE = 50;
@@ -86,21 +86,12 @@ function UserManagement() {
         </button>
       </form>
       {notice && (
-        <p role="status" className="mt-4 rounded-md bg-emerald-50 p-3 text-sm text-emerald-800">
-          {notice}
-        </p>
+        <Notice className="mt-4">{notice}</Notice>
       )}
       {error && (
-        <p role="alert" className="mt-4 rounded-md bg-red-50 p-3 text-sm text-red-700">
-          {error}
-        </p>
+        <Alert className="mt-4">{error}</Alert>
       )}
-      {page.state === "loading" && <Loading />}
-      {page.state === "error" && (
-        <div className="mt-4">
-          <ErrorBox onRetry={page.reload}>Could not load the users: {errorMessage(page.error)}</ErrorBox>
-        </div>
-      )}
+      <Pending value={page} what="the users" />
       {page.state === "done" && page.data.items.length === 0 && <p className="mt-6 text-slate-600">No user matches.</p>}
       {page.state === "done" && page.data.items.length > 0 && (
         <div className="mt-4 overflow-x-auto rounded-lg bg-white shadow-sm ring-1 ring-slate-200">

@@ -1,7 +1,6 @@
 import { Link } from "react-router";
-import { errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
-import { ErrorBox, Loading } from "../components/Status";
+import { Pending } from "../components/Status";
 import { resourceTitle, type ResourceInfo } from "../resources";
 import { useApi } from "../useApi";
 
@@ -14,12 +13,7 @@ export default function Dashboard() {
       <h1 className="text-2xl font-semibold tracking-tight">Dashboard</h1>
       {user && <p className="mt-1 text-sm text-slate-600">Signed in as {user.email}.</p>}
       <h2 className="mt-8 text-lg font-medium">Resources</h2>
-      {resources.state === "loading" && <Loading />}
-      {resources.state === "error" && (
-        <div className="mt-4">
-          <ErrorBox onRetry={resources.reload}>Could not load the resources: {errorMessage(resources.error)}</ErrorBox>
-        </div>
-      )}
+      <Pending value={resources} what="the resources" />
       {resources.state === "done" && resources.data.length === 0 && (
         <p className="mt-4 text-slate-600">
           This API has no resources yet. Add one with <code className="rounded bg-slate-100 px-1">stackkit generate resource</code>.

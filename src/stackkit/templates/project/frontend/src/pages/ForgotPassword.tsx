@@ -1,31 +1,18 @@
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { Link } from "react-router";
 import { ApiError, errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
-import { Field } from "../components/Field";
-import { buttonClass } from "../components/Status";
+import { EmailField } from "../components/AccountFields";
+import { Alert, buttonClass } from "../components/Status";
+import { useSubmit } from "../useApi";
 
 /** Ask for a password-reset link. The answer is the same whether the email has an account. */
 export default function ForgotPassword() {
   const { request } = useAuth();
   const [email, setEmail] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [sent, setSent] = useState(false);
-
-  async function submit(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await request<void>("/api/auth/password-reset", { method: "POST", body: { email } });
-      setSent(true);
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { busy, error, done: sent, onSubmit } = useSubmit(() =>
+    request<void>("/api/auth/password-reset", { method: "POST", body: { email } }),
+  );
 
   const emailError = error instanceof ApiError ? error.fieldError("email") : undefined;
   return (
@@ -36,23 +23,12 @@ export default function ForgotPassword() {
           If an account uses {email}, a link to choose a new password is on its way. It works for an hour.
         </p>
       ) : (
-        <form onSubmit={(e) => void submit(e)} className="mt-6 space-y-4 rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200">
+        <form onSubmit={onSubmit} className="mt-6 space-y-4 rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200">
           <p className="text-sm text-slate-600">Enter your account’s email: we will send you a link to choose a new password.</p>
           {error !== null && !emailError && (
-            <p role="alert" className="rounded-md bg-red-50 p-3 text-sm text-red-700">
-              {errorMessage(error)}
-            </p>
+            <Alert>{errorMessage(error)}</Alert>
           )}
-          <Field
-            label="Email"
-            name="email"
-            type="email"
-            autoComplete="username"
-            required
-            value={email}
-            onChange={(e) => setEmail(e.target.value)}
-            error={emailError}
-          />
+          <EmailField value={email} onChange={setEmail} error={emailError} />
           <button type="submit" disabled={busy} className={`${buttonClass} w-full`}>
             {busy ? "Sending…" : "Send reset link"}
           </button>

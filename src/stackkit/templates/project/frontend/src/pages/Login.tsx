@@ -12,7 +12,6 @@ export default function Login() {
       title="Sign in"
       submitLabel="Sign in"
       busyLabel="Signing in…"
-      passwordAutoComplete="current-password"
       onSubmit={login}
       afterPassword={
         <Link to="/forgot-password" className="text-sm font-medium text-indigo-600 hover:text-indigo-500">

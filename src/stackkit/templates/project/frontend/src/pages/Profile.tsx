@@ -1,11 +1,12 @@
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { useNavigate } from "react-router";
 import { ApiError, errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
 import { ConfirmDialog } from "../components/ConfirmDialog";
+import { NewPasswordField } from "../components/AccountFields";
 import { Field } from "../components/Field";
-import { ErrorBox, Loading, buttonClass, secondaryButtonClass } from "../components/Status";
-import { useApi } from "../useApi";
+import { Alert, ErrorBox, Loading, Notice, buttonClass, secondaryButtonClass } from "../components/Status";
+import { useApi, useSubmit } from "../useApi";
 
 /** One entry of GET /api/auth/sessions. */
 export interface SessionInfo {
@@ -99,14 +100,10 @@ function Sessions() {
       </h2>
       <p className="mt-1 text-sm text-slate-600">Where you are signed in. Revoke a session you do not recognise.</p>
       {notice && (
-        <p role="status" className="mt-3 rounded-md bg-emerald-50 p-3 text-sm text-emerald-800">
-          {notice}
-        </p>
+        <Notice className="mt-3">{notice}</Notice>
       )}
       {error && (
-        <p role="alert" className="mt-3 rounded-md bg-red-50 p-3 text-sm text-red-700">
-          {error}
-        </p>
+        <Alert className="mt-3">{error}</Alert>
       )}
       {sessions.state === "loading" && <Loading />}
       {sessions.state === "error" && (
@@ -163,26 +160,11 @@ function PasswordChange() {
   const { request } = useAuth();
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [done, setDone] = useState(false);
-
-  async function submit(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    setDone(false);
-    try {
-      await request<void>("/api/auth/password", { method: "POST", body: { current_password: current, new_password: next } });
-      setCurrent("");
-      setNext("");
-      setDone(true);
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { busy, error, done, onSubmit } = useSubmit(async () => {
+    await request<void>("/api/auth/password", { method: "POST", body: { current_password: current, new_password: next } });
+    setCurrent("");
+    setNext("");
+  });
 
   const apiError = error instanceof ApiError ? error : null;
   const currentError = apiError?.fieldError("current_password");
@@ -194,16 +176,12 @@ function PasswordChange() {
       <h2 id="password-heading" className="text-lg font-medium">
         Change password
       </h2>
-      <form onSubmit={(e) => void submit(e)} className="mt-4 max-w-sm space-y-4 rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200">
+      <form onSubmit={onSubmit} className="mt-4 max-w-sm space-y-4 rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200">
         {done && (
-          <p role="status" className="rounded-md bg-emerald-50 p-3 text-sm text-emerald-800">
-            Password changed. Your other sessions have ended.
-          </p>
+          <Notice>Password changed. Your other sessions have ended.</Notice>
         )}
         {formError && (
-          <p role="alert" className="rounded-md bg-red-50 p-3 text-sm text-red-700">
-            {formError}
-          </p>
+          <Alert>{formError}</Alert>
         )}
         <Field
           label="Current password"
@@ -215,19 +193,7 @@ function PasswordChange() {
           onChange={(e) => setCurrent(e.target.value)}
           error={currentError}
         />
-        <Field
-          label="New password"
-          name="new_password"
-          type="password"
-          autoComplete="new-password"
-          required
-          minLength={8}
-          maxLength={128}
-          value={next}
-          onChange={(e) => setNext(e.target.value)}
-          error={nextError}
-          hint="8 to 128 characters; not a common password, nor your email."
-        />
+        <NewPasswordField value={next} onChange={setNext} error={nextError} />
         <button type="submit" disabled={busy} className={buttonClass}>
           {busy ? "Changing…" : "Change password"}
         </button>

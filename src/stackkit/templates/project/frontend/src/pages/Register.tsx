@@ -12,9 +12,7 @@ export default function Register() {
       title="Create an account"
       submitLabel="Create account"
       busyLabel="Creating your account…"
-      passwordAutoComplete="new-password"
-      passwordLimits={{ minLength: 8, maxLength: 128 }}
-      passwordHint="8 to 128 characters; not a common password, nor your email."
+      newPassword
       onSubmit={register}
       describe={(error, apiError) => {
         const email =

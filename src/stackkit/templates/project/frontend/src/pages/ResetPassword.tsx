@@ -1,9 +1,10 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useState } from "react";
 import { Link } from "react-router";
 import { ApiError, errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
-import { Field } from "../components/Field";
-import { buttonClass } from "../components/Status";
+import { NewPasswordField } from "../components/AccountFields";
+import { Alert, buttonClass } from "../components/Status";
+import { useSubmit } from "../useApi";
 
 /** The token of a reset link (`/reset-password#token=...`): in the fragment, so no server logs it. */
 export function tokenFromHash(hash: string): string {
@@ -18,23 +19,9 @@ export default function ResetPassword() {
     if (window.location.hash) window.history.replaceState(window.history.state, "", window.location.pathname);
   }, []);
   const [password, setPassword] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [done, setDone] = useState(false);
-
-  async function submit(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await request<void>("/api/auth/password-reset/confirm", { method: "POST", body: { token, new_password: password } });
-      setDone(true);
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { busy, error, done, onSubmit } = useSubmit(() =>
+    request<void>("/api/auth/password-reset/confirm", { method: "POST", body: { token, new_password: password } }),
+  );
 
   const passwordError = error instanceof ApiError ? error.fieldError("new_password") : undefined;
   const signIn = (
@@ -60,25 +47,11 @@ export default function ResetPassword() {
           Your password is changed, and every session has ended. {signIn} with the new password.
         </p>
       ) : (
-        <form onSubmit={(e) => void submit(e)} className="mt-6 space-y-4 rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200">
+        <form onSubmit={onSubmit} className="mt-6 space-y-4 rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200">
           {error !== null && !passwordError && (
-            <p role="alert" className="rounded-md bg-red-50 p-3 text-sm text-red-700">
-              {errorMessage(error)} {error instanceof ApiError && error.status === 400 && askAgain}
-            </p>
+            <Alert>{errorMessage(error)} {error instanceof ApiError && error.status === 400 && askAgain}</Alert>
           )}
-          <Field
-            label="New password"
-            name="new_password"
-            type="password"
-            autoComplete="new-password"
-            required
-            minLength={8}
-            maxLength={128}
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-            error={passwordError}
-            hint="8 to 128 characters; not a common password, nor your email."
-          />
+          <NewPasswordField value={password} onChange={setPassword} error={passwordError} />
           <button type="submit" disabled={busy} className={`${buttonClass} w-full`}>
             {busy ? "Saving…" : "Set new password"}
           </button>

@@ -4,7 +4,7 @@ import { errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
 import { Breadcrumb, Flash } from "../components/Breadcrumb";
 import { ConfirmDialog } from "../components/ConfirmDialog";
-import { ErrorBox, Loading, buttonClass, secondaryButtonClass } from "../components/Status";
+import { Pending, buttonClass, secondaryButtonClass } from "../components/Status";
 import { pagePath, resourceTitle, rowPath, singularTitle, useResourceInfo, type ResourceInfo } from "../resources";
 import { displayValue, fieldsOf } from "../schemaForm";
 import { useApi } from "../useApi";
@@ -22,8 +22,7 @@ export default function ResourceDetail() {
   const title = resourceTitle({ name });
   return (
     <div>
-      {info.state === "loading" && <Loading />}
-      {info.state === "error" && <ErrorBox onRetry={info.reload}>Could not load this page: {errorMessage(info.error)}</ErrorBox>}
+      <Pending value={info} what="this page" />
       {info.state === "done" && info.data === null && <p className="text-slate-600">This API has no resource called “{title}”.</p>}
       {info.state === "done" && info.data && <Detail info={info.data} id={id} />}
     </div>
@@ -73,12 +72,7 @@ function Detail({ info, id }: { info: ResourceInfo; id: string }) {
         )}
       </div>
       <Flash />
-      {row.state === "loading" && <Loading />}
-      {row.state === "error" && (
-        <div className="mt-4">
-          <ErrorBox onRetry={row.reload}>Could not load {heading.toLowerCase()}: {errorMessage(row.error)}</ErrorBox>
-        </div>
-      )}
+      <Pending value={row} what={heading.toLowerCase()} />
       {row.state === "done" && (
         <dl className="mt-6 divide-y divide-slate-100 rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
           {fieldsOf(info.schemas.read).map((field) => (

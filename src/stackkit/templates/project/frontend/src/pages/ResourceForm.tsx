@@ -1,9 +1,8 @@
 import { useNavigate, useParams } from "react-router";
-import { errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
 import { Breadcrumb } from "../components/Breadcrumb";
 import { SchemaForm } from "../components/SchemaForm";
-import { ErrorBox, Loading } from "../components/Status";
+import { Pending } from "../components/Status";
 import { pagePath, resourceTitle, rowPath, singularTitle, useResourceInfo, type ResourceInfo } from "../resources";
 import { fieldsOf, initialValues, type FormField } from "../schemaForm";
 import { useApi } from "../useApi";
@@ -15,8 +14,7 @@ export default function ResourceForm() {
   const info = useResourceInfo(name);
   return (
     <div>
-      {info.state === "loading" && <Loading />}
-      {info.state === "error" && <ErrorBox onRetry={info.reload}>Could not load this page: {errorMessage(info.error)}</ErrorBox>}
+      <Pending value={info} what="this page" />
       {info.state === "done" && info.data === null && <p className="text-slate-600">This API has no resource called “{name}”.</p>}
       {info.state === "done" && info.data && (id === undefined ? <CreateForm info={info.data} /> : <EditForm info={info.data} id={id} />)}
     </div>
@@ -73,12 +71,7 @@ function EditForm({ info, id }: { info: ResourceInfo; id: string }) {
   return (
     <>
       <Header info={info} current={`Edit ${heading.toLowerCase()}`} id={id} />
-      {row.state === "loading" && <Loading />}
-      {row.state === "error" && (
-        <div className="mt-4">
-          <ErrorBox onRetry={row.reload}>Could not load {heading.toLowerCase()}: {errorMessage(row.error)}</ErrorBox>
-        </div>
-      )}
+      <Pending value={row} what={heading.toLowerCase()} />
       {row.state === "done" && (
         <SchemaForm
           id="edit"

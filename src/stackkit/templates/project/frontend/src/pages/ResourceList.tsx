@@ -1,9 +1,9 @@
 import { useState, type FormEvent } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
-import { buildUrl, errorMessage } from "../api";
+import { buildUrl } from "../api";
 import { Breadcrumb, Flash } from "../components/Breadcrumb";
 import { Pager, useCursorStack } from "../components/Pager";
-import { ErrorBox, Loading, buttonClass, secondaryButtonClass } from "../components/Status";
+import { Pending, buttonClass, secondaryButtonClass } from "../components/Status";
 import { pagePath, resourceTitle, singularTitle, useResourceInfo, type ResourceInfo } from "../resources";
 import { displayValue, fieldsOf, type FormField } from "../schemaForm";
 import { useApi } from "../useApi";
@@ -71,12 +71,7 @@ export default function ResourceList() {
   return (
     <div>
       <Breadcrumb trail={[{ label: "Dashboard", to: "/" }]} current={title} />
-      {info.state === "loading" && <Loading />}
-      {info.state === "error" && (
-        <div className="mt-4">
-          <ErrorBox onRetry={info.reload}>Could not load this page: {errorMessage(info.error)}</ErrorBox>
-        </div>
-      )}
+      <Pending value={info} what="this page" />
       {info.state === "done" && info.data === null && <p className="mt-6 text-slate-600">This API has no resource called “{name}”.</p>}
       {info.state === "done" && info.data && <ResourceTable info={info.data} />}
     </div>
@@ -116,12 +111,7 @@ function ResourceTable({ info }: { info: ResourceInfo }) {
         />
       )}
 
-      {page.state === "loading" && <Loading />}
-      {page.state === "error" && (
-        <div className="mt-4">
-          <ErrorBox onRetry={page.reload}>Could not load {title.toLowerCase()}: {errorMessage(page.error)}</ErrorBox>
-        </div>
-      )}
+      <Pending value={page} what={title.toLowerCase()} />
       {page.state === "done" && page.data.items.length === 0 && (
         <p className="mt-6 rounded-lg border border-dashed border-slate-300 p-8 text-center text-slate-600">
           {pages.page > 1 ? "No more items." : filters.length > 0 ? "Nothing matches these filters." : "Nothing here yet."}
