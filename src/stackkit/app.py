@@ -237,6 +237,8 @@ def create_app(
             default=settings.rate_limit,
             find_route=find_route,
             trusted_proxies=settings.trusted_proxies,
+            # The frontend's files (every path but the API's) are not counted.
+            unlimited_prefix="/api/" if frontend is not None else None,
         )
     )
     if settings.cache_ttl > 0:

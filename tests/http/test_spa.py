@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from stackkit import Settings
 from stackkit.http.spa import IMMUTABLE, REVALIDATE, bundled_frontend, frontend_directory
 
 INDEX = b"<!doctype html><div id=root></div><script type=module src=/assets/index-3f2a.js></script>"
@@ -89,3 +90,16 @@ def test_stackkit_ships_a_built_frontend() -> None:
     assert any(entry.endswith(".js") for entry in entries)
     assert all((bundled / entry.lstrip("/")).is_file() for entry in entries)
     assert "<script>" not in index  # no inline script: the default CSP forbids them
+
+
+def test_the_frontends_files_spend_no_rate_limit_budget(
+    make_client: Callable[..., TestClient], build: Path
+) -> None:
+    client = make_client(Settings(env="test", rate_limit="2/minute", cache_ttl=0), frontend=build)
+    for _ in range(5):
+        assert client.get("/notes").status_code == 200
+        assert client.get("/assets/index-3f2a.js").status_code == 200
+    assert "ratelimit-limit" not in client.get("/").headers
+    # The API keeps its budget: unmatched /api/ paths count too.
+    statuses = [client.get("/api/nothing").status_code for _ in range(3)]
+    assert statuses == [404, 404, 429]

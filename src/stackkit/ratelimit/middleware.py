@@ -45,6 +45,9 @@ class RateLimitMiddleware:
         default: the limit of routes that set none, like `"100/minute"`.
         find_route: finds each request's route before routing (shared with the cache).
         trusted_proxies: addresses or networks whose `X-Forwarded-For` is believed.
+        unlimited_prefix: requests outside any route whose path does not start with
+            it are not counted: with a frontend beside the API (`"/api/"`), its
+            files, cached by browsers and cheap to serve, spend nobody's budget.
     """
 
     def __init__(
@@ -55,8 +58,10 @@ class RateLimitMiddleware:
         default: str,
         find_route: RouteFinder,
         trusted_proxies: Sequence[str] = (),
+        unlimited_prefix: str | None = None,
     ) -> None:
         self.app = app
+        self.unlimited_prefix = unlimited_prefix
         self.limiter = limiter
         self.default = default
         self.find_route = find_route
@@ -67,6 +72,13 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         spec = self.find_route(scope)
+        if (
+            spec is None
+            and self.unlimited_prefix is not None
+            and not scope["path"].startswith(self.unlimited_prefix)
+        ):
+            await self.app(scope, receive, send)
+            return
         limit = self.default if spec is None or spec.rate_limit in (None, True) else spec.rate_limit
         if limit is False:
             await self.app(scope, receive, send)
