@@ -1,0 +1,1 @@
+"""End-to-end tests: a generated app in real headless Chromium (`tox -e e2e`)."""
