@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Callable, Generator, Iterator
@@ -150,6 +151,10 @@ def screenshot(request: pytest.FixtureRequest, artifacts: Path) -> Screenshots:
     return Screenshots(artifacts, request.node)
 
 
+_BREAKAGE = re.compile(r"Content.Security.Policy|:pageerror\]")
+"""Console lines that mean the page broke: a CSP violation, an uncaught exception."""
+
+
 @pytest.fixture
 def new_context(
     request: pytest.FixtureRequest,
@@ -187,6 +192,10 @@ def new_context(
             screenshot(page, "failed")
     for context in contexts:
         context.close()
+    # The bundle must run under the app's Content-Security-Policy, without errors.
+    broken = [line for line in browser_log if _BREAKAGE.search(line)]
+    if broken and not _failed(request.node):
+        pytest.fail("the browser reported:\n" + "\n".join(broken), pytrace=False)
 
 
 @pytest.fixture

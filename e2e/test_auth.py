@@ -108,6 +108,9 @@ def test_a_user_asks_for_a_password_reset_link(
 
     forgot.click()
     expect(page).to_have_url(re.compile(r"/forgot-password$"))
+    # The address changes first; the sign-in form (with its own "Email") stays until
+    # the page's chunk has loaded.
+    expect(page.get_by_role("heading", name="Reset your password")).to_be_visible()
     page.get_by_label("Email", exact=True).fill(account.email)
     screenshot(page, "forgot password")
     with page.expect_response(re.compile(r"/api/auth/password-reset$")) as answer:
