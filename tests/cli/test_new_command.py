@@ -26,6 +26,7 @@ def test_new_writes_a_project_in_layers(runner: CliRunner, tmp_path: Path) -> No
         ast.parse(source)  # valid Python
     for path in (
         "pyproject.toml", "tox.ini", "README.md", ".env", ".env.example", ".gitignore",
+        ".dockerignore",
         "alembic.ini", "migrations/env.py", "migrations/versions/0001_create_users.py",
         "tests/conftest.py", "tests/test_app.py", ".github/workflows/ci.yml",
         "deploy/Dockerfile", "deploy/compose.yaml", "deploy/nginx.conf",
@@ -34,6 +35,8 @@ def test_new_writes_a_project_in_layers(runner: CliRunner, tmp_path: Path) -> No
     ):  # fmt: skip
         assert (root / path).is_file(), path
     assert not list(root.rglob("*.jinja"))
+    dockerfile = (root / "deploy" / "Dockerfile").read_text()
+    assert "COPY --from=frontend /frontend/dist ./frontend/dist" in dockerfile
     assert "from my_shop.models import User" in (root / "my_shop" / "main.py").read_text()
     project = find_project(root / "my_shop")
     assert (project.package, project.app) == ("my_shop", "my_shop.main:app")

@@ -6,8 +6,8 @@ need no escaping. Path segments may be templates too (`{{ package }}/main.py.jin
 Rendering is sandboxed and strict: a name the context does not define is an
 error, not an empty string.
 
-A file named `gitignore` is written as `.gitignore` (a `.gitignore` in the
-template folder would apply to stackkit's own repository instead).
+Files named `gitignore` and `dockerignore` are written with a leading dot (a
+`.gitignore` in the template folder would apply to stackkit's own repository).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from jinja2.sandbox import SandboxedEnvironment
 __all__ = ["RenderedFile", "render_tree"]
 
 _SUFFIX = ".jinja"
-_RENAMED = {"gitignore": ".gitignore"}
+_RENAMED = {"gitignore": ".gitignore", "dockerignore": ".dockerignore"}
 
 RenderedFile = tuple[PurePosixPath, bytes]
 
