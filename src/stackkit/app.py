@@ -85,7 +85,7 @@ def default_cache_store(settings: Settings) -> Store:
 
 
 def default_backends(settings: Settings) -> list[Backend]:
-    """The database always; Redis when `REDIS_URL` is set."""
+    """The database (with its read replicas), which `/readyz` checks."""
     database = Database(
         settings.database_url,
         replica_urls=settings.database_replica_urls,
@@ -138,7 +138,8 @@ def create_app(
         auth: the same, with choices of your own (`AuthConfig`); give one or the other.
         frontend: a built single-page app (a Vite `dist/` folder) to serve at every
             path that is not the API's; see `stackkit.http.spa.frontend_directory`.
-        title, version: of the API, for the OpenAPI document.
+        title: the API's title, for the OpenAPI document.
+        version: the API's version, for the OpenAPI document.
         configure_logs: install stackkit's log handler (JSON in production).
 
     The middleware stack, outermost first:

@@ -1,7 +1,8 @@
 """Application settings, read from the environment and a `.env` file.
 
-Three names are unprefixed because every deployment platform knows them:
-`DATABASE_URL`, `REDIS_URL` and `SECRET_KEY`. Every other setting is prefixed
+Four names are unprefixed because deployment platforms know them (or, for the
+replicas, their like): `DATABASE_URL`, `DATABASE_REPLICA_URLS`, `REDIS_URL` and
+`SECRET_KEY`. Every other setting is prefixed
 `STACKKIT_` (for example `STACKKIT_ENV`, `STACKKIT_CORS_ORIGINS`).
 """
 

@@ -87,7 +87,8 @@ class Database(Backend):
         replica_urls: read replicas of the primary (PostgreSQL streaming replicas).
         connect_timeout: seconds before a server that does not answer counts as down.
         statement_timeout: seconds a PostgreSQL statement may run before it is cancelled.
-        pool_size, max_overflow: connections kept per engine, and allowed beyond that.
+        pool_size: connections kept per engine.
+        max_overflow: connections allowed per engine beyond `pool_size`.
         pool_timeout: seconds a unit waits for a free connection before a 503.
         replica_retry_after: seconds a replica that failed is skipped before it is tried again.
         cursor_secret: signs the page cursors of repositories (the app's `SECRET_KEY`);
