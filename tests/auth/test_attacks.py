@@ -70,6 +70,22 @@ def test_the_genuine_token_is_accepted(client: TestClient, tokens: dict[str, Any
     assert client.get("/api/auth/me", headers=lower_case).status_code == 200
 
 
+def test_a_token_naming_another_users_session_is_refused(
+    client: TestClient, tokens: dict[str, Any]
+) -> None:
+    # Signed with the app's own key (as with a leaked SECRET_KEY), for user "999",
+    # riding on ada's live session: the session is not that user's.
+    claims = {**_valid_claims(client, tokens), "sub": "999", "jti": "other"}
+    assert_refused(client, f"Bearer {_sign(client, claims)}")
+    mine = {**_valid_claims(client, tokens), "jti": "mine"}
+    assert (
+        client.get(
+            "/api/auth/me", headers={"Authorization": f"Bearer {_sign(client, mine)}"}
+        ).status_code
+        == 200
+    )
+
+
 def test_alg_none_is_refused(client: TestClient, tokens: dict[str, Any]) -> None:
     claims = _valid_claims(client, tokens)
     kid = _auth(client).tokens.keys.signing_kid

@@ -56,6 +56,8 @@ async def test_revoke_one(sessions: SessionStore) -> None:
     first = await sessions.create("42")
     second = await sessions.create("42")
     assert await sessions.is_alive(first.id)
+    assert await sessions.is_alive(first.id, "42")
+    assert not await sessions.is_alive(first.id, "43")  # not that user's
     assert await sessions.revoke(first.id)
     assert not await sessions.revoke(first.id)
     assert await sessions.get(first.id) is None

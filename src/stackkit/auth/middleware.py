@@ -101,7 +101,9 @@ class AuthenticationMiddleware:
         if scheme.lower() != "bearer" or not token:
             raise InvalidToken("The Authorization header must be 'Bearer <access token>'.")
         claims = self.tokens.verify(token)
-        if not await self.sessions.is_alive(claims.session_id):
+        # The session must also be the token's user's: a token minted with a leaked key,
+        # or a session id reused after a restore, names someone else's session.
+        if not await self.sessions.is_alive(claims.session_id, claims.subject):
             raise InvalidToken("The session of this token has ended.")
         return claims
 

@@ -95,10 +95,13 @@ class SessionStore:
         session = Session(**json.loads(raw))
         return session if session.expires_at > self.clock() else None
 
-    async def is_alive(self, session_id: str) -> bool:
-        """Whether the session exists: one read, nothing decoded (checked on every
-        authenticated request)."""
-        return await self.store.get(self._key(session_id)) is not None
+    async def is_alive(self, session_id: str, user_id: str | None = None) -> bool:
+        """Whether the session exists and, given `user_id`, is that user's: one read
+        (checked on every authenticated request)."""
+        raw = await self.store.get(self._key(session_id))
+        if raw is None:
+            return False
+        return user_id is None or json.loads(raw).get("user_id") == user_id
 
     async def touch(self, session_id: str, data: Mapping[str, Any] | None = None) -> Session | None:
         """Extend the session by `ttl` (up to its maximum lifetime), optionally replacing
