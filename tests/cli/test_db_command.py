@@ -6,9 +6,11 @@ Alembic's online commands run an event loop of their own, so the tests are synch
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sqlite3
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
@@ -222,13 +224,20 @@ def test_seed_without_a_seed_module_fails_in_one_line(make_project: MakeProject)
 
 def test_backup_then_restore_brings_the_data_back(migrated: DemoProject) -> None:
     before = articles(migrated.database_url)
-    result = invoke("backup")
+    previous_umask = os.umask(0o022)  # the common one: files readable by everyone
+    try:
+        result = invoke("backup")
+    finally:
+        os.umask(previous_umask)
     assert result.exit_code == 0, result.output
     written = migrated.root / result.output.strip()
     name = make_url(migrated.database_url).database or ""
     stem, extension = ("app", "sqlite3") if "sqlite" in migrated.database_url else (name, "dump")
     assert re.fullmatch(rf"backups/{stem}-\d{{8}}-\d{{6}}\.{extension}", result.output.strip())
     assert written.is_file()
+    # It holds every password hash: its owner's only, whatever the umask.
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    assert stat.S_IMODE(written.parent.stat().st_mode) == 0o700
 
     execute(
         migrated.database_url,

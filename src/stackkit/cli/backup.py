@@ -51,9 +51,9 @@ def backup(database_url: str, output_dir: Path, *, connect_timeout: float = 5.0)
         source = _sqlite_path(url)
         if not source.is_file():
             raise BackupError(f"no SQLite database at {source}")
-        output_dir.mkdir(parents=True, exist_ok=True)
+        output_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         target = _new_backup_path(output_dir, source.stem, ".sqlite3")
-        partial = target.with_name(f".{target.name}.partial")
+        partial = _private_file(target.with_name(f".{target.name}.partial"))
         try:
             with closing(sqlite3.connect(source)) as db, closing(sqlite3.connect(partial)) as out:
                 db.backup(out)
@@ -65,9 +65,9 @@ def backup(database_url: str, output_dir: Path, *, connect_timeout: float = 5.0)
             raise
     else:
         pg_dump = find_postgres_tool("pg_dump")
-        output_dir.mkdir(parents=True, exist_ok=True)
+        output_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         target = _new_backup_path(output_dir, url.database or url.username or "postgres", ".dump")
-        partial = target.with_name(f".{target.name}.partial")
+        partial = _private_file(target.with_name(f".{target.name}.partial"))
         command = ["--format=custom", "--no-password", "--file", str(partial)]
         try:
             _run_postgres_tool(pg_dump, command, url, connect_timeout)
@@ -76,6 +76,14 @@ def backup(database_url: str, output_dir: Path, *, connect_timeout: float = 5.0)
             raise
     partial.replace(target)
     return target
+
+
+def _private_file(path: Path) -> Path:
+    """Create `path` empty, readable by its owner only: a backup holds every password
+    hash, and the writers (SQLite, pg_dump) would otherwise follow the umask."""
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    return path
 
 
 def prune(written: Path, keep: int) -> list[Path]:
