@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
+from starlette.requests import Request
 
 from stackkit.db.query import OPERATORS
 from stackkit.http.resource import Resource
@@ -29,8 +30,8 @@ class ResourceInfo(BaseModel):
     operators: list[str]
     """Filter operators: `field__<operator>=value` (`eq` is plain `field=value`)."""
     permissions: dict[str, bool]
-    """What the caller may do: `list`, `create`, `read`, `update`, `delete` (on an owned
-    resource, on their own rows)."""
+    """What the caller may do, given their roles (`Resource(roles=..., write_roles=...)`):
+    `list`, `create`, `read`, `update`, `delete` (on an owned resource, on their own rows)."""
 
 
 def describe(resource: Resource) -> ResourceInfo:
@@ -54,11 +55,14 @@ def describe(resource: Resource) -> ResourceInfo:
 
 def meta_controller(resources: Sequence[Resource]) -> Controller:
     meta = Controller("/api/meta", tags=["meta"])
-    infos = [describe(resource) for resource in resources]
+    infos = [(resource, describe(resource)) for resource in resources]
 
     @meta.get("/resources", name="list_resources")
-    async def list_resources() -> list[ResourceInfo]:
+    async def list_resources(request: Request) -> list[ResourceInfo]:
         """The resources of this API, with the schemas a generic UI renders them from."""
-        return infos
+        return [
+            info.model_copy(update={"permissions": resource.permissions(request)})
+            for resource, info in infos
+        ]
 
     return meta

@@ -23,7 +23,7 @@ never see them in lists; holders of the admin role see and change them all.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
@@ -38,10 +38,12 @@ from stackkit.db.service import Service
 from stackkit.http.problems import ProblemError, ValidationProblem
 from stackkit.http.routing import Controller, check_access
 
-__all__ = ["OWNER_COLUMN", "IdPath", "Resource", "etag_for"]
+__all__ = ["ACTIONS", "OWNER_COLUMN", "IdPath", "Resource", "etag_for"]
 
 OWNER_COLUMN = "owner_id"
 """The column that makes a resource owned: the id of the user a row belongs to."""
+ACTIONS = ("list", "create", "read", "update", "delete")
+"""What a resource's routes do, one route each."""
 
 _LIST_PARAMETERS = ("limit", "cursor", "sort")
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d+)"\s*$')
@@ -74,12 +76,24 @@ class Resource:
             (leave `owner_id` out of the create model).
         admin_role: the role whose holders see and change every row of an owned
             resource.
+        roles: roles a user must all hold for every route of the resource (403
+            otherwise).
+        write_roles: roles a user must also hold to create, change and delete rows:
+            `write_roles=["admin"]` lets every signed-in user read, and only admins
+            write. `GET /api/meta/resources` tells each caller what they may do.
+        cache_ttl: seconds the response cache keeps the answers of `list` and `read`;
+            None: the app's default (`STACKKIT_CACHE_TTL`); 0: never.
+        rate_limit: a limit for each route of the resource, each with a budget of its
+            own (`"100/minute"`; False: none; None: the app's default), or a limit per
+            action (`{"create": "30/minute"}`; the other actions keep the default).
 
     Raises:
         TypeError: an owned resource that is public (an anonymous caller owns no
             rows), whose model has no `owner_id` column, or whose update model
             declares `owner_id` (a PATCH must not move a row into another user's
-            list; reassign rows in a service method instead).
+            list; reassign rows in a service method instead); a public resource
+            that asks for roles; a `rate_limit` naming an action that is not one
+            of `ACTIONS`.
     """
 
     def __init__(
@@ -94,7 +108,20 @@ class Resource:
         prefix: str | None = None,
         owned: bool | None = None,
         admin_role: str = "admin",
+        roles: Sequence[str] = (),
+        write_roles: Sequence[str] = (),
+        cache_ttl: float | None = None,
+        rate_limit: str | bool | Mapping[str, str | bool] | None = None,
     ) -> None:
+        if public and (roles or write_roles):
+            raise TypeError(f"resource {name!r} is public: it cannot require roles")
+        if isinstance(rate_limit, Mapping):
+            unknown = sorted(set(rate_limit) - set(ACTIONS))
+            if unknown:
+                raise TypeError(
+                    f"resource {name!r}: rate_limit names {unknown}, not actions of "
+                    f"a resource ({', '.join(ACTIONS)})"
+                )
         self.name = name
         self.service = service
         self.create_model = create
@@ -107,6 +134,10 @@ class Resource:
         columns = repository.model.__table__.c
         self.owned = OWNER_COLUMN in columns if owned is None else owned
         self.admin_role = admin_role
+        self.roles = tuple(roles)
+        self.write_roles = tuple(write_roles)
+        self.cache_ttl = cache_ttl
+        self.rate_limit = rate_limit
         if self.owned:
             _check_owned(name, repository.model.__name__, OWNER_COLUMN in columns, public, update)
             self._owner_column = columns[OWNER_COLUMN]
@@ -181,6 +212,14 @@ class Resource:
             roles = getattr(request.scope.get("auth"), "scopes", ())
         return self.admin_role in roles
 
+    def permissions(self, request: Request) -> dict[str, bool]:
+        """What the caller's roles let them do: `list`, `create`, `read`, `update`,
+        `delete` (on an owned resource, on their own rows)."""
+        granted = getattr(request.scope.get("auth"), "scopes", ())
+        reads = all(role in granted for role in self.roles)
+        writes = reads and all(role in granted for role in self.write_roles)
+        return {action: reads if action in ("list", "read") else writes for action in ACTIONS}
+
     async def check_references(self, request: Request, values: dict[str, Any]) -> None:
         """Refuse a reference to a row of an owned table that the caller does not own:
         a user may point only at their own rows (admins at any). Without this, ids
@@ -210,6 +249,12 @@ class Resource:
                     )  # fmt: skip
         if errors:
             raise ValidationProblem(errors)
+
+    def rate_limit_for(self, action: str) -> str | bool | None:
+        """The rate limit of the route that does `action` (one of `ACTIONS`)."""
+        if isinstance(self.rate_limit, Mapping):
+            return self.rate_limit.get(action)
+        return self.rate_limit
 
     def _row_response(self, row: Any, status_code: int = 200, **headers: str) -> Response:
         body = self._read.dump_json(self._read.validate_python(row, from_attributes=True))
@@ -270,21 +315,30 @@ class Resource:
         create_row.__annotations__["body"] = CreateModel
         update_row.__annotations__["body"] = UpdateModel
         singular = self.name.removesuffix("s")
-        controller.get("", name=f"list_{self.name}", summary=f"List {self.name}")(list_rows)
+        reads, writes = self.roles, (*self.roles, *self.write_roles)
+        limit = self.rate_limit_for
+        controller.get(
+            "", name=f"list_{self.name}", summary=f"List {self.name}", roles=reads,
+            cache_ttl=self.cache_ttl, rate_limit=limit("list"),
+        )(list_rows)  # fmt: skip
         controller.post(
             "", name=f"create_{self.name}", status_code=201, response=self.read_model,
-            summary=f"Create a {singular}",
+            summary=f"Create a {singular}", roles=writes, rate_limit=limit("create"),
         )(create_row)  # fmt: skip
         controller.get(
-            "/{id}", name=f"get_{self.name}", response=self.read_model, summary=f"Read a {singular}"
-        )(read_row)
+            "/{id}", name=f"get_{self.name}", response=self.read_model,
+            summary=f"Read a {singular}", roles=reads, cache_ttl=self.cache_ttl,
+            rate_limit=limit("read"),
+        )(read_row)  # fmt: skip
         controller.patch(
             "/{id}", name=f"update_{self.name}", response=self.read_model,
             summary=f"Change a {singular} (If-Match: its ETag, to refuse stale changes)",
+            roles=writes, rate_limit=limit("update"),
         )(update_row)  # fmt: skip
-        controller.delete("/{id}", name=f"delete_{self.name}", summary=f"Delete a {singular}")(
-            delete_row
-        )
+        controller.delete(
+            "/{id}", name=f"delete_{self.name}", summary=f"Delete a {singular}", roles=writes,
+            rate_limit=limit("delete"),
+        )(delete_row)  # fmt: skip
         return controller
 
 
