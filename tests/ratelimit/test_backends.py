@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import redis.asyncio as redis
 
-from stackkit.cache import RedisStore
+from stackkit.cache import RedisStore, StoreUnavailable
 from stackkit.ratelimit import (
     RateLimitBackend,
     RateLimited,
@@ -105,3 +106,25 @@ async def test_very_high_rates_are_still_counted(backend: RateLimitBackend) -> N
     assert 0 <= allowed.remaining <= 2_999_999
     too_many = await backend.acquire("busy", rates, cost=3_000_001)  # more than the burst
     assert not too_many.allowed
+
+
+async def test_a_full_redis_counts_as_unavailable(redis_process: RedisProcess) -> None:
+    # Under `noeviction`, a Redis at its memory limit answers writes with OOM: the
+    # limiter must treat that as an outage (fail open, or 503 when closed), not a 500.
+    store = RedisStore(redis_process.url, prefix=unique_key_prefix(), timeout=1)
+    await store.open()
+    admin = redis.Redis.from_url(redis_process.url)
+    try:
+        limiter = RateLimiter(RedisRateLimitBackend(store))
+        assert (await limiter.hit("k", "1/minute")).allowed
+        used = int((await admin.info("memory"))["used_memory"])
+        await admin.config_set("maxmemory-policy", "noeviction")
+        await admin.config_set("maxmemory", str(used + 1))
+        with pytest.raises(StoreUnavailable):
+            await store.set("big", b"x" * 100_000)
+        assert (await limiter.hit("new-key", "1/minute")).allowed  # fail open
+        with pytest.raises(RateLimitUnavailable):
+            await limiter.hit("other-key", "1/minute", fail_open=False)
+    finally:
+        await admin.aclose()
+        await store.close()

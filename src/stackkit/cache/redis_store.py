@@ -17,6 +17,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ClusterDownError, OutOfMemoryError, ReadOnlyError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -26,8 +27,18 @@ __all__ = ["REDIS_DOWN", "RedisClusterStore", "RedisStore"]
 
 logger = logging.getLogger("stackkit.cache")
 
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
-"""What redis-py raises when the server is away or slow (as opposed to a bad command)."""
+REDIS_DOWN = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    ClusterDownError,
+    TryAgainError,
+)
+"""What redis-py raises when the server cannot serve: away, slow, full (`OOM` under
+`noeviction`), a replica since a failover (`READONLY`), a cluster without a slot's
+node (`CLUSTERDOWN`, `TRYAGAIN`); as opposed to a bad command."""
 
 _INCR_WITH_TTL = """
 local value = redis.call('INCRBY', KEYS[1], ARGV[1])
