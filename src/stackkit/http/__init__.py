@@ -6,18 +6,23 @@ from stackkit.http.problems import (
     FieldError,
     ProblemError,
     ValidationProblem,
+    http_exception_handler,
+    problem_error_handler,
     problem_response,
 )
-from stackkit.http.routing import Controller, RouteSpec, route_spec
+from stackkit.http.routing import Controller, RouteFinder, RouteSpec, route_spec
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
     "Controller",
     "FieldError",
     "ProblemError",
+    "RouteFinder",
     "RouteSpec",
     "ValidationProblem",
+    "http_exception_handler",
     "openapi_document",
+    "problem_error_handler",
     "problem_response",
     "route_spec",
 ]

@@ -14,12 +14,14 @@ from stackkit.ratelimit.limiter import (
     rate_limit_headers,
 )
 from stackkit.ratelimit.limits import Rate, parse_limits
+from stackkit.ratelimit.middleware import RateLimitMiddleware
 
 __all__ = [
     "Decision",
     "MemoryRateLimitBackend",
     "Rate",
     "RateLimitBackend",
+    "RateLimitMiddleware",
     "RateLimitUnavailable",
     "RateLimited",
     "RateLimiter",
