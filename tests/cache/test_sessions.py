@@ -66,6 +66,27 @@ async def test_revoke_one(sessions: SessionStore) -> None:
     assert [s.id for s in await sessions.list("42")] == [second.id]
 
 
+async def test_a_session_whose_owner_was_checked_still_ends_at_once(
+    sessions: SessionStore,
+) -> None:
+    session = await sessions.create("42")
+    assert await sessions.is_alive(session.id, "42")  # its value decoded, and remembered
+    assert not await sessions.is_alive(session.id, "43")
+    await sessions.revoke(session.id)
+    assert not await sessions.is_alive(session.id, "42")
+
+
+async def test_the_owners_remembered_are_bounded(
+    sessions: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("stackkit.cache.sessions._OWNERS_KEPT", 2)
+    created = [await sessions.create(str(n)) for n in range(5)]
+    for n, session in enumerate(created):
+        assert await sessions.is_alive(session.id, str(n))
+        assert not await sessions.is_alive(session.id, "someone else")
+    assert len(sessions._owners) == 2
+
+
 async def test_list_and_revoke_all_of_a_user(sessions: SessionStore, clock: Clock) -> None:
     mine = [await sessions.create("42") for _ in range(3)]
     theirs = await sessions.create("7")

@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 
 from stackkit import Controller
 from stackkit.logs import configure_logging
+from stackkit.middleware import SecurityHeadersMiddleware
 
 
 def logging_controller() -> Controller:
@@ -69,6 +70,25 @@ def test_security_headers_are_set(make_client: Callable[..., TestClient]) -> Non
     assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
     assert "strict-transport-security" not in headers  # development: plain HTTP
+
+
+async def test_security_headers_leave_a_responses_own_in_place() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        start = {"type": "http.response.start", "status": 200}
+        await send({**start, "headers": [(b"X-Frame-Options", b"SAMEORIGIN")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await SecurityHeadersMiddleware(app, hsts=True)({"type": "http"}, None, send)  # type: ignore[arg-type]
+    headers = sent[0]["headers"]
+    assert [v for k, v in headers if k.lower() == b"x-frame-options"] == [b"SAMEORIGIN"]
+    assert (b"x-content-type-options", b"nosniff") in headers
+    assert any(k == b"strict-transport-security" for k, _ in headers)
+    assert len(headers) == 6  # the response's own, and the five others
 
 
 def test_cors_allows_configured_origins_only(

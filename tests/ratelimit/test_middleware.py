@@ -8,6 +8,8 @@ import pytest
 from starlette.middleware import Middleware
 
 from stackkit import Controller, Settings, create_app
+from stackkit.ratelimit import Decision, rate_limit_headers
+from stackkit.ratelimit.middleware import _allowed_headers
 from stackkit.testing import RedisProcess, unique_key_prefix
 from tests.helpers import UserFromHeader
 
@@ -131,3 +133,17 @@ async def test_redis_outage_fails_open_except_where_a_route_fails_closed(
         assert closed_route.headers["content-type"] == "application/problem+json"
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize(
+    "decision",
+    [
+        Decision(True, 100, 99, 0.6, 0.0),
+        Decision(True, 3, 0, 60.0, 0.0),
+        Decision(True, 1_000_000_000, 999_999_999, 1e-9, 0.0),
+    ],
+    ids=["fraction-of-a-second", "last-one", "huge-rate"],
+)
+def test_an_allowed_requests_headers_are_rate_limit_headers(decision: Decision) -> None:
+    expected = [(k.lower().encode(), v.encode()) for k, v in rate_limit_headers(decision).items()]
+    assert _allowed_headers(decision) == expected

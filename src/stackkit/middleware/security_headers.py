@@ -41,6 +41,7 @@ class SecurityHeadersMiddleware:
         if hsts:
             headers[b"strict-transport-security"] = HSTS.encode("latin-1")
         self.headers = list(headers.items())
+        self.names = frozenset(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,7 +52,10 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 existing = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in existing}
-                existing.extend(item for item in self.headers if item[0] not in present)
+                if present.isdisjoint(self.names):  # the usual case: all of them go
+                    existing += self.headers
+                else:
+                    existing += [item for item in self.headers if item[0] not in present]
                 message["headers"] = existing
             await send(message)
 
