@@ -14,14 +14,12 @@ Needs `wrk` on PATH (Debian: `apt-get install wrk`). Targets 127.0.0.1 only.
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import statistics
-import subprocess
 import tempfile
 from pathlib import Path
 
-from harness import free_port, serve
+from harness import Load, Row, free_port, parse_load, serve, wrk
 from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -80,17 +78,55 @@ APPS = [
 ]
 
 
-def load(port: int, seconds: int) -> tuple[float, float]:
-    result = subprocess.run(
-        ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", f"http://127.0.0.1:{port}/api/items"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout).group(1))  # type: ignore[union-attr]
-    p99, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", result.stdout).groups()  # type: ignore[union-attr]
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-    return rate, float(p99) * scale
+def run(seconds: int, rounds: int) -> dict[str, tuple[float, float]]:
+    """(requests/s, p99 ms) of each app, the medians of `rounds` interleaved rounds."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not on PATH (Debian: apt-get install wrk)")
+    samples: dict[str, list[Load]] = {label: [] for label, _ in APPS}
+    with tempfile.TemporaryDirectory() as folder:
+        ports = {label: free_port() for label, _ in APPS}
+        servers = []
+        try:
+            for label, factory in APPS:
+                log = Path(folder) / f"{factory}.log"
+                servers.append(serve(f"core_overhead:{factory}", ports[label], log))
+            for label, _ in APPS:
+                wrk(f"http://127.0.0.1:{ports[label]}/api/items", 1)  # warm up
+            # Rounds interleave the apps, so that a slow spell of the machine hits all alike.
+            for _ in range(rounds):
+                for label, _ in APPS:
+                    output = wrk(f"http://127.0.0.1:{ports[label]}/api/items", seconds)
+                    samples[label].append(parse_load(output))
+        finally:
+            for server in servers:
+                server.terminate()
+                server.wait(timeout=10)
+    return {
+        label: (
+            statistics.median(r.rate for r in loads),
+            statistics.median(r.p99_ms for r in loads),
+        )
+        for label, loads in samples.items()
+    }
+
+
+def measure(seconds: int = 5, rounds: int = 3) -> list[Row]:
+    """The stackkit core, access log off and on, against bare Starlette (no goal set)."""
+    results = run(seconds, rounds)
+    base_rate, base_p99 = results[APPS[0][0]]
+    rows = []
+    for label, factory in APPS[1:]:
+        rate, p99 = results[label]
+        log = "off" if factory.endswith("quiet") else "on"
+        rows.append(
+            Row(
+                f"core: app core, access log {log}, vs bare Starlette",
+                f"{rate:,.0f} req/s, p99 {p99:.1f} ms",
+                f"{base_rate:,.0f} req/s, p99 {base_p99:.1f} ms",
+                rate / base_rate,
+            )
+        )
+    return rows
 
 
 def main() -> None:
@@ -98,31 +134,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not on PATH (Debian: apt-get install wrk)")
-
-    samples: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in APPS}
-    with tempfile.TemporaryDirectory() as folder:
-        ports = {label: free_port() for label, _ in APPS}
-        servers = [
-            serve(f"core_overhead:{factory}", ports[label], Path(folder) / f"{factory}.log")
-            for label, factory in APPS
-        ]
-        try:
-            for label, _ in APPS:
-                load(ports[label], 1)  # warm up
-            # Rounds interleave the apps, so that a slow spell of the machine hits all alike.
-            for _ in range(args.rounds):
-                for label, _ in APPS:
-                    samples[label].append(load(ports[label], args.seconds))
-        finally:
-            for server in servers:
-                server.terminate()
-                server.wait(timeout=10)
-    results = {
-        label: (statistics.median(r[0] for r in rounds), statistics.median(r[1] for r in rounds))
-        for label, rounds in samples.items()
-    }
+    results = run(args.seconds, args.rounds)
 
     baseline = results[APPS[0][0]][0]
     print(f"{'app':34} {'req/s':>9} {'p99 ms':>8} {'vs bare':>8}")

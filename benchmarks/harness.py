@@ -1,17 +1,98 @@
-"""What the benchmark scripts share: uvicorn servers on loopback ports, Redis clean-up."""
+"""What the benchmark scripts share: uvicorn servers on loopback ports, wrk loads, Redis
+clean-up, and the `Row` each script's `measure()` returns for `run_all.py`'s table."""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 
-__all__ = ["count_keys", "free_port", "remove_keys", "serve"]
+__all__ = [
+    "Load",
+    "Row",
+    "count_keys",
+    "free_port",
+    "parse_load",
+    "remove_keys",
+    "serve",
+    "wrk",
+]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One comparison of stackkit with its baseline, as `run_all.py` prints it.
+
+    `ratio` reads the way `goal` does: stackkit's figure over the baseline's for
+    rates (higher is better), for times (lower is better), or for sizes (against a
+    budget). `met` is None where no goal is set.
+    """
+
+    benchmark: str
+    stackkit: str
+    baseline: str
+    ratio: float | None
+    goal: str = ""
+    met: bool | None = None
+
+
+@dataclass(frozen=True)
+class Load:
+    """What one wrk run measured."""
+
+    rate: float
+    """Requests a second."""
+    p99_ms: float
+    errors: int
+    """Socket errors and responses that were not 2xx or 3xx."""
+
+
+def wrk(
+    url: str,
+    seconds: int,
+    *,
+    connections: int = 32,
+    headers: dict[str, str] | None = None,
+    script: Path | None = None,
+) -> str:
+    """wrk's report of a `seconds`-long load of `url` (on 127.0.0.1), two threads; wrk
+    stops itself after `seconds`, and is killed if it runs 30 s past that."""
+    if not url.startswith("http://127.0.0.1:"):
+        raise ValueError(f"wrk targets 127.0.0.1 only, not {url}")
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    command += ["-s", str(script)] if script else []
+    command.append(url)
+    result = subprocess.run(
+        command, capture_output=True, text=True, check=True, timeout=seconds + 30
+    )
+    return result.stdout
+
+
+def parse_load(output: str) -> Load:
+    """Requests/s, p99 and errors from a wrk report."""
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p99, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", output).groups()  # type: ignore[union-attr]
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    # wrk prints these two lines only when there are such errors.
+    errors = 0
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    if socket_errors:
+        errors += sum(map(int, socket_errors.groups()))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if non_2xx:
+        errors += int(non_2xx.group(1))
+    return Load(rate, float(p99) * scale, errors)
 
 
 def free_port() -> int:

@@ -14,9 +14,10 @@ Every contender builds its query in the call, as an endpoint would. Queries:
 `list` (offset pagination), `page 1` and `page 101` (keyset pagination, the
 latter through a cursor 5,000 rows deep).
 
-Each figure is the median time of a call over `--rounds` x `--iterations`
-calls; the contenders take turns call by call, so that a slow spell of the
-machine hits them all alike. With `--concurrency N`, N calls run at once
+Goal: stackkit within 1.25x the time of the Core query. Each figure is the
+median time of a call over `--rounds` x `--iterations` calls; the contenders
+take turns call by call, so that a slow spell of the machine hits them all
+alike. With `--concurrency N`, N calls run at once
 (on N pooled connections) and a call's time is their wall time over N.
 
     python benchmarks/repository_list.py [--rounds 5] [--iterations 300] [--concurrency 1]
@@ -40,6 +41,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from harness import Row
 from sqlalchemy import String, insert, select, text, tuple_
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Mapped, mapped_column
@@ -53,6 +55,7 @@ LIMIT = 50
 DEEP_PAGE = 100  # pages skipped before the deep page: it starts after row 5,000
 FILTERS = {"status": "live", "price__gte": 10}
 SORT = "-price"
+GOAL = 1.25  # stackkit's time a call over the Core query's, at most
 
 
 class Item(Model):
@@ -160,7 +163,10 @@ async def time_batch(call: Call, db: Database, concurrency: int) -> float:
     return (time.perf_counter() - start) / concurrency
 
 
-async def run(url: str, rounds: int, iterations: int, concurrency: int) -> None:
+async def run(
+    url: str, rounds: int, iterations: int, concurrency: int
+) -> list[tuple[str, str, float]]:
+    """(query, contender, median ms a call) of every contender."""
     async with Database(url, pool_size=max(10, concurrency)) as db:
         await seed(db)
         runs = contenders(*await deep_page_start(db))
@@ -182,15 +188,50 @@ async def run(url: str, rounds: int, iterations: int, concurrency: int) -> None:
                 for k in range(len(runs)):
                     index = (sweep + k) % len(runs)
                     samples[index].append(await time_batch(runs[index][2], db, concurrency))
+    return [
+        (query, label, statistics.median(samples[index]) * 1000)
+        for index, (query, label, _) in enumerate(runs)
+    ]
 
-    print(f"{ROWS:,} rows, {LIMIT} per call, {rounds} x {iterations} calls, {concurrency} at once")
-    print(f"{'query':9} {'contender':30} {'median ms/call':>14} {'vs Core':>8}")
-    baseline = 0.0
-    for index, (query, label, _) in enumerate(runs):
-        median = statistics.median(samples[index]) * 1000
-        if label.startswith("Core"):
-            baseline = median
-        print(f"{query:9} {label:30} {median:14.3f} {median / baseline:7.2f}x")
+
+def in_scratch_database(
+    database_url: str, rounds: int, iterations: int, concurrency: int
+) -> list[tuple[str, str, float]]:
+    """`run` in a database of its own on the server, dropped at the end, also on failure."""
+    if make_url(database_url).host != "127.0.0.1":
+        raise SystemExit("the database URL must point at 127.0.0.1")
+    name = f"stackkit_bench_{uuid.uuid4().hex[:12]}"
+    url = create_database(database_url, name=name)
+    try:
+        return asyncio.run(run(url, rounds, iterations, concurrency))
+    finally:
+        drop_database(database_url, name)
+
+
+def measure(
+    database_url: str = DEFAULT_URL, rounds: int = 5, iterations: int = 300, concurrency: int = 1
+) -> list[Row]:
+    """stackkit's `list` and `page` against the Core query of the same rows (goal: 1.25x
+    its time or less)."""
+    results = in_scratch_database(database_url, rounds, iterations, concurrency)
+    core = {query: ms for query, label, ms in results if label.startswith("Core")}
+    at_once = f", {concurrency} at once" if concurrency > 1 else ""
+    rows = []
+    for query, label, ms in results:
+        if not label.startswith("stackkit"):
+            continue
+        ratio = ms / core[query]
+        rows.append(
+            Row(
+                f"data layer: {label.removeprefix('stackkit ')}, {query}{at_once}",
+                f"{ms:.2f} ms/call",
+                f"Core {core[query]:.2f} ms",
+                ratio,
+                f"<= {GOAL}x",
+                ratio <= GOAL,
+            )
+        )
+    return rows
 
 
 def main() -> None:
@@ -213,15 +254,17 @@ def main() -> None:
     args = parser.parse_args()
     if min(args.rounds, args.iterations, args.concurrency) < 1:
         raise SystemExit("--rounds, --iterations and --concurrency must be 1 or more")
-    if make_url(args.database_url).host != "127.0.0.1":
-        raise SystemExit("--database-url must point at 127.0.0.1")
-
-    name = f"stackkit_bench_{uuid.uuid4().hex[:12]}"
-    url = create_database(args.database_url, name=name)
-    try:
-        asyncio.run(run(url, args.rounds, args.iterations, args.concurrency))
-    finally:
-        drop_database(args.database_url, name)
+    results = in_scratch_database(args.database_url, args.rounds, args.iterations, args.concurrency)
+    print(
+        f"{ROWS:,} rows, {LIMIT} per call, {args.rounds} x {args.iterations} calls,"
+        f" {args.concurrency} at once"
+    )
+    print(f"{'query':9} {'contender':30} {'median ms/call':>14} {'vs Core':>8}")
+    baseline = 0.0
+    for query, label, median in results:
+        if label.startswith("Core"):
+            baseline = median
+        print(f"{query:9} {label:30} {median:14.3f} {median / baseline:7.2f}x")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ requests/s, p99 latency and the ratio to the uncached endpoint:
   to show what the Redis round trip costs;
 - uncached: `STACKKIT_CACHE_TTL=0`; every request reads 50 rows from PostgreSQL.
 
+Goal: cache hits at 3x the requests/s of the uncached endpoint or more.
+
 Before timing, the script checks that the contenders send the same items and
 that the cached ones say `Cache-Status: stackkit; hit`, then warms each server
 up with a wrk run that counts every response's status and `Cache-Status`.
@@ -37,14 +39,13 @@ import random
 import re
 import shutil
 import statistics
-import subprocess
 import tempfile
 import urllib.request
 import uuid
 from datetime import datetime
 from pathlib import Path
 
-from harness import count_keys, free_port, remove_keys, serve
+from harness import Row, count_keys, free_port, parse_load, remove_keys, serve, wrk
 from pydantic import BaseModel, Field
 from sqlalchemy import String, insert, text
 from sqlalchemy.engine import make_url
@@ -65,6 +66,7 @@ PREFIX_VARIABLE = "STACKKIT_BENCH_REDIS_PREFIX"
 ROWS = 1_000
 PATH = "/api/items?limit=50&sort=-price"
 HIT = "stackkit; hit"
+GOAL = 3.0  # cache hits a second over uncached GETs a second, at least
 
 
 class Item(Model):
@@ -185,16 +187,10 @@ def check(ports: dict[str, int], cached: set[str]) -> None:
             raise SystemExit(f"{label}: second GET has Cache-Status {status!r}")
 
 
-def wrk(port: int, seconds: int, script: Path | None = None) -> str:
-    command = ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency"]
-    command += ["-s", str(script)] if script else []
-    command.append(f"http://127.0.0.1:{port}{PATH}")
-    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
-
-
 def warm_up(label: str, port: int, script: Path, cached: bool) -> None:
     """A 2-second load that counts responses: all 200, all hits when cached."""
-    counts = re.search(r"COUNTS hits=(\d+) ok=(\d+) other=(\d+)", wrk(port, 2, script))
+    output = wrk(f"http://127.0.0.1:{port}{PATH}", 2, script=script)
+    counts = re.search(r"COUNTS hits=(\d+) ok=(\d+) other=(\d+)", output)
     if counts is None:
         raise SystemExit(f"{label}: the counting wrk script printed no counts")
     hits, ok, other = map(int, counts.groups())
@@ -204,24 +200,14 @@ def warm_up(label: str, port: int, script: Path, cached: bool) -> None:
 
 def load(port: int, seconds: int) -> tuple[float, float, int]:
     """Requests/s, p99 ms, and the errors wrk saw (socket errors, non-2xx/3xx)."""
-    output = wrk(port, seconds)
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p99, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", output).groups()  # type: ignore[union-attr]
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-    # wrk prints these two lines only when there are such errors.
-    errors = 0
-    socket_errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
-    )
-    if socket_errors:
-        errors += sum(map(int, socket_errors.groups()))
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    if non_2xx:
-        errors += int(non_2xx.group(1))
-    return rate, float(p99) * scale, errors
+    result = parse_load(wrk(f"http://127.0.0.1:{port}{PATH}", seconds))
+    return result.rate, result.p99_ms, result.errors
 
 
-def run(database_url: str, redis_url: str, prefix: str, seconds: int, rounds: int) -> None:
+def run(
+    database_url: str, redis_url: str, prefix: str, seconds: int, rounds: int
+) -> dict[str, tuple[float, float, int]]:
+    """(requests/s, p99 ms, errors) of each contender: medians of the rounds, errors summed."""
     asyncio.run(seed(database_url))
     base = {
         "STACKKIT_ENV": "test",
@@ -263,19 +249,67 @@ def run(database_url: str, redis_url: str, prefix: str, seconds: int, rounds: in
                 server.terminate()
                 server.wait(timeout=10)
 
-    results = {
-        label: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs))
+    return {
+        label: (
+            statistics.median(r[0] for r in rs),
+            statistics.median(r[1] for r in rs),
+            sum(r[2] for r in rs),
+        )
         for label, rs in samples.items()
     }
-    baseline = results[CONTENDERS[-1][0]][0]
-    print(f"{ROWS:,} rows, GET {PATH}, median of {rounds} x {seconds} s, wrk -t2 -c32")
-    print(f"{'contender':32} {'req/s':>9} {'p99 ms':>8} {'vs uncached':>12}")
-    for label, (rate, p99) in results.items():
-        print(f"{label:32} {rate:9.0f} {p99:8.2f} {rate / baseline:11.2f}x")
-    for label, rs in samples.items():
-        errors = sum(r[2] for r in rs)
+
+
+def in_scratch_stores(
+    database_url: str, redis_url: str, seconds: int, rounds: int
+) -> dict[str, tuple[float, float, int]]:
+    """`run` in a database and under a Redis prefix of its own, both removed at the end."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not on PATH (Debian: apt-get install wrk)")
+    if make_url(database_url).host != "127.0.0.1":
+        raise SystemExit("the database URL must point at 127.0.0.1")
+    if make_url(redis_url).host != "127.0.0.1":
+        raise SystemExit("the Redis URL must point at 127.0.0.1")
+    run_id = uuid.uuid4().hex[:12]
+    name, prefix = f"stackkit_bench_{run_id}", f"stackkit_bench_{run_id}:"
+    url = create_database(database_url, name=name)
+    try:
+        return run(url, redis_url, prefix, seconds, rounds)
+    finally:
+        drop_database(database_url, name)
+        remove_keys(redis_url, prefix)
+
+
+def measure(
+    database_url: str = DEFAULT_DATABASE_URL,
+    redis_url: str = DEFAULT_REDIS_URL,
+    seconds: int = 5,
+    rounds: int = 3,
+) -> list[Row]:
+    """Cache hits (Redis, memory) against the uncached 50-row GET (goal: 3x or more).
+
+    Raises:
+        SystemExit: a contender answered with errors under load.
+    """
+    results = in_scratch_stores(database_url, redis_url, seconds, rounds)
+    base_rate, base_p99, _ = results[CONTENDERS[-1][0]]
+    rows = []
+    for label, (rate, p99, errors) in results.items():
         if errors:
-            print(f"warning: {label}: {errors} socket errors or non-2xx responses under load")
+            raise SystemExit(f"{label}: {errors} socket errors or non-2xx responses under load")
+        if label == CONTENDERS[-1][0]:
+            continue
+        ratio = rate / base_rate
+        rows.append(
+            Row(
+                f"response cache: {label} vs uncached 50-row GET",
+                f"{rate:,.0f} req/s, p99 {p99:.1f} ms",
+                f"{base_rate:,.0f} req/s, p99 {base_p99:.1f} ms",
+                ratio,
+                f">= {GOAL}x",
+                ratio >= GOAL,
+            )
+        )
+    return rows
 
 
 def main() -> None:
@@ -295,21 +329,16 @@ def main() -> None:
     args = parser.parse_args()
     if min(args.seconds, args.rounds) < 1:
         raise SystemExit("--seconds and --rounds must be 1 or more")
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not on PATH (Debian: apt-get install wrk)")
-    if make_url(args.database_url).host != "127.0.0.1":
-        raise SystemExit("--database-url must point at 127.0.0.1")
-    if make_url(args.redis_url).host != "127.0.0.1":
-        raise SystemExit("--redis-url must point at 127.0.0.1")
+    results = in_scratch_stores(args.database_url, args.redis_url, args.seconds, args.rounds)
 
-    run_id = uuid.uuid4().hex[:12]
-    name, prefix = f"stackkit_bench_{run_id}", f"stackkit_bench_{run_id}:"
-    url = create_database(args.database_url, name=name)
-    try:
-        run(url, args.redis_url, prefix, args.seconds, args.rounds)
-    finally:
-        drop_database(args.database_url, name)
-        remove_keys(args.redis_url, prefix)
+    baseline = results[CONTENDERS[-1][0]][0]
+    print(f"{ROWS:,} rows, GET {PATH}, median of {args.rounds} x {args.seconds} s, wrk -t2 -c32")
+    print(f"{'contender':32} {'req/s':>9} {'p99 ms':>8} {'vs uncached':>12}")
+    for label, (rate, p99, _) in results.items():
+        print(f"{label:32} {rate:9.0f} {p99:8.2f} {rate / baseline:11.2f}x")
+    for label, (_, _, errors) in results.items():
+        if errors:
+            print(f"warning: {label}: {errors} socket errors or non-2xx responses under load")
 
 
 if __name__ == "__main__":

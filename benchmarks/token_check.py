@@ -2,7 +2,8 @@
 
 The check is what `AuthenticationMiddleware` does for each request that carries a
 token: `AccessTokens.verify(token)` (which remembers verified tokens by their
-string until they expire), then `SessionStore.is_alive(claims.session_id)`. The
+string until they expire), then `SessionStore.is_alive(claims.session_id,
+claims.subject)` (the session exists and is the token's user's). The
 baseline is `jwt.decode(token, key, algorithms=["HS256"], audience=..., issuer=...)`
 with the same derived key (`TokenKeys.from_secret(...).signing_key`). Cases:
 
@@ -45,6 +46,7 @@ from urllib.parse import urlsplit
 
 import jwt
 import redis
+from harness import Row
 
 from stackkit.auth.keys import TokenKeys
 from stackkit.auth.tokens import AccessTokens
@@ -83,7 +85,7 @@ async def check_rate(
     start = time.perf_counter()
     for token in tokens:
         claims = access.verify(token)
-        if sessions is not None and not await sessions.is_alive(claims.session_id):
+        if sessions is not None and not await sessions.is_alive(claims.session_id, claims.subject):
             raise SystemExit(f"session {claims.session_id} not found: the check is wrong")
     return len(tokens) / (time.perf_counter() - start)
 
@@ -173,6 +175,44 @@ def report(contenders: list[Contender], args: argparse.Namespace) -> None:
         print(line)
 
 
+def measure(redis_url: str = DEFAULT_REDIS_URL, rounds: int = 5, n: int = 10_000) -> list[Row]:
+    """Cases 1 to 3, each against the PyJWT decode of the same tokens; the ratio is
+    stackkit's time per check over PyJWT's."""
+    if urlsplit(redis_url).hostname != "127.0.0.1":
+        raise SystemExit("the Redis URL must point at 127.0.0.1")
+    contenders = check_all(redis_url, argparse.Namespace(rounds=rounds, n=n))
+    rates = {c.label: statistics.median(c.rates) for c in contenders}
+    rows = []
+    for contender in contenders:
+        if contender.baseline is None or contender.label.startswith(" "):
+            continue
+        rate, base = rates[contender.label], rates[contender.baseline]
+        ratio = base / rate
+        rows.append(
+            Row(
+                f"token check: {contender.label[3:]}",
+                f"{1e6 / rate:.2f} us/check",
+                f"PyJWT decode {1e6 / base:.1f} us",
+                ratio,
+                f"<= {GOAL}x" if contender.goal else "",
+                ratio <= GOAL if contender.goal else None,
+            )
+        )
+    return rows
+
+
+def check_all(redis_url: str, args: argparse.Namespace) -> list[Contender]:
+    """Every contender's rates; the run's Redis keys deleted at the end, also on failure."""
+    prefix = unique_key_prefix()
+    try:
+        return asyncio.run(run(redis_url, prefix, args))
+    finally:
+        try:
+            delete_keys(redis_url, prefix)
+        except redis.RedisError as error:
+            print(f"warning: keys {prefix}* not deleted: {error}", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -192,16 +232,7 @@ def main() -> None:
         raise SystemExit("--rounds and --n must be 1 or more")
     if urlsplit(args.redis_url).hostname != "127.0.0.1":
         raise SystemExit("--redis-url must point at 127.0.0.1")
-
-    prefix = unique_key_prefix()
-    try:
-        contenders = asyncio.run(run(args.redis_url, prefix, args))
-    finally:
-        try:
-            delete_keys(args.redis_url, prefix)
-        except redis.RedisError as error:
-            print(f"warning: keys {prefix}* not deleted: {error}", file=sys.stderr)
-    report(contenders, args)
+    report(check_all(args.redis_url, args), args)
 
 
 if __name__ == "__main__":
