@@ -18,7 +18,7 @@ from stackkit.cli.app_commands import load_app
 from stackkit.cli.errors import first_line
 from stackkit.cli.project import Project, find_project
 from stackkit.db.migrations import MigrationError, alembic_config, current, heads, upgrade
-from stackkit.settings import Settings, SettingsError, load_settings
+from stackkit.settings import Settings
 
 __all__ = ["run_command"]
 
@@ -34,14 +34,14 @@ def run_command(host: str, port: int, reload: bool, workers: int, no_migrate: bo
     project = find_project()
     console = Console(highlight=False)
     with project.activated():
-        settings = project_settings()
+        app = load_app(project)  # the project's own code: an error in it stops here, in one line
+        settings: Settings = app.state.settings  # loaded once: the app's own
         if workers > 1 and not settings.redis_url:
             # Each worker would keep its own sessions: a token from one fails on another.
             raise click.ClickException(
                 f"--workers {workers} needs REDIS_URL: sessions, rate limits and the cache "
                 "must be shared by the workers"
             )
-        load_app(project)  # the project's own code: an error in it stops here, in one line
         check_port_free(host, port)
         if not no_migrate:
             applied = migrate(project, settings)
@@ -57,20 +57,9 @@ def run_command(host: str, port: int, reload: bool, workers: int, no_migrate: bo
             workers=None if reload else workers,
             app_dir=str(project.root),
             access_log=False,  # stackkit logs each request itself
+            server_header=False,  # no `Server: uvicorn`: it tells an attacker what runs here
             log_level="warning",
         )
-
-
-def project_settings() -> Settings:
-    """The settings of the project in the working directory (its `.env`).
-
-    Raises:
-        click.ClickException: the settings are not valid (the message names each).
-    """
-    try:
-        return load_settings()
-    except SettingsError as error:
-        raise click.ClickException(str(error)) from None
 
 
 def check_port_free(host: str, port: int) -> None:
