@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from stackkit import Settings
 from stackkit.auth import AuthConfig, UserService
 from stackkit.auth.user import User
+from stackkit.db.model import MAX_ID
 from tests.auth.conftest import PASSWORD, bearer, login
 
 ADMIN = "admin@example.com"
@@ -328,6 +329,18 @@ def test_an_unknown_user_gets_404(client: TestClient, method: str, body: Any) ->
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["detail"] == "There is no user 9999."
+
+
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [("PATCH", {"is_active": False}), ("DELETE", None)],
+    ids=["update", "delete"],
+)
+def test_an_id_beyond_the_id_column_is_422(client: TestClient, method: str, body: Any) -> None:
+    headers = admin_headers(client)
+    response = client.request(method, f"/api/auth/users/{MAX_ID + 1}", json=body, headers=headers)
+    assert response.status_code == 422, response.text
+    assert [error["field"] for error in response.json()["errors"]] == ["id"]
 
 
 # Documentation

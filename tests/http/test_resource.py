@@ -16,6 +16,7 @@ from tests.db.models import GadgetService
 
 from stackkit import Settings, create_app
 from stackkit.db import Database
+from stackkit.db.model import MAX_ID
 from stackkit.http.resource import Resource
 
 
@@ -185,6 +186,17 @@ async def test_delete_with_if_match(client: httpx2.AsyncClient) -> None:
     assert deleted.status_code == 204
     assert (await client.get(url)).status_code == 404
     assert (await client.delete(url)).status_code == 404
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+async def test_an_id_beyond_the_id_column_is_422(client: httpx2.AsyncClient, method: str) -> None:
+    body = {"name": "anvil"} if method == "PATCH" else None
+    largest = await client.request(method, f"/api/gadgets/{MAX_ID}", json=body)
+    assert largest.status_code == 404
+    beyond = await client.request(method, f"/api/gadgets/{MAX_ID + 1}", json=body)
+    assert beyond.status_code == 422, beyond.text
+    assert beyond.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in beyond.json()["errors"]] == ["id"]
 
 
 async def test_concurrent_patches_with_one_etag_let_exactly_one_through(

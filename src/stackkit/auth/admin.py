@@ -21,6 +21,7 @@ from starlette.requests import Request
 from stackkit.auth.config import Auth
 from stackkit.auth.schemas import UserAdminUpdate
 from stackkit.auth.users import UserService
+from stackkit.db.model import MAX_ID
 from stackkit.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from stackkit.http.problems import ProblemError
 from stackkit.http.routing import Controller
@@ -29,7 +30,7 @@ __all__ = ["users_controller"]
 
 
 class UserPath(BaseModel):
-    id: int = Field(ge=1, description="The user's id.")
+    id: int = Field(ge=1, le=MAX_ID, description="The user's id.")
 
 
 class UserListQuery(BaseModel):

@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "MAX_ID",
     "NAMING_CONVENTION",
     "Model",
     "SoftDelete",
@@ -82,6 +83,13 @@ def table_name_for(class_name: str) -> str:
     if snake.endswith(("s", "x", "z", "ch", "sh")):
         return snake + "es"
     return snake + "s"
+
+
+MAX_ID = 2**31 - 1
+"""The largest `Model.id`, the top of an `Integer` column on PostgreSQL. Ids in a
+path are checked against it: beyond it the database driver raises (PostgreSQL's
+"integer out of range", SQLite's overflow past 64 bits), which would be a 500
+rather than a 422."""
 
 
 class Base(DeclarativeBase):

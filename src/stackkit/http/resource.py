@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from stackkit.db.database import Database
+from stackkit.db.model import MAX_ID
 from stackkit.db.query import OPERATORS
 from stackkit.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from stackkit.db.service import Service
@@ -50,7 +51,7 @@ _ETAG = re.compile(r'^\s*(?:W/)?"(\d+)"\s*$')
 
 
 class IdPath(BaseModel):
-    id: int = Field(ge=1, description="The row's id.")
+    id: int = Field(ge=1, le=MAX_ID, description="The row's id.")
 
 
 def etag_for(version: int) -> str:
