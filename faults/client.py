@@ -1,0 +1,113 @@
+"""`Client`: HTTP/1.1 to the app over a plain socket, so that a drill can send what
+well-behaved clients refuse to: raw bytes in the target, a lying `Content-Length`,
+a chunked body of any size."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json as jsonlib
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["Answer", "Client"]
+
+TIMEOUT = 10.0
+"""Longest wait for the app, in seconds, on any one socket operation."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A response: its status, its headers in order (names lower-cased), its body."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return next((value for key, value in self.headers if key == name.lower()), None)
+
+    @property
+    def content_type(self) -> str:
+        return (self.header("content-type") or "").split(";")[0].strip()
+
+    def json(self) -> Any:
+        return jsonlib.loads(self.body)
+
+
+class Client:
+    """One visitor of the app: each request carries its `X-Forwarded-For` address (the
+    app believes it from 127.0.0.1, so each visitor has rate limits of its own) and,
+    when `token` is set, the access token."""
+
+    def __init__(self, base_url: str, address: str, token: str | None = None) -> None:
+        parts = urlsplit(base_url)
+        if parts.hostname != "127.0.0.1" or parts.port is None:
+            raise ValueError(f"the drills talk to 127.0.0.1 only, not {base_url}")
+        self.port = parts.port
+        self.address = address
+        self.token = token
+
+    def send(
+        self,
+        method: str,
+        target: str | bytes,
+        *,
+        body: bytes | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """A request with a `Content-Length` (the body's, unless `headers` give one)."""
+        fields = dict(headers or {})
+        if json is not None:
+            body = jsonlib.dumps(json).encode()
+            fields.setdefault("Content-Type", "application/json")
+        if body is not None and not any(k.lower() == "content-length" for k in fields):
+            fields["Content-Length"] = str(len(body))
+        return self.exchange(self.head(method, target, fields) + (body or b""), method)
+
+    def send_chunked(
+        self,
+        method: str,
+        target: str,
+        chunks: Iterable[bytes],
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """A request whose body is sent chunked, without a `Content-Length`."""
+        fields = {**(headers or {}), "Transfer-Encoding": "chunked"}
+        body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks if chunk)
+        return self.exchange(self.head(method, target, fields) + body + b"0\r\n\r\n", method)
+
+    def head(self, method: str, target: str | bytes, headers: Mapping[str, str]) -> bytes:
+        """The request line and headers, with Host, Connection, the address and token."""
+        fields = {
+            "Host": f"127.0.0.1:{self.port}",
+            "Connection": "close",
+            "X-Forwarded-For": self.address,
+        }
+        if self.token is not None:
+            fields["Authorization"] = f"Bearer {self.token}"
+        fields.update(headers)
+        raw_target = target if isinstance(target, bytes) else target.encode("ascii")
+        lines = [b"%s %s HTTP/1.1" % (method.encode("ascii"), raw_target)]
+        lines += [f"{name}: {value}".encode("latin-1") for name, value in fields.items()]
+        return b"\r\n".join(lines) + b"\r\n\r\n"
+
+    def exchange(self, request: bytes, method: str = "GET") -> Answer:
+        """Send `request` as it is and read the response (the connection then closes)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT) as sock:
+            # The app may answer (413) and stop reading before the whole body is sent.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(request)
+            response = http.client.HTTPResponse(sock, method=method)
+            try:
+                response.begin()
+                body = response.read()
+            finally:
+                response.close()
+        headers = [(name.lower(), value) for name, value in response.getheaders()]
+        return Answer(response.status, headers, body)
