@@ -26,8 +26,8 @@ from playwright.sync_api import (
 
 from e2e.flows import ApiClient
 from e2e.screenshots import Screenshots, slug
-from e2e.server import Account, GeneratedAppServer
-from stackkit.testing import ServiceUnavailable, skip_or_fail
+from e2e.server import Account, GeneratedAppServer, served
+from stackkit.testing import skip_or_fail
 
 CHROMIUM_ENV = "STACKKIT_E2E_CHROMIUM"
 """Path of the Chromium (or Chrome) to drive; default `chromium` on PATH, or /usr/bin/chromium."""
@@ -114,13 +114,10 @@ def app_server(
     frontend = os.environ.get(FRONTEND_ENV, "").strip()
     try:
         server = GeneratedAppServer(admin, frontend=Path(frontend) if frontend else None)
-        server.start()
-    except (ValueError, ServiceUnavailable) as error:
+    except ValueError as error:
         pytest.fail(f"the generated app did not start: {error}", pytrace=False)
-    request.config.stash[_server] = server
-    yield server
-    del request.config.stash[_server]
-    server.stop()
+    with served(server, request.config, _server) as started:
+        yield started
 
 
 @pytest.fixture(scope="session")

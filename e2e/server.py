@@ -29,13 +29,17 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
+
 from stackkit.testing import ServerProcess, ServiceUnavailable
 
-__all__ = ["Account", "GeneratedAppServer"]
+__all__ = ["Account", "GeneratedAppServer", "served"]
 
 PROJECT = "e2eapp"
 RESOURCE = ["note", "title:str:index", "body:text:optional", "done:bool:default=false"]
@@ -76,6 +80,13 @@ class GeneratedAppServer(ServerProcess):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def project(self) -> Path:
+        """The generated project's folder (with its `.env`); it exists once started."""
+        if self._directory is None:
+            raise RuntimeError(f"{self.name} has not been started")
+        return self._directory
 
     def output(self, size: int = 4000) -> str:
         """The last `size` bytes of the server's output."""
@@ -142,3 +153,22 @@ class GeneratedAppServer(ServerProcess):
                 f"`stackkit {' '.join(arguments)}` exited with {done.returncode}:\n"
                 f"{done.stdout}{done.stderr}"
             )
+
+
+@contextmanager
+def served(
+    server: GeneratedAppServer, config: pytest.Config, key: pytest.StashKey[GeneratedAppServer]
+) -> Iterator[GeneratedAppServer]:
+    """`server`, started for a test session and stopped after it; kept in
+    `config.stash[key]` meanwhile, for the reports of failed tests. A server that does
+    not start fails the session in one line."""
+    try:
+        server.start()
+    except ServiceUnavailable as error:
+        pytest.fail(f"the generated app did not start: {error}", pytrace=False)
+    config.stash[key] = server
+    try:
+        yield server
+    finally:
+        del config.stash[key]
+        server.stop()

@@ -13,9 +13,9 @@ from urllib.parse import quote
 
 import pytest
 
-from e2e.server import Account, GeneratedAppServer
+from e2e.server import Account, GeneratedAppServer, served
 from faults.client import Client
-from stackkit.testing import ServiceUnavailable, wait_until
+from stackkit.testing import wait_until
 
 __all__ = ["AdminTokens", "ServerLog", "log_in"]
 
@@ -45,15 +45,8 @@ def admin() -> Account:
 @pytest.fixture(scope="session")
 def app_server(request: pytest.FixtureRequest, admin: Account) -> Iterator[GeneratedAppServer]:
     """The generated app (SQLite, no Redis), served by `stackkit run` for the session."""
-    try:
-        server = GeneratedAppServer(admin)
-        server.start()
-    except ServiceUnavailable as error:
-        pytest.fail(f"the generated app did not start: {error}", pytrace=False)
-    request.config.stash[_server] = server
-    yield server
-    del request.config.stash[_server]
-    server.stop()
+    with served(GeneratedAppServer(admin), request.config, _server) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -173,10 +166,7 @@ def server_log(app_server: GeneratedAppServer) -> ServerLog:
 @pytest.fixture(scope="session")
 def secret_key(app_server: GeneratedAppServer) -> str:
     """The `SECRET_KEY` that `stackkit new` wrote to the project's `.env`."""
-    # GeneratedAppServer has no public accessor of its folder (the project's root).
-    directory = app_server._directory
-    assert directory is not None
-    for line in (directory / ".env").read_text(encoding="utf-8").splitlines():
+    for line in (app_server.project / ".env").read_text(encoding="utf-8").splitlines():
         name, _, value = line.partition("=")
         if name.strip() == "SECRET_KEY" and value.strip():
             return value.strip()

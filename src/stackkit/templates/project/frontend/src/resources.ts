@@ -39,6 +39,14 @@ export function singularTitle(info: Pick<ResourceInfo, "name" | "schemas">): str
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
+/** One row of a resource, as the API reads it out. */
+export type Row = Record<string, unknown> & { id: number | string; version?: number };
+
+/** `If-Match` for a row: its version is its ETag, so a stale change is refused (412). */
+export function ifMatch(row: Row): Record<string, string> {
+  return typeof row.version === "number" ? { "If-Match": `"${row.version}"` } : {};
+}
+
 /** The API path of one row. */
 export function rowPath(info: Pick<ResourceInfo, "path">, id: string | number): string {
   return `${info.path}/${encodeURIComponent(String(id))}`;

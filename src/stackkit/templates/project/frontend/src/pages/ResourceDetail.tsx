@@ -5,16 +5,9 @@ import { useAuth } from "../auth/AuthContext";
 import { Breadcrumb, Flash } from "../components/Breadcrumb";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { Pending, buttonClass, secondaryButtonClass } from "../components/Status";
-import { pagePath, resourceTitle, rowPath, singularTitle, useResourceInfo, type ResourceInfo } from "../resources";
+import { ifMatch, pagePath, resourceTitle, rowPath, singularTitle, useResourceInfo, type ResourceInfo, type Row } from "../resources";
 import { displayValue, fieldsOf } from "../schemaForm";
 import { useApi } from "../useApi";
-
-export type Row = Record<string, unknown> & { id: number | string; version?: number };
-
-/** `If-Match` for a row: its version is its ETag, so a stale change is refused (412). */
-export function ifMatch(row: Row): Record<string, string> {
-  return typeof row.version === "number" ? { "If-Match": `"${row.version}"` } : {};
-}
 
 export default function ResourceDetail() {
   const { name = "", id = "" } = useParams();

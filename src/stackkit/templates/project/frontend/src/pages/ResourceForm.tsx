@@ -3,10 +3,9 @@ import { useAuth } from "../auth/AuthContext";
 import { Breadcrumb } from "../components/Breadcrumb";
 import { SchemaForm } from "../components/SchemaForm";
 import { Pending } from "../components/Status";
-import { pagePath, resourceTitle, rowPath, singularTitle, useResourceInfo, type ResourceInfo } from "../resources";
+import { ifMatch, pagePath, resourceTitle, rowPath, singularTitle, useResourceInfo, type ResourceInfo, type Row } from "../resources";
 import { fieldsOf, initialValues, type FormField } from "../schemaForm";
 import { useApi } from "../useApi";
-import { ifMatch, type Row } from "./ResourceDetail";
 
 /** The create form (`/r/notes/new`) and the edit form (`/r/notes/3/edit`) of any resource. */
 export default function ResourceForm() {
