@@ -29,7 +29,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +47,7 @@ RESOURCE = ["note", "title:str:index", "body:text:optional", "done:bool:default=
 # tests: the project's `.env` says which database and Redis it uses.
 _OUTSIDE_SETTINGS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")
 _CLI_TIMEOUT = 60.0
+_LOGS = shutil.ignore_patterns("*.log")
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,28 @@ class GeneratedAppServer(ServerProcess):
     name = PROJECT
     startup_timeout: ClassVar[float] = 30.0
 
-    def __init__(self, admin: Account, *, frontend: Path | None = None) -> None:
-        """Raises `ValueError` for a `frontend` folder without an `index.html`."""
+    def __init__(
+        self,
+        admin: Account,
+        *,
+        frontend: Path | None = None,
+        settings: Mapping[str, str] | None = None,
+        copy_of: Path | None = None,
+    ) -> None:
+        """Raises `ValueError` for a `frontend` folder without an `index.html`.
+
+        `settings` are environment variables of the app's own (`DATABASE_URL`,
+        `REDIS_URL`, `STACKKIT_...`), over the project's `.env`. With `copy_of`, the
+        server runs a copy of that project, already generated and migrated by another
+        server on the same database: a second process of one app.
+        """
         super().__init__()
         if frontend is not None and not (frontend / "index.html").is_file():
             raise ValueError(f"{frontend} is no frontend build: it has no index.html")
         self.admin = admin
         self.frontend = frontend
+        self.settings = dict(settings or {})
+        self.copy_of = copy_of
 
     @classmethod
     def locate(cls) -> None:
@@ -93,6 +109,9 @@ class GeneratedAppServer(ServerProcess):
         return self._log_tail(size)
 
     def _prepare(self, directory: Path) -> None:
+        if self.copy_of is not None:
+            shutil.copytree(self.copy_of, directory, dirs_exist_ok=True, ignore=_LOGS)
+            return
         self._cli(directory, "new", PROJECT, "--directory", str(directory))
         if self.frontend is not None:
             shutil.copytree(self.frontend, directory / "frontend" / "dist")
@@ -104,7 +123,8 @@ class GeneratedAppServer(ServerProcess):
         )  # fmt: skip
 
     def _command(self, directory: Path, port: int) -> list[str]:
-        return [sys.executable, "-m", "stackkit", "run", "--port", str(port)]
+        command = [sys.executable, "-m", "stackkit", "run", "--port", str(port)]
+        return command if self.copy_of is None else [*command, "--no-migrate"]
 
     def _popen_options(self) -> dict[str, Any]:
         return {"env": self._environment()}
@@ -118,6 +138,7 @@ class GeneratedAppServer(ServerProcess):
 
     def _environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _OUTSIDE_SETTINGS}
+        env.update(self.settings)
         # Only the interpreter's own folder on PATH: no Node.js, as on a server that
         # runs the app, which serves the UI without it.
         env["PATH"] = str(Path(sys.executable).parent)
@@ -157,18 +178,22 @@ class GeneratedAppServer(ServerProcess):
 
 @contextmanager
 def served(
-    server: GeneratedAppServer, config: pytest.Config, key: pytest.StashKey[GeneratedAppServer]
+    server: GeneratedAppServer,
+    config: pytest.Config | None = None,
+    key: pytest.StashKey[GeneratedAppServer] | None = None,
 ) -> Iterator[GeneratedAppServer]:
-    """`server`, started for a test session and stopped after it; kept in
-    `config.stash[key]` meanwhile, for the reports of failed tests. A server that does
-    not start fails the session in one line."""
+    """`server`, started and stopped after; kept in `config.stash[key]` meanwhile (when
+    given), for the reports of failed tests. A server that does not start fails the
+    test, or the session, in one line."""
     try:
         server.start()
     except ServiceUnavailable as error:
         pytest.fail(f"the generated app did not start: {error}", pytrace=False)
-    config.stash[key] = server
+    if config is not None and key is not None:
+        config.stash[key] = server
     try:
         yield server
     finally:
-        del config.stash[key]
+        if config is not None and key is not None:
+            del config.stash[key]
         server.stop()

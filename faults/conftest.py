@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import Callable, Generator, Iterator
+from typing import NamedTuple
 from urllib.parse import quote
 
 import pytest
@@ -17,7 +18,7 @@ from e2e.server import Account, GeneratedAppServer, served
 from faults.client import Client
 from stackkit.testing import wait_until
 
-__all__ = ["AdminTokens", "ServerLog", "log_in"]
+__all__ = ["AdminTokens", "ServerLog", "SignedUp", "log_in", "sign_up"]
 
 _server = pytest.StashKey[GeneratedAppServer]()
 _WHOLE_LOG = 1 << 40
@@ -28,11 +29,16 @@ _WHOLE_LOG = 1 << 40
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Add the end of the server's output to the report of a failed test."""
+    """Add the end of the servers' output to the report of a failed test: the session's
+    app, and those of the test's own fixtures."""
     report: pytest.TestReport = yield
-    server = item.config.stash.get(_server, None)
-    if report.failed and report.when == "call" and server is not None:
-        report.sections.append(("server output (its end)", server.output()))
+    if report.failed and report.when == "call":
+        servers = {"app": item.config.stash.get(_server, None)}
+        funcargs = getattr(item, "funcargs", {})
+        servers |= {n: v for n, v in funcargs.items() if isinstance(v, GeneratedAppServer)}
+        for name, server in servers.items():
+            if server is not None and server.running:
+                report.sections.append((f"{name}: server output (its end)", server.output()))
     return report
 
 
@@ -117,6 +123,30 @@ def access_token(admin_tokens: AdminTokens) -> str:
     return admin_tokens.next()
 
 
+class SignedUp(NamedTuple):
+    """A new user: their account, a client with their access token, their token pair."""
+
+    account: Account
+    client: Client
+    tokens: dict[str, str]
+
+
+def sign_up(base_url: str, address: str) -> SignedUp:
+    """Register a new user from `address` and sign them in.
+
+    Raises:
+        AssertionError: the app did not answer 201, then 200.
+    """
+    account = Account(
+        f"drill-{secrets.token_hex(6)}@example.com", f"drill-{secrets.token_urlsafe(16)}"
+    )
+    credentials = {"email": account.email, "password": account.password}
+    answer = Client(base_url, address).send("POST", "/api/auth/register", json=credentials)
+    assert answer.status == 201, answer.body
+    tokens = log_in(base_url, account, address)
+    return SignedUp(account, Client(base_url, address, tokens["access_token"]), tokens)
+
+
 @pytest.fixture
 def user_client(base_url: str, addresses: Iterator[str]) -> Client:
     """A user of its own, registered and signed in, as a visitor of its own.
@@ -124,14 +154,7 @@ def user_client(base_url: str, addresses: Iterator[str]) -> Client:
     Rate limits count per user once signed in (100 requests a minute by default), and a
     user sees only their own notes: so each test has a budget and notes of its own.
     """
-    address = next(addresses)
-    account = Account(
-        f"drill-{secrets.token_hex(6)}@example.com", f"drill-{secrets.token_urlsafe(16)}"
-    )
-    credentials = {"email": account.email, "password": account.password}
-    answer = Client(base_url, address).send("POST", "/api/auth/register", json=credentials)
-    assert answer.status == 201, answer.body
-    return Client(base_url, address, log_in(base_url, account, address)["access_token"])
+    return sign_up(base_url, next(addresses)).client
 
 
 class ServerLog:

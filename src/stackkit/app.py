@@ -225,7 +225,10 @@ def create_app(
     if auth_parts is not None:
         stack.append(
             Middleware(
-                AuthenticationMiddleware, tokens=auth_parts.tokens, sessions=auth_parts.sessions
+                AuthenticationMiddleware,
+                tokens=auth_parts.tokens,
+                sessions=auth_parts.sessions,
+                fail_open=settings.session_check_fail_open,
             )
         )
     stack += middleware

@@ -9,18 +9,46 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic_core import to_json
 
-__all__ = ["JsonFormatter", "RequestIdFilter", "configure_logging", "current_request_id"]
+__all__ = [
+    "JsonFormatter",
+    "RequestIdFilter",
+    "ThrottledWarning",
+    "configure_logging",
+    "current_request_id",
+]
 
 current_request_id: ContextVar[str | None] = ContextVar("stackkit_request_id", default=None)
 
 _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({})))
 _HANDLER_NAME = "stackkit"
+
+
+class ThrottledWarning:
+    """A warning logged at most once per `interval` seconds.
+
+    An outage (Redis away) would otherwise log one line per request, burying the
+    log at the moment someone reads it.
+    """
+
+    def __init__(self, logger: logging.Logger, message: str, *, interval: float = 60.0) -> None:
+        self.logger = logger
+        self.message = message
+        self.interval = interval
+        self._last = float("-inf")
+
+    def __call__(self, *args: object) -> None:
+        """Log `message % args`, unless it was logged less than `interval` seconds ago."""
+        now = time.monotonic()
+        if now - self._last >= self.interval:
+            self._last = now
+            self.logger.warning(self.message, *args)
 
 
 class RequestIdFilter(logging.Filter):

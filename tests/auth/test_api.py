@@ -11,6 +11,8 @@ from starlette.testclient import TestClient
 
 from stackkit import Controller, Settings, create_app
 from stackkit.auth import AuthConfig, PasswordHasher, UserService, requires
+from stackkit.auth.config import token_keys_for
+from stackkit.auth.tokens import AccessTokens
 from stackkit.auth.user import User
 from tests.auth.conftest import PASSWORD, bearer, login, register
 
@@ -385,6 +387,28 @@ def test_auth_routes_answer_503_when_the_session_store_is_away(
     assert refresh.headers["retry-after"] == "5"
     logout = client.post("/api/auth/logout", json={"refresh_token": "a.1.b"})
     assert logout.status_code == 503
+
+
+@pytest.mark.parametrize(("fail_open", "status"), [(True, 200), (False, 503)])
+def test_a_token_is_taken_on_its_signature_while_the_session_store_is_away(
+    make_auth_client: Callable[..., TestClient], fail_open: bool, status: int
+) -> None:
+    settings = _settings(
+        redis_url="redis://127.0.0.1:1/0",  # nothing listens: every command fails at once
+        secret_key="k" * 40,
+        session_check_fail_open=fail_open,
+    )
+    client = make_auth_client(settings)
+    user_id = register(client)["id"]  # its rate limit fails open
+    token = AccessTokens(token_keys_for(settings), ttl=60).issue(str(user_id), "no-such-session")
+    me = client.get("/api/auth/me", headers={"Authorization": f"Bearer {token.token}"})
+    assert me.status_code == status, me.text
+    if fail_open:
+        assert me.json()["id"] == user_id
+    else:
+        assert me.headers["retry-after"] == "5"
+    forged = client.get("/api/auth/me", headers={"Authorization": "Bearer not.a.token"})
+    assert forged.status_code == 401  # the signature is still checked
 
 
 def test_cookie_refresh_compares_the_whole_origin(

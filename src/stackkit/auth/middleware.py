@@ -13,11 +13,14 @@ Pure ASGI. It sets Starlette's `scope["user"]` and `scope["auth"]` (so that
 
 The session is looked up on every request (one store read: a dictionary lookup
 in memory, one round trip to Redis), so a token stops working the moment its
-session is revoked. When the store does not answer, the request fails closed
-with a 503.
+session is revoked. When the store does not answer, the token is accepted on
+its signature and expiry alone (`fail_open`, the default: an outage of Redis must
+not sign everyone out), or the request gets a 503.
 """
 
 from __future__ import annotations
+
+import logging
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -27,8 +30,11 @@ from stackkit.cache.sessions import SessionStore
 from stackkit.cache.store import StoreUnavailable
 from stackkit.http.problems import ProblemError, problem_for
 from stackkit.http.routing import AUTH_ERROR_SCOPE_KEY
+from stackkit.logs import ThrottledWarning
 
 __all__ = ["AuthenticatedUser", "AuthenticationMiddleware"]
+
+logger = logging.getLogger("stackkit.auth")
 
 _ANONYMOUS = UnauthenticatedUser()
 _NO_CREDENTIALS = AuthCredentials()
@@ -65,12 +71,20 @@ class AuthenticationMiddleware:
     Args:
         tokens: verifies access tokens.
         sessions: where sessions live; a token's session must still exist.
+        fail_open: when `sessions` does not answer, accept a token that verifies
+            (True), or answer 503 (False).
     """
 
-    def __init__(self, app: ASGIApp, *, tokens: AccessTokens, sessions: SessionStore) -> None:
+    def __init__(
+        self, app: ASGIApp, *, tokens: AccessTokens, sessions: SessionStore, fail_open: bool = True
+    ) -> None:
         self.app = app
         self.tokens = tokens
         self.sessions = sessions
+        self.fail_open = fail_open
+        self._warn = ThrottledWarning(
+            logger, "Sessions not checked, their store does not answer: %s"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -103,7 +117,14 @@ class AuthenticationMiddleware:
         claims = self.tokens.verify(token)
         # The session must also be the token's user's: a token minted with a leaked key,
         # or a session id reused after a restore, names someone else's session.
-        if not await self.sessions.is_alive(claims.session_id, claims.subject):
+        try:
+            alive = await self.sessions.is_alive(claims.session_id, claims.subject)
+        except StoreUnavailable as error:
+            if not self.fail_open:
+                raise
+            self._warn(error)
+            return claims
+        if not alive:
             raise InvalidToken("The session of this token has ended.")
         return claims
 

@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from stackkit.cache.store import Store, StoreUnavailable
 from stackkit.http.routing import ROUTE_SCOPE_KEY, RouteFinder, RouteSpec, principal
+from stackkit.logs import ThrottledWarning
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -82,8 +83,10 @@ class ResponseCacheMiddleware:
         self.max_body = max_body
         self.wait = wait
         self.lock_ttl = lock_ttl
-        self.warn_interval = warn_interval
-        self._last_warning = float("-inf")
+        self._warn = ThrottledWarning(
+            logger, "Response cache bypassed, its store does not answer: %s",
+            interval=warn_interval,
+        )  # fmt: skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -250,12 +253,6 @@ class ResponseCacheMiddleware:
                 await self.store.incr(f"{{{namespace_of(scope['path'])}}}:v")
             except StoreUnavailable as error:
                 self._warn(error)
-
-    def _warn(self, error: StoreUnavailable) -> None:
-        now = time.monotonic()
-        if now - self._last_warning >= self.warn_interval:
-            self._last_warning = now
-            logger.warning("Response cache bypassed, its store does not answer: %s", error)
 
 
 class _Entry:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Sequence
 from functools import lru_cache
 
 from stackkit.cache.store import StoreUnavailable
 from stackkit.http.problems import ProblemError
+from stackkit.logs import ThrottledWarning
 from stackkit.ratelimit.backends import RateLimitBackend
 from stackkit.ratelimit.gcra import Decision
 from stackkit.ratelimit.limits import Rate, parse_limits
@@ -78,8 +78,10 @@ class RateLimiter:
     ) -> None:
         self.backend = backend
         self.fail_open = fail_open
-        self.warn_interval = warn_interval
-        self._last_warning = float("-inf")
+        self._warn = ThrottledWarning(
+            logger, "Rate limits not checked, the backend does not answer: %s",
+            interval=warn_interval,
+        )  # fmt: skip
 
     async def hit(
         self,
@@ -100,10 +102,7 @@ class RateLimiter:
         except StoreUnavailable as error:
             if not (self.fail_open if fail_open is None else fail_open):
                 raise RateLimitUnavailable() from error
-            now = time.monotonic()
-            if now - self._last_warning >= self.warn_interval:
-                self._last_warning = now
-                logger.warning("Rate limits not checked, the backend does not answer: %s", error)
+            self._warn(error)
             tightest = min(rates, key=lambda r: r.count)
             return Decision(True, tightest.count, tightest.count, 0.0, 0.0)
 

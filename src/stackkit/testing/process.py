@@ -163,6 +163,11 @@ class ServerProcess(ThrowawayServer, ABC):
             shutil.rmtree(self._directory)
             self._directory = None
 
+    def kill(self) -> None:
+        """Kill the server process at once (SIGKILL), as a crash would. Its folder and
+        port are kept: `start()` brings it back, with what it had written to disk."""
+        self._terminate(signal.SIGKILL)
+
     def restart(self) -> Self:
         """Stop the server process and start it again on the same port and folder.
 
@@ -250,14 +255,14 @@ class ServerProcess(ThrowawayServer, ABC):
             raise _ExitedEarly(f"{self.name} exited during startup:\n{self._log_tail()}")
         return self._answers()
 
-    def _terminate(self) -> None:
+    def _terminate(self, stop_signal: signal.Signals | None = None) -> None:
         watchdog, self._watchdog = self._watchdog, None
         if watchdog is not None:
             watchdog.kill()
             watchdog.wait()
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
-            process.send_signal(self.stop_signal)
+            process.send_signal(stop_signal or self.stop_signal)
             try:
                 process.wait(timeout=_STOP_TIMEOUT)
             except subprocess.TimeoutExpired:

@@ -18,7 +18,9 @@ _GLOB_SPECIAL = re.compile(r"([\\*?\[\]])")
 
 
 class RedisProcess(ServerProcess):
-    """A throwaway ``redis-server`` on 127.0.0.1, without persistence.
+    """A throwaway ``redis-server`` on 127.0.0.1, without persistence unless `durable`
+    (an append-only file written on every command, as a deployment that keeps its
+    sessions runs it: then even `kill()` loses nothing).
 
     Tests may stop and restart it freely: the port stays the same, so a
     client built from :attr:`url` reconnects once the server is back.
@@ -30,6 +32,10 @@ class RedisProcess(ServerProcess):
     """
 
     name = "redis-server"
+
+    def __init__(self, port: int | None = None, *, durable: bool = False) -> None:
+        super().__init__(port)
+        self.durable = durable
 
     @property
     def url(self) -> str:
@@ -52,8 +58,10 @@ class RedisProcess(ServerProcess):
         return [
             find_binary("redis-server"),
             *("--port", str(port), "--bind", "127.0.0.1"),
-            *("--save", "", "--appendonly", "no", "--dir", str(directory)),
-        ]
+            *("--save", "", "--dir", str(directory)),
+            *(("--appendonly", "yes", "--appendfsync", "always") if self.durable else
+              ("--appendonly", "no")),
+        ]  # fmt: skip
 
     def _answers(self) -> bool:
         import redis
