@@ -9,16 +9,22 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import Callable, Generator, Iterator
-from typing import NamedTuple
+from contextlib import contextmanager
+from typing import NamedTuple, TypeVar
 from urllib.parse import quote
 
 import pytest
 
 from e2e.server import Account, GeneratedAppServer, served
 from faults.client import Client
-from stackkit.testing import wait_until
+from stackkit.testing import skip_or_fail, wait_until
+from stackkit.testing.process import ThrowawayServer
 
-__all__ = ["AdminTokens", "ServerLog", "SignedUp", "log_in", "sign_up"]
+__all__ = ["UNLIMITED", "AdminTokens", "ServerLog", "SignedUp", "log_in", "sign_up", "throwaway"]
+
+UNLIMITED = {"STACKKIT_RATE_LIMIT": "100000/minute"}
+"""A default rate limit that a bounded load cannot spend: for drills that are not about
+rate limits, so that they see no 429s."""
 
 _server = pytest.StashKey[GeneratedAppServer]()
 _WHOLE_LOG = 1 << 40
@@ -40,6 +46,20 @@ def pytest_runtest_makereport(
             if server is not None and server.running:
                 report.sections.append((f"{name}: server output (its end)", server.output()))
     return report
+
+
+_Server = TypeVar("_Server", bound=ThrowawayServer)
+
+
+@contextmanager
+def throwaway(server: _Server) -> Iterator[_Server]:
+    """`server` (a Redis, a PostgreSQL of a drill's own) started, and stopped after. The
+    drill is skipped when its binaries are missing, or fails if services are required."""
+    reason = server.unavailable_reason()
+    if reason is not None:
+        skip_or_fail(reason)
+    with server:
+        yield server
 
 
 @pytest.fixture(scope="session")
