@@ -43,6 +43,7 @@ from stackkit.logs import configure_logging
 from stackkit.middleware import (
     BodySizeLimitMiddleware,
     InternalErrorMiddleware,
+    ReadYourWritesMiddleware,
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
 )
@@ -152,7 +153,8 @@ def create_app(
     6. `AuthenticationMiddleware` (with `user_model` or `auth`), then `middleware`.
     7. `RateLimitMiddleware`: `STACKKIT_RATE_LIMIT` per client, or the route's own.
     8. `ResponseCacheMiddleware`, unless `STACKKIT_CACHE_TTL=0`.
-    9. Starlette's exception middleware: `ProblemError` and `HTTPException` become problems.
+    9. `ReadYourWritesMiddleware`, when the database has read replicas.
+    10. Starlette's exception middleware: `ProblemError` and `HTTPException` become problems.
 
     Raises:
         SettingsError: when `settings` is omitted and the environment is invalid.
@@ -254,6 +256,13 @@ def create_app(
                 default_ttl=settings.cache_ttl,
             )
         )
+    database = next((b for b in app_backends if isinstance(b, Database)), None)
+    if database is not None and database.replica_urls and settings.database_replica_lag_window:
+        stack.append(
+            Middleware(
+                ReadYourWritesMiddleware, store=store, window=settings.database_replica_lag_window
+            )
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -290,7 +299,7 @@ def create_app(
     app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.backends = {backend.name: backend for backend in app_backends}
-    app.state.database = next((b for b in app_backends if isinstance(b, Database)), None)
+    app.state.database = database
     app.state.route_specs = specs
     app.state.auth = auth_parts
     return app

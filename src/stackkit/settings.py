@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     )
     """Read replicas of the primary, comma-separated. Read-only units of work go to them."""
 
+    database_replica_lag_window: float = Field(default=5.0, ge=0)
+    """Seconds after a write during which its writer, and readers of the path it wrote,
+    read from the primary: so that a user reads back what they wrote, and no stale
+    replica answer fills the cache. Keep it above the replicas' worst lag; 0: only
+    within the writing request."""
+
     database_pool_size: int = Field(default=10, gt=0)
     """Connections each PostgreSQL engine keeps open (and as many again at peaks)."""
 

@@ -176,6 +176,30 @@ async def test_a_write_invalidates_the_resource(
     assert routes.calls["items"] == 4
 
 
+async def test_a_write_invalidates_before_its_answer_is_sent(
+    cache_store: Store, routes: Counting, make_settings: Callable[..., Settings]
+) -> None:
+    # A client that reads as soon as its 201 arrives must not get the old entry.
+    app = create_app(
+        make_settings(), controllers=[routes.controller], backends=[], cache_store=cache_store
+    )
+    async with client_for(app) as client:
+        await client.get("/api/items")
+        read_at_answer: list[httpx2.Response] = []
+
+        async def read_as_the_answer_starts(scope: Any, receive: Any, send: Any) -> None:
+            async def watch(message: Any) -> None:
+                if message["type"] == "http.response.start" and scope["method"] == "POST":
+                    read_at_answer.append(await client.get("/api/items"))
+                await send(message)
+
+            await app(scope, receive, watch)
+
+        async with client_for(read_as_the_answer_starts) as writer:
+            assert (await writer.post("/api/items", json={"name": "second"})).status_code == 201
+    assert read_at_answer[0].json() == [{"name": "first"}, {"name": "second"}]
+
+
 async def test_concurrent_misses_run_the_handler_once(
     client: httpx2.AsyncClient, routes: Counting
 ) -> None:

@@ -18,10 +18,15 @@ from typing import Any, NamedTuple, TypeVar
 
 import pytest
 from sqlalchemy import insert, select, text, update
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.testclient import TestClient
 
+from stackkit import Controller, Settings
 from stackkit.db import Database, Model, ReadOnlyUnitError
-from stackkit.testing import PostgresReplication
+from stackkit.testing import PostgresReplication, wait_until
 from tests.db.models import TABLES, Gadget
+from tests.helpers import UserFromHeader
 
 T = TypeVar("T")
 
@@ -260,3 +265,70 @@ async def test_replica_that_does_not_answer_is_skipped_until_retry_after(
     assert not first.in_recovery
     assert not later.in_recovery
     assert later_took < CONNECT_TIMEOUT / 2
+
+
+def replicated_settings(replication: PostgresReplication, **overrides: Any) -> Settings:
+    return Settings(
+        env="test",
+        database_url=replication.primary.url,
+        database_replica_urls=[replication.replica.url],
+        **overrides,
+    )
+
+
+def server_controller() -> Controller:
+    """`GET /api/{namespace}/server`: whether a read unit ran on a replica;
+    `POST /api/gadgets`: a write unit, 201."""
+    api = Controller(public=True)
+
+    @api.get("/api/{namespace}/server", cache_ttl=0)
+    async def server(request: Request) -> dict[str, bool]:
+        answered = await answering_server(request.app.state.database, read_only=True)
+        return {"replica": answered.in_recovery}
+
+    @api.post("/api/gadgets", status_code=201)
+    async def write(request: Request) -> dict[str, bool]:
+        await answering_server(request.app.state.database, read_only=False)  # a write unit
+        return {"written": True}
+
+    return api
+
+
+def test_after_a_write_its_writer_and_its_namespace_read_from_the_primary(
+    postgres_replication: PostgresReplication, make_client: Callable[..., TestClient]
+) -> None:
+    settings = replicated_settings(postgres_replication, database_replica_lag_window=1.0)
+    client = make_client(
+        settings, controllers=[server_controller()], middleware=[Middleware(UserFromHeader)]
+    )
+    ada, bob = {"X-Test-User": "ada"}, {"X-Test-User": "bob"}
+
+    def on_replica(namespace: str, headers: dict[str, str]) -> bool:
+        answer = client.get(f"/api/{namespace}/server", headers=headers)
+        assert answer.status_code == 200, answer.text
+        return bool(answer.json()["replica"])
+
+    assert on_replica("gadgets", ada)
+    assert on_replica("widgets", ada)
+    assert client.post("/api/gadgets", headers=ada).status_code == 201
+
+    assert not on_replica("gadgets", ada)  # the writer, in the namespace written
+    assert not on_replica("widgets", ada)  # the writer, anywhere
+    assert not on_replica("gadgets", bob)  # anyone, in the namespace written
+    assert on_replica("widgets", bob)  # others elsewhere: the replica
+    wait_until(
+        lambda: on_replica("gadgets", ada) and on_replica("widgets", ada),
+        timeout=10,
+        description="the marks did not expire",
+    )
+
+
+def test_reads_go_to_the_primary_while_the_marks_cannot_be_read(
+    postgres_replication: PostgresReplication, make_client: Callable[..., TestClient]
+) -> None:
+    # Nothing listens on port 1: every command fails at once.
+    settings = replicated_settings(postgres_replication, redis_url="redis://127.0.0.1:1/0")
+    client = make_client(settings, controllers=[server_controller()])
+    answer = client.get("/api/gadgets/server")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"replica": False}

@@ -9,8 +9,9 @@
   answered from a cached GET. Requests to other routes pass straight through,
   without a lookup.
 - **Invalidation**: a successful POST, PUT, PATCH or DELETE bumps the version of
-  its namespace (the first two path segments, `/api/notes`); entries made
-  under an older version are misses from then on, in every process.
+  its namespace (the first two path segments, `/api/notes`), before the answer is
+  sent; entries made under an older version are misses from then on, in every
+  process.
 - **Single flight**: concurrent misses on one key run the handler once; the
   others wait (up to `wait` seconds) for its entry. A lock in the store makes
   this hold across processes when the store is Redis.
@@ -239,20 +240,17 @@ class ResponseCacheMiddleware:
     # Writes
 
     async def _write(self, scope: Scope, receive: Receive, send: Send) -> None:
-        status = 0
-
-        async def watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
+        async def invalidate_then_send(message: Message) -> None:
+            # Before the answer leaves: a client that reads as soon as it has its 2xx
+            # must not be served the entry from before its write.
+            if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
+                try:
+                    await self.store.incr(f"{{{namespace_of(scope['path'])}}}:v")
+                except StoreUnavailable as error:
+                    self._warn(error)
             await send(message)
 
-        await self.app(scope, receive, watch)
-        if 200 <= status < 300:
-            try:
-                await self.store.incr(f"{{{namespace_of(scope['path'])}}}:v")
-            except StoreUnavailable as error:
-                self._warn(error)
+        await self.app(scope, receive, invalidate_then_send)
 
 
 class _Entry:

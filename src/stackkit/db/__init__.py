@@ -1,7 +1,7 @@
 """The data layer: Database (engines, units of work, replicas) -> Repository -> Service."""
 
 from stackkit.db.cursor import CursorCodec
-from stackkit.db.database import Database
+from stackkit.db.database import Database, read_from_primary
 from stackkit.db.errors import (
     ConflictError,
     DatabaseUnavailable,
@@ -32,6 +32,7 @@ __all__ = [
     "StaleVersion",
     "UTCDateTime",
     "owner_column",
+    "read_from_primary",
     "run_migrations",
     "utcnow",
 ]

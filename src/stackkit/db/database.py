@@ -40,13 +40,19 @@ from stackkit.db.errors import (
 )
 from stackkit.settings import normalize_database_url
 
-__all__ = ["Database", "UnitSession"]
+__all__ = ["Database", "UnitSession", "read_from_primary"]
 
 logger = logging.getLogger("stackkit.db")
 
 # Set when a write unit commits; read units in the same task then use the primary.
 _wrote_in_this_task: ContextVar[bool] = ContextVar("stackkit_db_wrote", default=False)
 _SQLITE_BEGIN = "stackkit_sqlite_begin"
+
+
+def read_from_primary() -> None:
+    """Send the read units of the current task (the request) to the primary, as after a
+    write: what it reads is then up to date, whatever the replicas' lag."""
+    _wrote_in_this_task.set(True)
 
 
 class UnitSession(Session):

@@ -2,6 +2,7 @@
 
 from stackkit.middleware.body_limit import BodySizeLimitMiddleware, BodyTooLarge
 from stackkit.middleware.internal_errors import InternalErrorMiddleware
+from stackkit.middleware.read_your_writes import ReadYourWritesMiddleware
 from stackkit.middleware.request_id import RequestIdMiddleware
 from stackkit.middleware.security_headers import SecurityHeadersMiddleware
 
@@ -9,6 +10,7 @@ __all__ = [
     "BodySizeLimitMiddleware",
     "BodyTooLarge",
     "InternalErrorMiddleware",
+    "ReadYourWritesMiddleware",
     "RequestIdMiddleware",
     "SecurityHeadersMiddleware",
 ]
