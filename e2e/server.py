@@ -39,7 +39,7 @@ import pytest
 
 from stackkit.testing import ServerProcess, ServiceUnavailable
 
-__all__ = ["Account", "GeneratedAppServer", "served"]
+__all__ = ["Account", "GeneratedAppServer", "healthy", "served"]
 
 PROJECT = "e2eapp"
 RESOURCE = ["note", "title:str:index", "body:text:optional", "done:bool:default=false"]
@@ -130,11 +130,7 @@ class GeneratedAppServer(ServerProcess):
         return {"env": self._environment()}
 
     def _answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
-                return bool(response.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
+        return healthy(self.url)
 
     def _environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _OUTSIDE_SETTINGS}
@@ -174,6 +170,15 @@ class GeneratedAppServer(ServerProcess):
                 f"`stackkit {' '.join(arguments)}` exited with {done.returncode}:\n"
                 f"{done.stdout}{done.stderr}"
             )
+
+
+def healthy(url: str) -> bool:
+    """Whether `url/healthz` answers 200 right now."""
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 @contextmanager

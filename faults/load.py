@@ -24,7 +24,8 @@ Step = Callable[[], tuple[str, Answer]]
 """One request: its kind (`"list"`, `"create"`...) and the app's answer."""
 
 NO_ANSWER = 0
-"""`Sample.status` of a request that got no HTTP answer (refused, reset, timed out)."""
+"""`Sample.status` of a request that got no HTTP answer (refused, reset, timed out), or
+of a step that failed on the answer it got (its kind then says why)."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,8 @@ class Load:
                 kind, answer = step()
             except OSError:
                 kind, answer = "no answer", None
+            except Exception as error:  # a step that choked on an answer: a failure too
+                kind, answer = f"failed: {error!r}"[:200], None
             sample = Sample(
                 kind,
                 started,

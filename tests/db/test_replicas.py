@@ -291,6 +291,11 @@ def server_controller() -> Controller:
         await answering_server(request.app.state.database, read_only=False)  # a write unit
         return {"written": True}
 
+    @api.post("/api/gadgets/checks")
+    async def check_then_write(request: Request) -> dict[str, bool]:
+        answered = await answering_server(request.app.state.database, read_only=True)
+        return {"replica": answered.in_recovery}
+
     return api
 
 
@@ -310,6 +315,9 @@ def test_after_a_write_its_writer_and_its_namespace_read_from_the_primary(
 
     assert on_replica("gadgets", ada)
     assert on_replica("widgets", ada)
+    # A write request checks what it must against the primary, before it writes.
+    cy = {"X-Test-User": "cy"}
+    assert client.post("/api/gadgets/checks", headers=cy).json() == {"replica": False}
     assert client.post("/api/gadgets", headers=ada).status_code == 201
 
     assert not on_replica("gadgets", ada)  # the writer, in the namespace written

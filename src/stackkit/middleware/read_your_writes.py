@@ -8,7 +8,9 @@ middleware carries that across requests and processes, through the shared store:
   path's namespace (`/api/notes/7` -> `/api/notes`, as the response cache) for
   `window` seconds, before its answer is sent;
 - a read by a marked user, or under a marked namespace, sends its read units to the
-  primary.
+  primary;
+- a write request reads from the primary throughout: what it checks before writing
+  (a taken email, a referenced row, a password at sign-in) must be current.
 
 So a user reads back what they just wrote whichever process serves them, and no one
 fills the response cache from a replica that is behind (the cache would keep the stale
@@ -74,6 +76,10 @@ class ReadYourWritesMiddleware:
             return True
 
     async def _write(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # What a write checks first (a taken email, a referenced row, a password) must
+        # be current: a sign-in right after registering would not find the account.
+        read_from_primary()
+
         async def mark_then_send(message: Message) -> None:
             # Before the answer leaves: a client that reads as soon as it has its 201
             # must find the mark.
