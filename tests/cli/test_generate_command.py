@@ -11,8 +11,10 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from pydantic import BaseModel, ValidationError
 
 from stackkit.cli import cli
+from stackkit.cli.codegen import Names, schema_block
 from stackkit.cli.fields import parse_field
 from stackkit.cli.generate import add_imports
 from stackkit.cli.new import create_project
@@ -130,3 +132,21 @@ def test_generate_outside_a_project(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     result = CliRunner().invoke(cli, ["generate", "resource", "Task", "title:str"])
     assert result.exit_code == 1
     assert "not inside a stackkit project" in result.output
+
+
+def test_generated_schemas_bound_numbers_like_their_columns() -> None:
+    # Past an Integer column's 32 bits, PostgreSQL refuses the value: a 422 is the answer.
+    fields = [parse_field("count:int"), parse_field("author:ref=Person:optional")]
+    schemas, _ = schema_block(Names.parse("Book"), fields)
+    namespace: dict[str, object] = {}
+    exec(  # the generated code, as the project would import it
+        "from pydantic import BaseModel, Field\nfrom datetime import datetime\n" + schemas,
+        namespace,
+    )
+    book_in = namespace["BookIn"]
+    assert isinstance(book_in, type)
+    assert issubclass(book_in, BaseModel)
+    book_in.model_validate({"count": -(2**31), "author_id": 2**31 - 1})
+    for bad in ({"count": 2**31, "author_id": 1}, {"count": 1, "author_id": 0}):
+        with pytest.raises(ValidationError):
+            book_in.model_validate(bad)

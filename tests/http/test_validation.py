@@ -279,3 +279,20 @@ def test_union_of_model_and_response_fails_at_declaration() -> None:
 
         @api.get("/x")
         async def bad() -> ItemOut | PlainTextResponse: ...
+
+
+def test_nul_in_text_is_a_422_wherever_it_is(client: TestClient) -> None:
+    body = {"title": "ok", "sizes": [], "extra": {"deep": ["fine", "nul\u0000here"]}}
+    nested = errors_of(client.post("/api/items", json=body))
+    assert [(e["in"], e["field"], e["type"]) for e in nested] == [
+        ("body", "extra.deep.1", "string_nul")
+    ]
+    in_query = errors_of(client.get("/api/items?tag=a&tag=b%00c"))
+    assert [(e["in"], e["field"]) for e in in_query] == [("query", "tag.1")]
+    # An escaped backslash before u0000 is text, not a NUL.
+    lookalike = client.post(
+        "/api/items",
+        content=b'{"title": "\\\\u0000"}',
+        headers={"content-type": "application/json"},
+    )
+    assert lookalike.status_code == 201, lookalike.text

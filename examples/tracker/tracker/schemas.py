@@ -52,8 +52,8 @@ class TaskIn(BaseModel):
     notes: str | None = Field(default=None)
     status: Status = Field(default="todo")
     due: date | None = Field(default=None)
-    project_id: int
-    assignee_id: int | None = Field(default=None)
+    project_id: int = Field(ge=1, le=2_147_483_647)
+    assignee_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
 
 
 class TaskPatch(BaseModel):
@@ -63,8 +63,8 @@ class TaskPatch(BaseModel):
     notes: str | None = Field(default=None)
     status: Status = Field(default=None)
     due: date | None = Field(default=None)
-    project_id: int = Field(default=None)
-    assignee_id: int | None = Field(default=None)
+    project_id: int = Field(default=None, ge=1, le=2_147_483_647)
+    assignee_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
 
 
 class TaskOut(TaskIn):

@@ -225,10 +225,15 @@ def _python_type(spec: FieldSpec, imports: Imports, *, for_model: bool) -> str:
 
 
 def _constraint(spec: FieldSpec) -> str:
+    """The bounds of the column: a value past them is a 422, not a database error."""
     if spec.kind == "str":
         return "max_length=200"
     if spec.kind == "decimal":
         return "max_digits=12, decimal_places=2"
+    if spec.kind == "int":  # Integer: 32 bits on PostgreSQL
+        return "ge=-2_147_483_648, le=2_147_483_647"
+    if spec.kind == "ref":  # the id of a row
+        return "ge=1, le=2_147_483_647"
     return ""
 
 
