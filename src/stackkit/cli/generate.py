@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import click
 from rich.console import Console
@@ -31,9 +31,10 @@ from stackkit.cli.codegen import (
 from stackkit.cli.errors import first_line
 from stackkit.cli.fields import FieldSpec, parse_fields
 from stackkit.cli.project import Project, find_project
+from stackkit.cli.record import RECORD, ProjectRecord, ResourceRecord, read_base, write_base
 from stackkit.db.migrations import MigrationError, alembic_config, revision, upgrade
 
-__all__ = ["add_imports", "generate_group"]
+__all__ = ["add_imports", "generate_group", "replay_resource", "resource_files"]
 
 _MODEL_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _LAYERS = ("models", "schemas", "repositories", "services", "controllers")
@@ -104,8 +105,8 @@ def resource_command(name: str, fields: tuple[str, ...]) -> None:
         raise click.ClickException(f"{test_path.relative_to(project.root)} already exists")
 
     _refuse_pending_changes(project)
-    changed = _new_sources(project, names, specs, sources)
-    changed[test_path] = test_module(names, specs, project.package)
+    files = resource_files(project.package, sources, names, specs)
+    changed = {project.root.joinpath(*path.parts): text for path, text in files.items()}
     written = _write_all(changed)
     migration = None
     try:
@@ -122,6 +123,7 @@ def resource_command(name: str, fields: tuple[str, ...]) -> None:
             f"the generated code does not run ({type(error).__name__}: {error}); "
             "nothing was changed"
         ) from None
+    _record(project, name, fields, names, specs)
     console = Console(highlight=False)
     console.print(f"[green]Added[/green] {names.plural} ({names.model}):")
     for path in [*changed, *([migration] if migration else [])]:
@@ -225,10 +227,54 @@ def _from_import(module: str, names: list[str]) -> str:
     return f"from {module} import (\n" + "".join(f"    {name},\n" for name in names) + ")"
 
 
+def resource_files(
+    package: str, sources: dict[str, str], names: Names, specs: list[FieldSpec]
+) -> dict[PurePosixPath, str]:
+    """What `generate resource` writes, by path in the project: the layer modules of
+    `package` (given their current `sources`, by layer) with the resource added, and its
+    test module. Pure: `stackkit upgrade` replays it on a fresh render."""
+    files = {
+        PurePosixPath(package, f"{layer}.py"): text
+        for layer, text in _new_sources(package, names, specs, sources).items()
+    }
+    files[PurePosixPath("tests", f"test_{names.plural}.py")] = test_module(names, specs, package)
+    return files
+
+
+def replay_resource(root: Path, package: str, resource: ResourceRecord) -> None:
+    """Write into the project at `root` what generating `resource` wrote (no migration)."""
+    sources = {layer: _read(root / package / f"{layer}.py") for layer in _LAYERS}
+    files = resource_files(
+        package, sources, Names.parse(resource.name), parse_fields(tuple(resource.fields))
+    )
+    for path, text in files.items():
+        root.joinpath(*path.parts).write_text(text, encoding="utf-8")
+
+
+def _record(
+    project: Project, name: str, fields: tuple[str, ...], names: Names, specs: list[FieldSpec]
+) -> None:
+    """Add the resource to the project's record, and what stackkit wrote to its base."""
+    if not (project.root / RECORD).is_file():
+        return  # a project from before records were kept: nothing to upgrade from
+    record = ProjectRecord.load(project.root)
+    base = read_base(project.root)
+    sources = {}
+    for layer in _LAYERS:
+        original = base.get(PurePosixPath(project.package, f"{layer}.py"))
+        if original is None:
+            return  # the base lost a layer module: leave the record as it is
+        sources[layer] = original.decode("utf-8")
+    generated = resource_files(project.package, sources, names, specs)
+    base.update({path: text.encode() for path, text in generated.items()})
+    write_base(project.root, base)
+    record.resources.append(ResourceRecord(name, list(fields)))
+    record.save(project.root)
+
+
 def _new_sources(
-    project: Project, names: Names, specs: list[FieldSpec], sources: dict[str, str]
-) -> dict[Path, str]:
-    package, root = project.package, project.root / project.package
+    package: str, names: Names, specs: list[FieldSpec], sources: dict[str, str]
+) -> dict[str, str]:
     model, model_imports = model_block(names, specs)
     schemas, schema_imports = schema_block(names, specs)
     blocks = layer_blocks(names, specs)
@@ -257,7 +303,7 @@ def _new_sources(
     changed = {}
     for layer in _LAYERS:
         text = add_imports(sources[layer], extra[layer], first_party=package).rstrip("\n")
-        changed[root / f"{layer}.py"] = f"{text}\n\n\n{bodies[layer]}"
+        changed[layer] = f"{text}\n\n\n{bodies[layer]}"
     return changed
 
 

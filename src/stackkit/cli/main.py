@@ -16,6 +16,7 @@ from stackkit.cli.generate import generate_group
 from stackkit.cli.new import new_command
 from stackkit.cli.run import run_command
 from stackkit.cli.settings import settings_command
+from stackkit.cli.upgrade import upgrade_command
 
 __all__ = ["cli", "main"]
 
@@ -34,6 +35,7 @@ cli.add_command(openapi_command)
 cli.add_command(routes_command)
 cli.add_command(run_command)
 cli.add_command(settings_command)
+cli.add_command(upgrade_command)
 cli.add_command(user_group)
 
 

@@ -16,6 +16,7 @@ import secrets
 import shutil
 import sys
 from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import click
@@ -23,10 +24,11 @@ from jinja2 import TemplateError
 from rich.console import Console
 
 from stackkit.__about__ import __version__
+from stackkit.cli.record import ProjectRecord, snapshot, write_base
 from stackkit.cli.render import render_tree
 from stackkit.db.migrations import MigrationError, init_migrations
 
-__all__ = ["check_name", "create_project", "new_command"]
+__all__ = ["TEMPLATE", "check_name", "create_project", "new_command"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 _MAX_NAME_LENGTH = 40
@@ -37,6 +39,8 @@ _TAKEN = frozenset(
      "click", "jinja2", "rich", "argon2", "psycopg", "aiosqlite", "pytest", "httpx",
      "tests", "migrations", "deploy", "frontend", "app"}
 )  # fmt: skip
+TEMPLATE = files("stackkit") / "templates" / "project"
+"""The project template of the installed stackkit."""
 _DATABASES = {
     "sqlite": ("sqlite:///./{package}.db", "a SQLite file"),
     "postgres": ("postgresql://postgres@127.0.0.1:5432/{package}", "PostgreSQL"),
@@ -65,9 +69,12 @@ def check_name(name: str) -> str:
     return package
 
 
-def create_project(target: Path, name: str, *, database: str = "sqlite") -> list[Path]:
+def create_project(
+    target: Path, name: str, *, database: str = "sqlite", template: Traversable | None = None
+) -> list[Path]:
     """Write the project `name` into `target` (which must not exist, or be empty);
-    return the files written. Nothing is left behind when it fails.
+    return the files written. Nothing is left behind when it fails. `template` is the
+    template folder (default: the installed stackkit's); tests pass an older one.
 
     Raises:
         click.ClickException: the target is not empty, or writing failed.
@@ -97,7 +104,7 @@ def create_project(target: Path, name: str, *, database: str = "sqlite") -> list
     try:
         target.mkdir(parents=True, exist_ok=True)
         init_migrations(target / "migrations", metadata=f"{package}.models:Model.metadata")
-        for relative, content in render_tree(files("stackkit") / "templates" / "project", context):
+        for relative, content in render_tree(template or TEMPLATE, context):
             path = target.joinpath(*relative.parts)
             path.parent.mkdir(parents=True, exist_ok=True)
             # .env holds the secret key: readable by its owner only, from the start.
@@ -106,6 +113,9 @@ def create_project(target: Path, name: str, *, database: str = "sqlite") -> list
             with os.fdopen(descriptor, "wb") as file:
                 file.write(content)
             written.append(path)
+        # What `stackkit upgrade` needs: the answers, and the files as written.
+        ProjectRecord(stackkit_version=__version__, name=name, database=database).save(target)
+        write_base(target, snapshot(target))
     except (OSError, TemplateError, MigrationError) as error:
         if created:
             shutil.rmtree(target, ignore_errors=True)

@@ -1,0 +1,210 @@
+"""`stackkit upgrade`: a project made from an older template takes the current one.
+
+The older template is the installed one with changes (the `old_template` fixture);
+the older code generator is the current one without the bounds on numbers
+(`OLD_GENERATOR`). The
+project is then edited as a user would, committed, and upgraded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from importlib.resources import as_file
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from stackkit.__about__ import __version__
+from stackkit.cli import cli
+from stackkit.cli.new import TEMPLATE, create_project
+from stackkit.cli.record import BASE, RECORD
+
+OLD_TITLE = "# Shop (the old README)"
+OLD_DOCKERFILE_LINE = "# Written by an older stackkit."
+OLD_MAIN_LINE = "# An older stackkit wrote this line."
+GONE = "deploy/OLD-NOTES.md"
+ITEM = ("Item", "name:str", "stock:int")
+
+
+@pytest.fixture(scope="module")
+def old_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The installed template, changed as an older stackkit's would differ from it."""
+    folder = tmp_path_factory.mktemp("template") / "project"
+    with as_file(TEMPLATE) as installed:
+        shutil.copytree(installed, folder)
+    _edit(folder / "README.md.jinja", "# {{ title }}\n", f"{OLD_TITLE}\n")
+    dockerfile = folder / "deploy" / "Dockerfile.jinja"
+    dockerfile.write_text(f"{OLD_DOCKERFILE_LINE}\n{dockerfile.read_text()}")
+    _edit(
+        folder / "{{ package }}" / "main.py.jinja",
+        "from __future__",
+        f"{OLD_MAIN_LINE}\nfrom __future__",
+    )
+    (folder / "deploy" / "nginx.conf.jinja").unlink()  # new in the current template
+    (folder / GONE).write_text("Notes the current template no longer has.\n")
+    return folder
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{path.name} no longer holds {old!r}: update the fixture"
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.fixture
+def project(tmp_path: Path, old_template: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project from the old template, with a resource from the old generator, committed."""
+    for name, value in (("NAME", "Test"), ("EMAIL", "test@example.com")):
+        monkeypatch.setenv(f"GIT_AUTHOR_{name}", value)
+        monkeypatch.setenv(f"GIT_COMMITTER_{name}", value)
+    root = tmp_path / "shop"
+    create_project(root, "shop", template=old_template)
+    monkeypatch.chdir(root)
+    # In a process of its own: the project's models can be declared once per process.
+    generated = subprocess.run(
+        [sys.executable, "-c", OLD_GENERATOR, "generate", "resource", *ITEM],
+        cwd=root, capture_output=True, text=True, timeout=180, check=False,
+        env=_clean_environment(),
+    )  # fmt: skip
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    _git(root, "init", "-q")
+    _commit(root, "generated")
+    return root
+
+
+OLD_GENERATOR = """
+import sys
+from stackkit.cli import cli, codegen
+current = codegen._constraint
+codegen._constraint = lambda spec: "" if spec.kind in ("int", "ref") else current(spec)
+cli(sys.argv[1:])
+"""
+"""`stackkit` with the code generator of before the bounds on numbers."""
+
+
+def _stackkit(*arguments: str) -> Result:
+    return CliRunner().invoke(cli, list(arguments))
+
+
+def _git(root: Path, *arguments: str) -> str:
+    done = subprocess.run(
+        ["git", *arguments], cwd=root, capture_output=True, text=True, check=True, timeout=60
+    )
+    return done.stdout
+
+
+def _commit(root: Path, message: str) -> None:
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", message)
+
+
+def _user_edits(root: Path) -> None:
+    _edit(root / "README.md", OLD_TITLE, "# Shop: the shop of Ada and Bob")  # where stackkit did
+    main = root / "shop" / "main.py"
+    main.write_text(main.read_text() + "# Ours: the app is built here.\n")  # far from it
+    schemas = root / "shop" / "schemas.py"
+    schemas.write_text(schemas.read_text() + "\n# Ours: schemas end here.\n")
+
+
+def test_upgrade_updates_merges_adds_removes_and_reports_a_conflict(project: Path) -> None:
+    _user_edits(project)
+    _commit(project, "edited")
+
+    result = _stackkit("upgrade")
+
+    assert result.exit_code == 1, result.output
+    assert "CONFLICT  README.md" in result.output
+    assert "1 file(s) have conflicts: README.md" in result.output
+    readme = (project / "README.md").read_text()
+    assert "<<<<<<< yours\n# Shop: the shop of Ada and Bob\n" in readme
+    assert f">>>>>>> stackkit {__version__}" in readme
+    # Untouched by the user: replaced by the new version.
+    assert "updated   deploy/Dockerfile" in result.output
+    assert OLD_DOCKERFILE_LINE not in (project / "deploy" / "Dockerfile").read_text()
+    # Changed by both, apart: merged, the user's line kept.
+    main = (project / "shop" / "main.py").read_text()
+    assert OLD_MAIN_LINE not in main
+    assert main.endswith("# Ours: the app is built here.\n")
+    # The resource, generated again by the current generator, merged with the user's edit.
+    schemas = (project / "shop" / "schemas.py").read_text()
+    assert "stock: int = Field(ge=-2_147_483_648, le=2_147_483_647)" in schemas
+    assert schemas.endswith("# Ours: schemas end here.\n")
+    # New in the template: added. Gone from it, untouched: removed.
+    assert (project / "deploy" / "nginx.conf").is_file()
+    assert not (project / GONE).exists()
+    # The record now describes the current template.
+    record = json.loads((project / RECORD).read_text())
+    assert record["stackkit_version"] == __version__
+    assert record["resources"] == [{"name": "Item", "fields": ["name:str", "stock:int"]}]
+    assert (project / BASE / "deploy" / "nginx.conf").is_file()
+    assert not (project / BASE / GONE).exists()
+
+    # Where nothing conflicts, the app still passes its tests.
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project, capture_output=True, text=True, timeout=300, check=False,
+        env=_clean_environment(),
+    )  # fmt: skip
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+
+    # Resolved and committed, the project is up to date.
+    (project / "README.md").write_text(_take_yours(readme))
+    _commit(project, "upgraded")
+    again = _stackkit("upgrade")
+    assert again.exit_code == 0, again.output
+    assert "Up to date" in again.output
+
+
+def test_dry_run_shows_the_diff_and_writes_nothing(project: Path) -> None:
+    result = _stackkit("upgrade", "--dry-run")
+
+    assert result.exit_code == 0, result.output
+    assert "--- a/deploy/Dockerfile\n+++ b/deploy/Dockerfile\n" in result.output
+    assert f"-{OLD_DOCKERFILE_LINE}\n" in result.output
+    assert "+++ b/deploy/nginx.conf" in result.output
+    assert "Would change from stackkit" in result.output
+    assert _git(project, "status", "--porcelain") == ""
+
+
+def test_upgrade_refuses_uncommitted_changes_unless_told(project: Path) -> None:
+    (project / "README.md").write_text("# Not committed\n")
+
+    refused = _stackkit("upgrade")
+    assert refused.exit_code == 1
+    assert "uncommitted changes" in refused.output
+    assert OLD_DOCKERFILE_LINE in (project / "deploy" / "Dockerfile").read_text()
+
+    allowed = _stackkit("upgrade", "--allow-dirty")
+    assert "updated   deploy/Dockerfile" in allowed.output
+
+
+def test_upgrade_needs_a_git_work_tree_and_a_record(project: Path) -> None:
+    shutil.rmtree(project / ".git")
+    outside_git = _stackkit("upgrade")
+    assert outside_git.exit_code == 1
+    assert "is not a git work tree" in outside_git.output
+
+    (project / RECORD).unlink()
+    no_record = _stackkit("upgrade", "--allow-dirty")
+    assert no_record.exit_code == 1
+    assert ".stackkit/project.json is missing" in no_record.output
+
+
+def _take_yours(text: str) -> str:
+    """`text` with each conflict resolved to the user's side."""
+    return re.sub(r"<<<<<<< yours\n(.*?)=======\n.*?>>>>>>> [^\n]*\n", r"\1", text, flags=re.S)
+
+
+def _clean_environment() -> dict[str, str]:
+    """The environment of a user's shell: no settings of this test run leak in."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("STACKKIT_", "DATABASE_", "REDIS_", "SECRET_KEY", "PYTEST_"))
+    }
