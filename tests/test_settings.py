@@ -91,6 +91,21 @@ def test_development_generates_a_secret_key_with_a_warning(
     assert any("SECRET_KEY is not set" in record.message for record in caplog.records)
 
 
+def test_an_empty_secret_key_is_one_not_set(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECRET_KEY", "")  # as `SECRET_KEY=` in a .env
+    with caplog.at_level(logging.WARNING, logger="stackkit.settings"):
+        settings = load_settings()
+    assert len(settings.secret_key.get_secret_value()) >= 32
+    assert any("SECRET_KEY is not set" in record.message for record in caplog.records)
+    caplog.clear()
+    monkeypatch.setenv("SECRET_KEY", "k" * 40)
+    with caplog.at_level(logging.WARNING, logger="stackkit.settings"):
+        load_settings()
+    assert not any("SECRET_KEY" in record.message for record in caplog.records)
+
+
 def test_production_requires_a_secret_key() -> None:
     with pytest.raises(SettingsError, match="SECRET_KEY: is required when STACKKIT_ENV=production"):
         load_settings(env="production")

@@ -237,7 +237,11 @@ class Settings(BaseSettings):
     def _strong_secret_in_production(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
         key = value.get_secret_value()
         if info.data.get("env") != "production":
-            return value if key else SecretStr(secrets.token_urlsafe(48))
+            if key:
+                return value
+            generated = secrets.token_urlsafe(48)
+            _GENERATED_KEYS.add(generated)
+            return SecretStr(generated)
         if not key:
             raise ValueError("is required when STACKKIT_ENV=production")
         problem = secret_key_weakness(key)
@@ -325,6 +329,10 @@ def secret_key_weakness(key: str) -> str | None:
     return None
 
 
+_GENERATED_KEYS: set[str] = set()
+"""The random keys made for settings without a `SECRET_KEY` (unset, or set empty)."""
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment and `.env`, with `overrides` taking precedence.
 
@@ -337,7 +345,7 @@ def load_settings(**overrides: Any) -> Settings:
         raise SettingsError(_describe(error)) from None
     except UnicodeDecodeError:
         raise SettingsError("Invalid settings: .env is not UTF-8 text.") from None
-    if settings.env == "development" and "secret_key" not in settings.model_fields_set:
+    if settings.env == "development" and settings.secret_key.get_secret_value() in _GENERATED_KEYS:
         logger.warning(
             "SECRET_KEY is not set: using a random key for this process; "
             "tokens will not survive a restart. Set SECRET_KEY to keep them."
