@@ -26,8 +26,9 @@ from stackkit.testing import PostgresProcess, wait_until
 
 CONNECT_TIMEOUT = 2.0
 """`STACKKIT_DATABASE_CONNECT_TIMEOUT` of the drill's app, in seconds."""
-SLACK = 1.5
-"""Seconds a request may take past that bound: the rest of its work, on 2 cores."""
+SLACK = 3.0
+"""Seconds a request may take past that timeout: the rest of its work, on a loaded CI
+machine (the drill measures tenths). A request that hangs takes the client's 10 s."""
 RECOVER_WITHIN = 10.0
 """Seconds, from PostgreSQL answering again, by which writes succeed again."""
 

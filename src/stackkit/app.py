@@ -257,7 +257,7 @@ def create_app(
             )
         )
     database = next((b for b in app_backends if isinstance(b, Database)), None)
-    if database is not None and database.replica_urls and settings.database_replica_lag_window:
+    if database is not None and database.replica_urls:
         stack.append(
             Middleware(
                 ReadYourWritesMiddleware, store=store, window=settings.database_replica_lag_window

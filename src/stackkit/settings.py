@@ -81,8 +81,8 @@ class Settings(BaseSettings):
     database_replica_lag_window: float = Field(default=5.0, ge=0)
     """Seconds after a write during which its writer, and readers of the path it wrote,
     read from the primary: so that a user reads back what they wrote, and no stale
-    replica answer fills the cache. Keep it above the replicas' worst lag; 0: only
-    within the writing request."""
+    replica answer fills the cache. Keep it above the replicas' worst lag; 0: no marks
+    (a write request still reads from the primary throughout)."""
 
     database_pool_size: int = Field(default=10, gt=0)
     """Connections each PostgreSQL engine keeps open (and as many again at peaks)."""

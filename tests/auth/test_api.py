@@ -7,13 +7,20 @@ from typing import Any
 
 import pytest
 from openapi_spec_validator import validate
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from stackkit import Controller, Settings, create_app
 from stackkit.auth import AuthConfig, PasswordHasher, UserService, requires
 from stackkit.auth.config import token_keys_for
+from stackkit.auth.middleware import AuthenticationMiddleware
 from stackkit.auth.tokens import AccessTokens
 from stackkit.auth.user import User
+from stackkit.cache import StoreUnavailable
 from tests.auth.conftest import PASSWORD, bearer, login, register
 
 NEW_PASSWORD = "a different long passphrase"
@@ -409,6 +416,32 @@ def test_a_token_is_taken_on_its_signature_while_the_session_store_is_away(
         assert me.headers["retry-after"] == "5"
     forged = client.get("/api/auth/me", headers={"Authorization": "Bearer not.a.token"})
     assert forged.status_code == 401  # the signature is still checked
+
+
+def test_a_slow_session_store_is_a_503_even_when_failing_open() -> None:
+    # Slow (timeouts, every connection busy) is not away: a flood that exhausts the
+    # connections must not be a way past the session check.
+    class SlowSessions:
+        async def is_alive(self, session_id: str, user_id: str) -> bool:
+            raise StoreUnavailable("Timeout reading from socket", slow=True)
+
+    tokens = AccessTokens(token_keys_for(_settings(secret_key="k" * 40)), ttl=60)
+
+    async def who(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(request.user.display_name)
+
+    app = Starlette(
+        routes=[Route("/who", who)],
+        middleware=[
+            Middleware(
+                AuthenticationMiddleware, tokens=tokens, sessions=SlowSessions(), fail_open=True
+            )
+        ],
+    )
+    token = tokens.issue("7", "a-session").token
+    answer = TestClient(app).get("/who", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "5"
 
 
 def test_cookie_refresh_compares_the_whole_origin(

@@ -200,6 +200,29 @@ async def test_a_write_invalidates_before_its_answer_is_sent(
     assert read_at_answer[0].json() == [{"name": "first"}, {"name": "second"}]
 
 
+async def test_a_store_that_fails_after_a_write_does_not_turn_it_into_a_500(
+    routes: Counting, make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The write is committed by then: a 500 would make the client send it again.
+    class BrokenCounter(MemoryStore):
+        async def incr(self, key: str, amount: int = 1, *, ttl: float | None = None) -> int:
+            raise RuntimeError("MISCONF-like trouble the store did not foresee")
+
+    app = create_app(
+        make_settings(),
+        controllers=[routes.controller],
+        backends=[],
+        cache_store=BrokenCounter(),
+        configure_logs=False,
+    )
+    caplog.set_level(logging.WARNING, logger="stackkit.cache")
+    async with client_for(app) as client:
+        answer = await client.post("/api/items", json={"name": "second"})
+    assert answer.status_code == 201
+    assert routes.items == ["first", "second"]
+    assert any("Response cache bypassed" in r.getMessage() for r in caplog.records)
+
+
 async def test_concurrent_misses_run_the_handler_once(
     client: httpx2.AsyncClient, routes: Counting
 ) -> None:

@@ -7,8 +7,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 import pytest
+from redis import exceptions as redis_errors
 
 from stackkit.cache import MemoryStore, RedisStore, Store, StoreUnavailable
+from stackkit.cache.redis_store import unavailable
 from stackkit.testing import RedisProcess, unique_key_prefix
 
 
@@ -215,3 +217,25 @@ async def test_redis_store_outage_is_prompt_and_recovers(redis_process: RedisPro
         assert await store.get("k") == b"back"
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "down", "slow"),
+    [
+        (redis_errors.ConnectionError("Connection refused"), True, False),
+        (redis_errors.TimeoutError("Timeout reading from socket"), True, True),
+        (redis_errors.ConnectionError("No connection available."), True, True),
+        (redis_errors.OutOfMemoryError("command not allowed when used memory"), True, False),
+        (redis_errors.ResponseError("MISCONF Redis is configured to save RDB"), True, False),
+        (redis_errors.RedisClusterException("Redis Cluster cannot be connected"), True, False),
+        (redis_errors.ResponseError("ERR unknown command 'FOO'"), False, False),
+        (ValueError("not Redis's"), False, False),
+    ],
+    ids=["refused", "timeout", "pool-busy", "oom", "misconf", "cluster", "bad-command", "other"],
+)
+def test_redis_errors_are_told_apart(error: Exception, down: bool, slow: bool) -> None:
+    # Away or slow is an outage (the callers fail open, or 503); a bad command is a bug.
+    meaning = unavailable(error)
+    assert (meaning is not None) == down
+    if meaning is not None:
+        assert meaning.slow == slow

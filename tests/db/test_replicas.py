@@ -340,3 +340,13 @@ def test_reads_go_to_the_primary_while_the_marks_cannot_be_read(
     answer = client.get("/api/gadgets/server")
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"replica": False}
+
+
+def test_without_a_window_writes_still_check_against_the_primary(
+    postgres_replication: PostgresReplication, make_client: Callable[..., TestClient]
+) -> None:
+    settings = replicated_settings(postgres_replication, database_replica_lag_window=0)
+    client = make_client(settings, controllers=[server_controller()])
+    assert client.post("/api/gadgets/checks").json() == {"replica": False}
+    assert client.post("/api/gadgets").status_code == 201
+    assert client.get("/api/gadgets/server").json() == {"replica": True}  # no marks

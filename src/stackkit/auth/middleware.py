@@ -13,9 +13,10 @@ Pure ASGI. It sets Starlette's `scope["user"]` and `scope["auth"]` (so that
 
 The session is looked up on every request (one store read: a dictionary lookup
 in memory, one round trip to Redis), so a token stops working the moment its
-session is revoked. When the store does not answer, the token is accepted on
-its signature and expiry alone (`fail_open`, the default: an outage of Redis must
-not sign everyone out), or the request gets a 503.
+session is revoked. When the store is away (refused, reset, unable to serve),
+the token is accepted on its signature and expiry alone (`fail_open`, the
+default: an outage of Redis must not sign everyone out), or the request gets a
+503; when it is only slow (a timeout, every connection busy), always a 503.
 """
 
 from __future__ import annotations
@@ -120,7 +121,9 @@ class AuthenticationMiddleware:
         try:
             alive = await self.sessions.is_alive(claims.session_id, claims.subject)
         except StoreUnavailable as error:
-            if not self.fail_open:
+            # Away, not merely slow: a flood that exhausts the connections must not
+            # be a way past the check.
+            if not self.fail_open or error.slow:
                 raise
             self._warn(error)
             return claims

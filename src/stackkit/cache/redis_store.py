@@ -17,13 +17,20 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ClusterDownError, OutOfMemoryError, ReadOnlyError, TryAgainError
+from redis.exceptions import (
+    ClusterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisClusterException,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from stackkit.cache.store import Store, StoreUnavailable
 
-__all__ = ["REDIS_DOWN", "RedisClusterStore", "RedisStore"]
+__all__ = ["REDIS_DOWN", "RedisClusterStore", "RedisStore", "unavailable"]
 
 logger = logging.getLogger("stackkit.cache")
 
@@ -35,10 +42,29 @@ REDIS_DOWN = (
     ReadOnlyError,
     ClusterDownError,
     TryAgainError,
+    RedisClusterException,
 )
 """What redis-py raises when the server cannot serve: away, slow, full (`OOM` under
 `noeviction`), a replica since a failover (`READONLY`), a cluster without a slot's
-node (`CLUSTERDOWN`, `TRYAGAIN`); as opposed to a bad command."""
+node (`CLUSTERDOWN`, `TRYAGAIN`) or with no node answering; as opposed to a bad
+command."""
+_DOWN_REPLIES = ("MISCONF", "MASTERDOWN", "LOADING")
+"""Error replies of a server that cannot serve for now: it cannot write its snapshot
+(`MISCONF`), its primary is away, it is loading its data."""
+_NO_CONNECTION = "No connection available"
+"""redis-py's pool, when every connection stayed busy past the timeout."""
+
+
+def unavailable(error: BaseException) -> StoreUnavailable | None:
+    """The `StoreUnavailable` that `error` from redis-py means, or None for a bug (a bad
+    command). It is `slow` when the server may be up but did not answer in time: a
+    timeout, or every pooled connection busy."""
+    down_reply = isinstance(error, ResponseError) and str(error).startswith(_DOWN_REPLIES)
+    if not (isinstance(error, REDIS_DOWN) or down_reply):
+        return None
+    slow = isinstance(error, RedisTimeoutError) or _NO_CONNECTION in str(error)
+    return StoreUnavailable(f"Redis did not answer: {error}", slow=slow)
+
 
 _INCR_WITH_TTL = """
 local value = redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -118,8 +144,11 @@ class RedisStore(Store):
     async def _answering(self) -> AsyncIterator[None]:
         try:
             yield
-        except REDIS_DOWN as error:
-            raise StoreUnavailable(f"Redis did not answer: {error}") from error
+        except Exception as error:
+            down = unavailable(error)
+            if down is None:
+                raise
+            raise down from error
 
     async def get(self, key: str) -> bytes | None:
         async with self._answering():

@@ -246,7 +246,7 @@ class ResponseCacheMiddleware:
             if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
                 try:
                     await self.store.incr(f"{{{namespace_of(scope['path'])}}}:v")
-                except StoreUnavailable as error:
+                except Exception as error:  # the write is done: its answer must go out
                     self._warn(error)
             await send(message)
 

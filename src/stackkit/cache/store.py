@@ -23,7 +23,16 @@ __all__ = ["Store", "StoreUnavailable"]
 
 
 class StoreUnavailable(Exception):
-    """The store's server did not answer, or not in time."""
+    """The store's server did not answer, or not in time.
+
+    `slow` is true when the server may be up but did not answer in time (a timeout,
+    every connection busy): under load rather than away. Callers that would skip a
+    check while the store is away (the session check) still refuse then.
+    """
+
+    def __init__(self, message: str = "", *, slow: bool = False) -> None:
+        super().__init__(message)
+        self.slow = slow
 
 
 class Store(Backend):

@@ -23,8 +23,9 @@ __all__ = ["Location", "parse_body", "parse_path", "parse_query", "sequence_fiel
 Location = Literal["path", "query", "body"]
 _SEQUENCES = (list, tuple, set, frozenset)
 _NUL = "\x00"
-_NUL_ESCAPE = re.compile(rb"\\u0000", re.IGNORECASE)
-"""How JSON writes a NUL character (a raw NUL byte is invalid JSON)."""
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+"""How JSON writes a NUL character (a raw NUL byte is invalid JSON): `\u0000` after an
+even number of backslashes (an odd one escapes the backslash, and is text)."""
 _NUL_MESSAGE = "Text must not contain NUL characters (U+0000)"
 
 

@@ -26,7 +26,7 @@ import logging
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stackkit.cache.response_cache import namespace_of
-from stackkit.cache.store import Store, StoreUnavailable
+from stackkit.cache.store import Store
 from stackkit.db import read_from_primary
 from stackkit.http.routing import principal
 from stackkit.logs import ThrottledWarning
@@ -45,7 +45,8 @@ class ReadYourWritesMiddleware:
     Args:
         store: shared by every process of the app (Redis), or the process's own.
         window: seconds after a write during which its user and namespace read from the
-            primary; longer than the replicas ever lag.
+            primary; longer than the replicas ever lag. 0: no marks, but write
+            requests still read from the primary.
     """
 
     def __init__(self, app: ASGIApp, *, store: Store, window: float) -> None:
@@ -53,7 +54,7 @@ class ReadYourWritesMiddleware:
         self.store = store
         self.window = window
         self._warn = ThrottledWarning(
-            logger, "Reads sent to the primary, the store of recent writes does not answer: %s"
+            logger, "Recent writes not marked or not read, the store does not answer: %s"
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -69,9 +70,11 @@ class ReadYourWritesMiddleware:
             await self.app(scope, receive, send)
 
     async def _wrote_recently(self, keys: list[str]) -> bool:
+        if not self.window:
+            return False
         try:
             return any(value is not None for value in await self.store.get_many(keys))
-        except StoreUnavailable as error:
+        except Exception as error:  # whatever the store's trouble, the primary is current
             self._warn(error)
             return True
 
@@ -83,18 +86,24 @@ class ReadYourWritesMiddleware:
         async def mark_then_send(message: Message) -> None:
             # Before the answer leaves: a client that reads as soon as it has its 201
             # must find the mark.
-            if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
-                try:
-                    for key in self._keys(scope):
-                        await self.store.set(key, b"1", ttl=self.window)
-                except StoreUnavailable as error:
-                    self._warn(error)
+            started = message["type"] == "http.response.start"
+            if started and self.window and 200 <= message["status"] < 300:
+                await self._mark(scope)
             await send(message)
 
         await self.app(scope, receive, mark_then_send)
 
+    async def _mark(self, scope: Scope) -> None:
+        try:
+            for key in self._keys(scope):
+                await self.store.set(key, b"1", ttl=self.window)
+        except Exception as error:  # the write is committed: its answer must still go out
+            self._warn(error)
+
     @staticmethod
     def _keys(scope: Scope) -> list[str]:
-        keys = [f"wrote:{namespace_of(scope['path'])}"]
+        # The namespace's mark shares its hash tag with the response cache's version
+        # key: on a Redis Cluster both live on one node, and fail or succeed together.
+        keys = [f"{{{namespace_of(scope['path'])}}}:w"]
         who = principal(scope)
-        return keys if who is None else [*keys, f"wrote:{who}"]
+        return keys if who is None else [*keys, f"{{{who}}}:w"]

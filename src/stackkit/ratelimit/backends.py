@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from redis.exceptions import NoScriptError
 
-from stackkit.cache.redis_store import REDIS_DOWN, RedisClusterStore, RedisStore
+from stackkit.cache.redis_store import RedisClusterStore, RedisStore, unavailable
 from stackkit.cache.store import StoreUnavailable
 from stackkit.ratelimit.fixed_window import fixed_window
 from stackkit.ratelimit.gcra import Decision, gcra
@@ -243,11 +243,15 @@ class RedisRateLimitBackend(RateLimitBackend):
         batch, self._pending = self._pending, []
         try:
             results = await self._run(batch)
-        except REDIS_DOWN as error:
-            _fail(batch, StoreUnavailable(f"Redis did not answer: {error}"))
-            return
-        except BaseException as error:  # every waiting check gets it, even a cancellation
-            _fail(batch, error if isinstance(error, Exception) else StoreUnavailable("cancelled"))
+        except Exception as error:
+            down = unavailable(error)
+            if down is not None:
+                _fail(batch, down)
+                return
+            _fail(batch, error)
+            raise
+        except BaseException:  # a cancellation: every waiting check gets told
+            _fail(batch, StoreUnavailable("cancelled"))
             raise
         for (_, _, answer), result in zip(batch, results, strict=True):
             if not answer.done():
