@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 from importlib.resources import as_file
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from click.testing import CliRunner, Result
@@ -24,7 +24,9 @@ from stackkit.__about__ import __version__
 from stackkit.cli import cli
 from stackkit.cli.new import TEMPLATE, create_project
 from stackkit.cli.record import BASE, RECORD
+from stackkit.cli.upgrade import plan_upgrade
 
+_GIT = shutil.which("git") or "git"
 OLD_TITLE = "# Shop (the old README)"
 OLD_DOCKERFILE_LINE = "# Written by an older stackkit."
 OLD_MAIN_LINE = "# An older stackkit wrote this line."
@@ -208,3 +210,58 @@ def _clean_environment() -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(("STACKKIT_", "DATABASE_", "REDIS_", "SECRET_KEY", "PYTEST_"))
     }
+
+
+LABELS = ("yours", "stackkit 1", "stackkit 2")
+TEXT = PurePosixPath("notes.txt")
+
+
+def test_a_crlf_file_is_merged_as_lf_and_keeps_its_line_endings() -> None:
+    # An editor that saves with CRLF must not turn every line into a conflict.
+    base = {TEXT: b"one\ntwo\nthree\nfour\n"}
+    theirs = {TEXT: b"one\ntwo\nthree\nFOUR\n"}
+    yours = {TEXT: b"ONE\r\ntwo\r\nthree\r\nfour\r\n"}
+    [change] = plan_upgrade(base, theirs, yours, _GIT, LABELS)
+    assert (change.action, change.content) == ("merge", b"ONE\r\ntwo\r\nthree\r\nFOUR\r\n")
+
+
+def test_a_binary_file_both_changed_is_kept_and_offered_again() -> None:
+    base, theirs, yours = {TEXT: b"\0old"}, {TEXT: b"\0new"}, {TEXT: b"\0mine"}
+    [change] = plan_upgrade(base, theirs, yours, _GIT, LABELS)
+    assert (change.action, change.content, change.keep_base) == ("conflict", None, True)
+
+
+def test_a_blocked_path_is_never_written() -> None:
+    base, theirs, yours = {TEXT: b"old\n"}, {TEXT: b"new\n"}, {}
+    blocked = {TEXT: "a symbolic link of yours: not followed, not written"}
+    [change] = plan_upgrade(base, theirs, yours, _GIT, LABELS, blocked=blocked)
+    assert (change.action, change.content, change.keep_base) == ("keep", None, True)
+
+
+def test_upgrade_does_not_write_through_a_link(project: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_text("not the project's\n")
+    dockerfile = project / "deploy" / "Dockerfile"
+    dockerfile.unlink()
+    dockerfile.symlink_to(outside)
+    _commit(project, "linked")
+
+    result = _stackkit("upgrade")
+
+    assert result.exit_code == 0, result.output
+    assert "kept      deploy/Dockerfile (a symbolic link of yours" in result.output
+    assert outside.read_text() == "not the project's\n"
+
+
+def test_upgrade_refuses_a_record_it_cannot_use(project: Path) -> None:
+    record = json.loads((project / RECORD).read_text())
+    for change, message in (
+        ({"stackkit_version": "999.0"}, "newer than the installed"),
+        ({"database": "mysql"}, "unknown database 'mysql'"),
+        ({"resources": [{"name": "Item", "fields": ["name:strng"]}]}, "does not generate"),
+    ):
+        (project / RECORD).write_text(json.dumps({**record, **change}))
+        result = _stackkit("upgrade", "--allow-dirty")
+        assert result.exit_code == 1, result.output
+        assert message in result.output
+        assert "Traceback" not in result.output

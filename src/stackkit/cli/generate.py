@@ -123,8 +123,15 @@ def resource_command(name: str, fields: tuple[str, ...]) -> None:
             f"the generated code does not run ({type(error).__name__}: {error}); "
             "nothing was changed"
         ) from None
-    _record(project, name, fields, names, specs)
     console = Console(highlight=False)
+    try:
+        _record(project, name, fields, names, specs)
+    except (click.ClickException, OSError, UnicodeDecodeError) as error:
+        message = error.format_message() if isinstance(error, click.ClickException) else error
+        console.print(
+            f"[yellow]Warning:[/yellow] {names.plural} was added, but not to the project's "
+            f"record ({message}): `stackkit upgrade` will not regenerate it."
+        )
     console.print(f"[green]Added[/green] {names.plural} ({names.model}):")
     for path in [*changed, *([migration] if migration else [])]:
         console.print(f"  {path.relative_to(project.root)}")

@@ -80,6 +80,10 @@ def create_project(
         click.ClickException: the target is not empty, or writing failed.
     """
     package = check_name(name)
+    if database not in _DATABASES:
+        raise click.ClickException(
+            f"unknown database {database!r}: use one of {sorted(_DATABASES)}"
+        )
     try:
         # A folder that holds only a fresh `git init` counts as empty.
         occupied = target.exists() and (

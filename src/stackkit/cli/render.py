@@ -6,8 +6,9 @@ need no escaping. Path segments may be templates too (`{{ package }}/main.py.jin
 Rendering is sandboxed and strict: a name the context does not define is an
 error, not an empty string.
 
-Files named `gitignore` and `dockerignore` are written with a leading dot (a
-`.gitignore` in the template folder would apply to stackkit's own repository).
+Files named `gitignore`, `gitattributes` and `dockerignore` are written with a
+leading dot (a `.gitignore` in the template folder would apply to stackkit's own
+repository).
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ from jinja2.sandbox import SandboxedEnvironment
 __all__ = ["RenderedFile", "render_tree"]
 
 _SUFFIX = ".jinja"
-_RENAMED = {"gitignore": ".gitignore", "dockerignore": ".dockerignore"}
+_RENAMED = {
+    "gitignore": ".gitignore",
+    "gitattributes": ".gitattributes",
+    "dockerignore": ".dockerignore",
+}
 
 RenderedFile = tuple[PurePosixPath, bytes]
 

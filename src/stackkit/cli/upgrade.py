@@ -25,17 +25,17 @@ import difflib
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 import click
-from rich.console import Console
+from packaging.version import InvalidVersion, Version
 
 from stackkit.__about__ import __version__
 from stackkit.cli.generate import replay_resource
 from stackkit.cli.new import check_name, create_project
 from stackkit.cli.project import find_project
-from stackkit.cli.record import ProjectRecord, read_base, snapshot, write_base
+from stackkit.cli.record import RECORD, ProjectRecord, read_base, snapshot, write_base
 
 __all__ = ["Change", "plan_upgrade", "render_project", "upgrade_command"]
 
@@ -44,17 +44,17 @@ Files = dict[PurePosixPath, bytes]
 
 @dataclass(frozen=True)
 class Change:
-    """What the upgrade does to one file. `content` None: remove it (or leave it be)."""
+    """What the upgrade does to one file."""
 
     path: PurePosixPath
     action: str
     """`update`, `merge`, `conflict`, `add`, `remove`, or `keep` (a note, no write)."""
     content: bytes | None = None
+    """What to write; None: nothing (a removal, a note, a binary conflict)."""
     note: str = ""
-
-    @property
-    def writes(self) -> bool:
-        return self.action != "keep"
+    keep_base: bool = False
+    """Keep the old base for this path: the template's change is not in the project yet
+    (a binary file both changed, a path blocked), so the next upgrade offers it again."""
 
 
 @click.command("upgrade")
@@ -67,23 +67,32 @@ def upgrade_command(dry_run: bool, allow_dirty: bool) -> None:
     project = find_project()
     root = project.root
     record = ProjectRecord.load(root)
+    _refuse_a_newer_record(record)
     base = read_base(root)
     git = _git()
     if not allow_dirty:
         _refuse_uncommitted_changes(git, root)
     theirs = render_project(record)
     labels = ("yours", f"stackkit {record.stackkit_version}", f"stackkit {__version__}")
-    changes = plan_upgrade(base, theirs, snapshot_of(root, base, theirs), git, labels)
-    console = Console(highlight=False)
+    paths = set(base) | set(theirs)
+    yours = snapshot_of(root, paths)
+    changes = plan_upgrade(base, theirs, yours, git, labels, blocked=_blocked(root, paths))
     old_version = record.stackkit_version
     if dry_run:
         _print_diff(root, changes)
     else:
         _apply(root, changes)
-        write_base(root, theirs)
+        new_base = dict(theirs)
+        for change in changes:
+            if change.keep_base:
+                if change.path in base:
+                    new_base[change.path] = base[change.path]
+                else:
+                    new_base.pop(change.path, None)
+        write_base(root, new_base)
         record.stackkit_version = __version__
         record.save(root)
-    _report(console, changes, old_version, dry_run=dry_run)
+    _report(changes, old_version, dry_run=dry_run)
     conflicts = [change for change in changes if change.action == "conflict"]
     if conflicts:
         verb = "would have" if dry_run else "have"
@@ -96,55 +105,98 @@ def upgrade_command(dry_run: bool, allow_dirty: bool) -> None:
 
 def render_project(record: ProjectRecord) -> Files:
     """The project as the installed stackkit writes it from `record`: `stackkit new`
-    with the same answers, then each recorded resource generated again."""
-    package = check_name(record.name)
+    with the same answers, then each recorded resource generated again.
+
+    Raises:
+        click.ClickException: the record's answers or resources no longer generate.
+    """
+    try:
+        package = check_name(record.name)
+    except click.BadParameter as error:
+        raise click.ClickException(f"{RECORD}: {error.format_message()}") from None
     with tempfile.TemporaryDirectory(prefix="stackkit-upgrade-") as scratch:
         target = Path(scratch) / record.name
         create_project(target, record.name, database=record.database)
         for resource in record.resources:
-            replay_resource(target, package, resource)
+            try:
+                replay_resource(target, package, resource)
+            except click.ClickException as error:
+                raise click.ClickException(
+                    f"the recorded resource {resource.name} ({' '.join(resource.fields)}) "
+                    f"does not generate with stackkit {__version__}: {error.format_message()}"
+                ) from None
         return snapshot(target)
 
 
-def snapshot_of(root: Path, *trees: Files) -> Files:
-    """The project's own version of every path in `trees` that it has."""
-    paths = sorted(set().union(*trees))
-    return {path: root.joinpath(*path.parts).read_bytes() for path in paths if _is_file(root, path)}
+def snapshot_of(root: Path, paths: set[PurePosixPath]) -> Files:
+    """The project's own version of each of `paths` it has as a plain file."""
+    return {
+        path: root.joinpath(*path.parts).read_bytes()
+        for path in sorted(paths)
+        if _plain_file(root, path)
+    }
 
 
 def plan_upgrade(
-    base: Files, theirs: Files, yours: Files, git: str, labels: tuple[str, str, str]
+    base: Files,
+    theirs: Files,
+    yours: Files,
+    git: str,
+    labels: tuple[str, str, str],
+    *,
+    blocked: dict[PurePosixPath, str] | None = None,
 ) -> list[Change]:
-    """The change to each file, from the base, the new render and the project's files."""
+    """The change to each file, from the base, the new render and the project's files.
+    `blocked` paths (a folder or a link of the user's there) are never written."""
+    blocked = blocked or {}
     changes = []
     for path in sorted(set(base) | set(theirs)):
-        old, new, mine = base.get(path), theirs.get(path), yours.get(path)
+        old, new, raw = base.get(path), theirs.get(path), yours.get(path)
+        # A file the user's editor saved with CRLF is compared and merged as LF, and
+        # written back with CRLF.
+        crlf = raw is not None and b"\r\n" in raw and b"\r\n" not in (old or b"")
+        mine = raw.replace(b"\r\n", b"\n") if raw is not None and crlf else raw
         if new == old or mine == new:
             continue  # the template did not change it, or the project has it already
-        if new is None:
-            if mine == old:
-                changes.append(Change(path, "remove"))
-            elif mine is not None:
-                changes.append(Change(path, "keep", note="gone from the template; yours is kept"))
-        elif mine is None:
-            if old is None:
-                changes.append(Change(path, "add", new))
-            else:
-                changes.append(Change(path, "keep", note="deleted by you; not brought back"))
-        elif mine == old:
-            changes.append(Change(path, "update", new))
-        else:
-            merged, clean = _merge(git, mine, old or b"", new, labels)
-            changes.append(Change(path, "merge" if clean else "conflict", merged))
+        if path in blocked:
+            changes.append(Change(path, "keep", note=blocked[path], keep_base=True))
+            continue
+        change = _change(path, old, new, mine, git, labels)
+        if crlf and change.content is not None:
+            change = replace(change, content=change.content.replace(b"\n", b"\r\n"))
+        changes.append(change)
     return changes
+
+
+def _change(
+    path: PurePosixPath,
+    old: bytes | None,
+    new: bytes | None,
+    mine: bytes | None,
+    git: str,
+    labels: tuple[str, str, str],
+) -> Change:
+    if new is None:
+        if mine == old:
+            return Change(path, "remove")
+        return Change(path, "keep", note="gone from the template; yours is kept")
+    if mine is None:
+        if old is None:
+            return Change(path, "add", new)
+        return Change(path, "keep", note="deleted by you; not brought back")
+    if mine == old:
+        return Change(path, "update", new)
+    if b"\0" in mine + (old or b"") + new:
+        note = "a binary file both changed: yours is kept, and the next upgrade offers it again"
+        return Change(path, "conflict", note=note, keep_base=True)
+    merged, clean = _merge(git, mine, old or b"", new, labels)
+    return Change(path, "merge" if clean else "conflict", merged)
 
 
 def _merge(
     git: str, mine: bytes, old: bytes, new: bytes, labels: tuple[str, str, str]
 ) -> tuple[bytes, bool]:
     """Three-way merge with `git merge-file`: the result, and whether it is clean."""
-    if b"\0" in mine + old + new:  # binary: no hunks to merge; keep yours, mark it
-        return mine, False
     with tempfile.TemporaryDirectory(prefix="stackkit-merge-") as scratch:
         paths = [Path(scratch) / name for name in ("yours", "base", "theirs")]
         for path, content in zip(paths, (mine, old, new), strict=True):
@@ -152,13 +204,45 @@ def _merge(
         command = [git, "merge-file", "-p"]
         for label in labels:
             command += ["-L", label]
-        # git, found on PATH, with files of our own: no shell, no outside arguments.
-        result = subprocess.run(  # noqa: S603
-            [*command, *map(str, paths)], capture_output=True, check=False, timeout=60
-        )
+        try:
+            # git, found on PATH, with files of our own: no shell, no outside arguments.
+            result = subprocess.run(  # noqa: S603
+                [*command, *map(str, paths)], capture_output=True, check=False, timeout=60
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise click.ClickException(f"git merge-file failed: {error}") from None
     if result.returncode < 0 or result.returncode > 127:
         raise click.ClickException(f"git merge-file failed: {result.stderr.decode().strip()}")
     return result.stdout, result.returncode == 0
+
+
+def _refuse_a_newer_record(record: ProjectRecord) -> None:
+    try:
+        recorded = Version(record.stackkit_version)
+    except InvalidVersion:
+        raise click.ClickException(
+            f"{RECORD}: {record.stackkit_version!r} is not a stackkit version"
+        ) from None
+    if recorded > Version(__version__):
+        raise click.ClickException(
+            f"the project was generated by stackkit {recorded}, newer than the installed "
+            f"{__version__}: install that version or a later one first"
+        )
+
+
+def _blocked(root: Path, paths: set[PurePosixPath]) -> dict[PurePosixPath, str]:
+    """Paths the upgrade must not write through: a folder or a link of the user's."""
+    blocked = {}
+    for path in paths:
+        target = root.joinpath(*path.parts)
+        parents = [root.joinpath(*path.parts[:n]) for n in range(1, len(path.parts))]
+        if target.is_symlink() or any(parent.is_symlink() for parent in parents):
+            blocked[path] = "a symbolic link of yours: not followed, not written"
+        elif target.exists() and not target.is_file():
+            blocked[path] = "something of yours that is not a file is in the way"
+        elif any(parent.exists() and not parent.is_dir() for parent in parents):
+            blocked[path] = "a file of yours is where the template has a folder"
+    return blocked
 
 
 def _git() -> str:
@@ -189,16 +273,22 @@ def _refuse_uncommitted_changes(git: str, root: Path) -> None:
 def _apply(root: Path, changes: list[Change]) -> None:
     for change in changes:
         target = root.joinpath(*change.path.parts)
-        if change.action == "remove":
-            target.unlink()
-        elif change.writes and change.content is not None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(change.content)
+        try:
+            if change.action == "remove":
+                target.unlink()
+            elif change.content is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(change.content)
+        except OSError as error:
+            raise click.ClickException(
+                f"cannot write {change.path}: {error.strerror}; files before it are "
+                "upgraded and the others not (`git checkout .` undoes it all)"
+            ) from None
 
 
 def _print_diff(root: Path, changes: list[Change]) -> None:
     for change in changes:
-        if not change.writes:
+        if change.content is None and change.action != "remove":
             continue
         target = root.joinpath(*change.path.parts)
         before = target.read_bytes() if target.is_file() else b""
@@ -212,20 +302,22 @@ def _print_diff(root: Path, changes: list[Change]) -> None:
         click.echo("".join(lines), nl=False)
 
 
-def _report(console: Console, changes: list[Change], old_version: str, *, dry_run: bool) -> None:
+def _report(changes: list[Change], old_version: str, *, dry_run: bool) -> None:
+    """One line per file (plain, unwrapped: scripts and reviews read it)."""
     if not changes:
-        console.print(f"Up to date: the project matches stackkit {__version__}'s template.")
+        click.echo(f"Up to date: the project matches stackkit {__version__}'s template.")
         return
     verbs = {
         "update": "updated", "merge": "merged", "conflict": "CONFLICT", "add": "added",
         "remove": "removed", "keep": "kept",
     }  # fmt: skip
     heading = "Would change" if dry_run else "Upgraded"
-    console.print(f"{heading} from stackkit {old_version} to {__version__}:", markup=False)
+    click.echo(f"{heading} from stackkit {old_version} to {__version__}:")
     for change in changes:
         note = f" ({change.note})" if change.note else ""
-        console.print(f"  {verbs[change.action]:<9} {change.path}{note}", markup=False)
+        click.echo(f"  {verbs[change.action]:<9} {change.path}{note}")
 
 
-def _is_file(root: Path, path: PurePosixPath) -> bool:
-    return root.joinpath(*path.parts).is_file()
+def _plain_file(root: Path, path: PurePosixPath) -> bool:
+    target = root.joinpath(*path.parts)
+    return target.is_file() and not target.is_symlink()
