@@ -118,8 +118,9 @@ class Settings(BaseSettings):
     """Longest a refresh session lives however often it is refreshed (default 30 days)."""
 
     secret_key_fallbacks: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
-    """Earlier values of `SECRET_KEY`, comma-separated: tokens they signed still verify
-    (HS256). Keep one for the access token lifetime after a change, then drop it."""
+    """Earlier values of `SECRET_KEY`, comma-separated: access tokens (HS256) and refresh
+    tokens they made still verify. Keep one until the sessions to keep have refreshed
+    once (a day), then drop it; dropping it at once ends every session."""
 
     jwt_algorithm: Literal["HS256", "RS256", "ES256", "EdDSA"] = "HS256"
     """Algorithm of access tokens. HS256 signs with a key derived from `SECRET_KEY`; the

@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from stackkit.auth.refresh import InvalidRefreshToken, RefreshSessions, RefreshTokenReused
+from stackkit.auth.refresh import (
+    InvalidRefreshToken,
+    RefreshSessions,
+    RefreshTokenReused,
+    _token,
+)
 from stackkit.cache import MemoryStore, RedisStore, Session, SessionStore, Store, StoreUnavailable
 from stackkit.testing import delete_keys, unique_key_prefix
 from tests.helpers import Clock
@@ -45,9 +50,13 @@ def sessions(store: Store, clock: Clock) -> SessionStore:
     return SessionStore(store, ttl=TTL, max_lifetime=MAX_LIFETIME, clock=clock)
 
 
+SECRET = "the app's SECRET_KEY, long enough"
+
+
 @pytest.fixture
 def refresh(sessions: SessionStore, clock: Clock) -> RefreshSessions:
-    return RefreshSessions(sessions, grace=GRACE, clock=clock)
+    """As `create_app` builds it: with the app's secret key."""
+    return RefreshSessions(sessions, grace=GRACE, clock=clock, secret_keys=[SECRET])
 
 
 def generation_of(token: str) -> int:
@@ -489,3 +498,42 @@ async def test_a_rotation_whose_write_failed_can_be_retried(store: Store, clock:
     clock.now += GRACE + 1
     third = await refresh.rotate(retried.refresh_token)  # not taken for a spent token
     assert generation_of(third.refresh_token) == 3
+
+
+async def test_reading_the_store_is_not_enough_to_make_a_token(
+    refresh: RefreshSessions, sessions: SessionStore
+) -> None:
+    grant = await refresh.start("7")
+    stored = await sessions.get(grant.session.id)
+    assert stored is not None
+    # What the store holds, used as the MAC key (as before secret keys were used):
+    forged = _token(str(stored.data["key"]).encode(), grant.session.id, 1)
+    with pytest.raises(InvalidRefreshToken, match="not valid"):
+        await refresh.rotate(forged)
+    assert await sessions.get(grant.session.id) is not None  # nothing revoked by a guess
+    assert generation_of((await refresh.rotate(grant.refresh_token)).refresh_token) == 2
+
+
+async def test_tokens_outlive_a_change_of_secret_key_kept_as_a_fallback(
+    sessions: SessionStore, clock: Clock
+) -> None:
+    before = RefreshSessions(sessions, grace=GRACE, clock=clock, secret_keys=["old key"])
+    grant = await before.start("7")
+    after = RefreshSessions(sessions, grace=GRACE, clock=clock, secret_keys=["new key", "old key"])
+    rotated = await after.rotate(grant.refresh_token)
+    # The next token is under the new key: it works once the old one is dropped, and
+    # the old key alone does not verify it.
+    new_only = RefreshSessions(sessions, grace=GRACE, clock=clock, secret_keys=["new key"])
+    third = (await new_only.rotate(rotated.refresh_token)).refresh_token
+    assert generation_of(third) == 3
+    old_only = RefreshSessions(sessions, grace=GRACE, clock=clock, secret_keys=["old key"])
+    with pytest.raises(InvalidRefreshToken, match="not valid"):
+        await old_only.session_of(third)
+
+
+async def test_sessions_made_without_secret_keys_still_work_with_them(
+    sessions: SessionStore, clock: Clock
+) -> None:
+    legacy = await RefreshSessions(sessions, grace=GRACE, clock=clock).start("7")
+    keyed = RefreshSessions(sessions, grace=GRACE, clock=clock, secret_keys=[SECRET])
+    assert generation_of((await keyed.rotate(legacy.refresh_token)).refresh_token) == 2

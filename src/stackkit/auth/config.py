@@ -110,7 +110,14 @@ class Auth:
             settings=settings,
             tokens=tokens,
             sessions=sessions,
-            refresh=RefreshSessions(sessions, grace=config.refresh_grace),
+            refresh=RefreshSessions(
+                sessions,
+                grace=config.refresh_grace,
+                secret_keys=[
+                    key.get_secret_value()
+                    for key in (settings.secret_key, *settings.secret_key_fallbacks)
+                ],
+            ),
             resets=PasswordResets(store, ttl=config.password_reset_ttl),
             limiter=limiter,
             mail=mail,

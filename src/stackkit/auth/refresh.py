@@ -1,9 +1,11 @@
 """`RefreshSessions`: sign-in sessions and their rotating refresh tokens.
 
-A refresh token is `<session id>.<generation>.<mac>`: the MAC is an HMAC-SHA256,
-under a random key kept with the session, of the session id and a generation
-number that each refresh raises by one. The store keeps only the session and its
-current generation, yet recognises every token it ever gave out:
+A refresh token is `<session id>.<generation>.<mac>`: the MAC is an HMAC-SHA256
+of the session id and a generation number that each refresh raises by one. Its
+key is made from a random value kept with the session and the app's secret keys
+(`secret_keys`), so that whoever reads the session store still cannot make a token.
+The store keeps only the session and its current generation, yet recognises
+every token it ever gave out:
 
 - the current generation: valid; the refresh hands out the next one (rotation);
 - an earlier generation: a spent token. Presented again, it means the token was
@@ -29,7 +31,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,22 +64,37 @@ class RefreshSessions:
         grace: seconds after a rotation during which the previous token still
             yields the current one (0: never).
         clock: Unix time in seconds; tests pass their own.
+        secret_keys: the app's secret keys, the current one first (`SECRET_KEY`, then its
+            fallbacks): the first makes new tokens, each verifies. Without them the
+            value kept with the session is the MAC key itself, and reading the store
+            is enough to make tokens; `create_app` always passes them.
     """
 
     def __init__(
-        self, sessions: SessionStore, *, grace: float = 10, clock: Callable[[], float] = time.time
+        self,
+        sessions: SessionStore,
+        *,
+        grace: float = 10,
+        clock: Callable[[], float] = time.time,
+        secret_keys: Sequence[str] = (),
     ) -> None:
         self.sessions = sessions
         self.grace = grace
         self.clock = clock
+        self._peppers = [_pepper(secret) for secret in secret_keys]
 
     async def start(self, user_id: str, **details: Any) -> RefreshGrant:
         """A new session for `user_id` and its first refresh token. `details` (user
         agent, address) are kept with the session, for the user's list of sessions."""
-        key = secrets.token_urlsafe(32)
-        data = {**details, "key": key, "generation": 1, "rotated_at": self.clock()}
+        data = {
+            **details,
+            "key": secrets.token_urlsafe(32),
+            "wrapped": bool(self._peppers),
+            "generation": 1,
+            "rotated_at": self.clock(),
+        }
         session = await self.sessions.create(str(user_id), data)
-        return RefreshGrant(session, _token(key, session.id, 1))
+        return RefreshGrant(session, _token(self._signing_key(session), session.id, 1))
 
     async def rotate(self, refresh_token: str) -> RefreshGrant:
         """Spend `refresh_token` for the next one, extending the session.
@@ -88,7 +105,7 @@ class RefreshSessions:
         """
         session, generation = await self._find(refresh_token)
         current = int(session.data["generation"])
-        key = str(session.data["key"])
+        key = self._signing_key(session)
         if generation == current:
             next_token = _token(key, session.id, current + 1)
             if not await self._claim(session.id, current):
@@ -163,13 +180,32 @@ class RefreshSessions:
         session = await self.sessions.get(session_id)
         if session is None:
             raise InvalidRefreshToken("The session has expired or was revoked.")
-        expected = _token(str(session.data["key"]), session_id, generation)
-        if not hmac.compare_digest(expected.encode(), refresh_token.encode()):
-            raise InvalidRefreshToken("The refresh token is not valid.")
-        return session, generation
+        for key in self._verifying_keys(session):
+            expected = _token(key, session_id, generation)
+            if hmac.compare_digest(expected.encode(), refresh_token.encode()):
+                return session, generation
+        raise InvalidRefreshToken("The refresh token is not valid.")
+
+    def _signing_key(self, session: Session) -> bytes:
+        return self._verifying_keys(session)[0]
+
+    def _verifying_keys(self, session: Session) -> list[bytes]:
+        """The MAC keys a token of `session` may be under: the stored value wrapped by
+        each secret (the current one first), or the value itself for a session made
+        without secrets (or before they were used)."""
+        stored = str(session.data["key"]).encode()
+        if not session.data.get("wrapped") or not self._peppers:
+            return [stored]
+        return [hmac.new(pepper, stored, hashlib.sha256).digest() for pepper in self._peppers]
 
 
-def _token(key: str, session_id: str, generation: int) -> str:
+def _pepper(secret: str) -> bytes:
+    """A key of its own for refresh tokens, from an app secret (domain separation: the
+    same secret also signs access tokens and page cursors)."""
+    return hmac.new(secret.encode(), b"stackkit refresh tokens", hashlib.sha256).digest()
+
+
+def _token(key: bytes, session_id: str, generation: int) -> str:
     message = f"{session_id}.{generation}".encode()
-    digest = hmac.new(key.encode(), message, hashlib.sha256).digest()
+    digest = hmac.new(key, message, hashlib.sha256).digest()
     return f"{session_id}.{generation}.{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"
