@@ -537,3 +537,23 @@ async def test_sessions_made_without_secret_keys_still_work_with_them(
     legacy = await RefreshSessions(sessions, grace=GRACE, clock=clock).start("7")
     keyed = RefreshSessions(sessions, grace=GRACE, clock=clock, secret_keys=[SECRET])
     assert generation_of((await keyed.rotate(legacy.refresh_token)).refresh_token) == 2
+
+
+async def test_a_store_that_lost_its_last_rotations_catches_up(
+    refresh: RefreshSessions, sessions: SessionStore
+) -> None:
+    # Redis restored from a snapshot taken before the last two refreshes: the client's
+    # token is newer than the store. It is ours (its MAC verifies): not a reuse.
+    grant = await refresh.start("7")
+    first = await refresh.rotate(grant.refresh_token)
+    latest = await refresh.rotate(first.refresh_token)
+    stored = await sessions.get(grant.session.id)
+    assert stored is not None
+    await sessions.touch(grant.session.id, {**stored.data, "generation": 1})
+
+    caught_up = await refresh.rotate(latest.refresh_token)
+
+    assert generation_of(caught_up.refresh_token) == 4
+    after = await sessions.get(grant.session.id)
+    assert after is not None
+    assert after.data["generation"] == 4

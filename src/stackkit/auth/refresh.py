@@ -11,6 +11,8 @@ every token it ever gave out:
 - an earlier generation: a spent token. Presented again, it means the token was
   copied, so the whole session ends (RFC 9700, section 4.14.2), and with it the
   newest refresh token and every access token of the session;
+- a later generation than the store's: the store lost its last rotations (a Redis
+  restored from a snapshot); the token is taken as the current one;
 - a MAC that does not verify: not a token of ours; refused, nothing revoked (so
   that nobody can end someone else's session by guessing).
 
@@ -105,6 +107,11 @@ class RefreshSessions:
         """
         session, generation = await self._find(refresh_token)
         current = int(session.data["generation"])
+        if generation > current:
+            # Only we make tokens (the MAC verified), so a generation past the store's
+            # means the store lost its last rotations (Redis restarted from a snapshot):
+            # catch up rather than take it for reuse and sign the user out.
+            current = generation
         key = self._signing_key(session)
         if generation == current:
             next_token = _token(key, session.id, current + 1)
