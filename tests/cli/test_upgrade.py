@@ -265,3 +265,16 @@ def test_upgrade_refuses_a_record_it_cannot_use(project: Path) -> None:
         assert result.exit_code == 1, result.output
         assert message in result.output
         assert "Traceback" not in result.output
+
+
+def test_changes_outside_the_project_folder_do_not_count(project: Path) -> None:
+    # The project is one folder of a larger repository with work in progress elsewhere.
+    shutil.rmtree(project / ".git")
+    _git(project.parent, "init", "-q")
+    _commit(project.parent, "a larger repository")
+    (project.parent / "elsewhere.txt").write_text("not committed\n")
+
+    result = _stackkit("upgrade")
+
+    assert result.exit_code == 0, result.output
+    assert "updated   deploy/Dockerfile" in result.output

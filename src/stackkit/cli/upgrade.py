@@ -253,9 +253,10 @@ def _git() -> str:
 
 
 def _refuse_uncommitted_changes(git: str, root: Path) -> None:
-    # git, found on PATH, with options of our own.
+    # git, found on PATH, with options of our own; the project's folder only (it may be
+    # one folder of a larger repository).
     result = subprocess.run(  # noqa: S603
-        [git, "status", "--porcelain"], cwd=root, capture_output=True, text=True,
+        [git, "status", "--porcelain", "--", "."], cwd=root, capture_output=True, text=True,
         check=False, timeout=60,
     )  # fmt: skip
     if result.returncode != 0:
