@@ -10,7 +10,7 @@ import itertools
 import secrets
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote
 
 import pytest
@@ -20,7 +20,16 @@ from faults.client import Client
 from stackkit.testing import skip_or_fail, wait_until
 from stackkit.testing.process import ThrowawayServer
 
-__all__ = ["UNLIMITED", "AdminTokens", "ServerLog", "SignedUp", "log_in", "sign_up", "throwaway"]
+__all__ = [
+    "UNLIMITED",
+    "AdminTokens",
+    "ServerLog",
+    "SignedUp",
+    "all_notes",
+    "log_in",
+    "sign_up",
+    "throwaway",
+]
 
 UNLIMITED = {"STACKKIT_RATE_LIMIT": "100000/minute"}
 """A default rate limit that a bounded load cannot spend: for drills that are not about
@@ -216,26 +225,32 @@ def secret_key(app_server: GeneratedAppServer) -> str:
     raise AssertionError("the project's .env sets no SECRET_KEY")
 
 
+def all_notes(client: Client, limit: int = 100) -> list[dict[str, Any]]:
+    """Every note of `client`'s user, page by page through GET /api/notes (at most 100
+    pages of `limit`).
+
+    Raises:
+        AssertionError: a page was not answered 200, or there were more pages.
+    """
+    notes: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(100):  # bounded
+        target = f"/api/notes?limit={limit}"
+        if cursor is not None:
+            target += f"&cursor={quote(cursor)}"
+        answer = client.send("GET", target)
+        assert answer.status == 200, answer.body
+        page = answer.json()
+        notes += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return notes
+    raise AssertionError("more than 100 pages of notes")
+
+
 @pytest.fixture
 def note_count(user_client: Client) -> Callable[[], int]:
     """`note_count()`: how many notes `user_client` has, through GET /api/notes."""
     queries = itertools.count()
-
-    def count() -> int:
-        total, cursor = 0, None
-        # A limit unlike the last counts': the response cache cannot answer from an entry.
-        limit = 100 - next(queries) % 50
-        for _ in range(100):  # bounded
-            target = f"/api/notes?limit={limit}"
-            if cursor is not None:
-                target += f"&cursor={quote(cursor)}"
-            answer = user_client.send("GET", target)
-            assert answer.status == 200, answer.body
-            page = answer.json()
-            total += len(page["items"])
-            cursor = page["next_cursor"]
-            if cursor is None:
-                return total
-        raise AssertionError("more than 100 pages of notes")
-
-    return count
+    # A limit unlike the last counts': the response cache cannot answer from an entry.
+    return lambda: len(all_notes(user_client, limit=100 - next(queries) % 50))

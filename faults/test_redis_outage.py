@@ -13,13 +13,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from urllib.parse import quote
 
 import pytest
 
 from e2e.server import Account, GeneratedAppServer, served
 from faults.client import Answer, Client
-from faults.conftest import UNLIMITED, log_in, sign_up, throwaway
+from faults.conftest import UNLIMITED, all_notes, log_in, sign_up, throwaway
 from faults.load import NO_ANSWER, Load, Sample
 from stackkit.testing import RedisProcess, wait_until
 
@@ -109,7 +108,7 @@ def test_redis_killed_under_load(
 
     # Every note answered 201 is stored, once.
     created = [s.answer.json()["id"] for s in samples if s.status == 201 and s.answer]
-    assert sorted(created) == sorted(note_ids(writer.client))
+    assert sorted(created) == sorted(note["id"] for note in all_notes(writer.client))
     print(
         f"\n{len(samples)} requests, {len(away)} while Redis was away, no 5xx; "
         f"caching and limits back {resumed_in:.2f} s after Redis"
@@ -137,19 +136,3 @@ def cache_and_limits_work(client: Client) -> bool:
     remaining = [a.header("ratelimit-remaining") for a in (first, second)]
     counted = None not in remaining and int(remaining[1] or 0) < int(remaining[0] or 0)
     return (second.header("cache-status") or "").endswith("hit") and counted
-
-
-def note_ids(client: Client) -> list[int]:
-    """The ids of all of `client`'s notes (at most 100 pages)."""
-    ids: list[int] = []
-    target: str | None = "/api/notes?limit=100"
-    for _ in range(100):
-        if target is None:
-            return ids
-        answer = client.send("GET", target)
-        assert answer.status == 200, answer.body
-        page = answer.json()
-        ids += [item["id"] for item in page["items"]]
-        cursor = page["next_cursor"]
-        target = None if cursor is None else f"/api/notes?limit=100&cursor={quote(cursor)}"
-    raise AssertionError("more than 100 pages of notes")

@@ -38,9 +38,11 @@ from stackkit.http.routing import ROUTE_SCOPE_KEY, RouteFinder, RouteSpec, princ
 from stackkit.logs import ThrottledWarning
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["ResponseCacheMiddleware"]
+__all__ = ["ResponseCacheMiddleware", "before_success", "namespace_of"]
 
 logger = logging.getLogger("stackkit.cache")
 
@@ -240,17 +242,15 @@ class ResponseCacheMiddleware:
     # Writes
 
     async def _write(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def invalidate_then_send(message: Message) -> None:
+        async def invalidate() -> None:
             # Before the answer leaves: a client that reads as soon as it has its 2xx
             # must not be served the entry from before its write.
-            if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
-                try:
-                    await self.store.incr(f"{{{namespace_of(scope['path'])}}}:v")
-                except Exception as error:  # the write is done: its answer must go out
-                    self._warn(error)
-            await send(message)
+            try:
+                await self.store.incr(f"{{{namespace_of(scope['path'])}}}:v")
+            except Exception as error:  # the write is done: its answer must go out
+                self._warn(error)
 
-        await self.app(scope, receive, invalidate_then_send)
+        await self.app(scope, receive, before_success(send, invalidate))
 
 
 class _Entry:
@@ -275,6 +275,18 @@ class _Entry:
         data: dict[str, Any] = json.loads(head)
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in data["h"]]
         return cls(data["s"], headers, body, data["v"])
+
+
+def before_success(send: Send, action: Callable[[], Awaitable[None]]) -> Send:
+    """`send`, awaiting `action` just before a 2xx answer starts: once the handler's work
+    is done (committed), before the client can act on the answer."""
+
+    async def send_after_action(message: Message) -> None:
+        if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
+            await action()
+        await send(message)
+
+    return send_after_action
 
 
 def namespace_of(path: str) -> str:

@@ -31,7 +31,7 @@ from stackkit.cli.codegen import (
 from stackkit.cli.errors import first_line
 from stackkit.cli.fields import FieldSpec, parse_fields
 from stackkit.cli.project import Project, find_project
-from stackkit.cli.record import RECORD, ProjectRecord, ResourceRecord, read_base, write_base
+from stackkit.cli.record import BASE, RECORD, ProjectRecord, ResourceRecord
 from stackkit.db.migrations import MigrationError, alembic_config, revision, upgrade
 
 __all__ = ["add_imports", "generate_group", "replay_resource", "resource_files"]
@@ -125,7 +125,7 @@ def resource_command(name: str, fields: tuple[str, ...]) -> None:
         ) from None
     console = Console(highlight=False)
     try:
-        _record(project, name, fields, names, specs)
+        _record(project, name, fields)
     except (click.ClickException, OSError, UnicodeDecodeError) as error:
         message = error.format_message() if isinstance(error, click.ClickException) else error
         console.print(
@@ -258,24 +258,15 @@ def replay_resource(root: Path, package: str, resource: ResourceRecord) -> None:
         root.joinpath(*path.parts).write_text(text, encoding="utf-8")
 
 
-def _record(
-    project: Project, name: str, fields: tuple[str, ...], names: Names, specs: list[FieldSpec]
-) -> None:
-    """Add the resource to the project's record, and what stackkit wrote to its base."""
+def _record(project: Project, name: str, fields: tuple[str, ...]) -> None:
+    """Add the resource to the project's record, and what stackkit wrote to its base
+    (the same generation, replayed on the base's files)."""
     if not (project.root / RECORD).is_file():
         return  # a project from before records were kept: nothing to upgrade from
     record = ProjectRecord.load(project.root)
-    base = read_base(project.root)
-    sources = {}
-    for layer in _LAYERS:
-        original = base.get(PurePosixPath(project.package, f"{layer}.py"))
-        if original is None:
-            return  # the base lost a layer module: leave the record as it is
-        sources[layer] = original.decode("utf-8")
-    generated = resource_files(project.package, sources, names, specs)
-    base.update({path: text.encode() for path, text in generated.items()})
-    write_base(project.root, base)
-    record.resources.append(ResourceRecord(name, list(fields)))
+    resource = ResourceRecord(name, list(fields))
+    replay_resource(project.root / BASE, project.package, resource)
+    record.resources.append(resource)
     record.save(project.root)
 
 

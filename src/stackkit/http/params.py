@@ -26,6 +26,8 @@ _NUL = "\x00"
 _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
 """How JSON writes a NUL character (a raw NUL byte is invalid JSON): `\u0000` after an
 even number of backslashes (an odd one escapes the backslash, and is text)."""
+_NUL_IN_QUERY = b"%00"
+"""How a NUL reaches a query string (servers refuse a raw NUL byte in the target)."""
 _NUL_MESSAGE = "Text must not contain NUL characters (U+0000)"
 
 
@@ -93,7 +95,8 @@ def _refuse_nul(values: Any, location: Location, path: tuple[str | int, ...] = (
 
 
 def parse_path(model: type[BaseModel], request: Request) -> BaseModel:
-    _refuse_nul(request.path_params, "path")
+    if _NUL in request.scope["path"]:  # rare: only then look for the parameter
+        _refuse_nul(request.path_params, "path")
     try:
         return model.model_validate(request.path_params)
     except ValidationError as error:
@@ -103,7 +106,8 @@ def parse_path(model: type[BaseModel], request: Request) -> BaseModel:
 def parse_query(model: type[BaseModel], sequences: frozenset[str], request: Request) -> BaseModel:
     params = request.query_params
     data = {key: params.getlist(key) if key in sequences else params[key] for key in params}
-    _refuse_nul(data, "query")
+    if _NUL_IN_QUERY in request.scope["query_string"]:  # rare: only then look for it
+        _refuse_nul(data, "query")
     try:
         return model.model_validate(data)
     except ValidationError as error:

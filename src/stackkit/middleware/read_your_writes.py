@@ -22,10 +22,11 @@ store does not answer, reads go to the primary: it is always up to date.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from stackkit.cache.response_cache import namespace_of
+from stackkit.cache.response_cache import before_success, namespace_of
 from stackkit.cache.store import Store
 from stackkit.db import read_from_primary
 from stackkit.http.routing import principal
@@ -82,16 +83,12 @@ class ReadYourWritesMiddleware:
         # What a write checks first (a taken email, a referenced row, a password) must
         # be current: a sign-in right after registering would not find the account.
         read_from_primary()
-
-        async def mark_then_send(message: Message) -> None:
-            # Before the answer leaves: a client that reads as soon as it has its 201
-            # must find the mark.
-            started = message["type"] == "http.response.start"
-            if started and self.window and 200 <= message["status"] < 300:
-                await self._mark(scope)
-            await send(message)
-
-        await self.app(scope, receive, mark_then_send)
+        if not self.window:
+            await self.app(scope, receive, send)
+            return
+        # Before the answer leaves: a client that reads as soon as it has its 201 must
+        # find the mark.
+        await self.app(scope, receive, before_success(send, partial(self._mark, scope)))
 
     async def _mark(self, scope: Scope) -> None:
         try:
