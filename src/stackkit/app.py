@@ -23,7 +23,7 @@ from stackkit.auth.middleware import AuthenticationMiddleware
 from stackkit.backends import Backend
 from stackkit.cache.memory import MemoryStore
 from stackkit.cache.redis_store import RedisClusterStore, RedisStore
-from stackkit.cache.response_cache import ResponseCacheMiddleware
+from stackkit.cache.response_cache import ResponseCacheMiddleware, invalidate, namespace_of
 from stackkit.cache.store import Store, StoreUnavailable
 from stackkit.db.database import Database
 from stackkit.db.model import Model
@@ -257,6 +257,8 @@ def create_app(
             )
         )
     database = next((b for b in app_backends if isinstance(b, Database)), None)
+    if settings.cache_ttl > 0 and database is not None:
+        _invalidate_on_change(database, store, resources, auth_config)
     if database is not None and database.replica_urls:
         stack.append(
             Middleware(
@@ -314,6 +316,28 @@ async def store_unavailable_handler(request: Request, exc: Exception) -> Respons
         headers={"Retry-After": "5"},
     )  # fmt: skip
     return problem_for(unavailable, request.scope)
+
+
+def _invalidate_on_change(
+    database: Database, store: Store, resources: Sequence[Resource], auth: AuthConfig | None
+) -> None:
+    """Drop the cached answers of every resource (and of the user admin) whose table a
+    committed unit of work changed: its own writes, a hand-written service's, rows a
+    cascade deleted, a user's deletion."""
+    namespaces: dict[str, set[str]] = {}
+    owners = [(r.service.repository.model, r.prefix) for r in resources]
+    if auth is not None:
+        owners.append((auth.user_model, auth.prefix))
+    for model, prefix in owners:
+        namespaces.setdefault(model.__tablename__, set()).add(namespace_of(prefix))
+    if not namespaces:
+        return
+
+    async def changed(tables: frozenset[str]) -> None:
+        stale = {namespace for table in tables for namespace in namespaces.get(table, ())}
+        await invalidate(store, sorted(stale))
+
+    database.on_change(changed)
 
 
 def _add_openapi_route(

@@ -25,7 +25,13 @@ from sqlalchemy.pool import NullPool
 from stackkit.cli import backup as backups
 from stackkit.cli.db import db_group
 from stackkit.settings import normalize_database_url
-from stackkit.testing import create_database, drop_database
+from stackkit.testing import (
+    create_database,
+    delete_keys,
+    drop_database,
+    find_free_port,
+    unique_key_prefix,
+)
 from tests.cli.conftest import DemoProject
 
 MakeProject = Callable[[str], DemoProject]
@@ -409,3 +415,60 @@ def test_restore_refuses_the_database_itself_and_foreign_files(
         connection.execute("CREATE TABLE t (x INTEGER)")
     assert_one_line_error(invoke("restore", str(foreign), "--yes"), "not a backup of a stackkit")
     assert invoke("current").output.strip().endswith("(head)")  # nothing was replaced
+
+
+# What the app remembers of the data before a restore
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_restore_without_redis_says_to_restart_the_app(migrated: DemoProject) -> None:
+    written = invoke("backup").output.strip()
+    result = invoke("restore", written, "--yes")
+    assert result.exit_code == 0, result.output
+    assert "Restart the running app now" in result.output
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("keep", [False, True], ids=["default", "keep-store"])
+def test_restore_deletes_the_apps_keys_in_redis(
+    migrated: DemoProject, redis_url: str, monkeypatch: pytest.MonkeyPatch, keep: bool
+) -> None:
+    import redis
+
+    prefix, other = unique_key_prefix(), unique_key_prefix()
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("STACKKIT_CACHE_PREFIX", prefix)
+    written = invoke("backup").output.strip()
+    with redis.Redis.from_url(redis_url) as client:
+        client.set(f"{prefix}{{/api/notes}}:v", 3)
+        client.set(f"{prefix}session:abc", b"x")
+        client.set(f"{other}kept", b"y")
+        try:
+            result = invoke("restore", written, "--yes", *(["--keep-store"] if keep else []))
+            assert result.exit_code == 0, result.output
+            remaining = {k.decode() for k in client.scan_iter(match=f"{prefix}*")}
+            assert client.get(f"{other}kept") == b"y"
+        finally:
+            delete_keys(redis_url, prefix)
+            delete_keys(redis_url, other)
+    if keep:
+        assert len(remaining) == 2
+        assert "--keep-store" in result.output
+    else:
+        assert remaining == set()
+        assert "Deleted the app's 2 keys in Redis" in result.output
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_restore_with_redis_away_says_what_remains(
+    migrated: DemoProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{find_free_port()}/0")
+    written = invoke("backup").output.strip()
+    result = invoke("restore", written, "--yes")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    restored, error = result.output.strip().splitlines()
+    assert restored.startswith("Restored ")
+    assert error.startswith("Error: restored, but the app's keys in Redis were not deleted")
+    assert "sessions from before the restore remain" in error

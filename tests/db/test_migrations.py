@@ -348,3 +348,80 @@ def _describe(connection: Connection, table: str) -> dict[str, Any] | None:
         "columns": {column["name"]: column for column in inspector.get_columns(table)},
         "unique": {constraint["name"] for constraint in inspector.get_unique_constraints(table)},
     }
+
+
+PARENTS_AND_CHILDREN = """
+from sqlalchemy import ForeignKey
+
+
+class Parent(Base):
+    __tablename__ = "parents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(20), unique=True)
+
+
+class Child(Base):
+    __tablename__ = "children"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id", ondelete="CASCADE"))
+"""
+
+
+def test_never_reuse_ids_rebuilds_old_sqlite_tables_and_keeps_their_rows(
+    project: Project,
+) -> None:
+    project.write_models(PARENTS_AND_CHILDREN)
+    revision(project.config, "create parents")
+    upgrade(project.config)
+    sql = "INSERT INTO parents (id, name) VALUES (1, 'a'), (2, 'b'); " + (
+        "INSERT INTO children (id, parent_id) VALUES (1, 1), (2, 2);"
+    )
+    asyncio.run(_execute(project.url, *sql.split("; ")))
+    script = revision(project.config, "ids never reused", autogenerate=False)
+    assert script is not None
+    source = script.read_text().replace(
+        "def upgrade() -> None:\n    pass",
+        "def upgrade() -> None:\n"
+        "    from stackkit.db.migration_ops import never_reuse_ids\n\n"
+        "    never_reuse_ids('parents', 'children')\n"
+        "    never_reuse_ids('parents')  # a second time: nothing to do",
+    )
+    script.write_text(source)
+    upgrade(project.config)
+
+    sqlite = project.url.startswith("sqlite")
+    rows = asyncio.run(
+        _execute(
+            project.url,
+            "SELECT count(*) FROM children",
+            "SELECT sql FROM sqlite_master WHERE name = 'parents'" if sqlite else "SELECT 1",
+        )
+    )
+    assert rows[0] == 2  # the rebuild cascaded to nothing
+    if sqlite:
+        assert "AUTOINCREMENT" in rows[1]
+        rows = asyncio.run(
+            _execute(
+                project.url,
+                "DELETE FROM parents WHERE id = 2",
+                "INSERT INTO parents (name) VALUES ('c')",
+                "SELECT max(id) FROM parents",
+            )
+        )
+        assert rows[2] == 3  # not 2 again
+    assert "uq_parents_name" in (project.table("parents") or {})["unique"]
+
+
+async def _execute(url: str, *statements: str) -> list[Any]:
+    from sqlalchemy import text
+
+    engine = create_async_engine(normalize_database_url(url), poolclass=NullPool)
+    results: list[Any] = []
+    try:
+        async with engine.begin() as connection:
+            for statement in statements:
+                result = await connection.execute(text(statement))
+                results.append(result.scalar() if result.returns_rows else None)
+    finally:
+        await engine.dispose()
+    return results

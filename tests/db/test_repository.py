@@ -238,6 +238,27 @@ async def test_update_bumps_version_and_checks_it(db: Database) -> None:
             await repository.update(anvil.id, {"version": 10})
 
 
+@pytest.mark.parametrize(
+    "changes", [{}, {"price": 300}, {"price": 300, "status": "live"}], ids=["none", "one", "all"]
+)
+async def test_an_update_that_changes_nothing_keeps_the_version(
+    db: Database, changes: dict[str, object]
+) -> None:
+    [anvil, *_] = await seed(db)
+    assert (anvil.price, anvil.status) == (300, "live")
+    async with db.session() as session:
+        repository = GadgetRepository(session)
+        same = await repository.update(anvil.id, changes, expected_version=1)
+        assert same is not None
+        assert (same.version, same.updated_at) == (1, anvil.updated_at)
+        with pytest.raises(StaleVersion):
+            await repository.update(anvil.id, changes, expected_version=2)
+        assert await repository.update(99999, changes) is None
+        changed = await repository.update(anvil.id, {**changes, "price": 301})
+        assert changed is not None
+        assert changed.version == 2
+
+
 async def test_orm_attribute_changes_are_versioned_too(db: Database) -> None:
     [anvil, *_] = await seed(db)
     async with db.session() as session:

@@ -2,7 +2,7 @@
 
 from stackkit.cache.memory import MemoryStore
 from stackkit.cache.redis_store import RedisClusterStore, RedisStore
-from stackkit.cache.response_cache import ResponseCacheMiddleware
+from stackkit.cache.response_cache import ResponseCacheMiddleware, invalidate
 from stackkit.cache.sessions import Session, SessionStore
 from stackkit.cache.store import Store, StoreUnavailable
 
@@ -15,4 +15,5 @@ __all__ = [
     "SessionStore",
     "Store",
     "StoreUnavailable",
+    "invalidate",
 ]

@@ -9,6 +9,7 @@ once and the caller decides (the response cache serves uncached).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -175,6 +176,34 @@ class RedisStore(Store):
         async with self._answering():
             return int(await self.client.delete(*(self.key(k) for k in keys)))
 
+    async def clear(self, *, batch_size: int = 500) -> int:
+        """Delete every key under this store's prefix, on every node of a cluster (found
+        with `SCAN`, removed with `UNLINK` in batches, so the server never blocks); return
+        how many. What a restore of the database calls: no cached answer, session or mark
+        from before it survives.
+
+        Raises:
+            ValueError: the store has no prefix, and would delete every key of the server.
+            StoreUnavailable: Redis did not answer.
+        """
+        if not self.prefix:
+            raise ValueError("a store without a prefix would delete every key of the server")
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self.prefix) + "*"
+        deleted = 0
+        async with self._answering():
+            batch: list[Any] = []
+            async for key in self.client.scan_iter(match=pattern, count=batch_size):
+                batch.append(key)
+                if len(batch) == batch_size:
+                    deleted += await self._unlink(batch)
+                    batch.clear()
+            if batch:
+                deleted += await self._unlink(batch)
+        return deleted
+
+    async def _unlink(self, keys: list[Any]) -> int:
+        return int(await self.client.unlink(*keys))
+
     async def expires_in(self, key: str) -> float | None:
         async with self._answering():
             milliseconds = int(await self.client.pttl(self.key(key)))
@@ -254,6 +283,11 @@ class RedisClusterStore(RedisStore):
             await cluster.initialize()
         except REDIS_DOWN as error:
             logger.warning("Redis Cluster not reachable at start-up: %s", error)
+
+    async def _unlink(self, keys: list[Any]) -> int:
+        # Keys of several slots: one command per key (UNLINK is one slot at a time here).
+        cluster: RedisCluster = self._client
+        return sum([int(await cluster.unlink(key)) for key in keys])
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys:

@@ -1,8 +1,10 @@
 """`ResponseCacheMiddleware`: GET responses served from a store, per user, invalidated by writes.
 
-- **Key**: the path, the query with its parameters sorted, and the principal
-  (the authenticated user, else "anonymous"): one user's response is never
-  served to another.
+- **Key**: the path, the query with its parameters sorted, and who asks: the
+  authenticated user and their session (a random id, never reused), else
+  "anonymous". One user's response is never served to another, nor to a later
+  account that is given the same user id; once a user's sessions end (sign-out,
+  deletion, disabling, new roles), nothing cached for them is reachable.
 - **What is cached**: 2xx GET responses of controller routes, for the route's
   `cache_ttl` (the app's default, 300 s, when None; 0 opts out), unless the
   response sets a cookie or says `Cache-Control: no-store` or `private`. HEAD is
@@ -11,7 +13,9 @@
 - **Invalidation**: a successful POST, PUT, PATCH or DELETE bumps the version of
   its namespace (the first two path segments, `/api/notes`), before the answer is
   sent; entries made under an older version are misses from then on, in every
-  process.
+  process. `invalidate()` bumps namespaces from elsewhere: `create_app` calls it
+  for every table a committed unit of work changed (`Database.on_change`), so
+  that cascades and hand-written services invalidate too.
 - **Single flight**: concurrent misses on one key run the handler once; the
   others wait (up to `wait` seconds) for its entry. A lock in the store makes
   this hold across processes when the store is Redis.
@@ -38,11 +42,18 @@ from stackkit.http.routing import ROUTE_SCOPE_KEY, RouteFinder, RouteSpec, princ
 from stackkit.logs import ThrottledWarning
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterable
 
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["ResponseCacheMiddleware", "before_success", "namespace_of"]
+__all__ = [
+    "ResponseCacheMiddleware",
+    "before_success",
+    "cache_identity",
+    "invalidate",
+    "namespace_of",
+    "version_key",
+]
 
 logger = logging.getLogger("stackkit.cache")
 
@@ -112,9 +123,10 @@ class ResponseCacheMiddleware:
             return
         namespace = namespace_of(scope["path"])
         digest = _digest(scope)
-        version_key, entry_key = f"{{{namespace}}}:v", f"{{{namespace}}}:e:{digest}"
+        entry_key = f"{{{namespace}}}:e:{digest}"
+        namespace_version = version_key(namespace)
         try:
-            version, entry = await self._lookup(version_key, entry_key)
+            version, entry = await self._lookup(namespace_version, entry_key)
             if entry is not None:
                 await self._send_entry(entry, scope, send)
                 return
@@ -129,7 +141,7 @@ class ResponseCacheMiddleware:
                 waited = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.05)
-                version, entry = await self._lookup(version_key, entry_key)
+                version, entry = await self._lookup(namespace_version, entry_key)
                 if entry is not None:
                     await self._send_entry(entry, scope, send)
                     return
@@ -139,7 +151,7 @@ class ResponseCacheMiddleware:
             if waited:
                 # The holder may have stored its entry and let go between our last look
                 # and our taking the lock: look once more before running the handler.
-                version, entry = await self._lookup(version_key, entry_key)
+                version, entry = await self._lookup(namespace_version, entry_key)
                 if entry is not None:
                     await self.store.delete_if_equals(lock_key, token)
                     await self._send_entry(entry, scope, send)
@@ -242,15 +254,15 @@ class ResponseCacheMiddleware:
     # Writes
 
     async def _write(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def invalidate() -> None:
+        async def bump() -> None:
             # Before the answer leaves: a client that reads as soon as it has its 2xx
             # must not be served the entry from before its write.
             try:
-                await self.store.incr(f"{{{namespace_of(scope['path'])}}}:v")
+                await invalidate(self.store, [namespace_of(scope["path"])])
             except Exception as error:  # the write is done: its answer must go out
                 self._warn(error)
 
-        await self.app(scope, receive, before_success(send, invalidate))
+        await self.app(scope, receive, before_success(send, bump))
 
 
 class _Entry:
@@ -289,6 +301,34 @@ def before_success(send: Send, action: Callable[[], Awaitable[None]]) -> Send:
     return send_after_action
 
 
+async def invalidate(store: Store, namespaces: Iterable[str]) -> None:
+    """Make every entry cached under these namespaces (`/api/notes`) a miss, in every
+    process that shares `store`.
+
+    Raises:
+        StoreUnavailable: the store did not answer.
+    """
+    for namespace in namespaces:
+        await store.incr(version_key(namespace))
+
+
+def version_key(namespace: str) -> str:
+    """The key of a namespace's version; the braces keep a namespace's keys in one
+    Redis Cluster slot."""
+    return f"{{{namespace}}}:v"
+
+
+def cache_identity(scope: Scope) -> str:
+    """Who a cached answer is for: `user:<id>` and the session of the access token, or
+    "anonymous". The session id is random, so an entry can never reach a later account
+    that reuses the user id, and it dies with the session."""
+    who = principal(scope)
+    if who is None:
+        return "anonymous"
+    session_id = getattr(scope.get("user"), "session_id", None)
+    return who if session_id is None else f"{who}:{session_id}"
+
+
 def namespace_of(path: str) -> str:
     """`/api/notes/7/comments` -> `/api/notes`: what a write there invalidates."""
     parts = [part for part in path.split("/") if part]
@@ -300,7 +340,7 @@ def _digest(scope: Scope) -> str:
     # The user's roles are part of the key: what an admin was shown is not what the same
     # user sees once they are an admin no more (roles change with a new sign-in).
     roles = ",".join(sorted(getattr(scope.get("auth"), "scopes", ())))
-    who = principal(scope) or "anonymous"
+    who = cache_identity(scope)
     material = f"{who}\x00{roles}\x00{scope['path']}\x00{query}".encode()
     return hashlib.sha256(material).hexdigest()[:32]
 

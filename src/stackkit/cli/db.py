@@ -29,6 +29,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from stackkit.app import default_cache_store
+from stackkit.cache import RedisStore, StoreUnavailable
 from stackkit.cli import backup as backups
 from stackkit.cli.errors import driver_error
 from stackkit.cli.project import Project, find_project
@@ -182,8 +184,18 @@ def backup_command(output_dir: Path | None, keep: int | None) -> None:
 @db_group.command("restore")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def restore_command(file: Path, yes: bool) -> None:
+@click.option(
+    "--keep-store",
+    is_flag=True,
+    help="Leave Redis alone: cached answers from before stay until they expire, "
+    "and sessions stay signed in.",
+)
+def restore_command(file: Path, yes: bool, keep_store: bool) -> None:
     """Replace the database's data with the backup FILE (asks first unless --yes).
+
+    Then everything the app keeps in Redis (REDIS_URL) is deleted: cached answers,
+    which show the data from before, and sessions, so everyone signs in again.
+    Without Redis, the running app keeps them in its own memory: restart it.
 
     The revision the backup was at comes back with it: run `stackkit db upgrade`
     after restoring an older backup.
@@ -199,6 +211,50 @@ def restore_command(file: Path, yes: bool) -> None:
             settings.database_url, file, connect_timeout=settings.database_connect_timeout
         )
         click.echo(f"Restored {target} from {_shown_path(file, project.root)}")
+        _forget_the_data_before(settings, keep_store=keep_store)
+
+
+def _forget_the_data_before(settings: Settings, *, keep_store: bool) -> None:
+    """Drop what the app remembers of the data before a restore, or say loudly what
+    still shows it."""
+    if not settings.redis_url:
+        click.secho(
+            "Restart the running app now: it keeps cached answers and sessions in its own "
+            "memory, and they show the data from before the restore.",
+            fg="yellow",
+            err=True,
+        )
+        return
+    if keep_store:
+        click.secho(
+            "Redis left as it was (--keep-store): cached answers from before the restore "
+            "are served until they expire (STACKKIT_CACHE_TTL), and sessions stay signed in.",
+            fg="yellow",
+            err=True,
+        )
+        return
+    store = default_cache_store(settings)
+    assert isinstance(store, RedisStore)
+
+    async def clear() -> int:
+        await store.open()
+        try:
+            return await store.clear()
+        finally:
+            await store.close()
+
+    try:
+        deleted = asyncio.run(clear())
+    except (StoreUnavailable, ValueError) as error:
+        raise click.ClickException(
+            f"restored, but the app's keys in Redis were not deleted ({_one_line(error)}): "
+            "cached answers and sessions from before the restore remain; run the restore "
+            "again once Redis answers"
+        ) from None
+    click.echo(
+        f"Deleted the app's {deleted} keys in Redis: no cached answer from before the "
+        "restore is served, and everyone signs in again."
+    )
 
 
 @contextmanager

@@ -1,5 +1,6 @@
 """The data layer: Database (engines, units of work, replicas) -> Repository -> Service."""
 
+from stackkit.db.changes import mark_changed
 from stackkit.db.cursor import CursorCodec
 from stackkit.db.database import Database, read_from_primary
 from stackkit.db.errors import (
@@ -31,6 +32,7 @@ __all__ = [
     "SoftDelete",
     "StaleVersion",
     "UTCDateTime",
+    "mark_changed",
     "owner_column",
     "read_from_primary",
     "run_migrations",

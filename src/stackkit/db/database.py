@@ -10,6 +10,11 @@ unit goes to a replica (taking them in turn), skipping one that does not
 answer, and to the primary when none does. Once a write unit has committed,
 read units later in the same task (the same request) go to the primary, so a
 request reads what it wrote whatever the replication lag.
+
+Once a write unit has committed, the change listeners (`on_change`) are told
+which tables it changed (`stackkit.db.changes`), before the unit's block
+returns: the response cache drops what it kept of them before the request
+that wrote can answer.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -31,6 +36,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.pool import StaticPool
 
 from stackkit.backends import Backend
+from stackkit.db.changes import tables_changed
 from stackkit.db.cursor import CursorCodec
 from stackkit.db.errors import (
     DatabaseUnavailable,
@@ -40,13 +46,16 @@ from stackkit.db.errors import (
 )
 from stackkit.settings import normalize_database_url
 
-__all__ = ["Database", "UnitSession", "read_from_primary"]
+__all__ = ["ChangeListener", "Database", "UnitSession", "read_from_primary"]
 
 logger = logging.getLogger("stackkit.db")
 
 # Set when a write unit commits; read units in the same task then use the primary.
 _wrote_in_this_task: ContextVar[bool] = ContextVar("stackkit_db_wrote", default=False)
 _SQLITE_BEGIN = "stackkit_sqlite_begin"
+
+ChangeListener = Callable[[frozenset[str]], Awaitable[None]]
+"""Told the names of the tables a committed unit changed."""
 
 
 def read_from_primary() -> None:
@@ -131,6 +140,12 @@ class Database(Backend):
         self._replicas: list[AsyncEngine] = []
         self._replica_turn = itertools.count()
         self._replica_down_until: dict[int, float] = {}
+        self._change_listeners: list[ChangeListener] = []
+
+    def on_change(self, listener: ChangeListener) -> None:
+        """Call `listener` with the names of the tables each write unit changed, once it
+        has committed. A listener that raises is logged, never raised: the write is done."""
+        self._change_listeners.append(listener)
 
     @property
     def is_sqlite(self) -> bool:
@@ -194,6 +209,7 @@ class Database(Backend):
             if not read_only:
                 # Whatever it wrote (ORM or raw SQL), later reads of this task see it.
                 _wrote_in_this_task.set(True)
+                await self._tell_listeners(tables_changed(session.sync_session))
         except DBAPIError as error:
             if is_read_only_violation(error):
                 raise ReadOnlyUnitError(
@@ -206,6 +222,15 @@ class Database(Backend):
         except PoolTimeoutError as error:
             logger.warning("No database connection free in time: %s", error)
             raise DatabaseUnavailable() from error
+
+    async def _tell_listeners(self, tables: frozenset[str]) -> None:
+        if not tables:
+            return
+        for listener in self._change_listeners:
+            try:
+                await listener(tables)
+            except Exception:  # committed: the change must be answered, not turned into a 500
+                logger.exception("A change listener failed for tables %s", sorted(tables))
 
     def _new_session(self, engine: AsyncEngine, *, read_only: bool) -> AsyncSession:
         # The database refuses writes in a read unit too, raw SQL included: PostgreSQL

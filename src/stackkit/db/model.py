@@ -16,7 +16,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, Dialect, ForeignKey, Integer, MetaData
+from sqlalchemy import DateTime, Dialect, ForeignKey, Integer, MetaData, Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -113,6 +113,14 @@ class Model(Base):
         default=utcnow, onupdate=utcnow, index=True, sort_order=100
     )
     version: Mapped[int] = mapped_column(Integer, default=1, sort_order=100)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = cls.__dict__.get("__table__")
+        if isinstance(table, Table):
+            # SQLite otherwise hands out the highest deleted id again: a new row (a new
+            # account) would take over what was cached or granted for the deleted one.
+            table.dialect_kwargs["sqlite_autoincrement"] = True
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:

@@ -10,9 +10,11 @@
 
 Every query is a SQLAlchemy expression with bound parameters. Field names in
 filters and sorts are checked against `filterable` / `sortable` (all columns
-when left as None) before any SQL is built. A repository neither commits nor
-raises HTTP errors: it returns None for a missing row and raises `StaleVersion`
-for an outdated one; the service above it decides what those mean.
+when left as None) before any SQL is built. A repository never commits, and
+leaves to the service above it what a missing row (None) or an outdated one
+(`StaleVersion`) means. The one HTTP error it raises is for a request's own
+mistake in a list query (an unknown filter field or operator, a bad cursor or
+limit): `ValidationProblem` (422), naming the query parameter.
 """
 
 from __future__ import annotations
@@ -229,6 +231,9 @@ class Repository(Generic[M]):
     ) -> M | None:
         """Apply `changes` in one atomic UPDATE and bump the version.
 
+        Changes that change nothing (none, or every value the row's own) write
+        nothing: the row comes back at its version, so a client's ETag stays valid.
+
         Returns the updated row, or None if there is no such (visible) row.
 
         Raises:
@@ -238,6 +243,13 @@ class Repository(Generic[M]):
         protected = sorted(PROTECTED_COLUMNS.intersection(changes))
         if protected:
             raise ValueError(f"{protected} are maintained by the repository, not changed directly")
+        current = await self.get(id)
+        if current is None:
+            return None
+        if expected_version is not None and current.version != expected_version:
+            raise StaleVersion(current.version)
+        if all(getattr(current, name) == value for name, value in changes.items()):
+            return current
         conditions = [self.model.id == id, *self._visible()]
         if expected_version is not None:
             conditions.append(self.model.version == expected_version)
