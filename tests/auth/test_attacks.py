@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 
 from stackkit import Settings
 from stackkit.auth import AccessTokens, Auth, InvalidToken, TokenKeys
+from stackkit.auth.tokens import DEFAULT_LEEWAY
 from tests.auth.conftest import PASSWORD, bearer, login, register
 
 
@@ -101,6 +102,7 @@ def test_alg_none_is_refused(client: TestClient, tokens: dict[str, Any]) -> None
         ("iss", "someone-else"),
         ("exp", int(time.time()) - 3600),
         ("nbf", int(time.time()) + 3600),
+        ("iat", int(time.time()) + 3600),
         ("sub", 42),
         ("sid", ""),
         ("roles", "admin"),
@@ -112,6 +114,7 @@ def test_alg_none_is_refused(client: TestClient, tokens: dict[str, Any]) -> None
         "wrong-iss",
         "expired",
         "nbf-in-future",
+        "iat-in-future",
         "sub-not-string",
         "empty-sid",
         "roles-not-list",
@@ -148,6 +151,26 @@ def test_token_of_another_type_is_refused(
 ) -> None:
     token = _sign(client, _valid_claims(client, tokens), typ=typ)
     assert_refused(client, f"Bearer {token}")
+
+
+@pytest.mark.parametrize("claim", ["iat", "nbf"])
+def test_times_in_the_future_are_refused_past_the_leeway_only(claim: str) -> None:
+    now = 1_900_000_000.0
+    tokens = AccessTokens(TokenKeys.from_secret("s" * 32), clock=lambda: now)
+    assert tokens.leeway == DEFAULT_LEEWAY == 5
+
+    def minted(at: float) -> str:
+        # With the real key, as a worker whose clock runs ahead would mint it.
+        claims = {"sub": "7", "sid": "s", "jti": "j", "iat": now, "nbf": now, "exp": now + 900,
+                  "iss": "stackkit", "aud": "stackkit", "roles": [], claim: at}  # fmt: skip
+        headers = {"kid": tokens.keys.signing_kid, "typ": "at+jwt"}
+        return jwt.encode(claims, tokens.keys.signing_key, algorithm="HS256", headers=headers)
+
+    assert tokens.verify(minted(now + DEFAULT_LEEWAY)).subject == "7"
+    with pytest.raises(InvalidToken, match="future" if claim == "iat" else "not valid yet"):
+        tokens.verify(minted(now + DEFAULT_LEEWAY + 1))
+    with pytest.raises(InvalidToken):
+        tokens.verify(minted(now + 365 * 86400))
 
 
 def test_expired_token_is_refused_even_once_verified(client: TestClient) -> None:

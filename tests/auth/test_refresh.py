@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -63,9 +64,33 @@ def generation_of(token: str) -> int:
     return int(token.split(".")[1])
 
 
+URLSAFE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
 def with_other_char(token: str, index: int) -> str:
-    replacement = "B" if token[index] == "A" else "A"
+    """`token` with one character of its MAC replaced, at `index` (negative: from
+    the end), by another of the same alphabet: the token keeps its shape. The new
+    character differs in its highest bit, which is data even in the last character
+    (whose lowest two bits are padding), so the MAC decodes to other bytes."""
+    index %= len(token)
+    assert index > token.rindex("."), "the index must fall in the MAC"
+    replacement = URLSAFE_ALPHABET[URLSAFE_ALPHABET.index(token[index]) ^ 32]
     return token[:index] + replacement + token[index + 1 :]
+
+
+def mac_bytes(token: str) -> bytes:
+    return base64.urlsafe_b64decode(token.rsplit(".", 1)[1] + "=")
+
+
+def assert_a_wrong_mac_of_the_right_shape(forged: str, genuine: str) -> None:
+    """`forged` is `genuine` but for one character of the MAC, which still decodes to
+    32 bytes, other bytes: refusing it tests the MAC check, not the parser's."""
+    assert len(forged) == len(genuine)
+    assert sum(a != b for a, b in zip(forged, genuine, strict=True)) == 1
+    assert forged.rsplit(".", 1)[0] == genuine.rsplit(".", 1)[0]
+    assert re.fullmatch(f"{URLSAFE}{{43}}", forged.rsplit(".", 1)[1])
+    assert len(mac_bytes(forged)) == 32
+    assert mac_bytes(forged) != mac_bytes(genuine)
 
 
 # start
@@ -200,7 +225,7 @@ async def test_previous_token_within_grace_yields_the_current_token(
 async def test_previous_token_with_zero_grace_revokes_session(
     sessions: SessionStore, clock: Clock, elapsed: float
 ) -> None:
-    refresh = RefreshSessions(sessions, grace=0, clock=clock)
+    refresh = RefreshSessions(sessions, grace=0, clock=clock, secret_keys=[SECRET])
     first = await refresh.start("42")
     await refresh.rotate(first.refresh_token)
     clock.now += elapsed
@@ -249,7 +274,7 @@ async def test_stalled_duplicate_rotation_does_not_roll_back_a_newer_generation(
     store: Store, clock: Clock
 ) -> None:
     sessions = PausingSessionStore(store, ttl=TTL, max_lifetime=MAX_LIFETIME, clock=clock)
-    refresh = RefreshSessions(sessions, grace=GRACE, clock=clock)
+    refresh = RefreshSessions(sessions, grace=GRACE, clock=clock, secret_keys=[SECRET])
     first = await refresh.start("42")
     sessions.armed = True
     stalled = asyncio.create_task(refresh.rotate(first.refresh_token))
@@ -277,7 +302,9 @@ async def test_wrong_mac_is_refused_without_revoking_the_session(
     clock.now += GRACE + 1
     session_id, _, mac = second.refresh_token.split(".")
     number = {"current": 2, "spent": 1, "future": 3}[generation]
-    forged = with_other_char(f"{session_id}.{number}.{mac}", index)
+    genuine = f"{session_id}.{number}.{mac}"
+    forged = with_other_char(genuine, index)
+    assert_a_wrong_mac_of_the_right_shape(forged, genuine)
 
     with pytest.raises(InvalidRefreshToken) as error:
         await refresh.rotate(forged)
@@ -411,10 +438,20 @@ async def test_session_of_accepts_a_spent_token_without_revoking(
     assert generation_of((await refresh.rotate(second.refresh_token)).refresh_token) == 3
 
 
-async def test_session_of_refuses_a_wrong_mac(refresh: RefreshSessions) -> None:
+@pytest.mark.parametrize("index", [-1, -43], ids=["last", "first"])
+async def test_session_of_refuses_a_wrong_mac(refresh: RefreshSessions, index: int) -> None:
     grant = await refresh.start("42")
-    with pytest.raises(InvalidRefreshToken):
-        await refresh.session_of(with_other_char(grant.refresh_token, -1))
+    forged = with_other_char(grant.refresh_token, index)
+    assert_a_wrong_mac_of_the_right_shape(forged, grant.refresh_token)
+    with pytest.raises(InvalidRefreshToken, match="not valid"):
+        await refresh.session_of(forged)
+    assert (await refresh.session_of(grant.refresh_token)).id == grant.session.id
+
+
+def test_the_helper_changes_the_last_character_not_the_whole_token() -> None:
+    token = "s" * 32 + ".1." + "A" * 42 + "E"
+    assert with_other_char(token, -1) == token[:-1] + "k"  # E is 4, k is 4 + 32
+    assert with_other_char(token, -43) == "s" * 32 + ".1.g" + "A" * 41 + "E"
 
 
 @pytest.mark.parametrize("how", ["revoke", "revoke_all"])
@@ -461,7 +498,7 @@ async def test_rotate_racing_with_a_revoke_does_not_resurrect_the_session(
     sessions = RevokingSessionStore(
         store, ttl=TTL, max_lifetime=MAX_LIFETIME, clock=clock, revoke_after=revoke_after
     )
-    refresh = RefreshSessions(sessions, grace=GRACE, clock=clock)
+    refresh = RefreshSessions(sessions, grace=GRACE, clock=clock, secret_keys=[SECRET])
     grant = await refresh.start("42")
     sessions.armed = True
 
@@ -489,7 +526,7 @@ class FailingOnceSessionStore(SessionStore):
 
 async def test_a_rotation_whose_write_failed_can_be_retried(store: Store, clock: Clock) -> None:
     sessions = FailingOnceSessionStore(store, ttl=TTL, max_lifetime=MAX_LIFETIME, clock=clock)
-    refresh = RefreshSessions(sessions, grace=GRACE, clock=clock)
+    refresh = RefreshSessions(sessions, grace=GRACE, clock=clock, secret_keys=[SECRET])
     grant = await refresh.start("42")
     with pytest.raises(StoreUnavailable):
         await refresh.rotate(grant.refresh_token)
@@ -534,9 +571,29 @@ async def test_tokens_outlive_a_change_of_secret_key_kept_as_a_fallback(
 async def test_sessions_made_without_secret_keys_still_work_with_them(
     sessions: SessionStore, clock: Clock
 ) -> None:
-    legacy = await RefreshSessions(sessions, grace=GRACE, clock=clock).start("7")
+    # A session as an older stackkit made it without secret keys: its stored value is
+    # the MAC key itself. It keeps working until it ends.
+    key = "a-random-value-kept-with-the-session"
+    data = {"key": key, "wrapped": False, "generation": 1, "rotated_at": clock()}
+    legacy = await sessions.create("7", data)
     keyed = RefreshSessions(sessions, grace=GRACE, clock=clock, secret_keys=[SECRET])
-    assert generation_of((await keyed.rotate(legacy.refresh_token)).refresh_token) == 2
+    token = _token(key.encode(), legacy.id, 1)
+    assert generation_of((await keyed.rotate(token)).refresh_token) == 2
+
+
+def test_secret_keys_are_required(sessions: SessionStore) -> None:
+    with pytest.raises(TypeError, match="secret_keys"):
+        RefreshSessions(sessions)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="sequence of keys"):
+        RefreshSessions(sessions, secret_keys=SECRET)
+    for keys in ([], (), [SECRET, ""]):
+        with pytest.raises(ValueError, match="secret keys"):
+            RefreshSessions(sessions, secret_keys=keys)
+
+
+async def test_new_sessions_are_always_wrapped(refresh: RefreshSessions) -> None:
+    grant = await refresh.start("7")
+    assert grant.session.data["wrapped"] is True
 
 
 async def test_a_store_that_lost_its_last_rotations_catches_up(

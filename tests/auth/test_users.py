@@ -38,7 +38,7 @@ async def users_db(db: Database) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def sessions() -> RefreshSessions:
-    return RefreshSessions(SessionStore(MemoryStore()))
+    return RefreshSessions(SessionStore(MemoryStore()), secret_keys=["a test secret key"])
 
 
 def _service(

@@ -225,7 +225,51 @@ def test_user_create_on_an_unmigrated_database_says_to_upgrade(project: DemoProj
 
 def test_user_create_refuses_what_is_not_an_email(project: DemoProject) -> None:
     result = invoke("user", "create", "ada", "--password-stdin", input=PASSWORD)
-    assert error_line(result) == "Error: 'ada' is not an email address"
+    assert error_line(result).startswith("Error: 'ada' is not an email address: ")
+
+
+def test_user_create_normalises_the_email_as_the_api_does(project: DemoProject) -> None:
+    migrate(project)
+    fullwidth = "\uff21\uff24\uff21@Example.com"
+    result = invoke("user", "create", fullwidth, "--password-stdin", input=PASSWORD)
+    assert result.output == "Created user 1 ada@example.com\n"
+    again = invoke("user", "create", "ada@example.com", "--password-stdin", input=PASSWORD)
+    assert error_line(again) == "Error: a user with the email ada@example.com exists already"
+    hidden = invoke("user", "create", "eve\u200b@example.com", "--password-stdin", input=PASSWORD)
+    assert "U+200B" in error_line(hidden)
+    assert roles_of(project, "eve\u200b@example.com") is None
+
+
+def test_user_normalize_emails_lists_then_fixes_rows_stored_otherwise(
+    project: DemoProject,
+) -> None:
+    migrate(project)
+    created = invoke("user", "create", "ada@example.com", "--password-stdin", input=PASSWORD)
+    assert created.exit_code == 0, created.output
+    with closing(sqlite3.connect(project.root / "app.db")) as connection, connection:
+        for email in ("Bob@Example.com", "\uff41da@example.com"):  # as SQL, or an old stackkit
+            connection.execute(
+                f"INSERT INTO {user_table(project)} (email, password_hash, is_active, roles, "
+                "version, created_at, updated_at) VALUES (?, 'x', 1, '[]', 1, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+                (email,),
+            )
+
+    listed = invoke("user", "normalize-emails")
+
+    assert listed.exit_code == 1, listed.output  # one row needs a person
+    assert listed.output.splitlines() == [
+        "user 2: 'Bob@Example.com' -> 'bob@example.com' (would fix)",
+        "user 3: '\uff41da@example.com': same normal form as user 1 (settle it yourself)",
+    ]
+    applied = invoke("user", "normalize-emails", "--apply")
+    assert applied.output.splitlines()[0] == (
+        "user 2: 'Bob@Example.com' -> 'bob@example.com' (fixed)"
+    )
+    assert roles_of(project, "bob@example.com") == []
+    assert invoke("user", "normalize-emails").output.splitlines() == [
+        "user 3: '\uff41da@example.com': same normal form as user 1 (settle it yourself)",
+    ]
 
 
 def test_routes_lists_each_route_with_its_access(project: DemoProject) -> None:

@@ -7,6 +7,7 @@ apps with a user model of their own do not get a second `users` table.
 from stackkit.auth.admin import users_controller
 from stackkit.auth.api import auth_controller, current_user
 from stackkit.auth.config import Auth, AuthConfig, token_keys_for
+from stackkit.auth.emails import InvalidEmail, normalize_email
 from stackkit.auth.keys import TokenKeys
 from stackkit.auth.mail import (
     ConsoleMailBackend,
@@ -35,7 +36,7 @@ from stackkit.auth.refresh import (
 from stackkit.auth.resets import PasswordResets
 from stackkit.auth.schemas import UserAdminUpdate, UserOut
 from stackkit.auth.tokens import AccessClaims, AccessTokens, InvalidToken, IssuedToken
-from stackkit.auth.users import UserMixin, UserRepository, UserService, normalize_email
+from stackkit.auth.users import UserMixin, UserRepository, UserService
 from stackkit.http.routing import requires
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "AuthenticatedUser",
     "AuthenticationMiddleware",
     "ConsoleMailBackend",
+    "InvalidEmail",
     "InvalidRefreshToken",
     "InvalidToken",
     "IssuedToken",

@@ -2,7 +2,7 @@
 
 | route | does |
 |---|---|
-| `GET /users` | `{items, next_cursor}` by id; `limit`, `cursor`, `email` (contains, any case) |
+| `GET /users` | `{items, next_cursor}` by id; `limit`, `cursor`, `email` (contains, normalised) |
 | `PATCH /users/{id}` `{roles?, is_active?}` | the user; new roles or disabling end sessions |
 | `DELETE /users/{id}` | 204; their sessions end, and the rows they own go with them |
 
@@ -13,13 +13,13 @@ themselves (409), so that nobody locks the last admin out by accident.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.requests import Request
 
 from stackkit.auth.config import Auth
-from stackkit.auth.schemas import UserAdminUpdate
+from stackkit.auth.schemas import EmailFragment, UserAdminUpdate
 from stackkit.auth.users import UserService
 from stackkit.db.model import MAX_ID
 from stackkit.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -39,8 +39,10 @@ class UserListQuery(BaseModel):
 
     limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size.")
     cursor: str | None = Field(None, description="next_cursor of the previous page.")
-    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)] | None = Field(
-        None, description="Only the users whose email contains this, whatever its case."
+    email: EmailFragment | None = Field(
+        None,
+        description="Only the users whose email contains this, whatever its case or "
+        "width (it is normalised as emails are; invisible characters are refused).",
     )
 
 

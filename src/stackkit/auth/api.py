@@ -39,6 +39,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from stackkit.auth.config import Auth
+from stackkit.auth.emails import InvalidEmail, normalize_email
 from stackkit.auth.mail import MailError, MailMessage
 from stackkit.auth.middleware import AuthenticatedUser
 from stackkit.auth.refresh import InvalidRefreshToken, RefreshGrant
@@ -53,7 +54,7 @@ from stackkit.auth.schemas import (
     SessionOut,
     TokenPair,
 )
-from stackkit.auth.users import UserService, normalize_email
+from stackkit.auth.users import UserService
 from stackkit.db.errors import NotFoundError
 from stackkit.http.problems import ProblemError
 from stackkit.http.routing import Controller
@@ -74,7 +75,10 @@ def _invalid_credentials() -> ProblemError:
 
 
 def _account_key(purpose: str, email: str) -> str:
-    digest = hashlib.sha256(normalize_email(email).encode()).hexdigest()[:32]
+    # The bodies' emails are normalised already; a stored one may predate the rule.
+    with contextlib.suppress(InvalidEmail):
+        email = normalize_email(email)
+    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
     return f"{purpose}:account:{digest}"
 
 

@@ -3,7 +3,8 @@
 A refresh token is `<session id>.<generation>.<mac>`: the MAC is an HMAC-SHA256
 of the session id and a generation number that each refresh raises by one. Its
 key is made from a random value kept with the session and the app's secret keys
-(`secret_keys`), so that whoever reads the session store still cannot make a token.
+(`secret_keys`, required), so that whoever reads the session store still cannot
+make a token.
 The store keeps only the session and its current generation, yet recognises
 every token it ever gave out:
 
@@ -63,27 +64,44 @@ class RefreshSessions:
 
     Args:
         sessions: where sessions live (their sliding and absolute lifetimes are its own).
+        secret_keys: required; the app's secret keys, the current one first
+            (`SECRET_KEY`, then its fallbacks): the first makes new tokens, each
+            verifies. They are what keeps a reader of the session store from making
+            tokens. (Sessions that an older stackkit made without them keep their
+            plain key until they end.)
         grace: seconds after a rotation during which the previous token still
             yields the current one (0: never).
         clock: Unix time in seconds; tests pass their own.
-        secret_keys: the app's secret keys, the current one first (`SECRET_KEY`, then its
-            fallbacks): the first makes new tokens, each verifies. Without them the
-            value kept with the session is the MAC key itself, and reading the store
-            is enough to make tokens; `create_app` always passes them.
+
+    Raises:
+        TypeError: `secret_keys` is missing, or is one string rather than a sequence.
+        ValueError: `secret_keys` is empty or holds an empty key.
     """
 
     def __init__(
         self,
         sessions: SessionStore,
         *,
+        secret_keys: Sequence[str],
         grace: float = 10,
         clock: Callable[[], float] = time.time,
-        secret_keys: Sequence[str] = (),
     ) -> None:
+        if isinstance(secret_keys, str | bytes):
+            raise TypeError(
+                "secret_keys is a sequence of keys, the current one first: "
+                "RefreshSessions(store, secret_keys=[SECRET_KEY, *fallbacks])"
+            )
+        keys = list(secret_keys)
+        if not keys or not all(isinstance(key, str) and key for key in keys):
+            raise ValueError(
+                "RefreshSessions needs the app's secret keys (SECRET_KEY, then its "
+                "fallbacks), none of them empty: without them, whoever reads the session "
+                "store can make refresh tokens"
+            )
         self.sessions = sessions
         self.grace = grace
         self.clock = clock
-        self._peppers = [_pepper(secret) for secret in secret_keys]
+        self._peppers = [_pepper(secret) for secret in keys]
 
     async def start(self, user_id: str, **details: Any) -> RefreshGrant:
         """A new session for `user_id` and its first refresh token. `details` (user
@@ -91,7 +109,7 @@ class RefreshSessions:
         data = {
             **details,
             "key": secrets.token_urlsafe(32),
-            "wrapped": bool(self._peppers),
+            "wrapped": True,
             "generation": 1,
             "rotated_at": self.clock(),
         }
@@ -198,10 +216,10 @@ class RefreshSessions:
 
     def _verifying_keys(self, session: Session) -> list[bytes]:
         """The MAC keys a token of `session` may be under: the stored value wrapped by
-        each secret (the current one first), or the value itself for a session made
-        without secrets (or before they were used)."""
+        each secret (the current one first), or the value itself for a session that
+        an older stackkit made before secrets were used (until it ends)."""
         stored = str(session.data["key"]).encode()
-        if not session.data.get("wrapped") or not self._peppers:
+        if not session.data.get("wrapped"):
             return [stored]
         return [hmac.new(pepper, stored, hashlib.sha256).digest() for pepper in self._peppers]
 

@@ -6,6 +6,10 @@ A token carries `sub` (the user), `sid` (the refresh session it belongs to),
 refresh token, which is not a JWT at all) is never taken for an access token.
 
 Verification pins the algorithm and the key by `kid`, and requires every claim.
+The times are checked on every use with one small leeway for clock differences
+(`leeway`, 5 seconds by default): past `exp`, before `nbf`, or issued (`iat`) in
+the future, a token is refused. We never issue a token in the future, so such a
+token was made elsewhere with our key, or by a worker whose clock is wrong.
 Any token it cannot accept, however malformed, raises `InvalidToken` (a 401),
 never anything else.
 
@@ -29,10 +33,20 @@ import jwt
 
 from stackkit.auth.keys import TokenKeys
 
-__all__ = ["ACCESS_TOKEN_TYPE", "AccessClaims", "AccessTokens", "InvalidToken", "IssuedToken"]
+__all__ = [
+    "ACCESS_TOKEN_TYPE",
+    "DEFAULT_LEEWAY",
+    "AccessClaims",
+    "AccessTokens",
+    "InvalidToken",
+    "IssuedToken",
+]
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 (RFC 9068's JWT type, not a secret)
 MAX_TOKEN_LENGTH = 8192
+DEFAULT_LEEWAY = 5.0
+"""Seconds of clock difference tolerated on `exp`, `nbf` and `iat`: a token issued up
+to this far in the future (by a worker whose clock runs ahead) is still accepted."""
 _MAX_HEADERS = 64
 _REQUIRED = ("sub", "sid", "exp", "iat", "nbf", "jti", "iss", "aud")
 # Every claim required; the times are checked by `verify`, on the object's clock, at
@@ -83,8 +97,8 @@ class AccessTokens:
         issuer: `iss` of issued tokens, required of verified ones.
         audience: `aud` of issued tokens, required of verified ones.
         ttl: seconds an issued token lives.
-        leeway: seconds of clock difference tolerated on `exp` and `nbf` (between
-            the workers of one app, clocks agree: keep it small).
+        leeway: seconds of clock difference tolerated on `exp`, `nbf` and `iat`
+            (between the workers of one app, clocks agree: keep it small).
         cache_size: verified tokens remembered (0: none).
         clock: Unix time in seconds; tests pass their own.
     """
@@ -96,12 +110,14 @@ class AccessTokens:
         issuer: str = "stackkit",
         audience: str = "stackkit",
         ttl: int = 900,
-        leeway: float = 5,
+        leeway: float = DEFAULT_LEEWAY,
         cache_size: int = 10_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if ttl <= 0:
             raise ValueError("ttl must be positive")
+        if leeway < 0:
+            raise ValueError("leeway must be 0 or more")
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
@@ -152,6 +168,8 @@ class AccessTokens:
             raise InvalidToken("The access token has expired.")
         if now < claims.not_before - self.leeway:
             raise InvalidToken("The access token is not valid yet.")
+        if now < claims.issued_at - self.leeway:
+            raise InvalidToken("The access token was issued in the future.")
         return claims
 
     def _decode(self, token: str) -> AccessClaims:

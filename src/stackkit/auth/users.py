@@ -8,8 +8,11 @@ An app owns its user table (and its migrations):
 or takes the ready-made `stackkit.auth.user.User`. `UserService.for_model(User)`
 gives the service the auth routes use; subclass it to add rules.
 
-Emails are stored trimmed and lower-cased, and unique: `Ada@Example.com` and
-`ada@example.com` are one account.
+Emails are stored as `normalize_email` makes them (NFKC, lower case, no invisible
+or control characters), and unique: `Ada@Example.com`, `ada@example.com` and the
+same address in fullwidth letters are one account. A row stored otherwise (by an
+older stackkit, or by SQL) is not found until it is moved to its normal form:
+`UserService.email_fixes()` (`stackkit user normalize-emails`) lists and fixes them.
 """
 
 from __future__ import annotations
@@ -18,24 +21,23 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from stackkit.auth.emails import EmailFix, InvalidEmail, normalize_email, plan_email_fixes
 from stackkit.auth.passwords import PasswordHasher, PasswordPolicy, PasswordPolicyError
 from stackkit.auth.refresh import RefreshSessions
 from stackkit.db.database import Database
+from stackkit.db.errors import ConflictError
 from stackkit.db.model import Model, UTCDateTime, utcnow
 from stackkit.db.repository import Repository
 from stackkit.db.service import Service
 from stackkit.http.problems import ValidationProblem
 
+# `normalize_email` is still importable from here, where it used to live.
 __all__ = ["UserMixin", "UserRepository", "UserService", "normalize_email"]
 
 U = TypeVar("U", bound=Model)
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 class UserMixin:
@@ -55,7 +57,19 @@ class UserRepository(Repository[U]):
     sortable = ("id", "email", "created_at")
 
     async def get_by_email(self, email: str) -> U | None:
-        return await self.first({"email": normalize_email(email)})
+        """The user whose stored email is `email`'s normal form; None for an email
+        that `normalize_email` refuses."""
+        try:
+            normal = normalize_email(email)
+        except InvalidEmail:
+            return None
+        return await self.first({"email": normal})
+
+    async def emails(self) -> list[tuple[int, str]]:
+        """Every user's id and stored email, by id."""
+        table = self.model.__table__
+        query = select(table.c.id, table.c.email).where(*self._visible()).order_by(table.c.id)
+        return [(id, email) for id, email in (await self.session.execute(query)).all()]
 
     async def first(self, filters: dict[str, Any]) -> U | None:
         result = await self.session.scalars(self._select(filters).limit(1))
@@ -98,22 +112,27 @@ class UserService(Service[U], Generic[U]):
             return await repository.get_by_email(email)  # type: ignore[attr-defined, no-any-return]
 
     async def register(self, email: str, password: str, *, roles: Sequence[str] = ()) -> U:
-        """A new, active user.
+        """A new, active user, with `email` in its normal form (`normalize_email`).
 
         Raises:
-            ValidationProblem: the password breaks the policy.
-            ConflictError: the email is taken.
+            ValidationProblem: `normalize_email` refuses the email (field `email`), or
+                the password breaks the policy (field `password`).
+            ConflictError: the email is taken (in any form that normalises the same).
         """
-        email = normalize_email(email)
+        try:
+            email = normalize_email(email)
+        except InvalidEmail as error:
+            raise ValidationProblem([_field_error("email", str(error))]) from None
         self.check_new_password(password, email, field="password")
         password_hash = await self.hasher.hash(password)
         values = {"email": email, "password_hash": password_hash, "roles": sorted(set(roles))}
         return await self.create(values)
 
     async def authenticate(self, email: str, password: str) -> U | None:
-        """The active user with this email and password, else None. An unknown email
-        costs the same hashing work as a known one. A hash made with older parameters
-        is replaced by one made with the current ones."""
+        """The active user with this email (in any form that normalises the same) and
+        password, else None. An unknown or refused email costs the same hashing work
+        as a known one. A hash made with older parameters is replaced by one made
+        with the current ones."""
         user: Any = await self.get_by_email(email)
         check = await self.hasher.verify(user.password_hash if user else None, password)
         if user is None or not check.ok or not user.is_active:
@@ -122,6 +141,30 @@ class UserService(Service[U], Generic[U]):
         if check.new_hash:
             changes["password_hash"] = check.new_hash
         return await self.update(user.id, changes)
+
+    async def email_fixes(self) -> list[EmailFix]:
+        """The users whose stored email is not in its normal form (rows written before
+        emails were normalised as they are now, or by SQL), each with its normal form
+        or the reason it cannot take it. Such a user cannot sign in or reset their
+        password (every lookup is by the normal form) until `fix_emails` moves them."""
+        async with self.unit(read_only=True) as repository:
+            rows = await repository.emails()  # type: ignore[attr-defined]
+        return plan_email_fixes(rows)
+
+    async def fix_emails(self, fixes: Sequence[EmailFix]) -> list[EmailFix]:
+        """Store the normal form of each fix that has one (`EmailFix.fixable`); the
+        others are left for a person to decide. Returns the fixes carried out.
+        A fix whose normal form was taken meanwhile is skipped."""
+        done = []
+        for fix in fixes:
+            if not fix.fixable:
+                continue
+            try:
+                await self.update(fix.id, {"email": fix.normalized})
+            except ConflictError:
+                continue
+            done.append(fix)
+        return done
 
     async def change_password(
         self, id: int, current: str, new: str, *, keep_session: str | None = None

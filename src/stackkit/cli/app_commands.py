@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from pydantic import TypeAdapter, ValidationError
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -31,8 +30,7 @@ from starlette.responses import Response
 
 from stackkit.app import OPENAPI_PATH
 from stackkit.auth.config import Auth
-from stackkit.auth.schemas import Email
-from stackkit.auth.users import normalize_email
+from stackkit.auth.emails import EmailFix, InvalidEmail, normalize_email
 from stackkit.cli.check import check_command
 from stackkit.cli.errors import driver_error
 from stackkit.cli.project import Project, find_project
@@ -46,7 +44,6 @@ from stackkit.settings import Settings, SettingsError
 __all__ = ["check_command", "load_app", "openapi_command", "routes_command", "user_group"]
 
 T = TypeVar("T")
-_EMAIL: TypeAdapter[str] = TypeAdapter(Email)
 
 
 def load_app(project: Project) -> Starlette:
@@ -98,18 +95,8 @@ def create_user_command(email: str, admin: bool, password_stdin: bool) -> None:
     project = find_project()
     with project.activated():
         app = load_app(project)
-        auth: Auth | None = app.state.auth
-        database: Database | None = app.state.database
-        if auth is None:
-            raise click.ClickException(
-                f"{project.app} has no users: build it with create_app(user_model=...)"
-            )
-        if database is None:
-            raise click.ClickException(f"{project.app} has no database backend")
-        try:
-            email = normalize_email(_EMAIL.validate_python(email))
-        except ValidationError:
-            raise click.ClickException(f"{email!r} is not an email address") from None
+        auth, database = _auth_and_database(app, project)
+        email = _normal_email(email)
         table = auth.config.user_model.__table__
         assert isinstance(table, SQLTable)
         if not _run(database, _has_table(database, table)):
@@ -121,6 +108,38 @@ def create_user_command(email: str, admin: bool, password_stdin: bool) -> None:
         roles = [auth.config.admin_role] if admin else []
         user = _run(database, _register(auth, database, email, password, roles))
     click.echo(f"Created user {user.id} {user.email}" + (" (admin)" if admin else ""))
+
+
+@user_group.command("normalize-emails")
+@click.option("--apply", is_flag=True, help="Store the normal forms (default: only list).")
+def normalize_emails_command(apply: bool) -> None:
+    """List the users whose stored email is not in the normal form, and with --apply
+    store it.
+
+    stackkit finds an account by the normal form of the email typed (NFKC, lower
+    case, no invisible characters): a row stored otherwise (by an older stackkit,
+    or by SQL) cannot sign in or reset its password until it is fixed. Rows that
+    cannot be fixed (their normal form is another user's, or it is refused) are
+    listed for you to settle; the exit status is then 1.
+    """
+    project = find_project()
+    with project.activated():
+        app = load_app(project)
+        auth, database = _auth_and_database(app, project)
+        fixes, done = _run(database, _fix_emails(auth, database, apply=apply))
+    for fix in fixes:
+        if fix.fixable:
+            verb = "fixed" if fix in done else "would fix"
+            click.echo(f"user {fix.id}: {fix.stored!r} -> {fix.normalized!r} ({verb})")
+        else:
+            click.echo(f"user {fix.id}: {fix.stored!r}: {fix.problem} (settle it yourself)")
+    unsettled = [fix for fix in fixes if fix not in done and (apply or not fix.fixable)]
+    if not fixes:
+        click.echo("Every stored email is in its normal form.")
+    elif not apply and not unsettled:
+        click.echo("Run again with --apply to store the normal forms.")
+    if unsettled:
+        click.get_current_context().exit(1)
 
 
 @click.command("routes")
@@ -195,6 +214,30 @@ async def _openapi_document(app: Starlette, project: Project) -> Any:
     raise click.ClickException(f"{project.app} serves no OpenAPI document at {OPENAPI_PATH}")
 
 
+def _auth_and_database(app: Starlette, project: Project) -> tuple[Auth, Database]:
+    auth: Auth | None = app.state.auth
+    database: Database | None = app.state.database
+    if auth is None:
+        raise click.ClickException(
+            f"{project.app} has no users: build it with create_app(user_model=...)"
+        )
+    if database is None:
+        raise click.ClickException(f"{project.app} has no database backend")
+    return auth, database
+
+
+def _normal_email(email: str) -> str:
+    """`email` as the API would store it: the one `normalize_email`, as for every way in.
+
+    Raises:
+        click.ClickException: it refuses the email.
+    """
+    try:
+        return normalize_email(email)
+    except InvalidEmail as error:
+        raise click.ClickException(f"{email!r} is not an email address: {error}") from None
+
+
 def _read_password(*, from_stdin: bool) -> str:
     if not from_stdin:
         return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
@@ -228,6 +271,15 @@ async def _register(
                     f"a user with the email {email} exists already"
                 ) from None
             raise click.ClickException(conflict.detail or str(conflict)) from None
+
+
+async def _fix_emails(
+    auth: Auth, database: Database, *, apply: bool
+) -> tuple[list[EmailFix], list[EmailFix]]:
+    async with database:
+        users = auth.users(database)
+        fixes = await users.email_fixes()
+        return fixes, (await users.fix_emails(fixes) if apply else [])
 
 
 def _run(database: Database, work: Coroutine[Any, Any, T]) -> T:
