@@ -22,6 +22,7 @@ never see them in lists; holders of the admin role see and change them all.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -251,6 +252,21 @@ class Resource:
         if errors:
             raise ValidationProblem(errors)
 
+    def _owner_filter(self, request: Request, value: Any) -> int:
+        """The user id of an `owner_id=<id>` list filter: for admins only (everyone else
+        sees only their own rows, and learns nothing by naming another's id)."""
+        if not self.sees_all(request):
+            raise _query_problem(
+                "forbidden", f"only holders of the {self.admin_role!r} role filter on owner_id"
+            )
+        try:
+            owner = int(value)
+        except (TypeError, ValueError):
+            owner = 0
+        if not 1 <= owner <= MAX_ID:
+            raise _query_problem("invalid_value", f"must be a user id, 1 to {MAX_ID}")
+        return owner
+
     def rate_limit_for(self, action: str) -> str | bool | None:
         """The rate limit of the route that does `action` (one of `ACTIONS`)."""
         if isinstance(self.rate_limit, Mapping):
@@ -267,12 +283,17 @@ class Resource:
         resource = self
         ListQuery, PageModel = self.list_query, self.page_model
         CreateModel, UpdateModel = self.create_model, self.update_model
+        columns = frozenset(self.service.repository.model.__table__.c.keys())
 
         async def list_rows(request: Request, query: BaseModel) -> Any:
             values = query.model_dump(exclude_none=True)
             filters = {k: v for k, v in values.items() if k not in _LIST_PARAMETERS}
             filters.update(query.model_extra or {})
-            page = await resource.service_for(request).page(
+            service = resource.service_for(request)
+            if resource.owned and OWNER_COLUMN in filters:
+                owner = resource._owner_filter(request, filters.pop(OWNER_COLUMN))
+                service.scope.append(resource._owner_column == owner)
+            page = await service.page(
                 filters,
                 sort=values.get("sort"),
                 limit=values["limit"],
@@ -281,6 +302,7 @@ class Resource:
             return {"items": page.items, "next_cursor": page.next_cursor}
 
         async def create_row(request: Request, body: BaseModel) -> Response:
+            await _refuse_fields(request, CreateModel, columns, keep_owner=resource.owned)
             values = body.model_dump()
             if resource.owned:
                 values[OWNER_COLUMN] = resource.owner_of(request)
@@ -295,12 +317,8 @@ class Resource:
             return resource._row_response(row)
 
         async def update_row(request: Request, path: IdPath, body: BaseModel) -> Response:
+            await _refuse_fields(request, UpdateModel, columns, keep_owner=False)
             changes = body.model_dump(exclude_unset=True)
-            if resource.owned and OWNER_COLUMN in changes:  # an update model with extra="allow"
-                raise ValidationProblem(
-                    [{"in": "body", "field": OWNER_COLUMN, "type": "read_only",
-                      "message": "the owner of a row cannot be changed"}]
-                )  # fmt: skip
             await resource.check_references(request, changes)
             row = await resource.service_for(request).update(
                 path.id, changes, expected_version=_if_match(request)
@@ -362,6 +380,46 @@ def _check_owned(
             f"resource {name!r} is owned: its update model must not declare {OWNER_COLUMN!r}, "
             "or a PATCH could move a row into another user's list"
         )
+
+
+def _query_problem(kind: str, message: str) -> ValidationProblem:
+    return ValidationProblem(
+        [{"in": "query", "field": OWNER_COLUMN, "type": kind, "message": message}]
+    )
+
+
+READ_ONLY_FIELDS = frozenset({"id", "version", "created_at", "updated_at", "deleted_at"})
+"""Columns the data layer maintains: a body that names one is refused (422)."""
+
+
+async def _refuse_fields(
+    request: Request, model: type[BaseModel], columns: frozenset[str], *, keep_owner: bool
+) -> None:
+    """422 naming every field of the body that the model does not declare (a model that
+    says `extra="allow"` lets the table's other `columns` through), and every read-only
+    one: a typo or a planted `owner_id` is an error, not silently dropped.
+
+    `keep_owner`: on create, an owned resource sets `owner_id` itself, over the value of
+    a create model that declares it.
+    """
+    data = json.loads(await request.body() or b"{}")
+    if not isinstance(data, dict):
+        return  # the model refused it already
+    declared = {field.alias or name for name, field in model.model_fields.items()}
+    declared |= set(model.model_fields)
+    read_only = READ_ONLY_FIELDS | ({OWNER_COLUMN} - (declared if keep_owner else set()))
+    open_model = model.model_config.get("extra") == "allow"
+    errors = []
+    for name in sorted(data):
+        if name in read_only:
+            kind, message = "read_only", "is set by the server and cannot be given"
+        elif name not in declared and not (open_model and name in columns):
+            kind, message = "unknown_field", f"is not a field of {model.__name__}"
+        else:
+            continue
+        errors.append({"in": "body", "field": name, "type": kind, "message": message})
+    if errors:
+        raise ValidationProblem(errors)
 
 
 def _if_match(request: Request) -> int | None:
