@@ -142,8 +142,8 @@ class Settings(BaseSettings):
     session_check_fail_open: bool = True
     """When the session store (Redis) does not answer, accept an access token on its
     signature and expiry alone, so that an outage does not sign everyone out; a token
-    whose session was ended before then works until it expires (`ACCESS_TOKEN_TTL`).
-    False: such requests get 503, and revocation stays immediate."""
+    whose session was ended before then works until it expires
+    (`STACKKIT_ACCESS_TOKEN_TTL`). False: such requests get 503, and revocation stays immediate."""
 
     registration_open: bool = True
     """Anyone may register an account (`POST /api/auth/register`); false: 403 there."""

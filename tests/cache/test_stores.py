@@ -239,3 +239,16 @@ def test_redis_errors_are_told_apart(error: Exception, down: bool, slow: bool) -
     assert (meaning is not None) == down
     if meaning is not None:
         assert meaning.slow == slow
+
+
+async def test_memory_indexes_stay_bounded() -> None:
+    store = MemoryStore(max_entries=3)
+    for n in range(5):
+        await store.index_add(f"user:{n}", "s", expires_at=100)
+    assert [await store.index_members(f"user:{n}", now=0) for n in range(5)] == [
+        [], [], ["s"], ["s"], ["s"],
+    ]  # fmt: skip
+    for n in range(5):
+        await store.index_add("user:4", f"s{n}", expires_at=100 + n)
+    # The members that expire first went.
+    assert await store.index_members("user:4", now=0) == ["s2", "s3", "s4"]

@@ -4,6 +4,9 @@ Every operation is O(1) (an `OrderedDict` kept in recency order). When an
 insert takes the store past `max_entries` or `max_bytes`, the least recently
 used entries go first, so memory stays bounded however many keys arrive.
 Expired entries are dropped when touched, and in LRU order like the rest.
+Indexes are bounded the same way: at most `max_entries` of them (the least
+recently used go), each with at most `max_entries` members (those that expire
+first go).
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ class MemoryStore(Store):
         self.evictions = 0
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._bytes = 0
-        self._indexes: dict[str, dict[str, float]] = {}
+        self._indexes: OrderedDict[str, dict[str, float]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -152,7 +155,15 @@ class MemoryStore(Store):
         return entry is not None and entry.value == value and self._remove(key)
 
     async def index_add(self, index: str, member: str, *, expires_at: float) -> None:
-        self._indexes.setdefault(self.key(index), {})[member] = expires_at
+        name = self.key(index)
+        members = self._indexes.setdefault(name, {})
+        members[member] = expires_at
+        self._indexes.move_to_end(name)
+        if len(members) > self.max_entries:
+            del members[min(members, key=lambda m: (members[m], m))]
+        while len(self._indexes) > self.max_entries:
+            self._indexes.popitem(last=False)
+            self.evictions += 1
 
     async def index_members(self, index: str, *, now: float) -> list[str]:
         members = self._indexes.get(self.key(index), {})

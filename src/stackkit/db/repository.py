@@ -94,8 +94,7 @@ class Repository(Generic[M]):
         self.session = session
         self.scope = list(scope)
         self.cursors = cursors
-        if "_filter_fields" not in type(self).__dict__:
-            type(self)._prepare()
+        type(self)._prepare_once()
 
     @classmethod
     def for_model(cls, model: type[M], **options: Any) -> type[Repository[M]]:
@@ -109,11 +108,27 @@ class Repository(Generic[M]):
         cls._id_field = model_fields(cls.model, ["id"])["id"]
 
     @classmethod
+    def filter_fields(cls) -> builtins.list[str]:
+        """The fields a list may be filtered on (`filterable`, or every column)."""
+        cls._prepare_once()
+        return sorted(cls._filter_fields)
+
+    @classmethod
+    def sort_fields(cls) -> builtins.list[str]:
+        """The fields a list may be sorted by (`sortable`, or every column)."""
+        cls._prepare_once()
+        return sorted(cls._sort_fields)
+
+    @classmethod
+    def _prepare_once(cls) -> None:
+        if "_filter_fields" not in cls.__dict__:
+            cls._prepare()
+
+    @classmethod
     def unindexed_fields(cls) -> builtins.list[str]:
         """Filterable or sortable columns that no index starts with: each makes a list
         query scan the table. An app's tests can assert that the list is empty."""
-        if "_filter_fields" not in cls.__dict__:
-            cls._prepare()
+        cls._prepare_once()
         table = cls.model.__table__
         assert isinstance(table, Table)
         leading = {index.columns[0].name for index in table.indexes if index.columns}

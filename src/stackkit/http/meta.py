@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 
 from stackkit.db.query import OPERATORS
-from stackkit.http.resource import Resource
+from stackkit.http.resource import ACTIONS, Resource
 from stackkit.http.routing import Controller
 
 __all__ = ["ResourceInfo", "meta_controller"]
@@ -49,7 +49,7 @@ def describe(resource: Resource) -> ResourceInfo:
         sortable=resource.sortable,
         default_sort=resource.default_sort,
         operators=list(OPERATORS),
-        permissions=dict.fromkeys(("list", "create", "read", "update", "delete"), True),
+        permissions=dict.fromkeys(ACTIONS, True),
     )
 
 

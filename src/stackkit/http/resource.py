@@ -132,7 +132,6 @@ class Resource:
         self.public = public
         self.prefix = prefix or f"/api/{name}"
         repository = service.repository
-        repository._prepare()
         columns = repository.model.__table__.c
         self.owned = OWNER_COLUMN in columns if owned is None else owned
         self.admin_role = admin_role
@@ -151,8 +150,8 @@ class Resource:
             for key in column.foreign_keys
             if OWNER_COLUMN in key.column.table.c
         ]
-        self.filterable = sorted(repository._filter_fields)
-        self.sortable = sorted(repository._sort_fields)
+        self.filterable = repository.filter_fields()
+        self.sortable = repository.sort_fields()
         self.default_sort = repository.default_sort
         self.list_query = _list_query_model(name, self.filterable, self.sortable)
         self.page_model = create_model(
