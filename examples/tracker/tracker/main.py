@@ -1,6 +1,6 @@
 """The app: stackkit's building blocks, wired to this project's resources.
 
-`uvicorn tracker.main:app` (or `stackkit run`) serves it. Settings come from
+`stackkit run` (or `uvicorn tracker.main:app --no-proxy-headers`) serves it. Settings come from
 the environment and `.env` (see `.env.example`).
 """
 
