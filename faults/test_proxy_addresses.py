@@ -1,0 +1,88 @@
+"""Drill: client addresses behind nginx, with `STACKKIT_TRUSTED_PROXIES` naming nginx's
+address, and nothing else able to change them.
+
+    visitor 127.0.0.N --> nginx on 127.0.0.1 --> the app (`stackkit run`), which trusts
+                                                  127.0.0.1 to say who the client is
+
+Each visitor connects from a loopback address of its own, so that nginx sees it, and
+appends it to whatever `X-Forwarded-For` the visitor sent (as the generated
+`deploy/nginx.conf` does). The app runs with `FORWARDED_ALLOW_IPS=*`: were uvicorn's
+own proxy handling on, it would believe any header from anyone.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+from e2e.server import Account, GeneratedAppServer, served
+from faults.client import Client
+from faults.conftest import throwaway
+from faults.topology import NginxProcess
+
+LIMIT = 5
+"""Registrations one address may make in a minute (`AuthConfig.register_limit`)."""
+
+
+class Proxied:
+    """The app, and nginx in front of it."""
+
+    def __init__(self, app: GeneratedAppServer, nginx: NginxProcess) -> None:
+        self.app = app
+        self.nginx = nginx
+
+
+@pytest.fixture(scope="module")
+def proxied(admin: Account) -> Iterator[Proxied]:
+    # GeneratedAppServer sets STACKKIT_TRUSTED_PROXIES=127.0.0.1: nginx's address here.
+    app = GeneratedAppServer(admin, settings={"FORWARDED_ALLOW_IPS": "*"})
+    with served(app), throwaway(NginxProcess([f"127.0.0.1:{app.port}"])) as nginx:
+        yield Proxied(app, nginx)
+
+
+def new_account() -> dict[str, str]:
+    return {
+        "email": f"proxied-{secrets.token_hex(6)}@example.com",
+        "password": f"proxied-{secrets.token_urlsafe(16)}",
+    }
+
+
+def registrations(url: str, source: str, count: int) -> list[int]:
+    """The statuses of `count` registrations from `source`, each claiming in
+    `X-Forwarded-For` to come from an address of its own."""
+    return [
+        Client(url, f"203.0.113.{n}", source=source)
+        .send("POST", "/api/auth/register", json=new_account())
+        .status
+        for n in range(1, count + 1)
+    ]
+
+
+def test_the_client_address_is_the_one_nginx_forwards(proxied: Proxied) -> None:
+    account = new_account()
+    visitor = Client(proxied.nginx.url, "203.0.113.250", source="127.0.0.2")
+    assert visitor.send("POST", "/api/auth/register", json=account).status == 201
+    login = visitor.send("POST", "/api/auth/login", json=account)
+    assert login.status == 200, login.body
+    token = login.json()["access_token"]
+    sessions = Client(proxied.nginx.url, "203.0.113.251", token, source="127.0.0.2").send(
+        "GET", "/api/auth/sessions"
+    )
+    assert sessions.status == 200, sessions.body
+    # Not nginx's 127.0.0.1, nor what the visitor wrote in X-Forwarded-For.
+    assert [session["address"] for session in sessions.json()] == ["127.0.0.2"]
+
+
+def test_rotating_x_forwarded_for_through_nginx_does_not_escape_the_limit(
+    proxied: Proxied,
+) -> None:
+    assert registrations(proxied.nginx.url, "127.0.0.3", LIMIT + 3) == [201] * LIMIT + [429] * 3
+    # Another visitor behind the same nginx has a budget of its own.
+    assert registrations(proxied.nginx.url, "127.0.0.4", 1) == [201]
+
+
+def test_x_forwarded_for_sent_straight_to_the_app_is_not_believed(proxied: Proxied) -> None:
+    # 127.0.0.5 is no trusted proxy: its header is ignored, whatever uvicorn was told.
+    assert registrations(proxied.app.url, "127.0.0.5", LIMIT + 3) == [201] * LIMIT + [429] * 3
