@@ -8,6 +8,10 @@ Each visitor connects from a loopback address of its own, so that nginx sees it,
 appends it to whatever `X-Forwarded-For` the visitor sent (as the generated
 `deploy/nginx.conf` does). The app runs with `FORWARDED_ALLOW_IPS=*`: were uvicorn's
 own proxy handling on, it would believe any header from anyone.
+
+The last drill is the lockout that rotating addresses made possible: an attacker
+behind the proxy spends the account's sign-in limit with wrong passwords, and the
+owner's browser gets in all the same with its device cookie.
 """
 
 from __future__ import annotations
@@ -86,3 +90,32 @@ def test_rotating_x_forwarded_for_through_nginx_does_not_escape_the_limit(
 def test_x_forwarded_for_sent_straight_to_the_app_is_not_believed(proxied: Proxied) -> None:
     # 127.0.0.5 is no trusted proxy: its header is ignored, whatever uvicorn was told.
     assert registrations(proxied.app.url, "127.0.0.5", LIMIT + 3) == [201] * LIMIT + [429] * 3
+
+
+def test_an_account_locked_through_nginx_still_lets_its_owners_browser_in(
+    proxied: Proxied,
+) -> None:
+    account = new_account()
+    owner = Client(proxied.nginx.url, "203.0.113.1", source="127.0.0.6")
+    assert owner.send("POST", "/api/auth/register", json=account).status == 201
+    first = owner.send("POST", "/api/auth/login", json=account)
+    assert first.status == 200, first.body
+    device = next(
+        value.split(";")[0]
+        for name, value in first.headers
+        if name == "set-cookie" and value.startswith("stackkit_device=")
+    )
+
+    # The attacker, from an address of its own, rotating X-Forwarded-For.
+    wrong = {**account, "password": "not the password"}
+    guesses = [
+        Client(proxied.nginx.url, f"203.0.113.{n}", source="127.0.0.7")
+        .send("POST", "/api/auth/login", json=wrong)
+        .status
+        for n in range(1, 7)
+    ]
+    assert guesses[-1] == 429, guesses  # the account's limit: 5 a minute
+    assert owner.send("POST", "/api/auth/login", json=account).status == 429
+
+    with_cookie = owner.send("POST", "/api/auth/login", json=account, headers={"Cookie": device})
+    assert with_cookie.status == 200, with_cookie.body
