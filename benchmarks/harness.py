@@ -104,14 +104,15 @@ def free_port() -> int:
 def serve(
     target: str, port: int, log: Path, environment: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
-    """Start `uvicorn <target> --factory` (a module in benchmarks/) on 127.0.0.1:`port`,
-    one worker on uvloop and httptools, in `log`'s folder (so that no `.env` elsewhere
-    adds settings); wait until it accepts connections."""
+    """Start `uvicorn <target> --factory --no-proxy-headers` (a module in benchmarks/) on
+    127.0.0.1:`port`, one worker on uvloop and httptools, in `log`'s folder (so that no
+    `.env` elsewhere adds settings); wait until it accepts connections."""
     command = [
         *(sys.executable, "-m", "uvicorn", target, "--factory"),
         *("--host", "127.0.0.1", "--port", str(port)),
         *("--loop", "uvloop", "--http", "httptools"),
         *("--no-access-log", "--log-level", "warning"),
+        "--no-proxy-headers",  # as `stackkit run` serves: STACKKIT_TRUSTED_PROXIES decides
     ]
     env = {**os.environ, **(environment or {}), "PYTHONPATH": str(Path(__file__).parent)}
     with log.open("wb") as output:

@@ -117,7 +117,7 @@ class Item(BaseModel):
     price: float
 
 
-# The apps, one factory each (`uvicorn peers:<factory> --factory`).
+# The apps, one factory each (`uvicorn peers:<factory> --factory --no-proxy-headers`).
 
 
 def stackkit_app() -> Starlette:

@@ -105,7 +105,8 @@ class ItemOut(ItemIn):
 
 
 def app() -> Starlette:
-    """The app every server runs (`uvicorn --factory`), configured by its environment."""
+    """The app every server runs (`uvicorn --factory --no-proxy-headers`), configured by
+    its environment."""
     settings = load_settings()
     items = Resource(
         "items", service=ItemService, create=ItemIn, update=ItemPatch, read=ItemOut, public=True

@@ -41,15 +41,19 @@ class Answer:
 class Client:
     """One visitor of the app: each request carries its `X-Forwarded-For` address (the
     app believes it from 127.0.0.1, so each visitor has rate limits of its own) and,
-    when `token` is set, the access token."""
+    when `token` is set, the access token. It connects from `source` when given (another
+    loopback address, such as 127.0.0.2: a visitor a proxy in front tells apart)."""
 
-    def __init__(self, base_url: str, address: str, token: str | None = None) -> None:
+    def __init__(
+        self, base_url: str, address: str, token: str | None = None, *, source: str | None = None
+    ) -> None:
         parts = urlsplit(base_url)
         if parts.hostname != "127.0.0.1" or parts.port is None:
             raise ValueError(f"the drills talk to 127.0.0.1 only, not {base_url}")
         self.port = parts.port
         self.address = address
         self.token = token
+        self.source = source
 
     def send(
         self,
@@ -99,7 +103,10 @@ class Client:
 
     def exchange(self, request: bytes, method: str = "GET") -> Answer:
         """Send `request` as it is and read the response (the connection then closes)."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT) as sock:
+        source = None if self.source is None else (self.source, 0)
+        with socket.create_connection(
+            ("127.0.0.1", self.port), timeout=TIMEOUT, source_address=source
+        ) as sock:
             # The app may answer (413) and stop reading before the whole body is sent.
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 sock.sendall(request)

@@ -72,5 +72,6 @@ async def delete_note(path: NotePath) -> None:
 app = create_app(controllers=[notes], title="Hello notes", version="1.0.0")
 
 if __name__ == "__main__":
-    # stackkit logs each request with its id, so uvicorn's own access log is off.
-    uvicorn.run(app, host="127.0.0.1", port=8000, access_log=False)
+    # stackkit logs each request with its id, so uvicorn's own access log is off; the
+    # client's address comes from STACKKIT_TRUSTED_PROXIES alone, not from uvicorn.
+    uvicorn.run(app, host="127.0.0.1", port=8000, access_log=False, proxy_headers=False)

@@ -92,4 +92,6 @@ app = create_app(
 )
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=8000, access_log=False)
+    # The client's address comes from STACKKIT_TRUSTED_PROXIES alone, not uvicorn's
+    # reading of X-Forwarded-For; stackkit logs each request itself.
+    uvicorn.run(app, host="127.0.0.1", port=8000, access_log=False, proxy_headers=False)

@@ -13,13 +13,14 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 
 from stackkit.cli.new import create_project
-from stackkit.testing import find_free_port, wait_until
+from stackkit.testing import delete_keys, find_free_port, unique_key_prefix, wait_until
 
 ACCOUNT = {"email": "ada@example.com", "password": "correct horse battery staple"}
 CATEGORY = ("Category", "name:str:unique", "parent:ref=Category:optional")
@@ -148,14 +149,22 @@ def test_the_migrations_match_the_models(project: Path, tmp_path: Path) -> None:
 @pytest.fixture
 def served(project: Path, tmp_path: Path) -> Iterator[str]:
     """`stackkit run` in a copy of the project, on a free port; its base URL."""
+    with serving(project, tmp_path) as base:
+        yield base
+
+
+@contextmanager
+def serving(project: Path, tmp_path: Path, *arguments: str, **environment: str) -> Iterator[str]:
+    """`stackkit run ARGUMENTS` in a copy of the project, on a free port, with these
+    environment variables over a user's shell; its base URL, until the block ends."""
     copy = tmp_path / "demo"
     shutil.copytree(project, copy)
     port = find_free_port()
     stackkit = Path(sys.executable).with_name("stackkit")
     server = subprocess.Popen(
-        [str(stackkit), "run", "--port", str(port)],
+        [str(stackkit), "run", "--port", str(port), *arguments],
         cwd=copy,
-        env=_environment(),
+        env=_environment(**environment),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -222,6 +231,45 @@ def test_stackkit_run_serves_the_http_contract(served: str) -> None:
         asset = http.get(script.group(1))
         assert asset.status_code == 200
         assert "immutable" in asset.headers["cache-control"]
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-worker", "two-workers"])
+def test_stackkit_run_takes_no_client_address_from_x_forwarded_for(
+    project: Path, tmp_path: Path, request: pytest.FixtureRequest, workers: int
+) -> None:
+    # STACKKIT_TRUSTED_PROXIES is empty (the default); uvicorn's own switch says to
+    # believe anyone, and must not matter.
+    environment = {"FORWARDED_ALLOW_IPS": "*"}
+    prefix = unique_key_prefix()
+    if workers > 1:  # several workers count in one Redis
+        redis_url = request.getfixturevalue("redis_url")
+        environment |= {"REDIS_URL": redis_url, "STACKKIT_CACHE_PREFIX": prefix}
+        request.addfinalizer(lambda: delete_keys(redis_url, prefix))
+    with (
+        serving(project, tmp_path, "--workers", str(workers), **environment) as base,
+        httpx.Client(base_url=base, timeout=10) as http,
+    ):
+        # Registrations are limited to 5 a minute per address: a new X-Forwarded-For
+        # each time does not make a new address.
+        statuses = [
+            http.post(
+                "/api/auth/register",
+                json={"email": f"visitor{n}@example.com", "password": ACCOUNT["password"]},
+                headers={"X-Forwarded-For": f"203.0.113.{n}"},
+            ).status_code
+            for n in range(8)
+        ]
+        assert statuses == [201] * 5 + [429] * 3
+        # The address kept with a session is the connection's, not the header's.
+        login = http.post(
+            "/api/auth/login",
+            json={"email": "visitor0@example.com", "password": ACCOUNT["password"]},
+            headers={"X-Forwarded-For": "198.51.100.7"},
+        )
+        assert login.status_code == 200, login.text
+        bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        [session] = http.get("/api/auth/sessions", headers=bearer).json()
+        assert session["address"] == "127.0.0.1"
 
 
 @pytest.mark.parametrize(

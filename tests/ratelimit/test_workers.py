@@ -49,6 +49,7 @@ class UvicornProcess(ServerProcess):
             *(sys.executable, "-m", "uvicorn", "tests.ratelimit.worker_app:app", "--factory"),
             *("--host", "127.0.0.1", "--port", str(port)),
             *("--no-access-log", "--log-level", "warning"),
+            "--no-proxy-headers",  # as `stackkit run`: STACKKIT_TRUSTED_PROXIES decides
         ]
 
     def _popen_options(self) -> dict[str, Any]:

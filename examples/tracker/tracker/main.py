@@ -1,7 +1,8 @@
 """The app: stackkit's building blocks, wired to this project's resources.
 
-`uvicorn tracker.main:app` (or `stackkit run`) serves it. Settings come from
-the environment and `.env` (see `.env.example`).
+`stackkit run` (or `uvicorn tracker.main:app --no-proxy-headers`) serves it:
+the client's address then comes from `STACKKIT_TRUSTED_PROXIES` alone. Settings
+come from the environment and `.env` (see `.env.example`).
 """
 
 from __future__ import annotations

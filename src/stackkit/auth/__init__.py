@@ -7,6 +7,7 @@ apps with a user model of their own do not get a second `users` table.
 from stackkit.auth.admin import users_controller
 from stackkit.auth.api import auth_controller, current_user
 from stackkit.auth.config import Auth, AuthConfig, token_keys_for
+from stackkit.auth.devices import DeviceCookie, DeviceCookies
 from stackkit.auth.emails import InvalidEmail, normalize_email
 from stackkit.auth.keys import TokenKeys
 from stackkit.auth.mail import (
@@ -47,6 +48,8 @@ __all__ = [
     "AuthenticatedUser",
     "AuthenticationMiddleware",
     "ConsoleMailBackend",
+    "DeviceCookie",
+    "DeviceCookies",
     "InvalidEmail",
     "InvalidRefreshToken",
     "InvalidToken",

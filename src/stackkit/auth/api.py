@@ -19,7 +19,9 @@ Token answers carry `Cache-Control: no-store`. The refresh cookie is httpOnly,
 Secure, `SameSite=Strict` and scoped to the auth path; a request that uses it
 must come from the app's own origin or one of `STACKKIT_CORS_ORIGINS` (its
 `Origin` header says so), or, without `Origin`, carry `X-Requested-With`, which
-no cross-site form can send.
+no cross-site form can send. A sign-in also leaves a device cookie, alike in its
+attributes, that exempts the browser's next sign-ins to that account from the
+account's limit (`stackkit.auth.devices`).
 """
 
 from __future__ import annotations
@@ -138,6 +140,20 @@ def auth_controller(auth: Auth) -> Controller:
         )
         return response
 
+    def set_device_cookie(response: Response, email: str) -> None:
+        if not auth.devices.enabled:
+            return
+        cookie = auth.devices.issue(email)
+        response.set_cookie(
+            config.device_cookie_name,
+            cookie.value,
+            max_age=int(config.device_cookie_ttl),
+            path=config.prefix,
+            secure=settings.refresh_cookie_secure,
+            httponly=True,
+            samesite="strict",
+        )
+
     def refresh_token_of(request: Request, body: RefreshIn) -> str | None:
         """The body's refresh token, else the cookie's, checked to come from our site.
 
@@ -167,10 +183,14 @@ def auth_controller(auth: Auth) -> Controller:
         rate_limit_by="address",
     )  # fmt: skip
     async def login(request: Request, body: Credentials) -> Response:
-        """Sign in: a token pair, and the refresh cookie for browsers."""
-        await auth.limiter.enforce(
-            _account_key("login", body.email), config.login_limit_per_account, fail_open=False
-        )
+        """Sign in: a token pair, and the refresh cookie for browsers. A browser's
+        device cookie from an earlier sign-in to the account spares it the account's
+        limit, which anyone can spend by guessing."""
+        device = request.cookies.get(config.device_cookie_name)
+        if not await auth.devices.admit(device, body.email):
+            await auth.limiter.enforce(
+                _account_key("login", body.email), config.login_limit_per_account, fail_open=False
+            )
         users = _users(request)
         user = await users.authenticate(body.email, body.password)
         if user is None:
@@ -188,7 +208,9 @@ def auth_controller(auth: Auth) -> Controller:
         ):  # fmt: skip
             await auth.sessions.revoke(grant.session.id)
             raise _invalid_credentials()
-        return token_response(request, user, grant)
+        response = token_response(request, user, grant)
+        set_device_cookie(response, user.email)
+        return response
 
     @api.post("/refresh", public=True, response=TokenPair, cache_ttl=0)
     async def refresh(request: Request, body: RefreshIn) -> Response:

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from stackkit.auth.devices import DeviceCookies
 from stackkit.auth.keys import TokenKeys
 from stackkit.auth.mail import MailBackend, mail_backend_for
 from stackkit.auth.passwords import PasswordHasher, PasswordPolicy
@@ -59,7 +60,8 @@ class AuthConfig:
     login_limit_per_address: str = "10/minute;100/hour"
     """Sign-in attempts from one address (checked even when the limiter's store is away)."""
     login_limit_per_account: str = "5/minute;30/hour"
-    """Sign-in attempts for one email, from anywhere."""
+    """Sign-in attempts for one email, from anywhere, except those a device cookie
+    vouches for (see `device_cookie_attempts`)."""
     register_limit: str = "5/minute;50/hour"
     """Registrations from one address."""
     reset_limit: str = "5/hour"
@@ -70,6 +72,14 @@ class AuthConfig:
     """Seconds a password-reset link works."""
     cookie_name: str = "stackkit_refresh"
     """Name of the httpOnly cookie that carries the refresh token for browsers."""
+    device_cookie_name: str = "stackkit_device"
+    """Name of the httpOnly cookie a successful sign-in leaves in the browser, so that
+    its later sign-ins are not held up by the account's limit (`stackkit.auth.devices`)."""
+    device_cookie_ttl: float = 30 * 86400
+    """Seconds a device cookie lives (each successful sign-in gives a new one)."""
+    device_cookie_attempts: int = 10
+    """Sign-ins one device cookie vouches for, past the account's limit; then its
+    sign-ins count against the account like anyone's. 0 turns device cookies off."""
 
 
 @dataclass
@@ -82,6 +92,7 @@ class Auth:
     sessions: SessionStore
     refresh: RefreshSessions
     resets: PasswordResets
+    devices: DeviceCookies
     limiter: RateLimiter
     mail: MailBackend
     service_class: type[UserService[Any]]
@@ -105,20 +116,22 @@ class Auth:
             sender=settings.mail_from,
             production=settings.is_production,
         )
+        secret_keys = [
+            key.get_secret_value() for key in (settings.secret_key, *settings.secret_key_fallbacks)
+        ]
         return cls(
             config=config,
             settings=settings,
             tokens=tokens,
             sessions=sessions,
-            refresh=RefreshSessions(
-                sessions,
-                grace=config.refresh_grace,
-                secret_keys=[
-                    key.get_secret_value()
-                    for key in (settings.secret_key, *settings.secret_key_fallbacks)
-                ],
-            ),
+            refresh=RefreshSessions(sessions, grace=config.refresh_grace, secret_keys=secret_keys),
             resets=PasswordResets(store, ttl=config.password_reset_ttl),
+            devices=DeviceCookies(
+                store,
+                secret_keys=secret_keys,
+                ttl=config.device_cookie_ttl,
+                attempts=config.device_cookie_attempts,
+            ),
             limiter=limiter,
             mail=mail,
             service_class=config.user_service or UserService.for_model(config.user_model),

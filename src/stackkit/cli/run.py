@@ -2,6 +2,10 @@
 
 Everything that can stop the start (settings, the port, the database) is checked
 first and reported in one line with a non-zero exit, never a traceback.
+
+uvicorn's own handling of `X-Forwarded-For` and `X-Forwarded-Proto` is off, whatever
+`FORWARDED_ALLOW_IPS` says: a client's address comes only from
+`STACKKIT_TRUSTED_PROXIES` (see `stackkit.ratelimit.middleware.client_address`).
 """
 
 from __future__ import annotations
@@ -58,6 +62,11 @@ def run_command(host: str, port: int, reload: bool, workers: int, no_migrate: bo
             app_dir=str(project.root),
             access_log=False,  # stackkit logs each request itself
             server_header=False,  # no `Server: uvicorn`: it tells an attacker what runs here
+            # uvicorn would otherwise take the client's address from X-Forwarded-For on
+            # connections from 127.0.0.1 (its FORWARDED_ALLOW_IPS default), and a client
+            # there could pick its own rate-limit key. STACKKIT_TRUSTED_PROXIES decides.
+            proxy_headers=False,
+            forwarded_allow_ips="",
             log_level="warning",
         )
 
