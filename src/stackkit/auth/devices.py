@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from stackkit.auth.users import normalize_email
+from stackkit.auth.emails import normalize_email
 from stackkit.cache.store import Store
 
 __all__ = ["DeviceCookie", "DeviceCookies"]
