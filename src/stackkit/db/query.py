@@ -277,8 +277,8 @@ def _adapter_for(type_: TypeEngine[Any]) -> TypeAdapter[Any] | None:
     """The adapter that types a filter value for a column of `type_`, with the column's
     range; None for a type no filter can compare on every database (JSON, arrays)."""
     python_type = _python_type(type_)
-    if python_type is None or python_type in (dict, list):
-        return None
+    if python_type is None or python_type in (object, dict, list):
+        return None  # JSON (`object`), arrays: PostgreSQL's json has not even `=`
     sql_type = type_.impl_instance if isinstance(type_, TypeDecorator) else type_
     if python_type is datetime:
         return _UTC_DATETIME
