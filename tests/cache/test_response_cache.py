@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 
 from stackkit import Controller, Settings, create_app
 from stackkit.cache import MemoryStore, RedisStore, Store
+from stackkit.cache.response_cache import _matches
 from stackkit.testing import RedisProcess, unique_key_prefix
 from tests.helpers import UserFromHeader
 
@@ -334,3 +335,31 @@ def test_settings_select_the_store(make_settings: Callable[..., Settings]) -> No
     assert type(default_cache_store(make_settings(redis_url=node))) is RedisStore
     clustered = default_cache_store(make_settings(redis_url=node, redis_cluster=True))
     assert isinstance(clustered, RedisClusterStore)
+
+
+@pytest.mark.parametrize(
+    ("if_none_match", "etag", "matches"),
+    [
+        (b'"12"', b'"12"', True),
+        (b'W/"12"', b'"12"', True),
+        (b'"12"', b'W/"12"', True),
+        (b'"11", W/"12"', b'"12"', True),
+        (b"*", b'"12"', True),
+        (b'"a,b"', b'"a,b"', True),
+        (b'"a,b"', b'"a"', False),
+        (b'"1"', b'"12"', False),
+        (b'"012"', b'"12"', False),
+        (b'"12', b'"12"', False),
+        (b"12", b'"12"', False),
+        (b"", b'"12"', False),
+    ],
+    ids=[
+        "same", "weak-asked", "weak-current", "in-list", "star", "comma-inside",
+        "comma-split", "prefix", "leading-zero", "malformed", "unquoted", "empty",
+    ],
+)  # fmt: skip
+def test_if_none_match_is_the_weak_comparison(
+    if_none_match: bytes, etag: bytes, matches: bool
+) -> None:
+    scope = {"headers": [(b"if-none-match", if_none_match)]}
+    assert _matches(scope, etag) is matches

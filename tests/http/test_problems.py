@@ -94,7 +94,7 @@ def test_unknown_path_is_404_problem(client: TestClient) -> None:
 def test_wrong_method_is_405_problem_with_allow(client: TestClient) -> None:
     response = client.delete("/api/things")
     assert_problem(response, 405, "Method Not Allowed")
-    assert response.headers["allow"] == "POST"
+    assert response.headers["allow"] == "POST, OPTIONS"
 
 
 def test_body_that_is_not_json_is_415_problem(client: TestClient) -> None:

@@ -244,3 +244,181 @@ async def test_private_resource_needs_authentication(
         assert (
             await client.post("/api/gadgets", json={"name": "x", "price": 1})
         ).status_code == 401
+
+
+async def gadget_at_version_12(client: httpx2.AsyncClient) -> str:
+    """The URL of a new gadget changed 11 times: at version 12, so that ETags have two
+    digits and a tag that is a prefix or a suffix of the current one is told apart."""
+    url = f"/api/gadgets/{(await create(client, name='anvil'))['id']}"
+    for price in range(11):
+        assert (await client.patch(url, json={"price": price})).status_code == 200
+    assert (await client.get(url)).headers["etag"] == '"12"'
+    return url
+
+
+IF_MATCH_CASES = [
+    ('"12"', 200),
+    ("*", 200),
+    ('"11", "12"', 200),
+    ('"12", W/"12"', 200),
+    ('W/"12"', 412),
+    ('"11"', 412),
+    ('"1"', 412),
+    ('"2"', 412),
+    ('"012"', 412),
+    ('"stale-version"', 412),
+    ('"99999999999999999999999"', 412),
+    ('"2147483648"', 412),
+    ('"0"', 412),
+    ('"-12"', 412),
+    ('"10", "11"', 412),
+    ('W/"12", "13"', 412),
+    ("", 412),
+    ("yesterday", 400),
+    ("12", 400),
+    ('"12', 400),
+    ('*, "12"', 400),
+    ('"12" "13"', 400),
+]
+IF_MATCH_IDS = [
+    "current", "star", "current-in-list", "strong-and-weak", "weak-current", "previous",
+    "prefix", "suffix", "leading-zero", "not-a-version", "past-any-number",
+    "past-the-column", "zero", "negative", "all-stale", "weak-and-stale", "empty",
+    "bare-word", "unquoted", "unterminated", "star-in-list", "no-comma",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("if_match", "status"), IF_MATCH_CASES, ids=IF_MATCH_IDS)
+async def test_if_match_compares_strongly_and_any_other_tag_is_412(
+    client: httpx2.AsyncClient, if_match: str, status: int
+) -> None:
+    url = await gadget_at_version_12(client)
+    patched = await client.patch(url, json={"price": 99}, headers={"if-match": if_match})
+    assert patched.status_code == status, patched.text
+    after = (await client.get(url)).json()
+    if status == 200:
+        assert (after["version"], after["price"]) == (13, 99)
+        return
+    assert patched.headers["content-type"] == "application/problem+json"
+    assert (after["version"], after["price"]) == (12, 10)  # unchanged
+    if status == 412:
+        assert patched.json()["current_version"] == 12
+    deleted = await client.delete(url, headers={"if-match": if_match})
+    assert deleted.status_code == status
+    assert (await client.get(url)).status_code == 200
+
+
+@pytest.mark.parametrize("if_match", ['"12"', "*", 'W/"12"', '"99999999999999999999999"'])
+async def test_if_match_on_a_missing_row_is_404(client: httpx2.AsyncClient, if_match: str) -> None:
+    # A precondition never turns what would be a 404 into a 412 (RFC 9110, 13.2.1).
+    headers = {"if-match": if_match}
+    assert (await client.patch("/api/gadgets/4242", json={}, headers=headers)).status_code == 404
+    assert (await client.delete("/api/gadgets/4242", headers=headers)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("if_none_match", "status"),
+    [
+        ('"12"', 304),
+        ('W/"12"', 304),
+        ('"11", W/"12"', 304),
+        ("*", 304),
+        ('"11"', 200),
+        ('"1"', 200),
+        ('"012"', 200),
+        ('"1", "2"', 200),
+        ("yesterday", 200),
+        ("", 200),
+    ],
+    ids=[
+        "current", "weak-current", "in-list", "star", "previous", "prefix", "leading-zero",
+        "others", "malformed-ignored", "empty",
+    ],
+)  # fmt: skip
+async def test_if_none_match_compares_weakly_before_and_after_caching(
+    client: httpx2.AsyncClient, if_none_match: str, status: int
+) -> None:
+    url = await gadget_at_version_12(client)  # its last GET is in the response cache
+    # A query of its own makes the first GET a miss: the resource's handler compares.
+    for target, cache in [(f"{url}?fresh=1", "fwd=miss"), (url, "hit")]:
+        response = await client.get(target, headers={"if-none-match": if_none_match})
+        assert response.status_code == status
+        assert response.headers["etag"] == '"12"'
+        assert cache in response.headers["cache-status"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"price__gte": "2147483648"},
+        {"price": "-2147483649"},
+        {"price__lt": "99999999999999999999999"},
+        {"price__in": "1,99999999999999999999"},
+        {"rating__gte": "1e400"},
+        {"rating": "nan"},
+        {"rating__lt": "-inf"},
+        {"created_at__gte": "9999-12-31T23:59:59-14:00"},
+        {"created_at__lt": "0001-01-01T00:00:00+14:00"},
+        {"created_at__in": "2026-01-01,9999-12-31T23:59:59-01:00"},
+        {"price__contains": "1"},
+        {"created_at__contains": "2026"},
+    ],
+    ids=[
+        "int-above", "int-below", "int-past-64-bits", "int-in-list", "float-overflow", "nan",
+        "infinity", "datetime-past-9999-in-utc", "datetime-before-1-in-utc",
+        "datetime-in-list", "contains-on-int", "contains-on-datetime",
+    ],
+)  # fmt: skip
+async def test_a_filter_value_out_of_its_columns_range_is_422(
+    client: httpx2.AsyncClient, params: dict[str, str]
+) -> None:
+    await create(client, name="anvil")
+    response = await client.get("/api/gadgets", params=params)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == list(params)
+
+
+@pytest.mark.parametrize(
+    ("params", "found"),
+    [
+        ({"price__lte": "2147483647"}, True),
+        ({"price__gte": "-2147483648"}, True),
+        ({"price__gt": "2147483647"}, False),
+        ({"rating__lt": "1.7e308"}, False),
+        ({"created_at__lt": "9999-12-31T23:59:59Z"}, True),
+        ({"created_at__lt": "9999-12-31T23:59:59+14:00"}, True),
+        ({"created_at__gte": "0001-01-01T00:00:00Z"}, True),
+        ({"created_at__gte": "0001-01-01T23:59:59-10:00"}, True),
+        ({"name__contains": "nvi"}, True),
+    ],
+    ids=[
+        "int-max", "int-min", "past-int-max", "float-max", "datetime-max", "datetime-max-east",
+        "datetime-min", "datetime-min-west", "contains-on-text",
+    ],
+)  # fmt: skip
+async def test_a_filter_value_at_its_columns_edge_reaches_the_database(
+    client: httpx2.AsyncClient, params: dict[str, str], found: bool
+) -> None:
+    await create(client, name="anvil", price=0)
+    response = await client.get("/api/gadgets", params=params)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["items"]) == (1 if found else 0)
+
+
+@pytest.mark.parametrize("name", ["version", "secret", "updated_at"])
+async def test_a_field_that_cannot_be_filtered_says_how_to_make_it_filterable(
+    client: httpx2.AsyncClient, name: str
+) -> None:
+    response = await client.get("/api/gadgets", params={name: "1"})
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == name
+    assert "the filterable fields are: created_at, name, price, rating, status" in error["message"]
+    assert "lists it in `filterable`" in error["message"]
+    # The same words for a column and for no column: nothing said about the table.
+    assert error["message"].replace(repr(name), "'x'") == (
+        "cannot filter on 'x'; the filterable fields are: created_at, name, price, rating, "
+        "status. A field becomes filterable when the resource's repository lists it in "
+        "`filterable`"
+    )

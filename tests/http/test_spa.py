@@ -103,3 +103,39 @@ def test_the_frontends_files_spend_no_rate_limit_budget(
     # The API keeps its budget: unmatched /api/ paths count too.
     statuses = [client.get("/api/nothing").status_code for _ in range(3)]
     assert statuses == [404, 404, 429]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/%00", "/foo%00", "/healthz%00", "/assets/%00index-3f2a.js", "/notes/%00/edit",
+     "/favicon.svg%00.png", "/%00/../secret.txt"],
+    ids=["root", "page", "health", "asset", "middle", "extension", "traversal"],
+)  # fmt: skip
+def test_a_path_with_a_nul_is_a_404_problem(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/" + "a" * 5000, 200),
+        ("/" + "a" * 5000 + ".js", 404),
+        ("/a/" * 2000, 200),
+        ("/%ff", 200),
+        ("/%c0%af..%c0%afsecret.txt", 404),
+        ("/%2e%2e%2f%2e%2e%2fsecret.txt", 404),
+        ("/assets/index-3f2a.js%20", 404),
+        ("/%e2%80%ae", 200),
+        ("/~", 200),
+    ],
+    ids=["long-name", "long-file", "deep", "invalid-utf8", "overlong-slash",
+         "encoded-traversal", "trailing-blank", "bidi", "tilde"],
+)  # fmt: skip
+def test_odd_paths_are_pages_or_404s_never_errors(
+    client: TestClient, path: str, status: int
+) -> None:
+    response = client.get(path)
+    assert response.status_code == status, response.text
+    assert b"outside the build" not in response.content

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from stackkit.cache.store import Store, StoreUnavailable
+from stackkit.http.conditional import ANY, any_weak_match, parse_entity_tag, parse_entity_tags
 from stackkit.http.routing import ROUTE_SCOPE_KEY, RouteFinder, RouteSpec, principal
 from stackkit.logs import ThrottledWarning
 
@@ -357,11 +358,18 @@ def _header(headers: Any, name: bytes) -> bytes | None:
 
 
 def _matches(scope: Scope, etag: bytes) -> bool:
+    """Whether the request's `If-None-Match` matches `etag` by the weak comparison (RFC
+    9110, 13.1.2); `*` matches any. A malformed value is ignored, as if absent."""
     wanted = _header(scope["headers"], b"if-none-match")
-    if not wanted or not etag:
+    if wanted is None or not etag:
         return False
-    tags = {t.strip().removeprefix(b"W/") for t in wanted.split(b",")}
-    return b"*" in tags or etag.removeprefix(b"W/") in tags
+    condition = parse_entity_tags(wanted.decode("latin-1"))
+    if condition is None:
+        return False
+    if condition == ANY:
+        return True
+    current = parse_entity_tag(etag.decode("latin-1"))
+    return current is not None and any_weak_match(condition, current)
 
 
 async def _send_not_modified(send: Send, etag: bytes, status: bytes) -> None:

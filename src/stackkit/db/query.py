@@ -8,6 +8,11 @@ Sorts are field names, `-` for descending: `["-created_at", "title"]`.
 A name that is not an allowed column, an unknown operator, or a value that does
 not fit the column's type raises `ValidationProblem` (422); values always reach
 the database as bound parameters.
+
+A value must also fit the column's range on every database, so that no filter
+reaches the driver with a value it refuses (a 500): integers within the column's
+size (`Integer`: 32 bits, as on PostgreSQL, even on SQLite), finite floats and
+decimals, datetimes that stay datetimes once moved to UTC.
 """
 
 from __future__ import annotations
@@ -15,12 +20,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, TypeAdapter, ValidationError
-from sqlalchemy import ColumnElement, and_, false, or_, tuple_
+from pydantic import Field as Constraint
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Float,
+    Integer,
+    SmallInteger,
+    and_,
+    false,
+    or_,
+    tuple_,
+)
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from stackkit.http.problems import FieldError, ValidationProblem
 
@@ -43,6 +61,8 @@ class Field:
     column: InstrumentedAttribute[Any]
     adapter: TypeAdapter[Any]
     nullable: bool
+    text: bool = False
+    """Whether the column holds text, which `contains` needs."""
 
 
 _Builder = Callable[[InstrumentedAttribute[Any], Any], ColumnElement[bool]]
@@ -84,13 +104,17 @@ def build_filters(
         operator = operator or "eq"
         field = fields.get(name)
         if field is None:
-            errors.append(_error(key, f"cannot filter on {name!r}", "unknown_field"))
+            errors.append(_error(key, _not_filterable(name, fields), "unknown_field"))
             continue
         if operator not in OPERATORS:
             known = ", ".join(OPERATORS)
             errors.append(
                 _error(key, f"unknown operator {operator!r} (use {known})", "unknown_operator")
             )
+            continue
+        if operator == "contains" and not field.text:
+            message = f"{name!r} is not text: `contains` works on text fields only"
+            errors.append(_error(key, message, "unknown_operator"))
             continue
         try:
             value = _typed_value(field, operator, raw)
@@ -101,6 +125,16 @@ def build_filters(
     if errors:
         raise ValidationProblem(errors)
     return conditions
+
+
+def _not_filterable(name: str, fields: Mapping[str, Field]) -> str:
+    # The same words for a column left out of `filterable` and for no column at all, so
+    # that the answer tells a client nothing about columns it cannot see.
+    allowed = ", ".join(sorted(fields)) or "none"
+    return (
+        f"cannot filter on {name!r}; the filterable fields are: {allowed}. A field "
+        "becomes filterable when the resource's repository lists it in `filterable`"
+    )
 
 
 def _error(field: str, message: str, kind: str) -> FieldError:
@@ -163,7 +197,12 @@ def parse_sort(
         name = raw.removeprefix("-").removeprefix("+")
         field = fields.get(name)
         if field is None:
-            raise _problem("sort", f"cannot sort by {name!r}", "unknown_field")
+            allowed = ", ".join(sorted(fields)) or "none"
+            message = (
+                f"cannot sort by {name!r}; the sortable fields are: {allowed}. A field "
+                "becomes sortable when the resource's repository lists it in `sortable`"
+            )
+            raise _problem("sort", message, "unknown_field")
         if name in seen:
             raise _problem("sort", f"{name!r} is named twice", "duplicate_field")
         seen.add(name)
@@ -220,18 +259,72 @@ def model_fields(model: type[Any], names: Iterable[str] | None = None) -> dict[s
     fields = {}
     for name in wanted:
         column = columns[name]
-        try:
-            python_type = column.type.python_type
-        except NotImplementedError:
-            continue
-        adapter = _UTC_DATETIME if python_type is datetime else TypeAdapter(python_type)
-        fields[name] = Field(name, getattr(model, name), adapter, bool(column.nullable))
+        adapter = _adapter_for(column.type)
+        if adapter is not None:
+            text = _python_type(column.type) is str
+            fields[name] = Field(name, getattr(model, name), adapter, bool(column.nullable), text)
     return fields
 
 
+def _python_type(type_: TypeEngine[Any]) -> type[Any] | None:
+    try:
+        return type_.python_type
+    except NotImplementedError:
+        return None
+
+
+def _adapter_for(type_: TypeEngine[Any]) -> TypeAdapter[Any] | None:
+    """The adapter that types a filter value for a column of `type_`, with the column's
+    range; None for a type no filter can compare on every database (JSON, arrays)."""
+    python_type = _python_type(type_)
+    if python_type is None or python_type in (object, dict, list):
+        return None  # JSON (`object`), arrays: PostgreSQL's json has not even `=`
+    sql_type = type_.impl_instance if isinstance(type_, TypeDecorator) else type_
+    if python_type is datetime:
+        return _UTC_DATETIME
+    if python_type is int and isinstance(sql_type, Integer):
+        bound = 2 ** (_integer_bits(sql_type) - 1)
+        return TypeAdapter(Annotated[int, Constraint(ge=-bound, le=bound - 1)])
+    if python_type is float and isinstance(sql_type, Float):
+        return _FINITE_FLOAT
+    if python_type is Decimal:
+        return _DECIMAL
+    return TypeAdapter(python_type)
+
+
+def _integer_bits(type_: Integer) -> int:
+    # An `Integer` is 32 bits on PostgreSQL; SQLite takes 64, but a filter that works in
+    # development must not fail in production.
+    if isinstance(type_, SmallInteger):
+        return 16
+    return 64 if isinstance(type_, BigInteger) else 32
+
+
 def _assume_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    """A filter value without a time zone (`2026-01-31` or `2026-01-31T12:00`) means UTC;
+    one whose UTC time is past the calendar (`9999-12-31T23:59-14:00`) is refused."""
+    if not value.tzinfo:
+        return value.replace(tzinfo=UTC)
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range once in UTC") from None
+    return value
 
 
-# A filter value without a time zone (`2026-01-31` or `2026-01-31T12:00`) means UTC.
+def _check_decimal(value: Decimal) -> Decimal:
+    # PostgreSQL's numeric refuses more than 131,072 digits before the point and 16,383
+    # after it ("value overflows numeric format"); no column needs a tenth of that.
+    if value.is_zero():
+        return Decimal(0)
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int) or abs(value.adjusted()) > 1000 or exponent < -1000:
+        raise ValueError("the number is out of range")
+    return value
+
+
 _UTC_DATETIME: TypeAdapter[datetime] = TypeAdapter(Annotated[datetime, AfterValidator(_assume_utc)])
+_FINITE_FLOAT: TypeAdapter[float] = TypeAdapter(Annotated[float, Constraint(allow_inf_nan=False)])
+_DECIMAL: TypeAdapter[Decimal] = TypeAdapter(
+    Annotated[Decimal, Constraint(allow_inf_nan=False), AfterValidator(_check_decimal)]
+)

@@ -14,6 +14,9 @@ gives, under `/api/notes`:
 | `DELETE /api/notes/{id}` | 204; `If-Match` as for PATCH |
 
 The ETag of a row is its version (`"3"`), so `If-Match` is optimistic locking.
+Conditional headers follow RFC 9110: `If-Match` compares strongly (`W/"3"` never
+matches) and any well-formed tag that is not the row's current one is a 412;
+`If-None-Match` compares weakly; `*` matches any row that exists.
 
 A resource of a model with an `owner_id` column (`owner_column()`) is owned:
 its rows belong to the user who created them; other users get 404 for them and
@@ -25,7 +28,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 from sqlalchemy import ColumnElement, select
@@ -37,6 +40,12 @@ from stackkit.db.model import MAX_ID
 from stackkit.db.query import OPERATORS
 from stackkit.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from stackkit.db.service import Service
+from stackkit.http.conditional import (
+    ANY,
+    EntityTag,
+    any_weak_match,
+    parse_entity_tags,
+)
 from stackkit.http.problems import ProblemError, ValidationProblem
 from stackkit.http.routing import Controller, check_access
 
@@ -48,7 +57,12 @@ ACTIONS = ("list", "create", "read", "update", "delete")
 """What a resource's routes do, one route each."""
 
 _LIST_PARAMETERS = ("limit", "cursor", "sort")
-_ETAG = re.compile(r'^\s*(?:W/)?"(\d+)"\s*$')
+MAX_VERSION = 2**31 - 1
+"""The largest version a row can reach (an `Integer` column). A tag naming a larger one
+never matches, and never reaches SQL, where it would overflow the column."""
+_NO_VERSION = 0
+"""An expected version no row is at (versions start at 1): the update or delete then
+fails its precondition, with the row's current version in the 412."""
 
 
 class IdPath(BaseModel):
@@ -311,7 +325,7 @@ class Resource:
 
         async def read_row(request: Request, path: IdPath) -> Response:
             row = await resource.service_for(request).get(path.id)
-            if request.headers.get("if-none-match") == etag_for(row.version):
+            if _not_modified(request, row.version):
                 return Response(status_code=304, headers={"ETag": etag_for(row.version)})
             return resource._row_response(row)
 
@@ -319,13 +333,15 @@ class Resource:
             await _refuse_fields(request, UpdateModel, columns, keep_owner=False)
             changes = body.model_dump(exclude_unset=True)
             await resource.check_references(request, changes)
-            row = await resource.service_for(request).update(
-                path.id, changes, expected_version=_if_match(request)
-            )
+            service = resource.service_for(request)
+            expected = await _expected_version(request, service, path.id)
+            row = await service.update(path.id, changes, expected_version=expected)
             return resource._row_response(row)
 
         async def delete_row(request: Request, path: IdPath) -> None:
-            await resource.service_for(request).delete(path.id, expected_version=_if_match(request))
+            service = resource.service_for(request)
+            expected = await _expected_version(request, service, path.id)
+            await service.delete(path.id, expected_version=expected)
 
         # Each handler's annotations name this resource's own models, so that the
         # routes validate and document them.
@@ -421,19 +437,62 @@ async def _refuse_fields(
         raise ValidationProblem(errors)
 
 
-def _if_match(request: Request) -> int | None:
-    """The version an `If-Match` header names, None without one (or with `*`).
+def _if_match(request: Request) -> Literal["*"] | list[EntityTag] | None:
+    """The `If-Match` condition: None without the header, `ANY` for `*`, else its tags.
 
     Raises:
-        ProblemError: 400 for a header that names no version this API gave out.
+        ProblemError: 400 for a value that is not `*` nor a list of entity tags.
     """
     value = request.headers.get("if-match")
-    if value is None or value.strip() == "*":
+    if value is None:
         return None
-    match = _ETAG.match(value)
-    if match is None:
-        raise ProblemError(400, 'If-Match must be one ETag this API gave out, like "3".')
-    return int(match.group(1))
+    condition = parse_entity_tags(value)
+    if condition is None:
+        raise ProblemError(400, 'If-Match must be "*" or entity tags, like "3".')
+    return condition
+
+
+async def _expected_version(request: Request, service: Service[Any], id: int) -> int | None:
+    """The version the row must be at for the change to apply, None for any.
+
+    `If-Match` compares strongly (RFC 9110, 13.1.1): weak tags, tags that are no
+    version of this API (`"stale-version"`) and versions past `MAX_VERSION` name no
+    current row, so they give `_NO_VERSION`, and the service answers 412 (or 404 for
+    a row that does not exist: preconditions never turn a 404 into a 412, 13.2.1).
+    With several candidate versions, the one the row is at now is expected (a read
+    first); the update still checks it atomically.
+    """
+    condition = _if_match(request)
+    if condition is None or condition == ANY:
+        return None
+    versions = {v for v in map(_version_of, condition) if v is not None}
+    if len(versions) <= 1:
+        return versions.pop() if versions else _NO_VERSION
+    current = (await service.get(id)).version
+    return current if current in versions else _NO_VERSION
+
+
+def _version_of(tag: EntityTag) -> int | None:
+    """The version a strong tag names (`"3"`: 3), None for any other tag. Only the
+    form `etag_for` writes counts: `"03"` is another tag, and matches nothing."""
+    if tag.weak or not tag.opaque.isascii() or not tag.opaque.isdigit():
+        return None
+    if len(tag.opaque) > len(str(MAX_VERSION)) or etag_for(int(tag.opaque)) != str(tag):
+        return None
+    version = int(tag.opaque)
+    return version if 1 <= version <= MAX_VERSION else None
+
+
+def _not_modified(request: Request, version: int) -> bool:
+    """Whether `If-None-Match` matches the row at `version` (weak comparison, RFC 9110
+    13.1.2), so that a GET answers 304. A malformed value is ignored."""
+    value = request.headers.get("if-none-match")
+    if value is None:
+        return False
+    condition = parse_entity_tags(value)
+    if condition is None:
+        return False
+    return condition == ANY or any_weak_match(condition, EntityTag(str(version)))
 
 
 def _list_query_model(

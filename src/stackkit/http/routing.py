@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeGuard
 
 from pydantic import BaseModel, TypeAdapter
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
 from stackkit.http.params import parse_body, parse_path, parse_query, sequence_fields
 from stackkit.http.problems import ProblemError
@@ -42,8 +43,10 @@ __all__ = [
     "ROUTE_SCOPE_KEY",
     "Controller",
     "Handler",
+    "MethodsRoute",
     "RouteFinder",
     "RouteSpec",
+    "allowed_methods",
     "check_access",
     "is_authenticated",
     "principal",
@@ -62,6 +65,7 @@ ROUTE_SCOPE_KEY = "stackkit.route"
 AUTH_ERROR_SCOPE_KEY = "stackkit.auth_error"
 """Where authentication middleware says why it refused the request's credentials."""
 _PATH_PARAMETER = re.compile(r"{([^}:]+)(?::[^}]+)?}")
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _ANY_ADAPTER: TypeAdapter[Any] = TypeAdapter(Any)
 
 
@@ -310,7 +314,46 @@ def as_route(spec: RouteSpec) -> Route:
     setattr(endpoint, _SPEC_ATTRIBUTE, spec)
     endpoint.__name__ = spec.name
     endpoint.__qualname__ = handler.__qualname__
-    return Route(spec.path, endpoint, methods=[spec.method], name=spec.name)
+    return MethodsRoute(spec.path, endpoint, methods=[spec.method], name=spec.name)
+
+
+class MethodsRoute(Route):
+    """A route whose answer to a method it does not take names the methods of its
+    path across every route of the router, as RFC 9110 asks of `Allow`: a resource
+    registers one route per method on `/api/notes/{id}`, and Starlette's own 405 would
+    list those of the first route only.
+
+    - `OPTIONS`: 204 with `Allow` (CORS preflights are answered before, by the CORS
+      middleware, when it is on).
+    - any other method: 405 with the same `Allow`.
+    """
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.methods is None or scope["method"] in self.methods:
+            await super().handle(scope, receive, send)
+            return
+        allow = ", ".join(allowed_methods(scope, self))
+        if scope["method"] == "OPTIONS":
+            await Response(status_code=204, headers={"Allow": allow})(scope, receive, send)
+            return
+        raise HTTPException(405, headers={"Allow": allow})
+
+
+def allowed_methods(scope: Scope, route: Route | None = None) -> list[str]:
+    """The methods of the request's path: those of `route` and of every route of
+    `scope["router"]` whose path matches, and `OPTIONS`; in the usual order (GET, HEAD,
+    POST, PUT, PATCH, DELETE, OPTIONS, then others)."""
+    routes = getattr(scope.get("router"), "routes", None) or []
+    methods = {"OPTIONS", *(route.methods or () if route is not None else ())}
+    for candidate in routes:
+        if (
+            isinstance(candidate, Route)
+            and candidate.methods
+            and candidate.matches(scope)[0] is not Match.NONE
+        ):
+            methods.update(candidate.methods)
+    known = [method for method in _METHOD_ORDER if method in methods]
+    return known + sorted(methods.difference(_METHOD_ORDER))
 
 
 class RouteFinder:

@@ -8,6 +8,8 @@
 - Every other path that is not the API's: `index.html`, never cached, so that a
   deep link (`/notes/3`) opens the app, which routes it in the browser.
 - Paths under `/api/`: never the app; a 404 problem as for any unknown route.
+- A path no file can have (a NUL, a name too long for the file system): a 404
+  problem, never an error from the file system.
 
 The security headers' CSP (`default-src 'self'`) fits a Vite build: scripts and
 styles come from the same origin, as files.
@@ -20,9 +22,11 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from stackkit.http.problems import ProblemError
+from stackkit.http.routing import MethodsRoute
 
 __all__ = ["IMMUTABLE", "REVALIDATE", "bundled_frontend", "frontend_directory", "spa_route"]
 
@@ -51,11 +55,12 @@ def spa_route(directory: Path) -> Route:
 
     async def serve(request: Request) -> Response:
         path = request.path_params["path"]
-        if path == "api" or path.startswith("api/"):
-            raise ProblemError(404, "There is no API route at this path.")
+        if "\x00" in path:
+            # No file has a NUL in its name, and the file system refuses to look.
+            raise ProblemError(404, "There is no page at this path.")
         if path:
-            candidate = (root / path).resolve()
-            if candidate.is_relative_to(root) and candidate.is_file():
+            candidate = _file_in(root, path)
+            if candidate is not None:
                 hashed = candidate.is_relative_to(root / "assets")
                 return FileResponse(
                     candidate, headers={"Cache-Control": IMMUTABLE if hashed else REVALIDATE}
@@ -67,4 +72,27 @@ def spa_route(directory: Path) -> Route:
             raise ProblemError(404, "The frontend has not been built.")
         return FileResponse(index, headers={"Cache-Control": REVALIDATE})
 
-    return Route("/{path:path}", serve, methods=["GET", "HEAD"], name="frontend")
+    return _FrontendRoute("/{path:path}", serve, methods=["GET", "HEAD"], name="frontend")
+
+
+class _FrontendRoute(MethodsRoute):
+    """The catch-all route, which leaves `/api` and what is under it alone: there the
+    router answers 404 for an unknown path, and a wrong method on an API path lists
+    the API's methods only."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        path = child.get("path_params", {}).get("path", "") if match is not Match.NONE else ""
+        if path == "api" or path.startswith("api/"):
+            return Match.NONE, {}
+        return match, child
+
+
+def _file_in(root: Path, path: str) -> Path | None:
+    """The file at `path` inside `root`, or None: outside it, missing, or a path the file
+    system refuses to look up (a name too long, too many links: `OSError`)."""
+    try:
+        candidate = (root / path).resolve()
+        return candidate if candidate.is_relative_to(root) and candidate.is_file() else None
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,139 @@
+"""Filter values are checked against their column's type and range before any SQL: a
+value the database would refuse is a 422, and a value at the edge of the range
+reaches the database and works, on SQLite and on PostgreSQL alike."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import (
+    JSON,
+    REAL,
+    BigInteger,
+    Date,
+    Float,
+    Integer,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    select,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from stackkit.db import Database
+from stackkit.db.model import UTCDateTime
+from stackkit.db.query import build_filters, model_fields
+from stackkit.http.problems import ValidationProblem
+
+
+class _Base(DeclarativeBase):
+    metadata = MetaData()  # apart from Model.metadata, which other tests create
+
+
+class Probe(_Base):
+    """One column of each kind whose range a filter value can overflow."""
+
+    __tablename__ = "query_probes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    small: Mapped[int] = mapped_column(SmallInteger, default=0)
+    number: Mapped[int] = mapped_column(Integer, default=0)
+    big: Mapped[int] = mapped_column(BigInteger, default=0)
+    ratio: Mapped[float] = mapped_column(Float, default=0.0)
+    single: Mapped[float] = mapped_column(REAL, default=0.0)
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(0))
+    exact: Mapped[Decimal] = mapped_column(Numeric, default=Decimal(0))
+    day: Mapped[date] = mapped_column(Date, default=date(2026, 1, 1))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=None, nullable=True)
+    label: Mapped[str] = mapped_column(String(20), default="probe")
+    extra: Mapped[Any] = mapped_column(JSON, default=None, nullable=True)
+
+
+FIELDS = model_fields(Probe)
+
+
+@pytest.fixture
+async def probes(db: Database) -> AsyncIterator[Database]:
+    async with db.engine.begin() as connection:
+        await connection.run_sync(_Base.metadata.create_all)
+    async with db.session() as session:
+        session.add(Probe(id=1))
+    yield db
+    async with db.engine.begin() as connection:
+        await connection.run_sync(_Base.metadata.drop_all)
+
+
+OUT_OF_RANGE = {
+    "small-above": {"small__gt": "32768"},
+    "small-below": {"small": "-32769"},
+    "int-above": {"number__gte": "2147483648"},
+    "int-below": {"number__lt": "-2147483649"},
+    "int-in-list": {"number__in": "1,2147483648"},
+    "bigint-above": {"big__gte": "9223372036854775808"},
+    "bigint-below": {"big": "-9223372036854775809"},
+    "float-overflow": {"ratio__gt": "1e309"},
+    "float-nan": {"ratio": "nan"},
+    "float-infinity": {"single__lt": "inf"},
+    "decimal-nan": {"amount": "NaN"},
+    "decimal-infinity": {"amount__gt": "-Infinity"},
+    "decimal-huge": {"exact__gt": "1e200000"},
+    "decimal-tiny": {"exact__gt": "1e-20000"},
+    "date-year-10000": {"day__lt": "10000-01-01"},
+    "date-year-0": {"day__gt": "0000-12-31"},
+    "datetime-past-9999": {"at__gte": "9999-12-31T23:59:59-14:00"},
+    "datetime-before-1": {"at__lt": "0001-01-01T00:00:00+14:00"},
+    "contains-on-int": {"number__contains": "1"},
+    "contains-on-date": {"day__contains": "2026"},
+    "contains-on-decimal": {"amount__contains": "1"},
+    "json-column": {"extra": "{}"},
+}
+
+
+@pytest.mark.parametrize("filters", OUT_OF_RANGE.values(), ids=OUT_OF_RANGE.keys())
+def test_a_value_the_database_would_refuse_is_422(filters: dict[str, str]) -> None:
+    with pytest.raises(ValidationProblem) as raised:
+        build_filters(filters, FIELDS)
+    assert [e["field"] for e in raised.value.extensions["errors"]] == list(filters)
+
+
+AT_THE_EDGE = {
+    "small-max": ({"small__lte": "32767"}, True),
+    "small-min": ({"small__gte": "-32768"}, True),
+    "int-max": ({"number__lte": "2147483647"}, True),
+    "int-min": ({"number__gte": "-2147483648"}, True),
+    "int-list": ({"number__in": "-2147483648,0,2147483647"}, True),
+    "bigint-max": ({"big__lte": "9223372036854775807"}, True),
+    "bigint-min": ({"big__gt": "-9223372036854775808"}, True),
+    "float-max": ({"ratio__lt": "1.7976931348623157e308"}, True),
+    "real-huge": ({"single__lt": "1e300"}, True),
+    "decimal-wide": ({"amount__lt": "1e20"}, True),
+    "decimal-fine": ({"exact__gt": "-1e-300"}, True),
+    "decimal-zero-exponent": ({"exact": "0e-20000"}, True),
+    "date-max": ({"day__lte": "9999-12-31"}, True),
+    "date-min": ({"day__gt": "0001-01-01"}, True),
+    "datetime-max": ({"at__lt": "9999-12-31T23:59:59Z"}, False),
+    "datetime-max-east": ({"at__lt": "9999-12-31T23:59:59+14:00"}, False),
+    "datetime-min-west": ({"at__gt": "0001-01-01T00:00:00-10:00"}, False),
+    "datetime-null": ({"at__isnull": "true"}, True),
+    "contains-on-text": ({"label__contains": "rob"}, True),
+}
+
+
+@pytest.mark.parametrize(("filters", "found"), AT_THE_EDGE.values(), ids=AT_THE_EDGE.keys())
+async def test_a_value_at_the_edge_of_its_range_reaches_the_database(
+    probes: Database, filters: dict[str, str], found: bool
+) -> None:
+    conditions = build_filters(filters, FIELDS)
+    async with probes.session(read_only=True) as session:
+        rows = (await session.scalars(select(Probe.id).where(*conditions))).all()
+    assert list(rows) == ([1] if found else [])
+
+
+def test_columns_no_filter_can_compare_are_not_filterable() -> None:
+    assert "extra" not in FIELDS
+    assert FIELDS["label"].text
+    assert not FIELDS["number"].text

@@ -1,0 +1,81 @@
+"""Entity-tag lists and their comparisons, as RFC 9110 (section 13) says."""
+
+from __future__ import annotations
+
+import pytest
+
+from stackkit.http.conditional import (
+    ANY,
+    EntityTag,
+    any_strong_match,
+    any_weak_match,
+    parse_entity_tag,
+    parse_entity_tags,
+)
+
+STRONG_12 = EntityTag("12")
+WEAK_12 = EntityTag("12", weak=True)
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        ("*", ANY),
+        (" * ", ANY),
+        ('"12"', [STRONG_12]),
+        ('W/"12"', [WEAK_12]),
+        ('"11", W/"12" ,"13"', [EntityTag("11"), WEAK_12, EntityTag("13")]),
+        ('"a,b", "c"', [EntityTag("a,b"), EntityTag("c")]),
+        ('"11", , "12"', [EntityTag("11"), STRONG_12]),
+        ('""', [EntityTag("")]),
+        ("", []),
+        (" , ", []),
+        ('"caf\xe9"', [EntityTag("caf\xe9")]),
+        ("yesterday", None),
+        ("12", None),
+        ('"12', None),
+        ('"12" "13"', None),
+        ('*, "12"', None),
+        ('w/"12"', None),
+        ('W/ "12"', None),
+        ('"a"b"', None),
+        ('"tab\there"', None),
+        ('"nul\x00"', None),
+    ],
+    ids=[
+        "star", "star-blanks", "strong", "weak", "list", "comma-inside", "empty-element",
+        "empty-tag", "empty-value", "only-commas", "obs-text", "bare-word", "unquoted",
+        "unterminated", "no-comma", "star-in-list", "lower-case-weak", "blank-after-W/",
+        "quote-inside", "tab-inside", "nul-inside",
+    ],
+)  # fmt: skip
+def test_entity_tag_lists_are_parsed_as_rfc_9110_writes_them(value: str, parsed: object) -> None:
+    assert parse_entity_tags(value) == parsed
+
+
+@pytest.mark.parametrize(
+    ("tags", "current", "strong", "weak"),
+    [
+        ([STRONG_12], STRONG_12, True, True),
+        ([WEAK_12], STRONG_12, False, True),
+        ([STRONG_12], WEAK_12, False, True),
+        ([WEAK_12], WEAK_12, False, True),
+        ([EntityTag("13")], STRONG_12, False, False),
+        ([EntityTag("11"), STRONG_12], STRONG_12, True, True),
+        ([EntityTag("012")], STRONG_12, False, False),
+        ([], STRONG_12, False, False),
+    ],
+    ids=["same", "weak-asked", "weak-current", "both-weak", "other", "in-list", "octets", "none"],
+)
+def test_strong_and_weak_comparison(
+    tags: list[EntityTag], current: EntityTag, strong: bool, weak: bool
+) -> None:
+    assert any_strong_match(tags, current) is strong
+    assert any_weak_match(tags, current) is weak
+
+
+def test_one_entity_tag_round_trips() -> None:
+    assert parse_entity_tag('W/"12"') == WEAK_12
+    assert str(WEAK_12) == 'W/"12"'
+    assert str(STRONG_12) == '"12"'
+    assert parse_entity_tag('"12", "13"') is None
