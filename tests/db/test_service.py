@@ -8,6 +8,7 @@ from sqlalchemy import text
 from stackkit.db import (
     ConflictError,
     Database,
+    InvalidValueError,
     NotFoundError,
     PreconditionFailedError,
     ReadOnlyUnitError,
@@ -202,3 +203,27 @@ async def test_unit_rolls_back_when_its_block_raises(db: Database) -> None:
 async def test_tables_survive_the_whole_suite_of_payloads(db: Database) -> None:
     async with db.session(read_only=True) as session:
         assert (await session.execute(text("SELECT COUNT(*) FROM gadgets"))).scalar() == 0
+
+
+@pytest.mark.parametrize(
+    ("values", "refused_by"),
+    [
+        ({"name": "big", "price": 2**31}, {"postgresql"}),
+        ({"name": "huge", "price": 2**64}, {"postgresql", "sqlite"}),
+        ({"name": "x" * 101, "price": 1}, {"postgresql"}),
+    ],
+    ids=["past-integer", "past-64-bits", "too-long"],
+)
+async def test_a_value_that_does_not_fit_its_column_is_422(
+    db: Database, values: dict[str, object], refused_by: set[str]
+) -> None:
+    """What a hand-written model lets through the database refuses: a 422, never a 500."""
+    service = GadgetService(db)
+    kind = "sqlite" if db.is_sqlite else "postgresql"
+    if kind not in refused_by:
+        await service.create(values)  # SQLite keeps what it is given
+        return
+    with pytest.raises(InvalidValueError) as refused:
+        await service.create(values)
+    assert refused.value.status == 422
+    assert await service.count() == 0

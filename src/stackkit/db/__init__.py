@@ -6,6 +6,7 @@ from stackkit.db.database import Database, read_from_primary
 from stackkit.db.errors import (
     ConflictError,
     DatabaseUnavailable,
+    InvalidValueError,
     NotFoundError,
     PreconditionFailedError,
     ReadOnlyUnitError,
@@ -21,6 +22,7 @@ __all__ = [
     "CursorCodec",
     "Database",
     "DatabaseUnavailable",
+    "InvalidValueError",
     "MigrationError",
     "Model",
     "NotFoundError",

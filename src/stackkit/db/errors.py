@@ -60,6 +60,17 @@ class PreconditionFailedError(ProblemError):
         )
 
 
+class InvalidValueError(ProblemError):
+    """422: the database refused a value that does not fit its column (a number out of
+    range, a text too long), which the request's model let through."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            422,
+            "A value does not fit its column (a number out of range, or a text too long).",
+        )
+
+
 class DatabaseUnavailable(ProblemError):
     """503: the database did not answer in time; the client may retry."""
 

@@ -12,7 +12,8 @@ Each public method runs in one unit of work (reads in a read-only unit, which
 may go to a replica) and turns data errors into the domain errors the HTTP
 layer renders: a missing row is `NotFoundError` (404), a duplicate value of a
 unique column is `ConflictError` (409) naming the field, an outdated
-`expected_version` is `PreconditionFailedError` (412).
+`expected_version` is `PreconditionFailedError` (412), a value the database
+refuses as out of range or too long for its column is `InvalidValueError` (422).
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Index, Table, UniqueConstraint
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from stackkit.db.database import Database
 from stackkit.db.errors import (
     ConflictError,
+    InvalidValueError,
     NotFoundError,
     PreconditionFailedError,
     StaleVersion,
@@ -76,6 +78,10 @@ class Service(Generic[M]):
             if conflict is None:
                 raise
             raise conflict from error
+        except (DataError, OverflowError) as error:
+            # PostgreSQL's "out of range" and "value too long" (SQLSTATE class 22), and
+            # SQLite's driver with an integer past 64 bits: a client's value, not a bug.
+            raise InvalidValueError() from error
 
     async def get(self, id: int) -> M:
         async with self.unit(read_only=True) as repository:
