@@ -30,7 +30,7 @@ from stackkit.cli.codegen import (
     table_names,
     test_module,
 )
-from stackkit.cli.errors import first_line
+from stackkit.cli.errors import one_line
 from stackkit.cli.fields import FieldSpec, parse_fields
 from stackkit.cli.project import Project, find_project
 from stackkit.cli.record import BASE, RECORD, ProjectRecord, ResourceRecord
@@ -413,4 +413,4 @@ def _migrate(project: Project, message: str) -> Path | None:
             upgrade(config)
             return revision(config, message)
         except (MigrationError, SQLAlchemyError, ImportError, SyntaxError) as error:
-            raise click.ClickException(f"cannot write the migration: {first_line(error)}") from None
+            raise click.ClickException(f"cannot write the migration: {one_line(error)}") from None
