@@ -185,14 +185,16 @@ def schema_block(names: Names, fields: list[FieldSpec]) -> tuple[str, Imports]:
 
 def layer_blocks(names: Names, fields: list[FieldSpec]) -> dict[str, tuple[str, Imports]]:
     """The repository, service and controller blocks, by module name."""
-    listed = [s.name for s in fields if s.unique or s.index]
-    columns = ", ".join(f'"{name}"' for name in [*listed, "created_at"])
+    listed = [f'"{s.name}"' for s in fields if s.unique or s.index]
+    columns = ", ".join([*listed, '"created_at"'])
     columns += "," if not listed else ""  # a tuple of one
+    lines = [f"    {attribute} = ({columns})" for attribute in ("filterable", "sortable")]
+    if len(lines[0]) > MAX_LINE:  # one column a line, as ruff formats it
+        columns = "".join(f"        {column},\n" for column in [*listed, '"created_at"'])
+        lines = [f"    {attribute} = (\n{columns}    )" for attribute in ("filterable", "sortable")]
     repository = (
         f"class {names.model}Repository(Repository[{names.model}]):\n"
-        f"    model = {names.model}\n"
-        f"    filterable = ({columns})\n"
-        f"    sortable = ({columns})\n"
+        f"    model = {names.model}\n" + "".join(f"{line}\n" for line in lines)
     )
     service = (
         f"class {names.model}Service(Service[{names.model}]):\n"
