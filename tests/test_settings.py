@@ -170,3 +170,13 @@ def test_an_env_file_that_is_not_utf8_is_a_settings_error(
     (tmp_path / ".env").write_bytes(b"STACKKIT_ENV=test\nSECRET_KEY=\xff\xfe\n")
     with pytest.raises(SettingsError, match="not UTF-8"):
         load_settings()
+
+
+@pytest.mark.parametrize("env", ["development", "test"])
+def test_a_key_too_short_to_sign_is_refused_outside_production_too(env: str) -> None:
+    # `stackkit run` could not sign tokens with it: `stackkit check` must say so too.
+    with pytest.raises(SettingsError, match="SECRET_KEY: is too short: it has 5 characters"):
+        load_settings(env=env, secret_key="short")
+    with pytest.raises(SettingsError, match="STACKKIT_SECRET_KEY_FALLBACKS: each key needs"):
+        load_settings(env=env, secret_key="k" * 40, secret_key_fallbacks="old")
+    assert load_settings(env=env, secret_key="k" * 32).secret_key.get_secret_value() == "k" * 32

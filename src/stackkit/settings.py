@@ -237,17 +237,23 @@ class Settings(BaseSettings):
     @classmethod
     def _strong_secret_in_production(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
         key = value.get_secret_value()
-        if info.data.get("env") != "production":
-            if key:
-                return value
-            generated = secrets.token_urlsafe(48)
-            _GENERATED_KEYS.add(generated)
-            return SecretStr(generated)
-        if not key:
-            raise ValueError("is required when STACKKIT_ENV=production")
-        problem = secret_key_weakness(key)
-        if problem:
-            raise ValueError(f"is too weak for production: {problem}")
+        refusal = secret_key_refusal(key, production=info.data.get("env") == "production")
+        if refusal:
+            raise ValueError(refusal)
+        if key:
+            return value
+        generated = secrets.token_urlsafe(48)
+        _GENERATED_KEYS.add(generated)
+        return SecretStr(generated)
+
+    @field_validator("secret_key_fallbacks")
+    @classmethod
+    def _fallbacks_sign(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for key in value:
+            if len(key.get_secret_value()) < MIN_SECRET_KEY_LENGTH:
+                raise ValueError(
+                    f"each key needs at least {MIN_SECRET_KEY_LENGTH} characters (it signs tokens)"
+                )
         return value
 
     @field_validator("cors_origins")
@@ -316,6 +322,28 @@ def normalize_database_url(url: str) -> str:
     if scheme not in driver_for:
         raise ValueError(f"scheme {scheme!r} is not supported (use postgresql:// or sqlite:///)")
     return f"{driver_for[scheme]}://{rest}"
+
+
+def secret_key_refusal(key: str, *, production: bool) -> str | None:
+    """Why the settings refuse `key` as `SECRET_KEY`, or None: the one rule that
+    `stackkit check` reports and that every command (`stackkit run` too) applies.
+
+    Everywhere, a key shorter than `MIN_SECRET_KEY_LENGTH` is refused: tokens
+    cannot be signed with it (HS256 needs 32 bytes). In production a key is also
+    required, and refused if `secret_key_weakness` finds it weak; elsewhere an
+    empty key stands for a random one per process.
+    """
+    if not key:
+        return "is required when STACKKIT_ENV=production" if production else None
+    if production:
+        problem = secret_key_weakness(key)  # its length among the rest
+        return f"is too weak for production: {problem}" if problem else None
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return (
+            f"is too short: it has {len(key)} characters, at least {MIN_SECRET_KEY_LENGTH} "
+            "are needed to sign tokens"
+        )
+    return None
 
 
 def secret_key_weakness(key: str) -> str | None:

@@ -31,6 +31,7 @@ from stackkit.cli.app_commands import (
 )
 from stackkit.cli.new import create_project
 from stackkit.cli.project import find_project
+from stackkit.cli.run import run_command
 from stackkit.db import Model
 from stackkit.db.migrations import alembic_config, upgrade
 from stackkit.testing import create_database, drop_database
@@ -435,3 +436,38 @@ def test_a_generated_project_end_to_end(tmp_path: Path) -> None:
     assert "/api/auth/login" in json.loads(run("-c", DRIVER, "openapi"))["paths"]
     checked = run("-c", DRIVER, "check").splitlines()
     assert [line.split()[0] for line in checked] == ["ok", "ok", "ok", "ok", "skip", "ok"]
+
+
+def test_check_and_run_agree_on_a_key_too_short_to_sign(
+    project: DemoProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STACKKIT_ENV", "development")
+    monkeypatch.setenv("SECRET_KEY", "short")
+    migrate(project)
+    result = invoke("check")
+    assert result.exit_code == 1
+    lines = {line.split()[1]: line for line in result.output.splitlines()}
+    refusal = "is too short: it has 5 characters, at least 32 are needed to sign tokens"
+    assert lines["SECRET_KEY"] == f"FAIL  SECRET_KEY  {refusal}"
+    assert lines["app"].startswith("skip")
+    run = CliRunner().invoke(run_command, ["--port", "1"])  # refused before it listens
+    assert run.exit_code == 1
+    assert f"SECRET_KEY: {refusal}" in run.output
+
+
+def test_check_does_not_create_a_missing_sqlite_file(project: DemoProject) -> None:
+    result = invoke("check")
+    assert result.exit_code == 1
+    assert not (project.root / "app.db").exists()
+    lines = {line.split()[1]: line for line in result.output.splitlines()}
+    assert lines["database"].startswith("warn  database    sqlite+aiosqlite:///./app.db: app.db")
+    assert "does not exist yet" in lines["database"]
+    assert lines["migrations"].startswith("FAIL  migrations  pending: the database does not exist")
+
+
+def test_check_help_names_every_check() -> None:
+    result = invoke("check", "--help")
+    assert result.exit_code == 0
+    assert "settings, SECRET_KEY, app, database, Redis, migrations" in " ".join(
+        result.output.split()
+    )

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from pydantic import BaseModel, ValidationError
 
 from stackkit.cli import cli
-from stackkit.cli.codegen import Names, schema_block
+from stackkit.cli.codegen import Names, layer_blocks, model_block, schema_block, table_names
 from stackkit.cli.fields import parse_field
 from stackkit.cli.generate import add_imports
 from stackkit.cli.new import create_project
@@ -71,6 +71,10 @@ def test_field_specifications(spec: str, expected: dict[str, object]) -> None:
         ("date:date", "would hide"),
         ("json:str", "would hide"),
         ("model_config:str", "would hide"),
+        ("status:enum=draft,live,draft", "'draft' is given twice"),
+        ("due__at:date", "has no '__'"),
+        ("due_:date", "does not end in '_'"),
+        ("author_:ref=Person", "does not end in '_'"),
     ],
 )
 def test_bad_field_specifications(spec: str, reason: str) -> None:
@@ -103,7 +107,11 @@ def test_generate_refuses_bad_input_in_one_line(project: Path) -> None:
     runner = CliRunner()
     cases = [
         (["generate", "resource", "Task", "title:strng"], "unknown type 'strng'"),
-        (["generate", "resource", "User", "name:str"], "name the resource"),
+        (["generate", "resource", "User", "name:str"], "clashes with the built-in User"),
+        (["generate", "resource", "users", "name:str"], "clashes with the built-in User"),
+        (["generate", "resource", "Task"], "needs at least one field"),
+        (["generate", "resource", "Task", "s:enum=a,b,a"], "value 'a' is given twice"),
+        (["generate", "resource", "Task", "due__gte:date"], "has no '__'"),
         (["generate", "resource", "Task", "who:ref=Person"], "no model Person"),
         (["generate", "resource", "Task", "a:int", "a:str"], "given twice"),
         (["generate", "resource", "Service", "name:str"], "would take the name 'Service'"),
@@ -150,3 +158,74 @@ def test_generated_schemas_bound_numbers_like_their_columns() -> None:
     for bad in ({"count": 2**31, "author_id": 1}, {"count": 1, "author_id": 0}):
         with pytest.raises(ValidationError):
             book_in.model_validate(bad)
+
+
+@pytest.mark.parametrize(
+    ("given", "model", "plural"),
+    [
+        ("items", "Item", "items"),
+        ("Item", "Item", "items"),
+        ("categories", "Category", "categories"),
+        ("Category", "Category", "categories"),
+        ("blog_posts", "BlogPost", "blog_posts"),
+        ("BlogPost", "BlogPost", "blog_posts"),
+        ("person", "Person", "people"),
+        ("people", "Person", "people"),
+        ("Status", "Status", "statuses"),
+        ("Bus", "Bus", "buses"),
+        ("Campus", "Campus", "campuses"),
+        ("Analysis", "Analysis", "analyses"),
+        ("Todo", "Todo", "todos"),
+        ("Box", "Box", "boxes"),
+    ],
+)
+def test_resource_names_take_plurals_from_inflect(given: str, model: str, plural: str) -> None:
+    names = Names.parse(given)
+    assert (names.model, names.plural) == (model, plural)
+
+
+@pytest.mark.parametrize(
+    ("spec", "indexed"),
+    [
+        ("title:str", False),
+        ("title:str:index", True),
+        ("code:str:unique", False),
+        ("count:int", False),
+        ("done:bool", True),
+        ("status:enum=a,b", True),
+        ("due:date", True),
+        ("at:datetime:optional", True),
+        ("author:ref=Person", True),
+    ],
+)
+def test_common_query_fields_are_indexed_by_default(spec: str, indexed: bool) -> None:
+    assert parse_field(spec).index is indexed
+
+
+def test_indexed_fields_are_filterable_and_sortable() -> None:
+    fields = [parse_field(s) for s in ("title:str", "code:str:unique", "done:bool", "due:date")]
+    repository, _ = layer_blocks(Names.parse("Task"), fields)["repositories"]
+    columns = '("code", "done", "due", "created_at")'
+    assert f"filterable = {columns}" in repository
+    assert f"sortable = {columns}" in repository
+    model, _ = model_block(Names.parse("Task"), fields)
+    assert "done: Mapped[bool] = mapped_column(Boolean, index=True)" in model
+    assert "title: Mapped[str] = mapped_column(String(200))\n" in model
+
+
+def test_an_irregular_plural_names_the_table_and_references_follow() -> None:
+    people, _ = model_block(Names.parse("Person"), [parse_field("name:str")])
+    assert '__tablename__ = "people"' in people
+    pets, _ = model_block(
+        Names.parse("Pet"), [parse_field("keeper:ref=Person")], table_names(people)
+    )
+    assert 'ForeignKey("people.id"' in pets
+    assert "__tablename__" not in pets  # `pets` is what Model calls it anyway
+
+
+def test_references_use_the_table_a_hand_written_model_declares() -> None:
+    models = 'class Human(Model):\n    __tablename__ = "humans_table"\n'
+    block, _ = model_block(
+        Names.parse("Pet"), [parse_field("keeper:ref=Human")], table_names(models)
+    )
+    assert 'ForeignKey("humans_table.id"' in block

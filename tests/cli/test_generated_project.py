@@ -210,6 +210,11 @@ def test_stackkit_run_serves_the_http_contract(served: str) -> None:
         assert task.status_code == 201, task.text
         url = task.headers["location"]
         assert http.get("/api/tasks", headers=headers).json()["items"][0]["id"] == task.json()["id"]
+        # bool, enum, date and ref fields are filterable without `:index`.
+        for query in ("done=false", "status=todo", "due__gte=2026-11-30", "category_id=1"):
+            listed = http.get(f"/api/tasks?{query}&sort=due", headers=headers)
+            assert listed.status_code == 200, (query, listed.text)
+            assert [row["id"] for row in listed.json()["items"]] == [task.json()["id"]], query
         changed = http.patch(
             url, json={"done": True}, headers={**headers, "If-Match": task.headers["etag"]}
         )
@@ -222,6 +227,8 @@ def test_stackkit_run_serves_the_http_contract(served: str) -> None:
         assert http.get("/api/auth/me", headers=headers).status_code == 401
         paths = http.get("/api/openapi.json").json()["paths"]
         assert {"/api/auth/login", "/api/tasks", "/api/tasks/{id}"} <= set(paths)
+        # A row is named after its model, not by cutting an "s" off ("categorie").
+        assert paths["/api/categories"]["post"]["summary"] == "Create a category"
         # The UI shipped with stackkit, served with no Node.js involved.
         page = http.get("/tasks")
         assert page.status_code == 200

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -124,3 +127,28 @@ def test_new_accepts_an_empty_folder(runner: CliRunner, tmp_path: Path) -> None:
     (target / ".git").mkdir(parents=True)  # a fresh `git init` counts as empty
     assert runner.invoke(cli, ["new", "shop", "--directory", str(target)]).exit_code == 0
     assert (target / "pyproject.toml").is_file()
+
+
+@pytest.mark.parametrize("on_path", [False, True], ids=["not-activated", "on-path"])
+def test_the_next_line_can_be_pasted_as_printed(tmp_path: Path, on_path: bool) -> None:
+    # As the quick start runs it: `.venv/bin/stackkit new demo`, the venv not activated.
+    stackkit = Path(sys.executable).with_name("stackkit")
+    bin_folder = str(stackkit.parent) + os.pathsep if on_path else ""
+    environment = {**os.environ, "PATH": bin_folder + "/usr/bin:/bin"}
+    result = subprocess.run(
+        [str(stackkit), "new", "demo"], cwd=tmp_path, env=environment, capture_output=True,
+        text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("Next: ")]
+    pasted = line.removeprefix("Next: ")
+    assert pasted.startswith("cd demo && ")
+    assert pasted.endswith(" run")
+    assert (pasted == "cd demo && stackkit run") is on_path
+    # The same command, asked for its version instead of serving, works in that shell.
+    version = subprocess.run(
+        ["bash", "-c", pasted.removesuffix(" run") + " --version"], cwd=tmp_path,
+        env=environment, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.startswith("stackkit, version")

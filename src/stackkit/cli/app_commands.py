@@ -32,7 +32,7 @@ from stackkit.app import OPENAPI_PATH
 from stackkit.auth.config import Auth
 from stackkit.auth.emails import EmailFix, InvalidEmail, normalize_email
 from stackkit.cli.check import check_command
-from stackkit.cli.errors import driver_error
+from stackkit.cli.errors import one_line
 from stackkit.cli.project import Project, find_project
 from stackkit.cli.settings import hide_password
 from stackkit.db import Database, DatabaseUnavailable
@@ -61,7 +61,7 @@ def load_app(project: Project) -> Starlette:
         raise click.ClickException(str(error)) from None
     except Exception as error:  # the project's own code: whatever it raises stops here
         raise click.ClickException(
-            f"cannot import {module_name}: {_one_line(error)}{_where(error, project)}"
+            f"cannot import {module_name}: {one_line(error, kind=True)}{_where(error, project)}"
         ) from None
     app = getattr(module, attribute, None)
     if app is None:
@@ -287,11 +287,9 @@ def _run(database: Database, work: Coroutine[Any, Any, T]) -> T:
     where = hide_password(database.url)
     try:
         return asyncio.run(work)
-    except DatabaseUnavailable as error:
-        reason = _one_line(error.__cause__ or error)
+    except (DatabaseUnavailable, SQLAlchemyError, OSError) as error:
+        reason = one_line(error, kind=True)
         raise click.ClickException(f"database error on {where}: {reason}") from None
-    except (SQLAlchemyError, OSError) as error:
-        raise click.ClickException(f"database error on {where}: {_one_line(error)}") from None
     except ProblemError as error:  # a rule of the app's own UserService
         raise click.ClickException(error.detail or str(error)) from None
 
@@ -313,12 +311,6 @@ def _cache_ttl(spec: RouteSpec, settings: Settings) -> str:
     if spec.method != "GET" or settings.cache_ttl == 0 or spec.cache_ttl == 0:
         return "-"
     return "default" if spec.cache_ttl is None else f"{spec.cache_ttl:g}s"
-
-
-def _one_line(error: BaseException) -> str:
-    error = driver_error(error)
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _where(error: BaseException, project: Project) -> str:

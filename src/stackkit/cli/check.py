@@ -1,9 +1,11 @@
 """`stackkit check`: can the project start? One line per check, exit 1 when one failed.
 
-The checks, in order: the settings, `SECRET_KEY`, the database, Redis (when
+The checks, in order: the settings, `SECRET_KEY`, the app (it imports and is
+made by `create_app`, as `stackkit run` needs), the database, Redis (when
 `REDIS_URL` is set) and the migrations. A check that needs an earlier one is
 skipped when that one failed: the migrations need the database, every check
-needs valid settings.
+needs valid settings. Nothing is written: a SQLite file that does not exist yet
+is reported, not created.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import click
@@ -20,11 +23,12 @@ from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource
 from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from stackkit.cache.redis_store import RedisClusterStore, RedisStore
 from stackkit.cache.store import StoreUnavailable
-from stackkit.cli.errors import first_line
+from stackkit.cli.errors import one_line
 from stackkit.cli.project import Project, find_project
 from stackkit.cli.settings import hide_password
 from stackkit.db import Database, DatabaseUnavailable
@@ -50,10 +54,12 @@ class CheckResult:
 
 @click.command("check")
 def check_command() -> None:
-    """Check that the project can start: settings, SECRET_KEY, database, Redis, migrations.
+    """Check that the project can start: settings, SECRET_KEY, app, database, Redis, migrations.
 
     Prints one line per check and exits with status 1 when any failed. A warning
-    (no SECRET_KEY in development) does not fail.
+    (no SECRET_KEY in development, a SQLite file not created yet) does not fail.
+    The settings refuse what `stackkit run` would refuse, so the two agree.
+    Nothing is written (a missing SQLite file stays missing).
     """
     project = find_project()
     console = Console(highlight=False)
@@ -81,7 +87,7 @@ def run_checks(project: Project) -> Iterator[CheckResult]:
             yield CheckResult("SECRET_KEY", "FAIL", "; ".join(secret))
         else:
             yield CheckResult("SECRET_KEY", "skip", "the settings are not valid")
-        for name in ("database", "redis", "migrations"):
+        for name in ("app", "database", "redis", "migrations"):
             yield CheckResult(name, "skip", "the settings are not valid")
         return
     yield CheckResult("settings", "ok", f"valid ({settings.env})")
@@ -92,6 +98,12 @@ def run_checks(project: Project) -> Iterator[CheckResult]:
     yield _redis(settings)
     if database.status == "FAIL":
         yield CheckResult("migrations", "skip", "the database is not reachable")
+    elif database.status == "warn":  # no SQLite file yet: every migration is pending
+        yield CheckResult(
+            "migrations",
+            "FAIL",
+            "pending: the database does not exist yet; run `stackkit db upgrade`",
+        )
     else:
         yield _migrations(project, settings)
 
@@ -112,8 +124,8 @@ def _load_settings() -> tuple[Settings | None, list[tuple[str, str]]]:
 
 
 def _secret_key(settings: Settings) -> CheckResult:
+    # The settings loaded: `secret_key_refusal` (theirs) found nothing to refuse.
     if settings.is_production:
-        # The settings refuse a missing or weak key in production: it is strong.
         return CheckResult("SECRET_KEY", "ok", "set and strong")
     key = _given_secret_key()
     if not key:
@@ -141,11 +153,34 @@ def _given_secret_key() -> str:
 
 def _database(settings: Settings) -> CheckResult:
     where = hide_password(settings.database_url)
+    missing = _missing_sqlite_file(settings.database_url)
+    if missing is not None:
+        return CheckResult(
+            "database",
+            "warn",
+            f"{where}: {missing} does not exist yet (`stackkit db upgrade` or `stackkit run` "
+            "creates it)",
+        )
     try:
         asyncio.run(_ping_database(settings))
     except (SQLAlchemyError, DatabaseUnavailable, OSError, ValueError) as error:
-        return CheckResult("database", "FAIL", f"{where}: {first_line(error)}")
+        return CheckResult("database", "FAIL", f"{where}: {one_line(error)}")
     return CheckResult("database", "ok", where)
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names when it does not exist (connecting would create it)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # the connection attempt says what is wrong with it
+    name = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or name in ("", ":memory:"):
+        return None
+    if name.startswith("file:") or parsed.query.get("uri") == "true":
+        return None  # a URI filename: its mode says whether it may create
+    path = Path(name)
+    return None if path.exists() else path
 
 
 async def _ping_database(settings: Settings) -> None:
@@ -166,7 +201,7 @@ def _redis(settings: Settings) -> CheckResult:
     try:
         asyncio.run(_ping_redis(settings))
     except (StoreUnavailable, RedisError, OSError, ValueError) as error:
-        return CheckResult("redis", "FAIL", f"{where}: {first_line(error)}")
+        return CheckResult("redis", "FAIL", f"{where}: {one_line(error)}")
     return CheckResult("redis", "ok", where)
 
 
@@ -200,7 +235,7 @@ def _migrations(project: Project, settings: Settings) -> CheckResult:
     try:
         applied, latest = current(config), heads(config)
     except (MigrationError, CommandError, SQLAlchemyError, OSError, ImportError) as error:
-        return CheckResult("migrations", "FAIL", first_line(error))
+        return CheckResult("migrations", "FAIL", one_line(error))
     except Exception as error:  # the project's models raised
         return CheckResult("migrations", "FAIL", f"{type(error).__name__}: {error}")
     if set(applied) == set(latest):

@@ -6,13 +6,24 @@ are returned apart, so that they can join the module's import lines.
 
 from __future__ import annotations
 
+import ast
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from stackkit.cli.fields import FieldSpec
+from stackkit.cli.naming import plural, singular
 from stackkit.db.model import table_name_for
 
-__all__ = ["Names", "layer_blocks", "model_block", "schema_block", "test_module"]
+__all__ = [
+    "MAX_LINE",
+    "Names",
+    "layer_blocks",
+    "model_block",
+    "schema_block",
+    "table_names",
+    "test_module",
+]
 
 _COLUMN_TYPES = {
     "str": "String(200)", "text": "Text", "int": "Integer", "float": "Float",
@@ -29,7 +40,8 @@ _SQLALCHEMY_NAMES = {"str": "String", "text": "Text", "int": "Integer", "float":
 _STANDARD_IMPORTS = {"decimal": ("decimal", "Decimal"), "date": ("datetime", "date"),
                      "datetime": ("datetime", "datetime"), "uuid": ("uuid", "UUID")}  # fmt: skip
 
-_MAX_LINE = 100
+MAX_LINE = 100
+"""The longest line the generated code has (the project's ruff `line-length`)."""
 
 Imports = dict[str, set[str]]
 """module -> names, for `from module import names`."""
@@ -44,26 +56,64 @@ class Names:
 
     @classmethod
     def parse(cls, name: str) -> Names:
+        """The names of resource `name`, given as one row or many: `blog_posts`,
+        `BlogPost` and `blog-post` are all `BlogPost`."""
         parts = [part for part in re.split(r"[-_\s]+|(?<=[a-z0-9])(?=[A-Z])", name) if part]
+        if parts and singular(parts[-1].lower()) != parts[-1].lower():
+            parts[-1] = singular(parts[-1].lower())
         return cls("".join(part[:1].upper() + part[1:] for part in parts))
 
     @property
     def plural(self) -> str:
         """`blog_posts`: the table, the path (`/api/blog_posts`) and the resource name."""
-        return table_name_for(self.model)
+        return plural(self.singular)
 
     @property
     def singular(self) -> str:
+        """`blog_post`: one row, in function names of the tests."""
         return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", self.model).lower()
 
+    @property
+    def table_declared(self) -> bool:
+        """Whether the model must name its table: `Model` would call it otherwise
+        (`persons` for `Person`, where the resource is `people`)."""
+        return self.plural != table_name_for(self.model)
 
-def model_block(names: Names, fields: list[FieldSpec]) -> tuple[str, Imports]:
+
+def table_names(models_source: str) -> dict[str, str]:
+    """The table of each model class a models module defines, by class name."""
+    tables = {}
+    for node in ast.parse(models_source).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        tables[node.name] = table_name_for(node.name)
+        for statement in node.body:
+            if (
+                isinstance(statement, ast.Assign)
+                and any(
+                    isinstance(t, ast.Name) and t.id == "__tablename__" for t in statement.targets
+                )
+                and isinstance(statement.value, ast.Constant)
+                and isinstance(statement.value.value, str)
+            ):
+                tables[node.name] = statement.value.value
+    return tables
+
+
+def model_block(
+    names: Names, fields: list[FieldSpec], tables: Mapping[str, str] | None = None
+) -> tuple[str, Imports]:
+    """The model class; `tables` gives the table of each model a reference may name
+    (default: `Model`'s name for it)."""
+    tables = {**(tables or {}), names.model: names.plural}
     imports: Imports = {
         "sqlalchemy.orm": {"Mapped", "mapped_column"},
         "stackkit.db": {"owner_column"},
     }
     doc = f'    """{names.model} rows; each belongs to the user who created it."""'
     lines = [f"class {names.model}(Model):", doc, ""]
+    if names.table_declared:
+        lines.extend([f'    __tablename__ = "{names.plural}"', ""])
     for spec in fields:
         python = _python_type(spec, imports, for_model=True)
         annotation = f"{python} | None" if spec.optional else python
@@ -74,18 +124,20 @@ def model_block(names: Names, fields: list[FieldSpec]) -> tuple[str, Imports]:
             imports.setdefault("sqlalchemy", set()).add(_SQLALCHEMY_NAMES[spec.kind])
         if spec.kind == "ref":
             on_delete = "SET NULL" if spec.optional else "CASCADE"
-            arguments.append(f'ForeignKey("{spec.target_table}.id", ondelete="{on_delete}")')
+            target = spec.target or ""
+            table = tables.get(target) or table_name_for(target)
+            arguments.append(f'ForeignKey("{table}.id", ondelete="{on_delete}")')
             imports["sqlalchemy"].add("ForeignKey")
         if spec.unique:
             arguments.append("unique=True")
-        if spec.index or spec.kind == "ref":
+        if spec.index:
             arguments.append("index=True")
         if spec.default is not None:
             arguments.append(f"default={spec.default}")
         elif spec.optional:
             arguments.append("default=None")
         line = f"    {spec.name}: Mapped[{annotation}] = mapped_column({', '.join(arguments)})"
-        if len(line) > _MAX_LINE:
+        if len(line) > MAX_LINE:
             wrapped = "".join(f"        {argument},\n" for argument in arguments)
             line = f"    {spec.name}: Mapped[{annotation}] = mapped_column(\n{wrapped}    )"
         lines.append(line)
@@ -133,21 +185,23 @@ def schema_block(names: Names, fields: list[FieldSpec]) -> tuple[str, Imports]:
 
 def layer_blocks(names: Names, fields: list[FieldSpec]) -> dict[str, tuple[str, Imports]]:
     """The repository, service and controller blocks, by module name."""
-    listed = [s.name for s in fields if s.unique or s.index or s.kind == "ref"]
-    columns = ", ".join(f'"{name}"' for name in [*listed, "created_at"])
+    listed = [f'"{s.name}"' for s in fields if s.unique or s.index]
+    columns = ", ".join([*listed, '"created_at"'])
     columns += "," if not listed else ""  # a tuple of one
+    lines = [f"    {attribute} = ({columns})" for attribute in ("filterable", "sortable")]
+    if len(lines[0]) > MAX_LINE:  # one column a line, as ruff formats it
+        columns = "".join(f"        {column},\n" for column in [*listed, '"created_at"'])
+        lines = [f"    {attribute} = (\n{columns}    )" for attribute in ("filterable", "sortable")]
     repository = (
         f"class {names.model}Repository(Repository[{names.model}]):\n"
-        f"    model = {names.model}\n"
-        f"    filterable = ({columns})\n"
-        f"    sortable = ({columns})\n"
+        f"    model = {names.model}\n" + "".join(f"{line}\n" for line in lines)
     )
     service = (
         f"class {names.model}Service(Service[{names.model}]):\n"
         f'    """Rules about {names.plural} go here."""\n\n'
         f"    repository = {names.model}Repository\n"
     )
-    model, schemas = names.model, f"{names.model}In, {names.model}Out, {names.model}Patch"
+    model = names.model
     controller = (
         f"{names.plural} = Resource(\n"
         f'    "{names.plural}",\n'
@@ -162,7 +216,6 @@ def layer_blocks(names: Names, fields: list[FieldSpec]) -> dict[str, tuple[str, 
         "repositories": (repository, {"stackkit.db": {"Repository"}}),
         "services": (service, {"stackkit.db": {"Service"}}),
         "controllers": (controller, {}),
-        "_names": (schemas, {}),
     }
 
 

@@ -32,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from stackkit.app import default_cache_store
 from stackkit.cache import RedisStore, StoreUnavailable
 from stackkit.cli import backup as backups
-from stackkit.cli.errors import driver_error
+from stackkit.cli.errors import one_line
 from stackkit.cli.project import Project, find_project
 from stackkit.cli.settings import hide_password
 from stackkit.db import Database, DatabaseUnavailable, migrations
@@ -267,7 +267,7 @@ def _in_project() -> Iterator[tuple[Project, Settings]]:
         try:
             yield project, settings
         except (migrations.MigrationError, CommandError, OSError, sqlite3.Error) as error:
-            raise click.ClickException(_one_line(error)) from None
+            raise click.ClickException(one_line(error)) from None
         except DatabaseUnavailable as error:
             raise click.ClickException(
                 _database_error(settings, error.__cause__ or error)
@@ -278,7 +278,7 @@ def _in_project() -> Iterator[tuple[Project, Settings]]:
             raise
         except Exception as error:  # the project's models or migrations raised
             raise click.ClickException(
-                f"the project's code failed: {type(error).__name__}: {_one_line(error)}"
+                f"the project's code failed: {one_line(error, kind=True)}"
             ) from None
 
 
@@ -344,12 +344,7 @@ async def _awaited(result: Any) -> None:
 
 
 def _database_error(settings: Settings, error: BaseException) -> str:
-    error = driver_error(error)
-    return f"database error on {hide_password(settings.database_url)}: {_one_line(error)}"
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+    return f"database error on {hide_password(settings.database_url)}: {one_line(error)}"
 
 
 def _shown_path(path: Path, root: Path) -> str:

@@ -6,7 +6,10 @@ from sqlalchemy.exc import DBAPIError
 
 from stackkit.db.errors import DatabaseUnavailable
 
-__all__ = ["driver_error", "first_line"]
+__all__ = ["driver_error", "one_line"]
+
+# Lines SQLAlchemy adds to a message: the statement (it may hold values) and a link.
+_NOISE = ("[SQL:", "[parameters:", "(Background on this error at:")
 
 
 def driver_error(error: BaseException) -> BaseException:
@@ -19,8 +22,14 @@ def driver_error(error: BaseException) -> BaseException:
     return error
 
 
-def first_line(error: BaseException) -> str:
-    """The first line of the error's message, or its type when it has none."""
+def one_line(error: BaseException, *, kind: bool = False) -> str:
+    """The error's message on one line (its type's name when it has none), after
+    `driver_error`; `kind`: prefixed with the type's name (`ValueError: ...`), for
+    errors of a project's own code, where the type says what went wrong."""
     error = driver_error(error)
-    lines = str(error).strip().splitlines()
-    return lines[0].strip() if lines else type(error).__name__
+    lines = [line for line in str(error).splitlines() if not line.strip().startswith(_NOISE)]
+    text = " ".join(" ".join(lines).split())
+    name = type(error).__name__
+    if not text:
+        return name
+    return f"{name}: {text}" if kind else text

@@ -13,7 +13,9 @@
 | `ref=Model` | `<name>_id`: `Integer`, foreign key to the model's table | `int` |
 
 Options: `unique`, `index`, `optional` (may be null, may be left out), and
-`default=VALUE`.
+`default=VALUE`. `bool`, `enum`, `date`, `datetime` and `ref` fields are indexed
+without `index`: lists are most often filtered and sorted by them. An indexed or
+unique field is filterable and sortable in the API (`?done=false`, `?sort=due`).
 """
 
 from __future__ import annotations
@@ -29,12 +31,12 @@ from dataclasses import dataclass, field
 import click
 from pydantic import BaseModel
 
-from stackkit.db.model import table_name_for
-
-__all__ = ["FIELD_TYPES", "FieldSpec", "parse_field", "parse_fields"]
+__all__ = ["FIELD_TYPES", "INDEXED_TYPES", "FieldSpec", "parse_field", "parse_fields"]
 
 FIELD_TYPES = ("str", "text", "int", "float", "decimal", "bool", "date", "datetime", "uuid",
                "enum", "ref")  # fmt: skip
+INDEXED_TYPES = frozenset({"bool", "enum", "date", "datetime", "ref"})
+"""Types whose fields are indexed (so filterable and sortable) without the `index` option."""
 _OPTIONS = ("unique", "index", "optional", "default")
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 _MODEL = re.compile(r"^[A-Z][A-Za-z0-9]*$")
@@ -58,17 +60,13 @@ class FieldSpec:
     kind: str
     unique: bool = False
     index: bool = False
+    """Indexed, and so filterable and sortable through the API."""
     optional: bool = False
     default: str | None = None
     """The default as Python source (`'draft'`, `3`, `True`), or None."""
     choices: tuple[str, ...] = field(default_factory=tuple)
     target: str | None = None
     """For `ref`: the referenced model's class name."""
-
-    @property
-    def target_table(self) -> str:
-        assert self.target is not None
-        return table_name_for(self.target)
 
     @property
     def required(self) -> bool:
@@ -93,6 +91,9 @@ def parse_field(spec: str) -> FieldSpec:
     name, kind, argument = parts[0], *_split_type(parts[1])
     if not _IDENTIFIER.match(name) or keyword.iskeyword(name):
         raise _bad(spec, "the name must be a lower-case identifier, like due_date")
+    if "__" in name or name.endswith("_"):
+        # `due__gte=...` filters `due`: a field `due__gte` could not be filtered on.
+        raise _bad(spec, "a name has no '__' and does not end in '_' (they mark filters)")
     if kind not in FIELD_TYPES:
         raise _bad(spec, f"unknown type {kind!r}; one of {', '.join(FIELD_TYPES)}")
     choices: tuple[str, ...] = ()
@@ -101,6 +102,9 @@ def parse_field(spec: str) -> FieldSpec:
         choices = tuple(value for value in (argument or "").split(",") if value)
         if not choices or not all(_ENUM_VALUE.match(value) for value in choices):
             raise _bad(spec, "an enum lists its values: status:enum=draft,published")
+        repeated = sorted({value for value in choices if choices.count(value) > 1})
+        if repeated:
+            raise _bad(spec, f"the value {repeated[0]!r} is given twice")
     elif kind == "ref":
         if not argument or not _MODEL.match(argument):
             raise _bad(spec, "a reference names a model: author:ref=Author")
@@ -121,7 +125,7 @@ def parse_field(spec: str) -> FieldSpec:
         name=name,
         kind=kind,
         unique=bool(options.get("unique")),
-        index=bool(options.get("index")),
+        index=bool(options.get("index")) or kind in INDEXED_TYPES,
         optional=bool(options.get("optional")),
         default=options.get("default"),  # type: ignore[arg-type]
         choices=choices,

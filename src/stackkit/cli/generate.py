@@ -21,14 +21,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from stackkit.cli.app_commands import load_app
 from stackkit.cli.codegen import (
+    MAX_LINE,
     Imports,
     Names,
     layer_blocks,
     model_block,
     schema_block,
+    table_names,
     test_module,
 )
-from stackkit.cli.errors import first_line
+from stackkit.cli.errors import one_line
 from stackkit.cli.fields import FieldSpec, parse_fields
 from stackkit.cli.project import Project, find_project
 from stackkit.cli.record import BASE, RECORD, ProjectRecord, ResourceRecord
@@ -44,7 +46,6 @@ GENERATED_NAMES = frozenset(
      "Mapped", "AwareDatetime", "Literal", "Decimal", "UUID", "UTCDateTime", "User",
      "resources", "controllers"}
 )  # fmt: skip
-_MAX_LINE = 100
 
 
 @click.group("generate")
@@ -58,14 +59,27 @@ def generate_group() -> None:
 def resource_command(name: str, fields: tuple[str, ...]) -> None:
     """Add resource NAME with FIELDS (name:type[:option]...) to the project.
 
-    Types: str, text, int, float, decimal, bool, date, datetime, uuid,
-    enum=a,b,c, ref=Model. Options: unique, index, optional, default=VALUE.
+    NAME names one row (Task, BlogPost; `tasks` is taken as Task); the table and
+    the path take its plural (/api/tasks). Types: str, text, int, float, decimal,
+    bool, date, datetime, uuid, enum=a,b,c, ref=Model. Options: unique, index,
+    optional, default=VALUE. Indexed fields (the option, or a bool, enum, date,
+    datetime or ref field) are filterable and sortable in the API.
     Example: stackkit generate resource Task title:str:index done:bool:default=false
     """
     names = Names.parse(name)
-    if not _MODEL_NAME.match(names.model) or names.model == "User":
+    if not _MODEL_NAME.match(names.model):
         raise click.BadParameter(
             f"{name!r}: name the resource like Task or BlogPost", param_hint="NAME"
+        )
+    if names.model == "User":
+        raise click.BadParameter(
+            f"{name!r} clashes with the built-in User model (the accounts of /api/auth); "
+            "choose another name, like Member or Profile",
+            param_hint="NAME",
+        )
+    if not fields:
+        raise click.BadParameter(
+            "a resource needs at least one field, like title:str", param_hint="FIELDS"
         )
     specs = parse_fields(fields)
     project = find_project()
@@ -229,7 +243,7 @@ def _import_sort_key(line: str) -> tuple[str, int]:
 
 def _from_import(module: str, names: list[str]) -> str:
     line = f"from {module} import {', '.join(names)}"
-    if len(line) <= _MAX_LINE:
+    if len(line) <= MAX_LINE:
         return line
     return f"from {module} import (\n" + "".join(f"    {name},\n" for name in names) + ")"
 
@@ -273,7 +287,7 @@ def _record(project: Project, name: str, fields: tuple[str, ...]) -> None:
 def _new_sources(
     package: str, names: Names, specs: list[FieldSpec], sources: dict[str, str]
 ) -> dict[str, str]:
-    model, model_imports = model_block(names, specs)
+    model, model_imports = model_block(names, specs, table_names(sources["models"]))
     schemas, schema_imports = schema_block(names, specs)
     blocks = layer_blocks(names, specs)
     schema_names = [f"{names.model}In", f"{names.model}Out", f"{names.model}Patch"]
@@ -399,4 +413,4 @@ def _migrate(project: Project, message: str) -> Path | None:
             upgrade(config)
             return revision(config, message)
         except (MigrationError, SQLAlchemyError, ImportError, SyntaxError) as error:
-            raise click.ClickException(f"cannot write the migration: {first_line(error)}") from None
+            raise click.ClickException(f"cannot write the migration: {one_line(error)}") from None

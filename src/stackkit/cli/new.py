@@ -13,6 +13,7 @@ import keyword
 import os
 import re
 import secrets
+import shlex
 import shutil
 import sys
 from importlib.resources import files
@@ -22,6 +23,7 @@ from pathlib import Path
 import click
 from jinja2 import TemplateError
 from rich.console import Console
+from rich.markup import escape
 
 from stackkit.__about__ import __version__
 from stackkit.cli.record import ProjectRecord, snapshot, write_base
@@ -151,7 +153,30 @@ def new_command(name: str, database: str, directory: Path | None) -> None:
     written = create_project(target, name, database=database)
     console = Console(highlight=False)
     console.print(f"[green]Created[/green] {target} ({len(written)} files).")
-    console.print(f"Next: [bold]cd {_shown(target)} && stackkit run[/bold]")
+    next_step = f"cd {shlex.quote(_shown(target))} && {stackkit_command(target)} run"
+    console.print(f"Next: [bold]{escape(next_step)}[/bold]", soft_wrap=True)
+
+
+def stackkit_command(where: Path) -> str:
+    """How a shell in the folder `where` runs the stackkit that is running now:
+    `stackkit` when the shell finds this one on its PATH, else its path (relative
+    when that is short: `../.venv/bin/stackkit`), so that a `Next:` line can be
+    pasted as it is, in an environment that was not activated."""
+    script = Path(sys.argv[0])
+    if script.name == "__main__.py" and script.parent.name == "stackkit":  # python -m stackkit
+        return f"{_path_from(Path(sys.executable).absolute(), where)} -m stackkit"
+    if script.name != "stackkit" or not script.is_file():
+        return "stackkit"  # called from Python (a test, a script): no command line to repeat
+    found = shutil.which("stackkit")
+    if found and Path(found).resolve() == script.resolve():
+        return "stackkit"
+    return _path_from(script.absolute(), where)
+
+
+def _path_from(path: Path, where: Path) -> str:
+    relative = os.path.relpath(path, where)
+    short = relative.split(os.sep).count("..") <= 2
+    return shlex.quote(relative if short else str(path))
 
 
 def _shown(path: Path) -> str:

@@ -11,15 +11,19 @@ uvicorn's own handling of `X-Forwarded-For` and `X-Forwarded-Proto` is off, what
 from __future__ import annotations
 
 import errno
+import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 import uvicorn
+from pydantic_settings import DotEnvSettingsSource
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
 from stackkit.cli.app_commands import load_app
-from stackkit.cli.errors import first_line
+from stackkit.cli.errors import one_line
 from stackkit.cli.project import Project, find_project
 from stackkit.db.migrations import MigrationError, alembic_config, current, heads, upgrade
 from stackkit.settings import Settings
@@ -34,10 +38,14 @@ __all__ = ["run_command"]
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--no-migrate", is_flag=True, help="Do not apply pending migrations first.")
 def run_command(host: str, port: int, reload: bool, workers: int, no_migrate: bool) -> None:
-    """Apply pending migrations, then serve the project's API."""
+    """Apply pending migrations, then serve the project's API.
+
+    Links in emails (password reset) start with STACKKIT_PUBLIC_URL; when it is
+    not set, with this server's address (http://HOST:PORT).
+    """
     project = find_project()
     console = Console(highlight=False)
-    with project.activated():
+    with project.activated(), public_url_default(f"http://{_shown(host)}:{port}"):
         app = load_app(project)  # the project's own code: an error in it stops here, in one line
         settings: Settings = app.state.settings  # loaded once: the app's own
         if workers > 1 and not settings.redis_url:
@@ -102,11 +110,31 @@ def migrate(project: Project, settings: Settings) -> str | None:
         upgrade(config)
         return ", ".join(current(config)) or None
     except (MigrationError, SQLAlchemyError, OSError) as error:
-        raise click.ClickException(f"cannot migrate the database: {first_line(error)}") from None
+        raise click.ClickException(f"cannot migrate the database: {one_line(error)}") from None
     except Exception as error:  # the project's models or migrations raised
         raise click.ClickException(
             f"cannot migrate the database: {type(error).__name__}: {error}"
         ) from None
+
+
+@contextmanager
+def public_url_default(url: str) -> Iterator[None]:
+    """Within the block, `STACKKIT_PUBLIC_URL` is `url` unless the environment or the
+    (current folder's) `.env` sets it: the reset link of a development mail then
+    leads to the server that sent it. The environment is restored afterwards."""
+    name = "STACKKIT_PUBLIC_URL"
+    if os.environ.get(name) or DotEnvSettingsSource(Settings)().get("public_url"):
+        yield
+        return
+    previous = os.environ.get(name)
+    os.environ[name] = url  # workers and reloads are child processes: they inherit it
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = previous
 
 
 def _shown(host: str) -> str:

@@ -348,7 +348,9 @@ class Resource:
         list_rows.__annotations__.update({"query": ListQuery, "return": PageModel})
         create_row.__annotations__["body"] = CreateModel
         update_row.__annotations__["body"] = UpdateModel
-        singular = self.name.removesuffix("s")
+        # "blog post" for BlogPost: the model names one row, whatever the plural is.
+        model = self.service.repository.model.__name__
+        singular = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", model).lower()
         reads, writes = self.roles, (*self.roles, *self.write_roles)
         limit = self.rate_limit_for
         controller.get(
