@@ -247,7 +247,7 @@ def _forget_the_data_before(settings: Settings, *, keep_store: bool) -> None:
         deleted = asyncio.run(clear())
     except (StoreUnavailable, ValueError) as error:
         raise click.ClickException(
-            f"restored, but the app's keys in Redis were not deleted ({_one_line(error)}): "
+            f"restored, but the app's keys in Redis were not deleted ({one_line(error)}): "
             "cached answers and sessions from before the restore remain; run the restore "
             "again once Redis answers"
         ) from None
