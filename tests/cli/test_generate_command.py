@@ -39,11 +39,12 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ("due:date:default=2026-01-02", {"default": "date.fromisoformat('2026-01-02')"}),
         ("status:enum=a,b:default=b", {"choices": ("a", "b"), "default": '"b"'}),
         ("author:ref=Person:optional", {"name": "author_id", "target": "Person"}),
-        ("code:uuid:unique:index", {"unique": True, "index": True}),
+        ("code:uuid:unique:index", {"unique": True, "unique_global": False, "index": True}),
+        ("slug:str:unique=global", {"unique": True, "unique_global": True}),
         ('label:str:default=say "hi"', {"default": '"say \\"hi\\""'}),
     ],
     ids=["str", "optional", "int-default", "bool-default", "decimal", "date", "enum", "ref",
-         "options", "quoted-default"],
+         "options", "unique-global", "quoted-default"],
 )  # fmt: skip
 def test_field_specifications(spec: str, expected: dict[str, object]) -> None:
     parsed = parse_field(spec)
@@ -66,6 +67,8 @@ def test_field_specifications(spec: str, expected: dict[str, object]) -> None:
         ("status:enum=a,b:default=c", "not one of a, b"),
         ("done:bool:default=yes", "true or false"),
         ("title:str:primary", "unknown option"),
+        ("title:str:unique=owner", "unique is per owner, or unique=global"),
+        ("title:str:index=yes", "unknown option"),
         ("at:datetime:default=now", "takes no default"),
         ("title:str=5", "takes no '='"),
         ("date:date", "would hide"),
@@ -229,3 +232,19 @@ def test_references_use_the_table_a_hand_written_model_declares() -> None:
         Names.parse("Pet"), [parse_field("keeper:ref=Human")], table_names(models)
     )
     assert 'ForeignKey("humans_table.id"' in block
+
+
+@pytest.mark.parametrize("declared_table", [False, True], ids=["plain", "irregular-plural"])
+def test_unique_means_unique_per_owner_unless_global(declared_table: bool) -> None:
+    names = Names.parse("Person" if declared_table else "Category")
+    fields = [parse_field(s) for s in ("name:str:unique", "code:str:unique=global", "x:str")]
+    model, imports = model_block(names, fields)
+    assert '    __table_args__ = (UniqueConstraint("name", "owner_id"),)\n' in model
+    assert "name: Mapped[str] = mapped_column(String(200))\n" in model
+    assert "code: Mapped[str] = mapped_column(String(200), unique=True)\n" in model
+    assert "UniqueConstraint" in imports["sqlalchemy"]
+    lines = model.splitlines()
+    # Right after the docstring (and __tablename__), before the columns.
+    assert lines.index('    __table_args__ = (UniqueConstraint("name", "owner_id"),)') == (
+        5 if declared_table else 3
+    )

@@ -201,6 +201,16 @@ def test_stackkit_run_serves_the_http_contract(served: str) -> None:
         headers = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
         category = http.post("/api/categories", json={"name": "home"}, headers=headers)
         assert category.status_code == 201, category.text
+        # `name:str:unique` is unique among one owner's rows: a second "home" of the same
+        # user is a 409 naming the field, another user's "home" no conflict at all.
+        again = http.post("/api/categories", json={"name": "home"}, headers=headers)
+        assert again.status_code == 409, again.text
+        assert again.json()["field"] == "name"
+        other = {**ACCOUNT, "email": "bob@example.com"}
+        assert http.post("/api/auth/register", json=other).status_code == 201
+        bob_token = http.post("/api/auth/login", json=other).json()["access_token"]
+        bobs = {"Authorization": f"Bearer {bob_token}"}
+        assert http.post("/api/categories", json={"name": "home"}, headers=bobs).status_code == 201
         body = {
             "title": "paint the door",
             "category_id": category.json()["id"],

@@ -128,7 +128,7 @@ def model_block(
             table = tables.get(target) or table_name_for(target)
             arguments.append(f'ForeignKey("{table}.id", ondelete="{on_delete}")')
             imports["sqlalchemy"].add("ForeignKey")
-        if spec.unique:
+        if spec.unique and spec.unique_global:
             arguments.append("unique=True")
         if spec.index:
             arguments.append("index=True")
@@ -142,6 +142,17 @@ def model_block(
             line = f"    {spec.name}: Mapped[{annotation}] = mapped_column(\n{wrapped}    )"
         lines.append(line)
     lines.append("    owner_id: Mapped[int] = owner_column()")
+    per_owner = [spec.name for spec in fields if spec.unique and not spec.unique_global]
+    if per_owner:
+        # Unique among one owner's rows: another user's 409 would tell what they have.
+        imports.setdefault("sqlalchemy", set()).add("UniqueConstraint")
+        constraints = [f'UniqueConstraint("{name}", "owner_id"),' for name in per_owner]
+        line = f"    __table_args__ = ({' '.join(constraints)})"
+        if len(line) > MAX_LINE:
+            listed = "".join(f"        {constraint}\n" for constraint in constraints)
+            line = f"    __table_args__ = (\n{listed}    )"
+        at = 5 if names.table_declared else 3  # after the docstring (and __tablename__)
+        lines[at:at] = [line, ""]
     return "\n".join(lines) + "\n", imports
 
 

@@ -12,10 +12,13 @@
 | `enum=a,b,c` | `String(50)` | `Literal["a", "b", "c"]` |
 | `ref=Model` | `<name>_id`: `Integer`, foreign key to the model's table | `int` |
 
-Options: `unique`, `index`, `optional` (may be null, may be left out), and
-`default=VALUE`. `bool`, `enum`, `date`, `datetime` and `ref` fields are indexed
-without `index`: lists are most often filtered and sorted by them. An indexed or
-unique field is filterable and sortable in the API (`?done=false`, `?sort=due`).
+Options: `unique` (unique among the rows of one owner: a composite constraint
+with `owner_id`, so that no user learns from a 409 what another has),
+`unique=global` (unique across every owner), `index`, `optional` (may be null,
+may be left out), and `default=VALUE`. `bool`, `enum`, `date`, `datetime` and
+`ref` fields are indexed without `index`: lists are most often filtered and
+sorted by them. An indexed or unique field is filterable and sortable in the
+API (`?done=false`, `?sort=due`).
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ class FieldSpec:
     """The attribute and column name (`category_id` for `category:ref=Category`)."""
     kind: str
     unique: bool = False
+    """Unique among one owner's rows (with `unique_global`: among all rows)."""
+    unique_global: bool = False
     index: bool = False
     """Indexed, and so filterable and sortable through the API."""
     optional: bool = False
@@ -117,14 +122,23 @@ def parse_field(spec: str) -> FieldSpec:
         raise _bad(spec, f"{name!r} would hide a name the generated code uses; choose another")
     options: dict[str, object] = {}
     for option in parts[2:]:
-        key, _, value = option.partition("=")
-        if key not in _OPTIONS or (key == "default") != bool(_):
-            raise _bad(spec, f"unknown option {option!r}; one of unique, index, optional, default=")
+        key, equals, value = option.partition("=")
+        takes_value = key == "default" or (key == "unique" and bool(equals))
+        if key not in _OPTIONS or takes_value != bool(equals):
+            raise _bad(
+                spec, f"unknown option {option!r}; one of unique, unique=global, index, "
+                "optional, default="
+            )  # fmt: skip
+        if key == "unique" and equals and value != "global":
+            raise _bad(spec, f"unknown option {option!r}: unique is per owner, or unique=global")
         options[key] = _default_source(spec, kind, value, choices) if key == "default" else True
+        if key == "unique" and equals:
+            options["unique_global"] = True
     return FieldSpec(
         name=name,
         kind=kind,
         unique=bool(options.get("unique")),
+        unique_global=bool(options.get("unique_global")),
         index=bool(options.get("index")) or kind in INDEXED_TYPES,
         optional=bool(options.get("optional")),
         default=options.get("default"),  # type: ignore[arg-type]

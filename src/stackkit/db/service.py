@@ -133,6 +133,10 @@ class Service(Generic[M]):
     def _conflict(self, error: IntegrityError) -> ConflictError | None:
         sqlstate = getattr(error.orig, "sqlstate", None)
         field = unique_violation_field(error, self.repository.model)
+        if field is not None and "," in field:
+            # Unique per owner (`UniqueConstraint("name", "owner_id")`): the caller's
+            # field is the one that collided; the owner is always theirs.
+            field = ",".join(name for name in field.split(",") if name != "owner_id")
         if field is not None:
             return ConflictError(f"A {self.name} with this {field} already exists.", field=field)
         if sqlstate == _FOREIGN_KEY_VIOLATION or "FOREIGN KEY" in str(error.orig):
