@@ -16,7 +16,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, Dialect, ForeignKey, Integer, MetaData, Table
+from sqlalchemy import DateTime, Dialect, ForeignKey, Integer, MetaData, Table, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -75,6 +75,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _in_utc(target: Any, value: Any, old: Any, initiator: Any) -> Any:
+    """A row holds its times in UTC from the moment they are set, so that the answer to
+    a create shows them as every later read does (`Z`, not the offset they came with)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC)
+    return value
+
+
 def table_name_for(class_name: str) -> str:
     """`Note` -> `notes`, `BlogPost` -> `blog_posts`, `Category` -> `categories`."""
     snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", class_name).lower()
@@ -121,6 +129,9 @@ class Model(Base):
             # SQLite otherwise hands out the highest deleted id again: a new row (a new
             # account) would take over what was cached or granted for the deleted one.
             table.dialect_kwargs["sqlite_autoincrement"] = True
+            for column in table.columns:
+                if isinstance(column.type, UTCDateTime) and column.key in cls.__dict__:
+                    event.listen(getattr(cls, column.key), "set", _in_utc, retval=True)
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
