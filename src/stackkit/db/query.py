@@ -50,6 +50,7 @@ __all__ = [
     "keyset_after",
     "model_fields",
     "parse_sort",
+    "query_problem",
 ]
 
 
@@ -84,9 +85,9 @@ _BOOL: TypeAdapter[bool] = TypeAdapter(bool)
 _STR: TypeAdapter[str] = TypeAdapter(str)
 
 
-def _problem(field: str, message: str, kind: str, location: str = "query") -> ValidationProblem:
-    error: FieldError = {"in": location, "field": field, "message": message, "type": kind}
-    return ValidationProblem([error])
+def query_problem(field: str, message: str, kind: str = "out_of_range") -> ValidationProblem:
+    """A 422 naming one query parameter: what a list refuses in its query string."""
+    return ValidationProblem([_error(field, message, kind)])
 
 
 def build_filters(
@@ -202,9 +203,9 @@ def parse_sort(
                 f"cannot sort by {name!r}; the sortable fields are: {allowed}. A field "
                 "becomes sortable when the resource's repository lists it in `sortable`"
             )
-            raise _problem("sort", message, "unknown_field")
+            raise query_problem("sort", message, "unknown_field")
         if name in seen:
-            raise _problem("sort", f"{name!r} is named twice", "duplicate_field")
+            raise query_problem("sort", f"{name!r} is named twice", "duplicate_field")
         seen.add(name)
         keys.append(SortKey(field, descending))
     if tie_breaker.name not in seen:

@@ -42,8 +42,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stackkit.db.cursor import CursorCodec
 from stackkit.db.errors import StaleVersion
 from stackkit.db.model import Model, utcnow
-from stackkit.db.query import Field, SortKey, build_filters, keyset_after, model_fields, parse_sort
-from stackkit.http.problems import ValidationProblem
+from stackkit.db.query import (
+    Field,
+    SortKey,
+    build_filters,
+    keyset_after,
+    model_fields,
+    parse_sort,
+    query_problem,
+)
 
 __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "Page", "Repository"]
 
@@ -186,7 +193,7 @@ class Repository(Generic[M]):
         keys = self._sort_keys(sort)
         _check_limit(limit)
         if offset < 0:
-            raise _query_problem("offset", "must be 0 or more")
+            raise query_problem("offset", "must be 0 or more")
         query = self._select(filters).order_by(*(k.order_by() for k in keys))
         return list((await self.session.scalars(query.limit(limit).offset(offset))).all())
 
@@ -208,7 +215,7 @@ class Repository(Generic[M]):
         if cursor:
             raw = cursors.decode(cursor, spec)
             if len(raw) != len(keys):
-                raise _query_problem("cursor", "not a cursor this list gave out", "invalid_cursor")
+                raise query_problem("cursor", "not a cursor this list gave out", "invalid_cursor")
             values = [
                 None if value is None else _cursor_value(key, value)
                 for key, value in zip(keys, raw, strict=True)
@@ -335,15 +342,9 @@ def _cursor_value(key: SortKey, raw: Any) -> Any:
     try:
         return key.field.adapter.validate_python(raw, strict=False)
     except ValueError:
-        raise _query_problem(
-            "cursor", "not a cursor this list gave out", "invalid_cursor"
-        ) from None
+        raise query_problem("cursor", "not a cursor this list gave out", "invalid_cursor") from None
 
 
 def _check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise _query_problem("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
-
-
-def _query_problem(field: str, message: str, kind: str = "out_of_range") -> ValidationProblem:
-    return ValidationProblem([{"in": "query", "field": field, "message": message, "type": kind}])
+        raise query_problem("limit", f"must be between 1 and {MAX_PAGE_SIZE}")

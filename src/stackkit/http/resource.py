@@ -37,7 +37,7 @@ from starlette.responses import Response
 
 from stackkit.db.database import Database
 from stackkit.db.model import MAX_ID
-from stackkit.db.query import OPERATORS
+from stackkit.db.query import OPERATORS, query_problem
 from stackkit.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from stackkit.db.service import Service
 from stackkit.http.conditional import (
@@ -269,15 +269,14 @@ class Resource:
         """The user id of an `owner_id=<id>` list filter: for admins only (everyone else
         sees only their own rows, and learns nothing by naming another's id)."""
         if not self.sees_all(request):
-            raise _query_problem(
-                "forbidden", f"only holders of the {self.admin_role!r} role filter on owner_id"
-            )
+            message = f"only holders of the {self.admin_role!r} role filter on owner_id"
+            raise query_problem(OWNER_COLUMN, message, "forbidden")
         try:
             owner = int(value)
         except (TypeError, ValueError):
             owner = 0
         if not 1 <= owner <= MAX_ID:
-            raise _query_problem("invalid_value", f"must be a user id, 1 to {MAX_ID}")
+            raise query_problem(OWNER_COLUMN, f"must be a user id, 1 to {MAX_ID}", "invalid_value")
         return owner
 
     def rate_limit_for(self, action: str) -> str | bool | None:
@@ -397,12 +396,6 @@ def _check_owned(
             f"resource {name!r} is owned: its update model must not declare {OWNER_COLUMN!r}, "
             "or a PATCH could move a row into another user's list"
         )
-
-
-def _query_problem(kind: str, message: str) -> ValidationProblem:
-    return ValidationProblem(
-        [{"in": "query", "field": OWNER_COLUMN, "type": kind, "message": message}]
-    )
 
 
 READ_ONLY_FIELDS = frozenset({"id", "version", "created_at", "updated_at", "deleted_at"})
