@@ -152,3 +152,17 @@ def test_the_next_line_can_be_pasted_as_printed(tmp_path: Path, on_path: bool) -
     )  # fmt: skip
     assert version.returncode == 0, version.stderr
     assert version.stdout.startswith("stackkit, version")
+    # `generate resource`, run in the project, prints a command that works there too.
+    result = subprocess.run(
+        [str(stackkit), "generate", "resource", "task", "title:str"], cwd=tmp_path / "demo",
+        env=environment, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("Next: ")]
+    command = line.removeprefix("Next: ").split(" db upgrade")[0]
+    assert (command == "stackkit") is on_path
+    upgraded = subprocess.run(
+        ["bash", "-c", f"{command} db upgrade"], cwd=tmp_path / "demo", env=environment,
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr

@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from stackkit.cli.app_commands import load_app
@@ -32,6 +33,7 @@ from stackkit.cli.codegen import (
 )
 from stackkit.cli.errors import one_line
 from stackkit.cli.fields import FieldSpec, parse_fields
+from stackkit.cli.new import stackkit_command
 from stackkit.cli.project import Project, find_project
 from stackkit.cli.record import BASE, RECORD, ProjectRecord, ResourceRecord
 from stackkit.db.migrations import MigrationError, alembic_config, revision, upgrade
@@ -149,7 +151,11 @@ def resource_command(name: str, fields: tuple[str, ...]) -> None:
     console.print(f"[green]Added[/green] {names.plural} ({names.model}):")
     for path in [*changed, *([migration] if migration else [])]:
         console.print(f"  {path.relative_to(project.root)}")
-    console.print("Next: [bold]stackkit db upgrade[/bold] (or stackkit run), then the tests.")
+    stackkit = escape(stackkit_command(Path.cwd()))
+    console.print(
+        f"Next: [bold]{stackkit} db upgrade[/bold] (or {stackkit} run), then the tests.",
+        soft_wrap=True,
+    )
 
 
 def add_imports(source: str, imports: Imports, *, first_party: str = "") -> str:
