@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     REAL,
     BigInteger,
+    Boolean,
     Date,
     Float,
     Integer,
@@ -27,7 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from stackkit.db import Database
 from stackkit.db.model import UTCDateTime
-from stackkit.db.query import build_filters, model_fields
+from stackkit.db.query import SortKey, build_filters, keyset_after, model_fields
 from stackkit.http.problems import ValidationProblem
 
 
@@ -50,6 +51,7 @@ class Probe(_Base):
     day: Mapped[date] = mapped_column(Date, default=date(2026, 1, 1))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=None, nullable=True)
     label: Mapped[str] = mapped_column(String(20), default="probe")
+    flag: Mapped[bool | None] = mapped_column(Boolean, default=False, nullable=True)
     extra: Mapped[Any] = mapped_column(JSON, default=None, nullable=True)
 
 
@@ -90,6 +92,8 @@ OUT_OF_RANGE = {
     "contains-on-date": {"day__contains": "2026"},
     "contains-on-decimal": {"amount__contains": "1"},
     "json-column": {"extra": "{}"},
+    "bool-lt": {"flag__lt": "0"},
+    "bool-gte": {"flag__gte": "true"},
 }
 
 
@@ -120,6 +124,9 @@ AT_THE_EDGE = {
     "datetime-min-west": ({"at__gt": "0001-01-01T00:00:00-10:00"}, False),
     "datetime-null": ({"at__isnull": "true"}, True),
     "contains-on-text": ({"label__contains": "rob"}, True),
+    "bool-eq": ({"flag": "false"}, True),
+    "bool-ne": ({"flag__ne": "true"}, True),
+    "bool-in": ({"flag__in": "true,false"}, True),
 }
 
 
@@ -137,3 +144,16 @@ def test_columns_no_filter_can_compare_are_not_filterable() -> None:
     assert "extra" not in FIELDS
     assert FIELDS["label"].text
     assert not FIELDS["number"].text
+
+
+@pytest.mark.parametrize("descending", [False, True], ids=["ascending", "descending"])
+async def test_keyset_pages_can_follow_a_true_or_false_column(
+    probes: Database, descending: bool
+) -> None:
+    async with probes.session() as session:
+        session.add_all([Probe(id=2, flag=True), Probe(id=3, flag=None)])
+    keys = [SortKey(FIELDS["flag"], descending), SortKey(FIELDS["id"], descending)]
+    after = keyset_after(keys, [False, 1] if not descending else [True, 2])
+    async with probes.session(read_only=True) as session:
+        rows = (await session.scalars(select(Probe.id).where(after))).all()
+    assert sorted(rows) == ([2, 3] if not descending else [1, 3])

@@ -33,6 +33,7 @@ from sqlalchemy import (
     SmallInteger,
     and_,
     false,
+    literal,
     or_,
     tuple_,
 )
@@ -64,6 +65,8 @@ class Field:
     nullable: bool
     text: bool = False
     """Whether the column holds text, which `contains` needs."""
+    ordered: bool = True
+    """Whether `lt`, `lte`, `gt` and `gte` mean something (not for true/false)."""
 
 
 _Builder = Callable[[InstrumentedAttribute[Any], Any], ColumnElement[bool]]
@@ -81,6 +84,7 @@ OPERATORS: dict[str, _Builder] = {
     "isnull": lambda column, value: column.is_(None) if value else column.is_not(None),
 }
 MAX_IN_VALUES = 100
+_ORDERING = frozenset({"lt", "lte", "gt", "gte"})
 _BOOL: TypeAdapter[bool] = TypeAdapter(bool)
 _STR: TypeAdapter[str] = TypeAdapter(str)
 
@@ -115,6 +119,10 @@ def build_filters(
             continue
         if operator == "contains" and not field.text:
             message = f"{name!r} is not text: `contains` works on text fields only"
+            errors.append(_error(key, message, "unknown_operator"))
+            continue
+        if operator in _ORDERING and not field.ordered:
+            message = f"{name!r} is true or false: use eq, ne, in or isnull"
             errors.append(_error(key, message, "unknown_operator"))
             continue
         try:
@@ -240,7 +248,9 @@ def _strictly_after(key: SortKey, value: Any) -> ColumnElement[bool]:
     column = key.field.column
     if value is None:
         return false()  # NULLs sort last: nothing comes after them on this column
-    beyond = column < value if key.descending else column > value
+    # A bound value, not the constant: SQLAlchemy allows only = and != with True/False.
+    bound = literal(value, type_=column.type)
+    beyond = column < bound if key.descending else column > bound
     return or_(beyond, column.is_(None)) if key.field.nullable else beyond
 
 
@@ -262,8 +272,15 @@ def model_fields(model: type[Any], names: Iterable[str] | None = None) -> dict[s
         column = columns[name]
         adapter = _adapter_for(column.type)
         if adapter is not None:
-            text = _python_type(column.type) is str
-            fields[name] = Field(name, getattr(model, name), adapter, bool(column.nullable), text)
+            python_type = _python_type(column.type)
+            fields[name] = Field(
+                name,
+                getattr(model, name),
+                adapter,
+                bool(column.nullable),
+                text=python_type is str,
+                ordered=python_type is not bool,
+            )
     return fields
 
 
