@@ -330,6 +330,38 @@ def test_check_passes_on_a_migrated_project(
     ]
 
 
+def test_check_warns_of_sqlite_tables_that_reuse_ids_until_migrated(
+    project: DemoProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table made before ids were never reused: `check` says which, and how to fix it."""
+    monkeypatch.setenv("SECRET_KEY", STRONG_KEY)
+    table = user_table(project)
+    models = f"{project.package}.models"
+    old_table = (
+        f"import {models}\n"
+        f"    table = {models}.User.__table__\n"
+        "    table.dialect_kwargs['sqlite_autoincrement'] = False\n"
+        "    try:\n"
+        "        table.create(op.get_bind())\n"
+        "    finally:\n"
+        "        table.dialect_kwargs['sqlite_autoincrement'] = True"
+    )
+    add_revision(project, "0001", None, old_table)
+    migrate(project)
+    result = invoke("check")
+    assert result.exit_code == 0, result.output
+    [line] = [line for line in result.output.splitlines() if "migrations" in line]
+    assert line.startswith(f"warn  migrations  at 0001; {table} hand out the id of a deleted row")
+    assert f'never_reuse_ids("{table}", ...)' in line
+
+    fix = f"from stackkit.db.migration_ops import never_reuse_ids\n    never_reuse_ids({table!r})"
+    add_revision(project, "0002", "0001", fix)
+    migrate(project)
+    result = invoke("check")
+    assert result.exit_code == 0, result.output
+    assert "ok    migrations  at 0002" in result.output
+
+
 def test_check_warns_of_a_missing_secret_key_outside_production(project: DemoProject) -> None:
     migrate(project)
     result = invoke("check")

@@ -5,14 +5,17 @@ made by `create_app`, as `stackkit run` needs), the database, Redis (when
 `REDIS_URL` is set) and the migrations. A check that needs an earlier one is
 skipped when that one failed: the migrations need the database, every check
 needs valid settings. Nothing is written: a SQLite file that does not exist yet
-is reported, not created.
+is reported, not created. Up-to-date migrations warn when SQLite tables of the
+app's models lack AUTOINCREMENT (made before ids were never reused).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -31,7 +34,7 @@ from stackkit.cache.store import StoreUnavailable
 from stackkit.cli.errors import one_line
 from stackkit.cli.project import Project, find_project
 from stackkit.cli.settings import hide_password
-from stackkit.db import Database, DatabaseUnavailable
+from stackkit.db import Database, DatabaseUnavailable, Model
 from stackkit.db.migrations import MigrationError, alembic_config, current, heads
 from stackkit.settings import Settings, SettingsError, load_settings, secret_key_weakness
 
@@ -105,7 +108,7 @@ def run_checks(project: Project) -> Iterator[CheckResult]:
             "pending: the database does not exist yet; run `stackkit db upgrade`",
         )
     else:
-        yield _migrations(project, settings)
+        yield _ids_never_reused(_migrations(project, settings), settings)
 
 
 def _load_settings() -> tuple[Settings | None, list[tuple[str, str]]]:
@@ -224,6 +227,48 @@ def _app(project: Project) -> CheckResult:
     except click.ClickException as error:
         return CheckResult("app", "FAIL", error.message)
     return CheckResult("app", "ok", project.app)
+
+
+def _ids_never_reused(migrations: CheckResult, settings: Settings) -> CheckResult:
+    """A warning on up-to-date migrations when SQLite tables of the app's models were made
+    without AUTOINCREMENT (projects generated before): they hand out a deleted row's id
+    again, to a new account for one."""
+    if migrations.status != "ok":
+        return migrations
+    tables = _tables_that_reuse_ids(settings.database_url)
+    if not tables:
+        return migrations
+    listed = ", ".join(tables)
+    return CheckResult(
+        "migrations",
+        "warn",
+        f"{migrations.detail}; {listed} hand out the id of a deleted row again: add a "
+        f'migration calling never_reuse_ids("{tables[0]}", ...) (docs: data-layer, '
+        '"Ids are never reused")',
+    )
+
+
+def _tables_that_reuse_ids(url: str) -> list[str]:
+    """The app's `Model` tables in a SQLite database that lack AUTOINCREMENT."""
+    parsed = make_url(url)
+    path = parsed.database or ""
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or path in ("", ":memory:")
+        or path.startswith("file:")
+    ):
+        return []
+    # The "app" check imported the app: its models are in Model.metadata.
+    try:
+        with closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)) as db:
+            rows = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall()
+    except sqlite3.Error:
+        return []
+    return sorted(
+        name
+        for name, sql in rows
+        if name in Model.metadata.tables and "AUTOINCREMENT" not in (sql or "").upper()
+    )
 
 
 def _migrations(project: Project, settings: Settings) -> CheckResult:
