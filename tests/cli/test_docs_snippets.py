@@ -7,8 +7,9 @@ Python blocks are pasted into the file their marker names. A comment right
 before a block says how to run it when running it as is cannot work:
 
     <!-- snippet: skip REASON -->         not run (installs from an index, needs Docker...)
-    <!-- snippet: server -->              its last line serves until stopped: the lines
-                                          before it run, then the server starts in the
+    <!-- snippet: server -->              its last command serves until stopped: the lines
+                                          before it (and the commands `&&` chains before
+                                          it) run, then the server starts in the
                                           background on a free port (for `localhost:8000`)
     <!-- snippet: restart -->             restart the server, then run the block
     <!-- snippet: paste FILE -->          a Python block: its imports join FILE's, and
@@ -140,8 +141,12 @@ class Session:
         return result.stdout
 
     def serve(self, block: str) -> None:
-        """Run the block's lines but the last, then its last line as a server."""
+        """Run the block's lines but the last, then its last line as a server (the last
+        command of it, when it chains several with `&&`, as the README's one line does)."""
         *before, last = block.strip().splitlines()
+        chained, _, last = last.rpartition(" && ")
+        if chained:
+            before.append(chained)
         if before:
             self.shell("\n".join(before))
         self.server_block, self.server_cwd = last, self.cwd
