@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from stackkit.cache.store import Store, StoreUnavailable
-from stackkit.http.conditional import ANY, any_weak_match, parse_entity_tag, parse_entity_tags
+from stackkit.http.conditional import none_match, parse_entity_tag
 from stackkit.http.routing import ROUTE_SCOPE_KEY, RouteFinder, RouteSpec, principal
 from stackkit.logs import ThrottledWarning
 
@@ -358,18 +358,11 @@ def _header(headers: Any, name: bytes) -> bytes | None:
 
 
 def _matches(scope: Scope, etag: bytes) -> bool:
-    """Whether the request's `If-None-Match` matches `etag` by the weak comparison (RFC
-    9110, 13.1.2); `*` matches any. A malformed value is ignored, as if absent."""
+    """Whether the request's `If-None-Match` matches `etag` (`none_match`)."""
     wanted = _header(scope["headers"], b"if-none-match")
     if wanted is None or not etag:
         return False
-    condition = parse_entity_tags(wanted.decode("latin-1"))
-    if condition is None:
-        return False
-    if condition == ANY:
-        return True
-    current = parse_entity_tag(etag.decode("latin-1"))
-    return current is not None and any_weak_match(condition, current)
+    return none_match(wanted.decode("latin-1"), parse_entity_tag(etag.decode("latin-1")))
 
 
 async def _send_not_modified(send: Send, etag: bytes, status: bytes) -> None:

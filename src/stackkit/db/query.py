@@ -109,7 +109,13 @@ def build_filters(
         operator = operator or "eq"
         field = fields.get(name)
         if field is None:
-            errors.append(_error(key, _not_filterable(name, fields), "unknown_field"))
+            errors.append(
+                _error(
+                    key,
+                    _not_allowed(name, fields, action="filter on", setting="filterable"),
+                    "unknown_field",
+                )
+            )
             continue
         if operator not in OPERATORS:
             known = ", ".join(OPERATORS)
@@ -136,13 +142,13 @@ def build_filters(
     return conditions
 
 
-def _not_filterable(name: str, fields: Mapping[str, Field]) -> str:
-    # The same words for a column left out of `filterable` and for no column at all, so
-    # that the answer tells a client nothing about columns it cannot see.
+def _not_allowed(name: str, fields: Mapping[str, Field], *, action: str, setting: str) -> str:
+    # The same words for a column left out of `filterable` (`sortable`) and for no column
+    # at all, so that the answer tells a client nothing about columns it cannot see.
     allowed = ", ".join(sorted(fields)) or "none"
     return (
-        f"cannot filter on {name!r}; the filterable fields are: {allowed}. A field "
-        "becomes filterable when the resource's repository lists it in `filterable`"
+        f"cannot {action} {name!r}; the {setting} fields are: {allowed}. A field becomes "
+        f"{setting} when the resource's repository lists it in `{setting}`"
     )
 
 
@@ -206,11 +212,7 @@ def parse_sort(
         name = raw.removeprefix("-").removeprefix("+")
         field = fields.get(name)
         if field is None:
-            allowed = ", ".join(sorted(fields)) or "none"
-            message = (
-                f"cannot sort by {name!r}; the sortable fields are: {allowed}. A field "
-                "becomes sortable when the resource's repository lists it in `sortable`"
-            )
+            message = _not_allowed(name, fields, action="sort by", setting="sortable")
             raise query_problem("sort", message, "unknown_field")
         if name in seen:
             raise query_problem("sort", f"{name!r} is named twice", "duplicate_field")
@@ -270,9 +272,9 @@ def model_fields(model: type[Any], names: Iterable[str] | None = None) -> dict[s
     fields = {}
     for name in wanted:
         column = columns[name]
-        adapter = _adapter_for(column.type)
+        python_type = _python_type(column.type)
+        adapter = _adapter_for(column.type, python_type)
         if adapter is not None:
-            python_type = _python_type(column.type)
             fields[name] = Field(
                 name,
                 getattr(model, name),
@@ -291,10 +293,10 @@ def _python_type(type_: TypeEngine[Any]) -> type[Any] | None:
         return None
 
 
-def _adapter_for(type_: TypeEngine[Any]) -> TypeAdapter[Any] | None:
-    """The adapter that types a filter value for a column of `type_`, with the column's
-    range; None for a type no filter can compare on every database (JSON, arrays)."""
-    python_type = _python_type(type_)
+def _adapter_for(type_: TypeEngine[Any], python_type: type[Any] | None) -> TypeAdapter[Any] | None:
+    """The adapter that types a filter value for a column of `type_` (whose Python type is
+    `python_type`), with the column's range; None for a type no filter can compare on
+    every database (JSON, arrays)."""
     if python_type is None or python_type in (object, dict, list):
         return None  # JSON (`object`), arrays: PostgreSQL's json has not even `=`
     sql_type = type_.impl_instance if isinstance(type_, TypeDecorator) else type_

@@ -23,6 +23,7 @@ __all__ = [
     "EntityTag",
     "any_strong_match",
     "any_weak_match",
+    "none_match",
     "parse_entity_tag",
     "parse_entity_tags",
 ]
@@ -88,3 +89,15 @@ def any_weak_match(tags: Sequence[EntityTag], current: EntityTag) -> bool:
     """Whether one of `tags` matches `current` by the weak comparison: the same opaque
     value, weak or not."""
     return any(tag.opaque == current.opaque for tag in tags)
+
+
+def none_match(if_none_match: str | None, current: EntityTag | None) -> bool:
+    """Whether an `If-None-Match` value matches the `current` representation, so that a
+    GET answers 304: `*` matches any, tags by the weak comparison (13.1.2). A missing or
+    malformed value, or no current tag, matches nothing."""
+    if if_none_match is None or current is None:
+        return False
+    condition = parse_entity_tags(if_none_match)
+    if condition is None:
+        return False
+    return condition == ANY or any_weak_match(condition, current)

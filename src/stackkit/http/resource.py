@@ -40,12 +40,7 @@ from stackkit.db.model import MAX_ID
 from stackkit.db.query import OPERATORS, query_problem
 from stackkit.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from stackkit.db.service import Service
-from stackkit.http.conditional import (
-    ANY,
-    EntityTag,
-    any_weak_match,
-    parse_entity_tags,
-)
+from stackkit.http.conditional import ANY, EntityTag, none_match, parse_entity_tags
 from stackkit.http.problems import ProblemError, ValidationProblem
 from stackkit.http.routing import Controller, check_access
 
@@ -295,7 +290,9 @@ class Resource:
         resource = self
         ListQuery, PageModel = self.list_query, self.page_model
         CreateModel, UpdateModel = self.create_model, self.update_model
-        columns = frozenset(self.service.repository.model.__table__.c.keys())
+        columns = self.service.repository.model.__table__.c.keys()
+        create_fields = _BodyFields(CreateModel, columns, keep_owner=self.owned)
+        update_fields = _BodyFields(UpdateModel, columns, keep_owner=False)
 
         async def list_rows(request: Request, query: BaseModel) -> Any:
             values = query.model_dump(exclude_none=True)
@@ -314,7 +311,7 @@ class Resource:
             return {"items": page.items, "next_cursor": page.next_cursor}
 
         async def create_row(request: Request, body: BaseModel) -> Response:
-            await _refuse_fields(request, CreateModel, columns, keep_owner=resource.owned)
+            await create_fields.check(request)
             values = body.model_dump()
             if resource.owned:
                 values[OWNER_COLUMN] = resource.owner_of(request)
@@ -329,7 +326,7 @@ class Resource:
             return resource._row_response(row)
 
         async def update_row(request: Request, path: IdPath, body: BaseModel) -> Response:
-            await _refuse_fields(request, UpdateModel, columns, keep_owner=False)
+            await update_fields.check(request)
             changes = body.model_dump(exclude_unset=True)
             await resource.check_references(request, changes)
             service = resource.service_for(request)
@@ -402,33 +399,41 @@ READ_ONLY_FIELDS = frozenset({"id", "version", "created_at", "updated_at", "dele
 """Columns the data layer maintains: a body that names one is refused (422)."""
 
 
-async def _refuse_fields(
-    request: Request, model: type[BaseModel], columns: frozenset[str], *, keep_owner: bool
-) -> None:
-    """422 naming every field of the body that the model does not declare (a model that
-    says `extra="allow"` lets the table's other `columns` through), and every read-only
-    one: a typo or a planted `owner_id` is an error, not silently dropped.
+class _BodyFields:
+    """What a create or update body may name, worked out once per model: a field the
+    model does not declare (a model that says `extra="allow"` lets the table's other
+    `columns` through) or a read-only one is a 422, not silently dropped (a typo, a
+    planted `owner_id`).
 
     `keep_owner`: on create, an owned resource sets `owner_id` itself, over the value of
     a create model that declares it.
     """
-    data = json.loads(await request.body() or b"{}")
-    if not isinstance(data, dict):
-        return  # the model refused it already
-    declared = {field.alias or name for name, field in model.model_fields.items()}
-    declared |= set(model.model_fields)
-    read_only = READ_ONLY_FIELDS | ({OWNER_COLUMN} - (declared if keep_owner else set()))
-    open_model = model.model_config.get("extra") == "allow"
-    errors = []
-    for name in sorted(data):
-        if name in read_only:
-            kind, message = "read_only", "is set by the server and cannot be given"
-        elif name not in declared and not (open_model and name in columns):
-            kind, message = "unknown_field", f"is not a field of {model.__name__}"
-        else:
-            continue
-        errors.append({"in": "body", "field": name, "type": kind, "message": message})
-    if errors:
+
+    def __init__(
+        self, model: type[BaseModel], columns: Collection[str], *, keep_owner: bool
+    ) -> None:
+        declared = {field.alias or name for name, field in model.model_fields.items()}
+        declared |= set(model.model_fields)
+        self.model_name = model.__name__
+        self.read_only = READ_ONLY_FIELDS | ({OWNER_COLUMN} - (declared if keep_owner else set()))
+        allowed = (
+            declared | set(columns) if model.model_config.get("extra") == "allow" else declared
+        )
+        self.allowed = frozenset(allowed - self.read_only)
+
+    async def check(self, request: Request) -> None:
+        data = json.loads(await request.body() or b"{}")
+        if not isinstance(data, dict) or self.allowed.issuperset(data):
+            return  # not an object (the model refused it already), or nothing to refuse
+        errors = []
+        for name in sorted(data):
+            if name in self.read_only:
+                kind, message = "read_only", "is set by the server and cannot be given"
+            elif name not in self.allowed:
+                kind, message = "unknown_field", f"is not a field of {self.model_name}"
+            else:
+                continue
+            errors.append({"in": "body", "field": name, "type": kind, "message": message})
         raise ValidationProblem(errors)
 
 
@@ -479,15 +484,8 @@ def _version_of(tag: EntityTag) -> int | None:
 
 
 def _not_modified(request: Request, version: int) -> bool:
-    """Whether `If-None-Match` matches the row at `version` (weak comparison, RFC 9110
-    13.1.2), so that a GET answers 304. A malformed value is ignored."""
-    value = request.headers.get("if-none-match")
-    if value is None:
-        return False
-    condition = parse_entity_tags(value)
-    if condition is None:
-        return False
-    return condition == ANY or any_weak_match(condition, EntityTag(str(version)))
+    """Whether `If-None-Match` matches the row at `version`, so that a GET answers 304."""
+    return none_match(request.headers.get("if-none-match"), EntityTag(str(version)))
 
 
 def _list_query_model(
