@@ -130,35 +130,85 @@ def test_login_fails_closed_when_the_limits_cannot_be_checked(
 # Refreshing with the cookie
 
 
-@pytest.mark.parametrize(
-    ("headers", "status"),
+# Which requests may use the refresh cookie: (headers, allowed), for an app whose
+# CORS origins are https://app.example.com.
+COOKIE_ORIGINS = pytest.mark.parametrize(
+    ("headers", "allowed"),
     [
-        ({"Origin": "https://testserver"}, 200),
-        ({"X-Requested-With": "fetch"}, 200),
-        ({"Origin": "https://app.example.com"}, 200),
-        ({"Origin": "https://evil.example"}, 403),
-        ({"Origin": "null"}, 403),
-        ({"Origin": "https://evil.example", "X-Requested-With": "fetch"}, 403),
-        ({}, 403),
+        ({"Origin": "https://testserver"}, True),
+        ({"Origin": "https://testserver/"}, True),
+        ({"Origin": "HTTPS://TestServer"}, True),
+        ({"X-Requested-With": "fetch"}, True),
+        ({"Origin": "https://app.example.com"}, True),
+        ({"Origin": "https://evil.example"}, False),
+        ({"Origin": "null"}, False),
+        ({"Origin": "https://evil.example", "X-Requested-With": "fetch"}, False),
+        ({}, False),
+        # Origins that only begin (or end) like an allowed one are other sites.
+        ({"Origin": "https://testserver.evil.example"}, False),
+        ({"Origin": "https://testserver:8443"}, False),
+        ({"Origin": "https://app.example.com.evil.example"}, False),
+        ({"Origin": "https://evil.app.example.com"}, False),
+        ({"Origin": "http://app.example.com"}, False),
     ],
     ids=[
         "same-origin",
+        "same-origin-slash",
+        "same-origin-upper-case",
         "custom-header",
         "cors-origin",
         "cross-site",
         "null-origin",
         "cross-site-with-header",
         "no-origin-no-header",
+        "prefix-of-own",
+        "own-host-other-port",
+        "prefix-of-cors",
+        "suffix-of-cors",
+        "cors-other-scheme",
     ],
 )
+
+
+@COOKIE_ORIGINS
 def test_cookie_refresh_is_refused_across_sites(
-    make_auth_client: Callable[..., TestClient], headers: dict[str, str], status: int
+    make_auth_client: Callable[..., TestClient], headers: dict[str, str], allowed: bool
 ) -> None:
     client = make_auth_client(_settings(cors_origins="https://app.example.com"))
     register(client)
     login(client)
     response = client.post("/api/auth/refresh", headers=headers)
-    assert response.status_code == status
+    assert response.status_code == (200 if allowed else 403)
+
+
+@pytest.mark.parametrize("path", ["/api/auth/refresh", "/api/auth/logout"])
+@pytest.mark.parametrize(
+    "origin",
+    ["https://testserver.evil.example", "https://testserverevil.example", "https://testserver.",
+     "https://app.example.com.evil.example", "https://app.example.comx"],
+)  # fmt: skip
+def test_an_origin_that_only_starts_like_an_allowed_one_is_refused(
+    make_auth_client: Callable[..., TestClient], path: str, origin: str
+) -> None:
+    client = make_auth_client(_settings(cors_origins="https://app.example.com"))
+    register(client)
+    tokens = login(client)
+    assert client.post(path, headers={"Origin": origin}).status_code == 403
+    assert client.get("/api/auth/me", headers=bearer(tokens)).status_code == 200
+
+
+@COOKIE_ORIGINS
+def test_logout_with_the_cookie_needs_an_allowed_origin(
+    make_auth_client: Callable[..., TestClient], headers: dict[str, str], allowed: bool
+) -> None:
+    """A cross-site page must not end its visitor's session (logout CSRF)."""
+    client = make_auth_client(_settings(cors_origins="https://app.example.com"))
+    register(client)
+    tokens = login(client)
+    response = client.post("/api/auth/logout", headers=headers)
+    assert response.status_code == (204 if allowed else 403)
+    me = client.get("/api/auth/me", headers=bearer(tokens))
+    assert me.status_code == (401 if allowed else 200)
 
 
 def test_cookie_refresh_rotates_the_cookie(client: TestClient) -> None:

@@ -19,7 +19,9 @@ from starlette.testclient import TestClient
 
 from stackkit import Settings
 from stackkit.auth import AccessTokens, Auth, InvalidToken, TokenKeys
-from stackkit.auth.tokens import DEFAULT_LEEWAY
+from stackkit.auth import tokens as tokens_module
+from stackkit.auth.passwords import PasswordHasher
+from stackkit.auth.tokens import DEFAULT_LEEWAY, MAX_TOKEN_LENGTH
 from tests.auth.conftest import PASSWORD, bearer, login, register
 
 
@@ -335,3 +337,92 @@ def test_verification_works_without_the_token_cache() -> None:
         assert tokens.verify(issued.token).roles == frozenset({"admin"})
     with pytest.raises(InvalidToken):
         tokens.verify(issued.token + "x")
+
+
+# Caps that keep hostile input away from the expensive code
+
+
+@pytest.fixture
+def hash_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the `PasswordHasher` methods called, in order."""
+    calls: list[str] = []
+    for name in ("hash", "verify"):
+        original = getattr(PasswordHasher, name)
+
+        def counted(self: PasswordHasher, *args: Any, _name: str = name, _f: Any = original) -> Any:
+            calls.append(_name)
+            return _f(self, *args)
+
+        monkeypatch.setattr(PasswordHasher, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("post", "/api/auth/login",
+         {"email": "ada@example.com", "password": "{long}"}, "password"),
+        ("post", "/api/auth/register",
+         {"email": "bo@example.com", "password": "{long}"}, "password"),
+        ("post", "/api/auth/password",
+         {"current_password": "{long}", "new_password": PASSWORD + "2"}, "current_password"),
+        ("post", "/api/auth/password",
+         {"current_password": PASSWORD, "new_password": "{long}"}, "new_password"),
+        ("post", "/api/auth/password-reset/confirm",
+         {"token": "x" * 40, "new_password": "{long}"}, "new_password"),
+    ],
+    ids=["login", "register", "change-current", "change-new", "reset"],
+)  # fmt: skip
+def test_a_password_over_1024_characters_is_refused_before_hashing(
+    client: TestClient,
+    tokens: dict[str, Any],
+    hash_calls: list[str],
+    method: str,
+    path: str,
+    body: dict[str, str],
+    field: str,
+) -> None:
+    def send(password: str) -> Any:
+        filled = {k: password if v == "{long}" else v for k, v in body.items()}
+        return client.request(method, path, json=filled, headers=bearer(tokens))
+
+    hash_calls.clear()
+    refused = send("p" * 1025)
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == [field]
+    assert hash_calls == []
+    # At the cap, the password reaches the usual checks (and, on sign-in, the hasher).
+    at_cap = send("p" * 1024)
+    assert at_cap.status_code != 422 or all(
+        e["field"] == field and "1024" not in e["message"] for e in at_cap.json()["errors"]
+    ), at_cap.text
+
+
+def test_a_token_over_8192_characters_is_refused_before_decoding(
+    client: TestClient, tokens: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A genuinely signed token, padded with a claim of its own, is taken up to the cap
+    and refused past it without being decoded."""
+    claims = _valid_claims(client, tokens)
+    padded: dict[str, str] = {}
+    pad = 0
+    while True:
+        token = _sign(client, {**claims, "pad": "x" * pad})
+        if len(token) > MAX_TOKEN_LENGTH:
+            padded["over"] = token
+            break
+        padded["within"] = token
+        pad += 1
+    assert MAX_TOKEN_LENGTH - 4 <= len(padded["within"]) <= MAX_TOKEN_LENGTH
+    assert client.get("/api/auth/me", headers=bearer({"access_token": padded["within"]})).is_success
+
+    decoded: list[str] = []
+    original = tokens_module._DECODER.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return original(token, *args, **kwargs)
+
+    monkeypatch.setattr(tokens_module._DECODER, "decode", counting)
+    assert_refused(client, f"Bearer {padded['over']}")
+    assert decoded == []

@@ -24,6 +24,15 @@ class Item(BaseModel):
     name: str
 
 
+# Cache-Control values that forbid a shared cache to store the answer.
+FORBIDDING = {
+    "no-store": "no-store",
+    "private": "private",
+    "private-max-age": "Private, max-age=600",
+    "public-no-store": "public, max-age=600, NO-STORE",
+}
+
+
 class Counting:
     """The routes of the tests, counting how often each handler really ran."""
 
@@ -65,10 +74,16 @@ class Counting:
             self.count("live")
             return {"n": self.calls["live"]}
 
-        @api.get("/no-store")
-        async def no_store() -> JSONResponse:
-            self.count("no-store")
-            return JSONResponse({"secret": 1}, headers={"cache-control": "no-store"})
+        @api.get("/forbidding/{kind}")
+        async def forbidding(request: Request) -> JSONResponse:
+            kind = request.path_params["kind"]
+            self.count(kind)
+            response = JSONResponse({"secret": self.calls[kind]})
+            if kind == "set-cookie":
+                response.set_cookie("session", "s3cr3t")
+            else:
+                response.headers["cache-control"] = FORBIDDING[kind]
+            return response
 
         return api
 
@@ -247,14 +262,16 @@ async def test_opted_out_routes_never_touch_the_store(
         assert len(cache_store) == 0  # no entry, no lock, no version
 
 
-async def test_responses_that_forbid_storing_are_not_stored(
-    client: httpx2.AsyncClient, routes: Counting
+@pytest.mark.parametrize("kind", [*FORBIDDING, "set-cookie"])
+async def test_private_no_store_or_cookie_setting_answers_are_never_stored(
+    client: httpx2.AsyncClient, routes: Counting, kind: str
 ) -> None:
-    first = await client.get("/api/no-store")
-    second = await client.get("/api/no-store")
+    first = await client.get(f"/api/forbidding/{kind}")
+    second = await client.get(f"/api/forbidding/{kind}")
     assert first.status_code == second.status_code == 200
     assert second.headers["cache-status"] == "stackkit; fwd=miss"
-    assert routes.calls["no-store"] == 2
+    assert (first.json(), second.json()) == ({"secret": 1}, {"secret": 2})
+    assert routes.calls[kind] == 2
 
 
 async def test_head_is_answered_from_the_cached_get(client: httpx2.AsyncClient) -> None:

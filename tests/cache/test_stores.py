@@ -134,8 +134,35 @@ async def test_prefixes_keep_stores_apart(store: Store) -> None:
         await other.close()
 
 
-async def test_check_answers(store: Store) -> None:
-    await store.check()
+async def test_check_answers_and_changes_nothing(store: Store) -> None:
+    await store.set("kept", b"1")
+    assert await store.check() is None
+    assert await store.get("kept") == b"1"
+    if isinstance(store, MemoryStore):
+        assert len(store) == 1
+
+
+async def test_check_raises_while_redis_is_away(redis_process: RedisProcess) -> None:
+    """`/readyz` relies on `check()` raising when the store cannot answer."""
+    store = RedisStore(redis_process.url, prefix=unique_key_prefix(), timeout=0.5)
+    await store.open()
+    try:
+        await store.check()
+        redis_process.stop(keep_data=True)
+        with pytest.raises(StoreUnavailable):
+            await store.check()
+        redis_process.start()
+
+        async def answers() -> bool:
+            try:
+                await store.check()
+            except StoreUnavailable:
+                return False
+            return True
+
+        await eventually(answers)
+    finally:
+        await store.close()
 
 
 # Memory: the bound.

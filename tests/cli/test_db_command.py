@@ -30,6 +30,7 @@ from stackkit.testing import (
     delete_keys,
     drop_database,
     find_free_port,
+    skip_or_fail,
     unique_key_prefix,
 )
 from tests.cli.conftest import DemoProject
@@ -344,7 +345,7 @@ def test_an_unreachable_database_fails_in_one_line(
     project = make_project(UNREACHABLE)
     project.write("seed", SEED.format(package=project.package))
     if arguments == ["backup"] and shutil.which("pg_dump") is None:
-        pytest.skip("pg_dump is not on PATH")
+        skip_or_fail("pg_dump is not on PATH")
     message = assert_one_line_error(invoke(*arguments), "127.0.0.1")
     assert "S3cretPass" not in message
 

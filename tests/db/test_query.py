@@ -28,7 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from stackkit.db import Database
 from stackkit.db.model import UTCDateTime
-from stackkit.db.query import SortKey, build_filters, keyset_after, model_fields
+from stackkit.db.query import MAX_IN_VALUES, SortKey, build_filters, keyset_after, model_fields
 from stackkit.http.problems import ValidationProblem
 
 
@@ -157,3 +157,31 @@ async def test_keyset_pages_can_follow_a_true_or_false_column(
     async with probes.session(read_only=True) as session:
         rows = (await session.scalars(select(Probe.id).where(after))).all()
     assert sorted(rows) == ([2, 3] if not descending else [1, 3])
+
+
+@pytest.mark.parametrize(
+    ("raw", "allowed"),
+    [
+        (",".join(map(str, range(MAX_IN_VALUES))), True),
+        (list(range(MAX_IN_VALUES)), True),
+        ("1", True),
+        (",".join(map(str, range(MAX_IN_VALUES + 1))), False),
+        (list(range(MAX_IN_VALUES + 1)), False),
+        (",".join(["1"] * 10_000), False),
+        ("", False),
+        (",,,", False),
+    ],
+    ids=["100-text", "100-list", "one", "101-text", "101-list", "10000", "empty", "commas"],
+)
+def test_in_takes_at_most_100_values(raw: str | list[int], allowed: bool) -> None:
+    """A list too long to plan cheaply (or empty) is a 422 naming the filter."""
+    assert MAX_IN_VALUES == 100
+    if allowed:
+        (condition,) = build_filters({"number__in": raw}, FIELDS)
+        assert condition is not None
+        return
+    with pytest.raises(ValidationProblem) as refused:
+        build_filters({"number__in": raw}, FIELDS)
+    (error,) = refused.value.extensions["errors"]
+    assert (error["field"], error["type"]) == ("number__in", "invalid_value")
+    assert "1 to 100 values" in error["message"]

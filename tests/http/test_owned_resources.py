@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import String, Table
+from sqlalchemy import ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, MappedColumn, mapped_column
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -38,7 +38,16 @@ class OwnedTask(Model):
     owner_id: Mapped[int] = owner_column()
 
 
-TABLES = [User.__table__, OwnedNote.__table__, OwnedTask.__table__]
+class OwnedComment(Model):
+    """Points at a note: a row of another owned table, which must be the caller's own."""
+
+    __tablename__ = "owned_resource_comments"
+    text: Mapped[str] = mapped_column(String(200))
+    note_id: Mapped[int] = mapped_column(ForeignKey(OwnedNote.id, ondelete="CASCADE"))
+    owner_id: Mapped[int] = owner_column()
+
+
+TABLES = [User.__table__, OwnedNote.__table__, OwnedTask.__table__, OwnedComment.__table__]
 
 
 class NoteService(Service[OwnedNote]):
@@ -47,6 +56,27 @@ class NoteService(Service[OwnedNote]):
 
 class TaskService(Service[OwnedTask]):
     repository = Repository.for_model(OwnedTask)
+
+
+class CommentService(Service[OwnedComment]):
+    repository = Repository.for_model(OwnedComment)
+
+
+class CommentIn(BaseModel):
+    text: str
+    note_id: int
+
+
+class CommentPatch(BaseModel):
+    text: str | None = None
+    note_id: int | None = None
+
+
+class CommentOut(BaseModel):
+    id: int
+    text: str
+    note_id: int
+    owner_id: int
 
 
 class NoteIn(BaseModel):
@@ -88,6 +118,12 @@ def notes(**options: Any) -> Resource:
 
 def tasks() -> Resource:
     return Resource("tasks", service=TaskService, create=TaskIn, update=TaskPatch, read=NoteOut)
+
+
+def comments() -> Resource:
+    return Resource(
+        "comments", service=CommentService, create=CommentIn, update=CommentPatch, read=CommentOut
+    )
 
 
 async def create_tables(app: Starlette) -> None:
@@ -139,7 +175,7 @@ def settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
 def world(settings: Settings) -> Iterator[World]:
     app = create_app(
         settings,
-        resources=[notes(), tasks()],
+        resources=[notes(), tasks(), comments()],
         auth=AuthConfig(User, hasher=FAST_HASHER),
         startup=[create_tables],
     )
@@ -335,7 +371,8 @@ def test_without_a_token_every_route_is_401(world: World) -> None:
 
 def test_meta_says_the_resource_is_owned(world: World) -> None:
     infos = world.client.get("/api/meta/resources", headers=world.ada.headers).json()
-    assert {info["name"]: info["owned"] for info in infos} == {"notes": True, "tasks": True}
+    owned = {info["name"]: info["owned"] for info in infos}
+    assert owned == {"notes": True, "tasks": True, "comments": True}
 
 
 # The owner column, in the database
@@ -506,3 +543,37 @@ def test_a_patch_that_changes_nothing_keeps_the_etag(world: World) -> None:
         assert response.headers["etag"] == f'"{note["version"]}"'
     response = world.client.patch(url, json={"title": "other"}, headers=world.ada.headers)
     assert response.json()["version"] == note["version"] + 1
+
+
+# References to rows of other owned tables
+
+
+def test_a_reference_must_name_one_of_the_callers_own_rows(world: World) -> None:
+    """A comment may point only at its author's own notes (admins at any): another
+    user's note is answered as if it did not exist, on create and on update."""
+    ada_note = world.create(world.ada, "ada's")["id"]
+    bob_note = world.create(world.bob, "bob's")["id"]
+
+    def comment(caller: Caller, note_id: int) -> Any:
+        body = {"text": "hi", "note_id": note_id}
+        return world.client.post("/api/comments", json=body, headers=caller.headers)
+
+    own = comment(world.ada, ada_note)
+    assert own.status_code == 201, own.text
+    refused = [comment(world.ada, bob_note), comment(world.ada, 999_999)]
+    for response in refused:
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["errors"]
+        assert (error["field"], error["type"]) == ("note_id", "not_found")
+    assert refused[0].json()["errors"] == refused[1].json()["errors"]  # nothing told apart
+
+    moved = world.client.patch(
+        f"/api/comments/{own.json()['id']}", json={"note_id": bob_note}, headers=world.ada.headers
+    )
+    assert moved.status_code == 422
+    assert comment(world.admin, bob_note).status_code == 201
+    # Bob deleting his note takes only the comments on it, never ada's.
+    deleted = world.client.delete(f"/api/notes/{bob_note}", headers=world.bob.headers)
+    assert deleted.status_code == 204
+    listed = world.client.get("/api/comments", headers=world.ada.headers).json()["items"]
+    assert [(c["note_id"], c["owner_id"]) for c in listed] == [(ada_note, world.ada.id)]

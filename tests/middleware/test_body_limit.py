@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse
 from starlette.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
 
 from stackkit import Controller
+from stackkit.middleware import BodySizeLimitMiddleware
 
 
 class Note(BaseModel):
@@ -90,3 +95,93 @@ async def test_http2_body_of_undeclared_length_is_counted() -> None:
     await BodySizeLimitMiddleware(reading_app, max_body_size=100)(scope, receive, send)
     assert sent[0]["status"] == 413
     assert len(sent) == 2  # start and body of the problem, nothing from the app
+
+
+# The middleware alone, over ASGI: each framing, at the limit and one byte past it.
+
+LIMIT = 100
+
+
+async def _run(
+    app: Any, headers: list[tuple[bytes, bytes]], sizes: list[int], http_version: str = "1.1"
+) -> list[Message]:
+    """Send a body in chunks of `sizes` bytes through the middleware; what went out."""
+    chunks: list[Message] = [
+        {"type": "http.request", "body": b"x" * size, "more_body": i < len(sizes) - 1}
+        for i, size in enumerate(sizes)
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return chunks.pop(0) if chunks else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "http_version": http_version, "method": "POST", "path": "/",
+             "headers": headers}  # fmt: skip
+    await BodySizeLimitMiddleware(app, max_body_size=LIMIT)(scope, receive, send)
+    return sent
+
+
+def _echo_length(seen: list[int]) -> Any:
+    """An app that reads the whole body, notes its length in `seen` and answers 200."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            body = await Request(scope, receive).body()
+        except ClientDisconnect:
+            return
+        seen.append(len(body))
+        await PlainTextResponse(str(len(body)))(scope, receive, send)
+
+    return app
+
+
+FRAMINGS = pytest.mark.parametrize(
+    ("headers", "http_version"),
+    [
+        ([(b"transfer-encoding", b"chunked")], "1.1"),
+        ([], "2"),
+        ([(b"content-length", b"not-a-number")], "1.1"),
+        ([(b"content-length", b"")], "1.1"),
+    ],
+    ids=["chunked", "http2-undeclared", "unreadable-length", "empty-length"],
+)
+
+
+@FRAMINGS
+@pytest.mark.parametrize("sizes", [[LIMIT], [60, 40], [1] * LIMIT], ids=["one", "two", "bytes"])
+async def test_a_streamed_body_of_exactly_the_limit_passes_and_one_byte_more_is_413(
+    headers: list[tuple[bytes, bytes]], http_version: str, sizes: list[int]
+) -> None:
+    seen: list[int] = []
+    sent = await _run(_echo_length(seen), headers, sizes, http_version)
+    assert sent[0]["status"] == 200
+    assert seen == [LIMIT]
+
+    seen.clear()
+    sent = await _run(_echo_length(seen), headers, [*sizes, 1], http_version)
+    assert sent[0]["status"] == 413
+    assert seen == []  # the app saw the body end, not its bytes
+    assert len(sent) == 2
+
+
+async def test_bytes_past_the_limit_never_reach_an_app_that_has_started_answering() -> None:
+    """Too late for a 413 once the answer has started: the body ends at the limit."""
+    received: list[bytes] = []
+
+    async def streaming_app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        while True:
+            message = await receive()
+            received.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.body", "body": b"done"})
+
+    sent = await _run(streaming_app, [(b"transfer-encoding", b"chunked")], [60, 60, 60])
+    assert sent[0]["status"] == 200
+    assert sent[-1]["body"] == b"done"
+    assert sum(map(len, received)) <= LIMIT
+    assert received == [b"x" * 60, b""]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -23,6 +24,11 @@ def logging_controller() -> Controller:
     async def hello() -> dict[str, str]:
         logger.warning("saying hello", extra={"who": "world"})
         return {"hello": "world"}
+
+    @api.get("/slow")
+    async def slow() -> dict[str, str]:
+        await asyncio.sleep(0.05)  # a handler that takes 50 ms, to time
+        return {}
 
     return api
 
@@ -131,7 +137,36 @@ def test_logs_are_json_lines_carrying_the_request_id(
     access = by_logger["stackkit.access"]
     assert access["request_id"] == request_id
     assert (access["method"], access["path"], access["status"]) == ("GET", "/api/hello", 200)
-    assert access["duration_ms"] >= 0
+    assert isinstance(access["duration_ms"], float)
+
+
+def test_the_access_log_times_the_request_in_milliseconds(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(controllers=[logging_controller()])
+    with json_logs() as entries:
+        client.get("/api/slow")
+    (access,) = [entry for entry in entries if entry["logger"] == "stackkit.access"]
+    assert 50 <= access["duration_ms"] < 60_000
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_the_access_log_leaves_the_query_string_out(
+    make_client: Callable[..., TestClient], log_format: str
+) -> None:
+    """Query strings carry tokens and emails (`?token=...`): they stay out of the logs."""
+    stream = io.StringIO()
+    client = make_client(controllers=[logging_controller()])
+    configure_logging("INFO", log_format, stream=stream)
+    try:
+        response = client.get("/api/hello?token=s3cr3t-t0ken&email=ada%40example.com")
+    finally:
+        configure_logging("INFO", "text")
+    assert response.status_code == 200
+    log = stream.getvalue()
+    assert "/api/hello" in log
+    for secret in ("s3cr3t", "ada", "token=", "?"):
+        assert secret not in log.replace("saying hello", "")
 
 
 def test_access_log_can_be_turned_off(

@@ -11,14 +11,16 @@ from stackkit.testing import unique_key_prefix
 
 
 async def each_backend(
-    request: pytest.FixtureRequest, algorithm: Algorithm
+    request: pytest.FixtureRequest, algorithm: Algorithm, kind: str | None = None
 ) -> AsyncIterator[RateLimitBackend]:
-    """The backend `request.param` names (memory, redis, cluster), keys removed after."""
-    if request.param == "memory":
+    """The backend `kind` (else `request.param`) names: memory, redis, cluster; keys
+    removed after."""
+    kind = kind or request.param
+    if kind == "memory":
         yield MemoryRateLimitBackend(algorithm=algorithm)
         return
     prefix = unique_key_prefix()
-    if request.param == "redis":
+    if kind == "redis":
         store: RedisStore = RedisStore(request.getfixturevalue("redis_url"), prefix=prefix)
     else:
         store = RedisClusterStore(request.getfixturevalue("redis_cluster_url"), prefix=prefix)
@@ -43,4 +45,18 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[RateLimitBack
 async def window_backend(request: pytest.FixtureRequest) -> AsyncIterator[RateLimitBackend]:
     """A fixed-window backend of each kind."""
     async for backend in each_backend(request, "fixed-window"):
+        yield backend
+
+
+@pytest.fixture(
+    params=[
+        (kind, algorithm) for kind in ("redis", "cluster") for algorithm in ("gcra", "fixed-window")
+    ],
+    ids="-".join,
+)
+async def redis_backend(request: pytest.FixtureRequest) -> AsyncIterator[RedisRateLimitBackend]:
+    """A Redis backend of each kind (single, cluster) and algorithm."""
+    kind, algorithm = request.param
+    async for backend in each_backend(request, algorithm, kind):
+        assert isinstance(backend, RedisRateLimitBackend)
         yield backend

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 import redis.asyncio as redis
 
 from stackkit.cache import RedisStore, StoreUnavailable
 from stackkit.ratelimit import (
+    MemoryRateLimitBackend,
     RateLimitBackend,
     RateLimited,
     RateLimiter,
@@ -128,3 +130,50 @@ async def test_a_full_redis_counts_as_unavailable(redis_process: RedisProcess) -
     finally:
         await admin.aclose()
         await store.close()
+
+
+@pytest.mark.parametrize("limit", ["2/minute", "2/minute;10/hour"])
+async def test_a_full_memory_limiter_evicts_the_least_recently_used_key(limit: str) -> None:
+    """At `max_keys`, a new key pushes out the key used longest ago (which starts again
+    with a full burst), never the key just used: a full limiter keeps limiting."""
+    rates = parse_limits(limit)
+    backend = MemoryRateLimitBackend(max_keys=3 * len(rates))
+    for key in ("a", "b", "c", "a"):  # "a" is used again: "b" is now the oldest
+        assert (await backend.acquire(key, rates)).allowed
+    assert (await backend.acquire("d", rates)).allowed  # one key too many: "b" goes
+    assert not (await backend.acquire("a", rates)).allowed  # kept: its budget is spent
+    assert [(await backend.acquire("b", rates)).allowed for _ in range(3)] == [True, True, False]
+    assert len(backend._tats) <= 3 * len(rates)
+
+
+async def test_redis_keys_live_as_long_as_their_window(
+    redis_backend: RedisRateLimitBackend,
+) -> None:
+    """A counter expires when its window has passed, not sooner (which would reset the
+    limit) and not much later (which would keep dead keys)."""
+    backend = redis_backend
+    decision = await backend.acquire("ttl", parse_limits("10/hour"))
+    client = backend.store.client
+    (key,) = [k async for k in client.scan_iter(match=f"{backend.store.prefix}*")]
+    expected_ms = decision.reset_after * 1000
+    assert abs(await client.pttl(key) - expected_ms) <= 500, (decision, expected_ms)
+
+
+async def test_checks_that_arrive_together_go_to_redis_as_one_pipeline(
+    redis_backend: RedisRateLimitBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = redis_backend
+    batches: list[int] = []
+    send = backend._run
+
+    async def counted(batch: list[Any]) -> list[Any]:
+        batches.append(len(batch))
+        return await send(batch)
+
+    monkeypatch.setattr(backend, "_run", counted)
+    rates = parse_limits("100/minute")
+    decisions = await asyncio.gather(*(backend.acquire(f"k{n % 5}", rates) for n in range(50)))
+    assert all(d.allowed for d in decisions)
+    assert batches == [50]
+    assert (await backend.acquire("alone", rates)).allowed
+    assert batches == [50, 1]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -407,3 +408,20 @@ def test_replication_fixture_skips_without_binaries_unless_required(
     skipped.stdout.fnmatch_lines(["*initdb not found on PATH or in*"])
     required.assert_outcomes(errors=1)
     required.stdout.fnmatch_lines([f"*initdb not found*{REQUIRE_SERVICES_ENV} is set*"])
+
+
+def test_no_suite_skips_without_asking_whether_services_are_required() -> None:
+    """A bare `pytest.skip`, `skipif` or `importorskip` would let CI pass a run whose
+    services are missing; every skip goes through `skip_or_fail`."""
+    root = Path(__file__).resolve().parents[2]
+    suites = [root / "tests", root / "faults", root / "e2e", root / "examples" / "tracker"]
+    bare = re.compile(r"pytest\.(skip\(|mark\.skip|importorskip)")
+    found = [
+        f"{path.relative_to(root)}:{number}: {line.strip()}"
+        for suite in suites
+        for path in suite.rglob("*.py")
+        if path != Path(__file__).resolve()
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if bare.search(line)
+    ]
+    assert found == []
