@@ -4,7 +4,8 @@ In a scratch copy of `src/stackkit/templates/project/frontend/` (so that
 `node_modules/` never lands in the source tree or the wheel): `npm ci` from the
 lock file, `npm test`, `npm run build`, then compare the build with
 `src/stackkit/web/` file by file. Builds are reproducible, so any difference
-means the shipped bundle is stale:
+means the shipped bundle is stale. The build must also keep the login page's
+initial JavaScript within its budget (90 KB gzipped, `benchmarks/frontend_size.py`):
 
     python scripts/frontend_check.py            # check (what tox runs)
     python scripts/frontend_check.py --update   # rebuild src/stackkit/web/ from the sources
@@ -23,6 +24,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from frontend_size import BUDGET, gzipped, login_closure  # noqa: E402
+
 SOURCES = ROOT / "src" / "stackkit" / "templates" / "project" / "frontend"
 SHIPPED = ROOT / "src" / "stackkit" / "web"
 
@@ -53,6 +58,21 @@ def differences(built: Path, shipped: Path) -> list[str]:
     return changed + only
 
 
+def check_bundle_budget(dist: Path) -> None:
+    """Fail when the login page's initial JavaScript, gzipped, is over the budget: a
+    dependency added to the first chunks slows every user's first visit."""
+    chunks = login_closure(dist)
+    total = sum(gzipped(chunk) for chunk in chunks)
+    names = ", ".join(chunk.name for chunk in chunks)
+    if total > BUDGET:
+        raise SystemExit(
+            f"The login page's initial JavaScript ({names}) is {total:,} bytes gzipped, "
+            f"over its budget of {BUDGET:,}: load the new code lazily, or raise the "
+            "budget in benchmarks/frontend_size.py and say why."
+        )
+    print(f"The login page's initial JavaScript is {total:,} bytes gzipped ({BUDGET:,} allowed).")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--update", action="store_true", help="replace the shipped bundle")
@@ -64,6 +84,7 @@ def main() -> None:
         npm(work, "test")
         npm(work, "run", "build")
         built = work / "dist"
+        check_bundle_budget(built)
         if args.update:
             shutil.rmtree(SHIPPED, ignore_errors=True)
             shutil.copytree(built, SHIPPED)
