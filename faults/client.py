@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import json as jsonlib
 import socket
 from collections.abc import Iterable, Mapping
@@ -118,3 +119,43 @@ class Client:
                 response.close()
         headers = [(name.lower(), value) for name, value in response.getheaders()]
         return Answer(response.status, headers, body)
+
+    def exchange_all(self, request: bytes, method: str = "GET") -> list[Answer]:
+        """Send `request` as it is and read every response until the app closes the
+        connection: for a request that a server may read as several."""
+        source = None if self.source is None else (self.source, 0)
+        received = bytearray()
+        with socket.create_connection(
+            ("127.0.0.1", self.port), timeout=TIMEOUT, source_address=source
+        ) as sock:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(request)
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := sock.recv(65_536):
+                    received += chunk
+        stream = _Kept(bytes(received))
+        answers: list[Answer] = []
+        while stream.tell() < len(received):
+            response = http.client.HTTPResponse(_Received(stream), method=method)
+            response.begin()
+            body = response.read()
+            headers = [(name.lower(), value) for name, value in response.getheaders()]
+            answers.append(Answer(response.status, headers, body))
+        return answers
+
+
+class _Kept(io.BytesIO):
+    """Bytes already received, which a response read from them leaves open for the next."""
+
+    def close(self) -> None:
+        pass
+
+
+class _Received:
+    """The socket `http.client.HTTPResponse` reads from: bytes already received."""
+
+    def __init__(self, stream: _Kept) -> None:
+        self.stream = stream
+
+    def makefile(self, mode: str) -> _Kept:
+        return self.stream

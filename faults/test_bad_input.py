@@ -86,6 +86,25 @@ def test_a_body_longer_than_its_declared_length_is_a_client_error(
     assert note_count() == before
 
 
+def test_the_rest_of_a_body_longer_than_its_length_is_refused_as_the_next_request(
+    user_client: Client, note_count: Callable[[], int]
+) -> None:
+    before = note_count()
+    body = json.dumps({"title": "smuggled"}).encode() + b"\r\n" + oversized_note()
+    headers = {**JSON, "Content-Length": "5", "Connection": "keep-alive"}
+    answers = user_client.exchange_all(user_client.head("POST", NOTES, headers) + body)
+    # What follows the 5 bytes is read as a request of its own, which uvicorn refuses
+    # before the app sees it: plain text, no request id of the app's. Whatever the app
+    # answered the first 5 bytes (a 400 problem, if it had time to), nothing else.
+    last = answers[-1]
+    assert last.status == 400, [(a.status, a.body[:200]) for a in answers]
+    assert last.content_type == "text/plain", last.headers
+    assert last.header("x-request-id") is None, last.headers
+    for first in answers[:-1]:
+        assert_problem(first, 400)
+    assert note_count() == before
+
+
 @pytest.mark.parametrize(
     ("body", "status"),
     [
@@ -156,13 +175,10 @@ def test_huge_and_repeated_query_strings_are_never_a_server_error(
     user_client: Client, query: str
 ) -> None:
     answer = user_client.send("GET", f"{NOTES}?{query}")
-    assert answer.status < 500, (answer.status, answer.body[:500])
-    if answer.status >= 400:
-        assert answer.status in (400, 413, 414, 422, 431), answer.status
-        if answer.content_type == "application/problem+json":
-            assert answer.json()["status"] == answer.status
+    assert answer.status in (200, 422), (answer.status, answer.body[:500])
+    if answer.status == 422:
+        assert_problem(answer, 422)
     else:
-        assert answer.status == 200
         assert isinstance(answer.json()["items"], list)
 
 
@@ -186,6 +202,9 @@ def test_raw_bytes_outside_ascii_in_the_target_are_refused(user_client: Client) 
     answer = user_client.send("GET", b"/api/notes?title=\xff\xfe")
     # uvicorn refuses the request line before the app sees it: plain text, but a 4xx.
     assert answer.status == 400, (answer.status, answer.body[:500])
+    assert answer.content_type == "text/plain", answer.headers
+    # The app gives every answer a request id: this one never reached it.
+    assert answer.header("x-request-id") is None, answer.headers
 
 
 @pytest.mark.parametrize(
@@ -218,11 +237,20 @@ def test_nul_in_text_is_refused_wherever_it_comes(
     assert [e["field"] for e in in_body.json()["errors"]] == ["title"]
     in_query = user_client.send("GET", f"{NOTES}?title=nul%00inside")
     assert_problem(in_query, 422)
+    assert nul_errors(in_query) == [("query", "title", "string_nul")]
+    # Refused as text with a NUL, before the id is read as a number.
+    in_path = user_client.send("GET", f"{NOTES}/1%00")
+    assert_problem(in_path, 422)
+    assert nul_errors(in_path) == [("path", "id", "string_nul")]
     assert note_count() == before
     # Text that only looks like the escape (a backslash, then u0000) is text.
     lookalike = user_client.send("POST", NOTES, body=b'{"title": "\\\\u0000"}', headers=JSON)
     assert lookalike.status == 201, lookalike.body
     assert lookalike.json()["title"] == "\\u0000"
+
+
+def nul_errors(answer: Answer) -> list[tuple[str, str, str]]:
+    return [(e["in"], e["field"], e["type"]) for e in answer.json()["errors"]]
 
 
 @pytest.mark.parametrize(
@@ -234,7 +262,7 @@ def test_lone_surrogates_are_refused(
     before = note_count()
     body = ('{"title": "lone ' + escape + ' surrogate"}').encode()
     answer = user_client.send("POST", NOTES, body=body, headers=JSON)
-    assert_problem(answer, 400, 422)
+    assert_problem(answer, 400)
     assert note_count() == before
 
 
@@ -269,8 +297,10 @@ def test_path_traversal_never_serves_a_file_outside_the_frontend(
     assert secret_key.encode() not in answer.body
     assert b"SQLite format" not in answer.body
     assert b"create_app" not in answer.body
-    # What it may answer: a 4xx, or the SPA's index page (its client-side routes).
-    assert answer.status >= 400 or b"<!doctype html>" in answer.body.lower()
+    # What it may answer: a 404, or the SPA's index page (its client-side routes).
+    assert answer.status == 404 or (
+        answer.status == 200 and b"<!doctype html>" in answer.body.lower()
+    ), (answer.status, answer.body[:500])
 
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
