@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import String, Table
+from sqlalchemy import ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, MappedColumn, mapped_column
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -506,3 +506,93 @@ def test_a_patch_that_changes_nothing_keeps_the_etag(world: World) -> None:
         assert response.headers["etag"] == f'"{note["version"]}"'
     response = world.client.patch(url, json={"title": "other"}, headers=world.ada.headers)
     assert response.json()["version"] == note["version"] + 1
+
+
+# References to rows of owned tables
+
+
+class OwnedComment(Model):
+    __tablename__ = "owned_resource_comments"
+    text: Mapped[str] = mapped_column(String(200))
+    note_id: Mapped[int | None] = mapped_column(
+        ForeignKey("owned_resource_notes.id", ondelete="CASCADE"), default=None
+    )
+    owner_id: Mapped[int] = owner_column()
+
+
+class CommentService(Service[OwnedComment]):
+    repository = Repository.for_model(OwnedComment)
+
+
+class CommentIn(BaseModel):
+    text: str
+    note_id: int | None = None
+
+
+class CommentPatch(BaseModel):
+    text: str | None = None
+    note_id: int | None = None
+
+
+class CommentOut(BaseModel):
+    id: int
+    text: str
+    note_id: int | None
+    owner_id: int
+
+
+def test_a_reference_to_an_owned_table_must_name_one_of_the_callers_rows(
+    settings: Settings,
+) -> None:
+    async def create_comment_tables(app: Starlette) -> None:
+        async with app.state.database.engine.begin() as connection:
+            await connection.run_sync(
+                Model.metadata.create_all, tables=[*TABLES, OwnedComment.__table__]
+            )
+
+    comments = Resource(
+        "comments", service=CommentService, create=CommentIn, update=CommentPatch,
+        read=CommentOut,
+    )  # fmt: skip
+    app = create_app(
+        settings,
+        resources=[notes(), comments],
+        auth=AuthConfig(User, hasher=FAST_HASHER),
+        startup=[create_comment_tables],
+    )
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as client:
+        headers = {}
+        for name in ("ada", "bob", "root"):
+            user = register(client, f"{name}@example.com")
+            if name == "root":
+                assert client.portal is not None
+                users = app.state.auth.users(app.state.database)
+                client.portal.call(users.set_roles, user["id"], ["admin"])
+            headers[name] = bearer(login(client, f"{name}@example.com"))
+
+        def note_of(name: str) -> int:
+            response = client.post("/api/notes", json={"title": name}, headers=headers[name])
+            assert response.status_code == 201, response.text
+            return int(response.json()["id"])
+
+        adas, bobs = note_of("ada"), note_of("bob")
+
+        def comment(name: str, note_id: int) -> Any:
+            body = {"text": "hi", "note_id": note_id}
+            return client.post("/api/comments", json=body, headers=headers[name])
+
+        refused, missing = comment("bob", adas), comment("bob", 999_999)
+        assert (refused.status_code, missing.status_code) == (422, 422)
+        # Worded as for a row that does not exist: it tells nothing about Ada's note.
+        assert refused.json()["errors"] == missing.json()["errors"]
+        assert [e["field"] for e in refused.json()["errors"]] == ["note_id"]
+
+        own = comment("bob", bobs)
+        assert own.status_code == 201, own.text
+        moved = client.patch(
+            f"/api/comments/{own.json()['id']}", json={"note_id": adas}, headers=headers["bob"]
+        )
+        assert moved.status_code == 422
+        kept = client.get(f"/api/comments/{own.json()['id']}", headers=headers["bob"])
+        assert kept.json()["note_id"] == bobs
+        assert comment("root", adas).status_code == 201  # admins may point at any row
