@@ -180,3 +180,25 @@ def test_a_key_too_short_to_sign_is_refused_outside_production_too(env: str) -> 
     with pytest.raises(SettingsError, match="STACKKIT_SECRET_KEY_FALLBACKS: each key needs"):
         load_settings(env=env, secret_key="k" * 40, secret_key_fallbacks="old")
     assert load_settings(env=env, secret_key="k" * 32).secret_key.get_secret_value() == "k" * 32
+
+
+@pytest.mark.parametrize(
+    ("key", "refused"),
+    [
+        ("q8Vw2-LmZr7xKp4TnYb9HcJd6FgUe3N", "it has 31 characters, at least 32 are needed"),
+        ("q8Vw2-LmZr7xKp4TnYb9HcJd6FgUe3Ns", None),
+        ("abcdefghijk" * 3, "it repeats too few distinct characters"),  # 11 distinct
+        ("abcdefghijkl" * 3, None),  # 12 distinct
+        ("q8Vw2-LmZr7xKp4TnYb9-EXAMPLE-Hc", "it looks like an example value"),
+    ],
+    ids=["31-characters", "32-characters", "11-distinct", "12-distinct", "example-value"],
+)
+def test_production_keys_need_32_characters_12_distinct_and_no_example_words(
+    key: str, refused: str | None
+) -> None:
+    if refused is None:
+        assert load_settings(env="production", secret_key=key).secret_key.get_secret_value() == key
+        return
+    with pytest.raises(SettingsError, match="SECRET_KEY: is t"):
+        load_settings(env="production", secret_key=key)
+    assert secret_key_weakness(key) == refused

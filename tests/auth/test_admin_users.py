@@ -240,6 +240,22 @@ def test_another_admin_may_be_demoted(client: TestClient) -> None:
     assert response.json()["roles"] == []
 
 
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [("PATCH", {"is_active": False}), ("DELETE", None)],
+    ids=["disable", "delete"],
+)
+def test_another_admin_may_disable_or_delete_an_admin(
+    client: TestClient, method: str, body: Any
+) -> None:
+    headers = admin_headers(client)
+    other = add_user(client, "second@example.com", ("admin",))
+    tokens = login(client, "second@example.com")
+    response = client.request(method, f"/api/auth/users/{other}", json=body, headers=headers)
+    assert response.status_code in (200, 204), response.text
+    assert client.get("/api/auth/me", headers=bearer(tokens)).status_code == 401
+
+
 ROUTES = [
     ("GET", "/api/auth/users", None),
     ("PATCH", "/api/auth/users/1", {"is_active": False}),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx2 as httpx
@@ -13,9 +13,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from stackkit import Settings
-from stackkit.auth import AuthConfig, DeviceCookies
+from stackkit.auth import AuthConfig, DeviceCookies, MemoryMailBackend
 from stackkit.auth.user import User
-from stackkit.cache import MemoryStore
+from stackkit.cache import MemoryStore, RedisStore, Store
+from stackkit.testing import delete_keys, unique_key_prefix
 from tests.auth.conftest import PASSWORD, register
 
 SECRET = "device-cookie-tests-secret-0123456789-abcdefghij"
@@ -238,3 +239,96 @@ def test_concurrent_sign_ins_with_one_cookie_get_no_more_than_its_attempts() -> 
         return await asyncio.gather(*(devices.admit(cookie.value, VICTIM) for _ in range(20)))
 
     assert sum(asyncio.run(admit_all())) == 3
+
+
+def test_a_device_cookie_does_not_lift_the_per_address_limit(
+    make_auth_client: Callable[..., TestClient],
+) -> None:
+    client = _client(make_auth_client, login_limit_per_address="4/minute")
+    register(client)
+    device = device_cookie_of(sign_in(client, PASSWORD, address="198.51.100.1"))
+    guesses = [
+        sign_in(client, "a wrong guess", address="198.51.100.1", device=device).status_code
+        for _ in range(3)
+    ]
+    assert guesses == [401, 401, 401]  # the address's 4 attempts, the cookie's first 3
+    # The cookie would vouch for more, but the address has spent its limit.
+    assert sign_in(client, PASSWORD, address="198.51.100.1", device=device).status_code == 429
+    assert sign_in(client, PASSWORD, address="198.51.100.2", device=device).status_code == 200
+
+
+def test_a_lockout_leaves_the_sessions_already_signed_in_alone(
+    make_auth_client: Callable[..., TestClient],
+) -> None:
+    client = _client(make_auth_client)
+    register(client)
+    tokens = sign_in(client, PASSWORD, address="198.51.100.1").json()
+    lock_out(client)
+    me = client.get("/api/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert me.status_code == 200
+    refreshed = client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 200
+
+
+@pytest.mark.parametrize("ending", ["log-out-everywhere", "password-reset"])
+def test_ending_every_session_leaves_device_cookies_alone(
+    make_auth_client: Callable[..., TestClient], mail: MemoryMailBackend, ending: str
+) -> None:
+    client = _client(make_auth_client)
+    register(client)
+    signed_in = sign_in(client, PASSWORD, address="198.51.100.1")
+    device, tokens = device_cookie_of(signed_in), signed_in.json()
+    password = PASSWORD
+    if ending == "log-out-everywhere":
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        assert client.delete("/api/auth/sessions", headers=bearer).status_code == 204
+    else:
+        headers = {"X-Forwarded-For": "198.51.100.1"}
+        client.post("/api/auth/password-reset", json={"email": VICTIM}, headers=headers)
+        token = mail.outbox[-1].text.split("#token=")[1].split()[0]
+        password = "a brand new passphrase"
+        confirm = {"token": token, "new_password": password}
+        assert client.post("/api/auth/password-reset/confirm", json=confirm).status_code == 204
+    lock_out(client)
+    # The cookie still vouches: it signs nobody in, the password still has to be right.
+    assert sign_in(client, PASSWORD if ending == "password-reset" else "a wrong guess",
+                   address="198.51.100.1", device=device).status_code == 401  # fmt: skip
+    assert sign_in(client, password, address="198.51.100.1", device=device).status_code == 200
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def device_stores(request: pytest.FixtureRequest) -> AsyncIterator[list[Store]]:
+    """The stores of two workers: one process's own memory, or two clients of one Redis."""
+    prefix = unique_key_prefix()
+    if request.param == "memory":
+        yield [MemoryStore(prefix=prefix)] * 2
+        return
+    url = request.getfixturevalue("redis_url")
+    stores = [RedisStore(url, prefix=prefix), RedisStore(url, prefix=prefix)]
+    for store in stores:
+        await store.open()
+    try:
+        yield list(stores)
+    finally:
+        for store in stores:
+            await store.close()
+        delete_keys(url, prefix)
+
+
+async def test_a_cookies_count_is_exact_across_the_workers_that_share_a_store(
+    device_stores: list[Store],
+) -> None:
+    workers = [DeviceCookies(store, secret_keys=[SECRET], attempts=10) for store in device_stores]
+    cookie = workers[0].issue(VICTIM).value
+    admitted = await asyncio.gather(*(workers[n % 2].admit(cookie, VICTIM) for n in range(40)))
+    assert sum(admitted) == 10
+
+
+async def test_in_memory_an_evicted_count_starts_again() -> None:
+    store = MemoryStore(max_entries=3)
+    devices = DeviceCookies(store, secret_keys=[SECRET], attempts=2)
+    cookie = devices.issue(VICTIM).value
+    assert [await devices.admit(cookie, VICTIM) for _ in range(3)] == [True, True, False]
+    for n in range(3):  # a flood of other keys pushes the count out
+        await store.set(f"other-{n}", b"x")
+    assert await devices.admit(cookie, VICTIM)

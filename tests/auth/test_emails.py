@@ -368,3 +368,41 @@ def test_plan_email_fixes_reports_rows_that_share_a_normal_form() -> None:
         EmailFix(2, "ＡＤＡ@example.com", "ada@example.com", "same normal form as user 1"),
     ]
     assert not any(fix.fixable for fix in fixes)
+
+
+# What the normal form does not fold (docs/security.md, "What remains")
+
+
+@pytest.mark.parametrize(
+    ("address", "other"),
+    [
+        ("ada@example.com", "\u0430da@example.com"),  # Cyrillic small a
+        ("ada@example.com", "ad\u0251@example.com"),  # Latin alpha
+        ("ada@gmail.com", "ada+news@gmail.com"),
+        ("ada@gmail.com", "a.da@gmail.com"),
+    ],
+    ids=["cyrillic-a", "latin-alpha", "plus-tag", "gmail-dot"],
+)
+def test_homoglyphs_and_provider_aliases_are_accounts_of_their_own(
+    lenient_client: TestClient, address: str, other: str
+) -> None:
+    assert normalize_email(other) != normalize_email(address)
+    first, second = register(lenient_client, address), register(lenient_client, other)
+    assert first["id"] != second["id"]
+    assert second["email"] == normalize_email(other)
+
+
+def test_the_per_account_limits_count_every_form_of_an_address_as_one(
+    make_auth_client: Callable[..., TestClient],
+) -> None:
+    client = make_auth_client(config=AuthConfig(User, login_limit_per_account="3/minute"))
+    register(client, "ada@example.com")
+    client.cookies.clear()
+    forms = ["ADA@example.com", "ａｄａ@example.com", " Ada@Example.COM ", "ada@example.com"]
+    statuses = [
+        client.post("/api/auth/login", json={"email": form, "password": "wrong guess"}).status_code
+        for form in forms
+    ]
+    assert statuses == [401, 401, 401, 429]
+    other = client.post("/api/auth/login", json={"email": "bob@example.com", "password": "x"})
+    assert other.status_code == 401

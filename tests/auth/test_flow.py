@@ -38,6 +38,7 @@ def test_register_login_me_refresh_logout(
 
     refreshed = client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert refreshed.status_code == 200
+    assert refreshed.headers["cache-control"] == "no-store"
     pair = refreshed.json()
     assert pair["refresh_token"] != tokens["refresh_token"]
     assert client.get("/api/auth/me", headers=bearer(pair)).status_code == 200

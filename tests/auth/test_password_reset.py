@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import email
+import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
+import pytest
+from starlette.middleware import Middleware
 from starlette.testclient import TestClient
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stackkit import Settings
-from stackkit.auth import AuthConfig, MemoryMailBackend, PasswordResets
+from stackkit.auth import AuthConfig, MemoryMailBackend, PasswordResets, UserService
 from stackkit.auth.user import User
-from stackkit.cache import MemoryStore
+from stackkit.cache import MemoryStore, RedisStore, Store
+from stackkit.testing import delete_keys, unique_key_prefix
 from tests.auth.conftest import PASSWORD, StartServer, bearer, login, register
 
 NEW_PASSWORD = "a different long passphrase"
@@ -39,13 +47,18 @@ def test_reset_link_sets_a_new_password_and_ends_every_session(
     client: TestClient, mail: MemoryMailBackend
 ) -> None:
     register(client)
-    tokens = login(client)
+    sessions = [login(client), login(client)]
     assert _ask(client, " Ada@Example.com ") == 202
     [message] = mail.outbox
     assert message.to == "ada@example.com"
     assert message.text.count("http://localhost:8000/reset-password#token=") == 1
     assert _confirm(client, _token(mail)) == 204
-    assert client.get("/api/auth/me", headers=bearer(tokens)).status_code == 401
+    for tokens in sessions:
+        assert client.get("/api/auth/me", headers=bearer(tokens)).status_code == 401
+        refreshed = client.post(
+            "/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+        )
+        assert refreshed.status_code == 401
     login(client, password=NEW_PASSWORD)
 
 
@@ -151,3 +164,105 @@ async def test_reset_token_redeems_once_and_stores_only_a_digest() -> None:
     assert claim is not None
     assert claim.user_id == 7
     assert await resets.redeem(token) is None
+
+
+def test_the_answer_goes_out_before_the_account_is_looked_up(
+    make_auth_client: Callable[..., TestClient],
+) -> None:
+    events: list[str] = []
+
+    class Watched(UserService[Any]):
+        async def get_by_email(self, email: str) -> Any:
+            events.append("lookup")
+            return await super().get_by_email(email)
+
+    class SeesTheAnswer:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            async def watched_send(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    events.append(f"answer {message['status']}")
+                await send(message)
+
+            await self.app(scope, receive, watched_send)
+
+    config = AuthConfig(User, user_service=Watched.for_model(User))
+    client = make_auth_client(config=config, middleware=[Middleware(SeesTheAnswer)])
+    register(client)
+    for address in ("ada@example.com", "nobody@example.com"):
+        events.clear()
+        assert _ask(client, address) == 202
+        assert events == ["answer 202", "lookup"]
+
+
+def test_a_reset_token_is_256_random_bits_and_the_store_keeps_its_sha256() -> None:
+    store = MemoryStore()
+    resets = PasswordResets(store, ttl=60)
+    tokens = [asyncio.run(resets.issue(7, "hash")) for _ in range(3)]
+    assert len(set(tokens)) == 3
+    for token in tokens:
+        assert len(base64.urlsafe_b64decode(token + "=")) == 32
+    stored = {key.removeprefix(store.prefix) for key in store._entries}
+    digests = {f"password-reset:{hashlib.sha256(t.encode()).hexdigest()}" for t in tokens}
+    assert stored == digests
+    assert not any(token in repr(store._entries) for token in tokens)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def reset_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    prefix = unique_key_prefix()
+    if request.param == "memory":
+        yield MemoryStore(prefix=prefix)
+        return
+    url = request.getfixturevalue("redis_url")
+    store = RedisStore(url, prefix=prefix)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+        delete_keys(url, prefix)
+
+
+async def test_of_concurrent_redeems_of_one_token_exactly_one_wins(reset_store: Store) -> None:
+    resets = PasswordResets(reset_store, ttl=60)
+    token = await resets.issue(7, "hash")
+    read = reset_store.get
+
+    async def get_then_let_others_run(key: str) -> bytes | None:
+        value = await read(key)
+        await asyncio.sleep(0)  # every redeem reads the token before any deletes it
+        return value
+
+    reset_store.get = get_then_let_others_run  # type: ignore[method-assign]
+    claims = await asyncio.gather(*(resets.redeem(token) for _ in range(20)))
+    assert [claim.user_id for claim in claims if claim is not None] == [7]
+
+
+async def test_a_reset_link_works_for_an_hour_by_default(client: TestClient) -> None:
+    now = [1000.0]
+    resets = PasswordResets(MemoryStore(clock=lambda: now[0]))
+    token = await resets.issue(7, "hash")
+    now[0] += 3599
+    assert await resets.peek(token) is not None
+    now[0] += 2
+    assert await resets.redeem(token) is None
+    assert AuthConfig(User).password_reset_ttl == 3600
+    assert client.app.state.auth.resets.ttl == 3600  # type: ignore[attr-defined]
+
+
+def test_the_link_starts_with_the_public_url_whatever_the_host(
+    make_auth_client: Callable[..., TestClient], mail: MemoryMailBackend
+) -> None:
+    settings = Settings(
+        env="test", database_url="sqlite:///:memory:", public_url="https://notes.example.com"
+    )
+    client = make_auth_client(settings)
+    register(client)
+    for host in ("evil.example", "notes.example.com.evil.example"):
+        assert _ask(client, headers={"Host": host, "X-Forwarded-Host": host}) == 202
+        link = re.search(r"\S+/reset-password#\S+", mail.outbox[-1].text)
+        assert link is not None
+        assert link.group().startswith("https://notes.example.com/reset-password#token=")

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import TextClause, event, text
 
+from stackkit import Settings, create_app
 from stackkit.db import (
     ConflictError,
     Database,
@@ -13,6 +18,7 @@ from stackkit.db import (
     PreconditionFailedError,
     ReadOnlyUnitError,
 )
+from stackkit.db.cursor import CursorCodec
 from stackkit.http.problems import ValidationProblem
 from tests.db.models import Gadget, GadgetService, MemoService
 
@@ -227,3 +233,97 @@ async def test_a_value_that_does_not_fit_its_column_is_422(
         await service.create(values)
     assert refused.value.status == 422
     assert await service.count() == 0
+
+
+FIXED_SQL = {"SELECT 1", "BEGIN", "BEGIN IMMEDIATE", "PRAGMA query_only=0", "PRAGMA query_only=1"}
+
+
+async def test_values_reach_the_database_only_as_bound_parameters(db: Database) -> None:
+    """Every value a client can send is a bound parameter, never SQL text; and the only
+    SQL text not built by SQLAlchemy is a fixed statement."""
+    marker = "zq9marker"
+    statements: list[tuple[str, bool]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        compiled = getattr(context, "compiled", None)
+        written = compiled is None or isinstance(compiled.statement, TextClause)
+        statements.append((statement, written))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        service = GadgetService(db)
+        first = await service.create({"name": f"{marker}-a", "price": 123456789})
+        await service.create({"name": f"{marker}-b", "price": 123456790, "rating": 4.25})
+        filters: list[dict[str, object]] = [
+            {"name": f"{marker}-a"},
+            {"name__contains": marker},
+            {"name__ne": f"{marker}-b", "price__gte": 987654321},
+            {"status__in": f"{marker}-x,{marker}-y"},
+            {"rating__lt": 7.625, "created_at__gte": "2001-02-03T04:05:06Z"},
+        ]
+        for query in filters:
+            await service.page(query)
+        page = await service.page({"name__contains": marker}, sort="name", limit=1)
+        assert page.next_cursor is not None
+        await service.page({"name__contains": marker}, sort="name", cursor=page.next_cursor)
+        await service.update(first.id, {"name": f"{marker}-c"}, expected_version=1)
+        await service.delete(first.id)
+        await db.check()
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+    assert len(statements) > 10
+    for statement, _ in statements:
+        for value in (marker, "123456789", "987654321", "4.25", "7.625", "2001"):
+            assert value not in statement, statement
+    assert {statement for statement, written in statements if written} <= FIXED_SQL
+
+
+async def test_cursors_are_signed_under_a_key_derived_from_the_secret_key() -> None:
+    def codec(secret: str) -> CursorCodec:
+        settings = Settings(env="test", database_url="sqlite:///:memory:", secret_key=secret)
+        return create_app(settings).state.database.cursors  # type: ignore[no-any-return]
+
+    cursor = codec("k" * 40).encode("name,id", ["anvil", 1])
+    assert codec("k" * 40).decode(cursor, "name,id") == ["anvil", 1]
+    with pytest.raises(ValidationProblem) as raised:
+        codec("another key, as long as the first").decode(cursor, "name,id")
+    assert "bad signature" in first_message(raised.value)
+    # The key is derived: an HMAC-SHA256 under SECRET_KEY itself is no cursor tag, so a
+    # signature made with SECRET_KEY for another purpose never doubles as one.
+    body = cursor.split(".")[0]
+    payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    naive = hmac.new(b"k" * 40, payload, hashlib.sha256).digest()[:16]
+    forged = f"{body}.{base64.urlsafe_b64encode(naive).rstrip(b'=').decode()}"
+    with pytest.raises(ValidationProblem):
+        codec("k" * 40).decode(forged, "name,id")
+
+
+@pytest.mark.parametrize(
+    ("sort", "values"),
+    [
+        ("price", [2**31, 1]),
+        ("price", [2**64, 1]),
+        ("price", ["many", 1]),
+        ("rating", [float("inf"), 1]),
+        ("created_at", ["9999-12-31T23:59:59-14:00", 1]),
+        ("name", ["anvil", 2**63]),
+    ],
+    ids=["past-integer", "past-64-bits", "word", "infinity", "past-9999-in-utc", "id-past-64-bits"],
+)
+async def test_a_signed_cursor_value_out_of_its_columns_range_is_422(
+    db: Database, sort: str, values: list[object]
+) -> None:
+    """Cursor values are typed by the adapters of their columns, as filter values are:
+    even a cursor signed with the app's key cannot carry a value the database refuses."""
+    service = GadgetService(db)
+    for n in range(2):
+        await make(service, f"g{n}", n)
+    real = (await service.page(sort=sort, limit=1)).next_cursor
+    assert real is not None
+    body = real.split(".")[0]
+    spec = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["s"]
+    forged = db.cursors.encode(spec, values)
+    with pytest.raises(ValidationProblem) as raised:
+        await service.page(sort=sort, limit=1, cursor=forged)
+    assert raised.value.extensions["errors"][0]["field"] == "cursor"

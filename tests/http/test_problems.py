@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Callable
 
 import pytest
@@ -8,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.testclient import TestClient
 
 from stackkit import Controller, ProblemError
+from stackkit.logs import configure_logging
 
 PROBLEM = "application/problem+json"
 
@@ -108,6 +111,25 @@ def test_unhandled_error_is_500_problem_and_logged(client: TestClient) -> None:
     body = assert_problem(response, 500, "Internal Server Error")
     # Outside production the exception is named to help the developer...
     assert body["error"] == "RuntimeError: database password is hunter2"
+
+
+def test_an_unhandled_error_is_logged_with_its_traceback_and_request_id(
+    client: TestClient,
+) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream=stream)
+    try:
+        response = client.get("/api/crash")
+    finally:
+        configure_logging("INFO", "text")
+    assert response.status_code == 500
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    [error] = [entry for entry in entries if entry["level"] == "error"]
+    assert error["request_id"] == response.headers["x-request-id"]
+    assert error["message"] == "Unhandled error in GET /api/crash"
+    assert error["exception"].startswith("Traceback (most recent call last):")
+    assert error["exception"].endswith("RuntimeError: database password is hunter2")
+    assert "in crash" in error["exception"]  # the frame that raised
 
 
 def test_production_500_reveals_nothing_internal(

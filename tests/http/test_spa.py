@@ -139,3 +139,29 @@ def test_odd_paths_are_pages_or_404s_never_errors(
     response = client.get(path)
     assert response.status_code == status, response.text
     assert b"outside the build" not in response.content
+
+
+FRONTEND_SOURCES = Path(__file__).resolve().parents[2] / "src/stackkit/templates/project/frontend"
+SETS_HTML = re.compile(
+    r"dangerouslySetInnerHTML|\.innerHTML\b|\.outerHTML\b|insertAdjacentHTML|document\.write"
+    r"|createContextualFragment|DOMParser|\beval\(|new Function\("
+)
+
+
+def test_the_frontend_never_sets_html_from_data() -> None:
+    """React escapes what it renders; these are the ways around it, and none is used."""
+    files = [
+        path
+        for pattern in ("src/**/*.ts", "src/**/*.tsx", "index.html")
+        for path in FRONTEND_SOURCES.glob(pattern)
+    ]
+    assert len(files) > 20, "the frontend's sources are not where this test looks"
+    found = [
+        f"{path.relative_to(FRONTEND_SOURCES)}:{number}: {line.strip()}"
+        for path in files
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if SETS_HTML.search(line)
+    ]
+    assert found == []
+    index = (FRONTEND_SOURCES / "index.html").read_text(encoding="utf-8")
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", index) == []  # no inline script

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Annotated
 
@@ -296,3 +297,34 @@ def test_nul_in_text_is_a_422_wherever_it_is(client: TestClient) -> None:
         headers={"content-type": "application/json"},
     )
     assert lookalike.status_code == 201, lookalike.text
+
+
+class PasswordIn(BaseModel):
+    password: str = Field(min_length=8, max_length=1024)
+
+
+def test_a_422_names_the_fields_without_echoing_their_values(
+    make_client: Callable[..., TestClient],
+) -> None:
+    api = Controller("/api/accounts", public=True)
+
+    @api.post("")
+    async def create_account(body: PasswordIn) -> None:
+        return None
+
+    client = make_client(controllers=[items_controller(), api])
+    refused = [
+        ("body", "title", client.post("/api/items", json={"title": "hunter2" * 5})),
+        ("body", "sizes.0.width", client.post("/api/items", json={"title": "a", "sizes": [
+            {"width": "hunter2", "height": 1}]})),
+        ("query", "limit", client.get("/api/items", params={"limit": "hunter2"})),
+        ("path", "item_id", client.get("/api/items/hunter2")),
+        ("body", "password", client.post("/api/accounts", json={"password": "hunter2"})),
+        ("body", "password", client.post("/api/accounts", json={"password": "hunter2" * 200})),
+    ]  # fmt: skip
+    for where, field, response in refused:
+        [error] = errors_of(response)
+        assert (error["in"], error["field"]) == (where, field)
+        problem = response.json()
+        problem.pop("instance")  # the path it was asked at: the client's own URL
+        assert "hunter2" not in json.dumps(problem)

@@ -113,6 +113,24 @@ async def test_forwarded_for_from_a_trusted_proxy_names_the_client(
     assert forged.status_code == 429
 
 
+async def test_each_full_address_has_a_budget_of_its_own(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(rate_limit="1/minute", trusted_proxies="192.0.2.0/24")
+    app = create_app(settings, controllers=[routes()], backends=[])
+    # Two addresses of one IPv6 /64 (one client's, most likely) count apart.
+    for address in ("2001:db8:1:2::1", "2001:db8:1:2::2"):
+        async with client_for(app, address=address) as client:
+            assert (await client.get("/api/a")).status_code == 200
+            assert (await client.get("/api/a")).status_code == 429
+    # Behind a chain of trusted proxies, the client is the nearest address that is not one.
+    async with client_for(app, address="192.0.2.10") as proxy:
+        chain = {"x-forwarded-for": "1.2.3.4, 203.0.113.9, 192.0.2.77, 192.0.2.78"}
+        assert (await proxy.get("/api/a", headers=chain)).status_code == 200
+        direct = {"x-forwarded-for": "203.0.113.9"}
+        assert (await proxy.get("/api/a", headers=direct)).status_code == 429
+
+
 async def test_redis_outage_fails_open_except_where_a_route_fails_closed(
     redis_process: RedisProcess, make_settings: Callable[..., Settings]
 ) -> None:
