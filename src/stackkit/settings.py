@@ -38,7 +38,7 @@ _EXAMPLE_SECRET_MARKERS = (
     "secret-key",
     "secret_key",
 )
-_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+\Z")
 
 
 class SettingsError(Exception):

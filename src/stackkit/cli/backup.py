@@ -29,7 +29,7 @@ POSTGRES_INSTALL_ROOT = Path("/usr/lib/postgresql")
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PG_DUMP_MAGIC = b"PGDMP"
-_BACKUP_NAME = re.compile(r"^(?P<stem>.+)-(?P<stamp>\d{8}-\d{6})(?:-(?P<n>\d+))?(?P<ext>\.\w+)$")
+_BACKUP_NAME = re.compile(r"^(?P<stem>.+)-(?P<stamp>\d{8}-\d{6})(?:-(?P<n>\d+))?(?P<ext>\.\w+)\Z")
 
 
 class BackupError(click.ClickException):

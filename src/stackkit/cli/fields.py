@@ -41,9 +41,9 @@ FIELD_TYPES = ("str", "text", "int", "float", "decimal", "bool", "date", "dateti
 INDEXED_TYPES = frozenset({"bool", "enum", "date", "datetime", "ref"})
 """Types whose fields are indexed (so filterable and sortable) without the `index` option."""
 _OPTIONS = ("unique", "index", "optional", "default")
-_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
-_MODEL = re.compile(r"^[A-Z][A-Za-z0-9]*$")
-_ENUM_VALUE = re.compile(r"^[A-Za-z0-9_\-]+$")
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*\Z")
+_MODEL = re.compile(r"^[A-Z][A-Za-z0-9]*\Z")
+_ENUM_VALUE = re.compile(r"^[A-Za-z0-9_\-]+\Z")
 # Names the generated classes use in their annotations and bodies: a field of that name
 # would hide them (`date: Mapped[date]`).
 _SHADOWING = frozenset({"str", "int", "float", "bool", "date", "datetime", "mapped_column",

@@ -40,7 +40,7 @@ from stackkit.db.migrations import MigrationError, alembic_config, revision, upg
 
 __all__ = ["add_imports", "generate_group", "replay_resource", "resource_files"]
 
-_MODEL_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+_MODEL_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*\Z")
 _LAYERS = ("models", "schemas", "repositories", "services", "controllers")
 # Names the generated code imports or relies on: a resource may not take them.
 GENERATED_NAMES = frozenset(

@@ -32,7 +32,7 @@ from stackkit.db.migrations import MigrationError, init_migrations
 
 __all__ = ["TEMPLATE", "check_name", "create_project", "new_command"]
 
-_NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+_NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*\Z")
 _MAX_NAME_LENGTH = 40
 # Packages a project imports, or that its layout already uses: a project of that name
 # would shadow them.

@@ -54,7 +54,7 @@ __all__ = [
 # Revision files sort by creation time: 2026_11_25_1502-3f2a9c1d_add_notes.py
 FILE_TEMPLATE = "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d-%%(rev)s_%%(slug)s"
 _TEMPLATES = "migration_templates"
-_TARGET = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):(?P<name>[A-Za-z_]\w*)(?P<rest>(\.\w+)*)$")
+_TARGET = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):(?P<name>[A-Za-z_]\w*)(?P<rest>(\.\w+)*)\Z")
 
 
 def alembic_config(directory: str | Path = "migrations", url: str | None = None) -> Config:

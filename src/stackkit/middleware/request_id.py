@@ -19,7 +19,7 @@ __all__ = ["RequestIdMiddleware"]
 HEADER = b"x-request-id"
 # An id from the client (or a proxy in front) is kept only if it is short and plain,
 # so that it cannot smuggle anything into logs or headers.
-_ACCEPTABLE_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
+_ACCEPTABLE_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}\Z")
 
 access_logger = logging.getLogger("stackkit.access")
 
