@@ -10,20 +10,24 @@ is not the one it was made for.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ForeignKey, String, Table, select, text, update
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
 
-from stackkit import Settings, create_app
+from stackkit import Controller, Settings, create_app
 from stackkit.auth import AuthConfig
 from stackkit.auth.user import User
+from stackkit.cache import MemoryStore, RedisStore, Store
 from stackkit.db import Model, Repository, Service, mark_changed, owner_column
 from stackkit.db.changes import follows_deletes
 from stackkit.http.resource import Resource
@@ -258,7 +262,7 @@ def test_sqlite_never_hands_out_a_deleted_users_id(world: World) -> None:
     assert world.sign_up().id > victim.id
 
 
-@pytest.mark.parametrize("change", ["delete", "disable", "roles"])
+@pytest.mark.parametrize("change", ["delete", "disable", "roles", "sign-out"])
 def test_a_change_to_a_user_drops_what_was_cached_for_them(world: World, change: str) -> None:
     user = world.sign_up()
     category = world.post(user, "/api/categories", {"name": "work"})
@@ -268,13 +272,17 @@ def test_a_change_to_a_user_drops_what_was_cached_for_them(world: World, change:
     url = f"/api/auth/users/{user.id}"
     if change == "delete":
         world.delete_user(user)
+    elif change == "sign-out":
+        origin = {"Origin": "https://testserver"}
+        response = world.client.post("/api/auth/logout", headers={**user.headers, **origin})
+        assert response.status_code == 204, response.text
     else:
         body = {"is_active": False} if change == "disable" else {"roles": ["auditor"]}
         response = world.client.patch(url, json=body, headers=world.admin.headers)
         assert response.status_code == 200, response.text
     # The user's old token reaches nothing, cached or not.
     assert world.get(user, "/api/notes").status_code == 401
-    if change == "roles":
+    if change in ("roles", "sign-out"):
         user.headers = bearer(login(world.client, user.email))
         response = world.get(user, "/api/notes")
         assert "hit" not in cache_status(response)
@@ -411,3 +419,91 @@ def test_every_cached_answer_equals_a_fresh_read(world: World, seed: int) -> Non
     for _ in range(40):
         action()
         check()
+
+
+# Writes through the cache: a successful POST, PUT, PATCH or DELETE bumps its namespace
+
+
+def items_controller() -> Controller:
+    """`/api/items` and `/api/other`; a write answers 409 when asked `?refuse=1`."""
+    api = Controller("/api", public=True)
+    counter = iter(range(1, 1_000_000))
+
+    @api.get("/items")
+    async def items() -> dict[str, int]:
+        return {"read": next(counter)}
+
+    @api.get("/items/{id}")
+    async def item(request: Request) -> dict[str, int]:
+        return {"read": next(counter)}
+
+    @api.get("/other")
+    async def other() -> dict[str, int]:
+        return {"read": next(counter)}
+
+    async def write(request: Request) -> JSONResponse:
+        refused = request.query_params.get("refuse") == "1"
+        return JSONResponse({"refused": refused}, status_code=409 if refused else 200)
+
+    api.post("/items")(write)
+    for method in ("put", "patch", "delete"):
+        getattr(api, method)("/items/{id}")(write)
+    return api
+
+
+def app_on(store: Store, settings: Settings) -> Starlette:
+    return create_app(
+        settings, controllers=[items_controller()], backends=[], cache_store=store,
+        configure_logs=False,
+    )  # fmt: skip
+
+
+def asgi_client(app: Any) -> httpx2.AsyncClient:
+    return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://test")
+
+
+READS = ["/api/items", "/api/items/1?view=full", "/api/other"]
+
+
+@pytest.mark.parametrize("refused", [False, True], ids=["succeeds", "refused"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/api/items"), ("PUT", "/api/items/1"), ("PATCH", "/api/items/2"),
+     ("DELETE", "/api/items/3")],
+    ids=["post", "put", "patch", "delete"],
+)  # fmt: skip
+async def test_a_successful_write_makes_its_namespace_miss(
+    make_settings: Callable[..., Settings], method: str, path: str, refused: bool
+) -> None:
+    async with asgi_client(app_on(MemoryStore(), make_settings())) as client:
+        for read in READS:
+            await client.get(read)
+        written = await client.request(method, path + ("?refuse=1" if refused else ""))
+        assert written.status_code == (409 if refused else 200)
+        statuses = [(await client.get(read)).headers["cache-status"] for read in READS]
+    under_items = "stackkit; hit" if refused else "stackkit; fwd=miss; stored"
+    assert statuses == [under_items, under_items, "stackkit; hit"]
+
+
+async def test_a_write_through_one_worker_makes_every_worker_miss(
+    redis_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    prefix = unique_key_prefix()
+    stores = [RedisStore(redis_url, prefix=prefix) for _ in range(2)]  # one per worker
+    for store in stores:
+        await store.open()
+    try:
+        async with (
+            asgi_client(app_on(stores[0], make_settings())) as first,
+            asgi_client(app_on(stores[1], make_settings())) as second,
+        ):
+            cached = await first.get("/api/items")
+            assert (await second.get("/api/items")).json() == cached.json()  # one entry
+            assert (await second.post("/api/items")).status_code == 200
+            fresh = await first.get("/api/items")
+            assert fresh.headers["cache-status"] == "stackkit; fwd=miss; stored"
+            assert fresh.json() != cached.json()
+    finally:
+        delete_keys(redis_url, prefix)
+        for store in stores:
+            await store.close()

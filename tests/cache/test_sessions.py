@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from stackkit.cache import SessionStore, Store
+from stackkit.cache import MemoryStore, Session, SessionStore, Store, StoreUnavailable
 from tests.helpers import Clock
 
 
@@ -112,3 +112,59 @@ async def test_expired_sessions_leave_the_list(sessions: SessionStore, clock: Cl
 def test_ttl_must_not_exceed_the_maximum_lifetime(store: Store) -> None:
     with pytest.raises(ValueError, match="ttl <= max_lifetime"):
         SessionStore(store, ttl=100, max_lifetime=50)
+
+
+async def test_by_default_a_session_lives_a_day_past_its_last_touch_and_30_days_at_most(
+    store: Store, clock: Clock
+) -> None:
+    sessions = SessionStore(store, clock=clock)
+    session = await sessions.create("42")
+    clock.now += 86_399
+    assert await sessions.get(session.id) is not None
+    clock.now += 2
+    assert await sessions.get(session.id) is None  # a day without a touch: gone
+    session = await sessions.create("42")
+    ends = session.created_at + 30 * 86_400
+    touched_until = session.expires_at
+    while clock.now + 23 * 3600 < ends:  # a touch every 23 hours, for 30 days
+        clock.now += 23 * 3600
+        touched = await sessions.touch(session.id)
+        assert touched is not None
+        touched_until = touched.expires_at
+        assert touched_until == min(clock.now + 86_400, ends)
+    assert touched_until == ends
+    clock.now = ends + 1
+    assert await sessions.get(session.id) is None  # touched all along, and still ended
+
+
+async def test_a_session_revoked_while_it_is_touched_stays_revoked(
+    sessions: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = await sessions.create("42")
+    read = sessions.get
+
+    async def read_then_revoked_meanwhile(session_id: str) -> Session | None:
+        found = await read(session_id)  # touch has read the session...
+        monkeypatch.setattr(sessions, "get", read)
+        assert await sessions.revoke(session_id)  # ...and a sign-out ends it before the write
+        return found
+
+    monkeypatch.setattr(sessions, "get", read_then_revoked_meanwhile)
+    assert await sessions.touch(session.id, {"generation": 2}) is None
+    assert await sessions.get(session.id) is None
+    assert not await sessions.is_alive(session.id)
+    assert await sessions.list("42") == []
+
+
+async def test_a_session_is_never_stored_without_its_index(clock: Clock) -> None:
+    class IndexWriteFails(MemoryStore):
+        async def index_add(self, index: str, member: str, *, expires_at: float) -> None:
+            raise StoreUnavailable("the index write did not get through")
+
+    store = IndexWriteFails()
+    sessions = SessionStore(store, clock=clock)
+    with pytest.raises(StoreUnavailable):
+        await sessions.create("42")
+    # Had the session been written first, it would be there, and unknown to the index
+    # that revoke_all reads: log out everywhere would miss it.
+    assert len(store) == 0

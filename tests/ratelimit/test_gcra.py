@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stackkit.ratelimit import Rate, gcra, parse_limits
 
@@ -76,3 +78,39 @@ def test_parse_limits(text: str, rates: tuple[Rate, ...]) -> None:
 def test_bad_limits_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="is not a limit"):
         parse_limits(text)
+
+
+def test_a_period_boundary_lets_no_second_burst_through() -> None:
+    """Where a fixed window lets 3/minute become 6 in two seconds, GCRA lets 3 through."""
+    tat = None
+    outcomes = []
+    for now in (179.0, 179.0, 179.0, 180.5, 180.5, 180.5):
+        decision, tat = gcra(tat, now, Rate(3, 60))
+        outcomes.append(decision.allowed)
+    assert outcomes == [True, True, True, False, False, False]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    count=st.integers(min_value=1, max_value=10),
+    period=st.sampled_from([1, 60, 3600]),
+    gaps=st.lists(st.floats(min_value=0, max_value=2.5), min_size=1, max_size=60),
+)
+def test_never_more_than_a_burst_plus_the_steady_rate_in_any_span(
+    count: int, period: int, gaps: list[float]
+) -> None:
+    """Whatever the arrivals, the requests allowed within any span of `d` seconds number
+    at most `count + d / interval`: a burst, then the steady rate; never two bursts."""
+    rate = Rate(count, period)
+    tat, now, allowed = None, 1000.0, []
+    for gap in gaps:  # in intervals since the request before
+        now += gap * rate.interval
+        decision, tat = gcra(tat, now, rate)
+        if decision.allowed:
+            allowed.append(now)
+    for first in range(len(allowed)):
+        for last in range(first, len(allowed)):
+            span = allowed[last] - allowed[first]
+            assert last - first + 1 <= count + span / rate.interval + 1e-6
+            if span < rate.interval:
+                assert last - first + 1 <= count

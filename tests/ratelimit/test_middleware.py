@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -9,8 +10,8 @@ from starlette.middleware import Middleware
 
 from stackkit import Controller, Settings, create_app
 from stackkit.ratelimit import Decision, rate_limit_headers
-from stackkit.ratelimit.middleware import _allowed_headers
-from stackkit.testing import RedisProcess, unique_key_prefix
+from stackkit.ratelimit.middleware import _allowed_headers, client_address
+from stackkit.testing import RedisProcess, delete_keys, unique_key_prefix
 from tests.helpers import UserFromHeader
 
 
@@ -32,6 +33,10 @@ def routes() -> Controller:
     @api.get("/free", rate_limit=False, cache_ttl=0)
     async def free() -> dict[str, str]:
         return {"route": "free"}
+
+    @api.post("/register", rate_limit="2/minute", rate_limit_by="address")
+    async def register() -> dict[str, str]:
+        return {"route": "register"}
 
     return api
 
@@ -79,7 +84,20 @@ async def test_exempt_routes_and_health_checks_are_not_limited(client: httpx2.As
     for _ in range(10):
         assert (await client.get("/api/free")).status_code == 200
         assert (await client.get("/healthz")).status_code == 200
+        assert (await client.get("/readyz")).status_code == 200
     assert "ratelimit-limit" not in (await client.get("/healthz")).headers
+    assert "ratelimit-limit" not in (await client.get("/readyz")).headers
+    assert (await client.get("/api/a")).headers["ratelimit-remaining"] == "2"
+
+
+async def test_requests_that_match_no_route_count_against_the_default(
+    client: httpx2.AsyncClient,
+) -> None:
+    statuses = [(await client.get(path)).status_code for path in ("/api/nothing", "/gone")]
+    assert statuses == [404, 404]
+    last = await client.get("/api/a")
+    assert (last.status_code, last.headers["ratelimit-remaining"]) == (200, "0")
+    assert (await client.get("/api/nothing")).status_code == 429
 
 
 async def test_each_user_has_a_budget(client: httpx2.AsyncClient) -> None:
@@ -88,6 +106,85 @@ async def test_each_user_has_a_budget(client: httpx2.AsyncClient) -> None:
     assert (await client.get("/api/a", headers={"x-test-user": "ada"})).status_code == 429
     assert (await client.get("/api/a", headers={"x-test-user": "bob"})).status_code == 200
     assert (await client.get("/api/a")).status_code == 200  # the anonymous client's budget
+
+
+async def test_a_route_keyed_by_address_shares_its_budget_between_users(
+    make_settings: Callable[..., Settings],
+) -> None:
+    app = create_app(
+        make_settings(rate_limit="3/minute"),
+        controllers=[routes()],
+        backends=[],
+        middleware=[Middleware(UserFromHeader)],
+    )
+    async with client_for(app) as one_address, client_for(app, "192.0.2.99") as another:
+        statuses = [
+            (await one_address.post("/api/register", headers=user)).status_code
+            for user in ({"x-test-user": "ada"}, {"x-test-user": "bob"}, {})
+        ]
+        assert statuses == [200, 200, 429]
+        assert (
+            await another.post("/api/register", headers={"x-test-user": "ada"})
+        ).status_code == 200
+        # The user's own budget under the default is untouched by the address's.
+        ada = await one_address.get("/api/a", headers={"x-test-user": "ada"})
+        assert ada.headers["ratelimit-remaining"] == "2"
+
+
+async def test_limited_answers_say_when_the_burst_is_full_again(
+    client: httpx2.AsyncClient,
+) -> None:
+    answers = [await client.get("/api/a") for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    # 3/minute: each request takes one interval of 20 s from the burst, given back in turn.
+    assert [a.headers["ratelimit-limit"] for a in answers[:3]] == ["3", "3", "3"]
+    assert [a.headers["ratelimit-reset"] for a in answers[:3]] == ["20", "40", "60"]
+    assert answers[3].headers["ratelimit-reset"] == "60"
+    assert 1 <= int(answers[3].headers["retry-after"]) <= 20
+
+
+@pytest.mark.parametrize(
+    ("connection", "forwarded", "client"),
+    [
+        ("198.51.100.7", ["203.0.113.1"], "198.51.100.7"),
+        ("192.0.2.10", [], "192.0.2.10"),
+        ("192.0.2.10", ["203.0.113.1"], "203.0.113.1"),
+        ("192.0.2.10", ["1.2.3.4, 203.0.113.1"], "203.0.113.1"),
+        ("192.0.2.10", ["203.0.113.1, 192.0.2.20"], "203.0.113.1"),
+        ("192.0.2.10", ["1.2.3.4", "203.0.113.1, 10.0.0.5"], "203.0.113.1"),
+        ("10.0.0.5", ["203.0.113.1, 10.0.0.6"], "203.0.113.1"),
+        ("2001:db8::1", ["2001:db8:1::9"], "2001:db8:1::9"),
+    ],
+    ids=["untrusted-connection", "no-header", "one-hop", "client-prepended", "two-proxies",
+         "two-headers", "network", "ipv6"],
+)  # fmt: skip
+def test_the_client_is_the_nearest_address_that_is_not_a_trusted_proxy(
+    connection: str, forwarded: list[str], client: str
+) -> None:
+    trusted = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "10.0.0.0/8", "2001:db8::/64")]
+    scope = {
+        "client": (connection, 40000),
+        "headers": [(b"x-forwarded-for", value.encode()) for value in forwarded],
+    }
+    assert client_address(scope, trusted) == client
+
+
+async def test_counters_live_in_the_caches_redis(
+    redis_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    prefix = unique_key_prefix()
+    settings = make_settings(rate_limit="5/minute", redis_url=redis_url, cache_prefix=prefix)
+    app = create_app(settings, controllers=[routes()], backends=[])
+    store = app.state.backends["redis"]
+    await store.open()
+    try:
+        async with client_for(app) as client:
+            assert (await client.get("/api/a")).headers["ratelimit-remaining"] == "4"
+        counters = [key async for key in store.client.scan_iter(match=f"{prefix}{{rl:*")]
+        assert counters == [f"{prefix}{{rl:ip:192.0.2.10}}:5/minute".encode()]
+    finally:
+        delete_keys(redis_url, prefix)
+        await store.close()
 
 
 async def test_a_spoofed_forwarded_for_does_not_change_the_key(client: httpx2.AsyncClient) -> None:

@@ -1,0 +1,65 @@
+"""The response cache without its Redis: requests served uncached, and a warning at most
+once a minute however many requests go by."""
+
+from __future__ import annotations
+
+import logging
+import types
+from collections.abc import Callable
+
+import httpx2
+import pytest
+
+from stackkit import Controller, Settings, create_app
+from stackkit.cache import RedisStore
+from stackkit.testing import find_free_port, unique_key_prefix
+
+
+async def test_an_outage_is_warned_about_at_most_once_a_minute(
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr("stackkit.logs.time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    api = Controller("/api", public=True)
+
+    @api.get("/items", rate_limit=False)
+    async def items() -> list[str]:
+        return ["first"]
+
+    @api.post("/items", status_code=201, rate_limit=False)
+    async def add() -> str:
+        return "added"
+
+    away = RedisStore(f"redis://127.0.0.1:{find_free_port()}/0", prefix=unique_key_prefix())
+    await away.open()  # nothing listens there: every command is refused
+    app = create_app(
+        make_settings(), controllers=[api], backends=[], cache_store=away, configure_logs=False
+    )
+    caplog.set_level(logging.WARNING, logger="stackkit.cache")
+
+    def warnings() -> int:
+        return sum("Response cache bypassed" in r.getMessage() for r in caplog.records)
+
+    transport = httpx2.ASGITransport(app=app)
+    try:
+        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+
+            async def requests() -> None:
+                for _ in range(5):
+                    answer = await client.get("/api/items")
+                    assert answer.status_code == 200
+                    assert answer.headers["cache-status"] == "stackkit; fwd=bypass"
+                assert (await client.post("/api/items")).status_code == 201
+
+            await requests()
+            assert warnings() == 1
+            now[0] += 59.9
+            await requests()
+            assert warnings() == 1
+            now[0] += 0.1  # a minute after the first
+            await requests()
+            assert warnings() == 2
+    finally:
+        await away.close()

@@ -1,0 +1,232 @@
+"""`RedisStore` on the wire, and `RedisClusterStore` through any node.
+
+A proxy between the store and a real Redis counts what crosses: connections, and
+round trips (the client writing after it had its answer, or on a new connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit
+
+import httpx2
+import pytest
+
+from stackkit import Controller, Settings, create_app
+from stackkit.cache import RedisClusterStore, RedisStore, StoreUnavailable
+from stackkit.testing import unique_key_prefix
+from tests.cache.conftest import remove_prefixed_keys
+
+
+class CountingProxy:
+    """A TCP proxy to a real Redis that counts connections and round trips.
+
+    With `silent` set, it reads what clients send, counts it, and forwards nothing:
+    a Redis that never answers.
+    """
+
+    def __init__(self, target: str) -> None:
+        parts = urlsplit(target)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 6379
+        self.database = parts.path or "/0"
+        self.connections = 0
+        self.round_trips = 0
+        self.silent = False
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        port = self._server.sockets[0].getsockname()[1]
+        return f"redis://127.0.0.1:{port}{self.database}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def reset(self) -> None:
+        self.connections = self.round_trips = 0
+
+    async def _serve(self, client: asyncio.StreamReader, to_client: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        server, to_server = await asyncio.open_connection(self.host, self.port)
+        answered = [True]  # whether the server spoke since the client last did
+
+        async def upstream() -> None:
+            while data := await client.read(65536):
+                if answered[0]:
+                    self.round_trips += 1
+                    answered[0] = False
+                if not self.silent:
+                    to_server.write(data)
+                    await to_server.drain()
+            to_server.close()
+
+        async def downstream() -> None:
+            while data := await server.read(65536):
+                answered[0] = True
+                to_client.write(data)
+                await to_client.drain()
+            to_client.close()
+
+        tasks = [asyncio.create_task(upstream()), asyncio.create_task(downstream())]
+        self._tasks.update(tasks)
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@pytest.fixture
+async def proxy(redis_url: str) -> AsyncIterator[CountingProxy]:
+    proxy = CountingProxy(redis_url)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.close()
+
+
+@pytest.fixture
+async def store(proxy: CountingProxy) -> AsyncIterator[RedisStore]:
+    store = RedisStore(proxy.url, prefix=unique_key_prefix())
+    await store.open()
+    try:
+        yield store
+    finally:
+        proxy.silent = False
+        await remove_prefixed_keys(store)
+        await store.close()
+
+
+OPERATIONS: dict[str, Callable[[RedisStore], Awaitable[object]]] = {
+    "get": lambda s: s.get("a"),
+    "get_many": lambda s: s.get_many(["a", "b", "missing"]),
+    "set": lambda s: s.set("a", b"1", ttl=60),
+    "replace": lambda s: s.replace("a", b"1", ttl=60),
+    "delete": lambda s: s.delete("missing", "other"),
+    "expires_in": lambda s: s.expires_in("a"),
+    "incr": lambda s: s.incr("counter", ttl=60),
+    "set_if_absent": lambda s: s.set_if_absent("lock", b"me", ttl=60),
+    "delete_if_equals": lambda s: s.delete_if_equals("lock", b"someone else"),
+    "index_add": lambda s: s.index_add("{user:1}:sessions", "s", expires_at=time.time() + 60),
+    "index_members": lambda s: s.index_members("{user:1}:sessions", now=time.time()),
+    "index_remove": lambda s: s.index_remove("{user:1}:sessions", "s"),
+}
+
+
+@pytest.mark.parametrize("operation", list(OPERATIONS))
+async def test_each_operation_is_one_round_trip(
+    store: RedisStore, proxy: CountingProxy, operation: str
+) -> None:
+    await store.set("a", b"0")
+    await store.set("b", b"0")
+    run = OPERATIONS[operation]
+    await run(store)  # the connection is open, and a script known to the server
+    proxy.reset()
+    for _ in range(3):
+        await run(store)
+    assert (proxy.connections, proxy.round_trips) == (0, 3)
+
+
+async def test_operations_share_a_bounded_pool_of_connections(proxy: CountingProxy) -> None:
+    store = RedisStore(proxy.url, prefix=unique_key_prefix(), max_connections=5)
+    await store.open()
+    try:
+        await store.set("a", b"1")
+        answers = await asyncio.gather(*(store.get("a") for _ in range(50)))
+        assert answers == [b"1"] * 50  # 50 at once on 5 connections: they waited their turn
+        assert proxy.connections <= 5
+        opened = proxy.connections
+        for _ in range(50):
+            await store.get("a")
+        assert proxy.connections == opened  # used again, not opened anew
+    finally:
+        await remove_prefixed_keys(store)
+        await store.close()
+
+
+async def test_an_unanswered_command_is_sent_once_and_given_up_after_half_a_second(
+    store: RedisStore, proxy: CountingProxy
+) -> None:
+    await store.set("a", b"1")
+    proxy.silent = True
+    proxy.reset()
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable):
+        await store.get("a")
+    elapsed = time.monotonic() - started
+    assert 0.4 < elapsed < 1.2  # the default timeout, 0.5 s, once
+    assert (proxy.connections, proxy.round_trips) == (0, 1)  # no retry, no reconnection
+
+
+async def test_a_cluster_store_works_through_any_node(redis_cluster_url: str) -> None:
+    prefix = unique_key_prefix()
+    first = RedisClusterStore(redis_cluster_url, prefix=prefix)
+    await first.open()
+    try:
+        nodes = [f"redis://{node.host}:{node.port}/0" for node in first.client.get_nodes()]
+        assert len(nodes) >= 3
+        keys = [f"key-{n}" for n in range(30)]  # spread over every node's slots
+        for key in keys:
+            await first.set(key, key.encode())
+        for url in nodes:
+            through = RedisClusterStore(url, prefix=prefix)
+            await through.open()
+            try:
+                assert await through.get_many(keys) == [key.encode() for key in keys]
+                assert await through.incr("counter") == nodes.index(url) + 1
+            finally:
+                await through.close()
+    finally:
+        await remove_prefixed_keys(first)
+        await first.close()
+
+
+def items_controller() -> Controller:
+    api = Controller("/api", public=True)
+
+    @api.get("/items", rate_limit="50/second;1000/hour")
+    async def items() -> list[str]:
+        return ["first"]
+
+    @api.post("/items", status_code=201)
+    async def add() -> str:
+        return "added"
+
+    return api
+
+
+async def test_keys_used_together_share_a_cluster_slot(
+    redis_cluster_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    store = RedisClusterStore(redis_cluster_url, prefix=unique_key_prefix())
+    await store.open()
+    app = create_app(
+        make_settings(),
+        controllers=[items_controller()],
+        backends=[],
+        cache_store=store,
+        configure_logs=False,
+    )
+    transport = httpx2.ASGITransport(app=app)
+    try:
+        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+            for _ in range(2):
+                assert (await client.get("/api/items")).status_code == 200
+            assert (await client.post("/api/items")).status_code == 201
+        keys = [key.decode() async for key in store.client.scan_iter(match=f"{store.prefix}*")]
+        cache = [key for key in keys if "{/api/items}" in key]  # the version and the entry
+        limits = [key for key in keys if ":GET:/api/items}" in key]  # the route's two windows
+        assert len(cache) == len(limits) == 2, keys
+        for together in (cache, limits):
+            assert len({await store.client.cluster_keyslot(key) for key in together}) == 1
+    finally:
+        await remove_prefixed_keys(store)
+        await store.close()

@@ -1,0 +1,113 @@
+"""`RateLimiter`, the building block: GCRA by default, `hit` and `enforce`, and what it
+does when Redis does not answer."""
+
+from __future__ import annotations
+
+import logging
+import types
+from collections.abc import AsyncIterator
+
+import pytest
+
+from stackkit.cache import RedisStore
+from stackkit.ratelimit import (
+    MemoryRateLimitBackend,
+    RateLimitBackend,
+    RateLimited,
+    RateLimiter,
+    RateLimitUnavailable,
+    RedisRateLimitBackend,
+)
+from stackkit.testing import find_free_port, unique_key_prefix
+from tests.cache.conftest import remove_prefixed_keys
+from tests.helpers import Clock
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def default_backend(request: pytest.FixtureRequest) -> AsyncIterator[RateLimitBackend]:
+    """A backend as built without an algorithm named."""
+    if request.param == "memory":
+        yield MemoryRateLimitBackend(clock=Clock())  # a clock mid-day: 1_800_000_000 s
+        return
+    store = RedisStore(request.getfixturevalue("redis_url"), prefix=unique_key_prefix())
+    await store.open()
+    try:
+        yield RedisRateLimitBackend(store)
+    finally:
+        await remove_prefixed_keys(store)
+        await store.close()
+
+
+async def test_gcra_is_the_default(default_backend: RateLimitBackend) -> None:
+    limiter = RateLimiter(default_backend)
+    first = await limiter.hit("k", "1/day")
+    # GCRA: back to a full burst one interval (a day) after the request. A fixed window
+    # would say "when the day's window ends", which is sooner unless it is midnight.
+    assert first.reset_after == pytest.approx(86_400, abs=1)
+    refused = await limiter.hit("k", "1/day")
+    assert not refused.allowed
+    assert refused.retry_after == pytest.approx(86_400, abs=1)
+
+
+async def test_hit_counts_the_cost_and_a_refusal_counts_nothing(
+    backend: RateLimitBackend,
+) -> None:
+    limiter = RateLimiter(backend)
+    first = await limiter.hit("k", "5/minute", cost=3)
+    assert (first.allowed, first.remaining) == (True, 2)
+    for _ in range(3):
+        assert not (await limiter.hit("k", "5/minute", cost=3)).allowed
+    last = await limiter.hit("k", "5/minute", cost=2)  # the refused ones spent nothing
+    assert (last.allowed, last.remaining) == (True, 0)
+    assert not (await limiter.hit("k", "5/minute")).allowed
+
+
+async def test_enforce_raises_a_429_with_the_four_headers(backend: RateLimitBackend) -> None:
+    limiter = RateLimiter(backend)
+    assert (await limiter.enforce("login:ada", "2/minute")).allowed
+    assert (await limiter.enforce("login:ada", "2/minute")).allowed
+    with pytest.raises(RateLimited) as raised:
+        await limiter.enforce("login:ada", "2/minute")
+    assert raised.value.status == 429
+    headers = raised.value.headers
+    assert set(headers) == {
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+        "Retry-After",
+    }
+    assert (headers["RateLimit-Limit"], headers["RateLimit-Remaining"]) == ("2", "0")
+    assert 59 <= int(headers["RateLimit-Reset"]) <= 60  # a full burst again: two intervals
+    assert 29 <= int(headers["Retry-After"]) <= 30  # one slot again: one interval
+
+
+async def test_an_outage_allows_and_warns_at_most_once_a_minute(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr("stackkit.logs.time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    away = RedisStore(f"redis://127.0.0.1:{find_free_port()}/0", prefix=unique_key_prefix())
+    await away.open()  # nothing listens there: every check is refused a connection
+    limiter = RateLimiter(RedisRateLimitBackend(away))
+    caplog.set_level(logging.WARNING, logger="stackkit.ratelimit")
+
+    def warnings() -> int:
+        return sum("Rate limits not checked" in r.getMessage() for r in caplog.records)
+
+    async def checks() -> None:
+        for _ in range(5):
+            assert (await limiter.hit("k", "1/minute")).allowed  # fail open, the default
+        with pytest.raises(RateLimitUnavailable):
+            await limiter.hit("k", "1/minute", fail_open=False)
+
+    try:
+        await checks()
+        assert warnings() == 1
+        now[0] += 59.9
+        await checks()
+        assert warnings() == 1
+        now[0] += 0.1  # a minute after the first
+        await checks()
+        assert warnings() == 2
+    finally:
+        await away.close()
