@@ -11,7 +11,7 @@ from typing import Any
 import httpx2
 import pytest
 from starlette.requests import Request
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
 from stackkit import Controller, Settings, create_app
@@ -58,6 +58,12 @@ def routes(calls: Counter[str]) -> Controller:
                 yield b"x" * (kib * KIB)
 
         return StreamingResponse(body(), media_type="application/octet-stream")
+
+    @api.get("/whole/{kib}", rate_limit=False)
+    async def whole(request: Request) -> PlainTextResponse:
+        kib = int(request.path_params["kib"])
+        calls[f"whole/{kib}"] += 1
+        return PlainTextResponse("x" * (kib * KIB))  # the body in one message
 
     return api
 
@@ -175,6 +181,21 @@ async def test_only_2xx_answers_are_kept(
     else:
         assert statuses == ["stackkit; fwd=miss", "stackkit; fwd=miss"]
         assert calls[f"status/{code}"] == 2
+
+
+@pytest.mark.parametrize(("kib", "kept"), [(1024, True), (1025, False), (4096, False)])
+async def test_an_answer_of_more_than_one_mib_in_one_piece_is_not_kept(
+    make_settings: Callable[..., Settings], kib: int, kept: bool
+) -> None:
+    calls: Counter[str] = Counter()
+    app = create_app(
+        make_settings(), controllers=[routes(calls)], backends=[], cache_store=MemoryStore(),
+        configure_logs=False,
+    )  # fmt: skip
+    async with client_for(app) as client:
+        answers = [await client.get(f"/api/whole/{kib}") for _ in range(2)]
+    assert all(len(a.content) == kib * KIB for a in answers)
+    assert calls[f"whole/{kib}"] == (1 if kept else 2)
 
 
 @pytest.mark.parametrize(

@@ -215,7 +215,7 @@ class ResponseCacheMiddleware:
         if _header(headers, b"etag") is None:
             headers.append((b"etag", etag))
         status = b"stackkit; fwd=miss"
-        if ttl > 0:
+        if ttl > 0 and len(body) <= self.max_body:  # sent in one piece, maybe too big
             entry = _Entry(start["status"], headers, body, version)
             try:
                 await self.store.set(entry_key, entry.encode(), ttl=ttl)
