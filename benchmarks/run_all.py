@@ -13,6 +13,8 @@ script's `measure()`:
 - `repository_list`: `Repository.list` and `.page` against SQLAlchemy Core (PostgreSQL);
 - `response_cache`: cache hits against the uncached 50-row GET (wrk, PostgreSQL, Redis);
 - `ratelimit_checks`: the GCRA against the `limits` library (Redis);
+- `memory_store`: `MemoryStore` operations in a store of 100,000 entries against
+  one of 1,000;
 - `cli_startup`: `stackkit new` and a generated app's start against `python -c pass`;
 - `frontend_size`: the login page's JavaScript against its budget.
 
@@ -114,6 +116,7 @@ BENCHMARKS = [
         lambda a, urls: {"redis_url": urls["redis"], "rounds": 5, "checks": 10_000},
         lambda a: 150,
     ),
+    Benchmark("memory_store", (), lambda a, _: {"rounds": 5}, lambda a: 120),
     Benchmark("cli_startup", (), lambda a, _: {"rounds": 3}, lambda a: 120),
     Benchmark("frontend_size", (), lambda a, _: {}, lambda a: 30),
 ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from stackkit.cache import MemoryStore
@@ -40,39 +38,3 @@ async def test_either_bound_evicts_the_least_recently_used_first(bound: str) -> 
     # Not the oldest (first in, first out would have dropped the hot keys long ago), but
     # the least recently used went.
     assert kept == set(hot) | set(inserted[-(CAPACITY - len(hot)) :])
-
-
-async def _seconds_per_round(size: int) -> float:
-    """The best of five rounds of every operation on 200 keys spread over a full store."""
-    store = MemoryStore(max_entries=size)
-    for n in range(size):
-        await store.set(f"k{n}", b"1", ttl=3600)
-        await store.index_add(f"i{n}", "member", expires_at=10**10)
-    keys = [f"k{n}" for n in range(0, size, size // 200)]
-    best = float("inf")
-    for _ in range(5):
-        started = time.perf_counter()
-        for key in keys:
-            await store.get(key)
-            await store.get_many([key, "missing"])
-            await store.set(key, b"1", ttl=3600)
-            await store.replace(key, b"2", ttl=3600)
-            await store.expires_in(key)
-            await store.incr(key)
-            await store.set_if_absent(key, b"1", ttl=3600)
-            await store.delete_if_equals(key, b"3")
-            await store.delete(key)
-            await store.set(key, b"1", ttl=3600)
-            await store.index_add(key, "member", expires_at=10**10)
-            await store.index_members(key, now=0)
-            await store.index_remove(key, "member")
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
-async def test_operations_take_as_long_in_a_full_store_as_in_a_small_one() -> None:
-    small = await _seconds_per_round(1_000)
-    large = await _seconds_per_round(100_000)
-    # A hundred times the entries: an operation that walked the store would take about a
-    # hundred times as long; O(1) ones take about as long (a factor for the CPU caches).
-    assert large < 4 * small, (small, large)
