@@ -123,7 +123,6 @@ async def test_200_concurrent_requests_against_50_let_exactly_50_through(
         assert refused.headers["content-type"] == "application/problem+json"
         assert refused.json()["status"] == 429
         assert 1 <= int(refused.headers["retry-after"]) <= 72  # one interval: 3600 s / 50
-    # Every process let some through: they all counted against the one budget.
-    assert {url for url, response in responses if response.status_code == 200} == {
-        server.url for server in servers
-    }
+    # Each process answered half the requests, and 50 went through in all, not 50 each:
+    # they counted against the one budget. Which process let them through depends on which
+    # got the CPU first (under load, one may take them all), so that is not asserted.
