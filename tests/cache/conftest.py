@@ -32,3 +32,18 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     finally:
         await remove_prefixed_keys(redis_store)
         await redis_store.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def cache_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """A response cache's store: in memory, or on Redis under a prefix of its own."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    store = RedisStore(request.getfixturevalue("redis_url"), prefix=unique_key_prefix())
+    await store.open()
+    try:
+        yield store
+    finally:
+        await remove_prefixed_keys(store)
+        await store.close()

@@ -4,7 +4,7 @@ parameters sorted, the caller's roles, and who asks (the user and their session)
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
@@ -15,8 +15,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stackkit import Controller, Settings, create_app
-from stackkit.cache import MemoryStore, RedisStore, Store
-from stackkit.testing import unique_key_prefix
+from stackkit.cache import MemoryStore, Store
 
 
 class Caller:
@@ -118,22 +117,6 @@ class SameUserAndSession:
         scope["user"] = user
         scope["auth"] = AuthCredentials([r for r in roles.split(",") if r])
         await self.app(scope, receive, send)
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def cache_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    store = RedisStore(request.getfixturevalue("redis_url"), prefix=unique_key_prefix())
-    await store.open()
-    try:
-        yield store
-    finally:
-        keys = [k async for k in store.client.scan_iter(match=f"{store.prefix}*")]
-        if keys:
-            await store.client.delete(*keys)
-        await store.close()
 
 
 async def test_a_callers_entries_are_keyed_by_their_roles(

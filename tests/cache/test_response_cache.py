@@ -88,22 +88,6 @@ class Counting:
         return api
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def cache_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    store = RedisStore(request.getfixturevalue("redis_url"), prefix=unique_key_prefix())
-    await store.open()
-    try:
-        yield store
-    finally:
-        keys = [k async for k in store.client.scan_iter(match=f"{store.prefix}*")]
-        if keys:
-            await store.client.delete(*keys)
-        await store.close()
-
-
 @pytest.fixture
 def routes() -> Counting:
     return Counting()
