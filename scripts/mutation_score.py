@@ -9,6 +9,7 @@ for it, which `mutmut show NAME` expands). It exits 1 when the overall score is 
 `--fail-under`, or when some mutant has no verdict yet (an interrupted run):
 
     python scripts/mutation_score.py --fail-under 80
+    python scripts/mutation_score.py 'stackkit.middleware.*'     # only these mutants
     python scripts/mutation_score.py --markdown SURVIVORS.md   # the survivors, in a file too
 
 score = (killed + timeouts) / mutants with a verdict. A mutant that no test reaches
@@ -202,6 +203,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--fail-under", type=float, default=0.0, help="minimum overall score, %%")
     parser.add_argument("--markdown", type=Path, help="also write the survivors to this file")
+    parser.add_argument(
+        "names", nargs="*", help="score only these mutants, named as for `mutmut run` (globs)"
+    )
     arguments = parser.parse_args()
     os.chdir(ROOT)  # mutmut reads mutants/ and the sources relative to the project
 
@@ -211,6 +215,8 @@ def main() -> int:
         meta = json.loads((MUTANTS / f"{path}.meta").read_text())
         counts: Counter[str] = Counter()
         for name, exit_code in meta["exit_code_by_key"].items():
+            if arguments.names and not any(fnmatch.fnmatch(name, n) for n in arguments.names):
+                continue
             status = str(status_by_exit_code[exit_code])
             counts[status] += 1
             if status in NOT_CAUGHT:

@@ -41,12 +41,19 @@ WEAK_12 = EntityTag("12", weak=True)
         ('"a"b"', None),
         ('"tab\there"', None),
         ('"nul\x00"', None),
+        ("\t*\t", ANY),
+        ("\x0b*", None),
+        ("*\x0c", None),
+        ("X*", None),
+        ('"12", X', None),
+        ('"12",\x0b"13"', None),
     ],
     ids=[
         "star", "star-blanks", "strong", "weak", "list", "comma-inside", "empty-element",
         "empty-tag", "empty-value", "only-commas", "obs-text", "bare-word", "unquoted",
         "unterminated", "no-comma", "star-in-list", "lower-case-weak", "blank-after-W/",
-        "quote-inside", "tab-inside", "nul-inside",
+        "quote-inside", "tab-inside", "nul-inside", "star-tabs", "star-vertical-tab",
+        "star-form-feed", "star-after-a-letter", "letter-element", "vertical-tab-element",
     ],
 )  # fmt: skip
 def test_entity_tag_lists_are_parsed_as_rfc_9110_writes_them(value: str, parsed: object) -> None:
@@ -76,6 +83,7 @@ def test_strong_and_weak_comparison(
 
 def test_one_entity_tag_round_trips() -> None:
     assert parse_entity_tag('W/"12"') == WEAK_12
+    assert parse_entity_tag('"12"') == STRONG_12
     assert str(WEAK_12) == 'W/"12"'
     assert str(STRONG_12) == '"12"'
     assert parse_entity_tag('"12", "13"') is None
