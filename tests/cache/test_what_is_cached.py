@@ -68,6 +68,14 @@ def routes(calls: Counter[str]) -> Controller:
     return api
 
 
+def memory_app(settings: Settings, calls: Counter[str]) -> Any:
+    """An app of `routes(calls)`, caching in memory."""
+    return create_app(
+        settings, controllers=[routes(calls)], backends=[], cache_store=MemoryStore(),
+        configure_logs=False,
+    )  # fmt: skip
+
+
 def client_for(app: Any) -> httpx2.AsyncClient:
     return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://test")
 
@@ -167,10 +175,7 @@ async def test_only_2xx_answers_are_kept(
     make_settings: Callable[..., Settings], code: int, kept: bool
 ) -> None:
     calls: Counter[str] = Counter()
-    app = create_app(
-        make_settings(), controllers=[routes(calls)], backends=[], cache_store=MemoryStore(),
-        configure_logs=False,
-    )  # fmt: skip
+    app = memory_app(make_settings(), calls)
     async with client_for(app) as client:
         answers = [await client.get(f"/api/status/{code}") for _ in range(2)]
     assert [a.status_code for a in answers] == [code, code]
@@ -188,10 +193,7 @@ async def test_an_answer_of_more_than_one_mib_in_one_piece_is_not_kept(
     make_settings: Callable[..., Settings], kib: int, kept: bool
 ) -> None:
     calls: Counter[str] = Counter()
-    app = create_app(
-        make_settings(), controllers=[routes(calls)], backends=[], cache_store=MemoryStore(),
-        configure_logs=False,
-    )  # fmt: skip
+    app = memory_app(make_settings(), calls)
     async with client_for(app) as client:
         answers = [await client.get(f"/api/whole/{kib}") for _ in range(2)]
     assert all(len(a.content) == kib * KIB for a in answers)
@@ -208,10 +210,7 @@ async def test_an_answer_streamed_past_one_mib_is_passed_on_not_kept(
     make_settings: Callable[..., Settings], chunks: int, kib: int, kept: bool
 ) -> None:
     calls: Counter[str] = Counter()
-    app = create_app(
-        make_settings(), controllers=[routes(calls)], backends=[], cache_store=MemoryStore(),
-        configure_logs=False,
-    )  # fmt: skip
+    app = memory_app(make_settings(), calls)
     path = f"/api/stream/{chunks}/{kib}"
     async with client_for(app) as client:
         answers = [await client.get(path) for _ in range(2)]
