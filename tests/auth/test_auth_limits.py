@@ -20,6 +20,7 @@ from stackkit.auth.config import token_keys_for
 from stackkit.auth.tokens import AccessTokens
 from stackkit.auth.user import User
 from stackkit.cache import MemoryStore
+from stackkit.ratelimit import MemoryRateLimitBackend
 from tests.auth.conftest import PASSWORD, bearer, login, register
 
 PROXY = "10.0.0.1"
@@ -29,10 +30,18 @@ WRONG = "not the password at all"
 
 
 def _client(make_auth_client: Callable[..., TestClient], **settings: Any) -> TestClient:
+    """A client of an app whose in-process limits count on a stopped clock: a budget
+    refills with time (100/minute: one request every 0.6 s), and a slow machine must
+    not see a refill in the middle of a test."""
     options = {"env": "test", "database_url": "sqlite:///:memory:", **settings}
-    return make_auth_client(
+    client = make_auth_client(
         Settings(secret_key=SECRET, trusted_proxies=[PROXY], **options), address=PROXY
     )
+    backend = client.app.state.auth.limiter.backend  # type: ignore[attr-defined]
+    if isinstance(backend, MemoryRateLimitBackend):
+        stopped = backend.clock()
+        backend.clock = lambda: stopped
+    return client
 
 
 def _from(address: str) -> dict[str, str]:
