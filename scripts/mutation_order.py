@@ -9,6 +9,11 @@ package's tests, then the others; fastest file first within each group (duration
 mutmut's stats), each file's tests in pytest's order. The same tests run either way,
 so no verdict changes: a mutant that survives still runs them all.
 
+With `MUTATION_TESTS=package` in the environment, only the mutated package's own tests
+run (`tests/middleware/` for a mutant of `stackkit.middleware`). A survivor then costs
+seconds instead of minutes, and the score is stricter: a mutant counts as killed only
+when the tests written for its package catch it.
+
 Outside a mutant's run (mutmut's stats, clean and forced-fail runs) it does nothing.
 """
 
@@ -23,7 +28,7 @@ import pytest
 
 
 @pytest.hookimpl(trylast=True)  # after pytest's own reordering by fixture scope
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     mutant = os.environ.get("MUTANT_UNDER_TEST", "")
     if "__mutmut_" not in mutant:
         return
@@ -52,3 +57,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return group, file_time[path], path
 
     items.sort(key=rank)  # stable: each file's tests keep their order
+    if os.environ.get("MUTATION_TESTS") == "package":
+        others = [item for item in items if rank(item)[0] == 2]
+        if others:  # none of the package's tests reached it: pytest exits 5, "no tests"
+            config.hook.pytest_deselected(items=others)
+            del items[len(items) - len(others) :]
