@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import types
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import pytest
 from starlette.authentication import SimpleUser
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from stackkit.cache import RedisStore
 
 
 class UserFromHeader:
@@ -27,3 +35,38 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+@asynccontextmanager
+async def opened(*stores: RedisStore) -> AsyncIterator[None]:
+    """Open `stores` (several with one prefix are workers sharing a Redis); afterwards
+    delete every key under their prefixes and close them."""
+    for store in stores:
+        await store.open()
+    try:
+        yield
+    finally:
+        for store in stores:
+            keys = [key async for key in store.client.scan_iter(match=f"{store.prefix}*")]
+            for key in keys:
+                await store.client.delete(key)
+            await store.close()
+
+
+async def assert_warned_once_a_minute(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    warning: str,
+    traffic: Callable[[], Awaitable[None]],
+) -> None:
+    """Send `traffic` at 0 s, 59.9 s and 60 s on a stopped clock: the warning that
+    starts with `warning` is logged once, still once, then a second time."""
+    now = [1000.0]
+    monkeypatch.setattr("stackkit.logs.time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    caplog.set_level(logging.WARNING, logger="stackkit")
+    seen = []
+    for step in (0.0, 59.9, 0.1):
+        now[0] += step
+        await traffic()
+        seen.append(sum(r.getMessage().startswith(warning) for r in caplog.records))
+    assert seen == [1, 1, 2]

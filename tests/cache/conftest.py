@@ -6,12 +6,7 @@ import pytest
 
 from stackkit.cache import MemoryStore, RedisClusterStore, RedisStore, Store
 from stackkit.testing import unique_key_prefix
-
-
-async def remove_prefixed_keys(store: RedisStore) -> None:
-    keys = [key async for key in store.client.scan_iter(match=f"{store.prefix}*")]
-    for key in keys:
-        await store.client.delete(key)
+from tests.helpers import opened
 
 
 @pytest.fixture(params=["memory", "redis", "cluster"])
@@ -26,12 +21,16 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     else:
         url = request.getfixturevalue("redis_cluster_url")
         redis_store = RedisClusterStore(url, prefix=prefix)
-    await redis_store.open()
-    try:
+    async with opened(redis_store):
         yield redis_store
-    finally:
-        await remove_prefixed_keys(redis_store)
-        await redis_store.close()
+
+
+@pytest.fixture
+async def redis_store(redis_url: str) -> AsyncIterator[RedisStore]:
+    """A store on Redis under a key prefix of this test's own, emptied afterwards."""
+    store = RedisStore(redis_url, prefix=unique_key_prefix())
+    async with opened(store):
+        yield store
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -41,9 +40,5 @@ async def cache_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
         yield MemoryStore()
         return
     store = RedisStore(request.getfixturevalue("redis_url"), prefix=unique_key_prefix())
-    await store.open()
-    try:
+    async with opened(store):
         yield store
-    finally:
-        await remove_prefixed_keys(store)
-        await store.close()

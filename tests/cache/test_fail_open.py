@@ -3,8 +3,6 @@ once a minute however many requests go by."""
 
 from __future__ import annotations
 
-import logging
-import types
 from collections.abc import Callable
 
 import httpx2
@@ -13,6 +11,7 @@ import pytest
 from stackkit import Controller, Settings, create_app
 from stackkit.cache import RedisStore
 from stackkit.testing import find_free_port, unique_key_prefix
+from tests.helpers import assert_warned_once_a_minute
 
 
 async def test_an_outage_is_warned_about_at_most_once_a_minute(
@@ -20,8 +19,6 @@ async def test_an_outage_is_warned_about_at_most_once_a_minute(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    now = [1000.0]
-    monkeypatch.setattr("stackkit.logs.time", types.SimpleNamespace(monotonic=lambda: now[0]))
     api = Controller("/api", public=True)
 
     @api.get("/items", rate_limit=False)
@@ -37,11 +34,6 @@ async def test_an_outage_is_warned_about_at_most_once_a_minute(
     app = create_app(
         make_settings(), controllers=[api], backends=[], cache_store=away, configure_logs=False
     )
-    caplog.set_level(logging.WARNING, logger="stackkit.cache")
-
-    def warnings() -> int:
-        return sum("Response cache bypassed" in r.getMessage() for r in caplog.records)
-
     transport = httpx2.ASGITransport(app=app)
     try:
         async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -53,13 +45,8 @@ async def test_an_outage_is_warned_about_at_most_once_a_minute(
                     assert answer.headers["cache-status"] == "stackkit; fwd=bypass"
                 assert (await client.post("/api/items")).status_code == 201
 
-            await requests()
-            assert warnings() == 1
-            now[0] += 59.9
-            await requests()
-            assert warnings() == 1
-            now[0] += 0.1  # a minute after the first
-            await requests()
-            assert warnings() == 2
+            await assert_warned_once_a_minute(
+                monkeypatch, caplog, "Response cache bypassed", requests
+            )
     finally:
         await away.close()

@@ -33,6 +33,7 @@ from stackkit.db.changes import follows_deletes
 from stackkit.http.resource import Resource
 from stackkit.testing import create_database, delete_keys, drop_database, unique_key_prefix
 from tests.auth.conftest import FAST_HASHER, PASSWORD, bearer, login, register
+from tests.helpers import opened
 
 
 class CachedCategory(Model):
@@ -490,20 +491,14 @@ async def test_a_write_through_one_worker_makes_every_worker_miss(
 ) -> None:
     prefix = unique_key_prefix()
     stores = [RedisStore(redis_url, prefix=prefix) for _ in range(2)]  # one per worker
-    for store in stores:
-        await store.open()
-    try:
-        async with (
-            asgi_client(app_on(stores[0], make_settings())) as first,
-            asgi_client(app_on(stores[1], make_settings())) as second,
-        ):
-            cached = await first.get("/api/items")
-            assert (await second.get("/api/items")).json() == cached.json()  # one entry
-            assert (await second.post("/api/items")).status_code == 200
-            fresh = await first.get("/api/items")
-            assert fresh.headers["cache-status"] == "stackkit; fwd=miss; stored"
-            assert fresh.json() != cached.json()
-    finally:
-        delete_keys(redis_url, prefix)
-        for store in stores:
-            await store.close()
+    async with (
+        opened(*stores),
+        asgi_client(app_on(stores[0], make_settings())) as first,
+        asgi_client(app_on(stores[1], make_settings())) as second,
+    ):
+        cached = await first.get("/api/items")
+        assert (await second.get("/api/items")).json() == cached.json()  # one entry
+        assert (await second.post("/api/items")).status_code == 200
+        fresh = await first.get("/api/items")
+        assert fresh.headers["cache-status"] == "stackkit; fwd=miss; stored"
+        assert fresh.json() != cached.json()

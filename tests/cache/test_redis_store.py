@@ -17,7 +17,7 @@ import pytest
 from stackkit import Controller, Settings, create_app
 from stackkit.cache import RedisClusterStore, RedisStore, StoreUnavailable
 from stackkit.testing import unique_key_prefix
-from tests.cache.conftest import remove_prefixed_keys
+from tests.helpers import opened
 
 
 class CountingProxy:
@@ -96,13 +96,11 @@ async def proxy(redis_url: str) -> AsyncIterator[CountingProxy]:
 @pytest.fixture
 async def store(proxy: CountingProxy) -> AsyncIterator[RedisStore]:
     store = RedisStore(proxy.url, prefix=unique_key_prefix())
-    await store.open()
-    try:
-        yield store
-    finally:
-        proxy.silent = False
-        await remove_prefixed_keys(store)
-        await store.close()
+    async with opened(store):
+        try:
+            yield store
+        finally:
+            proxy.silent = False  # so that the keys can be deleted
 
 
 OPERATIONS: dict[str, Callable[[RedisStore], Awaitable[object]]] = {
@@ -137,19 +135,15 @@ async def test_each_operation_is_one_round_trip(
 
 async def test_operations_share_a_bounded_pool_of_connections(proxy: CountingProxy) -> None:
     store = RedisStore(proxy.url, prefix=unique_key_prefix(), max_connections=5)
-    await store.open()
-    try:
+    async with opened(store):
         await store.set("a", b"1")
         answers = await asyncio.gather(*(store.get("a") for _ in range(50)))
         assert answers == [b"1"] * 50  # 50 at once on 5 connections: they waited their turn
         assert proxy.connections <= 5
-        opened = proxy.connections
+        connections = proxy.connections
         for _ in range(50):
             await store.get("a")
-        assert proxy.connections == opened  # used again, not opened anew
-    finally:
-        await remove_prefixed_keys(store)
-        await store.close()
+        assert proxy.connections == connections  # used again, not opened anew
 
 
 async def test_an_unanswered_command_is_sent_once_and_given_up_after_half_a_second(
@@ -169,8 +163,7 @@ async def test_an_unanswered_command_is_sent_once_and_given_up_after_half_a_seco
 async def test_a_cluster_store_works_through_any_node(redis_cluster_url: str) -> None:
     prefix = unique_key_prefix()
     first = RedisClusterStore(redis_cluster_url, prefix=prefix)
-    await first.open()
-    try:
+    async with opened(first):
         nodes = [f"redis://{node.host}:{node.port}/0" for node in first.client.get_nodes()]
         assert len(nodes) >= 3
         keys = [f"key-{n}" for n in range(30)]  # spread over every node's slots
@@ -184,9 +177,6 @@ async def test_a_cluster_store_works_through_any_node(redis_cluster_url: str) ->
                 assert await through.incr("counter") == nodes.index(url) + 1
             finally:
                 await through.close()
-    finally:
-        await remove_prefixed_keys(first)
-        await first.close()
 
 
 def items_controller() -> Controller:
@@ -207,7 +197,6 @@ async def test_keys_used_together_share_a_cluster_slot(
     redis_cluster_url: str, make_settings: Callable[..., Settings]
 ) -> None:
     store = RedisClusterStore(redis_cluster_url, prefix=unique_key_prefix())
-    await store.open()
     app = create_app(
         make_settings(),
         controllers=[items_controller()],
@@ -216,7 +205,7 @@ async def test_keys_used_together_share_a_cluster_slot(
         configure_logs=False,
     )
     transport = httpx2.ASGITransport(app=app)
-    try:
+    async with opened(store):
         async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
             for _ in range(2):
                 assert (await client.get("/api/items")).status_code == 200
@@ -227,6 +216,3 @@ async def test_keys_used_together_share_a_cluster_slot(
         assert len(cache) == len(limits) == 2, keys
         for together in (cache, limits):
             assert len({await store.client.cluster_keyslot(key) for key in together}) == 1
-    finally:
-        await remove_prefixed_keys(store)
-        await store.close()

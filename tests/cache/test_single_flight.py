@@ -13,7 +13,8 @@ import httpx2
 
 from stackkit import Controller, Settings, create_app
 from stackkit.cache import MemoryStore, RedisStore, Store
-from stackkit.testing import delete_keys, unique_key_prefix
+from stackkit.testing import unique_key_prefix
+from tests.helpers import opened
 
 
 def asgi_client(app: Any) -> httpx2.AsyncClient:
@@ -40,20 +41,14 @@ async def test_concurrent_misses_on_two_workers_run_the_handler_once(
 
     prefix = unique_key_prefix()
     stores = [RedisStore(redis_url, prefix=prefix) for _ in range(2)]  # one per worker
-    for store in stores:
-        await store.open()
-    try:
-        async with (
-            asgi_client(app_on(stores[0], make_settings(), api)) as first,
-            asgi_client(app_on(stores[1], make_settings(), api)) as second,
-        ):
-            answers = await asyncio.gather(
-                *(client.get("/api/report") for _ in range(25) for client in (first, second))
-            )
-    finally:
-        delete_keys(redis_url, prefix)
-        for store in stores:
-            await store.close()
+    async with (
+        opened(*stores),
+        asgi_client(app_on(stores[0], make_settings(), api)) as first,
+        asgi_client(app_on(stores[1], make_settings(), api)) as second,
+    ):
+        answers = await asyncio.gather(
+            *(client.get("/api/report") for _ in range(25) for client in (first, second))
+        )
     assert all(a.status_code == 200 and a.json() == {"answer": 42} for a in answers)
     assert calls["report"] == 1
     statuses = Counter(a.headers["cache-status"] for a in answers)

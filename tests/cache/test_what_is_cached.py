@@ -16,8 +16,6 @@ from starlette.routing import Route
 
 from stackkit import Controller, Settings, create_app
 from stackkit.cache import MemoryStore, RedisStore
-from stackkit.testing import unique_key_prefix
-from tests.cache.conftest import remove_prefixed_keys
 
 KIB = 1024
 
@@ -78,17 +76,6 @@ def memory_app(settings: Settings, calls: Counter[str]) -> Any:
 
 def client_for(app: Any) -> httpx2.AsyncClient:
     return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://test")
-
-
-@pytest.fixture
-async def redis_store(redis_url: str) -> AsyncIterator[RedisStore]:
-    store = RedisStore(redis_url, prefix=unique_key_prefix())
-    await store.open()
-    try:
-        yield store
-    finally:
-        await remove_prefixed_keys(store)
-        await store.close()
 
 
 @pytest.mark.parametrize(

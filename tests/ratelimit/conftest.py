@@ -8,6 +8,7 @@ from stackkit.cache import RedisClusterStore, RedisStore
 from stackkit.ratelimit import MemoryRateLimitBackend, RateLimitBackend, RedisRateLimitBackend
 from stackkit.ratelimit.backends import Algorithm
 from stackkit.testing import unique_key_prefix
+from tests.helpers import opened
 
 
 async def each_backend(
@@ -24,14 +25,8 @@ async def each_backend(
         store: RedisStore = RedisStore(request.getfixturevalue("redis_url"), prefix=prefix)
     else:
         store = RedisClusterStore(request.getfixturevalue("redis_cluster_url"), prefix=prefix)
-    await store.open()
-    try:
+    async with opened(store):
         yield RedisRateLimitBackend(store, algorithm=algorithm)
-    finally:
-        keys = [k async for k in store.client.scan_iter(match=f"{prefix}*")]
-        for key in keys:
-            await store.client.delete(key)
-        await store.close()
 
 
 @pytest.fixture(params=["memory", "redis", "cluster"])

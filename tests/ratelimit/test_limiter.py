@@ -3,8 +3,6 @@ does when Redis does not answer."""
 
 from __future__ import annotations
 
-import logging
-import types
 from collections.abc import AsyncIterator
 
 import pytest
@@ -19,8 +17,7 @@ from stackkit.ratelimit import (
     RedisRateLimitBackend,
 )
 from stackkit.testing import find_free_port, unique_key_prefix
-from tests.cache.conftest import remove_prefixed_keys
-from tests.helpers import Clock
+from tests.helpers import Clock, assert_warned_once_a_minute, opened
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -30,12 +27,8 @@ async def default_backend(request: pytest.FixtureRequest) -> AsyncIterator[RateL
         yield MemoryRateLimitBackend(clock=Clock())  # a clock mid-day: 1_800_000_000 s
         return
     store = RedisStore(request.getfixturevalue("redis_url"), prefix=unique_key_prefix())
-    await store.open()
-    try:
+    async with opened(store):
         yield RedisRateLimitBackend(store)
-    finally:
-        await remove_prefixed_keys(store)
-        await store.close()
 
 
 async def test_gcra_is_the_default(default_backend: RateLimitBackend) -> None:
@@ -84,15 +77,9 @@ async def test_enforce_raises_a_429_with_the_four_headers(backend: RateLimitBack
 async def test_an_outage_allows_and_warns_at_most_once_a_minute(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    now = [1000.0]
-    monkeypatch.setattr("stackkit.logs.time", types.SimpleNamespace(monotonic=lambda: now[0]))
     away = RedisStore(f"redis://127.0.0.1:{find_free_port()}/0", prefix=unique_key_prefix())
     await away.open()  # nothing listens there: every check is refused a connection
     limiter = RateLimiter(RedisRateLimitBackend(away))
-    caplog.set_level(logging.WARNING, logger="stackkit.ratelimit")
-
-    def warnings() -> int:
-        return sum("Rate limits not checked" in r.getMessage() for r in caplog.records)
 
     async def checks() -> None:
         for _ in range(5):
@@ -101,13 +88,6 @@ async def test_an_outage_allows_and_warns_at_most_once_a_minute(
             await limiter.hit("k", "1/minute", fail_open=False)
 
     try:
-        await checks()
-        assert warnings() == 1
-        now[0] += 59.9
-        await checks()
-        assert warnings() == 1
-        now[0] += 0.1  # a minute after the first
-        await checks()
-        assert warnings() == 2
+        await assert_warned_once_a_minute(monkeypatch, caplog, "Rate limits not checked", checks)
     finally:
         await away.close()
