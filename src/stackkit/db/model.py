@@ -86,7 +86,7 @@ def _in_utc(target: Any, value: Any, old: Any, initiator: Any) -> Any:
 def table_name_for(class_name: str) -> str:
     """`Note` -> `notes`, `BlogPost` -> `blog_posts`, `Category` -> `categories`."""
     snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", class_name).lower()
-    if re.search(r"[^aeiou]y$", snake):
+    if re.search(r"[^aeiou]y\Z", snake):
         return snake[:-1] + "ies"
     if snake.endswith(("s", "x", "z", "ch", "sh")):
         return snake + "es"
