@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from stackkit.ratelimit import Rate, gcra, parse_limits
@@ -96,6 +96,9 @@ def test_a_period_boundary_lets_no_second_burst_through() -> None:
     period=st.sampled_from([1, 60, 3600]),
     gaps=st.lists(st.floats(min_value=0, max_value=2.5), min_size=1, max_size=60),
 )
+# One interval apart exactly: allowed, though the span, `now` minus `now`, may come out
+# a rounding error short of the interval.
+@example(count=1, period=3600, gaps=[1.242340726572113, 1.0])
 def test_never_more_than_a_burst_plus_the_steady_rate_in_any_span(
     count: int, period: int, gaps: list[float]
 ) -> None:
@@ -112,5 +115,5 @@ def test_never_more_than_a_burst_plus_the_steady_rate_in_any_span(
         for last in range(first, len(allowed)):
             span = allowed[last] - allowed[first]
             assert last - first + 1 <= count + span / rate.interval + 1e-6
-            if span < rate.interval:
+            if span < rate.interval - 1e-6:
                 assert last - first + 1 <= count
