@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
 from stackkit import Controller
-from stackkit.middleware import BodySizeLimitMiddleware
+from stackkit.middleware import BodySizeLimitMiddleware, BodyTooLarge
 
 
 class Note(BaseModel):
@@ -50,8 +50,17 @@ def test_declared_length_over_the_limit_is_413_problem(client: TestClient) -> No
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert problem["title"] == "Content Too Large"
+    assert problem["status"] == 413
+    assert problem["instance"] == "/api/notes"
     assert problem["max_bytes"] == 100
     assert problem["request_id"] == response.headers["x-request-id"]
+    # The rest of the body is not read: the connection cannot serve another request.
+    assert response.headers["connection"] == "close"
+
+
+def test_the_problem_raised_elsewhere_for_a_large_body_is_a_413() -> None:
+    error = BodyTooLarge(100)
+    assert (error.status, error.extensions) == (413, {"max_bytes": 100})
 
 
 def test_streamed_body_over_the_limit_is_413_problem(client: TestClient) -> None:
@@ -185,3 +194,33 @@ async def test_bytes_past_the_limit_never_reach_an_app_that_has_started_answerin
     assert sent[-1]["body"] == b"done"
     assert sum(map(len, received)) <= LIMIT
     assert received == [b"x" * 60, b""]
+
+
+@pytest.mark.parametrize(
+    ("headers", "http_version"),
+    [
+        ([], "1.1"),  # no body at all (RFC 9112, 6.3)
+        ([], "1.0"),
+        ([], None),  # a server that leaves `http_version` out: HTTP/1.1
+        ([(b"content-length", b"100")], "1.1"),  # the server holds the body to it
+        ([(b"content-length", b"100")], "2"),
+    ],
+    ids=["http1.1-no-body", "http1.0-no-body", "no-version", "declared-1.1", "declared-2"],
+)
+async def test_a_body_the_server_bounds_is_passed_on_uncounted(
+    headers: list[tuple[bytes, bytes]], http_version: str | None
+) -> None:
+    """Nothing to count: the app gets the server's own `receive`, at no cost."""
+    seen: list[Receive] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(receive)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope: dict[str, Any] = {"type": "http", "method": "POST", "path": "/", "headers": headers}
+    if http_version is not None:
+        scope["http_version"] = http_version
+    await BodySizeLimitMiddleware(app, max_body_size=LIMIT)(scope, receive, None)  # type: ignore[arg-type]
+    assert seen == [receive]

@@ -78,3 +78,18 @@ async def test_a_problem_raised_before_the_answer_keeps_its_status() -> None:
     assert start["status"] == 429
     problem = json.loads(body["body"])
     assert (problem["detail"], problem["instance"]) == ("Slow down.", "/boom")
+
+
+async def test_errors_are_not_exposed_unless_asked() -> None:
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/boom", "headers": [], "state": {}}
+    failing = _failing(ValueError("secret detail"), after_start=False)
+    await InternalErrorMiddleware(failing)(scope, None, send)  # type: ignore[arg-type]
+    problem = json.loads(sent[1]["body"])
+    assert problem["status"] == 500
+    assert "error" not in problem
+    assert b"secret detail" not in sent[1]["body"]
