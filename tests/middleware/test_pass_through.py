@@ -25,6 +25,9 @@ MIDDLEWARE: dict[str, Callable[[ASGIApp], ASGIApp]] = {
     "body_limit": lambda app: BodySizeLimitMiddleware(app, max_body_size=1 << 20),
     "internal_errors": lambda app: InternalErrorMiddleware(app, expose_errors=True),
     "read_your_writes": lambda app: ReadYourWritesMiddleware(app, store=MemoryStore(), window=5),
+    "read_your_writes-no-window": lambda app: ReadYourWritesMiddleware(
+        app, store=MemoryStore(), window=0
+    ),
     "request_id": lambda app: RequestIdMiddleware(app, access_log=True),
     "request_id-no-access-log": lambda app: RequestIdMiddleware(app, access_log=False),
     "security_headers": lambda app: SecurityHeadersMiddleware(app),
@@ -69,7 +72,7 @@ async def serve(app: ASGIApp, method: str) -> list[Message]:
     return sent
 
 
-@pytest.mark.parametrize("method", ["POST", "PUT", "GET"])
+@pytest.mark.parametrize("method", ["POST", "PUT", "GET", "OPTIONS"])
 @pytest.mark.parametrize("name", MIDDLEWARE)
 async def test_the_body_and_the_answer_pass_through_unchanged(name: str, method: str) -> None:
     sent = await serve(MIDDLEWARE[name](echo), method)

@@ -156,15 +156,26 @@ async def test_other_methods_read_from_a_replica_and_mark_nothing(method: str) -
 async def test_other_scopes_pass_through_untouched() -> None:
     middleware, _ = build()
     scope = {"type": "websocket", "path": "/ws", "headers": []}
-    seen: list[Scope] = []
+    receive, send = object(), object()
+    seen: list[tuple[Scope, Receive, Send]] = []
 
-    async def inner(got: Scope, receive: Receive, send: Send) -> None:
-        seen.append(got)
+    async def inner(*passed: Any) -> None:
+        seen.append(passed)
 
     middleware.app = inner
-    await middleware(scope, None, None)  # type: ignore[arg-type]
-    assert seen == [scope]
+    await middleware(scope, receive, send)  # type: ignore[arg-type]
+    assert seen == [(scope, receive, send)]
     assert len(middleware.store) == 0  # type: ignore[arg-type]
+
+
+async def test_an_anonymous_write_marks_its_namespace_alone() -> None:
+    middleware, app = build(status=201)
+    await request(middleware, "POST", "/api/notes")
+    app.status = 200
+    await request(middleware, "GET", "/api/tags")  # anonymous, elsewhere
+    await request(middleware, "GET", "/api/notes")
+    assert app.on_primary == [True, False, True]
+    assert len(middleware.store) == 1  # type: ignore[arg-type]
 
 
 class AwayStore(MemoryStore):
@@ -188,6 +199,18 @@ async def test_without_its_store_reads_go_to_the_primary_and_writes_are_answered
     await request(middleware, "GET", "/api/tags", "bob")
     assert [m.get("status") for m in written] == [201, None]
     assert app.on_primary == [True, True]
+    assert [r.getMessage() for r in caplog.records] == [
+        "Recent writes not marked or not read, the store does not answer: away"
+    ]
+
+
+async def test_a_read_that_cannot_see_the_marks_is_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = Reader()
+    middleware = ReadYourWritesMiddleware(app, store=AwayStore(), window=WINDOW)
+    await request(middleware, "GET", "/api/tags", "bob")
+    assert app.on_primary == [True]
     assert [r.getMessage() for r in caplog.records] == [
         "Recent writes not marked or not read, the store does not answer: away"
     ]
