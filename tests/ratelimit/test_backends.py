@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import redis.asyncio as redis
 from stackkit.cache import RedisStore, StoreUnavailable
 from stackkit.ratelimit import (
     MemoryRateLimitBackend,
+    Rate,
     RateLimitBackend,
     RateLimited,
     RateLimiter,
@@ -177,3 +179,33 @@ async def test_checks_that_arrive_together_go_to_redis_as_one_pipeline(
     assert batches == [50]
     assert (await backend.acquire("alone", rates)).allowed
     assert batches == [50, 1]
+
+
+async def test_switching_algorithm_on_a_live_redis_starts_afresh(
+    redis_backend: RedisRateLimitBackend,
+) -> None:
+    """A deploy that changes the algorithm meets the old one's keys: they are under other
+    names (and of another type), so the new counters start full and nothing fails."""
+    other = "fixed-window" if redis_backend.algorithm == "gcra" else "gcra"
+    before = RedisRateLimitBackend(redis_backend.store, algorithm=other)
+    assert (await before.acquire("k", [Rate(1, 60)])).allowed
+    assert not (await before.acquire("k", [Rate(1, 60)])).allowed
+    assert (await redis_backend.acquire("k", [Rate(1, 60)])).allowed
+
+
+async def test_gcra_times_are_exact(backend: RateLimitBackend) -> None:
+    first = await backend.acquire("k", [Rate(1, 60)])
+    assert first.reset_after == pytest.approx(60.0, abs=1e-6)  # one interval, to the µs
+    refused = await backend.acquire("k", [Rate(1, 60)])
+    assert 59 < refused.retry_after < 60
+    assert refused.reset_after == pytest.approx(refused.retry_after, abs=1e-6)  # the slot frees
+
+
+async def test_on_redis_a_fixed_window_ends_with_the_clocks_period(
+    redis_backend: RedisRateLimitBackend,
+) -> None:
+    """1,000 a day: one window a UTC day long (Redis's clock), ending at midnight."""
+    windows = RedisRateLimitBackend(redis_backend.store, algorithm="fixed-window")
+    decision = await windows.acquire("k", [Rate(1000, 86400)])
+    until_midnight = 86400 - time.time() % 86400
+    assert decision.reset_after == pytest.approx(until_midnight, abs=2)

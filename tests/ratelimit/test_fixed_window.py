@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from stackkit.ratelimit import (
+    Decision,
     Rate,
     RateLimitBackend,
     fixed_window,
@@ -30,6 +31,13 @@ def test_a_window_allows_its_count_then_refuses_until_it_ends() -> None:
     fresh, _ = fixed_window(state, 180.0, THREE_PER_MINUTE)  # the next window
     assert fresh.allowed
     assert fresh.remaining == 2
+
+
+def test_the_decisions_in_full() -> None:
+    allowed, state = fixed_window(None, 125.0, THREE_PER_MINUTE, cost=3)
+    assert allowed == Decision(True, 3, 0, 55.0, 0.0)
+    refused, _ = fixed_window(state, 150.0, THREE_PER_MINUTE)
+    assert refused == Decision(False, 3, 0, 30.0, 30.0)
 
 
 def test_a_boundary_lets_two_windows_through_back_to_back() -> None:

@@ -9,12 +9,14 @@ import pytest
 
 from stackkit.cache import RedisStore
 from stackkit.ratelimit import (
+    Decision,
     MemoryRateLimitBackend,
     RateLimitBackend,
     RateLimited,
     RateLimiter,
     RateLimitUnavailable,
     RedisRateLimitBackend,
+    parse_limits,
 )
 from stackkit.testing import find_free_port, unique_key_prefix
 from tests.helpers import Clock, assert_warned_once_a_minute, opened
@@ -91,3 +93,42 @@ async def test_an_outage_allows_and_warns_at_most_once_a_minute(
         await assert_warned_once_a_minute(monkeypatch, caplog, "Rate limits not checked", checks)
     finally:
         await away.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "detail", "headers"),
+    [
+        (
+            RateLimited(Decision(False, 3, 0, 59.2, 19.2)),
+            429,
+            "Too many requests; retry in 20 s.",
+            {"RateLimit-Limit": "3", "RateLimit-Remaining": "0", "RateLimit-Reset": "60",
+             "Retry-After": "20"},
+        ),
+        (  # never "retry in 0 s": at least one second
+            RateLimited(Decision(False, 3, 0, 0.3, 0.3)),
+            429,
+            "Too many requests; retry in 1 s.",
+            {"RateLimit-Limit": "3", "RateLimit-Remaining": "0", "RateLimit-Reset": "1",
+             "Retry-After": "1"},
+        ),
+        (
+            RateLimitUnavailable(),
+            503,
+            "The rate limit cannot be checked right now; retry shortly.",
+            {"Retry-After": "5"},
+        ),
+    ],
+    ids=["refused", "refused-for-a-moment", "unavailable"],
+)  # fmt: skip
+def test_the_problems_say_when_to_come_back(
+    error: RateLimited | RateLimitUnavailable, status: int, detail: str, headers: dict[str, str]
+) -> None:
+    assert (error.status, error.detail, error.headers) == (status, detail, headers)
+
+
+@pytest.mark.parametrize(
+    "limit", ["5/second", "5/minute", "5/hour", "5/day", "100/minute", "7/90second"]
+)
+def test_a_rate_reads_back_as_it_was_written(limit: str) -> None:
+    assert ";".join(str(rate) for rate in parse_limits(limit)) == limit

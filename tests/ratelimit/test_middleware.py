@@ -154,9 +154,12 @@ async def test_limited_answers_say_when_the_burst_is_full_again(
         ("192.0.2.10", ["1.2.3.4", "203.0.113.1, 10.0.0.5"], "203.0.113.1"),
         ("10.0.0.5", ["203.0.113.1, 10.0.0.6"], "203.0.113.1"),
         ("2001:db8::1", ["2001:db8:1::9"], "2001:db8:1::9"),
+        # Not an address: never a trusted proxy, so what the client put before it is not
+        # taken for theirs.
+        ("192.0.2.10", ["1.2.3.4, unknown"], "unknown"),
     ],
     ids=["untrusted-connection", "no-header", "one-hop", "client-prepended", "two-proxies",
-         "two-headers", "network", "ipv6"],
+         "two-headers", "network", "ipv6", "not-an-address"],
 )  # fmt: skip
 def test_the_client_is_the_nearest_address_that_is_not_a_trusted_proxy(
     connection: str, forwarded: list[str], client: str
