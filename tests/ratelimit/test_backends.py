@@ -209,3 +209,47 @@ async def test_on_redis_a_fixed_window_ends_with_the_clocks_period(
     decision = await windows.acquire("k", [Rate(1000, 86400)])
     until_midnight = 86400 - time.time() % 86400
     assert decision.reset_after == pytest.approx(until_midnight, abs=2)
+
+
+async def test_a_redis_error_that_is_a_bug_reaches_every_waiting_check(
+    redis_backend: RedisRateLimitBackend,
+) -> None:
+    """Not an outage (a key of the wrong type): raised to the callers, not left hanging."""
+    store = redis_backend.store
+    kind = "rl" if redis_backend.algorithm == "gcra" else "rlw"
+    await store.client.lpush(store.key(f"{{{kind}:k}}:1/minute"), "x")
+    checks = [redis_backend.acquire("k", [Rate(1, 60)]) for _ in range(3)]
+    outcomes = await asyncio.wait_for(asyncio.gather(*checks, return_exceptions=True), 5)
+    assert [type(o) for o in outcomes] == [redis.ResponseError] * 3
+
+
+async def test_a_cancelled_round_trip_tells_every_waiting_check() -> None:
+    """A Redis that accepts and never answers; the round trip's task is cancelled (as at
+    shutdown): the checks waiting on it get `StoreUnavailable`, they do not hang."""
+
+    connections: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)  # read nothing, answer nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    store = RedisStore(f"redis://127.0.0.1:{port}/0", prefix=unique_key_prefix(), timeout=30)
+    await store.open()
+    try:
+        backend = RedisRateLimitBackend(store)
+        backend._sha = "0" * 40  # skip loading the script: the call itself waits
+        checks = [asyncio.ensure_future(backend.acquire("k", [Rate(1, 60)])) for _ in range(2)]
+        deadline = asyncio.get_running_loop().time() + 5
+        while not (sends := [t for t in asyncio.all_tasks() if "_send" in repr(t.get_coro())]):
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.01)
+        sends[0].cancel()
+        outcomes = await asyncio.wait_for(asyncio.gather(*checks, return_exceptions=True), 5)
+        assert [repr(o) for o in outcomes] == [repr(StoreUnavailable("cancelled"))] * 2
+    finally:
+        await store.close()
+        for writer in connections:
+            writer.close()
+        server.close()
+        await server.wait_closed()
