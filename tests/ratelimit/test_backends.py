@@ -134,6 +134,10 @@ async def test_a_full_redis_counts_as_unavailable(redis_process: RedisProcess) -
         await store.close()
 
 
+def test_a_memory_limiter_keeps_100_000_keys_unless_told() -> None:
+    assert MemoryRateLimitBackend().max_keys == 100_000
+
+
 @pytest.mark.parametrize("limit", ["2/minute", "2/minute;10/hour"])
 async def test_a_full_memory_limiter_evicts_the_least_recently_used_key(limit: str) -> None:
     """At `max_keys`, a new key pushes out the key used longest ago (which starts again

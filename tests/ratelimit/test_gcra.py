@@ -6,7 +6,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from stackkit.ratelimit import Rate, gcra, parse_limits
+from stackkit.ratelimit import Decision, Rate, gcra, parse_limits
+from stackkit.ratelimit.backends import combine
 
 FIVE_PER_MINUTE = Rate(5, 60)
 
@@ -25,6 +26,42 @@ def test_a_fresh_key_allows_a_full_burst_then_refuses() -> None:
     assert refused.retry_after == pytest.approx(12.0)  # one interval until a slot frees
     assert refused.reset_after == pytest.approx(60.0)  # a full burst again in 60 s
     assert after == tat  # a refused request does not move the key
+
+
+def test_the_decisions_in_full() -> None:
+    allowed, tat = gcra(None, 100.0, Rate(3, 60))
+    assert allowed == Decision(True, 3, 2, 20.0, 0.0)
+    _, tat = gcra(tat, 100.0, Rate(3, 60), cost=2)
+    refused, _ = gcra(tat, 100.0, Rate(3, 60))
+    assert refused == Decision(False, 3, 0, 60.0, 20.0)
+
+
+# Several rates: allowed only if all allow; the limit named is the refusing rate that frees
+# up last, or, when all allow, the one with the fewest left (on a tie, the slowest to reset).
+COMBINED = {
+    "one-refuses": (
+        [Decision(True, 100, 50, 30.0, 0.0), Decision(False, 5, 0, 12.0, 12.0)],
+        Decision(False, 5, 0, 30.0, 12.0),
+    ),
+    "the-last-to-free-up": (
+        [Decision(False, 10, 0, 100.0, 100.0), Decision(False, 100, 0, 5.0, 5.0)],
+        Decision(False, 10, 0, 100.0, 100.0),
+    ),
+    "the-fewest-left": (
+        [Decision(True, 5, 4, 10.0, 0.0), Decision(True, 50, 2, 3600.0, 0.0)],
+        Decision(True, 50, 2, 3600.0, 0.0),
+    ),
+    "a-tie-the-slowest": (
+        [Decision(True, 5, 2, 10.0, 0.0), Decision(True, 50, 2, 3600.0, 0.0)],
+        Decision(True, 50, 2, 3600.0, 0.0),
+    ),
+}
+
+
+@pytest.mark.parametrize(("decisions", "combined"), COMBINED.values(), ids=COMBINED)
+def test_several_rates_combine(decisions: list[Decision], combined: Decision) -> None:
+    assert combine(decisions) == combined
+    assert combine(decisions[::-1]) == combined
 
 
 def test_requests_at_the_steady_rate_are_always_allowed() -> None:

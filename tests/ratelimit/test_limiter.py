@@ -132,3 +132,24 @@ def test_the_problems_say_when_to_come_back(
 )
 def test_a_rate_reads_back_as_it_was_written(limit: str) -> None:
     assert ";".join(str(rate) for rate in parse_limits(limit)) == limit
+
+
+async def test_enforce_passes_on_the_key_the_rates_and_the_cost(backend: RateLimitBackend) -> None:
+    limiter = RateLimiter(backend)
+    rates = list(parse_limits("5/minute;100/hour"))  # rates as objects, not text
+    assert (await limiter.enforce("ada", rates, cost=3)).remaining == 2
+    assert (await limiter.enforce("bob", rates)).remaining == 4  # a key of its own
+    with pytest.raises(RateLimited):
+        await limiter.enforce("ada", rates, cost=3)
+
+
+async def test_enforce_fails_closed_when_asked() -> None:
+    away = RedisStore(f"redis://127.0.0.1:{find_free_port()}/0", prefix=unique_key_prefix())
+    await away.open()  # nothing listens there
+    try:
+        limiter = RateLimiter(RedisRateLimitBackend(away))
+        assert (await limiter.enforce("k", "1/minute")).allowed
+        with pytest.raises(RateLimitUnavailable):
+            await limiter.enforce("k", "1/minute", fail_open=False)
+    finally:
+        await away.close()

@@ -265,3 +265,9 @@ async def test_redis_outage_fails_open_except_where_a_route_fails_closed(
 def test_an_allowed_requests_headers_are_rate_limit_headers(decision: Decision) -> None:
     expected = [(k.lower().encode(), v.encode()) for k, v in rate_limit_headers(decision).items()]
     assert _allowed_headers(decision) == expected
+
+
+def test_a_connection_of_no_known_address_is_one_unknown_client() -> None:
+    trusted = [ipaddress.ip_network("192.0.2.0/24")]
+    assert client_address({"client": None, "headers": []}, trusted) == "unknown"
+    assert client_address({"headers": []}) == "unknown"
