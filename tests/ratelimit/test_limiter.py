@@ -3,6 +3,8 @@ does when Redis does not answer."""
 
 from __future__ import annotations
 
+import logging
+import types
 from collections.abc import AsyncIterator
 
 import pytest
@@ -153,3 +155,23 @@ async def test_enforce_fails_closed_when_asked() -> None:
             await limiter.enforce("k", "1/minute", fail_open=False)
     finally:
         await away.close()
+
+
+async def test_failing_open_shows_the_tightest_rate_whole_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr("stackkit.logs.time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    away = RedisStore(f"redis://127.0.0.1:{find_free_port()}/0", prefix=unique_key_prefix())
+    await away.open()  # nothing listens there
+    try:
+        limiter = RateLimiter(RedisRateLimitBackend(away), warn_interval=5)
+        with caplog.at_level(logging.WARNING, logger="stackkit.ratelimit"):
+            decision = await limiter.hit("k", "10/second;5/minute")
+            now[0] += 5  # the interval asked for, not a minute
+            await limiter.hit("k", "10/second;5/minute")
+    finally:
+        await away.close()
+    assert decision == Decision(True, 5, 5, 0.0, 0.0)
+    said = "Rate limits not checked, the backend does not answer: Redis did not answer"
+    assert [r.getMessage()[: len(said)] for r in caplog.records] == [said, said]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ipaddress
+import types
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -9,7 +10,13 @@ import pytest
 from starlette.middleware import Middleware
 
 from stackkit import Controller, Settings, create_app
-from stackkit.ratelimit import Decision, rate_limit_headers
+from stackkit.ratelimit import (
+    Decision,
+    MemoryRateLimitBackend,
+    RateLimiter,
+    RateLimitMiddleware,
+    rate_limit_headers,
+)
 from stackkit.ratelimit.middleware import _allowed_headers, client_address
 from stackkit.testing import RedisProcess, delete_keys, unique_key_prefix
 from tests.helpers import UserFromHeader
@@ -271,3 +278,93 @@ def test_a_connection_of_no_known_address_is_one_unknown_client() -> None:
     trusted = [ipaddress.ip_network("192.0.2.0/24")]
     assert client_address({"client": None, "headers": []}, trusted) == "unknown"
     assert client_address({"headers": []}) == "unknown"
+
+
+# The middleware alone, over ASGI, with routes of its own.
+
+ROUTES = {
+    "/api/limited": types.SimpleNamespace(
+        rate_limit="2/minute", rate_limit_by="user", rate_limit_fail_closed=False,
+        method="POST", path="/api/limited",
+    ),
+    "/api/by-address": types.SimpleNamespace(
+        rate_limit="1/minute", rate_limit_by="address", rate_limit_fail_closed=False,
+        method="POST", path="/api/by-address",
+    ),
+    "/api/free": types.SimpleNamespace(
+        rate_limit=False, rate_limit_by="user", rate_limit_fail_closed=False,
+        method="POST", path="/api/free",
+    ),
+}  # fmt: skip
+
+
+async def echo(scope: Any, receive: Any, send: Any) -> None:
+    """Answers the body it read; its start message has no `headers`, which ASGI allows."""
+    message = await receive()
+    await send({"type": "http.response.start", "status": 200})
+    await send({"type": "http.response.body", "body": message["body"]})
+
+
+def limited(trusted: list[str] | None = None) -> RateLimitMiddleware:
+    return RateLimitMiddleware(
+        echo,
+        limiter=RateLimiter(MemoryRateLimitBackend()),
+        default="3/minute",
+        find_route=lambda scope: ROUTES.get(scope["path"]),
+        trusted_proxies=trusted or [],
+        unlimited_prefix="/api/",
+    )
+
+
+async def post(
+    middleware: RateLimitMiddleware, path: str, forwarded: str | None = None
+) -> tuple[int, dict[bytes, bytes], bytes]:
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"hello", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+    scope = {"type": "http", "method": "POST", "path": path, "headers": headers,
+             "client": ("192.0.2.10", 40000)}  # fmt: skip
+    await middleware(scope, receive, send)
+    return sent[0]["status"], dict(sent[0].get("headers", [])), sent[-1]["body"]
+
+
+@pytest.mark.parametrize(
+    ("path", "limit"),
+    [("/api/limited", b"2"), ("/api/no-such-route", b"3"), ("/api/free", None),
+     ("/assets/app.js", None)],
+    ids=["the-routes-own", "the-default-under-the-prefix", "unlimited-route",
+         "outside-the-prefix"],
+)  # fmt: skip
+async def test_the_body_and_the_answer_pass_through_with_the_limit_that_applies(
+    path: str, limit: bytes | None
+) -> None:
+    status, headers, body = await post(limited(), path)
+    assert (status, body) == (200, b"hello")
+    assert headers.get(b"ratelimit-limit") == limit
+
+
+async def test_a_route_limited_by_address_believes_only_trusted_proxies() -> None:
+    # Written as a host with its prefix length: the network around it is meant.
+    middleware = limited(trusted=["192.0.2.1/24"])
+    assert (await post(middleware, "/api/by-address", "203.0.113.5"))[0] == 200
+    assert (await post(middleware, "/api/by-address", "203.0.113.6"))[0] == 200
+    assert (await post(middleware, "/api/by-address", "203.0.113.5"))[0] == 429
+
+
+async def test_other_scopes_pass_through_untouched() -> None:
+    seen: list[tuple[Any, ...]] = []
+
+    async def inner(*passed: Any) -> None:
+        seen.append(passed)
+
+    middleware = limited()
+    middleware.app = inner
+    scope, receive, send = {"type": "lifespan"}, object(), object()
+    await middleware(scope, receive, send)  # type: ignore[arg-type]
+    assert seen == [(scope, receive, send)]
