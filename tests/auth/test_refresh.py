@@ -614,3 +614,77 @@ async def test_a_store_that_lost_its_last_rotations_catches_up(
     after = await sessions.get(grant.session.id)
     assert after is not None
     assert after.data["generation"] == 4
+
+
+class Waits:
+    """Stands in for `asyncio` and `time` in `stackkit.auth.refresh`: each pause moves a
+    stopped clock on by its length, and `on_pause` may act (as the other request would)."""
+
+    def __init__(self, on_pause: dict[int, Any]) -> None:
+        self.now = 100.0
+        self.pauses: list[float] = []
+        self.on_pause = on_pause
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.pauses.append(delay)
+        self.now += delay
+        action = self.on_pause.get(len(self.pauses))
+        if action is not None:
+            await action()
+
+
+# A second request with the token whose rotation another request has claimed waits for
+# that rotation to land: pauses from 2 ms, doubling up to 50 ms, for at most a second.
+BACKING_OFF = [0.002, 0.004, 0.008, 0.016, 0.032]
+
+
+async def waiting_rotation(
+    refresh: RefreshSessions, monkeypatch: pytest.MonkeyPatch, on_pause: dict[int, Any]
+) -> tuple[Waits, Any, str]:
+    grant = await refresh.start("ada")
+    session_id = grant.session.id
+    assert await refresh._claim(session_id, 1)  # the first request is rotating it
+    waits = Waits(on_pause)
+    monkeypatch.setattr("stackkit.auth.refresh.asyncio", waits)
+    monkeypatch.setattr("stackkit.auth.refresh.time", waits)
+    return waits, grant, session_id
+
+
+async def test_a_rotation_under_way_is_waited_for(
+    refresh: RefreshSessions, sessions: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def land() -> None:  # the first request writes the next generation
+        await sessions.touch(session_id, {**grant.session.data, "generation": 2})
+
+    waits, grant, session_id = await waiting_rotation(refresh, monkeypatch, {3: land})
+    second = await refresh.rotate(grant.refresh_token)
+    assert generation_of(second.refresh_token) == 2
+    assert int(second.session.data["generation"]) == 2
+    assert waits.pauses == BACKING_OFF[:3]
+
+
+async def test_a_rotation_that_never_lands_is_given_up_after_a_second(
+    refresh: RefreshSessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits, grant, _ = await waiting_rotation(refresh, monkeypatch, {})
+    with pytest.raises(
+        InvalidRefreshToken, match=r"^A refresh of this token is under way; retry\.$"
+    ):
+        await refresh.rotate(grant.refresh_token)
+    assert waits.pauses == BACKING_OFF + [0.05] * 19  # just over a second in all
+    assert 1.0 < sum(waits.pauses) < 1.05
+
+
+async def test_a_session_ended_while_waiting_is_said_so(
+    refresh: RefreshSessions, sessions: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def end() -> None:
+        await sessions.revoke(session_id)
+
+    waits, grant, session_id = await waiting_rotation(refresh, monkeypatch, {2: end})
+    with pytest.raises(InvalidRefreshToken, match=r"^The session has ended\.$"):
+        await refresh.rotate(grant.refresh_token)
+    assert waits.pauses == BACKING_OFF[:2]
