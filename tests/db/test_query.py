@@ -28,7 +28,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from stackkit.db import Database
 from stackkit.db.model import UTCDateTime
-from stackkit.db.query import MAX_IN_VALUES, SortKey, build_filters, keyset_after, model_fields
+from stackkit.db.query import (
+    MAX_IN_VALUES,
+    SortKey,
+    build_filters,
+    keyset_after,
+    model_fields,
+    query_problem,
+)
 from stackkit.http.problems import ValidationProblem
 
 
@@ -185,3 +192,60 @@ def test_in_takes_at_most_100_values(raw: str | list[int], allowed: bool) -> Non
     (error,) = refused.value.extensions["errors"]
     assert (error["field"], error["type"]) == ("number__in", "invalid_value")
     assert "1 to 100 values" in error["message"]
+
+
+def _errors(filters: dict[str, str], fields: Any = FIELDS) -> list[tuple[str, str, str]]:
+    with pytest.raises(ValidationProblem) as raised:
+        build_filters(filters, fields)
+    return [(e["field"], e["type"], e["message"]) for e in raised.value.extensions["errors"]]
+
+
+NOT_FILTERABLE = (
+    "cannot filter on {!r}; the filterable fields are: {}. A field becomes filterable when "
+    "the resource's repository lists it in `filterable`"
+)
+
+# What a client reads in the 422: the parameter, a stable `type` and a message.
+PROBLEMS = {
+    "decimal-past-1000-digits": (
+        {"exact__gt": "1e1001"}, "invalid_value", "Value error, the number is out of range",
+    ),
+    "decimal-past-1000-places": (
+        {"exact__gt": "1e-1001"}, "invalid_value", "Value error, the number is out of range",
+    ),
+    "datetime-past-9999-in-utc": (
+        {"at__gte": "9999-12-31T23:59:59-14:00"}, "invalid_value",
+        "Value error, the time is out of range once in UTC",
+    ),
+    "no-such-field": (
+        {"nope": "1"}, "unknown_field",
+        NOT_FILTERABLE.format("nope", ", ".join(sorted(FIELDS))),
+    ),
+    "contains-on-a-number": (
+        {"number__contains": "1"}, "unknown_operator",
+        "'number' is not text: `contains` works on text fields only",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("filters", "kind", "message"), PROBLEMS.values(), ids=PROBLEMS)
+def test_each_refusal_names_its_parameter_type_and_reason(
+    filters: dict[str, str], kind: str, message: str
+) -> None:
+    assert _errors(filters) == [(*filters, kind, message)]
+
+
+def test_with_no_filterable_fields_the_refusal_says_none() -> None:
+    assert _errors({"x": "1"}, {}) == [("x", "unknown_field", NOT_FILTERABLE.format("x", "none"))]
+
+
+@pytest.mark.parametrize("value", ["1e1000", "-1e1000", "1e-1000", "9.5e999"])
+def test_decimals_of_up_to_1000_digits_either_side_are_taken(value: str) -> None:
+    assert build_filters({"exact__gt": value}, FIELDS)
+
+
+def test_a_query_problem_is_out_of_range_unless_said() -> None:
+    problem = query_problem("offset", "must be 0 or more")
+    assert problem.extensions["errors"] == [
+        {"in": "query", "field": "offset", "message": "must be 0 or more", "type": "out_of_range"}
+    ]

@@ -162,7 +162,12 @@ async def test_offset_pagination(db: Database) -> None:
             await repository.list(limit=0)
         with pytest.raises(ValidationProblem):
             await repository.list(limit=101)
+        with pytest.raises(ValidationProblem) as raised:
+            await repository.list(offset=-1)
     assert [g.name for g in page] == first[3:6]
+    assert raised.value.extensions["errors"] == [
+        {"in": "query", "field": "offset", "message": "must be 0 or more", "type": "out_of_range"}
+    ]
 
 
 async def walk(db: Database, sort: str, limit: int, **filters: Any) -> list[str]:
