@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stackkit import Settings
 from stackkit.auth import AuthConfig, MemoryMailBackend, PasswordResets, UserService
+from stackkit.auth.resets import password_fingerprint
 from stackkit.auth.user import User
 from stackkit.cache import MemoryStore, RedisStore, Store
 from stackkit.testing import delete_keys, unique_key_prefix
@@ -266,3 +267,33 @@ def test_the_link_starts_with_the_public_url_whatever_the_host(
         link = re.search(r"\S+/reset-password#\S+", mail.outbox[-1].text)
         assert link is not None
         assert link.group().startswith("https://notes.example.com/reset-password#token=")
+
+
+class CountingStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gets = 0
+
+    async def get(self, key: str) -> bytes | None:
+        self.gets += 1
+        return await super().get(key)
+
+
+@pytest.mark.parametrize(
+    ("token", "looked_up"),
+    [("", False), ("a", True), ("a" * 100, True), ("a" * 101, False), ("a" * 10_000, False)],
+    ids=["empty", "one", "100", "101", "10000"],
+)
+async def test_only_tokens_of_1_to_100_characters_are_looked_up(
+    token: str, looked_up: bool
+) -> None:
+    store = CountingStore()
+    resets = PasswordResets(store)
+    assert await resets.peek(token) is None
+    assert await resets.redeem(token) is None
+    assert store.gets == (2 if looked_up else 0)
+
+
+def test_a_password_fingerprint_is_128_bits_of_its_hashs_sha256() -> None:
+    fingerprint = password_fingerprint("$argon2id$v=19$...")
+    assert fingerprint == hashlib.sha256(b"$argon2id$v=19$...").hexdigest()[:32]
