@@ -12,6 +12,7 @@ from stackkit.http.conditional import (
     parse_entity_tag,
     parse_entity_tags,
 )
+from stackkit.http.resource import MAX_VERSION, _version_of
 
 STRONG_12 = EntityTag("12")
 WEAK_12 = EntityTag("12", weak=True)
@@ -87,3 +88,26 @@ def test_one_entity_tag_round_trips() -> None:
     assert str(WEAK_12) == 'W/"12"'
     assert str(STRONG_12) == '"12"'
     assert parse_entity_tag('"12", "13"') is None
+
+
+# Which tags name a version of a resource (`http/resource.py`): only `"<n>"` as
+# `etag_for` writes it, 1 to MAX_VERSION.
+VERSIONS = {
+    "one": (EntityTag("1"), 1),
+    "two-digits": (EntityTag("12"), 12),
+    "max": (EntityTag(str(MAX_VERSION)), MAX_VERSION),
+    "past-max": (EntityTag(str(MAX_VERSION + 1)), None),
+    "eleven-digits": (EntityTag("1" * 11), None),
+    "zero": (EntityTag("0"), None),
+    "leading-zero": (EntityTag("03"), None),
+    "weak": (EntityTag("3", weak=True), None),
+    "not-digits": (EntityTag("3a"), None),
+    "non-ascii-digit": (EntityTag("\u0663"), None),  # ARABIC-INDIC DIGIT THREE
+}
+
+
+@pytest.mark.parametrize(("tag", "version"), VERSIONS.values(), ids=VERSIONS)
+def test_a_strong_tag_of_a_version_names_it_and_no_other_does(
+    tag: EntityTag, version: int | None
+) -> None:
+    assert _version_of(tag) == version
