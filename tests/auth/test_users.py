@@ -14,6 +14,7 @@ from stackkit.auth.user import User
 from stackkit.cache import MemoryStore
 from stackkit.cache.sessions import SessionStore
 from stackkit.db import ConflictError, Database, Model
+from stackkit.db.errors import PreconditionFailedError
 from tests.auth.conftest import FAST_HASHER, PASSWORD
 
 
@@ -112,3 +113,18 @@ async def test_deleting_a_user_ends_their_sessions(
     grant = await sessions.start(str(user.id))
     await users.delete(user.id)
     assert not await sessions.sessions.is_alive(grant.session.id)
+
+
+async def test_a_password_change_or_a_deletion_of_a_changed_user_is_refused(
+    users_db: Database,
+) -> None:
+    """Two admins at once: the second, acting on the version it read, loses nothing."""
+    users = _service(users_db)
+    user = await users.register("ada@example.com", PASSWORD)
+    seen = user.version
+    await users.set_roles(user.id, ["editor"])  # someone else changed the user meanwhile
+    with pytest.raises(PreconditionFailedError):
+        await users.set_password(user.id, "a whole new password", expected_version=seen)
+    with pytest.raises(PreconditionFailedError):
+        await users.delete(user.id, expected_version=seen)
+    assert await users.authenticate("ada@example.com", PASSWORD) is not None  # unchanged
