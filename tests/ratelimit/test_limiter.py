@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import types
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -97,35 +97,40 @@ async def test_an_outage_allows_and_warns_at_most_once_a_minute(
         await away.close()
 
 
-@pytest.mark.parametrize(
-    ("error", "status", "detail", "headers"),
-    [
-        (
-            RateLimited(Decision(False, 3, 0, 59.2, 19.2)),
-            429,
-            "Too many requests; retry in 20 s.",
-            {"RateLimit-Limit": "3", "RateLimit-Remaining": "0", "RateLimit-Reset": "60",
-             "Retry-After": "20"},
-        ),
-        (  # never "retry in 0 s": at least one second
-            RateLimited(Decision(False, 3, 0, 0.3, 0.3)),
-            429,
-            "Too many requests; retry in 1 s.",
-            {"RateLimit-Limit": "3", "RateLimit-Remaining": "0", "RateLimit-Reset": "1",
-             "Retry-After": "1"},
-        ),
-        (
-            RateLimitUnavailable(),
-            503,
-            "The rate limit cannot be checked right now; retry shortly.",
-            {"Retry-After": "5"},
-        ),
-    ],
-    ids=["refused", "refused-for-a-moment", "unavailable"],
-)  # fmt: skip
+# Built inside the test, not at collection: mutation testing swaps the code in only
+# while a test runs.
+PROBLEMS = {
+    "refused": (
+        lambda: RateLimited(Decision(False, 3, 0, 59.2, 19.2)),
+        429,
+        "Too many requests; retry in 20 s.",
+        {"RateLimit-Limit": "3", "RateLimit-Remaining": "0", "RateLimit-Reset": "60",
+         "Retry-After": "20"},
+    ),
+    "refused-for-a-moment": (  # never "retry in 0 s": at least one second
+        lambda: RateLimited(Decision(False, 3, 0, 0.3, 0.3)),
+        429,
+        "Too many requests; retry in 1 s.",
+        {"RateLimit-Limit": "3", "RateLimit-Remaining": "0", "RateLimit-Reset": "1",
+         "Retry-After": "1"},
+    ),
+    "unavailable": (
+        RateLimitUnavailable,
+        503,
+        "The rate limit cannot be checked right now; retry shortly.",
+        {"Retry-After": "5"},
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("make", "status", "detail", "headers"), PROBLEMS.values(), ids=PROBLEMS)
 def test_the_problems_say_when_to_come_back(
-    error: RateLimited | RateLimitUnavailable, status: int, detail: str, headers: dict[str, str]
+    make: Callable[[], RateLimited | RateLimitUnavailable],
+    status: int,
+    detail: str,
+    headers: dict[str, str],
 ) -> None:
+    error = make()
     assert (error.status, error.detail, error.headers) == (status, detail, headers)
 
 

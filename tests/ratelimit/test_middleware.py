@@ -299,10 +299,14 @@ ROUTES = {
 
 
 async def echo(scope: Any, receive: Any, send: Any) -> None:
-    """Answers the body it read; its start message has no `headers`, which ASGI allows."""
+    """Answers the path and the body it read. Its start message has no `headers` (ASGI
+    allows it), unless the path asks for one of its own."""
     message = await receive()
-    await send({"type": "http.response.start", "status": 200})
-    await send({"type": "http.response.body", "body": message["body"]})
+    start = {"type": "http.response.start", "status": 200}
+    if scope["path"].endswith("/own-header"):
+        start["headers"] = [(b"x-own", b"kept")]
+    await send(start)
+    await send({"type": "http.response.body", "body": scope["path"].encode() + message["body"]})
 
 
 def limited(trusted: list[str] | None = None) -> RateLimitMiddleware:
@@ -345,8 +349,14 @@ async def test_the_body_and_the_answer_pass_through_with_the_limit_that_applies(
     path: str, limit: bytes | None
 ) -> None:
     status, headers, body = await post(limited(), path)
-    assert (status, body) == (200, b"hello")
+    assert (status, body) == (200, path.encode() + b"hello")
     assert headers.get(b"ratelimit-limit") == limit
+
+
+async def test_the_answers_own_headers_are_kept() -> None:
+    status, headers, _ = await post(limited(), "/api/own-header")
+    assert status == 200
+    assert (headers[b"x-own"], headers[b"ratelimit-limit"]) == (b"kept", b"3")
 
 
 async def test_a_route_limited_by_address_believes_only_trusted_proxies() -> None:
