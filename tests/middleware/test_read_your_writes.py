@@ -34,9 +34,14 @@ class Reader:
 
 
 async def request(
-    middleware: ReadYourWritesMiddleware, method: str, path: str, user: str | None = None
+    middleware: ReadYourWritesMiddleware,
+    method: str,
+    path: str,
+    user: str | None = None,
+    send: Send | None = None,
 ) -> list[Message]:
-    """One request, in a context of its own (as each request is served)."""
+    """One request, in a context of its own (as each request is served); what it sent,
+    unless `send` is given."""
     sent: list[Message] = []
     scope: dict[str, Any] = {"type": "http", "method": method, "path": path, "headers": []}
     if user is not None:
@@ -45,12 +50,12 @@ async def request(
     async def receive() -> Message:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: Message) -> None:
+    async def keep(message: Message) -> None:
         sent.append(message)
 
     token = _wrote_in_this_task.set(False)
     try:
-        await middleware(scope, receive, send)
+        await middleware(scope, receive, send or keep)
     finally:
         _wrote_in_this_task.reset(token)
     return sent
@@ -82,17 +87,7 @@ async def test_a_write_reads_from_the_primary_and_marks_its_user_and_namespace(
         if message["type"] == "http.response.start":
             seen_at_start.append(await store.get_many(["{/api/notes}:w", "{user:ada}:w"]))
 
-    scope = {"type": "http", "method": method, "path": "/api/notes/7", "headers": [],
-             "user": SimpleUser("ada")}  # fmt: skip
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    token = _wrote_in_this_task.set(False)
-    try:
-        await middleware(scope, receive, send_checking)
-    finally:
-        _wrote_in_this_task.reset(token)
+    await request(middleware, method, "/api/notes/7", "ada", send=send_checking)
     assert app.on_primary == [True]
     assert seen_at_start == [[b"1", b"1"]]  # marked before the answer left
 

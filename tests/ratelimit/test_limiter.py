@@ -78,12 +78,21 @@ async def test_enforce_raises_a_429_with_the_four_headers(backend: RateLimitBack
     assert 29 <= int(headers["Retry-After"]) <= 30  # one slot again: one interval
 
 
+@pytest.fixture
+async def away() -> AsyncIterator[RedisRateLimitBackend]:
+    """A Redis backend where nothing listens: every check is refused a connection."""
+    store = RedisStore(f"redis://127.0.0.1:{find_free_port()}/0", prefix=unique_key_prefix())
+    await store.open()
+    try:
+        yield RedisRateLimitBackend(store)
+    finally:
+        await store.close()
+
+
 async def test_an_outage_allows_and_warns_at_most_once_a_minute(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    away: RedisRateLimitBackend, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    away = RedisStore(f"redis://127.0.0.1:{find_free_port()}/0", prefix=unique_key_prefix())
-    await away.open()  # nothing listens there: every check is refused a connection
-    limiter = RateLimiter(RedisRateLimitBackend(away))
+    limiter = RateLimiter(away)
 
     async def checks() -> None:
         for _ in range(5):
@@ -91,10 +100,7 @@ async def test_an_outage_allows_and_warns_at_most_once_a_minute(
         with pytest.raises(RateLimitUnavailable):
             await limiter.hit("k", "1/minute", fail_open=False)
 
-    try:
-        await assert_warned_once_a_minute(monkeypatch, caplog, "Rate limits not checked", checks)
-    finally:
-        await away.close()
+    await assert_warned_once_a_minute(monkeypatch, caplog, "Rate limits not checked", checks)
 
 
 # Built inside the test, not at collection: mutation testing swaps the code in only
@@ -150,33 +156,23 @@ async def test_enforce_passes_on_the_key_the_rates_and_the_cost(backend: RateLim
         await limiter.enforce("ada", rates, cost=3)
 
 
-async def test_enforce_fails_closed_when_asked() -> None:
-    away = RedisStore(f"redis://127.0.0.1:{find_free_port()}/0", prefix=unique_key_prefix())
-    await away.open()  # nothing listens there
-    try:
-        limiter = RateLimiter(RedisRateLimitBackend(away))
-        assert (await limiter.enforce("k", "1/minute")).allowed
-        with pytest.raises(RateLimitUnavailable):
-            await limiter.enforce("k", "1/minute", fail_open=False)
-    finally:
-        await away.close()
+async def test_enforce_fails_closed_when_asked(away: RedisRateLimitBackend) -> None:
+    limiter = RateLimiter(away)
+    assert (await limiter.enforce("k", "1/minute")).allowed
+    with pytest.raises(RateLimitUnavailable):
+        await limiter.enforce("k", "1/minute", fail_open=False)
 
 
 async def test_failing_open_shows_the_tightest_rate_whole_and_says_why(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    away: RedisRateLimitBackend, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     now = [1000.0]
     monkeypatch.setattr("stackkit.logs.time", types.SimpleNamespace(monotonic=lambda: now[0]))
-    away = RedisStore(f"redis://127.0.0.1:{find_free_port()}/0", prefix=unique_key_prefix())
-    await away.open()  # nothing listens there
-    try:
-        limiter = RateLimiter(RedisRateLimitBackend(away), warn_interval=5)
-        with caplog.at_level(logging.WARNING, logger="stackkit.ratelimit"):
-            decision = await limiter.hit("k", "10/second;5/minute")
-            now[0] += 5  # the interval asked for, not a minute
-            await limiter.hit("k", "10/second;5/minute")
-    finally:
-        await away.close()
+    limiter = RateLimiter(away, warn_interval=5)
+    with caplog.at_level(logging.WARNING, logger="stackkit.ratelimit"):
+        decision = await limiter.hit("k", "10/second;5/minute")
+        now[0] += 5  # the interval asked for, not a minute
+        await limiter.hit("k", "10/second;5/minute")
     assert decision == Decision(True, 5, 5, 0.0, 0.0)
     said = "Rate limits not checked, the backend does not answer: Redis did not answer"
     assert [r.getMessage()[: len(said)] for r in caplog.records] == [said, said]
