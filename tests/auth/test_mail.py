@@ -180,6 +180,18 @@ async def test_smtp_silent_server_times_out() -> None:
         assert time.monotonic() - started < 2
 
 
+async def test_smtps_silent_server_times_out() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()  # the TLS handshake never gets an answer
+        port = listener.getsockname()[1]
+        backend = SMTPMailBackend(f"smtps://127.0.0.1:{port}", sender=SENDER, timeout=0.2)
+        started = time.monotonic()
+        with pytest.raises(MailError, match="timed out"):
+            await backend.send(MESSAGE)
+        assert time.monotonic() - started < 2
+
+
 async def test_smtp_starttls_upgrades_the_connection(
     start_server: StartServer, server_tls: ssl.SSLContext, trust_certificate: None
 ) -> None:
@@ -216,6 +228,26 @@ async def test_smtps_refuses_an_untrusted_certificate(
     with pytest.raises(MailError, match="CERTIFICATE_VERIFY_FAILED"):
         await backend.send(MESSAGE)
     assert server.inbox.envelopes == []
+
+
+async def test_smtp_starttls_refuses_an_untrusted_certificate(
+    start_server: StartServer, server_tls: ssl.SSLContext
+) -> None:
+    server = start_server(tls_context=server_tls, require_starttls=True)
+    url = f"smtp://ada:hunter2@127.0.0.1:{server.port}?starttls=true"
+    with pytest.raises(MailError, match="CERTIFICATE_VERIFY_FAILED"):
+        await SMTPMailBackend(url, sender=SENDER).send(MESSAGE)
+    assert server.inbox.logins == []  # the password never went to an unverified server
+    assert server.inbox.envelopes == []
+
+
+async def test_the_message_id_ends_with_the_domain_after_the_senders_last_at(
+    start_server: StartServer,
+) -> None:
+    server = start_server()
+    sender = '"ops@team" <"ops@team"@example.org>'
+    await SMTPMailBackend(f"smtp://127.0.0.1:{server.port}", sender=sender).send(MESSAGE)
+    assert delivered(server)["Message-ID"].endswith("@example.org>")
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import delete, update
 from starlette.testclient import TestClient
 
+from stackkit.auth.user import User
 from tests.auth.conftest import PASSWORD, login, register
 
 NEEDS_AUTHENTICATION = "This route needs authentication."
@@ -37,6 +39,12 @@ def cookie_from_another_site(client: TestClient) -> Any:
     return client.post("/api/auth/refresh", headers={"Origin": "https://evil.example"})
 
 
+def cookie_without_host(client: TestClient) -> Any:
+    # No Host: the request's own origin is unknown, and "https://" names no site.
+    login(client)
+    return client.post("/api/auth/refresh", headers={"Host": "", "Origin": "https://"})
+
+
 REFUSALS = {
     "no-token": (no_token, 401, NEEDS_AUTHENTICATION, "Bearer"),
     "wrong-password": (wrong_password, 401, INVALID_CREDENTIALS, "Bearer"),
@@ -44,6 +52,9 @@ REFUSALS = {
     "cookie-without-origin": (
         cookie_without_origin, 403,
         "A request with the refresh cookie needs an Origin or X-Requested-With header.", None,
+    ),
+    "cookie-without-host": (
+        cookie_without_host, 403, "The refresh cookie cannot be used from another site.", None,
     ),
     "cookie-from-another-site": (
         cookie_from_another_site, 403, "The refresh cookie cannot be used from another site.",
@@ -66,3 +77,49 @@ def test_each_refusal_says_what_went_wrong(
     assert response.headers["content-type"] == "application/problem+json"
     assert (response.json()["status"], response.json()["detail"]) == (status, detail)
     assert response.headers.get("www-authenticate") == challenge
+
+
+def _change_users(client: TestClient, statement: Any) -> None:
+    """Change the user table behind the service's back, as another process would."""
+
+    async def run() -> None:
+        async with client.app.state.database.engine.begin() as connection:  # type: ignore[attr-defined]
+            await connection.execute(statement)
+
+    assert client.portal is not None
+    client.portal.call(run)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [update(User).values(is_active=False), delete(User)],
+    ids=["disabled", "deleted"],
+)
+def test_a_token_of_an_account_disabled_or_deleted_meanwhile_is_refused_and_its_session_ends(
+    client: TestClient, change: Any
+) -> None:
+    register(client)
+    tokens = login(client)
+    _change_users(client, change)
+    response = client.get(
+        "/api/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert response.status_code == 401
+    assert response.json()["detail"] == "This account no longer exists or is disabled."
+    sessions = client.app.state.auth.sessions  # type: ignore[attr-defined]
+    assert client.portal is not None
+    assert client.portal.call(sessions.list, "1") == []
+    refresh = client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refresh.status_code == 401
+
+
+def test_a_token_whose_subject_is_no_user_id_is_refused(client: TestClient) -> None:
+    # Only a server that holds the signing key can make one (a user store keyed otherwise).
+    auth = client.app.state.auth  # type: ignore[attr-defined]
+    assert client.portal is not None
+    session = client.portal.call(auth.sessions.create, "not-a-number")
+    forged = auth.tokens.issue("not-a-number", session.id, [])
+    response = client.get("/api/auth/me", headers={"Authorization": f"Bearer {forged.token}"})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "This account no longer exists or is disabled."
+    assert client.portal.call(auth.sessions.list, "not-a-number") == []
