@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import email
 import email.policy
+import inspect
 import ipaddress
 import logging
 import re
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -113,6 +114,7 @@ async def test_smtp_delivers_message_with_headers(start_server: StartServer) -> 
     assert received["Subject"] == "Reset your password"
     sent_at = received["Date"].datetime.replace(tzinfo=datetime.UTC)  # "-0000": UTC
     assert abs(datetime.datetime.now(datetime.UTC) - sent_at) < datetime.timedelta(minutes=1)
+    assert received["Date"].endswith(" -0000")  # UTC, whatever the server's time zone
     assert received["Message-ID"].endswith("@example.com>")
     assert received.get_content_type() == "text/plain"
     assert received.get_content() == MESSAGE.text
@@ -142,6 +144,23 @@ async def test_smtp_refused_login_raises_mail_error_without_password(
     assert "hunter2" not in str(caught.value)
     assert server.inbox.logins  # the server was asked, and said no
     assert server.inbox.envelopes == []
+
+
+async def test_a_password_the_server_echoes_is_masked_in_the_error(
+    start_server: StartServer,
+) -> None:
+    class EchoPassword(Inbox):
+        def authenticate(
+            self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+        ) -> AuthResult:
+            password = data.password.decode()
+            return AuthResult(success=False, handled=False, message=f"535 wrong: {password}")
+
+    server = start_server(EchoPassword())
+    backend = SMTPMailBackend(f"smtp://ada:hunter2@127.0.0.1:{server.port}", sender=SENDER)
+    with pytest.raises(MailError, match=r"wrong: \*\*\*") as caught:
+        await backend.send(MESSAGE)
+    assert "hunter2" not in str(caught.value)
 
 
 async def test_smtp_refused_recipient_raises_mail_error(start_server: StartServer) -> None:
@@ -309,8 +328,20 @@ def test_bad_sender_raises_value_error(sender: str) -> None:
 )
 def test_line_breaks_in_headers_are_refused(fields: dict[str, str]) -> None:
     values = {"to": "ada@example.com", "subject": "Reset", "text": "line one\nline two"} | fields
-    with pytest.raises(ValueError, match="line break"):
+    [field] = fields
+    error = f"{field} must not contain a line break (header injection)"
+    with pytest.raises(ValueError, match=f"^{re.escape(error)}$"):
         MailMessage(**values)
+
+
+def test_a_line_break_in_the_sender_is_refused_by_name() -> None:
+    error = "sender must not contain a line break (header injection)"
+    with pytest.raises(ValueError, match=f"^{re.escape(error)}$"):
+        SMTPMailBackend("smtp://127.0.0.1", sender="Stackkit <noreply@example.com>\nBcc: x@y.z")
+
+
+def test_the_smtp_timeout_is_ten_seconds_unless_said() -> None:
+    assert inspect.signature(SMTPMailBackend).parameters["timeout"].default == 10.0
 
 
 async def test_console_backend_logs_the_whole_message(caplog: pytest.LogCaptureFixture) -> None:
@@ -336,13 +367,14 @@ async def test_memory_backend_collects_messages_in_order() -> None:
 async def test_unconfigured_backend_fails_and_keeps_the_body_out_of_logs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with pytest.raises(MailError, match="STACKKIT_SMTP_URL"):
+    error = "mail is not configured (set STACKKIT_SMTP_URL)"
+    with pytest.raises(MailError, match=f"^{re.escape(error)}$"):
         await UnconfiguredMailBackend().send(MESSAGE)
 
     [record] = [record for record in caplog.records if record.name == "stackkit.mail"]
     assert record.levelno == logging.ERROR
     assert "STACKKIT_SMTP_URL" in record.getMessage()
-    assert "ada@example.com" in record.getMessage()
+    assert record.args == ("ada@example.com", "Reset your password")
     assert "s3cret-token" not in caplog.text
 
 
