@@ -185,7 +185,8 @@ def test_cookie_refresh_is_refused_across_sites(
 @pytest.mark.parametrize(
     "origin",
     ["https://testserver.evil.example", "https://testserverevil.example", "https://testserver.",
-     "https://app.example.com.evil.example", "https://app.example.comx"],
+     "https://app.example.com.evil.example", "https://app.example.comx",
+     "https://app.example.comX/", "https://app.example.comX"],
 )  # fmt: skip
 def test_an_origin_that_only_starts_like_an_allowed_one_is_refused(
     make_auth_client: Callable[..., TestClient], path: str, origin: str

@@ -8,10 +8,16 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, update
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from stackkit import Controller
+from stackkit.auth.api import current_user
 from stackkit.auth.user import User
-from tests.auth.conftest import PASSWORD, login, register
+from tests.auth.conftest import PASSWORD, bearer, login, register
 
 NEEDS_AUTHENTICATION = "This route needs authentication."
 INVALID_CREDENTIALS = "Invalid email or password."
@@ -123,3 +129,53 @@ def test_a_token_whose_subject_is_no_user_id_is_refused(client: TestClient) -> N
     assert response.status_code == 401
     assert response.json()["detail"] == "This account no longer exists or is disabled."
     assert client.portal.call(auth.sessions.list, "not-a-number") == []
+
+
+class WithoutHost:
+    """Drops the Host header, which HTTP/1.0 clients may leave out."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "headers": [h for h in scope["headers"] if h[0] != b"host"]}
+        await self.app(scope, receive, send)
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "https://"])
+def test_a_cookie_request_without_host_from_another_site_is_refused(
+    make_auth_client: Callable[..., TestClient], origin: str
+) -> None:
+    client = make_auth_client(middleware=[Middleware(WithoutHost)])
+    register(client)
+    login(client)
+    response = client.post("/api/auth/refresh", headers={"Origin": origin})
+    assert response.status_code == 403
+    assert response.json()["detail"] == "The refresh cookie cannot be used from another site."
+
+
+def test_current_user_on_a_public_route_is_401_for_nobody(
+    make_auth_client: Callable[..., TestClient],
+) -> None:
+    api = Controller("/api")
+
+    @api.get("/whoami", public=True)
+    async def whoami(request: Request) -> JSONResponse:
+        return JSONResponse({"email": (await current_user(request)).email})
+
+    client = make_auth_client(controllers=[api])
+    register(client)
+    response = client.get("/api/whoami")
+    assert response.status_code == 401
+    assert response.json()["detail"] == NEEDS_AUTHENTICATION
+    assert client.get("/api/whoami", headers=bearer(login(client))).json() == {
+        "email": "ada@example.com"
+    }
+
+
+def test_session_times_are_in_utc(client: TestClient) -> None:
+    register(client)
+    [session] = client.get("/api/auth/sessions", headers=bearer(login(client))).json()
+    for name in ("created_at", "expires_at", "last_refreshed_at"):
+        assert session[name].endswith(("Z", "+00:00")), session[name]
