@@ -370,6 +370,21 @@ def test_plan_email_fixes_reports_rows_that_share_a_normal_form() -> None:
     assert not any(fix.fixable for fix in fixes)
 
 
+def test_plan_email_fixes_goes_on_past_a_refused_email() -> None:
+    rows = [(1, "no-at-sign"), (2, "Bob@Example.com"), (3, "ada@example.com"),
+            (4, "ADA@example.com"), (5, "Ａda@example.com")]  # fmt: skip
+    with pytest.raises(InvalidEmail) as refused:
+        normalize_email("no-at-sign")
+    fixes = plan_email_fixes(rows)
+    assert [(fix.id, fix.normalized, fix.problem) for fix in fixes] == [
+        (1, None, f"refused: {refused.value}"),
+        (2, "bob@example.com", None),
+        (4, "ada@example.com", "same normal form as user 3, 5"),
+        (5, "ada@example.com", "same normal form as user 3, 4"),
+    ]
+    assert [fix.fixable for fix in fixes] == [False, True, False, False]
+
+
 # What the normal form does not fold (docs/security.md, "What remains")
 
 
