@@ -3,7 +3,7 @@ admins see all (DESIGN.md, "HTTP contract"). On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, MappedColumn, mapped_column
 from starlette.applications import Starlette
+from starlette.authentication import AuthCredentials, BaseUser, SimpleUser
+from starlette.requests import Request
 from starlette.testclient import TestClient
 from tests.auth.conftest import FAST_HASHER, bearer, login, register
 from tests.db.models import GadgetService
@@ -590,3 +592,65 @@ def test_a_reference_must_name_one_of_the_callers_own_rows(world: World) -> None
     assert deleted.status_code == 204
     listed = world.client.get("/api/comments", headers=world.ada.headers).json()["items"]
     assert [(c["note_id"], c["owner_id"]) for c in listed] == [(ada_note, world.ada.id)]
+
+
+# Who sees all, and what the caller may do: from the request's user and credentials
+
+
+class RolesUser(SimpleUser):
+    def __init__(self, roles: list[str]) -> None:
+        super().__init__("ada")
+        self.roles = roles
+
+
+def request_with(user: BaseUser | None, scopes: list[str] | None) -> Request:
+    scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/", "headers": []}
+    if user is not None:
+        scope["user"] = user
+    if scopes is not None:
+        scope["auth"] = AuthCredentials(scopes)
+    return Request(scope)
+
+
+@pytest.mark.parametrize(
+    ("user", "scopes", "sees_all"),
+    [
+        # The user's roles decide when it has any...
+        (lambda: RolesUser(["admin"]), [], True),
+        (lambda: RolesUser([]), ["admin"], False),
+        (lambda: RolesUser(["editor"]), ["admin"], False),
+        # ...the credentials' scopes for a user without roles (Starlette's own).
+        (lambda: SimpleUser("ada"), ["admin"], True),
+        (lambda: SimpleUser("ada"), ["editor"], False),
+        (lambda: None, ["admin"], True),
+        (lambda: None, None, False),
+    ],
+    ids=["roles-admin", "roles-none", "roles-editor", "scopes-admin", "scopes-editor",
+         "no-user-scopes-admin", "nobody"],
+)  # fmt: skip
+def test_sees_all_reads_the_users_roles_else_the_credentials_scopes(
+    user: Callable[[], BaseUser | None], scopes: list[str] | None, sees_all: bool
+) -> None:
+    assert notes().sees_all(request_with(user(), scopes)) is sees_all
+
+
+def test_permissions_without_credentials_grant_nothing_that_needs_a_role() -> None:
+    resource = Resource(
+        "notes", service=NoteService, create=NoteIn, update=NotePatch, read=NoteOut,
+        roles=("reader",),
+    )  # fmt: skip
+    assert resource.permissions(request_with(SimpleUser("ada"), None)) == dict.fromkeys(
+        ("list", "create", "read", "update", "delete"), False
+    )
+
+
+@pytest.mark.parametrize("user_id", ["ada", None])
+def test_an_owned_resource_refuses_a_user_without_an_integer_id(user_id: str | None) -> None:
+    user = SimpleUser("ada")
+    user.id = user_id  # type: ignore[attr-defined]
+    with pytest.raises(TypeError) as raised:
+        notes().owner_of(request_with(user, []))
+    assert str(raised.value) == (
+        "resource 'notes' is owned, but the signed-in user SimpleUser has no integer `id` "
+        "to own rows with"
+    )
