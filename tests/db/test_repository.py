@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -285,6 +286,83 @@ async def test_delete(db: Database) -> None:
     assert "anvil" not in await names(db)
 
 
+async def test_a_delete_that_finds_no_row_is_false_whatever_version_it_names(
+    db: Database,
+) -> None:
+    """Only a row the repository sees can be stale: a missing, deleted or out-of-scope
+    row is not found, and its version is never told."""
+    [anvil, bellows, *_] = await seed(db)
+    async with db.session() as session:
+        repository = GadgetRepository(session)
+        assert await repository.delete(bellows.id)
+        assert not await repository.delete(bellows.id, expected_version=1)  # deleted
+        assert not await repository.delete(10_000, expected_version=1)  # never was
+        live_only = GadgetRepository(session, scope=[Gadget.status == "draft"])
+        assert not await live_only.delete(anvil.id, expected_version=5)  # out of scope
+        with pytest.raises(StaleVersion) as stale:
+            await repository.delete(anvil.id, expected_version=5)
+        assert stale.value.current_version == 1
+
+
+async def test_a_soft_deleted_row_is_stale_to_an_old_version_and_gone_after(
+    db: Database,
+) -> None:
+    memos = Repository.for_model(Memo)
+    async with db.session() as session:
+        [memo] = await memos(session).create_many([{"text": "drop"}])
+    async with db.session() as session:
+        assert await memos(session).delete(memo.id, expected_version=1)
+    async with db.session() as session:
+        assert not await memos(session).delete(memo.id, expected_version=2)
+    async with db.session(read_only=True) as session:
+        raw = await session.get(Memo, memo.id)
+        assert raw is not None
+        # The deletion is a change like any other: a new version, its own time.
+        assert raw.version == 2
+        assert raw.deleted_at is not None
+        assert raw.updated_at == raw.deleted_at
+
+
+async def test_get_many_answers_in_id_order_however_the_rows_are_stored(db: Database) -> None:
+    rows = await seed(db)
+    async with db.session() as session:
+        # An update writes a new row version at the table's end on PostgreSQL.
+        await GadgetRepository(session).update(rows[0].id, {"price": 301})
+    async with db.session(read_only=True) as session:
+        found = await GadgetRepository(session).get_many([r.id for r in reversed(rows)])
+    assert [g.id for g in found] == sorted(r.id for r in rows)
+
+
+async def test_page_without_a_cursor_codec_says_what_it_needs(db: Database) -> None:
+    await seed(db)
+    error = "Repository.page() needs cursors=CursorCodec(...) to paginate"
+    async with db.session(read_only=True) as session:
+        repository = GadgetRepository(session)
+        assert len((await repository.page(limit=7)).items) == 7  # one page needs none
+        with pytest.raises(RuntimeError, match=f"^{re.escape(error)}$"):
+            await repository.page(limit=2)
+        with pytest.raises(RuntimeError, match=f"^{re.escape(error)}$"):
+            await repository.page(limit=2, cursor="anything")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [["not a price", 1], [300], [300, 1, 2]],
+    ids=["wrong-type", "too-few", "too-many"],
+)
+async def test_a_signed_cursor_of_another_shape_is_422(db: Database, values: list[Any]) -> None:
+    await seed(db)
+    cursor = db.cursors.encode("price,id", values)
+    async with db.session(read_only=True) as session:
+        repository = GadgetRepository(session, cursors=db.cursors)
+        with pytest.raises(ValidationProblem) as raised:
+            await repository.page(sort="price", limit=2, cursor=cursor)
+    assert raised.value.extensions["errors"] == [
+        {"in": "query", "field": "cursor", "message": "not a cursor this list gave out",
+         "type": "invalid_cursor"}
+    ]  # fmt: skip
+
+
 async def test_soft_delete_hides_rows_but_keeps_them(db: Database) -> None:
     memos = Repository.for_model(Memo)
     async with db.session() as session:
@@ -353,3 +431,6 @@ def test_unindexed_fields_are_reported() -> None:
     assert GadgetRepository.unindexed_fields() == ["rating"]
     memos = Repository.for_model(Memo, filterable=("text",), sortable=("created_at",))
     assert memos.unindexed_fields() == ["text"]
+    # A foreign key is a constraint, not an index: it makes no lookup by its column fast.
+    by_gadget = Repository.for_model(Memo, filterable=("gadget_id",), sortable=("id",))
+    assert by_gadget.unindexed_fields() == ["gadget_id"]
