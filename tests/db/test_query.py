@@ -5,7 +5,7 @@ reaches the database and works, on SQLite and on PostgreSQL alike."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -213,6 +213,9 @@ PROBLEMS = {
     "decimal-past-1000-places": (
         {"exact__gt": "1e-1001"}, "invalid_value", "Value error, the number is out of range",
     ),
+    "decimal-1001st-place-after-the-point": (  # 1000 places from its first digit
+        {"exact__gt": "1.5e-1000"}, "invalid_value", "Value error, the number is out of range",
+    ),
     "datetime-past-9999-in-utc": (
         {"at__gte": "9999-12-31T23:59:59-14:00"}, "invalid_value",
         "Value error, the time is out of range once in UTC",
@@ -242,6 +245,26 @@ def test_with_no_filterable_fields_the_refusal_says_none() -> None:
 @pytest.mark.parametrize("value", ["1e1000", "-1e1000", "1e-1000", "9.5e999"])
 def test_decimals_of_up_to_1000_digits_either_side_are_taken(value: str) -> None:
     assert build_filters({"exact__gt": value}, FIELDS)
+
+
+@pytest.mark.parametrize("value", ["2026-01-31T12:00", "2026-01-31T12:00:00"])
+def test_a_filter_time_without_a_zone_means_utc(value: str) -> None:
+    [condition] = build_filters({"at__gt": value}, FIELDS)
+    bound = condition.right.value  # type: ignore[attr-defined]
+    assert (bound, bound.tzinfo) == (datetime(2026, 1, 31, 12, tzinfo=UTC), UTC)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_one_direction_without_nulls_is_one_row_value_comparison(descending: bool) -> None:
+    """The form an index on (label, id) serves directly; any other sort is expanded."""
+    keys = [SortKey(FIELDS["label"], descending), SortKey(FIELDS["id"], descending)]
+    sql = str(keyset_after(keys, ["probe", 1]).compile())
+    operator = "<" if descending else ">"
+    assert sql == f"(query_probes.label, query_probes.id) {operator} (:param_1, :param_2)"
+    mixed = [SortKey(FIELDS["label"], descending), SortKey(FIELDS["id"], not descending)]
+    nullable = [SortKey(FIELDS["flag"], descending), SortKey(FIELDS["id"], descending)]
+    for expanded in (mixed, nullable):
+        assert " OR " in str(keyset_after(expanded, ["probe", 1]).compile())
 
 
 def test_a_query_problem_is_out_of_range_unless_said() -> None:

@@ -198,6 +198,25 @@ async def test_keyset_pages_walk_the_whole_order_exactly_once(
     assert await walk(db, sort, limit) == await names(db, sort=sort)
 
 
+class IdOrderRepository(GadgetRepository):
+    default_sort = ()  # the primary key alone: the tie-breaker is the whole order
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+async def test_keyset_pages_walk_the_primary_key_alone(db: Database, limit: int) -> None:
+    rows = await seed(db)
+    seen, cursor = [], None
+    async with db.session(read_only=True) as session:
+        repository = IdOrderRepository(session, cursors=db.cursors)
+        for _ in range(len(rows)):
+            page = await repository.page(limit=limit, cursor=cursor)
+            seen += [g.id for g in page.items]
+            if (cursor := page.next_cursor) is None:
+                break
+    assert page.sort == ["id"]
+    assert seen == sorted(r.id for r in rows)
+
+
 async def test_keyset_pages_respect_filters(db: Database) -> None:
     await seed(db)
     assert await walk(db, "-price", 2, status="live") == ["anvil", "crowbar", "gauge", "easel_x"]
