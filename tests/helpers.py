@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 from starlette.authentication import SimpleUser
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stackkit.cache import RedisStore
 
@@ -25,6 +25,26 @@ class UserFromHeader:
             if name == b"x-test-user":
                 scope["user"] = SimpleUser(value.decode())
         await self.app(scope, receive, send)
+
+
+class StrictASGI:
+    """Fails a test when the app sends a response start that breaks the ASGI spec in a
+    way a lenient client forgives: header names must be lower-case bytes (HTTP/2
+    servers pass them on as they are), values bytes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def checked(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                for name, value in message.get("headers", ()):
+                    assert isinstance(name, bytes), name
+                    assert isinstance(value, bytes), value
+                    assert name == name.lower(), f"header name {name!r} is not lower-case"
+            await send(message)
+
+        await self.app(scope, receive, checked)
 
 
 class Clock:

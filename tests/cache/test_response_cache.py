@@ -17,7 +17,7 @@ from stackkit import Controller, Settings, create_app
 from stackkit.cache import MemoryStore, RedisStore, Store
 from stackkit.cache.response_cache import _matches
 from stackkit.testing import RedisProcess, unique_key_prefix
-from tests.helpers import UserFromHeader
+from tests.helpers import StrictASGI, UserFromHeader
 
 
 class Item(BaseModel):
@@ -94,7 +94,8 @@ def routes() -> Counting:
 
 
 def client_for(app: Any) -> httpx2.AsyncClient:
-    return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://test")
+    transport = httpx2.ASGITransport(app=StrictASGI(app))
+    return httpx2.AsyncClient(transport=transport, base_url="http://test")
 
 
 @pytest.fixture
