@@ -9,6 +9,11 @@ package's tests, then the others; fastest file first within each group (duration
 mutmut's stats), each file's tests in pytest's order. The same tests run either way,
 so no verdict changes: a mutant that survives still runs them all.
 
+Tests that have killed another mutant of the same function come before all of these:
+most mutants of a function fall to the same few tests, so the first kill teaches the
+order for the rest (`mutation-killers.txt` in mutants/, one line per kill, appended by
+the runs of all workers; remove it with mutants/).
+
 With `MUTATION_TESTS=package` in the environment, only the mutated package's own tests
 run (`tests/middleware/` for a mutant of `stackkit.middleware`). A survivor then costs
 seconds instead of minutes, and the score is stricter: a mutant counts as killed only
@@ -26,12 +31,40 @@ from pathlib import Path
 
 import pytest
 
+KILLERS = Path("mutation-killers.txt")
+
+
+def _mutant() -> str:
+    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
+    return mutant if "__mutmut_" in mutant else ""
+
+
+def _function_of(mutant: str) -> str:
+    return mutant.partition("__mutmut_")[0]
+
+
+def _killers_of(function: str) -> set[str]:
+    try:
+        lines = KILLERS.read_text().splitlines()
+    except OSError:
+        return set()
+    return {test for name, _, test in (line.partition("\t") for line in lines) if name == function}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    mutant = _mutant()
+    if mutant and report.failed:
+        # One short line per write: appends from several workers do not interleave.
+        with KILLERS.open("a") as killers:
+            killers.write(f"{_function_of(mutant)}\t{report.nodeid}\n")
+
 
 @pytest.hookimpl(trylast=True)  # after pytest's own reordering by fixture scope
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
-    if "__mutmut_" not in mutant:
+    mutant = _mutant()
+    if not mutant:
         return
+    killers = _killers_of(_function_of(mutant))
     # stackkit.middleware.body_limit.x__too_large__mutmut_3 -> ["middleware", "body_limit"]
     module = mutant.partition("__mutmut_")[0].rpartition(".")[0].split(".")[1:]
     if not module:
@@ -49,16 +82,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     def rank(item: pytest.Item) -> tuple[int, float, str]:
         path = item.nodeid.partition("::")[0]
         if not path.startswith(package):
-            group = 2
-        elif module[-1] in Path(path).stem:
+            group = 3
+        elif item.nodeid in killers:
             group = 0
-        else:
+        elif module[-1] in Path(path).stem:
             group = 1
+        else:
+            group = 2
         return group, file_time[path], path
 
     items.sort(key=rank)  # stable: each file's tests keep their order
     if os.environ.get("MUTATION_TESTS") == "package":
-        others = [item for item in items if rank(item)[0] == 2]
+        others = [item for item in items if rank(item)[0] == 3]
         if others:  # none of the package's tests reached it: pytest exits 5, "no tests"
             config.hook.pytest_deselected(items=others)
             del items[len(items) - len(others) :]
