@@ -9,6 +9,7 @@ import pytest
 
 from stackkit import ValidationProblem
 from stackkit.auth import PasswordHasher, RefreshSessions, UserService
+from stackkit.auth.emails import EmailFix
 from stackkit.auth.passwords import PasswordCheck
 from stackkit.auth.user import User
 from stackkit.cache import MemoryStore
@@ -128,3 +129,59 @@ async def test_a_password_change_or_a_deletion_of_a_changed_user_is_refused(
     with pytest.raises(PreconditionFailedError):
         await users.delete(user.id, expected_version=seen)
     assert await users.authenticate("ada@example.com", PASSWORD) is not None  # unchanged
+
+
+async def test_a_wrong_current_password_is_a_422_on_that_field(users_db: Database) -> None:
+    users = _service(users_db)
+    user = await users.register("ada@example.com", PASSWORD)
+    with pytest.raises(ValidationProblem) as raised:
+        await users.change_password(user.id, "not it at all", "a new long passphrase")
+    assert raised.value.extensions["errors"] == [
+        {"in": "body", "field": "current_password", "type": "value_error",
+         "message": "This is not your current password."}
+    ]  # fmt: skip
+
+
+async def test_a_password_set_for_a_user_may_not_be_their_email(users_db: Database) -> None:
+    users = _service(users_db)
+    user = await users.register("ada.lovelace@example.com", PASSWORD)
+    with pytest.raises(ValidationProblem) as raised:
+        await users.set_password(user.id, "ada.lovelace")
+    assert raised.value.extensions["errors"] == [
+        {"in": "body", "field": "new_password", "type": "value_error",
+         "message": "Do not use your email address as your password."}
+    ]  # fmt: skip
+
+
+async def test_a_password_set_for_a_user_keeps_the_session_named(
+    users_db: Database, sessions: RefreshSessions
+) -> None:
+    users = _service(users_db, sessions)
+    user = await users.register("ada@example.com", PASSWORD)
+    here, elsewhere = await sessions.start(str(user.id)), await sessions.start(str(user.id))
+    await users.set_password(user.id, "a new long passphrase", keep_session=here.session.id)
+    assert await sessions.sessions.is_alive(here.session.id)
+    assert not await sessions.sessions.is_alive(elsewhere.session.id)
+
+
+async def test_the_user_emails_come_in_id_order(users_db: Database) -> None:
+    users = _service(users_db)
+    ids = [(await users.register(f"user{n}@example.com", PASSWORD)).id for n in range(4)]
+    await users.set_roles(ids[0], ["editor"])  # a new row version, at the table's end
+    async with users.unit(read_only=True) as repository:
+        assert await repository.emails() == [(id, f"user{n}@example.com") for n, id in
+                                             enumerate(ids)]  # fmt: skip
+
+
+async def test_fix_emails_goes_on_past_a_fix_it_cannot_make(users_db: Database) -> None:
+    users = _service(users_db)
+    taken = await users.register("taken@example.com", PASSWORD)
+    other = await users.register("other@example.com", PASSWORD)
+    fixes = [
+        EmailFix(99, "??", None, "refused: not an email"),  # not fixable
+        EmailFix(other.id, "other@example.com", "taken@example.com", None),  # taken meanwhile
+        EmailFix(taken.id, "taken@example.com", "taken2@example.com", None),
+    ]
+    assert await users.fix_emails(fixes) == fixes[2:]
+    assert (await users.get(taken.id)).email == "taken2@example.com"
+    assert (await users.get(other.id)).email == "other@example.com"
