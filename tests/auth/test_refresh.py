@@ -688,3 +688,83 @@ async def test_a_session_ended_while_waiting_is_said_so(
     with pytest.raises(InvalidRefreshToken, match=r"^The session has ended\.$"):
         await refresh.rotate(grant.refresh_token)
     assert waits.pauses == BACKING_OFF[:2]
+
+
+@pytest.mark.parametrize("grace", [0.5, 1])
+async def test_a_grace_under_two_seconds_still_counts(
+    sessions: SessionStore, clock: Clock, grace: float
+) -> None:
+    refresh = RefreshSessions(sessions, grace=grace, clock=clock, secret_keys=[SECRET])
+    first = await refresh.start("42")
+    second = await refresh.rotate(first.refresh_token)
+    clock.now += grace / 2
+    assert (await refresh.rotate(first.refresh_token)).refresh_token == second.refresh_token
+
+
+async def test_the_claim_on_a_rotation_expires_a_minute_after_the_grace(
+    refresh: RefreshSessions, store: Store
+) -> None:
+    grant = await refresh.start("42")
+    await refresh.rotate(grant.refresh_token)
+    expires_in = await store.expires_in(refresh._claim_key(grant.session.id, 1))
+    assert expires_in is not None
+    assert GRACE + 59 < expires_in <= GRACE + 60
+
+
+async def _refusal(refresh: RefreshSessions, token: str) -> tuple[str, str]:
+    with pytest.raises(InvalidRefreshToken) as raised:
+        await refresh.rotate(token)
+    return type(raised.value).__name__, str(raised.value)
+
+
+async def test_each_refusal_of_a_refresh_token_says_why(
+    refresh: RefreshSessions, sessions: SessionStore
+) -> None:
+    grant = await refresh.start("42")
+    invalid = ("InvalidRefreshToken", "The refresh token is not valid.")
+    assert await _refusal(refresh, "not-a-token") == invalid
+    assert await _refusal(refresh, with_other_char(grant.refresh_token, -1)) == invalid
+    gone = grant.refresh_token.replace(grant.session.id, "x" * len(grant.session.id), 1)
+    assert await _refusal(refresh, gone) == (
+        "InvalidRefreshToken",
+        "The session has expired or was revoked.",
+    )
+    spent = grant.refresh_token
+    await refresh.rotate(spent)
+    await refresh.rotate((await refresh.rotate(spent)).refresh_token)  # two generations on
+    assert await _refusal(refresh, spent) == (
+        "RefreshTokenReused",
+        "A spent refresh token was used again; the session has ended.",
+    )
+
+
+async def test_a_session_that_ends_during_its_rotation_is_refused(
+    refresh: RefreshSessions, sessions: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grant = await refresh.start("42")
+
+    async def ended(session_id: str, data: Any = None) -> None:
+        await sessions.revoke(session_id)  # logged out from another device meanwhile
+
+    monkeypatch.setattr(sessions, "touch", ended)
+    assert await _refusal(refresh, grant.refresh_token) == (
+        "InvalidRefreshToken",
+        "The session has ended.",
+    )
+
+
+async def test_a_failed_rotation_raises_its_own_error_even_if_the_cleanup_fails(
+    refresh: RefreshSessions, sessions: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grant = await refresh.start("42")
+
+    async def unavailable(session_id: str, data: Any = None) -> None:
+        raise StoreUnavailable("the store went away")
+
+    async def cleanup_fails(*keys: str) -> int:
+        raise ConnectionError("and is still away")
+
+    monkeypatch.setattr(sessions, "touch", unavailable)
+    monkeypatch.setattr(sessions.store, "delete", cleanup_fails)
+    with pytest.raises(StoreUnavailable, match="the store went away"):
+        await refresh.rotate(grant.refresh_token)
