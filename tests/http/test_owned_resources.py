@@ -450,8 +450,13 @@ def test_owned_defaults_to_whether_the_model_has_an_owner_column(
 
 
 def test_an_owned_resource_cannot_be_public() -> None:
-    with pytest.raises(TypeError, match="cannot be public"):
+    with pytest.raises(TypeError) as raised:
         notes(public=True)
+    assert str(raised.value) == (
+        "resource 'notes' is owned (OwnedNote has an 'owner_id' column) and cannot be public: "
+        "an anonymous caller owns no rows. Drop public=True, or pass owned=False to share "
+        "every row with everyone"
+    )
     assert notes(public=True, owned=False).public
 
 
@@ -468,8 +473,12 @@ def test_an_owned_resource_needs_an_owner_column() -> None:
 
 
 def test_an_owned_resource_refuses_an_update_model_with_owner_id() -> None:
-    with pytest.raises(TypeError, match="update model must not declare 'owner_id'"):
+    with pytest.raises(TypeError) as raised:
         Resource("tasks", service=TaskService, create=TaskIn, update=TaskIn, read=NoteOut)
+    assert str(raised.value) == (
+        "resource 'tasks' is owned: its update model must not declare 'owner_id', or a PATCH "
+        "could move a row into another user's list"
+    )
 
 
 def test_an_admin_role_of_the_apps_own(settings: Settings) -> None:

@@ -175,6 +175,7 @@ async def test_patch_with_if_match(client: httpx2.AsyncClient) -> None:
     assert unconditional.json()["version"] == 3
     malformed = await client.patch(url, json={"price": 8}, headers={"if-match": "yesterday"})
     assert malformed.status_code == 400
+    assert malformed.json()["detail"] == 'If-Match must be "*" or entity tags, like "3".'
     assert (await client.get(url)).json()["price"] == 7
 
 
