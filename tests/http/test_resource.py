@@ -321,7 +321,7 @@ async def test_if_match_on_a_missing_row_is_404(client: httpx2.AsyncClient, if_m
     assert (await client.delete("/api/gadgets/4242", headers=headers)).status_code == 404
 
 
-@pytest.mark.parametrize(
+IF_NONE_MATCH = pytest.mark.parametrize(
     ("if_none_match", "status"),
     [
         ('"12"', 304),
@@ -340,6 +340,9 @@ async def test_if_match_on_a_missing_row_is_404(client: httpx2.AsyncClient, if_m
         "others", "malformed-ignored", "empty",
     ],
 )  # fmt: skip
+
+
+@IF_NONE_MATCH
 async def test_if_none_match_compares_weakly_before_and_after_caching(
     client: httpx2.AsyncClient, if_none_match: str, status: int
 ) -> None:
@@ -350,6 +353,23 @@ async def test_if_none_match_compares_weakly_before_and_after_caching(
         assert response.status_code == status
         assert response.headers["etag"] == '"12"'
         assert cache in response.headers["cache-status"]
+
+
+@IF_NONE_MATCH
+async def test_if_none_match_compares_weakly_without_the_response_cache(
+    db: Database, make_settings: Callable[..., Settings], if_none_match: str, status: int
+) -> None:
+    app = create_app(
+        make_settings(cache_ttl=0), resources=[gadgets()], backends=[db],
+        middleware=[Middleware(SignedIn)],
+    )  # fmt: skip
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+        url = await gadget_at_version_12(client)
+        response = await client.get(url, headers={"if-none-match": if_none_match})
+    assert response.status_code == status
+    assert response.headers["etag"] == '"12"'
+    assert "cache-status" not in response.headers
 
 
 @pytest.mark.parametrize(
