@@ -254,6 +254,23 @@ def test_a_filter_time_without_a_zone_means_utc(value: str) -> None:
     assert (bound, bound.tzinfo) == (datetime(2026, 1, 31, 12, tzinfo=UTC), UTC)
 
 
+@pytest.mark.parametrize(
+    ("name", "descending", "sql"),
+    [
+        ("label", False, "query_probes.label ASC"),
+        ("label", True, "query_probes.label DESC"),
+        ("flag", False, "query_probes.flag ASC NULLS LAST"),
+        ("flag", True, "query_probes.flag DESC NULLS LAST"),
+    ],
+)
+def test_only_a_nullable_column_is_ordered_nulls_last(
+    name: str, descending: bool, sql: str
+) -> None:
+    """NULLS LAST on a column without NULLs would change nothing but keep PostgreSQL
+    from reading a plain index backwards for a descending sort."""
+    assert str(SortKey(FIELDS[name], descending).order_by().compile()) == sql
+
+
 @pytest.mark.parametrize("descending", [False, True])
 def test_one_direction_without_nulls_is_one_row_value_comparison(descending: bool) -> None:
     """The form an index on (label, id) serves directly; any other sort is expanded."""

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from stackkit.db import Database, Repository, StaleVersion
 from stackkit.http.problems import ValidationProblem
@@ -144,13 +145,36 @@ async def test_multi_field_sort(db: Database) -> None:
     assert (await names(db, sort=["-rating", "name"]))[-2:] == ["Bellows", "easel_x"]
 
 
+SORTABLE = "created_at, name, price, rating, status"
+
+
 @pytest.mark.parametrize(
-    "sort", ["secret", "name,name", "version"], ids=["unknown", "twice", "not-allowlisted"]
-)
-async def test_bad_sort_is_422(db: Database, sort: str) -> None:
+    ("sort", "kind", "message"),
+    [
+        ("secret", "unknown_field",
+         f"cannot sort by 'secret'; the sortable fields are: {SORTABLE}. A field becomes "
+         "sortable when the resource's repository lists it in `sortable`"),
+        ("name,name", "duplicate_field", "'name' is named twice"),
+        ("price,-name,+name", "duplicate_field", "'name' is named twice"),
+        ("version", "unknown_field",
+         f"cannot sort by 'version'; the sortable fields are: {SORTABLE}. A field becomes "
+         "sortable when the resource's repository lists it in `sortable`"),
+    ],
+    ids=["unknown", "twice", "twice-with-signs", "not-allowlisted"],
+)  # fmt: skip
+async def test_bad_sort_is_422(db: Database, sort: str, kind: str, message: str) -> None:
     with pytest.raises(ValidationProblem) as raised:
         await names(db, sort=sort)
-    assert raised.value.extensions["errors"][0]["field"] == "sort"
+    assert raised.value.extensions["errors"] == [
+        {"in": "query", "field": "sort", "message": message, "type": kind}
+    ]
+
+
+async def test_a_sort_takes_plus_signs_spaces_and_empty_items(db: Database) -> None:
+    await seed(db)
+    expected = await names(db, sort="price,name")
+    assert await names(db, sort="+price, +name") == expected
+    assert await names(db, sort=",price,,name,") == expected
 
 
 async def test_offset_pagination(db: Database) -> None:
@@ -159,10 +183,13 @@ async def test_offset_pagination(db: Database) -> None:
     async with db.session(read_only=True) as session:
         repository = GadgetRepository(session)
         page = await repository.list(sort="name", limit=3, offset=3)
-        with pytest.raises(ValidationProblem):
-            await repository.list(limit=0)
-        with pytest.raises(ValidationProblem):
-            await repository.list(limit=101)
+        for limit in (0, 101):
+            with pytest.raises(ValidationProblem) as refused:
+                await repository.list(limit=limit)
+            assert refused.value.extensions["errors"] == [
+                {"in": "query", "field": "limit", "message": "must be between 1 and 100",
+                 "type": "out_of_range"}
+            ]  # fmt: skip
         with pytest.raises(ValidationProblem) as raised:
             await repository.list(offset=-1)
     assert [g.name for g in page] == first[3:6]
@@ -350,6 +377,29 @@ async def test_get_many_answers_in_id_order_however_the_rows_are_stored(db: Data
     async with db.session(read_only=True) as session:
         found = await GadgetRepository(session).get_many([r.id for r in reversed(rows)])
     assert [g.id for g in found] == sorted(r.id for r in rows)
+
+
+async def test_a_page_reads_one_row_past_its_limit_and_no_more(db: Database) -> None:
+    """One more row than the page tells whether there is a next page: a query without
+    the limit would read the whole table for every page."""
+    await seed(db)
+    limits: list[Any] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if "LIMIT" in statement:
+            values = parameters.values() if isinstance(parameters, dict) else parameters
+            limits.append(tuple(values))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with db.session(read_only=True) as session:
+            page = await GadgetRepository(session, cursors=db.cursors).page(limit=3)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert len(page.items) == 3
+    assert page.next_cursor is not None
+    # LIMIT 4 (and OFFSET 0 on SQLite): the page's 3 rows and one more.
+    assert [values[0] for values in limits] == [4], limits
 
 
 async def test_page_without_a_cursor_codec_says_what_it_needs(db: Database) -> None:
