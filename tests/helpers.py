@@ -28,9 +28,10 @@ class UserFromHeader:
 
 
 class StrictASGI:
-    """Fails a test when the app sends a response start that breaks the ASGI spec in a
-    way a lenient client forgives: header names must be lower-case bytes (HTTP/2
-    servers pass them on as they are), values bytes."""
+    """Fails a test when the app sends what breaks the ASGI spec or HTTP in a way a
+    lenient client forgives: header names must be lower-case bytes (HTTP/2 servers
+    pass them on as they are), values bytes; an answer to HEAD has no body (httpx
+    drops one unread)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -42,6 +43,8 @@ class StrictASGI:
                     assert isinstance(name, bytes), name
                     assert isinstance(value, bytes), value
                     assert name == name.lower(), f"header name {name!r} is not lower-case"
+            elif message["type"] == "http.response.body" and scope.get("method") == "HEAD":
+                assert message.get("body", b"") == b"", "an answer to HEAD has a body"
             await send(message)
 
         await self.app(scope, receive, checked)

@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 
 from stackkit import Controller, Settings, create_app
 from stackkit.cache import MemoryStore, RedisStore, Store
@@ -68,6 +68,11 @@ class Counting:
             self.count("slow")
             await asyncio.sleep(0.2)  # the work that concurrent misses must not repeat
             return {"answer": 42}
+
+        @api.get("/text")
+        async def text() -> PlainTextResponse:
+            self.count("text")
+            return PlainTextResponse("line one\nline two\n{}\n")
 
         @api.get("/live", cache_ttl=0)
         async def live() -> dict[str, int]:
@@ -155,6 +160,7 @@ async def test_if_none_match_gets_304(client: httpx2.AsyncClient) -> None:
     assert cached.status_code == 304
     assert cached.content == b""
     assert cached.headers["etag"] == etag
+    assert cached.headers["cache-status"] == "stackkit; hit"
     other = await client.get("/api/items", headers={"if-none-match": '"something-else"'})
     assert other.status_code == 200
 
@@ -257,6 +263,16 @@ async def test_private_no_store_or_cookie_setting_answers_are_never_stored(
     assert second.headers["cache-status"] == "stackkit; fwd=miss"
     assert (first.json(), second.json()) == ({"secret": 1}, {"secret": 2})
     assert routes.calls[kind] == 2
+
+
+async def test_a_body_with_line_breaks_comes_back_whole(
+    client: httpx2.AsyncClient, routes: Counting
+) -> None:
+    first = await client.get("/api/text")
+    again = await client.get("/api/text")
+    assert again.headers["cache-status"] == "stackkit; hit"
+    assert again.text == first.text == "line one\nline two\n{}\n"
+    assert routes.calls["text"] == 1
 
 
 async def test_head_is_answered_from_the_cached_get(client: httpx2.AsyncClient) -> None:

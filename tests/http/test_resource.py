@@ -116,6 +116,7 @@ async def test_read_with_etag_and_304(client: httpx2.AsyncClient) -> None:
     gadget = await create(client, name="anvil")
     response = await client.get(f"/api/gadgets/{gadget['id']}")
     assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
     assert response.json() == gadget
     again = await client.get(
         f"/api/gadgets/{gadget['id']}", headers={"if-none-match": response.headers["etag"]}
