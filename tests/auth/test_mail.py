@@ -132,6 +132,14 @@ async def test_smtp_logs_in_with_percent_decoded_credentials(start_server: Start
     assert delivered(server)["To"] == "ada@example.com"
 
 
+async def test_smtp_logs_in_with_an_empty_password_when_the_url_has_none(
+    start_server: StartServer,
+) -> None:
+    server = start_server()
+    await SMTPMailBackend(f"smtp://ada@127.0.0.1:{server.port}", sender=SENDER).send(MESSAGE)
+    assert [(login.login, login.password) for login in server.inbox.logins] == [(b"ada", b"")]
+
+
 async def test_smtp_refused_login_raises_mail_error_without_password(
     start_server: StartServer,
 ) -> None:
