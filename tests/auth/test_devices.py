@@ -4,6 +4,9 @@ caused, and only that browser, for that account, a bounded number of times."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -332,3 +335,36 @@ async def test_in_memory_an_evicted_count_starts_again() -> None:
     for n in range(3):  # a flood of other keys pushes the count out
         await store.set(f"other-{n}", b"x")
     assert await devices.admit(cookie, VICTIM)
+
+
+def _b64(digest: bytes) -> str:
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def test_a_device_cookie_is_a_nonce_its_expiry_and_their_mac() -> None:
+    """The format cookies already issued carry: a change signs out every remembered
+    device. The MAC is HMAC-SHA256, under a key of its own derived from the secret, of
+    the normalised email, the nonce and the expiry, NUL-separated, base64url unpadded."""
+    devices = DeviceCookies(MemoryStore(), secret_keys=[SECRET], ttl=3600, clock=lambda: 1000.0)
+    cookie = devices.issue("Ada@Example.com")
+    nonce, expires_at, mac = cookie.value.split(".")
+    assert (nonce, int(expires_at)) == (cookie.nonce, 4600)
+    assert len(base64.urlsafe_b64decode(nonce)) == 18  # 144 random bits
+    key = hmac.new(SECRET.encode(), b"stackkit device cookies v1", hashlib.sha256).digest()
+    message = b"\x00".join([b"ada@example.com", nonce.encode(), b"4600"])
+    assert mac == _b64(hmac.new(key, message, hashlib.sha256).digest())
+
+
+@pytest.mark.parametrize(("left", "ttl"), [(3000.0, 3000.0), (0.25, 1.0)])
+def test_a_cookies_count_lives_as_long_as_the_cookie_and_at_least_a_second(
+    left: float, ttl: float
+) -> None:
+    now = [1000.0]
+    store = MemoryStore()
+    devices = DeviceCookies(store, secret_keys=[SECRET], ttl=3600, clock=lambda: now[0])
+    cookie = devices.issue(VICTIM)
+    now[0] = cookie.expires_at - left
+    assert asyncio.run(devices.admit(cookie.value, VICTIM))
+    expires_in = asyncio.run(store.expires_in(f"device-signins:{cookie.nonce}"))
+    assert expires_in is not None
+    assert ttl - 1 < expires_in <= ttl

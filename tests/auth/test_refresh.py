@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -768,3 +770,32 @@ async def test_a_failed_rotation_raises_its_own_error_even_if_the_cleanup_fails(
     monkeypatch.setattr(sessions.store, "delete", cleanup_fails)
     with pytest.raises(StoreUnavailable, match="the store went away"):
         await refresh.rotate(grant.refresh_token)
+
+
+async def test_a_refresh_token_is_its_session_generation_and_their_mac(
+    refresh: RefreshSessions,
+) -> None:
+    """The format tokens already issued carry. The MAC key is the session's own random
+    key (32 bytes) wrapped by a key derived from the secret: the secret alone, or the
+    store alone, forges nothing."""
+    grant = await refresh.start("42")
+    session_id, generation, mac = grant.refresh_token.split(".")
+    stored = grant.session.data["key"]
+    assert len(base64.urlsafe_b64decode(stored + "=")) == 32
+    pepper = hmac.new(SECRET.encode(), b"stackkit refresh tokens", hashlib.sha256).digest()
+    key = hmac.new(pepper, stored.encode(), hashlib.sha256).digest()
+    digest = hmac.new(key, f"{session_id}.1".encode(), hashlib.sha256).digest()
+    assert (session_id, generation) == (grant.session.id, "1")
+    assert mac == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+async def test_a_mac_does_not_carry_over_to_another_generation(
+    refresh: RefreshSessions, sessions: SessionStore
+) -> None:
+    grant = await refresh.start("42")
+    session_id, _, mac = grant.refresh_token.split(".")
+    for generation in (0, 2, 3):
+        with pytest.raises(InvalidRefreshToken, match="not valid"):
+            await refresh.rotate(f"{session_id}.{generation}.{mac}")
+    assert await sessions.get(session_id) is not None
+    assert generation_of((await refresh.rotate(grant.refresh_token)).refresh_token) == 2

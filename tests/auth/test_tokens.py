@@ -146,3 +146,10 @@ def test_a_header_seen_before_is_not_read_again() -> None:
     tokens._key_by_header[header] = OTHER_KEYS.verification_keys[OTHER_KEYS.signing_kid]
     with pytest.raises(InvalidToken, match="not valid"):
         tokens.verify(minted(jti="j2"))
+
+
+def test_an_issued_token_has_a_random_id_of_96_bits() -> None:
+    tokens = AccessTokens(KEYS, clock=Clock())
+    ids = {tokens.verify(tokens.issue("7", "s1").token).token_id for _ in range(3)}
+    assert len(ids) == 3
+    assert all(len(base64.urlsafe_b64decode(token_id)) == 12 for token_id in ids)
