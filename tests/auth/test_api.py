@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from stackkit import Controller, Settings, create_app
-from stackkit.auth import AuthConfig, PasswordHasher, UserService, requires
+from stackkit.auth import AuthConfig, PasswordHasher, PasswordPolicy, UserService, requires
 from stackkit.auth.config import token_keys_for
 from stackkit.auth.middleware import AuthenticationMiddleware
 from stackkit.auth.tokens import AccessTokens
@@ -527,3 +528,25 @@ def test_the_dummy_hash_is_made_at_start_up() -> None:
     assert hasher._dummy_hash is None
     with TestClient(app):
         assert hasher._dummy_hash is not None
+
+
+def test_the_apps_auth_follows_its_settings_and_config(
+    make_auth_client: Callable[..., TestClient],
+) -> None:
+    policy = PasswordPolicy(min_length=12)
+    client = make_auth_client(
+        _settings(session_ttl=600, session_max_lifetime=7200),
+        config=AuthConfig(User, policy=policy),
+    )
+    auth = client.app.state.auth  # type: ignore[attr-defined]
+    assert (auth.sessions.ttl, auth.sessions.max_lifetime) == (600, 7200)
+    users = auth.users(client.app.state.database)  # type: ignore[attr-defined]
+    assert (users.hasher, users.policy, users.sessions) == (
+        auth.config.hasher,
+        policy,
+        auth.refresh,
+    )
+    register(client)
+    [session] = client.get("/api/auth/sessions", headers=bearer(login(client))).json()
+    created = datetime.fromisoformat(session["created_at"])
+    assert datetime.fromisoformat(session["expires_at"]) - created == timedelta(seconds=600)

@@ -368,3 +368,23 @@ def test_a_cookies_count_lives_as_long_as_the_cookie_and_at_least_a_second(
     expires_in = asyncio.run(store.expires_in(f"device-signins:{cookie.nonce}"))
     assert expires_in is not None
     assert ttl - 1 < expires_in <= ttl
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["ads\u00e9.4600.mac", "nonce.soon.mac", "nonce.46O0.mac", "nonce.1234567890123.mac"],
+    ids=["not-ascii", "expiry-not-a-number", "expiry-with-a-letter", "expiry-of-13-digits"],
+)
+def test_a_cookie_of_another_shape_is_none(value: str) -> None:
+    devices = DeviceCookies(MemoryStore(), secret_keys=[SECRET], clock=lambda: 1000.0)
+    assert devices.verify(value, VICTIM) is None
+
+
+def test_a_cookie_ends_at_its_expiry() -> None:
+    now = [1000.0]
+    devices = DeviceCookies(MemoryStore(), secret_keys=[SECRET], ttl=3600, clock=lambda: now[0])
+    cookie = devices.issue(VICTIM)
+    now[0] = 4599.5
+    assert devices.verify(cookie.value, VICTIM) == cookie
+    now[0] = 4600.0
+    assert devices.verify(cookie.value, VICTIM) is None

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import threading
 from importlib import resources
 
@@ -187,4 +188,21 @@ def test_policy_can_allow_common_passwords() -> None:
 )
 def test_policy_refuses_bad_settings(min_length: int, max_length: int) -> None:
     with pytest.raises(ValueError, match="must be"):
+        PasswordPolicy(min_length=min_length, max_length=max_length)
+
+
+@pytest.mark.parametrize(("min_length", "max_length"), [(1, 64), (64, 64), (1, 1024)])
+def test_policy_takes_settings_at_the_edges(min_length: int, max_length: int) -> None:
+    policy = PasswordPolicy(min_length=min_length, max_length=max_length)
+    assert (policy.min_length, policy.max_length) == (min_length, max_length)
+
+
+@pytest.mark.parametrize(
+    ("min_length", "max_length", "error"),
+    [(8, 63, "max_length must be at least 64, not 63"),
+     (0, 64, "min_length must be between 1 and max_length, not 0"),
+     (65, 64, "min_length must be between 1 and max_length, not 65")],
+)  # fmt: skip
+def test_policy_says_which_setting_is_wrong(min_length: int, max_length: int, error: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(error)}$"):
         PasswordPolicy(min_length=min_length, max_length=max_length)

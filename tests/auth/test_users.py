@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from stackkit import ValidationProblem
-from stackkit.auth import PasswordHasher, RefreshSessions, UserService
+from stackkit.auth import (
+    InvalidEmail,
+    PasswordHasher,
+    RefreshSessions,
+    UserService,
+    normalize_email,
+)
 from stackkit.auth.emails import EmailFix
 from stackkit.auth.passwords import PasswordCheck
 from stackkit.auth.user import User
@@ -185,3 +191,14 @@ async def test_fix_emails_goes_on_past_a_fix_it_cannot_make(users_db: Database) 
     assert await users.fix_emails(fixes) == fixes[2:]
     assert (await users.get(taken.id)).email == "taken2@example.com"
     assert (await users.get(other.id)).email == "other@example.com"
+
+
+async def test_register_refuses_an_email_the_normal_form_refuses(users_db: Database) -> None:
+    email = "ada\u200b@example.com"
+    with pytest.raises(InvalidEmail) as refused:
+        normalize_email(email)
+    with pytest.raises(ValidationProblem) as raised:
+        await _service(users_db).register(email, PASSWORD)
+    assert raised.value.extensions["errors"] == [
+        {"in": "body", "field": "email", "message": str(refused.value), "type": "value_error"}
+    ]
