@@ -9,6 +9,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from stackkit import Settings
+from stackkit.auth.config import token_keys_for
 from stackkit.auth.keys import Algorithm, TokenKeys
 from stackkit.auth.tokens import AccessTokens, InvalidToken
 
@@ -334,3 +336,28 @@ def test_from_files_refuses_algorithms_other_than_rs256_es256_eddsa(
     with pytest.raises(ValueError, match="RS256, ES256 or EdDSA") as error:
         TokenKeys.from_files(algorithm, path)
     assert_one_line_naming(error, algorithm)
+
+
+# The keys an app's settings name (`token_keys_for`)
+
+
+def test_the_settings_fallback_secrets_still_verify() -> None:
+    old, new = "an old secret key, long enough to use", "a new secret key, long enough to use"
+    before = AccessTokens(token_keys_for(Settings(env="test", secret_key=old)))
+    rotated = Settings(env="test", secret_key=new, secret_key_fallbacks=[old])
+    assert AccessTokens(token_keys_for(rotated)).verify(before.issue("7", "s").token).subject == "7"
+
+
+def test_the_settings_old_public_keys_still_verify(tmp_path: Path) -> None:
+    old_key, new_key = _private_key("ed25519"), _private_key("ed25519", 1)
+    old = Settings(
+        env="test", jwt_algorithm="EdDSA",
+        jwt_private_key_file=write_private(tmp_path / "old.pem", old_key),
+    )  # fmt: skip
+    rotated = Settings(
+        env="test", jwt_algorithm="EdDSA",
+        jwt_private_key_file=write_private(tmp_path / "new.pem", new_key),
+        jwt_public_key_files=[write_public(tmp_path / "old.pub.pem", old_key)],
+    )  # fmt: skip
+    token = AccessTokens(token_keys_for(old)).issue("7", "s").token
+    assert AccessTokens(token_keys_for(rotated)).verify(token).subject == "7"

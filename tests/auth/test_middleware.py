@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from stackkit.auth import AccessTokens, TokenKeys
 from stackkit.auth.middleware import AuthenticatedUser, AuthenticationMiddleware
-from stackkit.cache import MemoryStore
+from stackkit.cache import MemoryStore, StoreUnavailable
 from stackkit.cache.sessions import SessionStore
 from stackkit.http.routing import AUTH_ERROR_SCOPE_KEY
 from tests.helpers import Clock
@@ -107,3 +107,40 @@ def test_a_token_of_an_ended_session_makes_nobody(world: World) -> None:
     assert world.who(f"Bearer {token}") == {
         "scopes": [], "error": "The session of this token has ended."
     }  # fmt: skip
+
+
+class AwaySessions(SessionStore):
+    def __init__(self, *, slow: bool) -> None:
+        super().__init__(MemoryStore())
+        self.slow = slow
+
+    async def is_alive(self, session_id: str, user_id: str | None = None) -> bool:
+        raise StoreUnavailable("the session store is away", slow=self.slow)
+
+
+def test_by_default_a_token_passes_while_the_session_store_is_away(world: World) -> None:
+    """Failing open is the default: the token's signature and times are still checked."""
+    app = Starlette(
+        routes=[Route("/who", lambda request: JSONResponse({"id": request.user.display_name}))],
+        middleware=[Middleware(AuthenticationMiddleware, tokens=world.tokens,
+                               sessions=AwaySessions(slow=False))],
+    )  # fmt: skip
+    token, _ = world.token()
+    with TestClient(app) as client:
+        assert client.get("/who", headers={"Authorization": f"Bearer {token}"}).json() == {
+            "id": "7"
+        }
+
+
+def test_a_slow_session_store_is_a_503_that_says_so(world: World) -> None:
+    app = Starlette(
+        routes=[Route("/who", lambda request: JSONResponse({}))],
+        middleware=[Middleware(AuthenticationMiddleware, tokens=world.tokens,
+                               sessions=AwaySessions(slow=True))],
+    )  # fmt: skip
+    token, _ = world.token()
+    with TestClient(app) as client:
+        answer = client.get("/who", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "5"
+    assert answer.json()["detail"] == "Sign-ins cannot be checked right now; retry shortly."
