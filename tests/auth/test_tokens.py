@@ -153,3 +153,13 @@ def test_an_issued_token_has_a_random_id_of_96_bits() -> None:
     ids = {tokens.verify(tokens.issue("7", "s1").token).token_id for _ in range(3)}
     assert len(ids) == 3
     assert all(len(base64.urlsafe_b64decode(token_id)) == 12 for token_id in ids)
+
+
+def test_defaults_and_the_bounds_of_ttl_and_leeway() -> None:
+    tokens = AccessTokens(KEYS)
+    assert (tokens.ttl, tokens.leeway, tokens.cache_size) == (900, 5.0, 10_000)
+    assert AccessTokens(KEYS, ttl=1, leeway=0).ttl == 1
+    with pytest.raises(ValueError, match="^ttl must be positive$"):
+        AccessTokens(KEYS, ttl=0)
+    with pytest.raises(ValueError, match="^leeway must be 0 or more$"):
+        AccessTokens(KEYS, leeway=-0.5)
