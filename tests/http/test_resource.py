@@ -448,3 +448,26 @@ async def test_a_field_that_cannot_be_filtered_says_how_to_make_it_filterable(
         "status. A field becomes filterable when the resource's repository lists it in "
         "`filterable`"
     )
+
+
+class GadgetsWithoutScope(GadgetService):
+    """A service whose constructor takes no `scope`, as `UserService`'s."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+
+
+@pytest.mark.parametrize(("public", "status"), [(True, 200), (False, 401)])
+async def test_a_resource_is_public_as_it_says_tagged_by_its_name_and_any_service_serves_it(
+    db: Database, make_settings: Callable[..., Settings], public: bool, status: int
+) -> None:
+    resource = Resource(
+        "gadgets", service=GadgetsWithoutScope, create=GadgetIn, update=GadgetPatch,
+        read=GadgetOut, public=public,
+    )  # fmt: skip
+    app = create_app(make_settings(), resources=[resource], backends=[db])
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/api/gadgets")).status_code == status
+        document = (await client.get("/api/openapi.json")).json()
+    assert document["paths"]["/api/gadgets"]["get"]["tags"] == ["gadgets"]
