@@ -9,10 +9,12 @@ package's tests, then the others; fastest file first within each group (duration
 mutmut's stats), each file's tests in pytest's order. The same tests run either way,
 so no verdict changes: a mutant that survives still runs them all.
 
-Tests that have killed another mutant of the same function come before all of these:
-most mutants of a function fall to the same few tests, so the first kill teaches the
-order for the rest (`mutation-killers.txt` in mutants/, one line per kill, appended by
-the runs of all workers; remove it with mutants/).
+Tests that have killed another mutant of the same function come before all of these,
+the latest killer first: most mutants of a function fall to the same few tests, and
+mutmut numbers a function's mutants in the order of its lines, so the mutant just
+before this one was most likely in the same statement, or the same nested handler
+(`mutation-killers.txt` in mutants/, one line per kill, appended by the runs of all
+workers; remove it with mutants/).
 
 With `MUTATION_TESTS=package` in the environment, only the mutated package's own tests
 run (`tests/middleware/` for a mutant of `stackkit.middleware`). A survivor then costs
@@ -43,12 +45,18 @@ def _function_of(mutant: str) -> str:
     return mutant.partition("__mutmut_")[0]
 
 
-def _killers_of(function: str) -> set[str]:
+def _killers_of(function: str) -> dict[str, int]:
+    """The tests that killed a mutant of `function`, each with how recent its last kill
+    is (0: the latest)."""
     try:
         lines = KILLERS.read_text().splitlines()
     except OSError:
-        return set()
-    return {test for name, _, test in (line.partition("\t") for line in lines) if name == function}
+        return {}
+    tests = [test for name, _, test in (line.partition("\t") for line in lines) if name == function]
+    ages: dict[str, int] = {}
+    for age, test in enumerate(reversed(tests)):
+        ages.setdefault(test, age)
+    return ages
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -84,7 +92,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if not path.startswith(package):
             group = 3
         elif item.nodeid in killers:
-            group = 0
+            return 0, killers[item.nodeid], ""
         elif module[-1] in Path(path).stem:
             group = 1
         else:
