@@ -535,11 +535,15 @@ def test_the_apps_auth_follows_its_settings_and_config(
 ) -> None:
     policy = PasswordPolicy(min_length=12)
     client = make_auth_client(
-        _settings(session_ttl=600, session_max_lifetime=7200),
-        config=AuthConfig(User, policy=policy),
-    )
+        _settings(session_ttl=600, session_max_lifetime=7200, jwt_issuer="notes",
+                  jwt_audience="notes-api"),
+        config=AuthConfig(User, policy=policy, refresh_grace=3, password_reset_ttl=900,
+                          device_cookie_ttl=86_400),
+    )  # fmt: skip
     auth = client.app.state.auth  # type: ignore[attr-defined]
     assert (auth.sessions.ttl, auth.sessions.max_lifetime) == (600, 7200)
+    assert (auth.tokens.issuer, auth.tokens.audience) == ("notes", "notes-api")
+    assert (auth.refresh.grace, auth.resets.ttl, auth.devices.ttl) == (3, 900, 86_400)
     users = auth.users(client.app.state.database)  # type: ignore[attr-defined]
     assert (users.hasher, users.policy, users.sessions) == (
         auth.config.hasher,

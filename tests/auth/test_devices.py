@@ -388,3 +388,10 @@ def test_a_cookie_ends_at_its_expiry() -> None:
     assert devices.verify(cookie.value, VICTIM) == cookie
     now[0] = 4600.0
     assert devices.verify(cookie.value, VICTIM) is None
+
+
+def test_device_cookies_count_10_attempts_unless_told_and_need_a_secret() -> None:
+    assert DeviceCookies(MemoryStore(), secret_keys=[SECRET]).attempts == 10
+    with pytest.raises(ValueError, match=r"^device cookies need a secret key to sign them$"):
+        DeviceCookies(MemoryStore(), secret_keys=[])
+    assert not DeviceCookies(MemoryStore(), secret_keys=[], attempts=0).enabled

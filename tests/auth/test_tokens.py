@@ -159,7 +159,16 @@ def test_defaults_and_the_bounds_of_ttl_and_leeway() -> None:
     tokens = AccessTokens(KEYS)
     assert (tokens.ttl, tokens.leeway, tokens.cache_size) == (900, 5.0, 10_000)
     assert AccessTokens(KEYS, ttl=1, leeway=0).ttl == 1
-    with pytest.raises(ValueError, match="^ttl must be positive$"):
+    with pytest.raises(ValueError, match=r"^ttl must be positive$"):
         AccessTokens(KEYS, ttl=0)
-    with pytest.raises(ValueError, match="^leeway must be 0 or more$"):
+    with pytest.raises(ValueError, match=r"^leeway must be 0 or more$"):
         AccessTokens(KEYS, leeway=-0.5)
+
+
+def test_an_expired_token_is_refused_with_no_table_too() -> None:
+    clock = Clock()
+    tokens = AccessTokens(KEYS, clock=clock, cache_size=0, leeway=0)
+    token = minted()
+    clock.now = NOW + 900
+    with pytest.raises(InvalidToken, match=r"^The access token has expired\.$"):
+        tokens.verify(token)
