@@ -16,12 +16,21 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from stackkit import Controller, Settings, create_app
-from stackkit.auth import AuthConfig, PasswordHasher, PasswordPolicy, UserService, requires
+from stackkit.auth import (
+    AuthConfig,
+    ConsoleMailBackend,
+    PasswordHasher,
+    PasswordPolicy,
+    RefreshSessions,
+    UnconfiguredMailBackend,
+    UserService,
+    requires,
+)
 from stackkit.auth.config import token_keys_for
 from stackkit.auth.middleware import AuthenticationMiddleware
 from stackkit.auth.tokens import AccessTokens
 from stackkit.auth.user import User
-from stackkit.cache import StoreUnavailable
+from stackkit.cache import MemoryStore, SessionStore, StoreUnavailable
 from tests.auth.conftest import PASSWORD, bearer, login, register
 
 NEW_PASSWORD = "a different long passphrase"
@@ -554,3 +563,21 @@ def test_the_apps_auth_follows_its_settings_and_config(
     [session] = client.get("/api/auth/sessions", headers=bearer(login(client))).json()
     created = datetime.fromisoformat(session["created_at"])
     assert datetime.fromisoformat(session["expires_at"]) - created == timedelta(seconds=600)
+
+
+@pytest.mark.parametrize(
+    ("env", "kind"), [("production", UnconfiguredMailBackend), ("test", ConsoleMailBackend)]
+)
+def test_without_an_smtp_url_mail_fails_in_production_and_is_logged_elsewhere(
+    env: str, kind: type
+) -> None:
+    settings = Settings(
+        env=env, database_url="sqlite:///:memory:",
+        secret_key="q8Vw2-LmZr7xKp4TnYb9HcJd6FgUe3Ns5AoWi1Rt",
+    )  # fmt: skip
+    app = create_app(settings, auth=AuthConfig(User), configure_logs=False)
+    assert type(app.state.auth.mail) is kind
+
+
+def test_refresh_tokens_stay_good_10_seconds_after_their_rotation_by_default() -> None:
+    assert RefreshSessions(SessionStore(MemoryStore()), secret_keys=["k" * 32]).grace == 10
