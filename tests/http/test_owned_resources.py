@@ -23,7 +23,7 @@ from stackkit.auth import AuthConfig
 from stackkit.auth.user import User
 from stackkit.db import ConflictError, Model, Repository, Service, owner_column
 from stackkit.db.model import MAX_ID
-from stackkit.http.resource import Resource
+from stackkit.http.resource import Resource, _BodyFields
 from stackkit.testing import create_database, drop_database
 
 # Tables of this module's own, so that other tests' tables never meet them.
@@ -676,3 +676,39 @@ def test_an_owned_resource_refuses_a_user_without_an_integer_id(user_id: str | N
         "resource 'notes' is owned, but the signed-in user SimpleUser has no integer `id` "
         "to own rows with"
     )
+
+
+class OpenPatch(BaseModel):
+    """An update model that lets unknown fields through, with a field known by an alias."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    title: str | None = None
+    due: str | None = Field(default=None, alias="dueDate")
+    owner_id: int | None = None
+
+
+class ClosedPatch(OpenPatch):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+COLUMNS = ["id", "version", "created_at", "updated_at", "title", "due", "done", "owner_id"]
+
+
+@pytest.mark.parametrize(
+    ("model", "keep_owner", "allowed"),
+    [
+        # An open model takes the table's columns too; a closed one its own fields only.
+        (OpenPatch, False, {"title", "due", "dueDate", "done"}),
+        (ClosedPatch, False, {"title", "due", "dueDate"}),
+        # The owner is the server's to set, unless kept (a create model that declares it).
+        (OpenPatch, True, {"title", "due", "dueDate", "done", "owner_id"}),
+    ],
+    ids=["open", "closed", "open-keeping-the-owner"],
+)
+def test_which_fields_a_body_may_name(
+    model: type[BaseModel], keep_owner: bool, allowed: set[str]
+) -> None:
+    fields = _BodyFields(model, COLUMNS, keep_owner=keep_owner)
+    assert fields.allowed == allowed
+    assert ("owner_id" in fields.read_only) is not keep_owner
+    assert fields.read_only >= {"id", "version", "created_at", "updated_at", "deleted_at"}
