@@ -11,18 +11,11 @@ import pytest
 
 from stackkit.auth import AccessTokens, InvalidToken, TokenKeys
 from stackkit.auth.tokens import MAX_TOKEN_LENGTH
+from tests.helpers import Clock
 
 KEYS = TokenKeys.from_secret("access-token-tests-secret-0123456789")
 OTHER_KEYS = TokenKeys.from_secret("another-apps-secret-0123456789abcdef")
-NOW = 1_800_000_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = float(NOW)
-
-    def __call__(self) -> float:
-        return self.now
+NOW = int(Clock().now)
 
 
 def minted(keys: TokenKeys = KEYS, header: dict[str, Any] | None = None, **changes: Any) -> str:
