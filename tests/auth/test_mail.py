@@ -195,6 +195,22 @@ async def test_smtp_closed_port_raises_mail_error_at_once() -> None:
     assert time.monotonic() - started < 1
 
 
+async def test_an_error_without_text_is_named_by_its_kind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reason is never empty. No server makes smtplib raise an error without text, so
+    the connection fails here in place of one."""
+
+    def reset(email: object) -> None:
+        raise ConnectionResetError()
+
+    backend = SMTPMailBackend("smtp://127.0.0.1:2525", sender=SENDER)
+    monkeypatch.setattr(backend, "_send_now", reset)
+    error = "could not send mail through smtp://127.0.0.1:2525: ConnectionResetError"
+    with pytest.raises(MailError, match=f"^{re.escape(error)}$"):
+        await backend.send(MESSAGE)
+
+
 @pytest.mark.parametrize("scheme", ["smtp", "smtps"])
 async def test_a_silent_server_times_out(scheme: str) -> None:
     with socket.socket() as listener:

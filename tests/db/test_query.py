@@ -4,7 +4,8 @@ reaches the database and works, on SQLite and on PostgreSQL alike."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -236,6 +237,31 @@ def test_each_refusal_names_its_parameter_type_and_reason(
     filters: dict[str, str], kind: str, message: str
 ) -> None:
     assert _errors(filters) == [(*filters, kind, message)]
+
+
+@pytest.fixture
+def local_zone(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The process's local time zone set to `request.param`, then back."""
+    monkeypatch.setenv("TZ", request.param)
+    time.tzset()
+    yield request.param
+    monkeypatch.undo()
+    time.tzset()
+
+
+# POSIX's signs: Etc/GMT+12 is UTC-12.
+@pytest.mark.parametrize("local_zone", ["Etc/GMT+12", "Etc/GMT-14"], indirect=True)
+def test_the_range_of_a_filter_time_is_checked_in_utc_whatever_the_servers_zone(
+    local_zone: str,
+) -> None:
+    """9999-12-31T23:59:59-01:00 is past the calendar in UTC, not at UTC-12: refused.
+    9999-12-31T23:00Z is within it, not at UTC+14: taken."""
+    assert time.timezone in (12 * 3600, -14 * 3600)  # the zone took hold
+    assert _errors({"at__gte": "9999-12-31T23:59:59-01:00"}) == [
+        ("at__gte", "invalid_value", "Value error, the time is out of range once in UTC")
+    ]
+    (condition,) = build_filters({"at__lt": "9999-12-31T23:00:00Z"}, FIELDS)
+    assert condition.right.value == datetime(9999, 12, 31, 23, tzinfo=UTC)
 
 
 def test_with_no_filterable_fields_the_refusal_says_none() -> None:
