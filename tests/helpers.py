@@ -30,14 +30,22 @@ class UserFromHeader:
 class StrictASGI:
     """Fails a test when the app sends what breaks the ASGI spec or HTTP in a way a
     lenient client forgives: header names must be lower-case bytes (HTTP/2 servers
-    pass them on as they are), values bytes; an answer to HEAD has no body (httpx
-    drops one unread)."""
+    pass them on as they are), values bytes; a message has only the keys ASGI gives
+    its type (a misspelt `body` is silently no body); an answer to HEAD has no body
+    (httpx drops one unread)."""
+
+    KEYS = {
+        "http.response.start": {"type", "status", "headers", "trailers"},
+        "http.response.body": {"type", "body", "more_body"},
+    }
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def checked(message: Message) -> None:
+            known = self.KEYS.get(message["type"], set(message))
+            assert set(message) <= known, f"{message['type']} with {set(message) - known}"
             if message["type"] == "http.response.start":
                 for name, value in message.get("headers", ()):
                     assert isinstance(name, bytes), name

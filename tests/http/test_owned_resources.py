@@ -75,6 +75,19 @@ class CommentPatch(BaseModel):
     note_id: int | None = None
 
 
+class OpenCommentIn(BaseModel):
+    """A create model that lets the table's other columns (`note_id`) through."""
+
+    model_config = ConfigDict(extra="allow")
+    text: str
+
+
+class CommentPatchWithOwner(CommentPatch):
+    """An update model that declares owner_id, on a resource that is not owned."""
+
+    owner_id: int | None = None
+
+
 class CommentOut(BaseModel):
     id: int
     text: str
@@ -129,6 +142,21 @@ def comments() -> Resource:
     )
 
 
+def open_comments() -> Resource:
+    return Resource(
+        "open-comments", service=CommentService, create=OpenCommentIn, update=CommentPatch,
+        read=CommentOut,
+    )  # fmt: skip
+
+
+def shared_comments() -> Resource:
+    """Every user's comments, to everyone: not owned."""
+    return Resource(
+        "shared-comments", service=CommentService, create=CommentIn,
+        update=CommentPatchWithOwner, read=CommentOut, owned=False,
+    )  # fmt: skip
+
+
 async def create_tables(app: Starlette) -> None:
     async with app.state.database.engine.begin() as connection:
         await connection.run_sync(Model.metadata.create_all, tables=TABLES)
@@ -178,7 +206,7 @@ def settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
 def world(settings: Settings) -> Iterator[World]:
     app = create_app(
         settings,
-        resources=[notes(), tasks(), comments()],
+        resources=[notes(), tasks(), comments(), open_comments(), shared_comments()],
         auth=AuthConfig(User, hasher=FAST_HASHER),
         startup=[create_tables],
     )
@@ -327,6 +355,37 @@ def test_cursors_page_through_the_callers_rows_only(world: World) -> None:
     assert [item["title"] for item in after.json()["items"]] == ["b0", "b1", "b2", "b3", "b4"]
 
 
+def test_an_open_create_model_takes_the_tables_other_columns(world: World) -> None:
+    note = world.create(world.ada, "read later")
+    client, headers = world.client, world.ada.headers
+    body = {"text": "see", "note_id": note["id"]}
+    created = client.post("/api/open-comments", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json() | body == created.json()
+    assert created.json()["owner_id"] == world.ada.id
+    refused = client.post("/api/open-comments", json={**body, "nope": 1}, headers=headers)
+    assert [(e["field"], e["type"]) for e in refused.json()["errors"]] == [
+        ("nope", "unknown_field")
+    ]
+
+
+def test_a_resource_that_is_not_owned_still_sets_the_owner_itself(world: World) -> None:
+    """Its update model may declare owner_id: a PATCH still cannot move a row."""
+    note = world.create(world.ada, "shared")
+    comment = world.client.post(
+        "/api/comments", json={"text": "hi", "note_id": note["id"]}, headers=world.ada.headers
+    ).json()
+    url = f"/api/shared-comments/{comment['id']}"
+    for caller in (world.ada, world.bob):
+        response = world.client.patch(url, json={"owner_id": world.bob.id}, headers=caller.headers)
+        assert response.status_code == 422
+        assert [(e["field"], e["type"]) for e in response.json()["errors"]] == [
+            ("owner_id", "read_only")
+        ]
+    changed = world.client.patch(url, json={"text": "hello"}, headers=world.bob.headers)
+    assert changed.json() == {**comment, "text": "hello"}
+
+
 def test_patch_cannot_change_the_owner(world: World) -> None:
     task = world.create(world.ada, "mine", path="/api/tasks")
     url = f"/api/tasks/{task['id']}"
@@ -387,7 +446,10 @@ def test_without_a_token_every_route_is_401(world: World) -> None:
 def test_meta_says_the_resource_is_owned(world: World) -> None:
     infos = world.client.get("/api/meta/resources", headers=world.ada.headers).json()
     owned = {info["name"]: info["owned"] for info in infos}
-    assert owned == {"notes": True, "tasks": True, "comments": True}
+    assert owned == {
+        "notes": True, "tasks": True, "comments": True, "open-comments": True,
+        "shared-comments": False,
+    }  # fmt: skip
 
 
 # The owner column, in the database
