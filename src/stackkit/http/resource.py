@@ -295,9 +295,8 @@ class Resource:
         update_fields = _BodyFields(UpdateModel, columns, keep_owner=False)
 
         async def list_rows(request: Request, query: BaseModel) -> Any:
-            values = query.model_dump(exclude_none=True)
+            values = query.model_dump(exclude_none=True)  # with the extras: `price__gte`
             filters = {k: v for k, v in values.items() if k not in _LIST_PARAMETERS}
-            filters.update(query.model_extra or {})
             service = resource.service_for(request)
             if resource.owned and OWNER_COLUMN in filters:
                 owner = resource._owner_filter(request, filters.pop(OWNER_COLUMN))
