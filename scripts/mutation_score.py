@@ -5,8 +5,9 @@ total; it has no score per module, no threshold to fail under, and names survivo
 without their line. This script reads those verdicts after `mutmut run` and prints, per
 module, per package and overall: killed / total / survived / timeouts / score; then every
 mutant no test caught (file:line:column, the mutation, the function, and mutmut's name
-for it, which `mutmut show NAME` expands). It exits 1 when the overall score is below
-`--fail-under`, or when some mutant has no verdict yet (an interrupted run):
+for it, which `mutmut show NAME` expands). It exits 1 when the score of some package
+(`auth/`, `db/`, ...) is below `--fail-under`, or when some mutant has no verdict yet
+(an interrupted run):
 
     python scripts/mutation_score.py --fail-under 80
     python scripts/mutation_score.py 'stackkit.middleware.*'     # only these mutants
@@ -201,7 +202,9 @@ def row(label: str, counts: Counter[str]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
-    parser.add_argument("--fail-under", type=float, default=0.0, help="minimum overall score, %%")
+    parser.add_argument(
+        "--fail-under", type=float, default=0.0, help="minimum score of each package, %%"
+    )
     parser.add_argument("--markdown", type=Path, help="also write the survivors to this file")
     parser.add_argument(
         "names", nargs="*", help="score only these mutants, named as for `mutmut run` (globs)"
@@ -266,11 +269,18 @@ def main() -> int:
 
     unfinished = sum(overall[s] for s in UNFINISHED)
     score = score_of(overall) or 0.0
-    print(f"\nscore {score:.1f}% (fail under {arguments.fail_under:g}%)")
+    print(f"\nscore {score:.1f}% (each package fails under {arguments.fail_under:g}%)")
+    under = [
+        f"{package} {package_score:.1f}%"
+        for package, counts in sorted(packages.items())
+        if (package_score := score_of(counts)) is not None and package_score < arguments.fail_under
+    ]
+    if under:
+        print(f"Under {arguments.fail_under:g}%: {', '.join(under)}.")
     if unfinished:
         print(f"{unfinished} mutants have no verdict yet: run `mutmut run` again to finish.")
         return 1
-    return 1 if score < arguments.fail_under else 0
+    return 1 if under else 0
 
 
 if __name__ == "__main__":
