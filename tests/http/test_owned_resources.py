@@ -443,6 +443,26 @@ def test_without_a_token_every_route_is_401(world: World) -> None:
     assert world.titles(world.ada) == ["secret"]
 
 
+def test_each_route_is_summed_up_with_the_models_name(world: World) -> None:
+    """OwnedNote's rows are "an owned note" (two words, an article for a vowel); the list
+    route names the resource."""
+    paths = world.client.get("/api/openapi.json").json()["paths"]
+    summaries = {
+        (path, method): operation["summary"]
+        for path in ("/api/notes", "/api/notes/{id}")
+        for method, operation in paths[path].items()
+    }
+    assert summaries == {
+        ("/api/notes", "get"): "List notes",
+        ("/api/notes", "post"): "Create an owned note",
+        ("/api/notes/{id}", "get"): "Read an owned note",
+        ("/api/notes/{id}", "patch"): (
+            "Change an owned note (If-Match: its ETag, to refuse stale changes)"
+        ),
+        ("/api/notes/{id}", "delete"): "Delete an owned note",
+    }
+
+
 def test_meta_says_the_resource_is_owned(world: World) -> None:
     infos = world.client.get("/api/meta/resources", headers=world.ada.headers).json()
     owned = {info["name"]: info["owned"] for info in infos}

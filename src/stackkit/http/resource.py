@@ -343,9 +343,11 @@ class Resource:
         list_rows.__annotations__.update({"query": ListQuery, "return": PageModel})
         create_row.__annotations__["body"] = CreateModel
         update_row.__annotations__["body"] = UpdateModel
-        # "blog post" for BlogPost: the model names one row, whatever the plural is.
+        # "a blog post" for BlogPost: the model names one row, whatever the plural is.
         model = self.service.repository.model.__name__
         singular = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", model).lower()
+        # "an" before a vowel sound; u mostly sounds like "you" (a user, a unit).
+        one = f"an {singular}" if singular[:1] in ("a", "e", "i", "o") else f"a {singular}"
         reads, writes = self.roles, (*self.roles, *self.write_roles)
         limit = self.rate_limit_for
         controller.get(
@@ -354,20 +356,20 @@ class Resource:
         )(list_rows)  # fmt: skip
         controller.post(
             "", name=f"create_{self.name}", status_code=201, response=self.read_model,
-            summary=f"Create a {singular}", roles=writes, rate_limit=limit("create"),
+            summary=f"Create {one}", roles=writes, rate_limit=limit("create"),
         )(create_row)  # fmt: skip
         controller.get(
             "/{id}", name=f"get_{self.name}", response=self.read_model,
-            summary=f"Read a {singular}", roles=reads, cache_ttl=self.cache_ttl,
+            summary=f"Read {one}", roles=reads, cache_ttl=self.cache_ttl,
             rate_limit=limit("read"),
         )(read_row)  # fmt: skip
         controller.patch(
             "/{id}", name=f"update_{self.name}", response=self.read_model,
-            summary=f"Change a {singular} (If-Match: its ETag, to refuse stale changes)",
+            summary=f"Change {one} (If-Match: its ETag, to refuse stale changes)",
             roles=writes, rate_limit=limit("update"),
         )(update_row)  # fmt: skip
         controller.delete(
-            "/{id}", name=f"delete_{self.name}", summary=f"Delete a {singular}", roles=writes,
+            "/{id}", name=f"delete_{self.name}", summary=f"Delete {one}", roles=writes,
             rate_limit=limit("delete"),
         )(delete_row)  # fmt: skip
         return controller
