@@ -443,23 +443,30 @@ def test_without_a_token_every_route_is_401(world: World) -> None:
     assert world.titles(world.ada) == ["secret"]
 
 
-def test_each_route_is_summed_up_with_the_models_name(world: World) -> None:
-    """OwnedNote's rows are "an owned note" (two words, an article for a vowel); the list
-    route names the resource."""
+def test_each_route_is_documented_with_its_name_summary_and_answer(world: World) -> None:
+    """OpenAPI names each route after the resource and sums it up with the model's name
+    (OwnedNote's rows are "an owned note"); its answer is the read model, or a page of
+    them."""
     paths = world.client.get("/api/openapi.json").json()["paths"]
-    summaries = {
-        (path, method): operation["summary"]
-        for path in ("/api/notes", "/api/notes/{id}")
-        for method, operation in paths[path].items()
-    }
-    assert summaries == {
-        ("/api/notes", "get"): "List notes",
-        ("/api/notes", "post"): "Create an owned note",
-        ("/api/notes/{id}", "get"): "Read an owned note",
-        ("/api/notes/{id}", "patch"): (
-            "Change an owned note (If-Match: its ETag, to refuse stale changes)"
-        ),
-        ("/api/notes/{id}", "delete"): "Delete an owned note",
+    operations = {}
+    for path in ("/api/notes", "/api/notes/{id}"):
+        for method, operation in paths[path].items():
+            status, answer = next(iter(operation["responses"].items()))
+            schema = answer.get("content", {}).get("application/json", {}).get("schema")
+            operations[path, method] = (
+                operation["operationId"],
+                operation["summary"],
+                status,
+                schema,
+            )
+    page, row = {"$ref": "#/components/schemas/NotesPage"}, {"$ref": "#/components/schemas/NoteOut"}
+    change = "Change an owned note (If-Match: its ETag, to refuse stale changes)"
+    assert operations == {
+        ("/api/notes", "get"): ("list_notes", "List notes", "200", page),
+        ("/api/notes", "post"): ("create_notes", "Create an owned note", "201", row),
+        ("/api/notes/{id}", "get"): ("get_notes", "Read an owned note", "200", row),
+        ("/api/notes/{id}", "patch"): ("update_notes", change, "200", row),
+        ("/api/notes/{id}", "delete"): ("delete_notes", "Delete an owned note", "204", None),
     }
 
 
