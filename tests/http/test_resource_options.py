@@ -19,7 +19,7 @@ from stackkit import Settings, create_app
 from stackkit.auth import AuthConfig
 from stackkit.auth.user import User
 from stackkit.db import Model, Repository, Service
-from stackkit.http.resource import Resource
+from stackkit.http.resource import ACTIONS, Resource
 from stackkit.http.routing import route_spec
 
 
@@ -173,8 +173,12 @@ def test_cache_ttl_reaches_the_read_routes() -> None:
         ("100/minute", ["100/minute"] * 5),
         (False, [False] * 5),
         ({"create": "3/minute", "list": False}, [False, "3/minute", None, None, None]),
+        (
+            {action: f"{n}/minute" for n, action in enumerate(ACTIONS, 1)},
+            ["1/minute", "2/minute", "3/minute", "4/minute", "5/minute"],
+        ),
     ],
-    ids=["default", "every-route", "none", "per-action"],
+    ids=["default", "every-route", "none", "per-action", "each-action"],
 )
 def test_rate_limit_reaches_the_routes(rate_limit: Any, expected: list[Any]) -> None:
     specs = [route_spec(route) for route in boards(rate_limit=rate_limit).controller.routes]
