@@ -27,6 +27,13 @@ class UserFromHeader:
         await self.app(scope, receive, send)
 
 
+ASGI_KEYS = {
+    "http.response.start": frozenset({"type", "status", "headers", "trailers"}),
+    "http.response.body": frozenset({"type", "body", "more_body"}),
+}
+"""The keys ASGI gives a response's messages."""
+
+
 class StrictASGI:
     """Fails a test when the app sends what breaks the ASGI spec or HTTP in a way a
     lenient client forgives: header names must be lower-case bytes (HTTP/2 servers
@@ -34,17 +41,12 @@ class StrictASGI:
     its type (a misspelt `body` is silently no body); an answer to HEAD has no body
     (httpx drops one unread)."""
 
-    KEYS = {
-        "http.response.start": {"type", "status", "headers", "trailers"},
-        "http.response.body": {"type", "body", "more_body"},
-    }
-
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def checked(message: Message) -> None:
-            known = self.KEYS.get(message["type"], set(message))
+            known = ASGI_KEYS.get(message["type"], frozenset(message))
             assert set(message) <= known, f"{message['type']} with {set(message) - known}"
             if message["type"] == "http.response.start":
                 for name, value in message.get("headers", ()):

@@ -229,7 +229,18 @@ PROBLEMS = {
         {"number__contains": "1"}, "unknown_operator",
         "'number' is not text: `contains` works on text fields only",
     ),
+    "ordering-on-true-or-false": (
+        {"flag__gte": "true"}, "unknown_operator",
+        "'flag' is true or false: use eq, ne, in, isnull",
+    ),
 }  # fmt: skip
+
+
+def test_each_field_takes_the_operators_its_type_allows() -> None:
+    every = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "contains", "isnull")
+    assert FIELDS["label"].operators == every
+    assert FIELDS["number"].operators == tuple(o for o in every if o != "contains")
+    assert FIELDS["flag"].operators == ("eq", "ne", "in", "isnull")
 
 
 @pytest.mark.parametrize(("filters", "kind", "message"), PROBLEMS.values(), ids=PROBLEMS)

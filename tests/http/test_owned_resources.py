@@ -470,6 +470,30 @@ def test_each_route_is_documented_with_its_name_summary_and_answer(world: World)
     }
 
 
+def test_the_list_routes_parameters_say_what_each_takes(world: World) -> None:
+    """A page of 1 to 100 rows, 20 by default; each filter with the operators its field
+    takes (`contains` on text only)."""
+    document = world.client.get("/api/openapi.json").json()
+    parameters = {p["name"]: p for p in document["paths"]["/api/notes"]["get"]["parameters"]}
+    limit = parameters["limit"]["schema"]
+    assert (limit["type"], limit["minimum"], limit["maximum"], limit["default"]) == (
+        "integer", 1, 100, 20,
+    )  # fmt: skip
+    described = {name: parameter["description"] for name, parameter in parameters.items()}
+    assert described == {
+        "limit": "Page size.",
+        "cursor": "next_cursor of the previous page.",
+        "sort": "Comma-separated fields, '-' for descending: "
+        "created_at, id, owner_id, title, updated_at, version.",
+        "title": "Equal to this value; also title__ne, __lt, __lte, __gt, __gte, __in, "
+        "__contains, __isnull.",
+        **{
+            name: f"Equal to this value; also {name}__ne, __lt, __lte, __gt, __gte, __in, __isnull."
+            for name in ("created_at", "id", "owner_id", "updated_at", "version")
+        },
+    }
+
+
 def test_meta_says_the_resource_is_owned(world: World) -> None:
     infos = world.client.get("/api/meta/resources", headers=world.ada.headers).json()
     owned = {info["name"]: info["owned"] for info in infos}

@@ -68,6 +68,16 @@ class Field:
     ordered: bool = True
     """Whether `lt`, `lte`, `gt` and `gte` mean something (not for true/false)."""
 
+    @property
+    def operators(self) -> tuple[str, ...]:
+        """The operators this field takes: `contains` on text only, ordering not on
+        true/false."""
+        return tuple(
+            operator
+            for operator in OPERATORS
+            if (operator != "contains" or self.text) and (operator not in _ORDERING or self.ordered)
+        )
+
 
 _Builder = Callable[[InstrumentedAttribute[Any], Any], ColumnElement[bool]]
 
@@ -123,12 +133,11 @@ def build_filters(
                 _error(key, f"unknown operator {operator!r} (use {known})", "unknown_operator")
             )
             continue
-        if operator == "contains" and not field.text:
-            message = f"{name!r} is not text: `contains` works on text fields only"
-            errors.append(_error(key, message, "unknown_operator"))
-            continue
-        if operator in _ORDERING and not field.ordered:
-            message = f"{name!r} is true or false: use eq, ne, in or isnull"
+        if operator not in field.operators:
+            if operator == "contains":
+                message = f"{name!r} is not text: `contains` works on text fields only"
+            else:
+                message = f"{name!r} is true or false: use {', '.join(field.operators)}"
             errors.append(_error(key, message, "unknown_operator"))
             continue
         try:

@@ -121,6 +121,12 @@ class Repository(Generic[M]):
         return sorted(cls._filter_fields)
 
     @classmethod
+    def filter_operators(cls) -> dict[str, tuple[str, ...]]:
+        """The operators each filterable field takes (`contains` on text only)."""
+        cls._prepare_once()
+        return {name: cls._filter_fields[name].operators for name in sorted(cls._filter_fields)}
+
+    @classmethod
     def sort_fields(cls) -> builtins.list[str]:
         """The fields a list may be sorted by (`sortable`, or every column)."""
         cls._prepare_once()

@@ -37,7 +37,7 @@ from starlette.responses import Response
 
 from stackkit.db.database import Database
 from stackkit.db.model import MAX_ID
-from stackkit.db.query import OPERATORS, query_problem
+from stackkit.db.query import query_problem
 from stackkit.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from stackkit.db.service import Service
 from stackkit.http.conditional import ANY, EntityTag, none_match, parse_entity_tags
@@ -162,7 +162,7 @@ class Resource:
         self.filterable = repository.filter_fields()
         self.sortable = repository.sort_fields()
         self.default_sort = repository.default_sort
-        self.list_query = _list_query_model(name, self.filterable, self.sortable)
+        self.list_query = _list_query_model(name, repository.filter_operators(), self.sortable)
         self.page_model = create_model(
             f"{_camel(name)}Page",
             items=(list[read], ...),  # type: ignore[valid-type]
@@ -490,9 +490,10 @@ def _not_modified(request: Request, version: int) -> bool:
 
 
 def _list_query_model(
-    name: str, filterable: Sequence[str], sortable: Sequence[str]
+    name: str, filterable: Mapping[str, Sequence[str]], sortable: Sequence[str]
 ) -> type[BaseModel]:
-    operators = ", ".join(f"__{op}" for op in OPERATORS if op != "eq")
+    """The list route's query: page, sort and a parameter per filterable field, each
+    described with the operators it takes (`filterable`)."""
     fields: dict[str, Any] = {
         "limit": (int, Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size.")),
         "cursor": (str | None, Field(None, description="next_cursor of the previous page.")),
@@ -504,12 +505,13 @@ def _list_query_model(
             ),
         ),
     }
-    for field in filterable:
+    for field, operators in filterable.items():
         if field in fields:
             continue
+        others = ", ".join(f"__{operator}" for operator in operators if operator != "eq")
         fields[field] = (
             str | None,
-            Field(None, description=f"Equal to this value; also {field}{operators}."),
+            Field(None, description=f"Equal to this value; also {field}{others}."),
         )
     return create_model(
         f"{_camel(name)}ListQuery",
