@@ -368,6 +368,49 @@ def test_auth_routes_are_documented(client: TestClient) -> None:
     assert document["paths"]["/api/auth/login"]["post"]["security"] == []
 
 
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+SIGNED_IN = [{"bearerAuth": []}]
+AUTH_ROUTES = {
+    ("/api/auth/register", "post"): ("register", [], "201", _ref("UserOut")),
+    ("/api/auth/login", "post"): ("login", [], "200", _ref("TokenPair")),
+    ("/api/auth/refresh", "post"): ("refresh", [], "200", _ref("TokenPair")),
+    ("/api/auth/logout", "post"): ("logout", [], "204", None),
+    ("/api/auth/me", "get"): ("me", SIGNED_IN, "200", _ref("UserOut")),
+    ("/api/auth/sessions", "get"): (
+        "list_sessions", SIGNED_IN, "200", {"type": "array", "items": _ref("SessionOut")},
+    ),
+    ("/api/auth/sessions", "delete"): ("revoke_all_sessions", SIGNED_IN, "204", None),
+    ("/api/auth/sessions/{id}", "delete"): ("revoke_session", SIGNED_IN, "204", None),
+    ("/api/auth/password", "post"): ("change_password", SIGNED_IN, "204", None),
+    ("/api/auth/password-reset", "post"): ("request_password_reset", [], "202", None),
+    ("/api/auth/password-reset/confirm", "post"): ("confirm_password_reset", [], "204", None),
+}  # fmt: skip
+
+
+def test_each_auth_route_is_documented_with_who_may_call_it_and_its_answer(
+    client: TestClient,
+) -> None:
+    paths = client.get("/api/openapi.json").json()["paths"]
+    documented = {}
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            if operation["tags"] != ["auth"]:
+                continue
+            status, answer = next(iter(operation["responses"].items()))
+            schema = answer.get("content", {}).get("application/json", {}).get("schema")
+            documented[path, method] = (
+                operation["operationId"],
+                operation["security"],
+                status,
+                schema,
+            )
+            assert operation["summary"]
+    assert documented == AUTH_ROUTES
+
+
 def test_me_is_never_served_from_the_response_cache(client: TestClient) -> None:
     register(client)
     tokens = login(client)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import re
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,17 @@ def test_signing_key_is_derived_not_the_secret_itself() -> None:
     keys = TokenKeys.from_secret(SECRET)
     assert keys.signing_key != SECRET.encode()
     assert len(keys.signing_key) == 32
+
+
+def test_an_hs256_key_and_its_kid_are_derived_so() -> None:
+    """The derivation tokens already issued carry: a change signs every user out. The key
+    is HMAC-SHA256 of a purpose under the secret (domain separation: the same secret
+    also keys refresh tokens, device cookies and cursors); the kid names the key without
+    giving it away."""
+    keys = TokenKeys.from_secret(SECRET)
+    key = hmac.new(SECRET.encode(), b"stackkit access tokens v1", hashlib.sha256).digest()
+    kid = hashlib.sha256(b"stackkit kid\x00" + key).hexdigest()[:16]
+    assert (keys.signing_key, keys.signing_kid, keys.verification_keys) == (key, kid, {kid: key})
 
 
 def test_fallbacks_verify_but_do_not_sign() -> None:

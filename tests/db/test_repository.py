@@ -503,3 +503,16 @@ def test_unindexed_fields_are_reported() -> None:
     # A foreign key is a constraint, not an index: it makes no lookup by its column fast.
     by_gadget = Repository.for_model(Memo, filterable=("gadget_id",), sortable=("id",))
     assert by_gadget.unindexed_fields() == ["gadget_id"]
+
+
+def test_a_repository_names_its_filter_and_sort_fields_in_order() -> None:
+    """What the list routes and `/api/meta` publish; every column when none is named."""
+    memos = Repository.for_model(Memo, filterable=("text", "gadget_id"), sortable=("text",))
+    assert memos.filter_fields() == ["gadget_id", "text"]
+    assert memos.sort_fields() == ["text"]
+    assert memos.filter_operators()["gadget_id"] == (
+        "eq", "ne", "lt", "lte", "gt", "gte", "in", "isnull",
+    )  # fmt: skip
+    every = Repository.for_model(Memo)
+    columns = ["created_at", "deleted_at", "gadget_id", "id", "text", "updated_at", "version"]
+    assert every.filter_fields() == every.sort_fields() == columns

@@ -182,6 +182,27 @@ def test_docstrings_become_summary_and_description(document: dict) -> None:  # t
     assert document["paths"]["/api/notes/{note_id}"]["patch"]["deprecated"] is True
 
 
+def test_a_summary_is_the_docstrings_whole_first_paragraph(
+    make_client: Callable[..., TestClient],
+) -> None:
+    api = Controller("/api/paint", public=True)
+
+    @api.get("")
+    async def paints() -> list[str]:
+        """List the paints, the newest first, in one sentence
+        that takes two lines.
+
+        More about them."""
+        return []
+
+    document = make_client(controllers=[api]).get("/api/openapi.json").json()
+    operation = document["paths"]["/api/paint"]["get"]
+    assert operation["summary"] == (
+        "List the paints, the newest first, in one sentence that takes two lines."
+    )
+    assert operation["description"].endswith("\n\nMore about them.")
+
+
 def test_same_named_models_and_handlers_stay_apart(make_client: Callable[..., TestClient]) -> None:
     first, second = Controller("/api/paint", public=True), Controller("/api/shape", public=True)
 

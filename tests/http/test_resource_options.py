@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -204,5 +205,34 @@ def test_a_rate_limit_per_action_is_enforced_on_that_route_only() -> None:
 
 
 def test_a_rate_limit_naming_an_unknown_action_is_refused() -> None:
-    with pytest.raises(TypeError, match=r"rate_limit names \['craete'\]"):
+    message = (
+        "resource 'boards': rate_limit names ['craete'], not actions of a resource "
+        "(list, create, read, update, delete)"
+    )
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
         boards(rate_limit={"craete": "3/minute"})
+
+
+class Ranking(Model):
+    """Columns named like the list's own parameters: `sort` and `limit`."""
+
+    __tablename__ = "resource_options_rankings"
+    sort: Mapped[int] = mapped_column(default=0)
+    limit: Mapped[int] = mapped_column(default=0)
+    title: Mapped[str] = mapped_column(String(200))
+
+
+class RankingService(Service[Ranking]):
+    repository = Repository.for_model(Ranking)
+
+
+def test_a_column_named_like_a_list_parameter_leaves_the_other_filters_alone() -> None:
+    """`sort` and `limit` stay the page's own; the columns after them are filters."""
+    rankings = Resource(
+        "rankings", service=RankingService, create=BoardIn, update=BoardPatch, read=BoardOut
+    )
+    query = rankings.list_query.model_fields
+    assert query["limit"].description == "Page size."
+    assert query["sort"].description is not None
+    assert query["sort"].description.startswith("Comma-separated fields")
+    assert {"title", "updated_at", "version"} <= set(query)

@@ -268,7 +268,8 @@ def build_spec(
         query_model=query_model,
         body_model=models.get("body"),
         response_model=response_model,
-        summary=summary or (doc.splitlines()[0] if doc else None),
+        # The first paragraph, which may take several lines.
+        summary=summary or (" ".join(doc.partition("\n\n")[0].split()) if doc else None),
         description=description or doc,
         tags=tags,
         deprecated=deprecated,

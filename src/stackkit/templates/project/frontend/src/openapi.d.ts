@@ -219,7 +219,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Email a reset link, if the email has an account. The answer is the same
+         * Email a reset link, if the email has an account. The answer is the same either way, and comes before any work is done, so it tells nothing.
          * @description Email a reset link, if the email has an account. The answer is the same
          *     either way, and comes before any work is done, so it tells nothing.
          */
@@ -275,7 +275,7 @@ export interface paths {
         put?: never;
         post?: never;
         /**
-         * Delete a user; their sessions end, and the rows they own (`owner_column()`)
+         * Delete a user; their sessions end, and the rows they own (`owner_column()`) are deleted with them.
          * @description Delete a user; their sessions end, and the rows they own (`owner_column()`)
          *     are deleted with them.
          */
@@ -283,7 +283,7 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change a user's roles or whether the account is active. Changed roles and a
+         * Change a user's roles or whether the account is active. Changed roles and a disabling end the user's sessions; values the user already has change nothing.
          * @description Change a user's roles or whether the account is active. Changed roles and a
          *     disabling end the user's sessions; values the user already has change nothing.
          */
