@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from http.cookies import SimpleCookie
 from typing import Any
 
 import pytest
@@ -208,6 +209,19 @@ def test_an_origin_that_only_starts_like_an_allowed_one_is_refused(
     assert client.get("/api/auth/me", headers=bearer(tokens)).status_code == 200
 
 
+def test_cors_for_every_origin_lets_no_other_site_use_the_cookie(
+    make_auth_client: Callable[..., TestClient],
+) -> None:
+    """`STACKKIT_CORS_ORIGINS=*` answers every site's reads; it is no origin the refresh
+    cookie trusts, not even one that says `*`."""
+    client = make_auth_client(_settings(cors_origins="*"))
+    register(client)
+    login(client)
+    for origin in ("https://evil.example", "*"):
+        assert client.post("/api/auth/refresh", headers={"Origin": origin}).status_code == 403
+    assert client.post("/api/auth/refresh", headers={"Origin": "https://testserver"}).is_success
+
+
 @COOKIE_ORIGINS
 def test_logout_with_the_cookie_needs_an_allowed_origin(
     make_auth_client: Callable[..., TestClient], headers: dict[str, str], allowed: bool
@@ -232,6 +246,44 @@ def test_cookie_refresh_rotates_the_cookie(client: TestClient) -> None:
     cookie = response.headers["set-cookie"].lower()
     for attribute in ("httponly", "secure", "samesite=strict", "path=/api/auth"):
         assert attribute in cookie
+
+
+def test_a_token_pair_is_json_never_stored_and_its_cookie_lasts_as_its_session(
+    client: TestClient,
+) -> None:
+    """RFC 6749 5.1: no-store, and no-cache for HTTP/1.0 caches. The refresh cookie
+    lives as long as its session (`STACKKIT_SESSION_TTL`, a day by default)."""
+    register(client)
+    for response in (
+        client.post("/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}),
+        client.post("/api/auth/refresh", headers={"Origin": "https://testserver"}),
+    ):
+        assert response.status_code == 200, response.text
+        headers = response.headers
+        assert (headers["content-type"], headers["cache-control"], headers["pragma"]) == (
+            "application/json", "no-store", "no-cache",
+        )  # fmt: skip
+        [refresh] = [c for c in headers.get_list("set-cookie") if c.startswith("stackkit_refresh=")]
+        cookie = SimpleCookie(refresh)["stackkit_refresh"]
+        assert 86_400 - 5 <= int(cookie["max-age"]) <= 86_400
+
+
+def test_a_session_records_the_address_a_trusted_proxy_gives(
+    make_auth_client: Callable[..., TestClient],
+) -> None:
+    # Written with host bits, as operators do: the network is 10.0.0.0/8.
+    settings = Settings(
+        env="test", database_url="sqlite:///:memory:", trusted_proxies=["10.9.9.9/8"]
+    )
+    client = make_auth_client(settings, address="10.1.2.3")
+    register(client)
+    tokens = client.post(
+        "/api/auth/login",
+        json={"email": "ada@example.com", "password": PASSWORD},
+        headers={"X-Forwarded-For": "203.0.113.9"},
+    ).json()
+    [session] = client.get("/api/auth/sessions", headers=bearer(tokens)).json()
+    assert session["address"] == "203.0.113.9"
 
 
 def test_refresh_without_a_token_is_refused(client: TestClient) -> None:
