@@ -6,6 +6,7 @@ import asyncio
 import base64
 import email
 import hashlib
+import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -16,7 +17,13 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stackkit import Settings
-from stackkit.auth import AuthConfig, MemoryMailBackend, PasswordResets, UserService
+from stackkit.auth import (
+    AuthConfig,
+    MemoryMailBackend,
+    PasswordResets,
+    UnconfiguredMailBackend,
+    UserService,
+)
 from stackkit.auth.resets import password_fingerprint
 from stackkit.auth.user import User
 from stackkit.cache import MemoryStore, RedisStore, Store
@@ -297,3 +304,44 @@ async def test_only_tokens_of_1_to_100_characters_are_looked_up(
 def test_a_password_fingerprint_is_128_bits_of_its_hashs_sha256() -> None:
     fingerprint = password_fingerprint("$argon2id$v=19$...")
     assert fingerprint == hashlib.sha256(b"$argon2id$v=19$...").hexdigest()[:32]
+
+
+def test_the_reset_email_says_where_to_go_and_for_how_long(
+    make_auth_client: Callable[..., TestClient], mail: MemoryMailBackend
+) -> None:
+    settings = Settings(
+        env="test", database_url="sqlite:///:memory:", public_url="https://notes.example.com/"
+    )
+    client = make_auth_client(settings, config=AuthConfig(User, password_reset_ttl=5430))
+    register(client)
+    assert _ask(client) == 202
+    [message] = mail.outbox
+    link = f"https://notes.example.com/reset-password#token={_token(mail)}"
+    assert (message.to, message.subject, message.text) == (
+        "ada@example.com",
+        "Reset your password",
+        f"To choose a new password, open this link within 90 minutes:\n\n{link}\n\n"
+        "If you did not ask for it, ignore this email: your password stays as it is.\n",
+    )
+
+
+def test_a_disabled_account_gets_no_reset_link(client: TestClient, mail: MemoryMailBackend) -> None:
+    user = register(client)
+    app: Any = client.app
+    assert client.portal is not None
+    client.portal.call(app.state.auth.users(app.state.database).set_active, user["id"], False)
+    assert _ask(client) == 202
+    assert mail.outbox == []
+
+
+def test_a_reset_email_that_cannot_be_sent_is_logged_with_why(
+    make_auth_client: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_auth_client(config=AuthConfig(User, mail=UnconfiguredMailBackend()))
+    register(client)
+    with caplog.at_level(logging.ERROR, logger="stackkit.auth"):
+        assert _ask(client) == 202
+    [record] = [r for r in caplog.records if r.name == "stackkit.auth"]
+    assert record.getMessage() == (
+        "The password-reset email was not sent: mail is not configured (set STACKKIT_SMTP_URL)"
+    )
