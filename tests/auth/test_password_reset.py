@@ -8,7 +8,7 @@ import email
 import hashlib
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -24,6 +24,7 @@ from stackkit.auth import (
     UnconfiguredMailBackend,
     UserService,
 )
+from stackkit.auth.mail import MailBackend, MailMessage
 from stackkit.auth.resets import password_fingerprint
 from stackkit.auth.user import User
 from stackkit.cache import MemoryStore, RedisStore, Store
@@ -334,14 +335,54 @@ def test_a_disabled_account_gets_no_reset_link(client: TestClient, mail: MemoryM
     assert mail.outbox == []
 
 
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def auth_log() -> Iterator[list[logging.LogRecord]]:
+    """What `stackkit.auth` logs during the test (an app sends the `stackkit` loggers to a
+    handler of its own, not to caplog's)."""
+    handler = Records()
+    logger = logging.getLogger("stackkit.auth")
+    logger.addHandler(handler)
+    yield handler.records
+    logger.removeHandler(handler)
+
+
 def test_a_reset_email_that_cannot_be_sent_is_logged_with_why(
-    make_auth_client: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
+    make_auth_client: Callable[..., TestClient],
+    auth_log: list[logging.LogRecord],
 ) -> None:
     client = make_auth_client(config=AuthConfig(User, mail=UnconfiguredMailBackend()))
     register(client)
-    with caplog.at_level(logging.ERROR, logger="stackkit.auth"):
-        assert _ask(client) == 202
-    [record] = [r for r in caplog.records if r.name == "stackkit.auth"]
+    assert _ask(client) == 202
+    [record] = auth_log
     assert record.getMessage() == (
         "The password-reset email was not sent: mail is not configured (set STACKKIT_SMTP_URL)"
     )
+
+
+class BrokenMailBackend(MailBackend):
+    """A backend with a bug: it fails with something other than a MailError."""
+
+    async def send(self, message: MailMessage) -> None:
+        raise RuntimeError("a bug in the backend")
+
+
+def test_a_reset_email_that_fails_unexpectedly_is_logged_with_its_traceback(
+    make_auth_client: Callable[..., TestClient],
+    auth_log: list[logging.LogRecord],
+) -> None:
+    client = make_auth_client(config=AuthConfig(User, mail=BrokenMailBackend()))
+    register(client)
+    assert _ask(client) == 202
+    [record] = auth_log
+    assert record.getMessage() == "The password-reset email was not sent"
+    assert record.exc_info is not None
+    assert str(record.exc_info[1]) == "a bug in the backend"
