@@ -373,3 +373,5 @@ def test_the_admin_routes_are_documented(client: TestClient) -> None:
     body = item["patch"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["$ref"].endswith("/UserAdminUpdate")
     assert "204" in item["delete"]["responses"]
+    operations = [listing, item["patch"], item["delete"]]
+    assert [operation["tags"] for operation in operations] == [["users"]] * 3
