@@ -79,12 +79,6 @@ class Counting:
             self.count("live")
             return {"n": self.calls["live"]}
 
-        @api.get("/status/{code:int}")
-        async def status(request: Request) -> JSONResponse:
-            code = request.path_params["code"]
-            self.count(f"status-{code}")
-            return JSONResponse({"n": self.calls[f"status-{code}"]}, status_code=code)
-
         @api.get("/forbidding/{kind}")
         async def forbidding(request: Request) -> JSONResponse:
             kind = request.path_params["kind"]
@@ -269,16 +263,6 @@ async def test_private_no_store_or_cookie_setting_answers_are_never_stored(
     assert second.headers["cache-status"] == "stackkit; fwd=miss"
     assert (first.json(), second.json()) == ({"secret": 1}, {"secret": 2})
     assert routes.calls[kind] == 2
-
-
-@pytest.mark.parametrize("code", [203, 299, 300, 404, 500])
-async def test_only_success_answers_are_stored(
-    client: httpx2.AsyncClient, routes: Counting, code: int
-) -> None:
-    first = await client.get(f"/api/status/{code}")
-    second = await client.get(f"/api/status/{code}")
-    assert first.status_code == second.status_code == code
-    assert second.json() == ({"n": 1} if 200 <= code < 300 else {"n": 2})
 
 
 async def test_a_body_with_line_breaks_comes_back_whole(
