@@ -126,6 +126,12 @@ async def test_second_get_is_a_hit(client: httpx2.AsyncClient, routes: Counting)
     assert second.json() == first.json() == [{"name": "first"}]
     assert second.headers["etag"] == first.headers["etag"]
     assert routes.calls["items"] == 1
+    # The handler's headers are kept with the body (all but the per-request ones).
+    kept = {"content-type", "content-length", "etag"}
+    assert {k: v for k, v in second.headers.items() if k in kept} == {
+        k: v for k, v in first.headers.items() if k in kept
+    }
+    assert second.headers["content-type"] == "application/json"
 
 
 async def test_one_users_response_is_never_served_to_another(
