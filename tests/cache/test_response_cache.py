@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -78,6 +79,11 @@ class Counting:
         async def live() -> dict[str, int]:
             self.count("live")
             return {"n": self.calls["live"]}
+
+        @api.get("/tagged")
+        async def tagged() -> JSONResponse:
+            self.count("tagged")
+            return JSONResponse({"n": self.calls["tagged"]}, headers={"ETag": '"v7"'})
 
         @api.get("/forbidding/{kind}")
         async def forbidding(request: Request) -> JSONResponse:
@@ -269,6 +275,28 @@ async def test_private_no_store_or_cookie_setting_answers_are_never_stored(
     assert second.headers["cache-status"] == "stackkit; fwd=miss"
     assert (first.json(), second.json()) == ({"secret": 1}, {"secret": 2})
     assert routes.calls[kind] == 2
+
+
+async def test_an_etag_the_handler_gives_is_the_one_answered(
+    client: httpx2.AsyncClient, routes: Counting
+) -> None:
+    # Matched by the request that runs the handler, then by the stored answer.
+    for cache_status in ("stackkit; fwd=miss; stored", "stackkit; hit"):
+        not_modified = await client.get("/api/tagged", headers={"If-None-Match": '"v7"'})
+        assert (not_modified.status_code, not_modified.headers["cache-status"]) == (
+            304, cache_status,
+        )  # fmt: skip
+    hit = await client.get("/api/tagged")
+    assert hit.headers.get_list("etag") == ['"v7"']
+    assert routes.calls["tagged"] == 1
+
+
+async def test_an_etag_made_by_the_cache_is_the_bodys_sha256(client: httpx2.AsyncClient) -> None:
+    """The first 128 bits, in hex: strong, and the same on every instance."""
+    answer = await client.get("/api/items")
+    assert answer.headers.get_list("etag") == [
+        f'"{hashlib.sha256(answer.content).hexdigest()[:32]}"'
+    ]
 
 
 async def test_a_body_with_line_breaks_comes_back_whole(
