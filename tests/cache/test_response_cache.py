@@ -287,8 +287,9 @@ async def test_an_etag_the_handler_gives_is_the_one_answered(
             304, cache_status,
         )  # fmt: skip
     hit = await client.get("/api/tagged")
-    assert hit.headers.get_list("etag") == ['"v7"']
-    assert routes.calls["tagged"] == 1
+    miss = await client.get("/api/tagged?another=key")
+    assert [a.headers.get_list("etag") for a in (hit, miss)] == [['"v7"'], ['"v7"']]
+    assert routes.calls["tagged"] == 2
 
 
 async def test_an_etag_made_by_the_cache_is_the_bodys_sha256(client: httpx2.AsyncClient) -> None:
