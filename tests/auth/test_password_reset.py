@@ -262,6 +262,21 @@ async def test_a_reset_link_works_for_an_hour_by_default(client: TestClient) -> 
     assert client.app.state.auth.resets.ttl == 3600  # type: ignore[attr-defined]
 
 
+def test_a_public_url_with_a_path_keeps_it_in_the_link(
+    make_auth_client: Callable[..., TestClient], mail: MemoryMailBackend
+) -> None:
+    """An app served under a path (`/SANDBOX/` here: any last letter, any case)."""
+    settings = Settings(
+        env="test", database_url="sqlite:///:memory:",
+        public_url="https://notes.example.com/SANDBOX/",
+    )  # fmt: skip
+    client = make_auth_client(settings)
+    register(client)
+    assert _ask(client) == 202
+    link = f"https://notes.example.com/SANDBOX/reset-password#token={_token(mail)}"
+    assert link in mail.outbox[-1].text
+
+
 def test_the_link_starts_with_the_public_url_whatever_the_host(
     make_auth_client: Callable[..., TestClient], mail: MemoryMailBackend
 ) -> None:

@@ -35,6 +35,11 @@ def routes(calls: Counter[str]) -> Controller:
         calls["short"] += 1
         return {"n": calls["short"]}
 
+    @api.get("/second", cache_ttl=1, rate_limit=False)
+    async def second() -> dict[str, int]:
+        calls["second"] += 1
+        return {"n": calls["second"]}
+
     @api.get("/live", cache_ttl=0, rate_limit=False)
     async def live() -> dict[str, int]:
         calls["live"] += 1
@@ -120,6 +125,14 @@ async def test_how_long_an_answer_stays(
     ]
     [entry] = keys
     assert ttl - 5 < await redis_store.client.ttl(entry) <= ttl
+
+
+async def test_a_route_may_keep_its_answers_for_one_second(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with client_for(memory_app(make_settings(), Counter())) as client:
+        answer = await client.get("/api/second")
+    assert answer.headers["cache-status"] == "stackkit; fwd=miss; stored"
 
 
 async def test_the_frontend_and_plain_routes_are_never_cached(
