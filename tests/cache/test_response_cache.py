@@ -165,6 +165,19 @@ async def test_query_order_does_not_matter(client: httpx2.AsyncClient, routes: C
     assert routes.calls["items"] == 2
 
 
+async def test_a_blank_parameter_is_a_query_of_its_own(
+    client: httpx2.AsyncClient, routes: Counting
+) -> None:
+    """`?name=` may mean "name is empty" to a handler: not the same as no `name` (but
+    the same as `?name`, which Starlette reads as empty too)."""
+    statuses = [
+        (await client.get(f"/api/items{query}")).headers["cache-status"]
+        for query in ("", "?name=", "?name")
+    ]
+    assert statuses == ["stackkit; fwd=miss; stored"] * 2 + ["stackkit; hit"]
+    assert routes.calls["items"] == 2
+
+
 async def test_if_none_match_gets_304(client: httpx2.AsyncClient) -> None:
     first = await client.get("/api/items")
     etag = first.headers["etag"]

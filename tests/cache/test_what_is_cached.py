@@ -186,6 +186,11 @@ async def test_only_2xx_answers_are_kept(
     else:
         assert statuses == ["stackkit; fwd=miss", "stackkit; fwd=miss"]
         assert calls[f"status/{code}"] == 2
+    # Only a success is "not modified": any other answer goes out as it is.
+    app = memory_app(make_settings(), Counter())
+    async with client_for(app) as client:
+        matched = await client.get(f"/api/status/{code}", headers={"If-None-Match": "*"})
+    assert matched.status_code == (304 if kept else code)
 
 
 @pytest.mark.parametrize(("kib", "kept"), [(1024, True), (1025, False), (4096, False)])
