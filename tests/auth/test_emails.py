@@ -7,6 +7,7 @@ account or refused, never a second account."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -91,10 +92,12 @@ def test_normalize_email_refuses_controls_spaces_and_odd_code_points(email: str)
 
 @pytest.mark.parametrize(
     "email",
-    ["ada", "ada@", "@example.com", "ada@example", "ada@example.", "ada@.com", "a@b@example.com"],
-)
+    ["ada", "ada@", "@example.com", "ada@example", "ada@example.", "ada@example..",
+     "ada@.com", "a@b@example.com"],
+)  # fmt: skip
 def test_normalize_email_refuses_what_is_not_an_address(email: str) -> None:
-    with pytest.raises(InvalidEmail, match="needs one @"):
+    message = "An email address needs one @ and a domain with a dot in it."
+    with pytest.raises(InvalidEmail, match=f"^{re.escape(message)}$"):
         normalize_email(email)
 
 

@@ -331,6 +331,25 @@ async def test_head_is_answered_from_the_cached_get(client: httpx2.AsyncClient) 
     assert head.headers["content-length"] == str(len(get.content))
 
 
+async def test_a_head_before_any_get_stores_nothing(
+    cache_store: Store, routes: Counting, make_settings: Callable[..., Settings]
+) -> None:
+    """A HEAD's answer has no body to keep: the GET after it runs the handler. (The
+    handler's own answer to a HEAD carries its body, as Starlette's responses do, and
+    the server drops it: the client here is not strict about that.)"""
+    app = create_app(
+        make_settings(), controllers=[routes.controller], backends=[], cache_store=cache_store
+    )
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+        head = await client.head("/api/items")
+        assert (head.status_code, head.headers["cache-status"]) == (200, "stackkit; fwd=miss")
+        get = await client.get("/api/items")
+    assert get.headers["cache-status"] == "stackkit; fwd=miss; stored"
+    assert get.json() == [{"name": "first"}]
+    assert routes.calls["items"] == 2
+
+
 async def test_cache_fails_open_and_recovers(
     redis_process: RedisProcess,
     routes: Counting,
