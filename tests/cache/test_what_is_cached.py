@@ -231,3 +231,29 @@ async def test_an_answer_streamed_past_one_mib_is_passed_on_not_kept(
         assert statuses == ["stackkit; fwd=miss", "stackkit; fwd=miss"]
         assert calls[path.removeprefix("/api/")] == 2
         assert all("etag" not in a.headers for a in answers)
+
+
+async def test_the_lock_a_miss_takes_expires_on_its_own(
+    redis_store: RedisStore, make_settings: Callable[..., Settings]
+) -> None:
+    """If the instance filling an entry dies, its lock ends after 10 s: the next miss of
+    the same answer does not wait for it forever."""
+    lock_ttls: list[int] = []
+    api = Controller("/api", public=True)
+
+    @api.get("/locked", rate_limit=False)
+    async def locked() -> dict[str, bool]:
+        keys = [
+            key async for key in redis_store.client.scan_iter(match=f"{redis_store.prefix}*:l:*")
+        ]
+        lock_ttls.extend([await redis_store.client.pttl(key) for key in keys])
+        return {"ok": True}
+
+    app = create_app(
+        make_settings(), controllers=[api], backends=[], cache_store=redis_store,
+        configure_logs=False,
+    )  # fmt: skip
+    async with client_for(app) as client:
+        assert (await client.get("/api/locked")).status_code == 200
+    [ttl] = lock_ttls
+    assert 9_000 < ttl <= 10_000
