@@ -70,6 +70,13 @@ class Counting:
             await asyncio.sleep(0.2)  # the work that concurrent misses must not repeat
             return {"answer": 42}
 
+        @api.get("/slow-private")
+        async def slow_private() -> JSONResponse:
+            self.count("slow-private")
+            n = self.calls["slow-private"]
+            await asyncio.sleep(0.05)  # the work, long enough for the others to wait
+            return JSONResponse({"n": n}, headers={"cache-control": "private"})
+
         @api.get("/text")
         async def text() -> PlainTextResponse:
             self.count("text")
@@ -265,6 +272,61 @@ async def test_concurrent_misses_run_the_handler_once(
     statuses = [r.headers["cache-status"] for r in responses]
     assert statuses.count("stackkit; fwd=miss; stored") == 1
     assert statuses.count("stackkit; hit") == 49
+
+
+async def test_concurrent_misses_of_an_answer_not_kept_each_run_the_handler(
+    client: httpx2.AsyncClient, routes: Counting
+) -> None:
+    """Each waiter takes the lock in turn, finds no entry, and runs the handler."""
+    responses = await asyncio.gather(*(client.get("/api/slow-private") for _ in range(5)))
+    assert [r.status_code for r in responses] == [200] * 5
+    assert sorted(r.json()["n"] for r in responses) == [1, 2, 3, 4, 5]
+    assert {r.headers["cache-status"] for r in responses} == {"stackkit; fwd=miss"}
+
+
+class RacingStore(MemoryStore):
+    """Another instance holds the fill lock at the first try; at the second, it has just
+    stored the entry (`entry`, under `entry_key`) and let go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.racing = False
+        self.entry_key, self.entry = "", b""
+        self.lock_keys: set[str] = set()
+        self.tries = 0
+
+    async def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
+        if ":e:" in key:
+            self.entry_key = key
+        await super().set(key, value, ttl=ttl)
+
+    async def set_if_absent(self, key: str, value: bytes, *, ttl: float) -> bool:
+        self.lock_keys.add(key)
+        if self.racing:
+            self.tries += 1
+            if self.tries == 1:
+                return False
+            await self.set(self.entry_key, self.entry, ttl=60)
+        return await super().set_if_absent(key, value, ttl=ttl)
+
+
+async def test_a_miss_that_took_the_lock_after_waiting_looks_for_the_entry_once_more(
+    routes: Counting, make_settings: Callable[..., Settings]
+) -> None:
+    store = RacingStore()
+    app = create_app(
+        make_settings(), controllers=[routes.controller], backends=[], cache_store=store
+    )
+    async with client_for(app) as client:
+        first = await client.get("/api/items")
+        store.entry = await store.get(store.entry_key) or b""
+        await store.delete(store.entry_key)
+        store.racing = True
+        second = await client.get("/api/items")
+    assert (second.headers["cache-status"], second.json()) == ("stackkit; hit", first.json())
+    assert routes.calls["items"] == 1
+    assert store.tries == 2
+    assert [await store.get(key) for key in store.lock_keys] == [None]  # the lock let go
 
 
 @pytest.mark.parametrize("path", ["/api/live", "/healthz"])
