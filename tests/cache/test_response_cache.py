@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 
 from stackkit import Controller, Settings, create_app
 from stackkit.cache import MemoryStore, RedisStore, Store
-from stackkit.cache.response_cache import _matches
+from stackkit.cache.response_cache import ResponseCacheMiddleware, _matches
 from stackkit.testing import RedisProcess, unique_key_prefix
 from tests.helpers import StrictASGI, UserFromHeader
 
@@ -510,3 +510,13 @@ def test_if_none_match_is_the_weak_comparison(
 ) -> None:
     scope = {"headers": [(b"if-none-match", if_none_match)]}
     assert _matches(scope, etag) is matches
+
+
+def test_the_middleware_built_by_hand_has_the_apps_defaults() -> None:
+    """5 minutes, 1 MiB, 5 s of waiting for another fill, a 10 s lock: as `create_app`
+    has it with the default settings."""
+    middleware = ResponseCacheMiddleware(
+        PlainTextResponse("x"), store=MemoryStore(), find_route=lambda scope: None
+    )
+    assert (middleware.default_ttl, middleware.max_body, middleware.wait) == (300, 1 << 20, 5)
+    assert middleware.lock_ttl == 10

@@ -235,11 +235,29 @@ PROBLEMS = {
         {"number__contains": "1"}, "unknown_operator",
         "'number' is not text: `contains` works on text fields only",
     ),
+    "unknown-operator": (
+        {"number__like": "1"}, "unknown_operator",
+        "unknown operator 'like' (use eq, ne, lt, lte, gt, gte, in, contains, isnull)",
+    ),
     "ordering-on-true-or-false": (
         {"flag__gte": "true"}, "unknown_operator",
         "'flag' is true or false: use eq, ne, in, isnull",
     ),
 }  # fmt: skip
+
+
+def test_every_refusal_is_reported_at_once_in_the_order_given() -> None:
+    filters = {
+        "nope": "1", "number__like": "1", "number__contains": "1", "flag__gt": "1",
+        "number": "x", "label": "fine",
+    }  # fmt: skip
+    assert [(field, kind) for field, kind, _ in _errors(filters)] == [
+        ("nope", "unknown_field"),
+        ("number__like", "unknown_operator"),
+        ("number__contains", "unknown_operator"),
+        ("flag__gt", "unknown_operator"),
+        ("number", "invalid_value"),
+    ]
 
 
 def test_each_field_takes_the_operators_its_type_allows() -> None:
