@@ -520,3 +520,15 @@ def test_the_middleware_built_by_hand_has_the_apps_defaults() -> None:
     )
     assert (middleware.default_ttl, middleware.max_body, middleware.wait) == (300, 1 << 20, 5)
     assert middleware.lock_ttl == 10
+
+
+async def test_other_methods_pass_through_untouched(
+    client: httpx2.AsyncClient, cache_store: Store
+) -> None:
+    """OPTIONS is neither a read nor a write: answered by the app, with no cache status."""
+    answer = await client.options("/api/items")
+    assert answer.status_code == 204
+    assert "GET" in answer.headers["allow"]
+    assert "cache-status" not in answer.headers
+    if isinstance(cache_store, MemoryStore):
+        assert len(cache_store) == 0
