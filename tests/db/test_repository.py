@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from stackkit.db import Database, Repository, StaleVersion
 from stackkit.http.problems import ValidationProblem
@@ -516,3 +518,36 @@ def test_a_repository_names_its_filter_and_sort_fields_in_order() -> None:
     every = Repository.for_model(Memo)
     columns = ["created_at", "deleted_at", "gadget_id", "id", "text", "updated_at", "version"]
     assert every.filter_fields() == every.sort_fields() == columns
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)  # SQLite has no row locks
+async def test_an_update_that_loses_a_race_is_stale_not_missing(db: Database) -> None:
+    """Both read version 1; the second UPDATE waits for the first's row lock, then finds
+    the row at version 2: a 412 for its client, not a 404."""
+    [anvil, *_] = await seed(db)
+
+    async def second() -> Gadget | None:
+        async with db.session() as session:
+            return await GadgetRepository(session).update(
+                anvil.id, {"price": 2}, expected_version=1
+            )
+
+    async with db.session() as first:
+        await GadgetRepository(first).update(anvil.id, {"price": 1}, expected_version=1)
+        waiting = asyncio.create_task(second())
+        deadline = time.monotonic() + 10
+        waits = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        while not await _scalar(db, waits):
+            assert time.monotonic() < deadline, "the second update never waited"
+            await asyncio.sleep(0.01)
+    with pytest.raises(StaleVersion) as stale:
+        await waiting
+    assert stale.value.current_version == 2
+
+
+async def _scalar(db: Database, sql: str) -> Any:
+    async with db.session(read_only=True) as session:
+        return await session.scalar(text(sql))
