@@ -9,10 +9,8 @@ line with a non-zero exit, never a traceback. `stackkit check` is in
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import sys
-import traceback
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,42 +31,18 @@ from stackkit.auth.config import Auth
 from stackkit.auth.emails import EmailFix, InvalidEmail, normalize_email
 from stackkit.cli.check import check_command
 from stackkit.cli.errors import one_line
+from stackkit.cli.loading import load_app
 from stackkit.cli.project import Project, find_project
 from stackkit.cli.settings import hide_password
 from stackkit.db import Database, DatabaseUnavailable
 from stackkit.db.errors import ConflictError
 from stackkit.http.problems import ProblemError, ValidationProblem
 from stackkit.http.routing import RouteSpec
-from stackkit.settings import Settings, SettingsError
+from stackkit.settings import Settings
 
 __all__ = ["check_command", "load_app", "openapi_command", "routes_command", "user_group"]
 
 T = TypeVar("T")
-
-
-def load_app(project: Project) -> Starlette:
-    """The project's app, imported as `stackkit run` imports it; call it inside
-    `project.activated()`.
-
-    Raises:
-        click.ClickException: the settings are invalid, the module does not import,
-            or it does not define an app made by `stackkit.create_app`.
-    """
-    module_name, _, attribute = project.app.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except SettingsError as error:
-        raise click.ClickException(str(error)) from None
-    except Exception as error:  # the project's own code: whatever it raises stops here
-        raise click.ClickException(
-            f"cannot import {module_name}: {one_line(error, kind=True)}{_where(error, project)}"
-        ) from None
-    app = getattr(module, attribute, None)
-    if app is None:
-        raise click.ClickException(f"{module_name} defines no `{attribute}`")
-    if not isinstance(app, Starlette) or not hasattr(app.state, "route_specs"):
-        raise click.ClickException(f"{project.app} is not an app made by stackkit.create_app")
-    return app
 
 
 @click.group("user")
@@ -311,12 +285,3 @@ def _cache_ttl(spec: RouteSpec, settings: Settings) -> str:
     if spec.method != "GET" or settings.cache_ttl == 0 or spec.cache_ttl == 0:
         return "-"
     return "default" if spec.cache_ttl is None else f"{spec.cache_ttl:g}s"
-
-
-def _where(error: BaseException, project: Project) -> str:
-    """` (demo/models.py:12)`: the innermost frame of the project's code, if any."""
-    for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        path = Path(frame.filename)
-        if path.is_relative_to(project.root):
-            return f" ({path.relative_to(project.root)}:{frame.lineno})"
-    return ""

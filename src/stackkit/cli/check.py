@@ -32,6 +32,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from stackkit.cache.redis_store import RedisClusterStore, RedisStore
 from stackkit.cache.store import StoreUnavailable
 from stackkit.cli.errors import one_line
+from stackkit.cli.loading import load_app
 from stackkit.cli.project import Project, find_project
 from stackkit.cli.settings import hide_password
 from stackkit.db import Database, DatabaseUnavailable, Model
@@ -220,8 +221,6 @@ async def _ping_redis(settings: Settings) -> None:
 
 def _app(project: Project) -> CheckResult:
     """The app imports, and is one `create_app` made (as `stackkit run` needs)."""
-    from stackkit.cli.app_commands import load_app
-
     try:
         load_app(project)
     except click.ClickException as error:

@@ -20,7 +20,6 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
-from stackkit.cli.app_commands import load_app
 from stackkit.cli.codegen import (
     MAX_LINE,
     Imports,
@@ -33,6 +32,7 @@ from stackkit.cli.codegen import (
 )
 from stackkit.cli.errors import one_line
 from stackkit.cli.fields import FieldSpec, parse_fields
+from stackkit.cli.loading import load_app
 from stackkit.cli.new import stackkit_command
 from stackkit.cli.project import Project, find_project
 from stackkit.cli.record import BASE, RECORD, ProjectRecord, ResourceRecord

@@ -22,8 +22,8 @@ from pydantic_settings import DotEnvSettingsSource
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
-from stackkit.cli.app_commands import load_app
 from stackkit.cli.errors import one_line
+from stackkit.cli.loading import load_app
 from stackkit.cli.project import Project, find_project
 from stackkit.db.migrations import MigrationError, alembic_config, current, heads, upgrade
 from stackkit.settings import Settings
