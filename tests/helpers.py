@@ -6,6 +6,7 @@ import logging
 import types
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from starlette.authentication import SimpleUser
@@ -103,3 +104,20 @@ async def assert_warned_once_a_minute(
         await traffic()
         seen.append(sum(r.getMessage().startswith(warning) for r in caplog.records))
     assert seen == [1, 1, 2]
+
+
+def documented_operations(
+    document: dict[str, Any], keep: Callable[[str, dict[str, Any]], bool]
+) -> dict[tuple[str, str], tuple[dict[str, Any], str, Any]]:
+    """Each OpenAPI operation that `keep(path, operation)` accepts, by (path, method):
+    the operation, its first answer's status and that answer's JSON schema (None if it
+    has no body)."""
+    operations = {}
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            if not keep(path, operation):
+                continue
+            status, answer = next(iter(operation["responses"].items()))
+            schema = answer.get("content", {}).get("application/json", {}).get("schema")
+            operations[path, method] = (operation, status, schema)
+    return operations

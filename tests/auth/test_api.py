@@ -33,6 +33,7 @@ from stackkit.auth.tokens import AccessTokens
 from stackkit.auth.user import User
 from stackkit.cache import MemoryStore, SessionStore, StoreUnavailable
 from tests.auth.conftest import PASSWORD, bearer, login, register
+from tests.helpers import documented_operations
 
 NEW_PASSWORD = "a different long passphrase"
 
@@ -445,21 +446,13 @@ AUTH_ROUTES = {
 def test_each_auth_route_is_documented_with_who_may_call_it_and_its_answer(
     client: TestClient,
 ) -> None:
-    paths = client.get("/api/openapi.json").json()["paths"]
-    documented = {}
-    for path, operations in paths.items():
-        for method, operation in operations.items():
-            if operation["tags"] != ["auth"]:
-                continue
-            status, answer = next(iter(operation["responses"].items()))
-            schema = answer.get("content", {}).get("application/json", {}).get("schema")
-            documented[path, method] = (
-                operation["operationId"],
-                operation["security"],
-                status,
-                schema,
-            )
-            assert operation["summary"]
+    document = client.get("/api/openapi.json").json()
+    operations = documented_operations(document, lambda _, op: op["tags"] == ["auth"])
+    documented = {
+        route: (operation["operationId"], operation["security"], status, schema)
+        for route, (operation, status, schema) in operations.items()
+    }
+    assert all(operation["summary"] for operation, _, _ in operations.values())
     assert documented == AUTH_ROUTES
 
 

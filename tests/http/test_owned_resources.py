@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.testclient import TestClient
 from tests.auth.conftest import FAST_HASHER, bearer, login, register
 from tests.db.models import GadgetService
+from tests.helpers import documented_operations
 
 from stackkit import Settings, create_app
 from stackkit.auth import AuthConfig
@@ -447,18 +448,14 @@ def test_each_route_is_documented_with_its_name_summary_and_answer(world: World)
     """OpenAPI names each route after the resource and sums it up with the model's name
     (OwnedNote's rows are "an owned note"); its answer is the read model, or a page of
     them."""
-    paths = world.client.get("/api/openapi.json").json()["paths"]
-    operations = {}
-    for path in ("/api/notes", "/api/notes/{id}"):
-        for method, operation in paths[path].items():
-            status, answer = next(iter(operation["responses"].items()))
-            schema = answer.get("content", {}).get("application/json", {}).get("schema")
-            operations[path, method] = (
-                operation["operationId"],
-                operation["summary"],
-                status,
-                schema,
-            )
+    document = world.client.get("/api/openapi.json").json()
+    notes = ("/api/notes", "/api/notes/{id}")
+    operations = {
+        route: (operation["operationId"], operation["summary"], status, schema)
+        for route, (operation, status, schema) in documented_operations(
+            document, lambda path, _: path in notes
+        ).items()
+    }
     page, row = {"$ref": "#/components/schemas/NotesPage"}, {"$ref": "#/components/schemas/NoteOut"}
     change = "Change an owned note (If-Match: its ETag, to refuse stale changes)"
     assert operations == {

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, TypeAdapter, ValidationError
@@ -68,10 +69,10 @@ class Field:
     ordered: bool = True
     """Whether `lt`, `lte`, `gt` and `gte` mean something (not for true/false)."""
 
-    @property
+    @cached_property
     def operators(self) -> tuple[str, ...]:
         """The operators this field takes: `contains` on text only, ordering not on
-        true/false."""
+        true/false (worked out once: filters check it on every list request)."""
         return tuple(
             operator
             for operator in OPERATORS

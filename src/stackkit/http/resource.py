@@ -159,10 +159,11 @@ class Resource:
             for key in column.foreign_keys
             if OWNER_COLUMN in key.column.table.c
         ]
-        self.filterable = repository.filter_fields()
+        filter_operators = repository.filter_operators()
+        self.filterable = list(filter_operators)
         self.sortable = repository.sort_fields()
         self.default_sort = repository.default_sort
-        self.list_query = _list_query_model(name, repository.filter_operators(), self.sortable)
+        self.list_query = _list_query_model(name, filter_operators, self.sortable)
         self.page_model = create_model(
             f"{_camel(name)}Page",
             items=(list[read], ...),  # type: ignore[valid-type]
