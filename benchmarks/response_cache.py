@@ -56,7 +56,7 @@ from stackkit import create_app
 from stackkit.cache.redis_store import RedisStore
 from stackkit.cache.store import Store
 from stackkit.db import Database, Model, Repository, Service, utcnow
-from stackkit.http.resource import Resource
+from stackkit.resources.resource import Resource
 from stackkit.settings import load_settings
 from stackkit.testing import create_database, drop_database
 

@@ -49,10 +49,10 @@ import redis
 from harness import Row
 
 from stackkit.auth.keys import TokenKeys
+from stackkit.auth.sessions import SessionStore
 from stackkit.auth.tokens import AccessTokens
 from stackkit.cache.memory import MemoryStore
 from stackkit.cache.redis_store import RedisStore
-from stackkit.cache.sessions import SessionStore
 from stackkit.testing import delete_keys, unique_key_prefix
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"

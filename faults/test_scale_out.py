@@ -25,7 +25,7 @@ from faults.client import Answer, Client
 from faults.conftest import SignedUp, sign_up
 from faults.load import Load, Step, percentile
 from faults.topology import LAG_WINDOW, ScaleOut
-from stackkit.http.resource import etag_for
+from stackkit.resources.resource import etag_for
 from stackkit.testing import wait_until
 
 

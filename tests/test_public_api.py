@@ -6,6 +6,7 @@ def test_public_names_are_pinned() -> None:
         "Backend",
         "Controller",
         "ProblemError",
+        "Resource",
         "Settings",
         "SettingsError",
         "ValidationProblem",

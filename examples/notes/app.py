@@ -29,10 +29,9 @@ from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.applications import Starlette
 
-from stackkit import create_app
+from stackkit import Resource, create_app
 from stackkit.auth.user import User
 from stackkit.db import ConflictError, Model, Repository, Service
-from stackkit.http.resource import Resource
 
 
 class Note(Model):

@@ -23,12 +23,10 @@ from stackkit.auth.middleware import AuthenticationMiddleware
 from stackkit.backends import Backend
 from stackkit.cache.memory import MemoryStore
 from stackkit.cache.redis_store import RedisClusterStore, RedisStore
-from stackkit.cache.response_cache import ResponseCacheMiddleware, invalidate, namespace_of
 from stackkit.cache.store import Store, StoreUnavailable
 from stackkit.db.database import Database
 from stackkit.db.model import Model
 from stackkit.health import health_controller
-from stackkit.http.meta import meta_controller
 from stackkit.http.openapi import openapi_document
 from stackkit.http.problems import (
     ProblemError,
@@ -36,8 +34,7 @@ from stackkit.http.problems import (
     problem_error_handler,
     problem_for,
 )
-from stackkit.http.resource import Resource
-from stackkit.http.routing import Controller, RouteFinder
+from stackkit.http.routing import ADMIN_ROLE, Controller, RouteFinder
 from stackkit.http.spa import spa_route
 from stackkit.logs import configure_logging
 from stackkit.middleware import (
@@ -47,9 +44,12 @@ from stackkit.middleware import (
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
 )
+from stackkit.middleware.response_cache import ResponseCacheMiddleware, invalidate, namespace_of
 from stackkit.ratelimit.backends import MemoryRateLimitBackend, RedisRateLimitBackend
 from stackkit.ratelimit.limiter import RateLimiter
 from stackkit.ratelimit.middleware import RateLimitMiddleware
+from stackkit.resources.meta import meta_controller
+from stackkit.resources.resource import Resource
 from stackkit.settings import Settings, load_settings
 
 __all__ = ["OPENAPI_PATH", "create_app", "default_backends", "default_cache_store"]
@@ -231,6 +231,7 @@ def create_app(
                 tokens=auth_parts.tokens,
                 sessions=auth_parts.sessions,
                 fail_open=settings.session_check_fail_open,
+                backends=auth_parts.config.backends,
             )
         )
     stack += middleware
@@ -304,6 +305,7 @@ def create_app(
     app.state.database = database
     app.state.route_specs = specs
     app.state.auth = auth_parts
+    app.state.admin_role = auth_config.admin_role if auth_config is not None else ADMIN_ROLE
     return app
 
 

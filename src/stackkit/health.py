@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel
 from starlette.requests import Request
 
-from stackkit.http.problems import ProblemError
+from stackkit.errors import ProblemError
 from stackkit.http.routing import Controller
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from stackkit.ratelimit.limits import PERIODS, parse_limits
+from stackkit.rates import PERIODS, parse_limits
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
 

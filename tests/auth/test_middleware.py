@@ -15,8 +15,8 @@ from starlette.testclient import TestClient
 
 from stackkit.auth import AccessTokens, TokenKeys
 from stackkit.auth.middleware import AuthenticatedUser, AuthenticationMiddleware
+from stackkit.auth.sessions import SessionStore
 from stackkit.cache import MemoryStore, StoreUnavailable
-from stackkit.cache.sessions import SessionStore
 from stackkit.http.routing import AUTH_ERROR_SCOPE_KEY
 from tests.helpers import Clock
 

@@ -17,9 +17,9 @@ from stackkit.auth import (
 )
 from stackkit.auth.emails import EmailFix
 from stackkit.auth.passwords import PasswordCheck
+from stackkit.auth.sessions import SessionStore
 from stackkit.auth.user import User
 from stackkit.cache import MemoryStore
-from stackkit.cache.sessions import SessionStore
 from stackkit.db import ConflictError, Database, Model
 from stackkit.db.errors import PreconditionFailedError
 from tests.auth.conftest import FAST_HASHER, PASSWORD

@@ -30,7 +30,7 @@ from stackkit.auth.user import User
 from stackkit.cache import MemoryStore, RedisStore, Store
 from stackkit.db import Model, Repository, Service, mark_changed, owner_column
 from stackkit.db.changes import follows_deletes
-from stackkit.http.resource import Resource
+from stackkit.resources.resource import Resource
 from stackkit.testing import create_database, delete_keys, drop_database, unique_key_prefix
 from tests.auth.conftest import FAST_HASHER, PASSWORD, bearer, login, register
 from tests.helpers import opened

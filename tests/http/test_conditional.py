@@ -12,7 +12,7 @@ from stackkit.http.conditional import (
     parse_entity_tag,
     parse_entity_tags,
 )
-from stackkit.http.resource import MAX_VERSION, _version_of
+from stackkit.resources.resource import MAX_VERSION, _version_of
 
 STRONG_12 = EntityTag("12")
 WEAK_12 = EntityTag("12", weak=True)

@@ -24,7 +24,7 @@ from stackkit.auth import AuthConfig
 from stackkit.auth.user import User
 from stackkit.db import ConflictError, Model, Repository, Service, owner_column
 from stackkit.db.model import MAX_ID
-from stackkit.http.resource import Resource, _BodyFields
+from stackkit.resources.resource import Resource, _BodyFields
 from stackkit.testing import create_database, drop_database
 
 # Tables of this module's own, so that other tests' tables never meet them.

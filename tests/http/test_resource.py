@@ -17,7 +17,7 @@ from tests.db.models import GadgetService
 from stackkit import Settings, create_app
 from stackkit.db import Database
 from stackkit.db.model import MAX_ID
-from stackkit.http.resource import Resource
+from stackkit.resources.resource import Resource
 
 
 class GadgetIn(BaseModel):

@@ -20,8 +20,8 @@ from stackkit import Settings, create_app
 from stackkit.auth import AuthConfig
 from stackkit.auth.user import User
 from stackkit.db import Model, Repository, Service
-from stackkit.http.resource import ACTIONS, Resource
 from stackkit.http.routing import route_spec
+from stackkit.resources.resource import ACTIONS, Resource
 
 
 class Board(Model):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 from stackkit import Controller
-from stackkit.http.resource import Resource
+from stackkit.resources import Resource
 from starlette.requests import Request
 
 from tracker.models import ADMIN

@@ -6,6 +6,12 @@ apps with a user model of their own do not get a second `users` table.
 
 from stackkit.auth.admin import users_controller
 from stackkit.auth.api import auth_controller, current_user
+from stackkit.auth.authentication import (
+    AuthenticationBackend,
+    AuthenticationFailed,
+    BearerTokenBackend,
+    Principal,
+)
 from stackkit.auth.config import Auth, AuthConfig, token_keys_for
 from stackkit.auth.devices import DeviceCookie, DeviceCookies
 from stackkit.auth.emails import InvalidEmail, normalize_email
@@ -36,6 +42,7 @@ from stackkit.auth.refresh import (
 )
 from stackkit.auth.resets import PasswordResets
 from stackkit.auth.schemas import UserAdminUpdate, UserOut
+from stackkit.auth.sessions import Session, SessionStore
 from stackkit.auth.tokens import AccessClaims, AccessTokens, InvalidToken, IssuedToken
 from stackkit.auth.users import UserMixin, UserRepository, UserService
 from stackkit.http.routing import requires
@@ -46,7 +53,10 @@ __all__ = [
     "Auth",
     "AuthConfig",
     "AuthenticatedUser",
+    "AuthenticationBackend",
+    "AuthenticationFailed",
     "AuthenticationMiddleware",
+    "BearerTokenBackend",
     "ConsoleMailBackend",
     "DeviceCookie",
     "DeviceCookies",
@@ -63,10 +73,13 @@ __all__ = [
     "PasswordPolicy",
     "PasswordPolicyError",
     "PasswordResets",
+    "Principal",
     "RefreshGrant",
     "RefreshSessions",
     "RefreshTokenReused",
     "SMTPMailBackend",
+    "Session",
+    "SessionStore",
     "TokenKeys",
     "UnconfiguredMailBackend",
     "UserAdminUpdate",

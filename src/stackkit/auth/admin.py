@@ -23,7 +23,7 @@ from stackkit.auth.schemas import EmailFragment, UserAdminUpdate
 from stackkit.auth.users import UserService
 from stackkit.db.model import MAX_ID
 from stackkit.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from stackkit.http.problems import ProblemError
+from stackkit.errors import ProblemError
 from stackkit.http.routing import Controller
 
 __all__ = ["users_controller"]

@@ -57,10 +57,9 @@ from stackkit.auth.schemas import (
     TokenPair,
 )
 from stackkit.auth.users import UserService
-from stackkit.db.errors import NotFoundError
-from stackkit.http.problems import ProblemError
+from stackkit.errors import NotFoundError, ProblemError
+from stackkit.http.asgi import client_address
 from stackkit.http.routing import Controller
-from stackkit.ratelimit.middleware import client_address
 
 __all__ = ["auth_controller", "current_user"]
 

@@ -10,11 +10,13 @@ its middleware and serves its routes under `/api/auth` (the admins' under
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
+from stackkit.auth.authentication import AuthenticationBackend
 from stackkit.auth.devices import DeviceCookies
 from stackkit.auth.keys import TokenKeys
 from stackkit.auth.mail import MailBackend, mail_backend_for
@@ -22,12 +24,13 @@ from stackkit.auth.passwords import PasswordHasher, PasswordPolicy
 from stackkit.auth.refresh import RefreshSessions
 from stackkit.auth.resets import PasswordResets
 from stackkit.auth.schemas import UserOut
+from stackkit.auth.sessions import SessionStore
 from stackkit.auth.tokens import AccessTokens
 from stackkit.auth.users import UserService
-from stackkit.cache.sessions import SessionStore
 from stackkit.cache.store import Store
 from stackkit.db.database import Database
 from stackkit.db.model import Model
+from stackkit.http.routing import ADMIN_ROLE
 from stackkit.ratelimit.limiter import RateLimiter
 from stackkit.settings import Settings
 
@@ -46,9 +49,10 @@ class AuthConfig:
     user_read: type[BaseModel] = UserOut
     """What `GET /api/auth/me`, `POST /api/auth/register` and the admin routes under
     `/api/auth/users` answer with."""
-    admin_role: str = "admin"
-    """The role that may manage users at `/api/auth/users`; `stackkit user create --admin`
-    grants it. `Resource(admin_role=...)` is set apart, with the same default."""
+    admin_role: str = ADMIN_ROLE
+    """The app's admin role: its holders manage users at `/api/auth/users` and see every
+    row of owned resources; `stackkit user create --admin` grants it, and `/api/meta`
+    tells the frontend."""
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     """Hashes passwords: argon2id with OWASP's parameters."""
     policy: PasswordPolicy = field(default_factory=PasswordPolicy)
@@ -80,6 +84,9 @@ class AuthConfig:
     device_cookie_attempts: int = 10
     """Sign-ins one device cookie vouches for, past the account's limit; then its
     sign-ins count against the account like anyone's. 0 turns device cookies off."""
+    backends: Sequence[AuthenticationBackend] = ()
+    """Ways in besides the bearer access token, asked in order after it (an API key
+    header, say): see `stackkit.auth.authentication`."""
 
 
 @dataclass

@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackkit.cache.sessions import Session, SessionStore
+from stackkit.auth.sessions import Session, SessionStore
 
 __all__ = ["InvalidRefreshToken", "RefreshGrant", "RefreshSessions", "RefreshTokenReused"]
 

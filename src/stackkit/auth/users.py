@@ -28,11 +28,10 @@ from stackkit.auth.emails import EmailFix, InvalidEmail, normalize_email, plan_e
 from stackkit.auth.passwords import PasswordHasher, PasswordPolicy, PasswordPolicyError
 from stackkit.auth.refresh import RefreshSessions
 from stackkit.db.database import Database
-from stackkit.db.errors import ConflictError
 from stackkit.db.model import Model, UTCDateTime, utcnow
 from stackkit.db.repository import Repository
 from stackkit.db.service import Service
-from stackkit.http.problems import ValidationProblem
+from stackkit.errors import ConflictError, ValidationProblem
 
 # `normalize_email` is still importable from here, where it used to live.
 __all__ = ["UserMixin", "UserRepository", "UserService", "normalize_email"]
@@ -122,7 +121,7 @@ class UserService(Service[U], Generic[U]):
         try:
             email = normalize_email(email)
         except InvalidEmail as error:
-            raise ValidationProblem([_field_error("email", str(error))]) from None
+            raise ValidationProblem.for_field("email", str(error)) from None
         self.check_new_password(password, email, field="password")
         password_hash = await self.hasher.hash(password)
         values = {"email": email, "password_hash": password_hash, "roles": sorted(set(roles))}
@@ -178,8 +177,8 @@ class UserService(Service[U], Generic[U]):
         """
         user: Any = await self.get(id)
         if not (await self.hasher.verify(user.password_hash, current)).ok:
-            raise ValidationProblem(
-                [_field_error("current_password", "This is not your current password.")]
+            raise ValidationProblem.for_field(
+                "current_password", "This is not your current password."
             )
         return await self._replace_password(user, new, keep_session, None)
 
@@ -240,8 +239,4 @@ class UserService(Service[U], Generic[U]):
         try:
             self.policy.check(password, email=email)
         except PasswordPolicyError as error:
-            raise ValidationProblem([_field_error(field, str(error))]) from None
-
-
-def _field_error(field: str, message: str) -> dict[str, str]:
-    return {"in": "body", "field": field, "message": message, "type": "value_error"}
+            raise ValidationProblem.for_field(field, str(error)) from None

@@ -1,10 +1,17 @@
-"""Caching: the `Store` contract (memory, Redis, Redis Cluster) and the session store."""
+"""Caching: the `Store` contract and its memory, Redis and Redis Cluster stores."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from stackkit.cache.memory import MemoryStore
 from stackkit.cache.redis_store import RedisClusterStore, RedisStore
-from stackkit.cache.response_cache import ResponseCacheMiddleware, invalidate
-from stackkit.cache.sessions import Session, SessionStore
 from stackkit.cache.store import Store, StoreUnavailable
+
+if TYPE_CHECKING:
+    from stackkit.auth.sessions import Session, SessionStore
+    from stackkit.middleware.response_cache import ResponseCacheMiddleware, invalidate
 
 __all__ = [
     "MemoryStore",
@@ -17,3 +24,18 @@ __all__ = [
     "StoreUnavailable",
     "invalidate",
 ]
+
+_MOVED = {
+    "ResponseCacheMiddleware": "stackkit.middleware.response_cache",
+    "invalidate": "stackkit.middleware.response_cache",
+    "Session": "stackkit.auth.sessions",
+    "SessionStore": "stackkit.auth.sessions",
+}
+"""Names that moved to the layer that uses them; imported from here only when asked
+for, so that the stores do not load the HTTP layer."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

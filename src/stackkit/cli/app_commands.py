@@ -35,8 +35,7 @@ from stackkit.cli.loading import load_app
 from stackkit.cli.project import Project, find_project
 from stackkit.cli.settings import hide_password
 from stackkit.db import Database, DatabaseUnavailable
-from stackkit.db.errors import ConflictError
-from stackkit.http.problems import ProblemError, ValidationProblem
+from stackkit.errors import ConflictError, ProblemError, ValidationProblem
 from stackkit.http.routing import RouteSpec
 from stackkit.settings import Settings
 

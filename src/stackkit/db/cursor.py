@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 
-from stackkit.http.problems import ValidationProblem
+from stackkit.errors import ValidationProblem
 
 __all__ = ["CursorCodec"]
 
@@ -65,15 +65,11 @@ class CursorCodec:
             if data["s"] != sort or not isinstance(values, list):
                 raise ValueError("made for another sort")
         except (ValueError, KeyError, TypeError) as error:
-            raise ValidationProblem(
-                [
-                    {
-                        "in": "query",
-                        "field": "cursor",
-                        "message": f"not a cursor this list gave out ({error})",
-                        "type": "invalid_cursor",
-                    }
-                ]
+            raise ValidationProblem.for_field(
+                "cursor",
+                f"not a cursor this list gave out ({error})",
+                kind="invalid_cursor",
+                location="query",
             ) from None
         return values
 

@@ -1,22 +1,22 @@
-"""Errors of the data layer, as problems the HTTP layer renders.
+"""Errors of the data layer: plain exceptions the HTTP edge renders as problems.
 
 Repositories raise the plain data errors (`StaleVersion`); services turn them
-into these domain errors, and `Database.session()` turns a database that does
-not answer into `DatabaseUnavailable`.
+into domain errors (`NotFoundError`, `ConflictError`, `PreconditionFailedError`,
+from `stackkit.errors`, re-exported here), and `Database.session()` turns a
+database that does not answer into `DatabaseUnavailable`.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from stackkit.http.problems import ProblemError
+from stackkit.errors import ConflictError, NotFoundError, PreconditionFailedError, ProblemError
 
 __all__ = [
     "ConflictError",
     "DatabaseUnavailable",
+    "InvalidValueError",
     "NotFoundError",
     "PreconditionFailedError",
     "ReadOnlyUnitError",
@@ -30,34 +30,6 @@ __all__ = [
 _UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57P")
 _STATEMENT_TIMEOUT_SQLSTATE = "57014"
 _READ_ONLY_SQLSTATE = "25006"
-
-
-class NotFoundError(ProblemError):
-    """404: no row of that resource with that id (or not one the caller may see)."""
-
-    def __init__(self, resource: str, id: Any) -> None:
-        super().__init__(404, f"There is no {resource} {id}.")
-
-
-class ConflictError(ProblemError):
-    """409: the change collides with the data, e.g. a value that must be unique."""
-
-    def __init__(self, detail: str, *, field: str | None = None) -> None:
-        if field:
-            super().__init__(409, detail, field=field)
-        else:
-            super().__init__(409, detail)
-
-
-class PreconditionFailedError(ProblemError):
-    """412: `If-Match` named a version that is no longer current."""
-
-    def __init__(self, resource: str, id: Any, current_version: int) -> None:
-        super().__init__(
-            412,
-            f"{resource} {id} has changed (now version {current_version}); reload it and retry.",
-            current_version=current_version,
-        )
 
 
 class InvalidValueError(ProblemError):

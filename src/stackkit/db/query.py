@@ -42,7 +42,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from stackkit.http.problems import FieldError, ValidationProblem
+from stackkit.errors import FieldError, ValidationProblem, field_error
 
 __all__ = [
     "OPERATORS",
@@ -163,7 +163,7 @@ def _not_allowed(name: str, fields: Mapping[str, Field], *, action: str, setting
 
 
 def _error(field: str, message: str, kind: str) -> FieldError:
-    return {"in": "query", "field": field, "message": message, "type": kind}
+    return field_error(field, message, kind=kind, location="query")
 
 
 def _typed_value(field: Field, operator: str, raw: Any) -> Any:

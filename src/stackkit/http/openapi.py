@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
-from stackkit.http.problems import PROBLEM_MEDIA_TYPE, status_title
+from stackkit.errors import status_title
+from stackkit.http.problems import PROBLEM_MEDIA_TYPE
 from stackkit.http.routing import RouteSpec
 
 __all__ = ["openapi_document"]

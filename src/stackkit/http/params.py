@@ -9,18 +9,17 @@ import json
 import re
 import types
 import typing
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from stackkit.http.problems import FieldError, ProblemError, ValidationProblem
+from stackkit.errors import FieldError, Location, ProblemError, ValidationProblem, field_error
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
 __all__ = ["Location", "parse_body", "parse_path", "parse_query", "sequence_fields"]
 
-Location = Literal["path", "query", "body"]
 _SEQUENCES = (list, tuple, set, frozenset)
 _NUL = "\x00"
 _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
@@ -34,12 +33,12 @@ _NUL_MESSAGE = "Text must not contain NUL characters (U+0000)"
 def field_errors(error: ValidationError, location: Location) -> list[FieldError]:
     """Name each failing field as the client sent it (`items.0.name`), with pydantic's message."""
     return [
-        {
-            "in": location,
-            "field": ".".join(str(part) for part in item["loc"]),
-            "message": item["msg"],
-            "type": item["type"],
-        }
+        field_error(
+            ".".join(str(part) for part in item["loc"]),
+            item["msg"],
+            kind=item["type"],
+            location=location,
+        )
         for item in error.errors(include_url=False, include_input=False)
     ]
 
@@ -79,7 +78,7 @@ def _refuse_nul(values: Any, location: Location, path: tuple[str | int, ...] = (
             if _NUL in value:
                 field = ".".join(str(part) for part in where)
                 errors.append(
-                    {"in": location, "field": field, "message": _NUL_MESSAGE, "type": "string_nul"}
+                    field_error(field, _NUL_MESSAGE, kind="string_nul", location=location)
                 )
         elif isinstance(value, dict):
             for key, item in value.items():
@@ -126,9 +125,7 @@ async def parse_body(model: type[BaseModel], request: Request) -> BaseModel:
     if not raw:
         if not any(field.is_required() for field in model.model_fields.values()):
             return model()  # every field is optional: no body means all defaults
-        raise ValidationProblem(
-            [{"in": "body", "field": "", "message": "A JSON body is required", "type": "missing"}]
-        )
+        raise ValidationProblem.for_field("", "A JSON body is required", kind="missing")
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise ProblemError(
             415,

@@ -2,18 +2,21 @@
 
 A handler raises `ProblemError` (or one of its subclasses, or Starlette's
 `HTTPException`); the handlers installed by `create_app` turn it into an
-`application/problem+json` response that carries the request id.
+`application/problem+json` response that carries the request id. The errors
+themselves live in `stackkit.errors`, which every layer may import; they are
+re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from pydantic_core import to_json
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+
+from stackkit.errors import FieldError, ProblemError, ValidationProblem, status_title
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -31,78 +34,6 @@ __all__ = [
 ]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-# RFC 9110 renamed these two; Python's http module still has the older phrases.
-_CURRENT_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
-
-
-def status_title(status: int) -> str:
-    """The standard reason phrase of `status` ("Not Found"), or "Error" if unknown."""
-    if status in _CURRENT_TITLES:
-        return _CURRENT_TITLES[status]
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
-
-
-class ProblemError(Exception):
-    """An error that leaves the API as a problem+json response.
-
-    Args:
-        status: the HTTP status code.
-        detail: a sentence for a human, specific to this occurrence.
-        title: a short summary of the problem type; defaults to the reason phrase.
-        type: a URI naming the problem type; `about:blank` means "see the status".
-        headers: extra response headers (for example `Retry-After` or `Allow`).
-        **extensions: extra members of the problem object.
-
-    Raises:
-        ValueError: `status` is not an error status, or an extension would replace a
-            member every problem sets (`type`, `title`, `status`, `detail`, `instance`,
-            `request_id`).
-    """
-
-    def __init__(
-        self,
-        status: int,
-        detail: str | None = None,
-        *,
-        title: str | None = None,
-        type: str = "about:blank",
-        headers: Mapping[str, str] | None = None,
-        **extensions: Any,
-    ) -> None:
-        if not 400 <= status <= 599:
-            raise ValueError(f"a problem has an error status (400-599), not {status}")
-        reserved = sorted(RESERVED_MEMBERS.intersection(extensions))
-        if reserved:
-            raise ValueError(f"{reserved} are members every problem sets itself")
-        self.status = status
-        self.detail = detail
-        self.title = title or status_title(status)
-        self.type = type
-        self.headers = dict(headers or {})
-        self.extensions = extensions
-        super().__init__(f"{status} {self.title}: {detail}" if detail else f"{status} {self.title}")
-
-
-RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "request_id"})
-
-FieldError = dict[str, str]
-"""One entry of a 422 problem's `errors`: `in`, `field`, `message` and `type`."""
-
-
-class ValidationProblem(ProblemError):
-    """422: the request's path, query or body failed validation; `errors` names each field."""
-
-    def __init__(self, errors: list[FieldError]) -> None:
-        fields = ", ".join(sorted({f"{e['in']}.{e['field']}".rstrip(".") for e in errors}))
-        super().__init__(
-            422,
-            f"The request is not valid: {fields}.",
-            title="Request validation failed",
-            errors=errors,
-        )
 
 
 def problem_response(

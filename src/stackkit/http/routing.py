@@ -35,10 +35,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
+from stackkit.errors import ProblemError
 from stackkit.http.params import parse_body, parse_path, parse_query, sequence_fields
-from stackkit.http.problems import ProblemError
 
 __all__ = [
+    "ADMIN_ROLE",
     "AUTH_ERROR_SCOPE_KEY",
     "ROUTE_SCOPE_KEY",
     "Controller",
@@ -46,6 +47,7 @@ __all__ = [
     "MethodsRoute",
     "RouteFinder",
     "RouteSpec",
+    "admin_role_of",
     "allowed_methods",
     "check_access",
     "is_authenticated",
@@ -60,6 +62,9 @@ _NO_CONTENT = frozenset({204, 304})
 _SPEC_ATTRIBUTE = "__stackkit_route__"
 _ROLES_ATTRIBUTE = "__stackkit_roles__"
 _REGISTERED_ATTRIBUTE = "__stackkit_registered__"
+ADMIN_ROLE = "admin"
+"""The role that manages an app (its users, every row of its owned resources), unless
+`AuthConfig(admin_role=...)` names another; `/api/meta` tells the frontend which."""
 ROUTE_SCOPE_KEY = "stackkit.route"
 """Where the endpoint puts its `RouteSpec` in the ASGI scope."""
 AUTH_ERROR_SCOPE_KEY = "stackkit.auth_error"
@@ -431,6 +436,14 @@ def is_authenticated(scope: Scope) -> bool:
     (Starlette's convention: `scope["user"].is_authenticated`). Without one, every
     route that is not public answers 401: the app fails closed."""
     return bool(getattr(scope.get("user"), "is_authenticated", False))
+
+
+def admin_role_of(scope: Scope) -> str:
+    """The admin role of the app serving `scope` (`app.state.admin_role`, set by
+    `create_app`), else `ADMIN_ROLE`."""
+    app = scope.get("app")
+    state = getattr(app, "state", None)
+    return str(getattr(state, "admin_role", ADMIN_ROLE))
 
 
 def principal(scope: Scope) -> str | None:

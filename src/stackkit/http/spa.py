@@ -25,7 +25,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from stackkit.http.problems import ProblemError
+from stackkit.errors import ProblemError
 from stackkit.http.routing import MethodsRoute
 
 __all__ = ["IMMUTABLE", "REVALIDATE", "bundled_frontend", "frontend_directory", "spa_route"]

@@ -4,6 +4,7 @@ from stackkit.middleware.body_limit import BodySizeLimitMiddleware, BodyTooLarge
 from stackkit.middleware.internal_errors import InternalErrorMiddleware
 from stackkit.middleware.read_your_writes import ReadYourWritesMiddleware
 from stackkit.middleware.request_id import RequestIdMiddleware
+from stackkit.middleware.response_cache import ResponseCacheMiddleware, invalidate
 from stackkit.middleware.security_headers import SecurityHeadersMiddleware
 
 __all__ = [
@@ -12,5 +13,7 @@ __all__ = [
     "InternalErrorMiddleware",
     "ReadYourWritesMiddleware",
     "RequestIdMiddleware",
+    "ResponseCacheMiddleware",
     "SecurityHeadersMiddleware",
+    "invalidate",
 ]

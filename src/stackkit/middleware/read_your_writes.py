@@ -26,11 +26,12 @@ from functools import partial
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from stackkit.cache.response_cache import before_success, namespace_of
 from stackkit.cache.store import Store
 from stackkit.db import read_from_primary
+from stackkit.http.asgi import before_success
 from stackkit.http.routing import principal
 from stackkit.logs import ThrottledWarning
+from stackkit.middleware.response_cache import namespace_of
 
 __all__ = ["ReadYourWritesMiddleware"]
 

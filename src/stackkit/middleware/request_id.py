@@ -9,6 +9,7 @@ import re
 import time
 from typing import TYPE_CHECKING
 
+from stackkit.http.asgi import sending_headers
 from stackkit.logs import current_request_id
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class RequestIdMiddleware:
         header = (HEADER, request_id.encode("ascii"))
         if not self.access_log:
             try:
-                await self.app(scope, receive, _sender_adding(send, header))
+                await self.app(scope, receive, sending_headers(send, [header]))
             finally:
                 current_request_id.reset(token)
             return
@@ -91,15 +92,6 @@ class RequestIdMiddleware:
                     },
                 )
             current_request_id.reset(token)
-
-
-def _sender_adding(send: Send, header: tuple[bytes, bytes]) -> Send:
-    async def send_with_id(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", ()), header]
-        await send(message)
-
-    return send_with_id
 
 
 def _incoming_id(scope: Scope) -> str | None:

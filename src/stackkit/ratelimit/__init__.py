@@ -13,8 +13,8 @@ from stackkit.ratelimit.limiter import (
     RateLimitUnavailable,
     rate_limit_headers,
 )
-from stackkit.ratelimit.limits import Rate, parse_limits
 from stackkit.ratelimit.middleware import RateLimitMiddleware
+from stackkit.rates import Rate, parse_limits
 
 __all__ = [
     "Decision",

@@ -19,7 +19,7 @@ from stackkit.cache.redis_store import RedisClusterStore, RedisStore, unavailabl
 from stackkit.cache.store import StoreUnavailable
 from stackkit.ratelimit.fixed_window import fixed_window
 from stackkit.ratelimit.gcra import Decision, gcra
-from stackkit.ratelimit.limits import Rate
+from stackkit.rates import Rate
 
 __all__ = [
     "Algorithm",

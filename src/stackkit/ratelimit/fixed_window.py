@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from stackkit.ratelimit.gcra import Decision
-from stackkit.ratelimit.limits import Rate
+from stackkit.rates import Rate
 
 __all__ = ["fixed_window"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from stackkit.ratelimit.limits import Rate
+from stackkit.rates import Rate
 
 __all__ = ["Decision", "gcra"]
 

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from stackkit.cache.store import StoreUnavailable
-from stackkit.http.problems import ProblemError
+from stackkit.errors import ProblemError
 from stackkit.logs import ThrottledWarning
 from stackkit.ratelimit.backends import RateLimitBackend
 from stackkit.ratelimit.gcra import Decision
-from stackkit.ratelimit.limits import Rate, parse_limits
+from stackkit.rates import Rate, parse_limits
 
 __all__ = ["RateLimitUnavailable", "RateLimited", "RateLimiter", "rate_limit_headers"]
 

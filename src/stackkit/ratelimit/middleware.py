@@ -25,17 +25,16 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from stackkit.http.asgi import Network, client_address, sending_headers
 from stackkit.http.problems import problem_for
 from stackkit.http.routing import RouteFinder, principal
 from stackkit.ratelimit.gcra import Decision
 from stackkit.ratelimit.limiter import RateLimited, RateLimiter
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["RateLimitMiddleware", "client_address", "client_key"]
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class RateLimitMiddleware:
@@ -98,14 +97,7 @@ class RateLimitMiddleware:
         if not decision.allowed:
             await problem_for(RateLimited(decision), scope)(scope, receive, send)
             return
-        headers = _allowed_headers(decision)
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), *headers]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, sending_headers(send, _allowed_headers(decision)))
 
 
 def _allowed_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
@@ -129,27 +121,3 @@ def client_key(scope: Scope, trusted: Sequence[Network] = ()) -> str:
     if user is not None:
         return user
     return f"ip:{client_address(scope, trusted)}"
-
-
-def client_address(scope: Scope, trusted: Sequence[Network] = ()) -> str:
-    """The client's address: the connection's, or from `X-Forwarded-For` when the
-    connection comes from a trusted proxy (see `client_key`)."""
-    client = scope.get("client")
-    address = client[0] if client else "unknown"
-    if trusted and _is_trusted(address, trusted):
-        forwarded = b",".join(v for k, v in scope["headers"] if k == b"x-forwarded-for")
-        for hop in reversed(
-            [h.strip() for h in forwarded.decode("latin-1").split(",") if h.strip()]
-        ):
-            address = hop
-            if not _is_trusted(hop, trusted):
-                break
-    return str(address)
-
-
-def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in trusted)

@@ -2,7 +2,7 @@
 
 import { useApi, type Loadable } from "./useApi";
 
-/** One entry of GET /api/meta/resources (stackkit.http.meta.ResourceInfo). */
+/** One entry of GET /api/meta/resources (stackkit.resources.meta.ResourceInfo). */
 export interface ResourceInfo {
   name: string;
   path: string;

@@ -79,7 +79,7 @@ async def test_a_session_whose_owner_was_checked_still_ends_at_once(
 async def test_the_owners_remembered_are_bounded(
     sessions: SessionStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("stackkit.cache.sessions._OWNERS_KEPT", 2)
+    monkeypatch.setattr("stackkit.auth.sessions._OWNERS_KEPT", 2)
     created = [await sessions.create(str(n)) for n in range(5)]
     for n, session in enumerate(created):
         assert await sessions.is_alive(session.id, str(n))

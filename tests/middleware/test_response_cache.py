@@ -13,12 +13,12 @@ from pydantic import BaseModel
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
+from tests.helpers import StrictASGI, UserFromHeader
 
 from stackkit import Controller, Settings, create_app
 from stackkit.cache import MemoryStore, RedisStore, Store
-from stackkit.cache.response_cache import ResponseCacheMiddleware, _matches
+from stackkit.middleware.response_cache import ResponseCacheMiddleware, _matches
 from stackkit.testing import RedisProcess, unique_key_prefix
-from tests.helpers import StrictASGI, UserFromHeader
 
 
 class Item(BaseModel):

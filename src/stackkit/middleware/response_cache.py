@@ -1,0 +1,368 @@
+"""`ResponseCacheMiddleware`: GET responses served from a store, per user, invalidated by writes.
+
+- **Key**: the path, the query with its parameters sorted, and who asks: the
+  authenticated user and their session (a random id, never reused), else
+  "anonymous". One user's response is never served to another, nor to a later
+  account that is given the same user id; once a user's sessions end (sign-out,
+  deletion, disabling, new roles), nothing cached for them is reachable.
+- **What is cached**: 2xx GET responses of controller routes, for the route's
+  `cache_ttl` (the app's default, 300 s, when None; 0 opts out), unless the
+  response sets a cookie or says `Cache-Control: no-store` or `private`. HEAD is
+  answered from a cached GET. Requests to other routes pass straight through,
+  without a lookup.
+- **Invalidation**: a successful POST, PUT, PATCH or DELETE bumps the version of
+  its namespace (the first two path segments, `/api/notes`), before the answer is
+  sent; entries made under an older version are misses from then on, in every
+  process. `invalidate()` bumps namespaces from elsewhere: `create_app` calls it
+  for every table a committed unit of work changed (`Database.on_change`), so
+  that cascades and hand-written services invalidate too.
+- **Single flight**: concurrent misses on one key run the handler once; the
+  others wait (up to `wait` seconds) for its entry. A lock in the store makes
+  this hold across processes when the store is Redis.
+- **Fail open**: when the store does not answer, requests are served uncached,
+  and a warning is logged at most once per `warn_interval`.
+
+Responses carry RFC 9211 `Cache-Status` and an `ETag`; a matching
+`If-None-Match` gets 304.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
+
+from stackkit.cache.store import Store, StoreUnavailable
+from stackkit.http.asgi import before_success, sending_headers, with_headers
+from stackkit.http.conditional import none_match, parse_entity_tag
+from stackkit.http.routing import ROUTE_SCOPE_KEY, RouteFinder, RouteSpec, principal
+from stackkit.logs import ThrottledWarning
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = [
+    "ResponseCacheMiddleware",
+    "before_success",
+    "cache_identity",
+    "invalidate",
+    "namespace_of",
+    "version_key",
+]
+
+logger = logging.getLogger("stackkit.cache")
+
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Headers that belong to one response, not to the cached representation.
+_NOT_STORED = frozenset({b"x-request-id", b"date", b"set-cookie", b"content-length"})
+CACHE_STATUS = b"cache-status"
+
+
+class ResponseCacheMiddleware:
+    """Pure ASGI; sits innermost of stackkit's middleware, after authentication.
+
+    Args:
+        store: where entries live (a `MemoryStore`, or Redis for several workers).
+        find_route: finds each request's route before routing (shared with the rate
+            limiter); only controller routes whose `cache_ttl` is not 0 are cached,
+            and requests to others never touch the store.
+        default_ttl: seconds for routes that do not set `cache_ttl`.
+        max_body: larger responses are passed through, not stored.
+        wait: seconds a concurrent miss waits for the first one's entry.
+        lock_ttl: seconds the single-flight lock lasts if its holder dies.
+        warn_interval: seconds between two warnings about an unreachable store.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        store: Store,
+        find_route: RouteFinder,
+        default_ttl: float = 300,
+        max_body: int = 1_048_576,
+        wait: float = 5.0,
+        lock_ttl: float = 10.0,
+        warn_interval: float = 60.0,
+    ) -> None:
+        self.app = app
+        self.store = store
+        self.find_route = find_route
+        self.default_ttl = default_ttl
+        self.max_body = max_body
+        self.wait = wait
+        self.lock_ttl = lock_ttl
+        self._warn = ThrottledWarning(
+            logger, "Response cache bypassed, its store does not answer: %s",
+            interval=warn_interval,
+        )  # fmt: skip
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+        elif scope["method"] in ("GET", "HEAD"):
+            await self._read(scope, receive, send)
+        elif scope["method"] in _WRITES:
+            await self._write(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    # Reads
+
+    async def _read(self, scope: Scope, receive: Receive, send: Send) -> None:
+        spec = self.find_route(scope)
+        if spec is None or spec.cache_ttl == 0:
+            # Opted out, or not a controller route (static files, the SPA, a 404):
+            # no lookup, no lock, no round trip.
+            await self.app(scope, receive, send)
+            return
+        namespace = namespace_of(scope["path"])
+        digest = _digest(scope)
+        entry_key = f"{{{namespace}}}:e:{digest}"
+        namespace_version = version_key(namespace)
+        try:
+            version, entry = await self._lookup(namespace_version, entry_key)
+            if entry is not None:
+                await self._send_entry(entry, scope, send)
+                return
+            if scope["method"] == "HEAD":
+                await self.app(scope, receive, _with_status(send, b"stackkit; fwd=miss"))
+                return
+            lock_key, token = f"{{{namespace}}}:l:{digest}", secrets.token_bytes(16)
+            deadline = time.monotonic() + self.wait
+            delay = 0.005
+            waited = False
+            while not await self.store.set_if_absent(lock_key, token, ttl=self.lock_ttl):
+                waited = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.05)
+                version, entry = await self._lookup(namespace_version, entry_key)
+                if entry is not None:
+                    await self._send_entry(entry, scope, send)
+                    return
+                if time.monotonic() > deadline:
+                    await self.app(scope, receive, _with_status(send, b"stackkit; fwd=miss"))
+                    return
+            if waited:
+                # The holder may have stored its entry and let go between our last look
+                # and our taking the lock: look once more before running the handler.
+                version, entry = await self._lookup(namespace_version, entry_key)
+                if entry is not None:
+                    await self.store.delete_if_equals(lock_key, token)
+                    await self._send_entry(entry, scope, send)
+                    return
+        except StoreUnavailable as error:
+            self._warn(error)
+            await self.app(scope, receive, _with_status(send, b"stackkit; fwd=bypass"))
+            return
+        try:
+            await self._fill(scope, receive, send, version, entry_key)
+        finally:
+            try:
+                await self.store.delete_if_equals(lock_key, token)
+            except StoreUnavailable as error:
+                self._warn(error)
+
+    async def _lookup(self, version_key: str, entry_key: str) -> tuple[int, _Entry | None]:
+        """The namespace's current version, and the entry if it was made under it."""
+        raw_version, raw = await self.store.get_many([version_key, entry_key])
+        version = _version(raw_version)
+        if raw is None:
+            return version, None
+        entry = _Entry.decode(raw)
+        return version, entry if entry.version == version else None
+
+    async def _fill(
+        self, scope: Scope, receive: Receive, send: Send, version: int, entry_key: str
+    ) -> None:
+        """Run the app; store its response, under the namespace `version` read before
+        the handler ran, if it may be cached; send it."""
+        start: Message | None = None
+        chunks: list[bytes] = []
+        size = 0
+        passing_through = False
+
+        async def capture(message: Message) -> None:
+            nonlocal start, size, passing_through
+            if passing_through:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                if size > self.max_body and message.get("more_body", False):
+                    passing_through = True  # too big to keep: stream it on
+                    assert start is not None
+                    await send(_with_header(start, CACHE_STATUS, b"stackkit; fwd=miss"))
+                    await send(
+                        {"type": "http.response.body", "body": b"".join(chunks), "more_body": True}
+                    )
+
+        await self.app(scope, receive, capture)
+        if passing_through or start is None:
+            return
+        body = b"".join(chunks)
+        ttl = self._ttl(scope, start)
+        headers = [(k, v) for k, v in start.get("headers", ()) if k.lower() not in _NOT_STORED]
+        etag = _header(headers, b"etag") or f'"{hashlib.sha256(body).hexdigest()[:32]}"'.encode()
+        if _header(headers, b"etag") is None:
+            headers.append((b"etag", etag))
+        status = b"stackkit; fwd=miss"
+        if ttl > 0 and len(body) <= self.max_body:  # sent in one piece, maybe too big
+            entry = _Entry(start["status"], headers, body, version)
+            try:
+                await self.store.set(entry_key, entry.encode(), ttl=ttl)
+                status = b"stackkit; fwd=miss; stored"
+            except StoreUnavailable as error:
+                self._warn(error)
+        response_start = start
+        if _header(start.get("headers", ()), b"etag") is None:
+            response_start = _with_header(start, b"etag", etag)
+        if _matches(scope, etag) and 200 <= start["status"] < 300:
+            await _send_not_modified(send, etag, status)
+            return
+        await send(_with_header(response_start, CACHE_STATUS, status))
+        await send({"type": "http.response.body", "body": body})
+
+    def _ttl(self, scope: Scope, start: Message) -> float:
+        spec = scope.get(ROUTE_SCOPE_KEY)
+        if not isinstance(spec, RouteSpec) or not 200 <= start["status"] < 300:
+            return 0
+        headers = start.get("headers", [])
+        control = (_header(headers, b"cache-control") or b"").lower()
+        if _header(headers, b"set-cookie") or b"no-store" in control or b"private" in control:
+            return 0
+        return self.default_ttl if spec.cache_ttl is None else spec.cache_ttl
+
+    async def _send_entry(self, entry: _Entry, scope: Scope, send: Send) -> None:
+        etag = _header(entry.headers, b"etag") or b""
+        if _matches(scope, etag):
+            await _send_not_modified(send, etag, b"stackkit; hit")
+            return
+        headers = [*entry.headers, (b"content-length", str(len(entry.body)).encode())]
+        headers.append((CACHE_STATUS, b"stackkit; hit"))
+        await send({"type": "http.response.start", "status": entry.status, "headers": headers})
+        body = b"" if scope["method"] == "HEAD" else entry.body
+        await send({"type": "http.response.body", "body": body})
+
+    # Writes
+
+    async def _write(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def bump() -> None:
+            # Before the answer leaves: a client that reads as soon as it has its 2xx
+            # must not be served the entry from before its write.
+            try:
+                await invalidate(self.store, [namespace_of(scope["path"])])
+            except Exception as error:  # the write is done: its answer must go out
+                self._warn(error)
+
+        await self.app(scope, receive, before_success(send, bump))
+
+
+class _Entry:
+    __slots__ = ("body", "headers", "status", "version")
+
+    def __init__(
+        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, version: int
+    ) -> None:
+        self.status, self.headers, self.body, self.version = status, headers, body, version
+
+    def encode(self) -> bytes:
+        head = {
+            "s": self.status,
+            "v": self.version,
+            "h": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in self.headers],
+        }
+        return json.dumps(head, separators=(",", ":")).encode() + b"\n" + self.body
+
+    @classmethod
+    def decode(cls, raw: bytes) -> _Entry:
+        head, _, body = raw.partition(b"\n")
+        data: dict[str, Any] = json.loads(head)
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in data["h"]]
+        return cls(data["s"], headers, body, data["v"])
+
+
+async def invalidate(store: Store, namespaces: Iterable[str]) -> None:
+    """Make every entry cached under these namespaces (`/api/notes`) a miss, in every
+    process that shares `store`.
+
+    Raises:
+        StoreUnavailable: the store did not answer.
+    """
+    for namespace in namespaces:
+        await store.incr(version_key(namespace))
+
+
+def version_key(namespace: str) -> str:
+    """The key of a namespace's version; the braces keep a namespace's keys in one
+    Redis Cluster slot."""
+    return f"{{{namespace}}}:v"
+
+
+def cache_identity(scope: Scope) -> str:
+    """Who a cached answer is for: `user:<id>` and the session of the access token, or
+    "anonymous". The session id is random, so an entry can never reach a later account
+    that reuses the user id, and it dies with the session."""
+    who = principal(scope)
+    if who is None:
+        return "anonymous"
+    session_id = getattr(scope.get("user"), "session_id", None)
+    return who if session_id is None else f"{who}:{session_id}"
+
+
+def namespace_of(path: str) -> str:
+    """`/api/notes/7/comments` -> `/api/notes`: what a write there invalidates."""
+    parts = [part for part in path.split("/") if part]
+    return "/" + "/".join(parts[:2])
+
+
+def _digest(scope: Scope) -> str:
+    query = urlencode(sorted(parse_qsl(scope.get("query_string", b"").decode("latin-1"), True)))
+    # The user's roles are part of the key: what an admin was shown is not what the same
+    # user sees once they are an admin no more (roles change with a new sign-in).
+    roles = ",".join(sorted(getattr(scope.get("auth"), "scopes", ())))
+    who = cache_identity(scope)
+    material = f"{who}\x00{roles}\x00{scope['path']}\x00{query}".encode()
+    return hashlib.sha256(material).hexdigest()[:32]
+
+
+def _version(raw: bytes | None) -> int:
+    return int(raw) if raw else 0
+
+
+def _header(headers: Any, name: bytes) -> bytes | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return bytes(value)
+    return None
+
+
+def _matches(scope: Scope, etag: bytes) -> bool:
+    """Whether the request's `If-None-Match` matches `etag` (`none_match`)."""
+    wanted = _header(scope["headers"], b"if-none-match")
+    if wanted is None or not etag:
+        return False
+    return none_match(wanted.decode("latin-1"), parse_entity_tag(etag.decode("latin-1")))
+
+
+async def _send_not_modified(send: Send, etag: bytes, status: bytes) -> None:
+    headers = [(b"etag", etag), (CACHE_STATUS, status)]
+    await send({"type": "http.response.start", "status": 304, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def _with_header(start: Message, name: bytes, value: bytes) -> Message:
+    return with_headers(start, [(name, value)])
+
+
+def _with_status(send: Send, value: bytes) -> Send:
+    return sending_headers(send, [(CACHE_STATUS, value)])

@@ -1,0 +1,79 @@
+"""`GET /api/meta/resources`: what the generic UI needs to render each resource."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.requests import Request
+
+from stackkit.db.query import OPERATORS
+from stackkit.http.routing import Controller, admin_role_of
+from stackkit.resources.resource import ACTIONS, Resource
+
+__all__ = ["AppInfo", "ResourceInfo", "meta_controller"]
+
+
+class ResourceInfo(BaseModel):
+    name: str
+    path: str
+    public: bool
+    owned: bool
+    """Whether each user sees only the rows they created (admins see all): a list is
+    "mine", not "everyone's"."""
+    schemas: dict[str, dict[str, Any]]
+    """JSON Schemas of the `create`, `update` and `read` models."""
+    filterable: list[str]
+    sortable: list[str]
+    default_sort: str
+    operators: list[str]
+    """Filter operators: `field__<operator>=value` (`eq` is plain `field=value`)."""
+    permissions: dict[str, bool]
+    """What the caller may do, given their roles (`Resource(roles=..., write_roles=...)`):
+    `list`, `create`, `read`, `update`, `delete` (on an owned resource, on their own rows)."""
+
+
+def describe(resource: Resource) -> ResourceInfo:
+    return ResourceInfo(
+        name=resource.name,
+        path=resource.prefix,
+        public=resource.public,
+        owned=resource.owned,
+        schemas={
+            "create": resource.create_model.model_json_schema(),
+            "update": resource.update_model.model_json_schema(),
+            "read": resource.read_model.model_json_schema(mode="serialization"),
+        },
+        filterable=resource.filterable,
+        sortable=resource.sortable,
+        default_sort=resource.default_sort,
+        operators=list(OPERATORS),
+        permissions=dict.fromkeys(ACTIONS, True),
+    )
+
+
+class AppInfo(BaseModel):
+    admin_role: str
+    """The role that manages the app: its holders see user management and every row of
+    owned resources (`AuthConfig.admin_role`)."""
+
+
+def meta_controller(resources: Sequence[Resource]) -> Controller:
+    meta = Controller("/api/meta", tags=["meta"])
+    infos = [(resource, describe(resource)) for resource in resources]
+
+    @meta.get("", name="app_info")
+    async def app_info(request: Request) -> AppInfo:
+        """What the frontend needs to know of the app as a whole."""
+        return AppInfo(admin_role=admin_role_of(request.scope))
+
+    @meta.get("/resources", name="list_resources")
+    async def list_resources(request: Request) -> list[ResourceInfo]:
+        """The resources of this API, with the schemas a generic UI renders them from."""
+        return [
+            info.model_copy(update={"permissions": resource.permissions(request)})
+            for resource, info in infos
+        ]
+
+    return meta
