@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import cast
 
 from pydantic_core import to_json
 from starlette.applications import Starlette
@@ -21,9 +22,8 @@ from stackkit.auth.api import auth_controller
 from stackkit.auth.config import Auth, AuthConfig
 from stackkit.auth.middleware import AuthenticationMiddleware
 from stackkit.backends import Backend
-from stackkit.cache.memory import MemoryStore
-from stackkit.cache.redis_store import RedisClusterStore, RedisStore
-from stackkit.cache.store import Store, StoreUnavailable
+from stackkit.cache.registry import default_cache_store, stores_for
+from stackkit.cache.store import KeyValueStore, Store, StoreUnavailable
 from stackkit.db.database import Database
 from stackkit.db.model import Model
 from stackkit.health import health_controller
@@ -45,7 +45,7 @@ from stackkit.middleware import (
     SecurityHeadersMiddleware,
 )
 from stackkit.middleware.response_cache import ResponseCacheMiddleware, invalidate, namespace_of
-from stackkit.ratelimit.backends import MemoryRateLimitBackend, RedisRateLimitBackend
+from stackkit.ratelimit.backends import backend_for as rate_limit_backend_for
 from stackkit.ratelimit.limiter import RateLimiter
 from stackkit.ratelimit.middleware import RateLimitMiddleware
 from stackkit.resources.meta import meta_controller
@@ -76,15 +76,6 @@ CORS_EXPOSED_HEADERS = [
 ]
 
 
-def default_cache_store(settings: Settings) -> Store:
-    """Redis (or Redis Cluster, with `STACKKIT_REDIS_CLUSTER`) when `REDIS_URL` is set,
-    shared by every worker; else a bounded MemoryStore."""
-    if settings.redis_url:
-        kind = RedisClusterStore if settings.redis_cluster else RedisStore
-        return kind(settings.redis_url, prefix=settings.cache_prefix)
-    return MemoryStore(prefix="cache:", max_entries=settings.cache_max_entries)
-
-
 def default_backends(settings: Settings) -> list[Backend]:
     """The database (with its read replicas), which `/readyz` checks."""
     database = Database(
@@ -109,6 +100,7 @@ def create_app(
     middleware: Sequence[Middleware] = (),
     startup: Sequence[Callable[[Starlette], Awaitable[None]]] = (),
     cache_store: Store | None = None,
+    stores: Mapping[str, KeyValueStore] | None = None,
     user_model: type[Model] | None = None,
     auth: AuthConfig | None = None,
     frontend: Path | None = None,
@@ -131,8 +123,10 @@ def create_app(
             limiting and the response cache.
         startup: coroutines run with the app, in order, once the backends are open
             (for example, creating tables in a demo; real apps migrate instead).
-        cache_store: where the response cache keeps entries; default
-            `default_cache_store(settings)`. `STACKKIT_CACHE_TTL=0` turns the cache off.
+        cache_store: where the response cache keeps entries (the same as
+            `stores={"cache": ...}`). `STACKKIT_CACHE_TTL=0` turns the cache off.
+        stores: named stores (`cache`, `sessions`, `limits`); the others by default,
+            from settings (see `stackkit.cache.registry`).
         user_model: turn authentication on with this user table (`UserMixin` columns):
             the auth routes under `/api/auth` (the admins' under `/api/auth/users`),
             access tokens checked on every request.
@@ -170,22 +164,23 @@ def create_app(
             log_format = "json" if settings.is_production else "text"
         configure_logging(settings.log_level, log_format)
     app_backends = list(default_backends(settings) if backends is None else backends)
-    store = cache_store if cache_store is not None else default_cache_store(settings)
-    if isinstance(store, RedisStore) and store not in app_backends:
-        app_backends.append(store)  # opened by the lifespan, checked by /readyz
+    given = dict(stores or {})
+    if cache_store is not None:
+        given.setdefault("cache", cache_store)
+    named = stores_for(settings, given)
+    for shared in {id(s): s for s in named.values() if s.shared}.values():
+        if shared not in app_backends:
+            app_backends.append(shared)  # opened by the lifespan, checked by /readyz
+    store = cast(Store, named["cache"])  # stores_for checked its capabilities
     names = [backend.name for backend in app_backends]
     duplicated = sorted({name for name in names if names.count(name) > 1})
     if duplicated:
         raise ValueError(f"backends must have distinct names; repeated: {duplicated}")
     expose_errors = not settings.is_production
-    # Rate limits share the cache's Redis connection (or count in this process).
-    backend = RedisRateLimitBackend(store) if isinstance(store, RedisStore) else None
-    limiter = RateLimiter(backend or MemoryRateLimitBackend())
+    limiter = RateLimiter(rate_limit_backend_for(named["limits"]))
     auth_parts = None
     if auth_config is not None:
-        # Sessions must not be evicted to make room for cached responses: in memory they
-        # get a store of their own; in Redis, keys with a TTL under a noeviction policy.
-        session_store = store if isinstance(store, RedisStore) else MemoryStore(max_entries=200_000)
+        session_store = cast(Store, named["sessions"])
         auth_parts = Auth.build(auth_config, settings, store=session_store, limiter=limiter)
         controllers = [*controllers, auth_controller(auth_parts), users_controller(auth_parts)]
 

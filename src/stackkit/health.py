@@ -37,14 +37,14 @@ def health_controller(*, check_timeout: float = 2.0, expose_errors: bool = False
         check_timeout: seconds each backend may take to answer before it counts as down.
         expose_errors: name the error of a failed check in the 503 (off in production).
     """
-    health = Controller(tags=["health"], public=True)
+    health = Controller(tags=["health"], public=True, cache_ttl=0, rate_limit=False)
 
-    @health.get("/healthz", cache_ttl=0, rate_limit=False)
+    @health.get("/healthz")
     async def healthz() -> Health:
         """Liveness: the process serves requests."""
         return Health()
 
-    @health.get("/readyz", cache_ttl=0, rate_limit=False)
+    @health.get("/readyz")
     async def readyz(request: Request) -> Readiness:
         """Readiness: every backend the app uses answers; 503 names the ones that do not."""
         backends: list[Backend] = list(request.app.state.backends.values())

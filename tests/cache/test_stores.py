@@ -1,10 +1,10 @@
-"""One suite for every store: memory, Redis and a real Redis Cluster."""
+"""Every store of stackkit's own (memory, Redis and a real Redis Cluster) keeps the
+shipped contract (`stackkit.testing.stores`); then what is particular to each."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from redis import exceptions as redis_errors
@@ -12,134 +12,23 @@ from redis import exceptions as redis_errors
 from stackkit.cache import MemoryStore, RedisStore, Store, StoreUnavailable
 from stackkit.cache.redis_store import unavailable
 from stackkit.testing import RedisProcess, unique_key_prefix
+from stackkit.testing.stores import StoreContract, eventually
 
 
-async def eventually(condition: Callable[[], Awaitable[bool]], *, within: float = 5) -> None:
-    deadline = time.monotonic() + within
-    while not await condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
+class TestStores(StoreContract):
+    """The shipped contract suite on every store of stackkit's own, through the `store`
+    fixture of tests/conftest.py."""
 
-
-async def test_set_get_delete(store: Store) -> None:
-    assert await store.get("missing") is None
-    await store.set("a", b"1")
-    await store.set("b", b"2")
-    assert await store.get("a") == b"1"
-    assert await store.get_many(["a", "missing", "b"]) == [b"1", None, b"2"]
-    assert await store.delete("a", "missing", "b") == 2
-    assert await store.get("a") is None
-    assert await store.delete() == 0
-
-
-async def test_values_are_bytes_kept_exactly(store: Store) -> None:
-    value = bytes(range(256)) * 4
-    await store.set("binary", value)
-    assert await store.get("binary") == value
-
-
-async def test_ttl_expires_keys(store: Store) -> None:
-    await store.set("short", b"x", ttl=0.05)
-    await store.set("long", b"y", ttl=60)
-    await store.set("forever", b"z")
-    remaining = await store.expires_in("long")
-    assert remaining is not None
-    assert 59 < remaining <= 60
-    assert await store.expires_in("forever") is None
-    assert await store.expires_in("missing") is None
-
-    async def short_gone() -> bool:
-        return await store.get("short") is None
-
-    await eventually(short_gone)
-    assert await store.get("long") == b"y"
-
-
-async def test_incr_is_atomic_and_sets_ttl_on_creation(store: Store) -> None:
-    assert await store.incr("counter", ttl=60) == 1
-    await asyncio.gather(*(store.incr("counter") for _ in range(99)))
-    assert await store.incr("counter", 0) == 100
-    assert await store.incr("counter", -10) == 90
-    remaining = await store.expires_in("counter")
-    assert remaining is not None
-    assert remaining > 50
-
-
-async def test_set_if_absent_lets_one_caller_win(store: Store) -> None:
-    outcomes = await asyncio.gather(
-        *(store.set_if_absent("lock", str(n).encode(), ttl=30) for n in range(50))
-    )
-    assert outcomes.count(True) == 1
-    holder = await store.get("lock")
-    assert holder is not None
-    assert not await store.delete_if_equals("lock", b"someone else")
-    assert await store.get("lock") == holder
-    assert await store.delete_if_equals("lock", holder)
-    assert await store.set_if_absent("lock", b"next", ttl=30)
-
-
-async def test_replace_writes_only_a_key_that_exists(store: Store) -> None:
-    assert not await store.replace("session", b"v2", ttl=30)
-    assert await store.get("session") is None
-    await store.set("session", b"v1", ttl=30)
-    assert await store.replace("session", b"v2", ttl=60)
-    assert await store.get("session") == b"v2"
-    remaining = await store.expires_in("session")
-    assert remaining is not None
-    assert remaining > 50
-    await store.delete("session")
-    assert not await store.replace("session", b"v3", ttl=30)
-    assert await store.get("session") is None
-
-
-async def test_lock_expires_by_itself(store: Store) -> None:
-    assert await store.set_if_absent("lock", b"me", ttl=0.05)
-
-    async def free_again() -> bool:
-        return await store.set_if_absent("lock", b"you", ttl=30)
-
-    await eventually(free_again)
-
-
-async def test_index_members_expire_and_can_be_removed(store: Store) -> None:
-    now = time.time()
-    await store.index_add("{user:1}:sessions", "b", expires_at=now + 200)
-    await store.index_add("{user:1}:sessions", "a", expires_at=now + 100)
-    await store.index_add("{user:1}:sessions", "old", expires_at=now - 1)
-    assert await store.index_members("{user:1}:sessions", now=now) == ["a", "b"]
-    assert await store.index_members("{user:1}:sessions", now=now + 150) == ["b"]
-    await store.index_add("{user:1}:sessions", "c", expires_at=now + 300)
-    await store.index_remove("{user:1}:sessions", "c")
-    assert await store.index_members("{user:1}:sessions", now=now) == ["b"]
-    await store.index_remove("{user:1}:sessions")
-    assert await store.index_members("{user:1}:sessions", now=now) == []
-
-
-async def test_prefixes_keep_stores_apart(store: Store) -> None:
-    await store.set("shared-name", b"mine")
-    other_prefix = unique_key_prefix()
-    if isinstance(store, MemoryStore):
-        # Another app in the same process would have a MemoryStore of its own; check the
-        # prefix is applied all the same.
-        assert store.key("shared-name").startswith(store.prefix)
-        return
-    other = type(store)(store.url, prefix=other_prefix)  # type: ignore[attr-defined]
-    await other.open()
-    try:
-        assert await other.get("shared-name") is None
-        await other.set("shared-name", b"theirs")
-        assert await store.get("shared-name") == b"mine"
-    finally:
-        await other.delete("shared-name")
+    @pytest.fixture
+    async def other_store(self, store: Store) -> AsyncIterator[Store | None]:
+        """A second client of a Redis store's server, under a prefix of its own."""
+        if not isinstance(store, RedisStore):
+            yield None
+            return
+        other = type(store)(store.url, prefix=unique_key_prefix())
+        await other.open()
+        yield other
         await other.close()
-
-
-async def test_check_answers_and_changes_nothing(store: Store) -> None:
-    await store.set("kept", b"1")
-    assert await store.check() is None
-    assert await store.get("kept") == b"1"
-    if isinstance(store, MemoryStore):
-        assert len(store) == 1
 
 
 async def test_check_raises_while_redis_is_away(redis_process: RedisProcess) -> None:

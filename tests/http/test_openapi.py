@@ -111,6 +111,7 @@ def test_every_route_is_documented(document: dict) -> None:  # type: ignore[type
         ("GET", "/healthz"),
         ("GET", "/readyz"),
         ("GET", "/api/openapi.json"),
+        ("GET", "/api/meta"),
         ("GET", "/api/meta/resources"),
         ("GET", "/api/notes"),
         ("POST", "/api/notes"),

@@ -63,3 +63,27 @@ def test_an_unknown_api_path_is_404_whatever_the_method(
     response = client.request(method, path)
     assert response.status_code == 404
     assert "allow" not in response.headers
+
+
+def test_a_controller_gives_its_routes_defaults_that_a_route_may_override() -> None:
+    from stackkit import Controller
+
+    api = Controller("/api/x", public=True, cache_ttl=0, rate_limit=False)
+
+    @api.get("/inherits")
+    async def inherits() -> None: ...
+
+    @api.get("/overrides", cache_ttl=30, rate_limit="5/minute")
+    async def overrides() -> None: ...
+
+    plain = Controller("/api/y")
+
+    @plain.get("")
+    async def default() -> None: ...
+
+    specs = [(s.path, s.cache_ttl, s.rate_limit) for s in [*api.specs, *plain.specs]]
+    assert specs == [
+        ("/api/x/inherits", 0, False),
+        ("/api/x/overrides", 30, "5/minute"),
+        ("/api/y", None, None),
+    ]

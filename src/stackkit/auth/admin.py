@@ -55,7 +55,7 @@ def users_controller(auth: Auth) -> Controller:
     """The admins' user routes, for `create_app` (which also sets `app.state.auth`)."""
     config = auth.config
     admin = config.admin_role
-    api = Controller(f"{config.prefix}/users", tags=["users"])
+    api = Controller(f"{config.prefix}/users", tags=["users"], cache_ttl=0)
     page_model = create_model(
         f"{config.user_read.__name__}Page",
         items=(list[config.user_read], ...),  # type: ignore[name-defined]
@@ -65,7 +65,7 @@ def users_controller(auth: Auth) -> Controller:
     def users(request: Request) -> UserService[Any]:
         return auth.users(request.app.state.database)
 
-    @api.get("", name="admin_list_users", response=page_model, roles=[admin], cache_ttl=0)
+    @api.get("", name="admin_list_users", response=page_model, roles=[admin])
     async def list_users(request: Request, query: UserListQuery) -> dict[str, Any]:
         """List the users, by id."""
         filters = {"email__contains": query.email} if query.email else {}
@@ -73,7 +73,7 @@ def users_controller(auth: Auth) -> Controller:
         return {"items": page.items, "next_cursor": page.next_cursor}
 
     @api.patch(
-        "/{id}", name="admin_update_user", response=config.user_read, roles=[admin], cache_ttl=0,
+        "/{id}", name="admin_update_user", response=config.user_read, roles=[admin],
     )  # fmt: skip
     async def update_user(request: Request, path: UserPath, body: UserAdminUpdate) -> Any:
         """Change a user's roles or whether the account is active. Changed roles and a
@@ -94,7 +94,7 @@ def users_controller(auth: Auth) -> Controller:
             user = await service.set_active(path.id, body.is_active)
         return user
 
-    @api.delete("/{id}", name="admin_delete_user", roles=[admin], cache_ttl=0)
+    @api.delete("/{id}", name="admin_delete_user", roles=[admin])
     async def delete_user(request: Request, path: UserPath) -> None:
         """Delete a user; their sessions end, and the rows they own (`owner_column()`)
         are deleted with them."""

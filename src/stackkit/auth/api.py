@@ -111,7 +111,7 @@ def _users(request: Request) -> UserService[Any]:
 def auth_controller(auth: Auth) -> Controller:
     """The auth routes, for `create_app` (which also sets `app.state.auth`)."""
     config, settings = auth.config, auth.settings
-    api = Controller(config.prefix, tags=["auth"])
+    api = Controller(config.prefix, tags=["auth"], cache_ttl=0)  # answers are per caller
     trusted = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
     public = urlsplit(settings.public_url)
     allowed_origins = {f"{public.scheme}://{public.netloc}".lower(), *settings.cors_origins}
@@ -168,7 +168,7 @@ def auth_controller(auth: Auth) -> Controller:
 
     @api.post(
         "/register", public=True, status_code=201, response=config.user_read,
-        rate_limit=config.register_limit, rate_limit_by="address", cache_ttl=0,
+        rate_limit=config.register_limit, rate_limit_by="address",
     )  # fmt: skip
     async def register(request: Request, body: Credentials) -> Any:
         """Create an account."""
@@ -177,7 +177,7 @@ def auth_controller(auth: Auth) -> Controller:
         return await _users(request).register(body.email, body.password)
 
     @api.post(
-        "/login", public=True, response=TokenPair, cache_ttl=0,
+        "/login", public=True, response=TokenPair,
         rate_limit=config.login_limit_per_address, rate_limit_fail_closed=True,
         rate_limit_by="address",
     )  # fmt: skip
@@ -211,7 +211,7 @@ def auth_controller(auth: Auth) -> Controller:
         set_device_cookie(response, user.email)
         return response
 
-    @api.post("/refresh", public=True, response=TokenPair, cache_ttl=0)
+    @api.post("/refresh", public=True, response=TokenPair)
     async def refresh(request: Request, body: RefreshIn) -> Response:
         """Spend a refresh token (the body's, else the cookie's) for the next pair."""
         token = refresh_token_of(request, body)
@@ -231,7 +231,7 @@ def auth_controller(auth: Auth) -> Controller:
             raise _invalid_credentials()
         return token_response(request, user, grant)
 
-    @api.post("/logout", public=True, status_code=204, cache_ttl=0)
+    @api.post("/logout", public=True, status_code=204)
     async def logout(request: Request, body: LogoutIn) -> Response:
         """End the session of the access token, or of the refresh token (body or cookie)."""
         user = request.scope.get("user")
@@ -251,12 +251,12 @@ def auth_controller(auth: Auth) -> Controller:
         )  # fmt: skip
         return response
 
-    @api.get("/me", response=config.user_read, cache_ttl=0)
+    @api.get("/me", response=config.user_read)
     async def me(request: Request) -> Any:
         """The signed-in user."""
         return await current_user(request)
 
-    @api.get("/sessions", cache_ttl=0)
+    @api.get("/sessions")
     async def list_sessions(request: Request) -> list[SessionOut]:
         """The signed-in user's sessions, the soonest to expire first."""
         user: AuthenticatedUser = request.user
@@ -273,7 +273,7 @@ def auth_controller(auth: Auth) -> Controller:
             for session in await auth.sessions.list(user.id)
         ]
 
-    @api.delete("/sessions/{id}", cache_ttl=0)
+    @api.delete("/sessions/{id}")
     async def revoke_session(request: Request, path: SessionPath) -> None:
         """End one of the signed-in user's sessions."""
         session = await auth.sessions.get(path.id)
@@ -281,12 +281,12 @@ def auth_controller(auth: Auth) -> Controller:
             raise ProblemError(404, "You have no session with this id.")
         await auth.sessions.revoke(session.id)
 
-    @api.delete("/sessions", cache_ttl=0)
+    @api.delete("/sessions")
     async def revoke_all_sessions(request: Request) -> None:
         """End every session of the signed-in user (log out everywhere)."""
         await auth.sessions.revoke_all(request.user.id)
 
-    @api.post("/password", cache_ttl=0)
+    @api.post("/password")
     async def change_password(request: Request, body: PasswordChange) -> None:
         """Change the password; every other session ends."""
         user: AuthenticatedUser = request.user
@@ -324,7 +324,7 @@ def auth_controller(auth: Auth) -> Controller:
             logger.exception("The password-reset email was not sent")
 
     @api.post(
-        "/password-reset", public=True, status_code=202, cache_ttl=0,
+        "/password-reset", public=True, status_code=202,
         rate_limit=config.reset_limit, rate_limit_fail_closed=True, rate_limit_by="address",
     )  # fmt: skip
     async def request_password_reset(request: Request, body: PasswordResetRequest) -> Response:
@@ -334,7 +334,7 @@ def auth_controller(auth: Auth) -> Controller:
             status_code=202, background=BackgroundTask(send_reset_link, request, body.email)
         )
 
-    @api.post("/password-reset/confirm", public=True, status_code=204, cache_ttl=0)
+    @api.post("/password-reset/confirm", public=True, status_code=204)
     async def confirm_password_reset(request: Request, body: PasswordResetConfirm) -> None:
         """Set a new password with the token of a reset link; every session ends."""
         invalid = ProblemError(

@@ -7,13 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 from stackkit.cache.memory import MemoryStore
 from stackkit.cache.redis_store import RedisClusterStore, RedisStore
-from stackkit.cache.store import Store, StoreUnavailable
+from stackkit.cache.store import Counters, Indexes, KeyValueStore, Locks, Store, StoreUnavailable
 
 if TYPE_CHECKING:
     from stackkit.auth.sessions import Session, SessionStore
     from stackkit.middleware.response_cache import ResponseCacheMiddleware, invalidate
 
 __all__ = [
+    "Counters",
+    "Indexes",
+    "KeyValueStore",
+    "Locks",
     "MemoryStore",
     "RedisClusterStore",
     "RedisStore",

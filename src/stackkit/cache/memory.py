@@ -41,6 +41,8 @@ class MemoryStore(Store):
         clock: seconds, monotonic; tests pass their own.
     """
 
+    evicts = True
+
     def __init__(
         self,
         *,

@@ -93,6 +93,8 @@ class RedisStore(Store):
     """
 
     name = "redis"
+    shared = True
+    persistent = True  # as far as the server's own settings keep data
 
     def __init__(
         self,

@@ -126,12 +126,24 @@ class Controller:
         prefix: prepended to every route path (`/api/items`).
         tags: OpenAPI tags of every route.
         public: default of `public` for the routes of this controller.
+        cache_ttl: default of `cache_ttl` for its GET routes (0: never cached).
+        rate_limit: default of `rate_limit` for its routes (False: not limited).
     """
 
-    def __init__(self, prefix: str = "", *, tags: Sequence[str] = (), public: bool = False) -> None:
+    def __init__(
+        self,
+        prefix: str = "",
+        *,
+        tags: Sequence[str] = (),
+        public: bool = False,
+        cache_ttl: float | None = None,
+        rate_limit: str | bool | None = None,
+    ) -> None:
         self.prefix = prefix.rstrip("/")
         self.tags = tuple(tags)
         self.public = public
+        self.cache_ttl = cache_ttl
+        self.rate_limit = rate_limit
         self.specs: list[RouteSpec] = []
 
     def get(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
@@ -186,8 +198,8 @@ class Controller:
                     description=description,
                     tags=(*self.tags, *tags),
                     deprecated=deprecated,
-                    cache_ttl=cache_ttl,
-                    rate_limit=rate_limit,
+                    cache_ttl=self.cache_ttl if cache_ttl is None else cache_ttl,
+                    rate_limit=self.rate_limit if rate_limit is None else rate_limit,
                     rate_limit_fail_closed=rate_limit_fail_closed,
                     rate_limit_by=rate_limit_by,
                     roles=tuple(roles),

@@ -37,7 +37,7 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from stackkit.cache.store import Store, StoreUnavailable
+from stackkit.cache.store import Locks, Store, StoreUnavailable
 from stackkit.http.asgi import before_success, sending_headers, with_headers
 from stackkit.http.conditional import none_match, parse_entity_tag
 from stackkit.http.routing import ROUTE_SCOPE_KEY, RouteFinder, RouteSpec, principal
@@ -99,6 +99,8 @@ class ResponseCacheMiddleware:
         self.max_body = max_body
         self.wait = wait
         self.lock_ttl = lock_ttl
+        self.single_flight = isinstance(store, Locks)
+        """Whether concurrent misses wait for one handler: when the store has locks."""
         self._warn = ThrottledWarning(
             logger, "Response cache bypassed, its store does not answer: %s",
             interval=warn_interval,
@@ -139,7 +141,9 @@ class ResponseCacheMiddleware:
             deadline = time.monotonic() + self.wait
             delay = 0.005
             waited = False
-            while not await self.store.set_if_absent(lock_key, token, ttl=self.lock_ttl):
+            while self.single_flight and not await self.store.set_if_absent(
+                lock_key, token, ttl=self.lock_ttl
+            ):
                 waited = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.05)
@@ -166,7 +170,8 @@ class ResponseCacheMiddleware:
             await self._fill(scope, receive, send, version, entry_key)
         finally:
             try:
-                await self.store.delete_if_equals(lock_key, token)
+                if self.single_flight:
+                    await self.store.delete_if_equals(lock_key, token)
             except StoreUnavailable as error:
                 self._warn(error)
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from redis.exceptions import NoScriptError
 
 from stackkit.cache.redis_store import RedisClusterStore, RedisStore, unavailable
-from stackkit.cache.store import StoreUnavailable
+from stackkit.cache.store import KeyValueStore, StoreUnavailable
 from stackkit.ratelimit.fixed_window import fixed_window
 from stackkit.ratelimit.gcra import Decision, gcra
 from stackkit.rates import Rate
@@ -26,6 +26,7 @@ __all__ = [
     "MemoryRateLimitBackend",
     "RateLimitBackend",
     "RedisRateLimitBackend",
+    "backend_for",
     "combine",
 ]
 
@@ -189,6 +190,23 @@ end
 """
     + _RETURN_ROWS
 )
+
+
+def backend_for(store: KeyValueStore) -> RateLimitBackend:
+    """Where rate limits count: in `store` when it is shared (Redis, whose scripts make
+    each check atomic), else in this process.
+
+    Raises:
+        ValueError: a shared store other than Redis (its counts could not be atomic).
+    """
+    if not store.shared:
+        return MemoryRateLimitBackend()
+    if isinstance(store, RedisStore):
+        return RedisRateLimitBackend(store)
+    raise ValueError(
+        f"rate limits count in Redis or in this process; the 'limits' store"
+        f" {type(store).__name__} is shared but not Redis"
+    )
 
 
 class RedisRateLimitBackend(RateLimitBackend):

@@ -1,10 +1,12 @@
-import { createContext, useContext, useEffect, useMemo, useSyncExternalStore, type ReactNode } from "react";
+import { createContext, useContext, useEffect, useMemo, useState, useSyncExternalStore, type ReactNode } from "react";
 import type { RequestOptions } from "../api";
-import { Session, type AuthStatus, type User } from "./session";
+import { DEFAULT_ADMIN_ROLE, Session, type AuthStatus, type User } from "./session";
 
 export interface Auth {
   status: AuthStatus;
   user: User | null;
+  /** The app's admin role, from GET /api/meta once signed in. */
+  adminRole: string;
   login(email: string, password: string): Promise<User>;
   register(email: string, password: string): Promise<User>;
   logout(): Promise<void>;
@@ -25,6 +27,20 @@ export function AuthProvider({ children, session = defaultSession }: { children:
     void session.start();
   }, [session]);
 
+  // The API names its admin role once (AuthConfig.admin_role); ask when signed in.
+  const [adminRole, setAdminRole] = useState(DEFAULT_ADMIN_ROLE);
+  useEffect(() => {
+    if (status !== "signed-in") return;
+    let current = true;
+    session.request<{ admin_role: string }>("/api/meta").then(
+      (meta) => current && setAdminRole(meta.admin_role),
+      () => undefined, // keep the default: the pages that need more refuse on the server
+    );
+    return () => {
+      current = false;
+    };
+  }, [session, status]);
+
   // The functions keep their identity while the session lives, so effects that
   // depend on `request` do not run again when the user signs in or out.
   const actions = useMemo(
@@ -36,7 +52,7 @@ export function AuthProvider({ children, session = defaultSession }: { children:
     }),
     [session],
   );
-  const auth = useMemo<Auth>(() => ({ status, user, ...actions }), [status, user, actions]);
+  const auth = useMemo<Auth>(() => ({ status, user, adminRole, ...actions }), [status, user, adminRole, actions]);
 
   return <AuthContext.Provider value={auth}>{children}</AuthContext.Provider>;
 }

@@ -18,11 +18,12 @@ export interface User {
   [field: string]: unknown;
 }
 
-/** The role that sees user management (the API's `AuthConfig.admin_role`). */
-export const ADMIN_ROLE = "admin";
+/** The admin role until GET /api/meta names the app's (`AuthConfig.admin_role`). */
+export const DEFAULT_ADMIN_ROLE = "admin";
 
-export function isAdmin(user: User | null): boolean {
-  return Boolean(user?.roles?.includes(ADMIN_ROLE));
+/** Whether `user` holds the app's admin role, which sees user management. */
+export function isAdmin(user: User | null, adminRole: string): boolean {
+  return Boolean(user?.roles?.includes(adminRole));
 }
 
 /** What /api/auth/login and /api/auth/refresh answer. */

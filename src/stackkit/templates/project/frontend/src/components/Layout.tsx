@@ -10,7 +10,7 @@ const navLink = ({ isActive }: { isActive: boolean }) =>
   `rounded-md px-3 py-2 text-sm font-medium ${isActive ? "bg-slate-800 text-white" : "text-slate-300 hover:bg-slate-700 hover:text-white"}`;
 
 export function Layout() {
-  const { status, user, logout } = useAuth();
+  const { status, user, adminRole, logout } = useAuth();
   const navigate = useNavigate();
 
   async function signOut() {
@@ -36,7 +36,7 @@ export function Layout() {
               <NavLink to="/profile" className={navLink}>
                 Profile
               </NavLink>
-              {isAdmin(user) && (
+              {isAdmin(user, adminRole) && (
                 <NavLink to="/admin/users" className={navLink}>
                   Users
                 </NavLink>

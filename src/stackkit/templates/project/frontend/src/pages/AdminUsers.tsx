@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { buildUrl, errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
-import { ADMIN_ROLE, isAdmin, type User } from "../auth/session";
+import { isAdmin, type User } from "../auth/session";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { Pager, useCursorStack } from "../components/Pager";
 import { Alert, Notice, Pending, secondaryButtonClass } from "../components/Status";
@@ -23,12 +23,12 @@ interface Page {
 
 /** User management for admins: find, disable, promote and delete accounts. */
 export default function AdminUsers() {
-  const { user } = useAuth();
-  return isAdmin(user) ? <UserManagement /> : <p className="text-slate-600">Only admins can manage users.</p>;
+  const { user, adminRole } = useAuth();
+  return isAdmin(user, adminRole) ? <UserManagement /> : <p className="text-slate-600">Only admins can manage users.</p>;
 }
 
 function UserManagement() {
-  const { user, request } = useAuth();
+  const { user, adminRole, request } = useAuth();
   const [search, setSearch] = useState("");
   const [email, setEmail] = useState("");
   const pages = useCursorStack(email);
@@ -111,7 +111,7 @@ function UserManagement() {
             <tbody className="divide-y divide-slate-100">
               {page.data.items.map((target) => {
                 const self = String(target.id) === String(user?.id);
-                const admin = target.roles.includes(ADMIN_ROLE);
+                const admin = target.roles.includes(adminRole);
                 return (
                   <tr key={String(target.id)}>
                     <td className="px-4 py-2 font-medium text-slate-900">
@@ -131,7 +131,7 @@ function UserManagement() {
                             onClick={() =>
                               void change(
                                 target,
-                                { roles: admin ? target.roles.filter((r) => r !== ADMIN_ROLE) : [...target.roles, ADMIN_ROLE] },
+                                { roles: admin ? target.roles.filter((r) => r !== adminRole) : [...target.roles, adminRole] },
                                 admin ? `${target.email} is no longer an admin.` : `${target.email} is now an admin.`,
                               )
                             }

@@ -134,4 +134,19 @@ describe("user management", () => {
     expect(await screen.findByText("bob@example.com is now an admin.")).toBeTruthy();
     expect(api.calls.find((c) => c.method === "PATCH")?.body).toEqual({ roles: ["admin"] });
   });
+
+  it("follows the admin role the API names at /api/meta", async () => {
+    const boss = { status: 200, body: { id: 1, email: "ada@example.com", roles: ["boss"] } };
+    const api = renderApp("/admin/users", {
+      "POST /api/auth/refresh": [tokens(1)],
+      "GET /api/auth/me": [boss],
+      "GET /api/meta": [{ body: { admin_role: "boss" } }],
+      "GET /api/auth/users": () => ({ body: users }),
+      "PATCH /api/auth/users/2": [{ body: { ...users.items[1], roles: ["boss"] } }],
+    });
+    expect(await screen.findByRole("link", { name: "Users" })).toBeTruthy();
+    fireEvent.click(await screen.findByRole("button", { name: "Make admin: bob@example.com" }));
+    expect(await screen.findByText("bob@example.com is now an admin.")).toBeTruthy();
+    expect(api.calls.find((c) => c.method === "PATCH")?.body).toEqual({ roles: ["boss"] });
+  });
 });

@@ -11,6 +11,11 @@ export interface Call {
 type Reply = { status?: number; body?: unknown; headers?: Record<string, string> };
 type Handler = (call: Call) => Reply | Promise<Reply>;
 
+/** What every signed-in page asks, answered unless a test's routes say otherwise. */
+const DEFAULT_ROUTES: Record<string, () => Reply[]> = {
+  "GET /api/meta": () => [{ body: { admin_role: "admin" } }],
+};
+
 /** A fetch that answers from `routes` ("POST /api/auth/refresh" -> handler or a queue of replies). */
 export function fakeFetch(routes: Record<string, Handler | Reply[]>) {
   const calls: Call[] = [];
@@ -25,7 +30,7 @@ export function fakeFetch(routes: Record<string, Handler | Reply[]>) {
     };
     calls.push(call);
     const key = `${call.method} ${input.split("?")[0]}`;
-    const route = routes[key];
+    const route = routes[key] ?? DEFAULT_ROUTES[key]?.();
     if (!route) throw new Error(`unexpected request: ${key}`);
     const reply = Array.isArray(route) ? route.shift() : await route(call);
     if (!reply) throw new Error(`no reply left for ${key}`);
