@@ -168,8 +168,19 @@ def test_an_env_file_that_is_not_utf8_is_a_settings_error(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_bytes(b"STACKKIT_ENV=test\nSECRET_KEY=\xff\xfe\n")
-    with pytest.raises(SettingsError, match="not UTF-8"):
+    with pytest.raises(SettingsError, match="not UTF-8") as refused:
         load_settings()
+    assert refused.value.problems == [(".env", "is not UTF-8 text")]
+
+
+def test_a_settings_error_lists_each_problem_as_data() -> None:
+    """What `stackkit check` reads, instead of parsing the message."""
+    with pytest.raises(SettingsError) as refused:
+        load_settings(env="test", trusted_proxies="proxy.local", cache_ttl=-1)
+    names = [name for name, _ in refused.value.problems]
+    assert sorted(names) == ["STACKKIT_CACHE_TTL", "STACKKIT_TRUSTED_PROXIES"]
+    for name, message in refused.value.problems:
+        assert f"  {name}: {message}" in str(refused.value)
 
 
 @pytest.mark.parametrize("env", ["development", "test"])

@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from stackkit.rates import PERIODS, parse_limits
 
-__all__ = ["Settings", "SettingsError", "load_settings"]
+__all__ = ["Settings", "SettingsError", "env_name", "load_settings"]
 
 logger = logging.getLogger("stackkit.settings")
 
@@ -42,7 +42,12 @@ _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+\Z")
 
 
 class SettingsError(Exception):
-    """Settings are invalid. The message names every bad field, one per line."""
+    """Settings are invalid. The message names every bad field, one per line;
+    `problems` lists them as (environment variable or file, message) pairs."""
+
+    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
 
 
 class Settings(BaseSettings):
@@ -371,9 +376,12 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         settings = Settings(**overrides)
     except ValidationError as error:
-        raise SettingsError(_describe(error)) from None
+        problems = _problems(error)
+        raise SettingsError(_describe(problems), problems) from None
     except UnicodeDecodeError:
-        raise SettingsError("Invalid settings: .env is not UTF-8 text.") from None
+        raise SettingsError(
+            "Invalid settings: .env is not UTF-8 text.", [(".env", "is not UTF-8 text")]
+        ) from None
     if settings.env == "development" and settings.secret_key.get_secret_value() in _GENERATED_KEYS:
         logger.warning(
             "SECRET_KEY is not set: using a random key for this process; "
@@ -382,18 +390,21 @@ def load_settings(**overrides: Any) -> Settings:
     return settings
 
 
-def _describe(error: ValidationError) -> str:
-    lines = []
+def _problems(error: ValidationError) -> list[tuple[str, str]]:
+    problems = []
     for item in error.errors(include_url=False, include_input=False):
         field = str(item["loc"][0]) if item["loc"] else ""
-        message = item["msg"].removeprefix("Value error, ")
-        lines.append(f"  {_setting_name(field)}: {message}")
-    count = len(lines)
+        problems.append((env_name(field), item["msg"].removeprefix("Value error, ")))
+    return problems
+
+
+def _describe(problems: list[tuple[str, str]]) -> str:
+    count = len(problems)
     heading = f"Invalid settings ({count} problem{'s' if count != 1 else ''}):"
-    return "\n".join([heading, *lines])
+    return "\n".join([heading, *(f"  {name}: {message}" for name, message in problems)])
 
 
-def _setting_name(field: str) -> str:
+def env_name(field: str) -> str:
     """The environment variable a user sets for `field` (which may already be an alias)."""
     info = Settings.model_fields.get(field)
     if info is None:

@@ -369,6 +369,13 @@ def test_check_warns_of_a_missing_secret_key_outside_production(project: DemoPro
     assert "warn  SECRET_KEY  not set" in result.output
 
 
+def test_check_names_an_env_file_that_is_not_utf8(project: DemoProject) -> None:
+    (project.root / ".env").write_bytes(b"STACKKIT_ENV=test\nSECRET_KEY=\xff\xfe\n")
+    result = invoke("check")
+    assert result.exit_code == 1
+    assert "FAIL  settings    .env: is not UTF-8 text" in result.output
+
+
 def test_check_fails_on_a_pending_migration(project: DemoProject) -> None:
     migrate(project)
     add_revision(project, "0002", "0001", "pass")

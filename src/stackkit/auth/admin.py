@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 
 from stackkit.auth.config import Auth
@@ -24,6 +24,7 @@ from stackkit.auth.users import UserService
 from stackkit.db.model import MAX_ID
 from stackkit.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from stackkit.errors import ProblemError
+from stackkit.http.pages import page_model
 from stackkit.http.routing import Controller
 
 __all__ = ["users_controller"]
@@ -56,16 +57,12 @@ def users_controller(auth: Auth) -> Controller:
     config = auth.config
     admin = config.admin_role
     api = Controller(f"{config.prefix}/users", tags=["users"], cache_ttl=0)
-    page_model = create_model(
-        f"{config.user_read.__name__}Page",
-        items=(list[config.user_read], ...),  # type: ignore[name-defined]
-        next_cursor=(str | None, None),
-    )
+    users_page = page_model(f"{config.user_read.__name__}Page", config.user_read)
 
     def users(request: Request) -> UserService[Any]:
         return auth.users(request.app.state.database)
 
-    @api.get("", name="admin_list_users", response=page_model, roles=[admin])
+    @api.get("", name="admin_list_users", response=users_page, roles=[admin])
     async def list_users(request: Request, query: UserListQuery) -> dict[str, Any]:
         """List the users, by id."""
         filters = {"email__contains": query.email} if query.email else {}

@@ -120,9 +120,7 @@ def _load_settings() -> tuple[Settings | None, list[tuple[str, str]]]:
     try:
         return load_settings(), []
     except SettingsError as error:
-        lines = str(error).splitlines()[1:]  # under "Invalid settings (N problems):"
-        problems = [line.strip().partition(": ") for line in lines if line.strip()]
-        return None, [(name, message) for name, _, message in problems]
+        return None, error.problems
     finally:
         logger.disabled = disabled
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from pydantic import SecretStr
 
-from stackkit.settings import Settings, SettingsError, load_settings
+from stackkit.settings import Settings, SettingsError, env_name, load_settings
 
 __all__ = ["settings_command"]
 
@@ -40,9 +40,8 @@ def settings_command() -> None:
 def describe(settings: Settings) -> list[tuple[str, str]]:
     """Each setting as its environment variable name and a printable value."""
     rows = []
-    for field, info in Settings.model_fields.items():
-        name = info.validation_alias if isinstance(info.validation_alias, str) else None
-        name = name or f"STACKKIT_{field.upper()}"
+    for field in Settings.model_fields:
+        name = env_name(field)
         value = getattr(settings, field)
         if field == "secret_key":
             shown = _HIDDEN if "secret_key" in settings.model_fields_set else "(generated)"

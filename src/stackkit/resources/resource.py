@@ -42,6 +42,7 @@ from stackkit.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from stackkit.db.service import Service
 from stackkit.errors import FieldError, ProblemError, ValidationProblem, field_error
 from stackkit.http.conditional import ANY, EntityTag, none_match, parse_entity_tags
+from stackkit.http.pages import page_model
 from stackkit.http.routing import Controller, admin_role_of, check_access
 
 __all__ = ["ACTIONS", "OWNER_COLUMN", "IdPath", "Resource", "etag_for"]
@@ -164,11 +165,7 @@ class Resource:
         self.sortable = repository.sort_fields()
         self.default_sort = repository.default_sort
         self.list_query = _list_query_model(name, filter_operators, self.sortable)
-        self.page_model = create_model(
-            f"{_camel(name)}Page",
-            items=(list[read], ...),  # type: ignore[valid-type]
-            next_cursor=(str | None, None),
-        )
+        self.page_model = page_model(f"{_camel(name)}Page", read)
         self._read = TypeAdapter(read)
         self.controller = self._build_controller()
 
