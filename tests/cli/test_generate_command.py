@@ -6,6 +6,7 @@ test_generated_project.py, in processes of their own.
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 import click
@@ -14,9 +15,16 @@ from click.testing import CliRunner
 from pydantic import BaseModel, ValidationError
 
 from stackkit.cli import cli
-from stackkit.cli.codegen import Names, layer_blocks, model_block, schema_block, table_names
+from stackkit.cli.codegen import (
+    OVERRIDES,
+    Names,
+    layer_blocks,
+    model_block,
+    schema_block,
+    table_names,
+)
 from stackkit.cli.fields import parse_field
-from stackkit.cli.generate import add_imports
+from stackkit.cli.generate import add_imports, sort_imports
 from stackkit.cli.new import create_project
 
 
@@ -104,6 +112,36 @@ def test_add_imports_wraps_long_lines() -> None:
     assert "from module import (\n" in result
     assert all(len(line) <= 100 for line in result.splitlines())
     compile(result, "m.py", "exec")
+
+
+def test_add_imports_sorts_as_isort_and_keeps_the_users_comments() -> None:
+    """Sections in isort's order, the project's package last; a comment stays on its
+    import; the result is what ruff's own import check accepts as it is."""
+    source = (
+        "from __future__ import annotations\n\n"
+        "from shop.models import Task  # the table\n"
+        "import json\n"
+        "from stackkit import Controller\n\n"
+        "X = 1\n"
+    )
+    result = add_imports(
+        source, {"decimal": {"Decimal"}, "pydantic": {"BaseModel"}}, first_party="shop"
+    )
+    assert result == (
+        "from __future__ import annotations\n\n"
+        "import json\n"
+        "from decimal import Decimal\n\n"
+        "from pydantic import BaseModel\n"
+        "from stackkit import Controller\n\n"
+        "from shop.models import Task  # the table\n\n"
+        "X = 1\n"
+    )
+    assert sort_imports(result, first_party="shop") == result
+
+
+def test_add_imports_refuses_a_module_that_is_not_python_in_one_line() -> None:
+    with pytest.raises(click.ClickException, match=r"^line 2: invalid syntax; fix it first$"):
+        add_imports("import os\ndef (:\n", {"os": {"path"}})
 
 
 def test_generate_refuses_bad_input_in_one_line(project: Path) -> None:
@@ -248,3 +286,33 @@ def test_unique_means_unique_per_owner_unless_global(declared_table: bool) -> No
     assert lines.index('    __table_args__ = (UniqueConstraint("name", "owner_id"),)') == (
         5 if declared_table else 3
     )
+
+
+def test_a_project_template_replaces_stackkits_own(project: Path) -> None:
+    """A project may copy a resource template into .stackkit/templates/resource/ and
+    change it: `generate resource` writes what it says, and says it used it."""
+    overrides = project / OVERRIDES
+    overrides.mkdir(parents=True)
+    stock = files("stackkit").joinpath("templates", "resource", "service.py.jinja").read_text()
+    (overrides / "service.py.jinja").write_text(
+        stock.replace('go here."""', 'go here (our house style)."""')
+    )
+    result = CliRunner().invoke(cli, ["generate", "resource", "Task", "title:str"])
+    assert result.exit_code == 0, result.output
+    assert "Used the project's own .stackkit/templates/resource/service.py.jinja" in result.output
+    services = (project / "shop" / "services.py").read_text()
+    assert '"""Rules about tasks go here (our house style)."""' in services
+    repositories = (project / "shop" / "repositories.py").read_text()
+    assert "class TaskRepository(Repository[Task]):" in repositories  # stackkit's own
+
+
+def test_a_project_template_that_does_not_render_is_one_line(project: Path) -> None:
+    overrides = project / OVERRIDES
+    overrides.mkdir(parents=True)
+    (overrides / "model.py.jinja").write_text("class {{ modle }}(Model):\n")
+    result = CliRunner().invoke(cli, ["generate", "resource", "Task", "title:str"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: .stackkit/templates/resource/model.py.jinja does not render: 'modle' is undefined"
+    )
+    assert "class Task" not in (project / "shop" / "models.py").read_text()

@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
-from importlib.resources import as_file
+from importlib.resources import as_file, files
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -22,6 +22,7 @@ from click.testing import CliRunner, Result
 
 from stackkit.__about__ import __version__
 from stackkit.cli import cli
+from stackkit.cli.codegen import OVERRIDES
 from stackkit.cli.new import TEMPLATE, create_project
 from stackkit.cli.record import BASE, RECORD
 from stackkit.cli.upgrade import plan_upgrade
@@ -161,6 +162,26 @@ def test_upgrade_updates_merges_adds_removes_and_reports_a_conflict(project: Pat
     again = _stackkit("upgrade")
     assert again.exit_code == 0, again.output
     assert "Up to date" in again.output
+
+
+def test_upgrade_regenerates_resources_from_the_projects_own_templates(project: Path) -> None:
+    """A resource template the project keeps in .stackkit/templates/resource/ is the one
+    upgrade generates its resources from again; stackkit's own serve the others."""
+    overrides = project / OVERRIDES
+    overrides.mkdir(parents=True)
+    stock = files("stackkit").joinpath("templates", "resource", "service.py.jinja").read_text()
+    (overrides / "service.py.jinja").write_text(
+        stock.replace('go here."""', 'go here (our house style)."""')
+    )
+    _commit(project, "our service template")
+
+    result = _stackkit("upgrade")
+
+    services = (project / "shop" / "services.py").read_text()
+    assert '"""Rules about items go here (our house style)."""' in services
+    assert "CONFLICT  shop/services.py" not in result.output
+    schemas = (project / "shop" / "schemas.py").read_text()
+    assert "stock: int = Field(ge=-2_147_483_648, le=2_147_483_647)" in schemas
 
 
 def test_dry_run_shows_the_diff_and_writes_nothing(project: Path) -> None:

@@ -1,7 +1,10 @@
 """The code `stackkit generate resource` writes into a project's layer modules.
 
 Each function returns source text; `generate.py` places it. Imports a block needs
-are returned apart, so that they can join the module's import lines.
+are returned apart, so that they can join the module's import lines. The text
+comes from the templates of `stackkit/templates/resource/`, which a project may
+override one by one (`Templates`); this module works out what varies with the
+fields (types, constraints, lines wrapped at the project's line length).
 """
 
 from __future__ import annotations
@@ -10,6 +13,13 @@ import ast
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import click
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
 
 from stackkit.cli.fields import FieldSpec
 from stackkit.cli.naming import plural, singular
@@ -17,7 +27,9 @@ from stackkit.db.model import table_name_for
 
 __all__ = [
     "MAX_LINE",
+    "OVERRIDES",
     "Names",
+    "Templates",
     "layer_blocks",
     "model_block",
     "schema_block",
@@ -45,6 +57,49 @@ MAX_LINE = 100
 
 Imports = dict[str, set[str]]
 """module -> names, for `from module import names`."""
+
+OVERRIDES = Path(".stackkit", "templates", "resource")
+"""Where in a project its own versions of the resource templates go."""
+TEMPLATE_NAMES = (
+    "model.py.jinja", "schemas.py.jinja", "repository.py.jinja", "service.py.jinja",
+    "controller.py.jinja", "test.py.jinja",
+)  # fmt: skip
+
+
+class Templates:
+    """The resource templates: a project's own (under `OVERRIDES` in `root`) where it
+    has one, else stackkit's. Rendered sandboxed and strict, like `stackkit new`'s."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.overrides = root / OVERRIDES if root is not None else None
+        self._environment = SandboxedEnvironment(
+            undefined=StrictUndefined,
+            keep_trailing_newline=True,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def overridden(self) -> list[str]:
+        """The templates the project has its own version of."""
+        if self.overrides is None:
+            return []
+        return [name for name in TEMPLATE_NAMES if (self.overrides / name).is_file()]
+
+    def render(self, name: str, **context: Any) -> str:
+        """Raises `click.ClickException` when the project's own template does not render."""
+        if self.overrides is None or not (self.overrides / name).is_file():
+            text = files("stackkit").joinpath("templates", "resource", name).read_text("utf-8")
+            return self._environment.from_string(text).render(context)
+        where = (OVERRIDES / name).as_posix()
+        try:
+            text = (self.overrides / name).read_text(encoding="utf-8")
+            return self._environment.from_string(text).render(context)
+        except (OSError, UnicodeDecodeError, TemplateError) as error:
+            raise click.ClickException(f"{where} does not render: {error}") from None
+
+
+DEFAULT_TEMPLATES = Templates()
 
 
 @dataclass(frozen=True)
@@ -101,7 +156,10 @@ def table_names(models_source: str) -> dict[str, str]:
 
 
 def model_block(
-    names: Names, fields: list[FieldSpec], tables: Mapping[str, str] | None = None
+    names: Names,
+    fields: list[FieldSpec],
+    tables: Mapping[str, str] | None = None,
+    templates: Templates = DEFAULT_TEMPLATES,
 ) -> tuple[str, Imports]:
     """The model class; `tables` gives the table of each model a reference may name
     (default: `Model`'s name for it)."""
@@ -110,10 +168,7 @@ def model_block(
         "sqlalchemy.orm": {"Mapped", "mapped_column"},
         "stackkit.db": {"owner_column"},
     }
-    doc = f'    """{names.model} rows; each belongs to the user who created it."""'
-    lines = [f"class {names.model}(Model):", doc, ""]
-    if names.table_declared:
-        lines.extend([f'    __tablename__ = "{names.plural}"', ""])
+    columns = []
     for spec in fields:
         python = _python_type(spec, imports, for_model=True)
         annotation = f"{python} | None" if spec.optional else python
@@ -140,27 +195,33 @@ def model_block(
         if len(line) > MAX_LINE:
             wrapped = "".join(f"        {argument},\n" for argument in arguments)
             line = f"    {spec.name}: Mapped[{annotation}] = mapped_column(\n{wrapped}    )"
-        lines.append(line)
-    lines.append("    owner_id: Mapped[int] = owner_column()")
+        columns.append(line)
+    table_args = ""
     per_owner = [spec.name for spec in fields if spec.unique and not spec.unique_global]
     if per_owner:
         # Unique among one owner's rows: another user's 409 would tell what they have.
         imports.setdefault("sqlalchemy", set()).add("UniqueConstraint")
         constraints = [f'UniqueConstraint("{name}", "owner_id"),' for name in per_owner]
-        line = f"    __table_args__ = ({' '.join(constraints)})"
-        if len(line) > MAX_LINE:
+        table_args = f"    __table_args__ = ({' '.join(constraints)})"
+        if len(table_args) > MAX_LINE:
             listed = "".join(f"        {constraint}\n" for constraint in constraints)
-            line = f"    __table_args__ = (\n{listed}    )"
-        at = 5 if names.table_declared else 3  # after the docstring (and __tablename__)
-        lines[at:at] = [line, ""]
-    return "\n".join(lines) + "\n", imports
+            table_args = f"    __table_args__ = (\n{listed}    )"
+    text = templates.render(
+        "model.py.jinja",
+        model=names.model,
+        plural=names.plural,
+        table_declared=names.table_declared,
+        table_args=table_args,
+        columns=columns,
+    )
+    return text, imports
 
 
-def schema_block(names: Names, fields: list[FieldSpec]) -> tuple[str, Imports]:
+def schema_block(
+    names: Names, fields: list[FieldSpec], templates: Templates = DEFAULT_TEMPLATES
+) -> tuple[str, Imports]:
     imports: Imports = {"pydantic": {"BaseModel"}, "datetime": {"datetime"}}
-    create = [f"class {names.model}In(BaseModel):", f'    """A new {names.singular}."""', ""]
-    patch_doc = '    """The fields to change; the others stay as they are."""'
-    patch = [f"class {names.model}Patch(BaseModel):", patch_doc, ""]
+    create, patch = [], []
     for spec in fields:
         python = _python_type(spec, imports, for_model=False)
         constraint = _constraint(spec)
@@ -178,23 +239,19 @@ def schema_block(names: Names, fields: list[FieldSpec]) -> tuple[str, Imports]:
         patch_value = f" = Field(default=None{', ' + constraint if constraint else ''})"
         imports["pydantic"].add("Field")
         patch.append(f"    {spec.name}: {annotation}{patch_value}")
-    if not fields:
-        create.append("    pass")
-        patch.append("    pass")
-    read = [
-        f"class {names.model}Out({names.model}In):",
-        f'    """A {names.singular} as the API shows it."""',
-        "",
-        "    id: int",
-        "    owner_id: int",
-        "    version: int",
-        "    created_at: datetime",
-        "    updated_at: datetime",
-    ]
-    return "\n\n\n".join("\n".join(block) for block in (create, patch, read)) + "\n", imports
+    text = templates.render(
+        "schemas.py.jinja",
+        model=names.model,
+        singular=names.singular,
+        create=create,
+        patch=patch,
+    )
+    return text, imports
 
 
-def layer_blocks(names: Names, fields: list[FieldSpec]) -> dict[str, tuple[str, Imports]]:
+def layer_blocks(
+    names: Names, fields: list[FieldSpec], templates: Templates = DEFAULT_TEMPLATES
+) -> dict[str, tuple[str, Imports]]:
     """The repository, service and controller blocks, by module name."""
     listed = [f'"{s.name}"' for s in fields if s.unique or s.index]
     columns = ", ".join([*listed, '"created_at"'])
@@ -203,26 +260,10 @@ def layer_blocks(names: Names, fields: list[FieldSpec]) -> dict[str, tuple[str, 
     if len(lines[0]) > MAX_LINE:  # one column a line, as ruff formats it
         columns = "".join(f"        {column},\n" for column in [*listed, '"created_at"'])
         lines = [f"    {attribute} = (\n{columns}    )" for attribute in ("filterable", "sortable")]
-    repository = (
-        f"class {names.model}Repository(Repository[{names.model}]):\n"
-        f"    model = {names.model}\n" + "".join(f"{line}\n" for line in lines)
-    )
-    service = (
-        f"class {names.model}Service(Service[{names.model}]):\n"
-        f'    """Rules about {names.plural} go here."""\n\n'
-        f"    repository = {names.model}Repository\n"
-    )
-    model = names.model
-    controller = (
-        f"{names.plural} = Resource(\n"
-        f'    "{names.plural}",\n'
-        f"    service={model}Service,\n"
-        f"    create={model}In,\n"
-        f"    update={model}Patch,\n"
-        f"    read={model}Out,\n"
-        f")\n"
-        f"resources.append({names.plural})\n"
-    )
+    context = {"model": names.model, "plural": names.plural}
+    repository = templates.render("repository.py.jinja", lines=lines, **context)
+    service = templates.render("service.py.jinja", **context)
+    controller = templates.render("controller.py.jinja", **context)
     return {
         "repositories": (repository, {"stackkit.db": {"Repository"}}),
         "services": (service, {"stackkit.db": {"Service"}}),
@@ -230,7 +271,9 @@ def layer_blocks(names: Names, fields: list[FieldSpec]) -> dict[str, tuple[str, 
     }
 
 
-def test_module(names: Names, fields: list[FieldSpec], package: str) -> str:
+def test_module(
+    names: Names, fields: list[FieldSpec], package: str, *, templates: Templates
+) -> str:
     """tests/test_<plural>.py: CRUD through the API, and rows staying their owner's."""
     values, helpers = [], []
     for spec in fields:
@@ -255,15 +298,11 @@ def test_module(names: Names, fields: list[FieldSpec], package: str) -> str:
     reference = next(
         (s for s in fields if s.kind == "ref" and s.target not in ("User", names.model)), None
     )
-    reference_test = ""
-    if reference is not None:
-        target = Names(reference.target or "")
-        reference_test = _REFERENCE_TEST.format(
-            plural=names.plural, singular=names.singular, field=reference.name,
-            target=target.singular,
-        )  # fmt: skip
-    return _TEST_MODULE.format(
-        reference_test=reference_test,
+    return templates.render(
+        "test.py.jinja",
+        reference=None
+        if reference is None
+        else {"field": reference.name, "target": Names(reference.target or "").singular},
         plural=names.plural,
         singular=names.singular,
         standard="\n".join(standard),
@@ -314,77 +353,3 @@ def _sample(spec: FieldSpec) -> str:
         "uuid": "str(uuid.uuid4())",
         "enum": f'"{spec.choices[0] if spec.choices else ""}"',
     }[spec.kind]
-
-
-_TEST_MODULE = '''"""The {plural} resource through the API; rows stay their owner's."""
-
-from __future__ import annotations
-
-{standard}
-from typing import Any
-
-from starlette.testclient import TestClient{first_party}
-
-_serial = itertools.count(1)
-
-
-def new_{singular}(client: TestClient, headers: dict[str, str]) -> dict[str, Any]:
-    """The body of a new {singular}; the rows it refers to are the signed-in user's."""
-    body: dict[str, Any] = {{}}
-{values}
-    return body
-
-
-def create_{singular}(client: TestClient, headers: dict[str, str]) -> Any:
-    """A new {singular} of the signed-in user, as the API answers it."""
-    response = client.post("/api/{plural}", json=new_{singular}(client, headers), headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def test_{plural}_through_the_api(client: TestClient, sign_in: Any) -> None:
-    headers = sign_in("ada@example.com")
-    row = create_{singular}(client, headers)
-    url = f"/api/{plural}/{{row['id']}}"
-    assert client.get(url, headers=headers).json() == row
-    listed = client.get("/api/{plural}", headers=headers).json()["items"]
-    assert [item["id"] for item in listed] == [row["id"]]
-    if_match = {{**headers, "If-Match": f'"{{row["version"]}}"'}}
-    changed = client.patch(url, json={change}, headers=if_match)
-    assert changed.status_code == 200, changed.text
-    assert changed.json()["version"] == row["version"] + 1
-    stale = client.patch(url, json={{}}, headers=if_match)
-    assert stale.status_code == 412
-    assert client.delete(url, headers=headers).status_code == 204
-    assert client.get(url, headers=headers).status_code == 404
-
-
-def test_{plural}_belong_to_their_creator(client: TestClient, sign_in: Any) -> None:
-    ada, bob = sign_in("ada@example.com"), sign_in("bob@example.com")
-    row = create_{singular}(client, ada)
-    assert client.get(f"/api/{plural}/{{row['id']}}", headers=bob).status_code == 404
-    assert client.get("/api/{plural}", headers=bob).json()["items"] == []
-
-
-{reference_test}def test_{plural}_need_a_signed_in_user(client: TestClient) -> None:
-    assert client.get("/api/{plural}").status_code == 401
-
-
-def test_{plural}_are_described(client: TestClient, sign_in: Any) -> None:
-    meta = client.get("/api/meta/resources", headers=sign_in("ada@example.com")).json()
-    assert "{plural}" in str(meta)
-    assert "/api/{plural}" in client.get("/api/openapi.json").json()["paths"]
-'''
-
-_REFERENCE_TEST = (
-    ("def test_{plural}_refer_only_to_own_rows(client: TestClient, sign_in: Any) -> None:\n")
-    + """    ada, bob = sign_in("ada@example.com"), sign_in("bob@example.com")
-    body = new_{singular}(client, bob)
-    body["{field}"] = create_{target}(client, ada)["id"]
-    response = client.post("/api/{plural}", json=body, headers=bob)
-    assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "{field}"
-
-
-"""
-)

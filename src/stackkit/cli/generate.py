@@ -18,12 +18,15 @@ from pathlib import Path, PurePosixPath
 import click
 from rich.console import Console
 from rich.markup import escape
+from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
 from sqlalchemy.exc import SQLAlchemyError
 
 from stackkit.cli.codegen import (
     MAX_LINE,
+    OVERRIDES,
     Imports,
     Names,
+    Templates,
     layer_blocks,
     model_block,
     schema_block,
@@ -38,7 +41,7 @@ from stackkit.cli.project import Project, find_project
 from stackkit.cli.record import BASE, RECORD, ProjectRecord, ResourceRecord
 from stackkit.db.migrations import MigrationError, alembic_config, revision, upgrade
 
-__all__ = ["add_imports", "generate_group", "replay_resource", "resource_files"]
+__all__ = ["add_imports", "generate_group", "replay_resource", "resource_files", "sort_imports"]
 
 _MODEL_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*\Z")
 _LAYERS = ("models", "schemas", "repositories", "services", "controllers")
@@ -121,7 +124,8 @@ def resource_command(name: str, fields: tuple[str, ...]) -> None:
         raise click.ClickException(f"{test_path.relative_to(project.root)} already exists")
 
     _refuse_pending_changes(project)
-    files = resource_files(project.package, sources, names, specs)
+    templates = Templates(project.root)
+    files = resource_files(project.package, sources, names, specs, templates)
     changed = {project.root.joinpath(*path.parts): text for path, text in files.items()}
     written = _write_all(changed)
     migration = None
@@ -141,13 +145,15 @@ def resource_command(name: str, fields: tuple[str, ...]) -> None:
         ) from None
     console = Console(highlight=False)
     try:
-        _record(project, name, fields)
+        _record(project, name, fields, templates)
     except (click.ClickException, OSError, UnicodeDecodeError) as error:
         message = error.format_message() if isinstance(error, click.ClickException) else error
         console.print(
             f"[yellow]Warning:[/yellow] {names.plural} was added, but not to the project's "
             f"record ({message}): `stackkit upgrade` will not regenerate it."
         )
+    for template in templates.overridden():
+        console.print(f"Used the project's own {OVERRIDES.as_posix()}/{template}")
     console.print(f"[green]Added[/green] {names.plural} ({names.model}):")
     for path in [*changed, *([migration] if migration else [])]:
         console.print(f"  {path.relative_to(project.root)}")
@@ -161,49 +167,55 @@ def resource_command(name: str, fields: tuple[str, ...]) -> None:
 def add_imports(source: str, imports: Imports, *, first_party: str = "") -> str:
     """`source` with `from module import name` for each name it does not import yet.
 
-    The module's leading block of imports is written again, grouped and sorted as
-    isort (and ruff) order them: `__future__`, the standard library, third-party
-    packages, then `first_party` (the project's package). Imports that are not
-    plain (`as` names, relative imports) are kept as they are, after their group.
+    The new lines go after the module's leading block of imports, then ruff's import
+    sorting (isort's rules: `__future__`, the standard library, third-party packages,
+    then `first_party`, the project's package) merges and orders the block, as the
+    project's own `ruff check` would.
+
+    Raises:
+        click.ClickException: the module has no imports, is not valid Python, or ruff
+            cannot run.
     """
-    tree = ast.parse(source)
-    block = _leading_imports(tree)
+    try:
+        block = _leading_imports(ast.parse(source))
+    except SyntaxError as error:
+        raise click.ClickException(f"line {error.lineno}: {error.msg}; fix it first") from None
     if not block:
         raise click.ClickException("the module has no imports to add to")
-    first, last = block[0].lineno - 1, block[-1].end_lineno or block[-1].lineno
-    if any("#" in line for line in source.splitlines()[first:last]):
-        return _append_imports(source, block, imports)  # keep the user's comments as written
-    wanted: dict[str, set[str]] = {}
-    plain_imports: set[str] = set()
-    kept: list[str] = []
-    lines = source.splitlines()
-    for node in block:
-        if (
-            isinstance(node, ast.ImportFrom)
-            and node.module
-            and node.level == 0
-            and all(alias.asname is None for alias in node.names)
-        ):
-            wanted.setdefault(node.module, set()).update(a.name for a in node.names)
-        elif isinstance(node, ast.Import) and all(a.asname is None for a in node.names):
-            plain_imports.update(alias.name for alias in node.names)
-        else:
-            kept.extend(lines[node.lineno - 1 : node.end_lineno])
-    for module, names in imports.items():
-        wanted.setdefault(module, set()).update(names)
-    groups: dict[int, list[str]] = {}
-    for module in plain_imports:
-        groups.setdefault(_group(module, first_party), []).append(f"import {module}")
-    for module, names in wanted.items():
-        ordered = sorted(names, key=lambda n: (not n.isupper(), not n[:1].isupper(), n))
-        groups.setdefault(_group(module, first_party), []).append(_from_import(module, ordered))
-    rendered = ["\n".join(sorted(groups[group], key=_import_sort_key)) for group in sorted(groups)]
-    text = "\n\n".join(rendered) + ("\n" + "\n".join(kept) if kept else "")
-    return "\n".join([*lines[:first], *text.splitlines(), *lines[last:]]) + "\n"
+    return sort_imports(_append_imports(source, block, imports), first_party=first_party)
+
+
+def sort_imports(source: str, *, first_party: str = "") -> str:
+    """`source` with its imports grouped, merged and sorted by ruff (isort's rules, the
+    generated project's line length), whatever ruff configuration is around."""
+    known = f"lint.isort.known-first-party = [{first_party!r}]" if first_party else ""
+    command = [
+        _ruff(), "check", "--isolated", "--select", "I", "--fix", "--exit-zero", "--quiet",
+        "--line-length", str(MAX_LINE), "--target-version", "py311",
+        "--config", "src = []", *(["--config", known] if known else []),
+        "--stdin-filename", "generated.py", "-",
+    ]  # fmt: skip
+    # ruff, as installed with stackkit, on text stackkit wrote: no outside input runs.
+    done = subprocess.run(  # noqa: S603
+        command, input=source, capture_output=True, text=True, timeout=60, check=False
+    )
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise click.ClickException(f"cannot sort the imports with ruff: {why}")
+    return done.stdout
+
+
+def _ruff() -> str:
+    try:
+        return str(find_ruff_bin())
+    except FileNotFoundError:
+        raise click.ClickException(
+            "ruff is not installed (stackkit needs it to sort imports): pip install ruff"
+        ) from None
 
 
 def _append_imports(source: str, block: list[ast.stmt], imports: Imports) -> str:
-    """Add only the missing names, as lines after the import block, touching nothing else."""
+    """Add only the missing names, as lines after the import block."""
     present = {
         (node.module, alias.name)
         for node in block
@@ -232,21 +244,6 @@ def _leading_imports(tree: ast.Module) -> list[ast.stmt]:
     return block
 
 
-def _group(module: str, first_party: str) -> int:
-    top = module.partition(".")[0]
-    if top == "__future__":
-        return 0
-    if top in sys.stdlib_module_names:
-        return 1
-    return 3 if first_party and top == first_party else 2
-
-
-def _import_sort_key(line: str) -> tuple[str, int]:
-    # isort's default: by module name, `import x` before `from x import ...`.
-    module = line.split()[1]
-    return module.lower(), 0 if line.startswith("import ") else 1
-
-
 def _from_import(module: str, names: list[str]) -> str:
     line = f"from {module} import {', '.join(names)}"
     if len(line) <= MAX_LINE:
@@ -255,47 +252,58 @@ def _from_import(module: str, names: list[str]) -> str:
 
 
 def resource_files(
-    package: str, sources: dict[str, str], names: Names, specs: list[FieldSpec]
+    package: str,
+    sources: dict[str, str],
+    names: Names,
+    specs: list[FieldSpec],
+    templates: Templates,
 ) -> dict[PurePosixPath, str]:
     """What `generate resource` writes, by path in the project: the layer modules of
     `package` (given their current `sources`, by layer) with the resource added, and its
-    test module. Pure: `stackkit upgrade` replays it on a fresh render."""
+    test module, from `templates`. Pure: `stackkit upgrade` replays it on a fresh render."""
     files = {
         PurePosixPath(package, f"{layer}.py"): text
-        for layer, text in _new_sources(package, names, specs, sources).items()
+        for layer, text in _new_sources(package, names, specs, sources, templates).items()
     }
-    files[PurePosixPath("tests", f"test_{names.plural}.py")] = test_module(names, specs, package)
+    test_path = PurePosixPath("tests", f"test_{names.plural}.py")
+    files[test_path] = test_module(names, specs, package, templates=templates)
     return files
 
 
-def replay_resource(root: Path, package: str, resource: ResourceRecord) -> None:
-    """Write into the project at `root` what generating `resource` wrote (no migration)."""
+def replay_resource(
+    root: Path, package: str, resource: ResourceRecord, templates: Templates
+) -> None:
+    """Write into the project at `root` what generating `resource` wrote (no migration),
+    from `templates` (those of the project the resource belongs to)."""
     sources = {layer: _read(root / package / f"{layer}.py") for layer in _LAYERS}
-    files = resource_files(
-        package, sources, Names.parse(resource.name), parse_fields(tuple(resource.fields))
-    )
+    names, specs = Names.parse(resource.name), parse_fields(tuple(resource.fields))
+    files = resource_files(package, sources, names, specs, templates)
     for path, text in files.items():
         root.joinpath(*path.parts).write_text(text, encoding="utf-8")
 
 
-def _record(project: Project, name: str, fields: tuple[str, ...]) -> None:
+def _record(project: Project, name: str, fields: tuple[str, ...], templates: Templates) -> None:
     """Add the resource to the project's record, and what stackkit wrote to its base
     (the same generation, replayed on the base's files)."""
     if not (project.root / RECORD).is_file():
         return  # a project from before records were kept: nothing to upgrade from
     record = ProjectRecord.load(project.root)
     resource = ResourceRecord(name, list(fields))
-    replay_resource(project.root / BASE, project.package, resource)
+    replay_resource(project.root / BASE, project.package, resource, templates)
     record.resources.append(resource)
     record.save(project.root)
 
 
 def _new_sources(
-    package: str, names: Names, specs: list[FieldSpec], sources: dict[str, str]
+    package: str,
+    names: Names,
+    specs: list[FieldSpec],
+    sources: dict[str, str],
+    templates: Templates,
 ) -> dict[str, str]:
-    model, model_imports = model_block(names, specs, table_names(sources["models"]))
-    schemas, schema_imports = schema_block(names, specs)
-    blocks = layer_blocks(names, specs)
+    model, model_imports = model_block(names, specs, table_names(sources["models"]), templates)
+    schemas, schema_imports = schema_block(names, specs, templates)
+    blocks = layer_blocks(names, specs, templates)
     schema_names = [f"{names.model}In", f"{names.model}Out", f"{names.model}Patch"]
     extra: dict[str, Imports] = {
         "models": model_imports,

@@ -32,6 +32,7 @@ import click
 from packaging.version import InvalidVersion, Version
 
 from stackkit.__about__ import __version__
+from stackkit.cli.codegen import Templates
 from stackkit.cli.generate import replay_resource
 from stackkit.cli.new import check_name, create_project
 from stackkit.cli.project import find_project
@@ -72,7 +73,7 @@ def upgrade_command(dry_run: bool, allow_dirty: bool) -> None:
     git = _git()
     if not allow_dirty:
         _refuse_uncommitted_changes(git, root)
-    theirs = render_project(record)
+    theirs = render_project(record, Templates(root))
     labels = ("yours", f"stackkit {record.stackkit_version}", f"stackkit {__version__}")
     paths = set(base) | set(theirs)
     yours = snapshot_of(root, paths)
@@ -103,9 +104,10 @@ def upgrade_command(dry_run: bool, allow_dirty: bool) -> None:
         )
 
 
-def render_project(record: ProjectRecord) -> Files:
+def render_project(record: ProjectRecord, templates: Templates) -> Files:
     """The project as the installed stackkit writes it from `record`: `stackkit new`
-    with the same answers, then each recorded resource generated again.
+    with the same answers, then each recorded resource generated again from
+    `templates` (stackkit's, and the project's own where it has them).
 
     Raises:
         click.ClickException: the record's answers or resources no longer generate.
@@ -119,7 +121,7 @@ def render_project(record: ProjectRecord) -> Files:
         create_project(target, record.name, database=record.database)
         for resource in record.resources:
             try:
-                replay_resource(target, package, resource)
+                replay_resource(target, package, resource, templates)
             except click.ClickException as error:
                 raise click.ClickException(
                     f"the recorded resource {resource.name} ({' '.join(resource.fields)}) "

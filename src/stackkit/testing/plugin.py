@@ -36,6 +36,9 @@ from stackkit.testing.services import (
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+# The store contract suite's asserts explain their failures like a test module's.
+pytest.register_assert_rewrite("stackkit.testing.stores")
+
 __all__ = [
     "postgres_replication",
     "postgres_server_url",
