@@ -6,7 +6,6 @@ test_generated_project.py, in processes of their own.
 
 from __future__ import annotations
 
-from importlib.resources import files
 from pathlib import Path
 
 import click
@@ -286,24 +285,6 @@ def test_unique_means_unique_per_owner_unless_global(declared_table: bool) -> No
     assert lines.index('    __table_args__ = (UniqueConstraint("name", "owner_id"),)') == (
         5 if declared_table else 3
     )
-
-
-def test_a_project_template_replaces_stackkits_own(project: Path) -> None:
-    """A project may copy a resource template into .stackkit/templates/resource/ and
-    change it: `generate resource` writes what it says, and says it used it."""
-    overrides = project / OVERRIDES
-    overrides.mkdir(parents=True)
-    stock = files("stackkit").joinpath("templates", "resource", "service.py.jinja").read_text()
-    (overrides / "service.py.jinja").write_text(
-        stock.replace('go here."""', 'go here (our house style)."""')
-    )
-    result = CliRunner().invoke(cli, ["generate", "resource", "Task", "title:str"])
-    assert result.exit_code == 0, result.output
-    assert "Used the project's own .stackkit/templates/resource/service.py.jinja" in result.output
-    services = (project / "shop" / "services.py").read_text()
-    assert '"""Rules about tasks go here (our house style)."""' in services
-    repositories = (project / "shop" / "repositories.py").read_text()
-    assert "class TaskRepository(Repository[Task]):" in repositories  # stackkit's own
 
 
 def test_a_project_template_that_does_not_render_is_one_line(project: Path) -> None:

@@ -14,11 +14,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.resources import files
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 
+from stackkit.cli.codegen import OVERRIDES
 from stackkit.cli.new import create_project
 from stackkit.testing import delete_keys, find_free_port, unique_key_prefix, wait_until
 
@@ -352,3 +354,23 @@ def test_generate_refuses_models_that_differ_from_the_migrations(
     assert result.returncode == 1
     assert "the models differ from the migrations already" in result.stderr
     assert "class Note" not in models.read_text()
+
+
+def test_a_project_template_replaces_stackkits_own(tmp_path: Path) -> None:
+    """A project may copy a resource template into .stackkit/templates/resource/ and
+    change it: `generate resource` writes what it says, and says it used it."""
+    root = tmp_path / "shop"
+    create_project(root, "shop")
+    overrides = root / OVERRIDES
+    overrides.mkdir(parents=True)
+    stock = files("stackkit").joinpath("templates", "resource", "service.py.jinja").read_text()
+    (overrides / "service.py.jinja").write_text(
+        stock.replace('go here."""', 'go here (our house style)."""')
+    )
+    result = _run(root, "-m", "stackkit", "generate", "resource", "Task", "title:str")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Used the project's own .stackkit/templates/resource/service.py.jinja" in result.stdout
+    services = (root / "shop" / "services.py").read_text()
+    assert '"""Rules about tasks go here (our house style)."""' in services
+    repositories = (root / "shop" / "repositories.py").read_text()
+    assert "class TaskRepository(Repository[Task]):" in repositories  # stackkit's own

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -154,3 +157,27 @@ def test_never_more_than_a_burst_plus_the_steady_rate_in_any_span(
             assert last - first + 1 <= count + span / rate.interval + 1e-6
             if span < rate.interval - 1e-6:
                 assert last - first + 1 <= count
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    now=st.floats(min_value=0, max_value=1e8, allow_nan=False),  # a monotonic clock: uptime
+    count=st.integers(min_value=1, max_value=10),
+    period=st.sampled_from([1, 60, 3600, 86_400]),
+)
+@example(now=262136.4223085183, count=3, period=60)  # 20 s came out as 20.00000000003
+@example(now=67_108_864.0, count=3, period=1)  # 1/3 s steps, the last bit 1.5e-8 s
+def test_the_seconds_told_are_the_exact_ones_rounded_up(
+    now: float, count: int, period: int
+) -> None:
+    """A burst taken at one instant: the k-th request's reset is k intervals, told in
+    whole seconds rounded up from the exact figure, whatever the clock reads (a
+    difference of clock readings carries float error)."""
+    rate, tat = Rate(count, period), None
+    for k in range(1, count + 1):
+        decision, tat = gcra(tat, now, rate)
+        assert decision.allowed
+        assert decision.reset_seconds == math.ceil(Fraction(period, count) * k)
+    refused, _ = gcra(tat, now, rate)
+    assert refused.retry_seconds == math.ceil(Fraction(period, count))
+    assert refused.reset_seconds == period

@@ -31,15 +31,42 @@ class Decision:
     retry_after: float
     """Seconds until a refused request would be allowed (0 when allowed)."""
 
+    @property
+    def reset_seconds(self) -> int:
+        """`reset_after` in whole seconds, rounded up (`RateLimit-Reset`)."""
+        return _whole_seconds(self.reset_after)
+
+    @property
+    def retry_seconds(self) -> int:
+        """`retry_after` in whole seconds, rounded up (`Retry-After`)."""
+        return _whole_seconds(self.retry_after)
+
+
+_TOLERANCE = 1e-6
+"""A microsecond: what the float error of a clock reading stays under (its last bit is
+1.5e-8 s after three years of uptime), and the step of the Redis script's integers.
+Times closer than this count as equal."""
+
+
+def _whole_seconds(seconds: float) -> int:
+    # A difference of two clock readings carries float error (20 s can come out as
+    # 20.00000000003): ignore it, or 20 would be said as 21.
+    return max(0, math.ceil(seconds - _TOLERANCE))
+
 
 def gcra(tat: float | None, now: float, rate: Rate, cost: int = 1) -> tuple[Decision, float]:
     """Decide one request of `cost` at `now`; return the decision and the new TAT
     (the old one, unchanged, when refused)."""
     interval = rate.interval
     tat = now if tat is None or tat < now else tat
-    new_tat = tat + interval * cost
-    allow_at = new_tat - rate.count * interval
-    if now < allow_at - 1e-9:
-        return Decision(False, rate.count, 0, tat - now, allow_at - now), tat
-    remaining = math.floor((now - allow_at) / interval + 1e-9)
-    return Decision(True, rate.count, remaining, new_tat - now, 0.0), new_tat
+    # The durations are worked out as seconds ahead of `now`, not as clock times minus
+    # `now`: a fresh key is then exactly `interval` ahead, whatever float error the
+    # clock reading has.
+    ahead = tat - now
+    new_ahead = ahead + interval * cost
+    allow_in = new_ahead - rate.count * interval
+    tolerance = min(_TOLERANCE, interval / 1000)  # well under a step, however fast the rate
+    if allow_in > tolerance:
+        return Decision(False, rate.count, 0, ahead, allow_in), tat
+    remaining = math.floor((tolerance - allow_in) / interval)
+    return Decision(True, rate.count, remaining, new_ahead, 0.0), tat + interval * cost

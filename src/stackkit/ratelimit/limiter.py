@@ -8,7 +8,6 @@ await limiter.enforce(f"login:{email}", "5/minute", fail_open=False)   # raises 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -30,7 +29,7 @@ class RateLimited(ProblemError):
     def __init__(self, decision: Decision) -> None:
         super().__init__(
             429,
-            f"Too many requests; retry in {math.ceil(decision.retry_after)} s.",
+            f"Too many requests; retry in {decision.retry_seconds} s.",
             headers=rate_limit_headers(decision),
         )
 
@@ -51,10 +50,10 @@ def rate_limit_headers(decision: Decision) -> dict[str, str]:
     headers = {
         "RateLimit-Limit": str(decision.limit),
         "RateLimit-Remaining": str(decision.remaining),
-        "RateLimit-Reset": str(math.ceil(decision.reset_after)),
+        "RateLimit-Reset": str(decision.reset_seconds),
     }
     if not decision.allowed:
-        headers["Retry-After"] = str(max(1, math.ceil(decision.retry_after)))
+        headers["Retry-After"] = str(max(1, decision.retry_seconds))
     return headers
 
 

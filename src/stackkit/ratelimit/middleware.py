@@ -21,7 +21,6 @@ since the router has not run yet.
 from __future__ import annotations
 
 import ipaddress
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -107,7 +106,7 @@ def _allowed_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
     return [
         (b"ratelimit-limit", b"%d" % decision.limit),
         (b"ratelimit-remaining", b"%d" % decision.remaining),
-        (b"ratelimit-reset", b"%d" % math.ceil(decision.reset_after)),
+        (b"ratelimit-reset", b"%d" % decision.reset_seconds),
     ]
 
 
