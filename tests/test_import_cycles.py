@@ -5,7 +5,7 @@ Both are checked wherever an import is written (at the top, in a function, under
 TYPE_CHECKING): an import hidden in a function to dodge a cycle still ties the two
 modules together. The layers, bottom up (docs/architecture.md draws them):
 
-- core: `errors`, `rates`, `logs`, `backends`, `settings`: what every layer may use;
+- core: `errors`, `rates`, `logs`, `backends`, `settings`, `lazy`: what every layer may use;
 - the building blocks: `cache` (stores), `db` and `http` on the core alone; `ratelimit`
   and `middleware` on them; `auth` on all of these;
 - `resources` (CRUD routes for a model, on `db` and `http`), `health`;
@@ -78,13 +78,14 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-CORE = {"errors", "rates", "logs", "backends", "settings", "__about__"}
+CORE = {"errors", "rates", "logs", "backends", "settings", "__about__", "lazy"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "rates": set(),
     "logs": set(),
     "backends": set(),
     "__about__": set(),
+    "lazy": set(),
     "settings": {"rates"},
     "cache": CORE,
     "db": CORE,

@@ -1,4 +1,8 @@
 import importlib
+import json
+import pkgutil
+import subprocess
+import sys
 
 import pytest
 
@@ -41,6 +45,10 @@ MOVED = [
     ("stackkit.cache", "SessionStore", "stackkit.auth.sessions"),
     ("stackkit.cache", "Session", "stackkit.auth.sessions"),
     ("stackkit.cache.response_cache", "ResponseCacheMiddleware", "stackkit.middleware"),
+    ("stackkit.cache.response_cache", "cache_identity", "stackkit.middleware.response_cache"),
+    ("stackkit.cache.response_cache", "namespace_of", "stackkit.middleware.response_cache"),
+    ("stackkit.cache.response_cache", "version_key", "stackkit.middleware.response_cache"),
+    ("stackkit.cache.response_cache", "before_success", "stackkit.http.asgi"),
     ("stackkit.cache.sessions", "SessionStore", "stackkit.auth"),
     ("stackkit.ratelimit.limits", "parse_limits", "stackkit.rates"),
     ("stackkit.ratelimit", "Rate", "stackkit.rates"),
@@ -57,3 +65,29 @@ def test_a_moved_name_still_imports_from_where_it_was(old: str, name: str, new: 
     assert getattr(importlib.import_module(old), name) is getattr(
         importlib.import_module(new), name
     )
+
+
+def test_every_module_is_an_attribute_path_from_stackkit() -> None:
+    """`import stackkit` then `stackkit.db.database`, `stackkit.http.resource`, ...: as
+    when importing stackkit loaded every layer; now each loads on first use."""
+    names = [
+        module.name
+        for module in pkgutil.walk_packages(stackkit.__path__, "stackkit.")
+        if module.name != "stackkit.__main__"  # running it runs the CLI
+    ]
+    code = (
+        "import functools, json, sys, stackkit\n"
+        "missing = []\n"
+        "for name in json.loads(sys.argv[1]):\n"
+        "    try:\n"
+        "        functools.reduce(getattr, name.split('.')[1:], stackkit)\n"
+        "    except AttributeError:\n"
+        "        missing.append(name)\n"
+        "print(json.dumps(missing))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code, json.dumps(names)],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    assert len(names) > 90
+    assert json.loads(done.stdout) == []

@@ -175,7 +175,10 @@ def create_app(
     names = [backend.name for backend in app_backends]
     duplicated = sorted({name for name in names if names.count(name) > 1})
     if duplicated:
-        raise ValueError(f"backends must have distinct names; repeated: {duplicated}")
+        raise ValueError(
+            f"backends must have distinct names; repeated: {duplicated}"
+            " (name a second store: RedisStore(url, name='redis-sessions'))"
+        )
     expose_errors = not settings.is_production
     limiter = RateLimiter(rate_limit_backend_for(named["limits"]))
     auth_parts = None

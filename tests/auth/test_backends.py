@@ -15,7 +15,7 @@ from stackkit import Controller, Settings, create_app
 from stackkit.auth import AuthConfig, AuthenticationBackend, AuthenticationFailed, Principal
 from stackkit.auth.user import User
 from stackkit.errors import ProblemError
-from tests.auth.conftest import FAST_HASHER, register
+from tests.auth.conftest import FAST_HASHER, PASSWORD, bearer, login, register
 from tests.http.test_owned_resources import create_tables, notes
 
 
@@ -139,3 +139,26 @@ def test_the_admin_role_is_admin_by_default() -> None:
     with TestClient(app) as client:
         response = client.get("/api/meta", headers={"x-test-key": "1:"})
         assert response.json() == {"admin_role": "admin"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/auth/me", None),
+        ("GET", "/api/auth/sessions", None),
+        ("DELETE", "/api/auth/sessions", None),
+        ("DELETE", "/api/auth/sessions/some-id", None),
+        ("POST", "/api/auth/password", {"current_password": PASSWORD, "new_password": "x" * 20}),
+    ],
+)
+def test_another_backends_caller_never_acts_on_a_users_account(
+    world: World, method: str, path: str, body: dict[str, str] | None
+) -> None:
+    """A principal of another backend whose id equals user 1's is not user 1: the routes
+    about one's own account and sessions answer 401, and user 1 stays signed in."""
+    ada = bearer(login(world.client, "ada@example.com"))
+    impostor = {"x-test-key": "1:"}
+    answer = world.client.request(method, path, json=body, headers=impostor)
+    assert answer.status_code == 401
+    assert world.client.get("/api/auth/me", headers=ada).status_code == 200
+    assert len(world.client.get("/api/auth/sessions", headers=ada).json()) == 1

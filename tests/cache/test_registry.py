@@ -159,3 +159,15 @@ def test_sessions_live_in_the_store_given_for_them() -> None:
 
     assert len(session_keys(sessions)) == 1
     assert session_keys(cache) == []
+
+
+def test_a_second_redis_of_its_own_name_serves_the_sessions(redis_url: str) -> None:
+    """Sessions on a Redis of their own (one that never evicts), the cache on another:
+    both opened and checked, each under its name."""
+    cache = RedisStore(redis_url, prefix=unique_key_prefix())
+    sessions = RedisStore(redis_url, prefix=unique_key_prefix(), name="redis-sessions")
+    app = create_app(EMBEDDED, backends=[], stores={"cache": cache, "sessions": sessions})
+    assert app.state.backends == {"redis": cache, "redis-sessions": sessions}
+    unnamed = RedisStore(redis_url, prefix=unique_key_prefix())
+    with pytest.raises(ValueError, match=r"repeated: \['redis'\] \(name a second store"):
+        create_app(EMBEDDED, backends=[], stores={"cache": cache, "sessions": unnamed})

@@ -6,6 +6,7 @@ test_generated_project.py, in processes of their own.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import click
@@ -136,6 +137,25 @@ def test_add_imports_sorts_as_isort_and_keeps_the_users_comments() -> None:
         "X = 1\n"
     )
     assert sort_imports(result, first_party="shop") == result
+
+
+def test_add_imports_leaves_the_rest_of_the_module_as_it_was() -> None:
+    """Only the leading block is sorted: imports in a function, and their order, stay."""
+    body = "\n\ndef late() -> None:\n    import sys, os\n    from shop import b, a\n"
+    source = "from __future__ import annotations\n\nimport json\n" + body
+    result = add_imports(source, {"decimal": {"Decimal"}}, first_party="shop")
+    assert result == (
+        "from __future__ import annotations\n\nimport json\nfrom decimal import Decimal\n" + body
+    )
+
+
+def test_a_ruff_that_cannot_run_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unrunnable(*arguments: object, **options: object) -> None:
+        raise subprocess.TimeoutExpired("ruff", 60)
+
+    monkeypatch.setattr(subprocess, "run", unrunnable)
+    with pytest.raises(click.ClickException, match=r"^cannot sort the imports with ruff: "):
+        sort_imports("import os\n")
 
 
 def test_add_imports_refuses_a_module_that_is_not_python_in_one_line() -> None:

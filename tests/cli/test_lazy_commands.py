@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -56,6 +57,21 @@ def test_help_imports_no_command_nor_the_libraries_they_need() -> None:
     assert "Commands:" in done.stdout
     heavy = [name for name in loaded if name.split(".")[0] in HEAVY]
     commands = [name for name in loaded if name.startswith("stackkit.") and name not in {
-        "stackkit.__about__", "stackkit.cli", "stackkit.cli.main"
+        "stackkit.__about__", "stackkit.lazy", "stackkit.cli", "stackkit.cli.main"
     }]  # fmt: skip
     assert (heavy, commands) == ([], [])
+
+
+def test_a_command_added_to_the_group_is_listed_and_runs() -> None:
+    @click.command("hello")
+    def hello() -> None:
+        """Say hello."""
+        click.echo("hello!")
+
+    cli.add_command(hello)
+    try:
+        listed = CliRunner().invoke(cli, ["--help"])
+        assert "  hello     Say hello." in listed.output
+        assert CliRunner().invoke(cli, ["hello"]).output == "hello!\n"
+    finally:
+        del cli.commands["hello"]

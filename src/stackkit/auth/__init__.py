@@ -4,6 +4,10 @@ The ready-made user table is `stackkit.auth.user.User`, imported on its own so t
 apps with a user model of their own do not get a second `users` table.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from stackkit.auth.admin import users_controller
 from stackkit.auth.api import auth_controller, current_user
 from stackkit.auth.authentication import (
@@ -46,6 +50,7 @@ from stackkit.auth.sessions import Session, SessionStore
 from stackkit.auth.tokens import AccessClaims, AccessTokens, InvalidToken, IssuedToken
 from stackkit.auth.users import UserMixin, UserRepository, UserService
 from stackkit.http.routing import requires
+from stackkit.lazy import submodule
 
 __all__ = [
     "AccessClaims",
@@ -96,3 +101,8 @@ __all__ = [
     "token_keys_for",
     "users_controller",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A submodule not imported yet (`stackkit.auth.<module>`), on first use."""
+    return submodule(__name__, name)

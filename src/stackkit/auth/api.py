@@ -61,7 +61,7 @@ from stackkit.errors import NotFoundError, ProblemError
 from stackkit.http.asgi import client_address
 from stackkit.http.routing import Controller
 
-__all__ = ["auth_controller", "current_user"]
+__all__ = ["auth_controller", "current_user", "signed_in_user"]
 
 logger = logging.getLogger("stackkit.auth")
 
@@ -83,16 +83,30 @@ def _account_key(purpose: str, email: str) -> str:
     return f"{purpose}:account:{digest}"
 
 
+def signed_in_user(request: Request) -> AuthenticatedUser:
+    """The user whose access token signed this request in.
+
+    Routes about a user's own account and sessions ask for this, not just any
+    principal: another authentication backend's caller (an API key) has no session,
+    and an id that happens to equal a user's must not act on that user's sessions.
+
+    Raises:
+        ProblemError: 401 when the caller did not sign in with an access token.
+    """
+    user = request.scope.get("user")
+    if not isinstance(user, AuthenticatedUser):
+        raise ProblemError(401, "This route needs authentication.")
+    return user
+
+
 async def current_user(request: Request) -> Any:
     """The signed-in user's row.
 
     Raises:
         ProblemError: 401 when nobody is signed in, or the user is gone or disabled.
     """
-    user = request.scope.get("user")
+    user = signed_in_user(request)
     auth: Auth = request.app.state.auth
-    if not isinstance(user, AuthenticatedUser):
-        raise ProblemError(401, "This route needs authentication.")
     try:
         row = await _users(request).get(int(user.id))
     except (NotFoundError, ValueError):
@@ -259,7 +273,7 @@ def auth_controller(auth: Auth) -> Controller:
     @api.get("/sessions")
     async def list_sessions(request: Request) -> list[SessionOut]:
         """The signed-in user's sessions, the soonest to expire first."""
-        user: AuthenticatedUser = request.user
+        user = signed_in_user(request)
         return [
             SessionOut(
                 id=session.id,
@@ -276,20 +290,21 @@ def auth_controller(auth: Auth) -> Controller:
     @api.delete("/sessions/{id}")
     async def revoke_session(request: Request, path: SessionPath) -> None:
         """End one of the signed-in user's sessions."""
+        user = signed_in_user(request)
         session = await auth.sessions.get(path.id)
-        if session is None or session.user_id != request.user.id:
+        if session is None or session.user_id != user.id:
             raise ProblemError(404, "You have no session with this id.")
         await auth.sessions.revoke(session.id)
 
     @api.delete("/sessions")
     async def revoke_all_sessions(request: Request) -> None:
         """End every session of the signed-in user (log out everywhere)."""
-        await auth.sessions.revoke_all(request.user.id)
+        await auth.sessions.revoke_all(signed_in_user(request).id)
 
     @api.post("/password")
     async def change_password(request: Request, body: PasswordChange) -> None:
         """Change the password; every other session ends."""
-        user: AuthenticatedUser = request.user
+        user = signed_in_user(request)
         row = await current_user(request)
         # Guesses of the current password count as sign-in attempts on the account.
         await auth.limiter.enforce(

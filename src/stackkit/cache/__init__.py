@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from stackkit.cache.memory import MemoryStore
 from stackkit.cache.redis_store import RedisClusterStore, RedisStore
 from stackkit.cache.store import Counters, Indexes, KeyValueStore, Locks, Store, StoreUnavailable
+from stackkit.lazy import submodule
 
 if TYPE_CHECKING:
     from stackkit.auth.sessions import Session, SessionStore
@@ -42,4 +43,4 @@ for, so that the stores do not load the HTTP layer."""
 def __getattr__(name: str) -> Any:
     if name in _MOVED:
         return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return submodule(__name__, name)  # `stackkit.cache.sessions` without importing it

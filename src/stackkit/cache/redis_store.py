@@ -90,6 +90,8 @@ class RedisStore(Store):
         prefix: put before every key (use one per app and purpose).
         timeout: seconds to connect and to wait for any one reply.
         max_connections: the size of the connection pool.
+        name: its key in `/readyz` and `app.state.backends` (`redis`); give another
+            to a second Redis of the same app (`redis-sessions`).
     """
 
     name = "redis"
@@ -103,8 +105,11 @@ class RedisStore(Store):
         prefix: str = "",
         timeout: float = 0.5,
         max_connections: int = 100,
+        name: str | None = None,
     ) -> None:
         super().__init__(prefix=prefix)
+        if name is not None:
+            self.name = name
         self.url = url
         self.timeout = timeout
         self.max_connections = max_connections

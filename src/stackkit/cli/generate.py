@@ -182,7 +182,14 @@ def add_imports(source: str, imports: Imports, *, first_party: str = "") -> str:
         raise click.ClickException(f"line {error.lineno}: {error.msg}; fix it first") from None
     if not block:
         raise click.ClickException("the module has no imports to add to")
-    return sort_imports(_append_imports(source, block, imports), first_party=first_party)
+    appended = _append_imports(source, block, imports)
+    # Only the leading block goes through ruff: the rest of the module (imports inside
+    # functions included) stays exactly as the project wrote it.
+    lines = appended.splitlines()
+    grown = _leading_imports(ast.parse(appended))
+    first, last = grown[0].lineno - 1, grown[-1].end_lineno or grown[-1].lineno
+    ordered = sort_imports("\n".join(lines[first:last]) + "\n", first_party=first_party)
+    return "\n".join([*lines[:first], *ordered.splitlines(), *lines[last:]]) + "\n"
 
 
 def sort_imports(source: str, *, first_party: str = "") -> str:
@@ -196,9 +203,12 @@ def sort_imports(source: str, *, first_party: str = "") -> str:
         "--stdin-filename", "generated.py", "-",
     ]  # fmt: skip
     # ruff, as installed with stackkit, on text stackkit wrote: no outside input runs.
-    done = subprocess.run(  # noqa: S603
-        command, input=source, capture_output=True, text=True, timeout=60, check=False
-    )
+    try:
+        done = subprocess.run(  # noqa: S603
+            command, input=source, capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise click.ClickException(f"cannot sort the imports with ruff: {error}") from None
     if done.returncode != 0:
         why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
         raise click.ClickException(f"cannot sort the imports with ruff: {why}")

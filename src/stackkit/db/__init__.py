@@ -1,5 +1,9 @@
 """The data layer: Database (engines, units of work, replicas) -> Repository -> Service."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from stackkit.db.changes import mark_changed
 from stackkit.db.cursor import CursorCodec
 from stackkit.db.database import Database, read_from_primary
@@ -16,6 +20,7 @@ from stackkit.db.migrations import MigrationError, run_migrations
 from stackkit.db.model import Model, SoftDelete, UTCDateTime, owner_column, utcnow
 from stackkit.db.repository import Page, Repository
 from stackkit.db.service import Service
+from stackkit.lazy import submodule
 
 __all__ = [
     "ConflictError",
@@ -40,3 +45,8 @@ __all__ = [
     "run_migrations",
     "utcnow",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A submodule not imported yet (`stackkit.db.<module>`), on first use."""
+    return submodule(__name__, name)

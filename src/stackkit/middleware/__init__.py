@@ -1,5 +1,10 @@
 """Pure ASGI middleware of the app core. `create_app` assembles them in a fixed order."""
 
+from __future__ import annotations
+
+from typing import Any
+
+from stackkit.lazy import submodule
 from stackkit.middleware.body_limit import BodySizeLimitMiddleware, BodyTooLarge
 from stackkit.middleware.internal_errors import InternalErrorMiddleware
 from stackkit.middleware.read_your_writes import ReadYourWritesMiddleware
@@ -17,3 +22,8 @@ __all__ = [
     "SecurityHeadersMiddleware",
     "invalidate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A submodule not imported yet (`stackkit.middleware.<module>`), on first use."""
+    return submodule(__name__, name)

@@ -1,5 +1,10 @@
 """Rate limiting: GCRA on memory or Redis, as a building block (`RateLimiter`)."""
 
+from __future__ import annotations
+
+from typing import Any
+
+from stackkit.lazy import submodule
 from stackkit.ratelimit.backends import (
     MemoryRateLimitBackend,
     RateLimitBackend,
@@ -31,3 +36,8 @@ __all__ = [
     "parse_limits",
     "rate_limit_headers",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A submodule not imported yet (`stackkit.ratelimit.<module>`), on first use."""
+    return submodule(__name__, name)

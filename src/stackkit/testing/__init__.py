@@ -6,6 +6,9 @@ own; this package exports the building blocks for tests that need more.
 
 from __future__ import annotations
 
+from typing import Any
+
+from stackkit.lazy import submodule
 from stackkit.testing.postgres import (
     PostgresProcess,
     PostgresReplica,
@@ -55,3 +58,8 @@ __all__ = [
     "unique_key_prefix",
     "wait_until",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A submodule not imported yet (`stackkit.testing.<module>`), on first use."""
+    return submodule(__name__, name)
