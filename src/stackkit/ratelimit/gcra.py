@@ -57,16 +57,19 @@ def _whole_seconds(seconds: float) -> int:
 def gcra(tat: float | None, now: float, rate: Rate, cost: int = 1) -> tuple[Decision, float]:
     """Decide one request of `cost` at `now`; return the decision and the new TAT
     (the old one, unchanged, when refused)."""
-    interval = rate.interval
-    tat = now if tat is None or tat < now else tat
+    interval, count = rate.interval, rate.count
     # The durations are worked out as seconds ahead of `now`, not as clock times minus
     # `now`: a fresh key is then exactly `interval` ahead, whatever float error the
     # clock reading has.
-    ahead = tat - now
-    new_ahead = ahead + interval * cost
-    allow_in = new_ahead - rate.count * interval
-    tolerance = min(_TOLERANCE, interval / 1000)  # well under a step, however fast the rate
+    if tat is None or tat < now:
+        tat, ahead = now, 0.0
+    else:
+        ahead = tat - now
+    step = interval * cost
+    allow_in = ahead + step - count * interval
+    # Well under a step, however fast the rate.
+    tolerance = _TOLERANCE if interval > 1e-3 else interval / 1000
     if allow_in > tolerance:
-        return Decision(False, rate.count, 0, ahead, allow_in), tat
-    remaining = math.floor((tolerance - allow_in) / interval)
-    return Decision(True, rate.count, remaining, new_ahead, 0.0), tat + interval * cost
+        return Decision(False, count, 0, ahead, allow_in), tat
+    remaining = int((tolerance - allow_in) // interval)
+    return Decision(True, count, remaining, ahead + step, 0.0), tat + step
