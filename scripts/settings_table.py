@@ -41,7 +41,13 @@ def docstrings() -> dict[str, str]:
     return found
 
 
+SHOWN_DEFAULTS = {"secret_key": "generated"}
+"""Defaults the field's value does not tell (an empty key is replaced at load time)."""
+
+
 def _default(field: str) -> str:
+    if field in SHOWN_DEFAULTS:
+        return SHOWN_DEFAULTS[field]
     info = Settings.model_fields[field]
     value: Any = info.get_default(call_default_factory=True)
     if isinstance(value, SecretStr):

@@ -167,7 +167,7 @@ def create_app(
     given = dict(stores or {})
     if cache_store is not None:
         given.setdefault("cache", cache_store)
-    named = stores_for(settings, given)
+    named = stores_for(settings, given, sessions=auth_config is not None)
     for shared in {id(s): s for s in named.values() if s.shared}.values():
         if shared not in app_backends:
             app_backends.append(shared)  # opened by the lifespan, checked by /readyz

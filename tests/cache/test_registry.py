@@ -54,14 +54,14 @@ class CountersOnly(KeyValueStore, Counters):
 
 def test_each_store_says_what_it_is() -> None:
     flags = {
-        kind.__name__: (kind.shared, kind.persistent, kind.evicts)
+        kind.__name__: (kind.shared, kind.persistent, kind.evicts, kind.scripts)
         for kind in (MemoryStore, RedisStore, RedisClusterStore, CountersOnly)
     }
     assert flags == {
-        "MemoryStore": (False, False, True),
-        "RedisStore": (True, True, False),
-        "RedisClusterStore": (True, True, False),
-        "CountersOnly": (False, False, False),
+        "MemoryStore": (False, False, True, False),
+        "RedisStore": (True, True, False, True),
+        "RedisClusterStore": (True, True, False, True),
+        "CountersOnly": (False, False, False, False),
     }
 
 
@@ -171,3 +171,29 @@ def test_a_second_redis_of_its_own_name_serves_the_sessions(redis_url: str) -> N
     unnamed = RedisStore(redis_url, prefix=unique_key_prefix())
     with pytest.raises(ValueError, match=r"repeated: \['redis'\] \(name a second store"):
         create_app(EMBEDDED, backends=[], stores={"cache": cache, "sessions": unnamed})
+
+
+class SharedCounters(CountersOnly):
+    """A shared store of an app's own with counters only (no scripts, no indexes)."""
+
+    shared = True
+
+
+def test_a_shared_cache_of_ones_own_needs_no_more_than_its_uses() -> None:
+    """Without authentication nobody keeps sessions, so the sessions store is not
+    checked; rate limits count in the process when the cache cannot run scripts. With
+    authentication, the defaulted sessions store is refused with how to give one."""
+    cache = SharedCounters()
+    stores = stores_for(EMBEDDED, {"cache": cache}, sessions=False)
+    assert stores["cache"] is cache
+    assert isinstance(stores["limits"], MemoryStore)
+    assert isinstance(backend_for(stores["limits"]), MemoryRateLimitBackend)
+    app = create_app(EMBEDDED, backends=[], stores={"cache": cache})
+    assert app.state.backends == {"cache": cache}
+    with pytest.raises(ValueError, match=re.escape(
+        "the 'sessions' store (SharedCounters) lacks Locks, Indexes (it defaults to the "
+        "cache's; give stores={'sessions': ...})"
+    )):  # fmt: skip
+        stores_for(EMBEDDED, {"cache": cache})
+    given = MemoryStore()
+    assert stores_for(EMBEDDED, {"cache": cache, "sessions": given})["sessions"] is given

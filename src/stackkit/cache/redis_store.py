@@ -97,6 +97,7 @@ class RedisStore(Store):
     name = "redis"
     shared = True
     persistent = True  # as far as the server's own settings keep data
+    scripts = True
 
     def __init__(
         self,

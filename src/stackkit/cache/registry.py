@@ -4,8 +4,8 @@
   versions), and uses `Locks` when the store has them (single flight).
 - `sessions`: refresh sessions, password resets and device cookies; needs
   `Counters`, `Locks` and `Indexes`.
-- `limits`: rate limits; a shared store must be Redis (its scripts count
-  atomically), any other store means counting in this process.
+- `limits`: rate limits; a shared store must run scripts (Redis: they count
+  atomically); by default the cache's when it does, else counting in this process.
 
 Defaults: `cache` from settings (`default_cache_store`: Redis when `REDIS_URL` is
 set, else a bounded memory); `sessions` and `limits` the cache's store when it is
@@ -44,8 +44,12 @@ def default_cache_store(settings: Settings) -> Store:
     return MemoryStore(prefix="cache:", max_entries=settings.cache_max_entries)
 
 
-def stores_for(settings: Settings, given: Mapping[str, KeyValueStore]) -> dict[str, KeyValueStore]:
+def stores_for(
+    settings: Settings, given: Mapping[str, KeyValueStore], *, sessions: bool = True
+) -> dict[str, KeyValueStore]:
     """Every named store: those `given`, the others by default (see the module).
+    `sessions`: whether the app keeps sessions (authentication is on); if not, the
+    sessions store is not checked.
 
     Raises:
         ValueError: a name that is not a store's, or a store without a capability
@@ -61,12 +65,23 @@ def stores_for(settings: Settings, given: Mapping[str, KeyValueStore]) -> dict[s
         "sessions": given["sessions"]
         if "sessions" in given
         else (cache if cache.shared else MemoryStore(max_entries=SESSIONS_IN_MEMORY)),
-        "limits": given.get("limits", cache),
+        # Shared counts need atomic scripts (Redis); a shared store without them
+        # leaves the limits to each process.
+        "limits": given["limits"]
+        if "limits" in given
+        else (cache if cache.scripts or not cache.shared else MemoryStore()),
     }
     for name, store in stores.items():
+        if name == "sessions" and not sessions:
+            continue
         missing = [need.__name__ for need in STORE_NEEDS[name] if not isinstance(store, need)]
         if missing:
+            hint = (
+                ""
+                if name in given
+                else f" (it defaults to the cache's; give stores={{{name!r}: ...}})"
+            )
             raise ValueError(
-                f"the {name!r} store ({type(store).__name__}) lacks {', '.join(missing)}"
+                f"the {name!r} store ({type(store).__name__}) lacks {', '.join(missing)}{hint}"
             )
     return stores

@@ -60,6 +60,9 @@ class KeyValueStore(Backend):
     """Whether its data outlives the app's processes."""
     evicts: ClassVar[bool] = False
     """Whether it may drop a key before its TTL to make room (a bounded memory)."""
+    scripts: ClassVar[bool] = False
+    """Whether it runs Lua scripts atomically (Redis): what rate limits shared between
+    processes need."""
 
     def __init__(self, *, prefix: str = "") -> None:
         self.prefix = prefix

@@ -201,7 +201,7 @@ def backend_for(store: KeyValueStore) -> RateLimitBackend:
     """
     if not store.shared:
         return MemoryRateLimitBackend()
-    if isinstance(store, RedisStore):
+    if store.scripts and isinstance(store, RedisStore):
         return RedisRateLimitBackend(store)
     raise ValueError(
         f"rate limits count in Redis or in this process; the 'limits' store"
