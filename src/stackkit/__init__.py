@@ -6,11 +6,10 @@ The names below load on first use (PEP 562), so that importing one layer
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from stackkit.__about__ import __version__
-from stackkit.lazy import submodule
+from stackkit.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from stackkit.app import create_app
@@ -45,10 +44,4 @@ _HOMES = {
     "load_settings": "stackkit.settings",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        value = getattr(importlib.import_module(_HOMES[name]), name)
-        globals()[name] = value  # the next look-up is a plain attribute
-        return value
-    return submodule(__name__, name)
+__getattr__ = lazy_attributes(__name__, _HOMES)

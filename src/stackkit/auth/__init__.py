@@ -6,8 +6,6 @@ apps with a user model of their own do not get a second `users` table.
 
 from __future__ import annotations
 
-from typing import Any
-
 from stackkit.auth.admin import users_controller
 from stackkit.auth.api import auth_controller, current_user
 from stackkit.auth.authentication import (
@@ -50,7 +48,7 @@ from stackkit.auth.sessions import Session, SessionStore
 from stackkit.auth.tokens import AccessClaims, AccessTokens, InvalidToken, IssuedToken
 from stackkit.auth.users import UserMixin, UserRepository, UserService
 from stackkit.http.routing import requires
-from stackkit.lazy import submodule
+from stackkit.lazy import lazy_attributes
 
 __all__ = [
     "AccessClaims",
@@ -103,6 +101,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """A submodule not imported yet (`stackkit.auth.<module>`), on first use."""
-    return submodule(__name__, name)
+__getattr__ = lazy_attributes(__name__)  # a submodule, imported on first use

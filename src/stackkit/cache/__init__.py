@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from stackkit.cache.memory import MemoryStore
 from stackkit.cache.redis_store import RedisClusterStore, RedisStore
 from stackkit.cache.store import Counters, Indexes, KeyValueStore, Locks, Store, StoreUnavailable
-from stackkit.lazy import submodule
+from stackkit.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from stackkit.auth.sessions import Session, SessionStore
@@ -39,8 +38,4 @@ _MOVED = {
 """Names that moved to the layer that uses them; imported from here only when asked
 for, so that the stores do not load the HTTP layer."""
 
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    return submodule(__name__, name)  # `stackkit.cache.sessions` without importing it
+__getattr__ = lazy_attributes(__name__, _MOVED)

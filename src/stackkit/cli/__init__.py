@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from stackkit.cli.main import cli, main
-from stackkit.lazy import submodule
+from stackkit.lazy import lazy_attributes
 
 __all__ = ["cli", "main"]
 
 
-def __getattr__(name: str) -> Any:
-    """A submodule not imported yet (`stackkit.cli.<module>`), on first use."""
-    return submodule(__name__, name)
+__getattr__ = lazy_attributes(__name__)  # a submodule, imported on first use

@@ -13,12 +13,17 @@ import ast
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import click
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import (
+    ChoiceLoader,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    TemplateError,
+)
 from jinja2.sandbox import SandboxedEnvironment
 
 from stackkit.cli.fields import FieldSpec
@@ -72,7 +77,12 @@ class Templates:
 
     def __init__(self, root: Path | None = None) -> None:
         self.overrides = root / OVERRIDES if root is not None else None
+        stock = PackageLoader("stackkit", "templates/resource")
+        loader = stock if self.overrides is None else ChoiceLoader(
+            [FileSystemLoader(self.overrides), stock]
+        )  # fmt: skip
         self._environment = SandboxedEnvironment(
+            loader=loader,
             undefined=StrictUndefined,
             keep_trailing_newline=True,
             autoescape=False,
@@ -88,14 +98,12 @@ class Templates:
 
     def render(self, name: str, **context: Any) -> str:
         """Raises `click.ClickException` when the project's own template does not render."""
-        if self.overrides is None or not (self.overrides / name).is_file():
-            text = files("stackkit").joinpath("templates", "resource", name).read_text("utf-8")
-            return self._environment.from_string(text).render(context)
-        where = (OVERRIDES / name).as_posix()
+        if name not in self.overridden():
+            return self._environment.get_template(name).render(context)
         try:
-            text = (self.overrides / name).read_text(encoding="utf-8")
-            return self._environment.from_string(text).render(context)
+            return self._environment.get_template(name).render(context)
         except (OSError, UnicodeDecodeError, TemplateError) as error:
+            where = (OVERRIDES / name).as_posix()
             raise click.ClickException(f"{where} does not render: {error}") from None
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from stackkit.db.changes import mark_changed
 from stackkit.db.cursor import CursorCodec
 from stackkit.db.database import Database, read_from_primary
@@ -20,7 +18,7 @@ from stackkit.db.migrations import MigrationError, run_migrations
 from stackkit.db.model import Model, SoftDelete, UTCDateTime, owner_column, utcnow
 from stackkit.db.repository import Page, Repository
 from stackkit.db.service import Service
-from stackkit.lazy import submodule
+from stackkit.lazy import lazy_attributes
 
 __all__ = [
     "ConflictError",
@@ -47,6 +45,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """A submodule not imported yet (`stackkit.db.<module>`), on first use."""
-    return submodule(__name__, name)
+__getattr__ = lazy_attributes(__name__)  # a submodule, imported on first use

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from stackkit.http.openapi import openapi_document
 from stackkit.http.problems import (
     PROBLEM_MEDIA_TYPE,
@@ -15,7 +13,7 @@ from stackkit.http.problems import (
     problem_response,
 )
 from stackkit.http.routing import Controller, RouteFinder, RouteSpec, route_spec
-from stackkit.lazy import submodule
+from stackkit.lazy import lazy_attributes
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -33,6 +31,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """A submodule not imported yet (`stackkit.http.<module>`), on first use."""
-    return submodule(__name__, name)
+__getattr__ = lazy_attributes(__name__)  # a submodule, imported on first use

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from stackkit.lazy import submodule
+from stackkit.lazy import lazy_attributes
 from stackkit.middleware.body_limit import BodySizeLimitMiddleware, BodyTooLarge
 from stackkit.middleware.internal_errors import InternalErrorMiddleware
 from stackkit.middleware.read_your_writes import ReadYourWritesMiddleware
@@ -24,6 +22,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """A submodule not imported yet (`stackkit.middleware.<module>`), on first use."""
-    return submodule(__name__, name)
+__getattr__ = lazy_attributes(__name__)  # a submodule, imported on first use

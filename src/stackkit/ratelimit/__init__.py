@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from stackkit.lazy import submodule
+from stackkit.lazy import lazy_attributes
 from stackkit.ratelimit.backends import (
     MemoryRateLimitBackend,
     RateLimitBackend,
@@ -38,6 +36,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """A submodule not imported yet (`stackkit.ratelimit.<module>`), on first use."""
-    return submodule(__name__, name)
+__getattr__ = lazy_attributes(__name__)  # a submodule, imported on first use

@@ -3,9 +3,7 @@ describes them to the frontend. Built on both the data layer and the HTTP layer.
 
 from __future__ import annotations
 
-from typing import Any
-
-from stackkit.lazy import submodule
+from stackkit.lazy import lazy_attributes
 from stackkit.resources.meta import ResourceInfo, meta_controller
 from stackkit.resources.resource import ACTIONS, OWNER_COLUMN, IdPath, Resource, etag_for
 
@@ -20,6 +18,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """A submodule not imported yet (`stackkit.resources.<module>`), on first use."""
-    return submodule(__name__, name)
+__getattr__ = lazy_attributes(__name__)  # a submodule, imported on first use

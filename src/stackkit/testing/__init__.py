@@ -6,9 +6,7 @@ own; this package exports the building blocks for tests that need more.
 
 from __future__ import annotations
 
-from typing import Any
-
-from stackkit.lazy import submodule
+from stackkit.lazy import lazy_attributes
 from stackkit.testing.postgres import (
     PostgresProcess,
     PostgresReplica,
@@ -60,6 +58,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """A submodule not imported yet (`stackkit.testing.<module>`), on first use."""
-    return submodule(__name__, name)
+__getattr__ = lazy_attributes(__name__)  # a submodule, imported on first use
