@@ -89,16 +89,17 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self._own = [] if self.overrides is None else [
+            name for name in TEMPLATE_NAMES if (self.overrides / name).is_file()
+        ]  # fmt: skip
 
     def overridden(self) -> list[str]:
         """The templates the project has its own version of."""
-        if self.overrides is None:
-            return []
-        return [name for name in TEMPLATE_NAMES if (self.overrides / name).is_file()]
+        return list(self._own)
 
     def render(self, name: str, **context: Any) -> str:
         """Raises `click.ClickException` when the project's own template does not render."""
-        if name not in self.overridden():
+        if name not in self._own:
             return self._environment.get_template(name).render(context)
         try:
             return self._environment.get_template(name).render(context)
