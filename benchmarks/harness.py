@@ -22,6 +22,7 @@ __all__ = [
     "parse_load",
     "remove_keys",
     "serve",
+    "wait_for_port",
     "wrk",
 ]
 
@@ -49,6 +50,8 @@ class Load:
 
     rate: float
     """Requests a second."""
+    requests: int
+    """Requests answered in all."""
     p99_ms: float
     errors: int
     """Socket errors and responses that were not 2xx or 3xx."""
@@ -61,12 +64,13 @@ def wrk(
     connections: int = 32,
     headers: dict[str, str] | None = None,
     script: Path | None = None,
+    threads: int = 2,
 ) -> str:
-    """wrk's report of a `seconds`-long load of `url` (on 127.0.0.1), two threads; wrk
-    stops itself after `seconds`, and is killed if it runs 30 s past that."""
+    """wrk's report of a `seconds`-long load of `url` (on 127.0.0.1), two threads by
+    default; wrk stops itself after `seconds`, and is killed if it runs 30 s past that."""
     if not url.startswith("http://127.0.0.1:"):
         raise ValueError(f"wrk targets 127.0.0.1 only, not {url}")
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     command += ["-s", str(script)] if script else []
@@ -80,6 +84,7 @@ def wrk(
 def parse_load(output: str) -> Load:
     """Requests/s, p99 and errors from a wrk report."""
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     p99, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", output).groups()  # type: ignore[union-attr]
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
     # wrk prints these two lines only when there are such errors.
@@ -92,7 +97,7 @@ def parse_load(output: str) -> Load:
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if non_2xx:
         errors += int(non_2xx.group(1))
-    return Load(rate, float(p99) * scale, errors)
+    return Load(rate, requests, float(p99) * scale, errors)
 
 
 def free_port() -> int:
@@ -119,7 +124,15 @@ def serve(
         process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=output, env=env, cwd=log.parent
         )
-    deadline = time.monotonic() + 20
+    return wait_for_port(process, port, log, target)
+
+
+def wait_for_port(
+    process: subprocess.Popen[bytes], port: int, log: Path, name: str, timeout: float = 20
+) -> subprocess.Popen[bytes]:
+    """`process` once it accepts connections on 127.0.0.1:`port`; killed, and the run
+    stopped with its `log`, if it does not within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -127,7 +140,7 @@ def serve(
         except OSError:
             time.sleep(0.05)
     process.kill()
-    raise SystemExit(f"{target} did not start; see {log}:\n{log.read_text()}")
+    raise SystemExit(f"{name} did not start; see {log}:\n{log.read_text()}")
 
 
 def count_keys(redis_url: str, prefix: str) -> int:

@@ -3,11 +3,16 @@
     pip install -e '.[bench]' && python benchmarks/run_all.py [--seconds 3] [--rounds 5]
         [--only peers,core_overhead,...]
 
-Runs, with short settings (about four minutes on a 2-core machine), each
+Runs, with short settings (about eight minutes on a 2-core machine), each
 script's `measure()`:
 
 - `peers`: an authenticated, rate-limited JSON endpoint in stackkit against bare
   Starlette, Litestar and FastAPI (wrk);
+- `generated_app`: a generated project served by `stackkit run`, its list cached and
+  uncached, against bare Starlette and a hand-written Core handler, on the embedded
+  defaults and on PostgreSQL + Redis (wrk; Redis round trips per request);
+- `request_path`: the same app called in-process, per middleware, and one access-log
+  line;
 - `core_overhead`: the app core against bare Starlette (wrk);
 - `token_check`: the access-token check against a bare PyJWT decode (Redis);
 - `repository_list`: `Repository.list` and `.page` against SQLAlchemy Core (PostgreSQL);
@@ -80,6 +85,23 @@ BENCHMARKS = [
         ("wrk", "litestar", "fastapi", "slowapi"),
         lambda a, _: {"seconds": a.seconds, "rounds": a.rounds},
         lambda a: 90 + 5 * a.rounds * (a.seconds + 3),
+    ),
+    Benchmark(
+        "generated_app",
+        ("wrk", "postgresql", "redis"),
+        lambda a, urls: {
+            "database_url": urls["postgresql"],
+            "redis_url": urls["redis"],
+            "seconds": a.seconds,
+            "rounds": min(a.rounds, 3),
+        },
+        lambda a: 240 + 2 * 4 * min(a.rounds, 3) * (a.seconds + 2),
+    ),
+    Benchmark(
+        "request_path",
+        ("postgresql", "redis"),
+        lambda a, urls: {"database_url": urls["postgresql"], "redis_url": urls["redis"]},
+        lambda a: 240,
     ),
     Benchmark(
         "core_overhead",

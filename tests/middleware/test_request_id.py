@@ -108,9 +108,12 @@ async def test_the_access_log_is_on_by_default_with_its_fields(
     with caplog.at_level(logging.INFO, logger="stackkit.access"):
         await _serve(RequestIdMiddleware(_created))
     [record] = caplog.records
-    assert record.getMessage() == "POST /api/notes 201"
-    fields = {name: getattr(record, name) for name in ("method", "path", "status", "duration_ms")}
-    assert fields == {"method": "POST", "path": "/api/notes", "status": 201, "duration_ms": 12.346}
+    assert record.getMessage() == "POST /api/notes 201 4 B 12.346 ms"
+    names = ("method", "path", "status", "bytes", "duration_ms")
+    fields = {name: getattr(record, name) for name in names}
+    assert fields == {
+        "method": "POST", "path": "/api/notes", "status": 201, "bytes": 4, "duration_ms": 12.346
+    }  # fmt: skip
 
 
 async def test_a_request_that_fails_before_answering_is_logged_as_a_500(
@@ -121,9 +124,9 @@ async def test_a_request_that_fails_before_answering_is_logged_as_a_500(
 
     with caplog.at_level(logging.INFO, logger="stackkit.access"), pytest.raises(RuntimeError):
         await _serve(RequestIdMiddleware(failing))
-    assert [(r.getMessage(), r.status) for r in caplog.records] == [  # type: ignore[attr-defined]
-        ("POST /api/notes 500", 500)
-    ]
+    [record] = caplog.records
+    assert record.getMessage().startswith("POST /api/notes 500 0 B ")
+    assert (record.status, record.bytes) == (500, 0)  # type: ignore[attr-defined]
     assert current_request_id.get() is None
 
 

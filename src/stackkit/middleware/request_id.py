@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import re
 import time
 from typing import TYPE_CHECKING
 
 from stackkit.http.asgi import sending_headers
-from stackkit.logs import current_request_id
+from stackkit.logs import AccessLog, current_request_id
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,8 +20,6 @@ HEADER = b"x-request-id"
 # An id from the client (or a proxy in front) is kept only if it is short and plain,
 # so that it cannot smuggle anything into logs or headers.
 _ACCEPTABLE_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}\Z")
-
-access_logger = logging.getLogger("stackkit.access")
 
 
 class RequestIdGenerator:
@@ -46,7 +43,7 @@ class RequestIdMiddleware:
 
     def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
         self.app = app
-        self.access_log = access_log
+        self.access_log = AccessLog() if access_log else None
         self.new_id = RequestIdGenerator()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -58,7 +55,8 @@ class RequestIdMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         token = current_request_id.set(request_id)
         header = (HEADER, request_id.encode("ascii"))
-        if not self.access_log:
+        log = self.access_log
+        if log is None:
             try:
                 await self.app(scope, receive, sending_headers(send, [header]))
             finally:
@@ -67,10 +65,13 @@ class RequestIdMiddleware:
 
         started = time.perf_counter()
         status = 500
+        size = 0
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
+            nonlocal status, size
+            if message["type"] == "http.response.body":
+                size += len(message.get("body", b""))
+            elif message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
@@ -78,19 +79,8 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if access_logger.isEnabledFor(logging.INFO):
-                access_logger.info(
-                    "%s %s %d",
-                    scope["method"],
-                    scope["path"],
-                    status,
-                    extra={
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                    },
-                )
+            duration_ms = round((time.perf_counter() - started) * 1_000_000) / 1000
+            log(request_id, scope["method"], scope["path"], status, size, duration_ms)
             current_request_id.reset(token)
 
 
