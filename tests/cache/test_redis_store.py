@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx2
 import pytest
+import redis
 
 from stackkit import Controller, Settings, create_app
 from stackkit.cache import RedisClusterStore, RedisStore, StoreUnavailable
@@ -144,6 +145,51 @@ async def test_operations_share_a_bounded_pool_of_connections(proxy: CountingPro
         for _ in range(50):
             await store.get("a")
         assert proxy.connections == connections  # used again, not opened anew
+
+
+async def test_the_reads_of_one_turn_of_the_loop_go_in_one_round_trip(
+    store: RedisStore, proxy: CountingProxy
+) -> None:
+    await store.set("a", b"1")
+    await store.set("b", b"2")
+    await store.get("a")
+    proxy.reset()
+    reads = [store.get("a"), store.get_many(["a", "b", "missing"]), store.get("missing")] * 10
+    answers = await asyncio.gather(*reads)
+    assert answers == [b"1", [b"1", b"2", None], None] * 10
+    assert (proxy.connections, proxy.round_trips) == (0, 1)
+
+
+async def test_an_error_reply_fails_only_its_own_read(store: RedisStore) -> None:
+    await store.set("a", b"1")
+    await store.index_add("{user:1}:sessions", "s", expires_at=time.time() + 60)  # not a string
+    wrong, right = await asyncio.gather(
+        store.get("{user:1}:sessions"), store.get("a"), return_exceptions=True
+    )
+    assert isinstance(wrong, redis.ResponseError)  # a bug, not Redis away
+    assert not isinstance(wrong, StoreUnavailable)
+    assert right == b"1"
+
+
+async def test_a_cancelled_read_leaves_the_others_of_its_turn_answered(store: RedisStore) -> None:
+    await store.set("a", b"1")
+    first = asyncio.ensure_future(store.get("a"))
+    second = asyncio.ensure_future(store.get("a"))
+    await asyncio.sleep(0)  # both wait for the turn's pipeline
+    first.cancel()
+    assert await second == b"1"
+    assert first.cancelled()
+
+
+async def test_when_redis_does_not_answer_every_read_of_the_turn_is_told(
+    store: RedisStore, proxy: CountingProxy
+) -> None:
+    await store.set("a", b"1")
+    proxy.silent = True
+    answers = await asyncio.gather(
+        store.get("a"), store.get_many(["a"]), store.get("b"), return_exceptions=True
+    )
+    assert [type(answer) for answer in answers] == [StoreUnavailable] * 3
 
 
 async def test_an_unanswered_command_is_sent_once_and_given_up_after_half_a_second(

@@ -29,6 +29,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from stackkit.cache.redis_batch import TurnPipeline
 from stackkit.cache.store import Store, StoreUnavailable
 
 __all__ = ["REDIS_DOWN", "RedisClusterStore", "RedisStore", "unavailable"]
@@ -115,6 +116,8 @@ class RedisStore(Store):
         self.timeout = timeout
         self.max_connections = max_connections
         self._client: Any = None
+        self._reads: TurnPipeline | None = TurnPipeline(lambda: self.client)
+        """Where `get` and `get_many` go: one pipeline per turn of the event loop."""
 
     @property
     def client(self) -> Redis:
@@ -161,13 +164,18 @@ class RedisStore(Store):
 
     async def get(self, key: str) -> bytes | None:
         async with self._answering():
-            return _as_bytes(await self.client.get(self.key(key)))
+            if self._reads is None:
+                return _as_bytes(await self.client.get(self.key(key)))
+            return _as_bytes(await self._reads.call("GET", self.key(key)))
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys:
             return []
         async with self._answering():
-            values = await self.client.mget([self.key(k) for k in keys])
+            if self._reads is None:
+                values = await self.client.mget([self.key(k) for k in keys])
+            else:
+                values = await self._reads.call("MGET", *(self.key(k) for k in keys))
         return [_as_bytes(v) for v in values]
 
     async def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
@@ -267,8 +275,14 @@ class RedisClusterStore(RedisStore):
     Keys that one operation uses together must share a hash tag (`{user:42}:...`)
     so that they live in one slot; every operation of the `Store` contract uses
     one key, or one key and its index, except `get_many` and `delete`, which the
-    cluster client splits by slot.
+    cluster client splits by slot. Reads are not gathered per turn of the event loop
+    (the cluster client would split the pipeline by node anyway): each is its own
+    command.
     """
+
+    def __init__(self, url: str, **options: Any) -> None:
+        super().__init__(url, **options)
+        self._reads = None
 
     def _connect(self) -> Any:
         # The cluster client fails a command past max_connections instead of waiting for

@@ -35,7 +35,6 @@ import logging
 import secrets
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode
 
 from stackkit.cache.store import Locks, Store, StoreUnavailable
 from stackkit.http.asgi import before_success, sending_headers, with_headers
@@ -63,6 +62,7 @@ _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Headers that belong to one response, not to the cached representation.
 _NOT_STORED = frozenset({b"x-request-id", b"date", b"set-cookie", b"content-length"})
 CACHE_STATUS = b"cache-status"
+_HIT = (CACHE_STATUS, b"stackkit; hit")
 
 
 class ResponseCacheMiddleware:
@@ -252,8 +252,7 @@ class ResponseCacheMiddleware:
         if _matches(scope, etag):
             await _send_not_modified(send, etag, b"stackkit; hit")
             return
-        headers = [*entry.headers, (b"content-length", str(len(entry.body)).encode())]
-        headers.append((CACHE_STATUS, b"stackkit; hit"))
+        headers = [*entry.headers, (b"content-length", b"%d" % len(entry.body)), _HIT]
         await send({"type": "http.response.start", "status": entry.status, "headers": headers})
         body = b"" if scope["method"] == "HEAD" else entry.body
         await send({"type": "http.response.body", "body": body})
@@ -291,9 +290,29 @@ class _Entry:
     @classmethod
     def decode(cls, raw: bytes) -> _Entry:
         head, _, body = raw.partition(b"\n")
-        data: dict[str, Any] = json.loads(head)
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in data["h"]]
-        return cls(data["s"], headers, body, data["v"])
+        try:
+            status, headers, version = _heads[head]
+        except KeyError:
+            status, headers, version = _decode_head(head)
+        return cls(status, headers, body, version)
+
+
+# Decoded entry heads (status, headers, version), by their bytes: a head is decoded
+# once, not on every hit. Decoding depends on the head's bytes alone, so the body (whose
+# hashing would cost what this saves) need not be part of the key. The header lists
+# are shared: read them, never change them.
+_heads: dict[bytes, tuple[int, list[tuple[bytes, bytes]], int]] = {}
+_HEADS_KEPT = 4096
+
+
+def _decode_head(head: bytes) -> tuple[int, list[tuple[bytes, bytes]], int]:
+    data: dict[str, Any] = json.loads(head)
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in data["h"]]
+    decoded = (data["s"], headers, data["v"])
+    if len(_heads) >= _HEADS_KEPT:
+        del _heads[next(iter(_heads))]  # the oldest: cheaper than LRU upkeep
+    _heads[head] = decoded
+    return decoded
 
 
 async def invalidate(store: Store, namespaces: Iterable[str]) -> None:
@@ -331,12 +350,19 @@ def namespace_of(path: str) -> str:
 
 
 def _digest(scope: Scope) -> str:
-    query = urlencode(sorted(parse_qsl(scope.get("query_string", b"").decode("latin-1"), True)))
+    # The query's parameters sorted, as sent: no decoding and encoding again. Two ways of
+    # writing one query (`%20` or `+`) are two entries, never one entry for two queries.
+    # `name` is `name=`, as Starlette reads it.
+    query = scope.get("query_string", b"")
+    if query:
+        query = b"&".join(
+            sorted(part if b"=" in part else part + b"=" for part in query.split(b"&") if part)
+        )
     # The user's roles are part of the key: what an admin was shown is not what the same
     # user sees once they are an admin no more (roles change with a new sign-in).
     roles = ",".join(sorted(getattr(scope.get("auth"), "scopes", ())))
     who = cache_identity(scope)
-    material = f"{who}\x00{roles}\x00{scope['path']}\x00{query}".encode()
+    material = f"{who}\x00{roles}\x00{scope['path']}\x00".encode() + query
     return hashlib.sha256(material).hexdigest()[:32]
 
 
