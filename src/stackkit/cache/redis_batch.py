@@ -44,14 +44,13 @@ class TurnPipeline:
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Any] = loop.create_future()
         if not self._pending:
-            loop.call_soon(self._start, loop)
+            # Its first step runs once the callbacks ready now have run: after the other
+            # requests this turn resumes have issued their commands too.
+            task = loop.create_task(self._send())
+            self._sending.add(task)  # held until done: the loop keeps only a weak reference
+            task.add_done_callback(self._sending.discard)
         self._pending.append((command, answer))
         return await answer
-
-    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
-        task = loop.create_task(self._send())
-        self._sending.add(task)  # held until done: the loop keeps only a weak reference
-        task.add_done_callback(self._sending.discard)
 
     async def _send(self) -> None:
         batch, self._pending = self._pending, []
