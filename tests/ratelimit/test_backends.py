@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
-from stackkit.cache import RedisStore, StoreUnavailable
+from stackkit.cache import RedisClusterStore, RedisStore, StoreUnavailable
+from stackkit.cache.redis_batch import TurnPipeline
 from stackkit.ratelimit import (
     MemoryRateLimitBackend,
     Rate,
@@ -168,21 +169,45 @@ async def test_redis_keys_live_as_long_as_their_window(
 async def test_checks_that_arrive_together_go_to_redis_as_one_pipeline(
     redis_backend: RedisRateLimitBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """On one server, the checks of one turn of the event loop share the store's
+    pipeline (with its reads); a cluster's client sends each on its own."""
     backend = redis_backend
     batches: list[int] = []
-    send = backend._run
+    send = TurnPipeline._send
 
-    async def counted(batch: list[Any]) -> list[Any]:
-        batches.append(len(batch))
-        return await send(batch)
+    async def counted(pipeline: TurnPipeline) -> None:
+        batches.append(len(pipeline._pending))
+        await send(pipeline)
 
-    monkeypatch.setattr(backend, "_run", counted)
+    monkeypatch.setattr(TurnPipeline, "_send", counted)
     rates = parse_limits("100/minute")
+    await backend.acquire("warm", rates)  # the script loaded
+    batches.clear()
     decisions = await asyncio.gather(*(backend.acquire(f"k{n % 5}", rates) for n in range(50)))
-    assert all(d.allowed for d in decisions)
-    assert batches == [50]
-    assert (await backend.acquire("alone", rates)).allowed
-    assert batches == [50, 1]
+    assert all(d is not None and d.allowed for d in decisions)
+    assert (await backend.acquire("alone", rates)) is not None
+    clustered = isinstance(backend.store, RedisClusterStore)
+    assert batches == ([] if clustered else [50, 1])
+
+
+async def test_a_guarded_check_counts_only_while_its_guard_exists(
+    redis_backend: RedisRateLimitBackend,
+) -> None:
+    """The guard (a session's key) must live on the counters' slot on a cluster."""
+    backend, rate = redis_backend, [Rate(2, 60)]
+    guard = "{rl:k}:session" if backend.algorithm == "gcra" else "{rlw:k}:session"
+    assert await backend.acquire("k", rate, guard=guard) is None  # no guard: nothing counted
+    await backend.store.set(guard, b"alive", ttl=60)
+    first = await backend.acquire("k", rate, guard=guard)
+    second = await backend.acquire("k", rate)
+    assert first is not None
+    assert second is not None
+    assert (first.allowed, first.remaining, second.allowed, second.remaining) == (True, 1, True, 0)
+    await backend.store.delete(guard)
+    assert await backend.acquire("k", rate, guard=guard) is None
+    refused = await backend.acquire("k", rate)
+    assert refused is not None
+    assert not refused.allowed  # two counted in all, not three
 
 
 async def test_switching_algorithm_on_a_live_redis_starts_afresh(

@@ -162,6 +162,15 @@ class RedisStore(Store):
                 raise
             raise down from error
 
+    async def batched(self, *command: Any) -> Any:
+        """Run one raw command (`"EVALSHA", sha, 1, key, ...`, keys already prefixed) in
+        this turn's pipeline, beside the reads of the other requests of the turn (alone
+        on a cluster). redis-py's errors are raised as they are.
+        """
+        if self._reads is None:
+            return await self.client.execute_command(*command)  # type: ignore[no-untyped-call]
+        return await self._reads.call(*command)
+
     async def get(self, key: str) -> bytes | None:
         async with self._answering():
             if self._reads is None:

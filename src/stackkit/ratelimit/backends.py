@@ -7,7 +7,6 @@ allowed only if every rate allows it, and only then do the keys move on.
 from __future__ import annotations
 
 import abc
-import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -15,8 +14,8 @@ from typing import Any, Literal
 
 from redis.exceptions import NoScriptError
 
-from stackkit.cache.redis_store import RedisClusterStore, RedisStore, unavailable
-from stackkit.cache.store import KeyValueStore, StoreUnavailable
+from stackkit.cache.redis_store import RedisStore, unavailable
+from stackkit.cache.store import KeyValueStore
 from stackkit.ratelimit.fixed_window import fixed_window
 from stackkit.ratelimit.gcra import Decision, gcra
 from stackkit.rates import Rate
@@ -33,8 +32,15 @@ __all__ = [
 
 class RateLimitBackend(abc.ABC):
     @abc.abstractmethod
-    async def acquire(self, key: str, rates: Sequence[Rate], cost: int = 1) -> Decision:
+    async def acquire(
+        self, key: str, rates: Sequence[Rate], cost: int = 1, *, guard: str | None = None
+    ) -> Decision | None:
         """Decide one request of `cost` against every rate of `key`.
+
+        `guard`: a key of the backend's store (a session's) that must exist for the
+        request to count; when it does not, nothing is counted and the answer is None.
+        Only the Redis backend reads it (in the same script, so that a check made
+        before the session is known to be alive counts nothing if it is not).
 
         Raises:
             StoreUnavailable: the backend's server did not answer.
@@ -88,7 +94,9 @@ class MemoryRateLimitBackend(RateLimitBackend):
         self.clock = clock
         self._tats: OrderedDict[str, Any] = OrderedDict()
 
-    async def acquire(self, key: str, rates: Sequence[Rate], cost: int = 1) -> Decision:
+    async def acquire(
+        self, key: str, rates: Sequence[Rate], cost: int = 1, *, guard: str | None = None
+    ) -> Decision:
         now = self.clock()
         if len(rates) == 1:  # the common case, without the bookkeeping of several windows
             name = f"{key}:{rates[0].name}"
@@ -122,18 +130,31 @@ end
 return flat
 """
 
-# KEYS: one per rate. ARGV: cost, then per rate its interval and count.
+# The start of both scripts. ARGV[2] = '1': KEYS[1] is a guard, which must exist for
+# anything to count (else the answer is {-1}); the rates' keys follow it.
+_GUARD = """
+local first = 1
+if ARGV[2] == '1' then
+  if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+  first = 2
+end
+"""
+
+# KEYS: the guard, if any, then one per rate. ARGV: cost, whether there is a guard,
+# then per rate its interval and count.
 # Time comes from the Redis server, so that every worker agrees on "now".
 # Returns per rate: allowed (0/1), remaining, reset_after and retry_after in microseconds.
 _GCRA_SCRIPT = (
-    """
+    _GUARD
+    + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local cost = tonumber(ARGV[1])
 local out, new_tats, all_allowed = {}, {}, true
-for i = 1, #KEYS do
-  local interval = tonumber(ARGV[2 * i])
-  local count = tonumber(ARGV[2 * i + 1])
+for i = first, #KEYS do
+  local j = i - first + 1
+  local interval = tonumber(ARGV[2 * j + 1])
+  local count = tonumber(ARGV[2 * j + 2])
   local tat = tonumber(redis.call('GET', KEYS[i]) or now)
   if tat < now then tat = now end
   local new_tat = tat + interval * cost
@@ -147,7 +168,7 @@ for i = 1, #KEYS do
   new_tats[i] = new_tat
 end
 if all_allowed then
-  for i = 1, #KEYS do
+  for i = first, #KEYS do
     redis.call('SET', KEYS[i], string.format('%.0f', new_tats[i]),
                'PX', math.ceil((new_tats[i] - now) / 1000) + 1)
   end
@@ -160,14 +181,16 @@ end
 # The same contract for fixed windows: ARGV per rate is its period (us) and count; each
 # key is a hash of the current window's start and how much of it is used.
 _FIXED_WINDOW_SCRIPT = (
-    """
+    _GUARD
+    + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local cost = tonumber(ARGV[1])
 local out, starts, useds, ends, all_allowed = {}, {}, {}, {}, true
-for i = 1, #KEYS do
-  local period = tonumber(ARGV[2 * i])
-  local count = tonumber(ARGV[2 * i + 1])
+for i = first, #KEYS do
+  local j = i - first + 1
+  local period = tonumber(ARGV[2 * j + 1])
+  local count = tonumber(ARGV[2 * j + 2])
   local start = math.floor(now / period) * period
   local stored = redis.call('HMGET', KEYS[i], 's', 'c')
   local used = 0
@@ -182,7 +205,7 @@ for i = 1, #KEYS do
   starts[i], useds[i], ends[i] = start, used + cost, ends_in
 end
 if all_allowed then
-  for i = 1, #KEYS do
+  for i = first, #KEYS do
     redis.call('HSET', KEYS[i], 's', string.format('%.0f', starts[i]), 'c', useds[i])
     redis.call('PEXPIRE', KEYS[i], math.ceil(ends[i] / 1000) + 1)
   end
@@ -213,9 +236,9 @@ class RedisRateLimitBackend(RateLimitBackend):
     """Counters in Redis (or a Redis Cluster), shared by every worker. A key's rates
     share a hash tag, so they live on one cluster slot and the script sees them all.
 
-    The checks that arrive in the same turn of the event loop go to Redis together,
-    as one pipeline of script calls: under load, one round trip (and one pass through
-    the client) serves many requests; alone, a check is still one round trip.
+    Each check is one script call, sent in the store's pipeline of the current turn
+    of the event loop (`RedisStore.batched`): under load, one round trip serves the
+    checks and reads of many requests; alone, a check is still one round trip.
 
     Args:
         store: an open `RedisStore` or `RedisClusterStore`; its client, prefix and
@@ -228,23 +251,33 @@ class RedisRateLimitBackend(RateLimitBackend):
         self.algorithm = algorithm
         self._source = _GCRA_SCRIPT if algorithm == "gcra" else _FIXED_WINDOW_SCRIPT
         self._sha: str | None = None
-        self._pending: list[tuple[list[str], list[Any], asyncio.Future[list[int]]]] = []
 
-    async def acquire(self, key: str, rates: Sequence[Rate], cost: int = 1) -> Decision:
+    def keys(self, key: str, rates: Sequence[Rate]) -> list[str]:
+        """The Redis keys (prefixed) of `key`'s counters, one per rate."""
         kind = "rl" if self.algorithm == "gcra" else "rlw"
-        keys = [self.store.key(f"{{{kind}:{key}}}:{rate.name}") for rate in rates]
-        args: list[Any] = [cost]
+        return [self.store.key(f"{{{kind}:{key}}}:{rate.name}") for rate in rates]
+
+    async def acquire(
+        self, key: str, rates: Sequence[Rate], cost: int = 1, *, guard: str | None = None
+    ) -> Decision | None:
+        keys = self.keys(key, rates)
+        args: list[Any] = [cost, "0" if guard is None else "1"]
+        if guard is not None:
+            keys.insert(0, self.store.key(guard))
         for rate in rates:
             # Microseconds, fractions kept: Lua numbers are doubles, and rounding would
             # turn a rate above a million a second into no limit at all.
             step = rate.interval if self.algorithm == "gcra" else rate.period
             args += [repr(step * 1_000_000), rate.count]
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[list[int]] = loop.create_future()
-        if not self._pending:
-            loop.call_soon(lambda: loop.create_task(self._send()))
-        self._pending.append((keys, args, answer))
-        flat = await answer
+        try:
+            flat = await self._run(keys, args)
+        except Exception as error:
+            down = unavailable(error)
+            if down is not None:
+                raise down from error
+            raise
+        if flat == [-1]:
+            return None  # the guard is gone: nothing counted
         decisions = [
             Decision(
                 allowed=bool(flat[i]),
@@ -257,51 +290,14 @@ class RedisRateLimitBackend(RateLimitBackend):
         ]
         return combine(decisions)
 
-    async def _send(self) -> None:
-        batch, self._pending = self._pending, []
-        try:
-            results = await self._run(batch)
-        except Exception as error:
-            down = unavailable(error)
-            if down is not None:
-                _fail(batch, down)
-                return
-            _fail(batch, error)
-            raise
-        except BaseException:  # a cancellation: every waiting check gets told
-            _fail(batch, StoreUnavailable("cancelled"))
-            raise
-        for (_, _, answer), result in zip(batch, results, strict=True):
-            if not answer.done():
-                answer.set_result(result)
-
-    async def _run(self, batch: list[tuple[list[str], list[Any], Any]]) -> list[Any]:
-        client = self.store.client
+    async def _run(self, keys: list[str], args: list[Any]) -> list[int]:
         for attempt in range(2):
             if self._sha is None:
-                self._sha = str(await client.script_load(self._source))
-            sha = self._sha
+                self._sha = str(await self.store.client.script_load(self._source))
             try:
-                if isinstance(self.store, RedisClusterStore):
-                    # The cluster client does not pipeline scripts: one call each, at once.
-                    calls = (
-                        client.evalsha(sha, len(keys), *keys, *args) for keys, args, _ in batch
-                    )
-                    return list(await asyncio.gather(*calls))
-                pipeline = client.pipeline(transaction=False)
-                for keys, args, _ in batch:
-                    pipeline.evalsha(sha, len(keys), *keys, *args)
-                return list(await pipeline.execute())
+                return list(await self.store.batched("EVALSHA", self._sha, len(keys), *keys, *args))
             except NoScriptError:
                 if attempt:
                     raise
                 self._sha = None  # Redis restarted without the script: load it again
         raise AssertionError("unreachable")
-
-
-def _fail(
-    batch: list[tuple[list[str], list[Any], asyncio.Future[list[int]]]], error: Exception
-) -> None:
-    for _, _, answer in batch:
-        if not answer.done():
-            answer.set_exception(error)

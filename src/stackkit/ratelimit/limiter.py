@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import overload
 
 from stackkit.cache.store import StoreUnavailable
 from stackkit.errors import ProblemError
@@ -82,6 +83,7 @@ class RateLimiter:
             interval=warn_interval,
         )  # fmt: skip
 
+    @overload
     async def hit(
         self,
         key: str,
@@ -89,15 +91,40 @@ class RateLimiter:
         *,
         cost: int = 1,
         fail_open: bool | None = None,
-    ) -> Decision:
+        guard: None = None,
+    ) -> Decision: ...
+
+    @overload
+    async def hit(
+        self,
+        key: str,
+        limit: str | Sequence[Rate],
+        *,
+        cost: int = 1,
+        fail_open: bool | None = None,
+        guard: str,
+    ) -> Decision | None: ...
+
+    async def hit(
+        self,
+        key: str,
+        limit: str | Sequence[Rate],
+        *,
+        cost: int = 1,
+        fail_open: bool | None = None,
+        guard: str | None = None,
+    ) -> Decision | None:
         """Count one request of `cost` for `key`; the decision says whether it may go on.
+
+        `guard`: a key that must exist in the backend's store for the request to count
+        (see `RateLimitBackend.acquire`); None when it does not.
 
         Raises:
             RateLimitUnavailable: the backend did not answer and this check fails closed.
         """
         rates = _rates(limit) if isinstance(limit, str) else tuple(limit)
         try:
-            return await self.backend.acquire(key, rates, cost)
+            return await self.backend.acquire(key, rates, cost, guard=guard)
         except StoreUnavailable as error:
             if not (self.fail_open if fail_open is None else fail_open):
                 raise RateLimitUnavailable() from error
