@@ -2,7 +2,8 @@
 
 Generates a project (`note title:str body:text`, see `generated_project.py`), signs
 a user in, adds 10 notes, and calls the app's ASGI callable directly (no server,
-no sockets) with the authenticated list `GET /api/notes`:
+no sockets, on uvloop as `stackkit run` serves) with the authenticated list
+`GET /api/notes`:
 
 - the whole request, cached (a hit) and uncached (`STACKKIT_CACHE_TTL=0`), against
   bare Starlette answering the same bytes on one route;
@@ -20,7 +21,6 @@ Without the URLs, the embedded defaults (SQLite, in-process stores) only.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import importlib
 import json
@@ -35,6 +35,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import redis
+import uvloop
 from generated_project import EMAIL, PASSWORD, Project, make_project
 from harness import Row
 from starlette.applications import Starlette
@@ -238,7 +239,7 @@ def access_log_line_us(log_format: str, n: int) -> float:
     async def both() -> float:
         return await per_call_us(with_log, n) - await per_call_us(without_log, n)
 
-    return asyncio.run(both())
+    return uvloop.run(both())
 
 
 def redis_reads(redis_url: str) -> int:
@@ -273,7 +274,7 @@ async def measure_project(project: Project, n: int) -> dict[str, Any]:
 
 
 def _measure_in_child(project: Project, n: int) -> dict[str, Any]:
-    return asyncio.run(measure_project(project, n))
+    return uvloop.run(measure_project(project, n))  # the loop `stackkit run` serves on
 
 
 def report(label: str, figures: dict[str, Any]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import cast
 
@@ -21,7 +22,9 @@ from stackkit.auth.admin import users_controller
 from stackkit.auth.api import auth_controller
 from stackkit.auth.config import Auth, AuthConfig
 from stackkit.auth.middleware import AuthenticationMiddleware
+from stackkit.auth.read_ahead import ReadAheadMiddleware
 from stackkit.backends import Backend
+from stackkit.cache.redis_store import RedisClusterStore, RedisStore
 from stackkit.cache.registry import default_cache_store, stores_for
 from stackkit.cache.store import KeyValueStore, Store, StoreUnavailable
 from stackkit.db.database import Database
@@ -44,10 +47,16 @@ from stackkit.middleware import (
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
 )
-from stackkit.middleware.response_cache import ResponseCacheMiddleware, invalidate, namespace_of
+from stackkit.middleware.response_cache import (
+    ResponseCacheMiddleware,
+    invalidate,
+    lookup_keys,
+    namespace_of,
+)
+from stackkit.ratelimit.backends import RedisRateLimitBackend
 from stackkit.ratelimit.backends import backend_for as rate_limit_backend_for
 from stackkit.ratelimit.limiter import RateLimiter
-from stackkit.ratelimit.middleware import RateLimitMiddleware
+from stackkit.ratelimit.middleware import LimitPlanner, RateLimitMiddleware
 from stackkit.resources.meta import meta_controller
 from stackkit.resources.resource import Resource
 from stackkit.settings import Settings, load_settings
@@ -144,11 +153,13 @@ def create_app(
     3. `CORSMiddleware`, when `STACKKIT_CORS_ORIGINS` is set.
     4. `InternalErrorMiddleware`: any unhandled exception becomes a 500 problem.
     5. `BodySizeLimitMiddleware`: 413 past `STACKKIT_MAX_BODY_SIZE`.
-    6. `AuthenticationMiddleware` (with `user_model` or `auth`), then `middleware`.
-    7. `RateLimitMiddleware`: `STACKKIT_RATE_LIMIT` per client, or the route's own.
-    8. `ResponseCacheMiddleware`, unless `STACKKIT_CACHE_TTL=0`.
-    9. `ReadYourWritesMiddleware`, when the database has read replicas.
-    10. Starlette's exception middleware: `ProblemError` and `HTTPException` become problems.
+    6. `ReadAheadMiddleware`, when sessions and rate limits share a Redis server: a
+       signed-in request's session, limit and cache reads in one round trip.
+    7. `AuthenticationMiddleware` (with `user_model` or `auth`), then `middleware`.
+    8. `RateLimitMiddleware`: `STACKKIT_RATE_LIMIT` per client, or the route's own.
+    9. `ResponseCacheMiddleware`, unless `STACKKIT_CACHE_TTL=0`.
+    10. `ReadYourWritesMiddleware`, when the database has read replicas.
+    11. Starlette's exception middleware: `ProblemError` and `HTTPException` become problems.
 
     Raises:
         SettingsError: when `settings` is omitted and the environment is invalid.
@@ -222,6 +233,28 @@ def create_app(
         Middleware(InternalErrorMiddleware, expose_errors=expose_errors),
         Middleware(BodySizeLimitMiddleware, max_body_size=settings.max_body_size),
     ]
+    # Both find a request's route before the router does; one finder, one match per path.
+    find_route = RouteFinder([*app_routes, *routes])  # the frontend is no controller route
+    limits = LimitPlanner(
+        default=settings.rate_limit,
+        find_route=find_route,
+        trusted_proxies=settings.trusted_proxies,
+        # The frontend's files (every path but the API's) are not counted.
+        unlimited_prefix="/api/" if frontend is not None else None,
+    )
+    if auth_parts is not None and _reads_ahead(limiter, named["sessions"]):
+        stack.append(
+            Middleware(
+                ReadAheadMiddleware,
+                tokens=auth_parts.tokens,
+                sessions=auth_parts.sessions,
+                limiter=limiter,
+                plan=limits,
+                cache=(cast(RedisStore, store), partial(lookup_keys, find_route=find_route))
+                if settings.cache_ttl > 0 and _one_server(store)
+                else None,
+            )
+        )
     if auth_parts is not None:
         stack.append(
             Middleware(
@@ -233,17 +266,14 @@ def create_app(
             )
         )
     stack += middleware
-    # Both find a request's route before the router does; one finder, one match per path.
-    find_route = RouteFinder([*app_routes, *routes])  # the frontend is no controller route
     stack.append(
         Middleware(
             RateLimitMiddleware,
             limiter=limiter,
-            default=settings.rate_limit,
+            default=limits.default,
             find_route=find_route,
             trusted_proxies=settings.trusted_proxies,
-            # The frontend's files (every path but the API's) are not counted.
-            unlimited_prefix="/api/" if frontend is not None else None,
+            unlimited_prefix=limits.unlimited_prefix,
         )
     )
     if settings.cache_ttl > 0:
@@ -305,6 +335,22 @@ def create_app(
     app.state.auth = auth_parts
     app.state.admin_role = auth_config.admin_role if auth_config is not None else ADMIN_ROLE
     return app
+
+
+def _reads_ahead(limiter: RateLimiter, sessions: KeyValueStore) -> bool:
+    """Whether a request's session, limit and cache reads can go in one round trip: the
+    limits counted in the sessions' Redis server (not a cluster: their keys live in
+    slots of their own)."""
+    backend = limiter.backend
+    return (
+        isinstance(backend, RedisRateLimitBackend)
+        and backend.store is sessions
+        and _one_server(sessions)
+    )
+
+
+def _one_server(store: KeyValueStore) -> bool:
+    return isinstance(store, RedisStore) and not isinstance(store, RedisClusterStore)
 
 
 async def store_unavailable_handler(request: Request, exc: Exception) -> Response:

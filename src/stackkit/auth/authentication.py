@@ -27,6 +27,7 @@ from starlette.authentication import BaseUser
 from stackkit.auth.tokens import AccessClaims, AccessTokens, InvalidToken
 from stackkit.cache.store import StoreUnavailable
 from stackkit.errors import ProblemError
+from stackkit.http.read_ahead import take_read
 from stackkit.logs import ThrottledWarning
 
 if TYPE_CHECKING:
@@ -139,11 +140,11 @@ class BearerTokenBackend(AuthenticationBackend):
         )
 
     async def authenticate(self, scope: Scope) -> AuthenticatedUser | None:
-        header = _authorization(scope)
+        header = authorization(scope)
         if header is None:
             return None
         try:
-            return AuthenticatedUser(await self._claims(header))
+            return AuthenticatedUser(await self._claims(header, scope))
         except InvalidToken as error:
             raise AuthenticationFailed(str(error)) from None
         except StoreUnavailable:
@@ -153,7 +154,7 @@ class BearerTokenBackend(AuthenticationBackend):
                 headers={"Retry-After": "5"},
             ) from None
 
-    async def _claims(self, header: str) -> AccessClaims:
+    async def _claims(self, header: str, scope: Scope) -> AccessClaims:
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -161,8 +162,10 @@ class BearerTokenBackend(AuthenticationBackend):
         claims = self.tokens.verify(token)
         # The session must also be the token's user's: a token minted with a leaked key,
         # or a session id reused after a restore, names someone else's session.
+        identity = (claims.session_id, claims.subject)
         try:
-            alive = await self.sessions.is_alive(claims.session_id, claims.subject)
+            read = take_read(scope, "session", identity)  # one started by ReadAheadMiddleware
+            alive = await (read if read is not None else self.sessions.is_alive(*identity))
         except StoreUnavailable as error:
             # Away, not merely slow: a flood that exhausts the connections must not
             # be a way past the check.
@@ -175,7 +178,8 @@ class BearerTokenBackend(AuthenticationBackend):
         return claims
 
 
-def _authorization(scope: Scope) -> str | None:
+def authorization(scope: Scope) -> str | None:
+    """The request's `Authorization` header, if it has one."""
     for name, value in scope["headers"]:
         if name == b"authorization":
             return str(value.decode("latin-1"))

@@ -71,7 +71,8 @@ class SessionStore:
         self._owners: dict[bytes, Any] = {}
 
     @staticmethod
-    def _key(session_id: str) -> str:
+    def key(session_id: str) -> str:
+        """The session's key in the store (before the store's prefix)."""
         return f"session:{{{session_id}}}"
 
     @staticmethod
@@ -93,7 +94,7 @@ class SessionStore:
 
     async def get(self, session_id: str) -> Session | None:
         """The session if it exists and has not expired."""
-        raw = await self.store.get(self._key(session_id))
+        raw = await self.store.get(self.key(session_id))
         if raw is None:
             return None
         session = Session(**json.loads(raw))
@@ -102,7 +103,11 @@ class SessionStore:
     async def is_alive(self, session_id: str, user_id: str | None = None) -> bool:
         """Whether the session exists and, given `user_id`, is that user's: one read
         (checked on every authenticated request)."""
-        raw = await self.store.get(self._key(session_id))
+        return self.owned(await self.store.get(self.key(session_id)), user_id)
+
+    def owned(self, raw: bytes | None, user_id: str | None = None) -> bool:
+        """Whether `raw`, a session's stored value (None: no session), is a session and,
+        given `user_id`, that user's."""
         if raw is None:
             return False
         if user_id is None:
@@ -140,7 +145,7 @@ class SessionStore:
     async def revoke(self, session_id: str) -> bool:
         """End one session; whether it existed."""
         session = await self.get(session_id)
-        removed = await self.store.delete(self._key(session_id))
+        removed = await self.store.delete(self.key(session_id))
         if session is not None:
             await self.store.index_remove(self._index(session.user_id), session_id)
         return removed > 0
@@ -149,7 +154,7 @@ class SessionStore:
         """End every session of a user (log out everywhere); how many there were."""
         index = self._index(str(user_id))
         ids = await self.store.index_members(index, now=self.clock())
-        removed = await self.store.delete(*(self._key(i) for i in ids)) if ids else 0
+        removed = await self.store.delete(*(self.key(i) for i in ids)) if ids else 0
         await self.store.index_remove(index)
         return removed
 
@@ -168,6 +173,6 @@ class SessionStore:
         )
         payload = json.dumps(asdict(session), separators=(",", ":")).encode()
         if replace:
-            return await self.store.replace(self._key(session.id), payload, ttl=remaining)
-        await self.store.set(self._key(session.id), payload, ttl=remaining)
+            return await self.store.replace(self.key(session.id), payload, ttl=remaining)
+        await self.store.set(self.key(session.id), payload, ttl=remaining)
         return True

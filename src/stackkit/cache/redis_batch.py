@@ -10,14 +10,17 @@ all. A command issued alone still goes at once, as itself: one round trip.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, Generic, TypeVar
 
 from redis.asyncio import Redis
 
 from stackkit.cache.store import StoreUnavailable
 
-__all__ = ["TurnPipeline"]
+__all__ = ["Reply", "TurnPipeline"]
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 _Pending = list[tuple[tuple[Any, ...], "asyncio.Future[Any]"]]
 
@@ -41,8 +44,14 @@ class TurnPipeline:
             What redis-py raises for it: an error reply of its own, or the pipeline's
             failure (the server away), which fails every command of the turn.
         """
+        return await self.submit(*command)
+
+    def submit(self, *command: Any) -> asyncio.Future[Any]:
+        """Put `command` in this turn's pipeline now; its reply (or error) is the
+        future's. An error nobody asks the future for is not logged."""
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Any] = loop.create_future()
+        answer.add_done_callback(_seen)
         if not self._pending:
             # Its first step runs once the callbacks ready now have run: after the other
             # requests this turn resumes have issued their commands too.
@@ -50,7 +59,7 @@ class TurnPipeline:
             self._sending.add(task)  # held until done: the loop keeps only a weak reference
             task.add_done_callback(self._sending.discard)
         self._pending.append((command, answer))
-        return await answer
+        return answer
 
     async def _send(self) -> None:
         batch, self._pending = self._pending, []
@@ -75,6 +84,42 @@ class TurnPipeline:
                 answer.set_exception(result)
             else:
                 answer.set_result(result)
+
+
+class Reply(Generic[T]):
+    """A command's reply, awaited later: what `then` makes of it, the error `errors`
+    makes of redis-py's. The command left with its turn's pipeline; awaiting only
+    collects the answer (no task is made for it)."""
+
+    __slots__ = ("_errors", "_future", "_then")
+
+    def __init__(
+        self,
+        future: asyncio.Future[Any],
+        then: Callable[[Any], T],
+        errors: Callable[[Exception], Exception],
+    ) -> None:
+        self._future, self._then, self._errors = future, then, errors
+
+    def then(self, step: Callable[[T], U]) -> Reply[U]:
+        """This reply, with `step` applied to what it gives."""
+        first = self._then
+        return Reply(self._future, lambda value: step(first(value)), self._errors)
+
+    def __await__(self) -> Generator[Any, None, T]:
+        try:
+            value = yield from self._future.__await__()
+        except Exception as error:
+            translated = self._errors(error)
+            if translated is error:
+                raise
+            raise translated from error
+        return self._then(value)
+
+
+def _seen(answer: asyncio.Future[Any]) -> None:
+    if not answer.cancelled():
+        answer.exception()
 
 
 def _fail(batch: _Pending, error: Exception) -> None:

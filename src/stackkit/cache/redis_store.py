@@ -8,6 +8,7 @@ once and the caller decides (the response cache serves uncached).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -29,7 +30,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from stackkit.cache.redis_batch import TurnPipeline
+from stackkit.cache.redis_batch import Reply, TurnPipeline
 from stackkit.cache.store import Store, StoreUnavailable
 
 __all__ = ["REDIS_DOWN", "RedisClusterStore", "RedisStore", "unavailable"]
@@ -170,6 +171,27 @@ class RedisStore(Store):
         if self._reads is None:
             return await self.client.execute_command(*command)  # type: ignore[no-untyped-call]
         return await self._reads.call(*command)
+
+    def soon(self, *command: Any) -> Reply[Any]:
+        """Send one raw command (keys already prefixed) with this turn's pipeline now,
+        and await its reply later: how a middleware starts a read that another takes.
+        redis-py's errors come out as `StoreUnavailable` when Redis cannot serve.
+        """
+        future: asyncio.Future[Any]
+        if self._reads is None:  # a cluster: on its own
+            future = asyncio.ensure_future(self.client.execute_command(*command))  # type: ignore[no-untyped-call]
+        else:
+            future = self._reads.submit(*command)
+        return Reply(future, _same, _as_unavailable)
+
+    def get_soon(self, key: str) -> Reply[bytes | None]:
+        """`get`, sent now (`soon`)."""
+        return self.soon("GET", self.key(key)).then(_as_bytes)
+
+    def get_many_soon(self, keys: Sequence[str]) -> Reply[list[bytes | None]]:
+        """`get_many`, sent now (`soon`)."""
+        reply = self.soon("MGET", *(self.key(k) for k in keys))
+        return reply.then(lambda values: [_as_bytes(v) for v in values])
 
     async def get(self, key: str) -> bytes | None:
         async with self._answering():
@@ -327,6 +349,14 @@ class RedisClusterStore(RedisStore):
         async with self._answering():
             values = await cluster.mget_nonatomic([self.key(k) for k in keys])
         return [_as_bytes(v) for v in values]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _as_unavailable(error: Exception) -> Exception:
+    return unavailable(error) or error
 
 
 def _as_bytes(value: bytes | str | None) -> bytes | None:

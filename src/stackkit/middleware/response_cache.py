@@ -39,11 +39,12 @@ from typing import TYPE_CHECKING, Any
 from stackkit.cache.store import Locks, Store, StoreUnavailable
 from stackkit.http.asgi import before_success, sending_headers, with_headers
 from stackkit.http.conditional import none_match, parse_entity_tag
+from stackkit.http.read_ahead import take_read
 from stackkit.http.routing import ROUTE_SCOPE_KEY, RouteFinder, RouteSpec, principal
 from stackkit.logs import ThrottledWarning
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Awaitable, Iterable
 
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,6 +53,7 @@ __all__ = [
     "before_success",
     "cache_identity",
     "invalidate",
+    "lookup_keys",
     "namespace_of",
     "version_key",
 ]
@@ -119,18 +121,19 @@ class ResponseCacheMiddleware:
     # Reads
 
     async def _read(self, scope: Scope, receive: Receive, send: Send) -> None:
-        spec = self.find_route(scope)
-        if spec is None or spec.cache_ttl == 0:
+        keys = lookup_keys(scope, self.find_route)
+        if keys is None:
             # Opted out, or not a controller route (static files, the SPA, a 404):
             # no lookup, no lock, no round trip.
             await self.app(scope, receive, send)
             return
+        namespace_version, entry_key = keys
         namespace = namespace_of(scope["path"])
-        digest = _digest(scope)
-        entry_key = f"{{{namespace}}}:e:{digest}"
-        namespace_version = version_key(namespace)
+        digest = entry_key.rpartition(":")[2]
         try:
-            version, entry = await self._lookup(namespace_version, entry_key)
+            # The lookup ReadAheadMiddleware started with the session's read, if any.
+            read = take_read(scope, "cache", keys)
+            version, entry = await self._lookup(namespace_version, entry_key, read)
             if entry is not None:
                 await self._send_entry(entry, scope, send)
                 return
@@ -175,9 +178,12 @@ class ResponseCacheMiddleware:
             except StoreUnavailable as error:
                 self._warn(error)
 
-    async def _lookup(self, version_key: str, entry_key: str) -> tuple[int, _Entry | None]:
-        """The namespace's current version, and the entry if it was made under it."""
-        raw_version, raw = await self.store.get_many([version_key, entry_key])
+    async def _lookup(
+        self, version_key: str, entry_key: str, read: Awaitable[list[bytes | None]] | None = None
+    ) -> tuple[int, _Entry | None]:
+        """The namespace's current version, and the entry if it was made under it (`read`:
+        their values, read already)."""
+        raw_version, raw = await (read or self.store.get_many([version_key, entry_key]))
         version = _version(raw_version)
         if raw is None:
             return version, None
@@ -341,6 +347,16 @@ def cache_identity(scope: Scope) -> str:
         return "anonymous"
     session_id = getattr(scope.get("user"), "session_id", None)
     return who if session_id is None else f"{who}:{session_id}"
+
+
+def lookup_keys(scope: Scope, find_route: RouteFinder) -> tuple[str, str] | None:
+    """The keys a cached GET reads: its namespace's version and its entry; None for a
+    request whose route is not cached."""
+    spec = find_route(scope)
+    if spec is None or spec.cache_ttl == 0:
+        return None
+    namespace = namespace_of(scope["path"])
+    return version_key(namespace), f"{{{namespace}}}:e:{_digest(scope)}"
 
 
 def namespace_of(path: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from redis.exceptions import NoScriptError
 
+from stackkit.cache.redis_batch import Reply
 from stackkit.cache.redis_store import RedisStore, unavailable
 from stackkit.cache.store import KeyValueStore
 from stackkit.ratelimit.fixed_window import fixed_window
@@ -260,6 +261,31 @@ class RedisRateLimitBackend(RateLimitBackend):
     async def acquire(
         self, key: str, rates: Sequence[Rate], cost: int = 1, *, guard: str | None = None
     ) -> Decision | None:
+        keys, args = self._command(key, rates, guard, cost)
+        try:
+            flat = await self._run(keys, args)
+        except Exception as error:
+            down = unavailable(error)
+            if down is not None:
+                raise down from error
+            raise
+        return self._decision(flat, rates)
+
+    def acquire_soon(
+        self, key: str, rates: Sequence[Rate], *, guard: str
+    ) -> Reply[Decision | None] | None:
+        """`acquire`, its script sent now with the turn's pipeline, its decision awaited
+        later (`RedisStore.soon`); None before the script is known to the server.
+        A server that lost the script answers with redis-py's `NoScriptError`."""
+        if self._sha is None:
+            return None
+        keys, args = self._command(key, rates, guard)
+        command = self.store.soon("EVALSHA", self._sha, len(keys), *keys, *args)
+        return command.then(lambda flat: self._decision(list(flat), rates))
+
+    def _command(
+        self, key: str, rates: Sequence[Rate], guard: str | None, cost: int = 1
+    ) -> tuple[list[str], list[Any]]:
         keys = self.keys(key, rates)
         args: list[Any] = [cost, "0" if guard is None else "1"]
         if guard is not None:
@@ -269,13 +295,10 @@ class RedisRateLimitBackend(RateLimitBackend):
             # turn a rate above a million a second into no limit at all.
             step = rate.interval if self.algorithm == "gcra" else rate.period
             args += [repr(step * 1_000_000), rate.count]
-        try:
-            flat = await self._run(keys, args)
-        except Exception as error:
-            down = unavailable(error)
-            if down is not None:
-                raise down from error
-            raise
+        return keys, args
+
+    @staticmethod
+    def _decision(flat: list[int], rates: Sequence[Rate]) -> Decision | None:
         if flat == [-1]:
             return None  # the guard is gone: nothing counted
         decisions = [

@@ -8,9 +8,11 @@ await limiter.enforce(f"login:{email}", "5/minute", fail_open=False)   # raises 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from functools import lru_cache
 from typing import overload
+
+from redis.exceptions import NoScriptError
 
 from stackkit.cache.store import StoreUnavailable
 from stackkit.errors import ProblemError
@@ -126,11 +128,41 @@ class RateLimiter:
         try:
             return await self.backend.acquire(key, rates, cost, guard=guard)
         except StoreUnavailable as error:
-            if not (self.fail_open if fail_open is None else fail_open):
-                raise RateLimitUnavailable() from error
-            self._warn(error)
-            tightest = min(rates, key=lambda r: r.count)
-            return Decision(True, tightest.count, tightest.count, 0.0, 0.0)
+            return self._unchecked(error, rates, fail_open)
+
+    def hit_soon(self, key: str, limit: str, *, guard: str) -> Awaitable[Decision | None] | None:
+        """`hit` with its `guard`, sent now with the store's pipeline of this turn of the
+        event loop and settled later (`settle`); None when the backend cannot (it is not
+        Redis, or has not yet loaded its script)."""
+        acquire_soon = getattr(self.backend, "acquire_soon", None)
+        return None if acquire_soon is None else acquire_soon(key, _rates(limit), guard=guard)
+
+    async def settle(
+        self, sent: Awaitable[Decision | None], limit: str, *, fail_open: bool | None = None
+    ) -> Decision | None:
+        """The decision of a check sent by `hit_soon`, with `hit`'s handling of a backend
+        that did not answer; None when it counted nothing (its guard was gone) or the
+        server had lost the script: then `hit` decides.
+
+        Raises:
+            RateLimitUnavailable: the backend did not answer and this check fails closed.
+        """
+        try:
+            return await sent
+        except StoreUnavailable as error:
+            return self._unchecked(error, _rates(limit), fail_open)
+        except NoScriptError:
+            return None
+
+    def _unchecked(
+        self, error: StoreUnavailable, rates: Sequence[Rate], fail_open: bool | None
+    ) -> Decision:
+        """What an unanswered check decides: allowed (and a warning), or 503."""
+        if not (self.fail_open if fail_open is None else fail_open):
+            raise RateLimitUnavailable() from error
+        self._warn(error)
+        tightest = min(rates, key=lambda r: r.count)
+        return Decision(True, tightest.count, tightest.count, 0.0, 0.0)
 
     async def enforce(
         self, key: str, limit: str | Sequence[Rate], *, cost: int = 1, fail_open: bool | None = None

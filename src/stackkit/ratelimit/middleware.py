@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from stackkit.http.asgi import Network, client_address, sending_headers
 from stackkit.http.problems import problem_for
+from stackkit.http.read_ahead import take_read
 from stackkit.http.routing import RouteFinder, principal
 from stackkit.ratelimit.gcra import Decision
 from stackkit.ratelimit.limiter import RateLimited, RateLimiter
@@ -33,7 +34,55 @@ from stackkit.ratelimit.limiter import RateLimited, RateLimiter
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["RateLimitMiddleware", "client_address", "client_key"]
+__all__ = ["LimitPlanner", "Planned", "RateLimitMiddleware", "client_address", "client_key"]
+
+
+class Planned(NamedTuple):
+    """What one request counts against."""
+
+    key: str
+    """Whose budget: `user:<id>` or `ip:<address>`, with the route's when it has its own."""
+    limit: str
+    fail_open: bool
+    """Whether it goes on when the limit cannot be checked."""
+
+
+class LimitPlanner:
+    """Which limit a request counts against, and under which key; None for a request
+    that is not counted. See `RateLimitMiddleware` for the arguments."""
+
+    def __init__(
+        self,
+        *,
+        default: str,
+        find_route: RouteFinder,
+        trusted_proxies: Sequence[str] = (),
+        unlimited_prefix: str | None = None,
+    ) -> None:
+        self.default = default
+        self.find_route = find_route
+        self.unlimited_prefix = unlimited_prefix
+        self.trusted = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+
+    def __call__(self, scope: Scope) -> Planned | None:
+        spec = self.find_route(scope)
+        if (
+            spec is None
+            and self.unlimited_prefix is not None
+            and not scope["path"].startswith(self.unlimited_prefix)
+        ):
+            return None
+        limit = self.default if spec is None or spec.rate_limit in (None, True) else spec.rate_limit
+        if limit is False:
+            return None
+        assert isinstance(limit, str)
+        if spec is not None and spec.rate_limit_by == "address":
+            key = f"ip:{client_address(scope, self.trusted)}"
+        else:
+            key = client_key(scope, self.trusted)
+        if spec is not None and isinstance(spec.rate_limit, str):
+            key = f"{key}:{spec.method}:{spec.path}"  # a budget of the route's own
+        return Planned(key, limit, not (spec is not None and spec.rate_limit_fail_closed))
 
 
 class RateLimitMiddleware:
@@ -61,38 +110,31 @@ class RateLimitMiddleware:
         unlimited_prefix: str | None = None,
     ) -> None:
         self.app = app
-        self.unlimited_prefix = unlimited_prefix
         self.limiter = limiter
-        self.default = default
-        self.find_route = find_route
-        self.trusted = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+        self.plan = LimitPlanner(
+            default=default,
+            find_route=find_route,
+            trusted_proxies=trusted_proxies,
+            unlimited_prefix=unlimited_prefix,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        spec = self.find_route(scope)
-        if (
-            spec is None
-            and self.unlimited_prefix is not None
-            and not scope["path"].startswith(self.unlimited_prefix)
-        ):
+        planned = self.plan(scope)
+        if planned is None:
             await self.app(scope, receive, send)
             return
-        limit = self.default if spec is None or spec.rate_limit in (None, True) else spec.rate_limit
-        if limit is False:
-            await self.app(scope, receive, send)
-            return
-        assert isinstance(limit, str)
-        if spec is not None and spec.rate_limit_by == "address":
-            key = f"ip:{client_address(scope, self.trusted)}"
-        else:
-            key = client_key(scope, self.trusted)
-        if spec is not None and isinstance(spec.rate_limit, str):
-            key = f"{key}:{spec.method}:{spec.path}"  # a budget of the route's own
-        decision = await self.limiter.hit(
-            key, limit, fail_open=not (spec is not None and spec.rate_limit_fail_closed)
-        )
+        key, limit, fail_open = planned
+        # The check ReadAheadMiddleware started with the session's read, if it was for
+        # this key; it counts nothing when the session had ended (None).
+        read = take_read(scope, "limit", planned)
+        decision = None
+        if read is not None:
+            decision = await self.limiter.settle(read, limit, fail_open=fail_open)
+        if decision is None:
+            decision = await self.limiter.hit(key, limit, fail_open=fail_open)
         if not decision.allowed:
             await problem_for(RateLimited(decision), scope)(scope, receive, send)
             return

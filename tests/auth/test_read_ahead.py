@@ -1,0 +1,134 @@
+"""On Redis, a signed-in request's session check, rate-limit step and cache lookup go in
+one round trip (`ReadAheadMiddleware`), and nothing of the contract moves: a revoked
+token's requests are refused and count nothing against its user; other users, roles
+and a store that is away behave as without it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+from starlette.testclient import TestClient
+
+from stackkit import Controller, Settings
+from stackkit.auth.read_ahead import ReadAheadMiddleware
+from stackkit.testing import RedisProcess, unique_key_prefix
+from tests.auth.conftest import bearer, login, register
+
+
+def items_controller() -> Controller:
+    api = Controller()
+
+    @api.get("/api/items")
+    async def items() -> list[int]:
+        return [1, 2, 3]
+
+    return api
+
+
+def _reads(admin: redis.Redis) -> int:
+    """The server's reads so far (a round trip is one; this INFO is one too)."""
+    return int(admin.info("stats")["total_reads_processed"])
+
+
+@pytest.fixture
+def make_client(
+    make_auth_client: Callable[..., TestClient], redis_process: RedisProcess
+) -> Callable[..., TestClient]:
+    def make(**settings: Any) -> TestClient:
+        return make_auth_client(
+            Settings(
+                env="test",
+                database_url="sqlite:///:memory:",
+                redis_url=redis_process.url,
+                cache_prefix=unique_key_prefix(),
+                **settings,
+            ),
+            controllers=[items_controller()],
+        )
+
+    return make
+
+
+def test_a_cached_signed_in_get_is_one_round_trip(
+    make_client: Callable[..., TestClient], redis_process: RedisProcess
+) -> None:
+    client = make_client()
+    register(client)
+    headers = bearer(login(client))
+    assert client.get("/api/items", headers=headers).headers["cache-status"].endswith("stored")
+    with redis.Redis.from_url(redis_process.url) as admin:
+        for _ in range(3):
+            before = _reads(admin)
+            response = client.get("/api/items", headers=headers)
+            after = _reads(admin)
+            assert response.json() == [1, 2, 3]
+            assert response.headers["cache-status"] == "stackkit; hit"
+            assert response.headers["ratelimit-remaining"].isdigit()
+            assert after - before - 1 == 1  # the second INFO is a read of its own
+
+
+def test_a_revoked_tokens_requests_count_nothing_against_its_user(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(rate_limit="3/minute")
+    register(client)
+    tokens = login(client)
+    headers = bearer(tokens)
+    remaining = [
+        client.get("/api/items", headers=headers).headers["ratelimit-remaining"] for _ in range(2)
+    ]
+    assert remaining == ["2", "1"]
+    auth = client.app.state.auth  # type: ignore[attr-defined]
+    session_id = auth.tokens.verify(tokens["access_token"]).session_id
+    assert client.portal is not None
+    client.portal.call(auth.sessions.revoke, session_id)
+    statuses = {client.get("/api/items", headers=headers).status_code for _ in range(5)}
+    assert statuses <= {401, 429}  # refused; counted by address, as anyone unknown
+    assert 401 in statuses
+    again = client.get("/api/items", headers=bearer(login(client)))
+    assert again.status_code == 200
+    assert again.headers["ratelimit-remaining"] == "0"  # 2 + this one: the 5 counted nothing
+
+
+def test_another_users_token_reads_their_own_entries(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client()
+    for email in ("ada@example.com", "bob@example.com"):
+        register(client, email)
+    ada, bob = bearer(login(client, "ada@example.com")), bearer(login(client, "bob@example.com"))
+    assert client.get("/api/items", headers=ada).headers["cache-status"].endswith("stored")
+    assert client.get("/api/items", headers=bob).headers["cache-status"].endswith("stored")
+    assert client.get("/api/items", headers=ada).headers["cache-status"] == "stackkit; hit"
+
+
+def test_when_redis_is_away_the_request_is_answered_as_without_reading_ahead(
+    make_client: Callable[..., TestClient], redis_process: RedisProcess
+) -> None:
+    """Sessions unchecked (fail open, the default) and limits unchecked: the answer comes,
+    uncached, as it does when each middleware asks on its own."""
+    client = make_client()
+    register(client)
+    headers = bearer(login(client))
+    redis_process.stop()
+    try:
+        response = client.get("/api/items", headers=headers)
+    finally:
+        redis_process.start()
+    assert response.status_code == 200
+    assert response.headers["cache-status"] == "stackkit; fwd=bypass"
+
+
+@pytest.mark.parametrize("setup", ["embedded", "redis"])
+def test_reading_ahead_is_on_when_sessions_and_limits_share_a_redis(
+    make_auth_client: Callable[..., TestClient], redis_process: RedisProcess, setup: str
+) -> None:
+    settings: dict[str, Any] = {"env": "test", "database_url": "sqlite:///:memory:"}
+    if setup == "redis":
+        settings |= {"redis_url": redis_process.url, "cache_prefix": unique_key_prefix()}
+    client = make_auth_client(Settings(**settings))
+    stack = [middleware.cls for middleware in client.app.user_middleware]  # type: ignore[attr-defined]
+    assert (ReadAheadMiddleware in stack) is (setup == "redis")
