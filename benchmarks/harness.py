@@ -119,7 +119,10 @@ def serve(
         *("--no-access-log", "--log-level", "warning"),
         "--no-proxy-headers",  # as `stackkit run` serves: STACKKIT_TRUSTED_PROXIES decides
     ]
-    env = {**os.environ, **(environment or {}), "PYTHONPATH": str(Path(__file__).parent)}
+    # benchmarks/ first; a PYTHONPATH already set (a checkout of other code to compare
+    # with) after it.
+    path = os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, **(environment or {}), "PYTHONPATH": path}
     with log.open("wb") as output:
         process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=output, env=env, cwd=log.parent
