@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from stackkit.cache.store import StoreUnavailable
 
-__all__ = ["Reply", "TurnPipeline"]
+__all__ = ["Reply", "TurnPipeline", "seen"]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -48,18 +48,20 @@ class TurnPipeline:
 
     def submit(self, *command: Any) -> asyncio.Future[Any]:
         """Put `command` in this turn's pipeline now; its reply (or error) is the
-        future's. An error nobody asks the future for is not logged."""
+        future's."""
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Any] = loop.create_future()
-        answer.add_done_callback(_seen)
         if not self._pending:
-            # Its first step runs once the callbacks ready now have run: after the other
-            # requests this turn resumes have issued their commands too.
-            task = loop.create_task(self._send())
-            self._sending.add(task)  # held until done: the loop keeps only a weak reference
-            task.add_done_callback(self._sending.discard)
+            # Sent once the callbacks ready now have run, and those they make ready: after
+            # the other requests this turn resumes have issued their commands too.
+            loop.call_soon(self._start, loop)
         self._pending.append((command, answer))
         return answer
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        task = loop.create_task(self._send())
+        self._sending.add(task)  # held until done: the loop keeps only a weak reference
+        task.add_done_callback(self._sending.discard)
 
     async def _send(self) -> None:
         batch, self._pending = self._pending, []
@@ -117,7 +119,9 @@ class Reply(Generic[T]):
         return self._then(value)
 
 
-def _seen(answer: asyncio.Future[Any]) -> None:
+def seen(answer: asyncio.Future[Any]) -> None:
+    """A done callback: the future's error counts as retrieved (a reply nobody awaited
+    logs nothing)."""
     if not answer.cancelled():
         answer.exception()
 

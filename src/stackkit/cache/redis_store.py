@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -30,7 +30,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from stackkit.cache.redis_batch import Reply, TurnPipeline
+from stackkit.cache.redis_batch import Reply, TurnPipeline, seen
 from stackkit.cache.store import Store, StoreUnavailable
 
 __all__ = ["REDIS_DOWN", "RedisClusterStore", "RedisStore", "unavailable"]
@@ -163,14 +163,12 @@ class RedisStore(Store):
                 raise
             raise down from error
 
-    async def batched(self, *command: Any) -> Any:
-        """Run one raw command (`"EVALSHA", sha, 1, key, ...`, keys already prefixed) in
-        this turn's pipeline, beside the reads of the other requests of the turn (alone
-        on a cluster). redis-py's errors are raised as they are.
-        """
+    def send(self, *command: Any) -> Awaitable[Any]:
+        """One raw command (keys already prefixed), sent with the pipeline of this turn
+        of the event loop (on its own on a cluster); redis-py's errors as they are."""
         if self._reads is None:
-            return await self.client.execute_command(*command)  # type: ignore[no-untyped-call]
-        return await self._reads.call(*command)
+            return self.client.execute_command(*command)  # type: ignore[no-untyped-call]
+        return self._reads.submit(*command)
 
     def soon(self, *command: Any) -> Reply[Any]:
         """Send one raw command (keys already prefixed) with this turn's pipeline now,
@@ -182,6 +180,7 @@ class RedisStore(Store):
             future = asyncio.ensure_future(self.client.execute_command(*command))  # type: ignore[no-untyped-call]
         else:
             future = self._reads.submit(*command)
+        future.add_done_callback(seen)  # it may never be awaited
         return Reply(future, _same, _as_unavailable)
 
     def get_soon(self, key: str) -> Reply[bytes | None]:
@@ -195,18 +194,13 @@ class RedisStore(Store):
 
     async def get(self, key: str) -> bytes | None:
         async with self._answering():
-            if self._reads is None:
-                return _as_bytes(await self.client.get(self.key(key)))
-            return _as_bytes(await self._reads.call("GET", self.key(key)))
+            return _as_bytes(await self.send("GET", self.key(key)))
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys:
             return []
         async with self._answering():
-            if self._reads is None:
-                values = await self.client.mget([self.key(k) for k in keys])
-            else:
-                values = await self._reads.call("MGET", *(self.key(k) for k in keys))
+            values = await self.send("MGET", *(self.key(k) for k in keys))
         return [_as_bytes(v) for v in values]
 
     async def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:

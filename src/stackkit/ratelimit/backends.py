@@ -238,7 +238,7 @@ class RedisRateLimitBackend(RateLimitBackend):
     share a hash tag, so they live on one cluster slot and the script sees them all.
 
     Each check is one script call, sent in the store's pipeline of the current turn
-    of the event loop (`RedisStore.batched`): under load, one round trip serves the
+    of the event loop (`RedisStore.soon`): under load, one round trip serves the
     checks and reads of many requests; alone, a check is still one round trip.
 
     Args:
@@ -262,14 +262,23 @@ class RedisRateLimitBackend(RateLimitBackend):
         self, key: str, rates: Sequence[Rate], cost: int = 1, *, guard: str | None = None
     ) -> Decision | None:
         keys, args = self._command(key, rates, guard, cost)
-        try:
-            flat = await self._run(keys, args)
-        except Exception as error:
-            down = unavailable(error)
-            if down is not None:
+        for attempt in range(2):
+            try:
+                if self._sha is None:
+                    self._sha = str(await self.store.client.script_load(self._source))
+                flat = await self.store.send("EVALSHA", self._sha, len(keys), *keys, *args)
+            except NoScriptError:
+                if attempt:
+                    raise
+                self._sha = None  # Redis restarted without the script: load it again
+                continue
+            except Exception as error:
+                down = unavailable(error)
+                if down is None:
+                    raise
                 raise down from error
-            raise
-        return self._decision(flat, rates)
+            return self._decision(list(flat), rates)
+        raise AssertionError("unreachable")
 
     def acquire_soon(
         self, key: str, rates: Sequence[Rate], *, guard: str
@@ -312,15 +321,3 @@ class RedisRateLimitBackend(RateLimitBackend):
             for i, rate in zip(range(0, len(flat), 4), rates, strict=True)
         ]
         return combine(decisions)
-
-    async def _run(self, keys: list[str], args: list[Any]) -> list[int]:
-        for attempt in range(2):
-            if self._sha is None:
-                self._sha = str(await self.store.client.script_load(self._source))
-            try:
-                return list(await self.store.batched("EVALSHA", self._sha, len(keys), *keys, *args))
-            except NoScriptError:
-                if attempt:
-                    raise
-                self._sha = None  # Redis restarted without the script: load it again
-        raise AssertionError("unreachable")
