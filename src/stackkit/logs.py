@@ -135,11 +135,13 @@ class StackkitHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except KeyError:
             head, members = self._request_parts(method, path)
         if self.log_format == "json":
+            # Each number is said twice (in the message, then as a member): made once.
+            code, length, took = str(status), str(size), repr(duration_ms)
             line = (
                 f'{{"time":"{self._prefix}.{milliseconds}+00:00","level":"info",'
-                f'"logger":"{ACCESS_LOGGER}","message":"{head} {status} {size} B {duration_ms} ms",'
-                f'"request_id":"{request_id}",{members},"status":{status},"bytes":{size},'
-                f'"duration_ms":{duration_ms}}}\n'
+                f'"logger":"{ACCESS_LOGGER}","message":"{head} {code} {length} B {took} ms",'
+                f'"request_id":"{request_id}",{members},"status":{code},"bytes":{length},'
+                f'"duration_ms":{took}}}\n'
             )
         else:
             line = (
