@@ -178,3 +178,15 @@ def test_anything_else_listening_turns_the_direct_line_off(
     finally:
         access.removeHandler(extra)
         parent.removeHandler(extra)
+
+
+async def test_a_stream_that_fails_is_reported_not_raised_into_the_app(
+    stream: io.StringIO, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _configure("text", stream)
+    AccessLog()("req-1", "GET", "/a", 200, 0, 1.0)
+    stream.close()
+    logging.getLogger("stackkit.app").warning("after the stream closed")  # does not raise
+    AccessLog()("req-1", "GET", "/b", 200, 0, 1.0)
+    await asyncio.sleep(0)  # the held line's flush fails, and is said on stderr
+    assert "access lines not written" in capsys.readouterr().err

@@ -153,8 +153,9 @@ def create_app(
     3. `CORSMiddleware`, when `STACKKIT_CORS_ORIGINS` is set.
     4. `InternalErrorMiddleware`: any unhandled exception becomes a 500 problem.
     5. `BodySizeLimitMiddleware`: 413 past `STACKKIT_MAX_BODY_SIZE`.
-    6. `ReadAheadMiddleware`, when sessions and rate limits share a Redis server: a
-       signed-in request's session, limit and cache reads in one round trip.
+    6. `ReadAheadMiddleware`, when sessions and rate limits share a Redis server and
+       `middleware` is empty: a signed-in request's session, limit and cache reads
+       in one round trip.
     7. `AuthenticationMiddleware` (with `user_model` or `auth`), then `middleware`.
     8. `RateLimitMiddleware`: `STACKKIT_RATE_LIMIT` per client, or the route's own.
     9. `ResponseCacheMiddleware`, unless `STACKKIT_CACHE_TTL=0`.
@@ -242,7 +243,10 @@ def create_app(
         # The frontend's files (every path but the API's) are not counted.
         unlimited_prefix="/api/" if frontend is not None else None,
     )
-    if auth_parts is not None and _reads_ahead(limiter, named["sessions"]):
+    # Not with middleware of the app's own between authentication and the limiter: one
+    # that changes the path or the user, or answers itself, would leave a limit counted
+    # ahead for nothing.
+    if auth_parts is not None and not middleware and _reads_ahead(limiter, named["sessions"]):
         stack.append(
             Middleware(
                 ReadAheadMiddleware,

@@ -36,6 +36,8 @@ ACCESS_LOGGER = "stackkit.access"
 # Text that goes into a JSON string as it is: printable ASCII but the quote and backslash.
 # Access lines held for one turn of the event loop at most, and this many at most.
 _PENDING_LINES = 64
+# What a failed write of access lines is reported as.
+_ACCESS_LINES = logging.makeLogRecord({"name": ACCESS_LOGGER, "msg": "access lines not written"})
 _THREE_DIGITS = [f"{n:03d}" for n in range(1000)]
 _PLAIN_JSON = re.compile(r"[ !#-\[\]-~]*\Z")
 
@@ -154,7 +156,7 @@ class StackkitHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self.flush()
         elif len(pending) == 1:
             try:
-                asyncio.get_running_loop().call_soon(self.flush)
+                asyncio.get_running_loop().call_soon(self._flush_soon)
             except RuntimeError:  # no event loop: nothing would flush it later
                 self.flush()
 
@@ -184,11 +186,25 @@ class StackkitHandler(logging.StreamHandler):  # type: ignore[type-arg]
                 self._write_pending()
         super().flush()
 
+    def _flush_soon(self) -> None:
+        """`flush`, as the event loop's callback: a stream that fails is said, not
+        raised into the loop."""
+        try:
+            self.flush()
+        except Exception:
+            self.handleError(_ACCESS_LINES)
+
     def _write_pending(self) -> None:
-        """Write the access lines waiting (under the lock), in one call."""
+        """Write the access lines waiting (under the lock), in one call. A stream that
+        fails is reported as `logging` reports it (on stderr), not raised into the app;
+        the lines it refused are dropped."""
         pending = self._pending
-        self.stream.write("".join([pending.popleft() for _ in range(len(pending))]))
-        self.stream.flush()
+        lines = "".join([pending.popleft() for _ in range(len(pending))])
+        try:
+            self.stream.write(lines)
+            self.stream.flush()
+        except Exception:
+            self.handleError(_ACCESS_LINES)
 
 
 class AccessLog:

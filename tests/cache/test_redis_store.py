@@ -192,6 +192,29 @@ async def test_when_redis_does_not_answer_every_read_of_the_turn_is_told(
     assert [type(answer) for answer in answers] == [StoreUnavailable] * 3
 
 
+def test_reads_left_by_a_stopped_loop_do_not_hold_up_the_next(redis_url: str) -> None:
+    """A loop that stops before its turn's pipeline leaves (tests, an app started
+    again): the next loop's reads are sent all the same."""
+    store = RedisStore(redis_url, prefix=unique_key_prefix())
+
+    async def left_behind() -> None:
+        await store.open()
+        store.soon("GET", store.key("a"))  # never sent: the loop ends now
+        await store.close()
+
+    async def next_loop() -> bytes | None:
+        await store.open()
+        try:
+            await store.set("a", b"1")
+            return await asyncio.wait_for(store.get("a"), 5)
+        finally:
+            await store.delete("a")
+            await store.close()
+
+    asyncio.run(left_behind())
+    assert asyncio.run(next_loop()) == b"1"
+
+
 async def test_an_unanswered_command_is_sent_once_and_given_up_after_half_a_second(
     store: RedisStore, proxy: CountingProxy
 ) -> None:

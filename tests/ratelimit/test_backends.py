@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 import redis.asyncio as redis
@@ -174,9 +175,9 @@ async def test_checks_that_arrive_together_go_to_redis_as_one_pipeline(
     batches: list[int] = []
     send = TurnPipeline._send
 
-    async def counted(pipeline: TurnPipeline) -> None:
-        batches.append(len(pipeline._pending))
-        await send(pipeline)
+    async def counted(pipeline: TurnPipeline, batch: list[Any]) -> None:
+        batches.append(len(batch))
+        await send(pipeline, batch)
 
     monkeypatch.setattr(TurnPipeline, "_send", counted)
     rates = parse_limits("100/minute")

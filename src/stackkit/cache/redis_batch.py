@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Generator
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from redis.asyncio import Redis
@@ -35,6 +36,7 @@ class TurnPipeline:
     def __init__(self, client: Callable[[], Redis]) -> None:
         self.client = client
         self._pending: _Pending = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
     async def call(self, *command: Any) -> Any:
@@ -51,20 +53,25 @@ class TurnPipeline:
         future's."""
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Any] = loop.create_future()
+        if self._pending and self._loop is not loop:
+            # Left by a loop that stopped before sending them: nobody waits for those.
+            self._pending = []
         if not self._pending:
             # Sent once the callbacks ready now have run, and those they make ready: after
             # the other requests this turn resumes have issued their commands too.
+            self._loop = loop
             loop.call_soon(self._start, loop)
         self._pending.append((command, answer))
         return answer
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
-        task = loop.create_task(self._send())
+        batch, self._pending = self._pending, []
+        task = loop.create_task(self._send(batch))
         self._sending.add(task)  # held until done: the loop keeps only a weak reference
         task.add_done_callback(self._sending.discard)
+        task.add_done_callback(partial(_told_if_cancelled, batch))
 
-    async def _send(self) -> None:
-        batch, self._pending = self._pending, []
+    async def _send(self, batch: _Pending) -> None:
         try:
             if len(batch) == 1:
                 results = [await self.client().execute_command(*batch[0][0])]  # type: ignore[no-untyped-call]
@@ -77,7 +84,7 @@ class TurnPipeline:
             _fail(batch, error)
             return
         except BaseException:  # cancelled (the loop is closing): every caller is told
-            _fail(batch, StoreUnavailable("cancelled"))
+            _fail(batch, _cancelled())
             raise
         for (_, answer), result in zip(batch, results, strict=True):
             if answer.done():  # its request was cancelled meanwhile
@@ -124,6 +131,20 @@ def seen(answer: asyncio.Future[Any]) -> None:
     logs nothing)."""
     if not answer.cancelled():
         answer.exception()
+
+
+def _told_if_cancelled(batch: _Pending, task: asyncio.Task[None]) -> None:
+    """A send cancelled before it ran (the loop closing), or failed outside its own
+    handling: its callers are told all the same, never left waiting."""
+    if task.cancelled():
+        _fail(batch, _cancelled())
+    elif task.exception() is not None:
+        _fail(batch, StoreUnavailable(f"the pipeline failed: {task.exception()!r}"))
+
+
+def _cancelled() -> StoreUnavailable:
+    # Slow, not away: a check that fails open for an outage must not pass on this.
+    return StoreUnavailable("cancelled", slow=True)
 
 
 def _fail(batch: _Pending, error: Exception) -> None:
