@@ -25,7 +25,7 @@ the counters and the entry live in slots of their own.
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.authentication import AuthCredentials
 
@@ -37,12 +37,24 @@ from stackkit.http.read_ahead import put_read
 from stackkit.ratelimit.limiter import RateLimiter
 from stackkit.ratelimit.middleware import LimitPlanner
 
+from collections.abc import Hashable
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["ReadAheadMiddleware"]
+
+
+class LookupKeys(Hashable, Protocol):
+    """The keys a cached GET reads (`stackkit.middleware.response_cache.LookupKeys`)."""
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def entry(self) -> str: ...
 
 
 class ReadAheadMiddleware:
@@ -65,7 +77,7 @@ class ReadAheadMiddleware:
         sessions: SessionStore,
         limiter: RateLimiter,
         plan: LimitPlanner,
-        cache: tuple[RedisStore, Callable[[Scope], tuple[str, str] | None]] | None = None,
+        cache: tuple[RedisStore, Callable[[Scope], LookupKeys | None]] | None = None,
     ) -> None:
         if not isinstance(sessions.store, RedisStore):
             raise TypeError("reading ahead needs the sessions in Redis")
@@ -114,4 +126,4 @@ class ReadAheadMiddleware:
             store, lookup_keys = self.cache
             keys = lookup_keys(signed_in)
             if keys is not None:
-                put_read(scope, "cache", keys, store.get_many_soon(keys))
+                put_read(scope, "cache", keys, store.get_many_soon([keys.version, keys.entry]))

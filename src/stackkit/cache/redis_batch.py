@@ -39,15 +39,6 @@ class TurnPipeline:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
-    async def call(self, *command: Any) -> Any:
-        """The reply to `command` (`"GET", key`), as `execute_command` gives it.
-
-        Raises:
-            What redis-py raises for it: an error reply of its own, or the pipeline's
-            failure (the server away), which fails every command of the turn.
-        """
-        return await self.submit(*command)
-
     def submit(self, *command: Any) -> asyncio.Future[Any]:
         """Put `command` in this turn's pipeline now; its reply (or error) is the
         future's."""

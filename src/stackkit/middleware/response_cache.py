@@ -34,7 +34,7 @@ import json
 import logging
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from stackkit.cache.store import Locks, Store, StoreUnavailable
 from stackkit.http.asgi import before_success, sending_headers, with_headers
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
+    "LookupKeys",
     "ResponseCacheMiddleware",
     "before_success",
     "cache_identity",
@@ -127,9 +128,7 @@ class ResponseCacheMiddleware:
             # no lookup, no lock, no round trip.
             await self.app(scope, receive, send)
             return
-        namespace_version, entry_key = keys
-        namespace = namespace_of(scope["path"])
-        digest = entry_key.rpartition(":")[2]
+        namespace_version, entry_key = keys.version, keys.entry
         try:
             # The lookup ReadAheadMiddleware started with the session's read, if any.
             read = take_read(scope, "cache", keys)
@@ -140,7 +139,7 @@ class ResponseCacheMiddleware:
             if scope["method"] == "HEAD":
                 await self.app(scope, receive, _with_status(send, b"stackkit; fwd=miss"))
                 return
-            lock_key, token = f"{{{namespace}}}:l:{digest}", secrets.token_bytes(16)
+            lock_key, token = keys.lock, secrets.token_bytes(16)
             deadline = time.monotonic() + self.wait
             delay = 0.005
             waited = False
@@ -349,14 +348,33 @@ def cache_identity(scope: Scope) -> str:
     return who if session_id is None else f"{who}:{session_id}"
 
 
-def lookup_keys(scope: Scope, find_route: RouteFinder) -> tuple[str, str] | None:
-    """The keys a cached GET reads: its namespace's version and its entry; None for a
-    request whose route is not cached."""
+class LookupKeys(NamedTuple):
+    """Where a cached GET's answer lives: its namespace (`/api/notes`) and the digest of
+    who asks what."""
+
+    namespace: str
+    digest: str
+
+    @property
+    def version(self) -> str:
+        return version_key(self.namespace)
+
+    @property
+    def entry(self) -> str:
+        return f"{{{self.namespace}}}:e:{self.digest}"
+
+    @property
+    def lock(self) -> str:
+        """The single-flight lock of a miss."""
+        return f"{{{self.namespace}}}:l:{self.digest}"
+
+
+def lookup_keys(scope: Scope, find_route: RouteFinder) -> LookupKeys | None:
+    """The keys a cached GET reads; None for a request whose route is not cached."""
     spec = find_route(scope)
     if spec is None or spec.cache_ttl == 0:
         return None
-    namespace = namespace_of(scope["path"])
-    return version_key(namespace), f"{{{namespace}}}:e:{_digest(scope)}"
+    return LookupKeys(namespace_of(scope["path"]), _digest(scope))
 
 
 def namespace_of(path: str) -> str:
