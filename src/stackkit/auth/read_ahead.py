@@ -24,6 +24,7 @@ the counters and the entry live in slots of their own.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
@@ -36,8 +37,6 @@ from stackkit.cache.redis_store import RedisStore
 from stackkit.http.read_ahead import put_read
 from stackkit.ratelimit.limiter import RateLimiter
 from stackkit.ratelimit.middleware import LimitPlanner
-
-from collections.abc import Hashable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
