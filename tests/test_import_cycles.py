@@ -7,7 +7,8 @@ modules together. The layers, bottom up (docs/architecture.md draws them):
 
 - core: `errors`, `rates`, `logs`, `backends`, `settings`, `lazy`: what every layer may use;
 - the building blocks: `cache` (stores), `db` and `http` on the core alone; `ratelimit`
-  and `middleware` on them; `auth` on all of these;
+  on them; `auth` on all of these; `middleware` on all of these (its hit path answers a
+  cached GET with authentication's and the limiter's parts);
 - `resources` (CRUD routes for a model, on `db` and `http`), `health`;
 - `app` (`create_app` wires everything), then `cli` and the package's own `__init__`.
 
@@ -91,8 +92,8 @@ ALLOWED: dict[str, set[str]] = {
     "db": CORE,
     "http": CORE,
     "ratelimit": CORE | {"cache", "http"},
-    "middleware": CORE | {"cache", "db", "http"},
     "auth": CORE | {"cache", "db", "http", "ratelimit"},
+    "middleware": CORE | {"cache", "db", "http", "ratelimit", "auth"},
     "resources": CORE | {"db", "http"},
     "health": CORE | {"http"},
     "testing": CORE | {"cache"},  # the store contract suite

@@ -22,7 +22,7 @@ from stackkit.auth.admin import users_controller
 from stackkit.auth.api import auth_controller
 from stackkit.auth.config import Auth, AuthConfig
 from stackkit.auth.middleware import AuthenticationMiddleware
-from stackkit.auth.read_ahead import ReadAheadMiddleware
+from stackkit.auth.read_ahead import ReadAhead, ReadAheadMiddleware
 from stackkit.backends import Backend
 from stackkit.cache.redis_store import RedisClusterStore, RedisStore
 from stackkit.cache.registry import default_cache_store, stores_for
@@ -47,12 +47,15 @@ from stackkit.middleware import (
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
 )
+from stackkit.middleware.hit_path import HitPathMiddleware
+from stackkit.middleware.request_id import RequestIdGenerator
 from stackkit.middleware.response_cache import (
     ResponseCacheMiddleware,
     invalidate,
     lookup_keys,
     namespace_of,
 )
+from stackkit.middleware.security_headers import security_headers
 from stackkit.ratelimit.backends import RedisRateLimitBackend
 from stackkit.ratelimit.backends import backend_for as rate_limit_backend_for
 from stackkit.ratelimit.limiter import RateLimiter
@@ -148,6 +151,8 @@ def create_app(
 
     The middleware stack, outermost first:
 
+    0. `HitPathMiddleware`, unless `STACKKIT_CACHE_TTL=0`, `STACKKIT_CORS_ORIGINS` or
+       `middleware` is set: a cached GET answered at once, as the layers below would.
     1. `RequestIdMiddleware`: `X-Request-ID`, the access log line.
     2. `SecurityHeadersMiddleware`: nosniff, frame and referrer policy, CSP, HSTS.
     3. `CORSMiddleware`, when `STACKKIT_CORS_ORIGINS` is set.
@@ -213,8 +218,53 @@ def create_app(
     specs = [spec for controller in all_controllers for spec in controller.specs]
     app_routes = [route for controller in all_controllers for route in controller.routes]
 
-    stack = [
-        Middleware(RequestIdMiddleware, access_log=settings.access_log),
+    # Both find a request's route before the router does; one finder, one match per path.
+    find_route = RouteFinder([*app_routes, *routes])  # the frontend is no controller route
+    limits = LimitPlanner(
+        default=settings.rate_limit,
+        find_route=find_route,
+        trusted_proxies=settings.trusted_proxies,
+        # The frontend's files (every path but the API's) are not counted.
+        unlimited_prefix="/api/" if frontend is not None else None,
+    )
+    cache_keys = partial(lookup_keys, find_route=find_route)
+    # Not with middleware of the app's own between authentication and the limiter: one
+    # that changes the path or the user, or answers itself, would leave a limit counted
+    # ahead for nothing, or a hit answered past it.
+    read_ahead = None
+    if auth_parts is not None and not middleware and _reads_ahead(limiter, named["sessions"]):
+        read_ahead = ReadAhead(
+            tokens=auth_parts.tokens,
+            sessions=auth_parts.sessions,
+            limiter=limiter,
+            plan=limits,
+            cache=(cast(RedisStore, store), cache_keys)
+            if settings.cache_ttl > 0 and _one_server(store)
+            else None,
+        )
+    request_ids = RequestIdGenerator()
+    stack: list[Middleware] = []
+    # Not with CORS (its headers go on every answer) nor middleware of the app's own.
+    if settings.cache_ttl > 0 and not middleware and not settings.cors_origins:
+        stack.append(
+            Middleware(
+                HitPathMiddleware,
+                store=store,
+                lookup_keys=cache_keys,
+                limiter=limiter,
+                plan=limits,
+                security_headers=security_headers(hsts=settings.is_production),
+                tokens=auth_parts.tokens if auth_parts is not None else None,
+                sessions=auth_parts.sessions if auth_parts is not None else None,
+                read_ahead=read_ahead if read_ahead is not None and read_ahead.cache else None,
+                # Other ways in than the bearer token may know a request without one.
+                anonymous=auth_parts is None or not auth_parts.config.backends,
+                access_log=settings.access_log,
+                request_ids=request_ids,
+            )
+        )
+    stack += [
+        Middleware(RequestIdMiddleware, access_log=settings.access_log, ids=request_ids),
         Middleware(SecurityHeadersMiddleware, hsts=settings.is_production),
     ]
     if settings.cors_origins:
@@ -234,31 +284,8 @@ def create_app(
         Middleware(InternalErrorMiddleware, expose_errors=expose_errors),
         Middleware(BodySizeLimitMiddleware, max_body_size=settings.max_body_size),
     ]
-    # Both find a request's route before the router does; one finder, one match per path.
-    find_route = RouteFinder([*app_routes, *routes])  # the frontend is no controller route
-    limits = LimitPlanner(
-        default=settings.rate_limit,
-        find_route=find_route,
-        trusted_proxies=settings.trusted_proxies,
-        # The frontend's files (every path but the API's) are not counted.
-        unlimited_prefix="/api/" if frontend is not None else None,
-    )
-    # Not with middleware of the app's own between authentication and the limiter: one
-    # that changes the path or the user, or answers itself, would leave a limit counted
-    # ahead for nothing.
-    if auth_parts is not None and not middleware and _reads_ahead(limiter, named["sessions"]):
-        stack.append(
-            Middleware(
-                ReadAheadMiddleware,
-                tokens=auth_parts.tokens,
-                sessions=auth_parts.sessions,
-                limiter=limiter,
-                plan=limits,
-                cache=(cast(RedisStore, store), partial(lookup_keys, find_route=find_route))
-                if settings.cache_ttl > 0 and _one_server(store)
-                else None,
-            )
-        )
+    if read_ahead is not None:
+        stack.append(Middleware(ReadAheadMiddleware, reads=read_ahead))
     if auth_parts is not None:
         stack.append(
             Middleware(

@@ -17,7 +17,7 @@ from stackkit.ratelimit import (
     RateLimitMiddleware,
     rate_limit_headers,
 )
-from stackkit.ratelimit.middleware import _allowed_headers, client_address
+from stackkit.ratelimit.middleware import allowed_headers, client_address
 from stackkit.testing import RedisProcess, delete_keys, unique_key_prefix
 from tests.helpers import UserFromHeader
 
@@ -271,7 +271,7 @@ async def test_redis_outage_fails_open_except_where_a_route_fails_closed(
 )
 def test_an_allowed_requests_headers_are_rate_limit_headers(decision: Decision) -> None:
     expected = [(k.lower().encode(), v.encode()) for k, v in rate_limit_headers(decision).items()]
-    assert _allowed_headers(decision) == expected
+    assert allowed_headers(decision) == expected
 
 
 def test_a_connection_of_no_known_address_is_one_unknown_client() -> None:

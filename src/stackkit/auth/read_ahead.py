@@ -19,14 +19,16 @@ its address, like any anonymous one).
 
 `create_app` puts it in the stack when the sessions and the limits live in one
 Redis server (the default with `REDIS_URL`); not on a cluster, where the session,
-the counters and the entry live in slots of their own.
+the counters and the entry live in slots of their own. A cached GET's reads are
+started earlier still, by `stackkit.middleware.hit_path.HitPathMiddleware`, which
+answers a hit itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Awaitable, Hashable
 from functools import partial
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from starlette.authentication import AuthCredentials
 
@@ -34,16 +36,17 @@ from stackkit.auth.authentication import AuthenticatedUser, authorization
 from stackkit.auth.sessions import SessionStore
 from stackkit.auth.tokens import AccessTokens, InvalidToken
 from stackkit.cache.redis_store import RedisStore
-from stackkit.http.read_ahead import put_read
+from stackkit.http.read_ahead import READ_AHEAD_SCOPE_KEY, put_read
+from stackkit.ratelimit.gcra import Decision
 from stackkit.ratelimit.limiter import RateLimiter
-from stackkit.ratelimit.middleware import LimitPlanner
+from stackkit.ratelimit.middleware import LimitPlanner, Planned
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["ReadAheadMiddleware"]
+__all__ = ["LookupKeys", "ReadAhead", "ReadAheadMiddleware", "Started"]
 
 
 class LookupKeys(Hashable, Protocol):
@@ -56,8 +59,22 @@ class LookupKeys(Hashable, Protocol):
     def entry(self) -> str: ...
 
 
-class ReadAheadMiddleware:
-    """Pure ASGI.
+class Started(NamedTuple):
+    """The reads `ReadAhead.start` sent for one request."""
+
+    signed_in: Scope
+    """A copy of the scope as authentication will make it once it accepts the token."""
+    session: Awaitable[bool]
+    """Whether the token's session is alive and its user's."""
+    limit: tuple[Planned, Awaitable[Decision | None] | None] | None
+    """The limit the request counts against and its decision (counted, guarded by the
+    session), None if the backend cannot send it now; None if it is not counted."""
+    cache: tuple[LookupKeys, Awaitable[list[bytes | None]]] | None
+    """The cached entry's keys and their values (version, entry), for a cached GET."""
+
+
+class ReadAhead:
+    """Starts a signed-in request's reads in one round trip. See the module.
 
     Args:
         tokens: verifies access tokens (the same as authentication's).
@@ -70,7 +87,6 @@ class ReadAheadMiddleware:
 
     def __init__(
         self,
-        app: ASGIApp,
         *,
         tokens: AccessTokens,
         sessions: SessionStore,
@@ -80,7 +96,6 @@ class ReadAheadMiddleware:
     ) -> None:
         if not isinstance(sessions.store, RedisStore):
             raise TypeError("reading ahead needs the sessions in Redis")
-        self.app = app
         self.tokens = tokens
         self.sessions = sessions
         self.store: RedisStore = sessions.store
@@ -88,32 +103,27 @@ class ReadAheadMiddleware:
         self.plan = plan
         self.cache = cache
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            self._start(scope)
-        await self.app(scope, receive, send)
-
-    def _start(self, scope: Scope) -> None:
-        """Send the request's reads now, in this turn's pipeline; no task is made: the
-        middleware that take them await their replies."""
-        header = authorization(scope)
+    def start(self, scope: Scope, header: str | None) -> Started | None:
+        """Send the reads of a request whose `Authorization` header is `header`, in this
+        turn's pipeline, and hand them to the middleware that take them (`put_read`); no
+        task is made: whoever takes a read awaits its reply. None for a request with no
+        valid bearer token."""
         if header is None:
-            return
+            return None
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer":
-            return
+            return None
         try:
             claims = self.tokens.verify(token.strip())
         except InvalidToken:
-            return  # authentication says why
+            return None  # authentication says why
         session_id, user_id = identity = (claims.session_id, claims.subject)
         session = self.store.get_soon(SessionStore.key(session_id))
-        put_read(
-            scope, "session", identity, session.then(partial(self.sessions.owned, user_id=user_id))
-        )
-        # The scope as it will be once authentication has accepted the token.
+        alive = session.then(partial(self.sessions.owned, user_id=user_id))
+        put_read(scope, "session", identity, alive)
         user = AuthenticatedUser(claims)
         signed_in = {**scope, "user": user, "auth": AuthCredentials(["authenticated", *user.roles])}
+        limit = cache = None
         planned = self.plan(signed_in)
         if planned is not None:
             check = self.limiter.hit_soon(
@@ -121,8 +131,26 @@ class ReadAheadMiddleware:
             )
             if check is not None:
                 put_read(scope, "limit", planned, check)
+            limit = (planned, check)
         if self.cache is not None and scope["method"] in ("GET", "HEAD"):
             store, lookup_keys = self.cache
             keys = lookup_keys(signed_in)
             if keys is not None:
-                put_read(scope, "cache", keys, store.get_many_soon([keys.version, keys.entry]))
+                values = store.get_many_soon([keys.version, keys.entry])
+                put_read(scope, "cache", keys, values)
+                cache = (keys, values)
+        return Started(signed_in, alive, limit, cache)
+
+
+class ReadAheadMiddleware:
+    """Pure ASGI: `ReadAhead` for every HTTP request whose reads no layer before it has
+    started (`stackkit.middleware.hit_path.HitPathMiddleware` starts those of cached GETs)."""
+
+    def __init__(self, app: ASGIApp, *, reads: ReadAhead) -> None:
+        self.app = app
+        self.reads = reads
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and READ_AHEAD_SCOPE_KEY not in scope:
+            self.reads.start(scope, authorization(scope))
+        await self.app(scope, receive, send)

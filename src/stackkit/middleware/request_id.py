@@ -14,7 +14,7 @@ from stackkit.logs import AccessLog, current_request_id
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RequestIdMiddleware"]
+__all__ = ["HEADER", "RequestIdGenerator", "RequestIdMiddleware", "acceptable_id"]
 
 HEADER = b"x-request-id"
 # An id from the client (or a proxy in front) is kept only if it is short and plain,
@@ -41,10 +41,12 @@ class RequestIdGenerator:
 class RequestIdMiddleware:
     """Pure ASGI. Sets `scope["state"]["request_id"]` and `stackkit.logs.current_request_id`."""
 
-    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+    def __init__(
+        self, app: ASGIApp, *, access_log: bool = True, ids: RequestIdGenerator | None = None
+    ) -> None:
         self.app = app
         self.access_log = AccessLog() if access_log else None
-        self.new_id = RequestIdGenerator()
+        self.new_id = ids or RequestIdGenerator()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -87,5 +89,10 @@ class RequestIdMiddleware:
 def _incoming_id(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == HEADER:
-            return value.decode("ascii") if _ACCEPTABLE_ID.match(value) else None
+            return value.decode("ascii") if acceptable_id(value) else None
     return None
+
+
+def acceptable_id(value: bytes) -> bool:
+    """Whether a request id from the client is kept (short and plain)."""
+    return _ACCEPTABLE_ID.match(value) is not None

@@ -49,10 +49,13 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
+    "CachedEntry",
     "LookupKeys",
     "ResponseCacheMiddleware",
     "before_success",
     "cache_identity",
+    "current_entry",
+    "hit_headers",
     "invalidate",
     "lookup_keys",
     "namespace_of",
@@ -179,15 +182,11 @@ class ResponseCacheMiddleware:
 
     async def _lookup(
         self, version_key: str, entry_key: str, read: Awaitable[list[bytes | None]] | None = None
-    ) -> tuple[int, _Entry | None]:
+    ) -> tuple[int, CachedEntry | None]:
         """The namespace's current version, and the entry if it was made under it (`read`:
         their values, read already)."""
-        raw_version, raw = await (read or self.store.get_many([version_key, entry_key]))
-        version = _version(raw_version)
-        if raw is None:
-            return version, None
-        entry = _Entry.decode(raw)
-        return version, entry if entry.version == version else None
+        values = await (read or self.store.get_many([version_key, entry_key]))
+        return _version(values[0]), current_entry(values)
 
     async def _fill(
         self, scope: Scope, receive: Receive, send: Send, version: int, entry_key: str
@@ -227,7 +226,7 @@ class ResponseCacheMiddleware:
             headers.append((b"etag", etag))
         status = b"stackkit; fwd=miss"
         if ttl > 0 and len(body) <= self.max_body:  # sent in one piece, maybe too big
-            entry = _Entry(start["status"], headers, body, version)
+            entry = CachedEntry(start["status"], headers, body, version)
             try:
                 await self.store.set(entry_key, entry.encode(), ttl=ttl)
                 status = b"stackkit; fwd=miss; stored"
@@ -252,12 +251,12 @@ class ResponseCacheMiddleware:
             return 0
         return self.default_ttl if spec.cache_ttl is None else spec.cache_ttl
 
-    async def _send_entry(self, entry: _Entry, scope: Scope, send: Send) -> None:
+    async def _send_entry(self, entry: CachedEntry, scope: Scope, send: Send) -> None:
         etag = _header(entry.headers, b"etag") or b""
         if _matches(scope, etag):
             await _send_not_modified(send, etag, b"stackkit; hit")
             return
-        headers = [*entry.headers, (b"content-length", b"%d" % len(entry.body)), _HIT]
+        headers = hit_headers(entry)
         await send({"type": "http.response.start", "status": entry.status, "headers": headers})
         body = b"" if scope["method"] == "HEAD" else entry.body
         await send({"type": "http.response.body", "body": body})
@@ -276,13 +275,38 @@ class ResponseCacheMiddleware:
         await self.app(scope, receive, before_success(send, bump))
 
 
-class _Entry:
-    __slots__ = ("body", "headers", "status", "version")
+def hit_headers(entry: CachedEntry) -> list[tuple[bytes, bytes]]:
+    """The headers a hit on `entry` is sent with, before those of the layers around."""
+    return [*entry.headers, (b"content-length", b"%d" % len(entry.body)), _HIT]
+
+
+def current_entry(values: list[bytes | None]) -> CachedEntry | None:
+    """The entry of a lookup's values (its namespace's version, the entry), if there is one
+    and it was made under that version."""
+    raw_version, raw = values
+    if raw is None:
+        return None
+    entry = CachedEntry.decode(raw)
+    return entry if entry.version == _version(raw_version) else None
+
+
+class CachedEntry:
+    """A cached response: its status, headers (without those of one response alone),
+    body, and the namespace version it was made under. `head` is its encoded head, as
+    read (what identifies its status and headers)."""
+
+    __slots__ = ("body", "head", "headers", "status", "version")
 
     def __init__(
-        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, version: int
+        self,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        version: int,
+        head: bytes = b"",
     ) -> None:
         self.status, self.headers, self.body, self.version = status, headers, body, version
+        self.head = head
 
     def encode(self) -> bytes:
         head = {
@@ -293,13 +317,13 @@ class _Entry:
         return json.dumps(head, separators=(",", ":")).encode() + b"\n" + self.body
 
     @classmethod
-    def decode(cls, raw: bytes) -> _Entry:
+    def decode(cls, raw: bytes) -> CachedEntry:
         head, _, body = raw.partition(b"\n")
         try:
             status, headers, version = _heads[head]
         except KeyError:
             status, headers, version = _decode_head(head)
-        return cls(status, headers, body, version)
+        return cls(status, headers, body, version, head)
 
 
 # Decoded entry heads (status, headers, version), by their bytes: a head is decoded

@@ -7,13 +7,29 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["DEFAULT_CONTENT_SECURITY_POLICY", "SecurityHeadersMiddleware"]
+__all__ = ["DEFAULT_CONTENT_SECURITY_POLICY", "SecurityHeadersMiddleware", "security_headers"]
 
 DEFAULT_CONTENT_SECURITY_POLICY = (
     "default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; "
     "object-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'"
 )
 HSTS = "max-age=63072000; includeSubDomains"
+
+
+def security_headers(
+    *, hsts: bool = False, content_security_policy: str = DEFAULT_CONTENT_SECURITY_POLICY
+) -> list[tuple[bytes, bytes]]:
+    """The headers `SecurityHeadersMiddleware` adds, as ASGI pairs."""
+    headers = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"strict-origin-when-cross-origin"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+        (b"content-security-policy", content_security_policy.encode("latin-1")),
+    ]
+    if hsts:
+        headers.append((b"strict-transport-security", HSTS.encode("latin-1")))
+    return headers
 
 
 class SecurityHeadersMiddleware:
@@ -31,17 +47,8 @@ class SecurityHeadersMiddleware:
         content_security_policy: str = DEFAULT_CONTENT_SECURITY_POLICY,
     ) -> None:
         self.app = app
-        headers = {
-            b"x-content-type-options": b"nosniff",
-            b"x-frame-options": b"DENY",
-            b"referrer-policy": b"strict-origin-when-cross-origin",
-            b"cross-origin-opener-policy": b"same-origin",
-            b"content-security-policy": content_security_policy.encode("latin-1"),
-        }
-        if hsts:
-            headers[b"strict-transport-security"] = HSTS.encode("latin-1")
-        self.headers = list(headers.items())
-        self.names = frozenset(headers)
+        self.headers = security_headers(hsts=hsts, content_security_policy=content_security_policy)
+        self.names = frozenset(name for name, _ in self.headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

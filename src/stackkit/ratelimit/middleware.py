@@ -34,7 +34,14 @@ from stackkit.ratelimit.limiter import RateLimited, RateLimiter
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["LimitPlanner", "Planned", "RateLimitMiddleware", "client_address", "client_key"]
+__all__ = [
+    "LimitPlanner",
+    "Planned",
+    "RateLimitMiddleware",
+    "allowed_headers",
+    "client_address",
+    "client_key",
+]
 
 
 class Planned(NamedTuple):
@@ -138,10 +145,10 @@ class RateLimitMiddleware:
         if not decision.allowed:
             await problem_for(RateLimited(decision), scope)(scope, receive, send)
             return
-        await self.app(scope, receive, sending_headers(send, _allowed_headers(decision)))
+        await self.app(scope, receive, sending_headers(send, allowed_headers(decision)))
 
 
-def _allowed_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
+def allowed_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
     """`rate_limit_headers(decision)` of an allowed request, as ASGI header pairs. Built
     directly: every limited response carries them, and going through the dict of
     strings took three times as long."""
