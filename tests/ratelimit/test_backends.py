@@ -210,6 +210,31 @@ async def test_a_guarded_check_counts_only_while_its_guard_exists(
     assert not refused.allowed  # two counted in all, not three
 
 
+async def test_a_check_and_its_reads_go_in_one_command(
+    redis_backend: RedisRateLimitBackend,
+) -> None:
+    """A signed-in request's limit, session and cache entry: one script, which counts
+    only while the guard exists and reads the other keys either way; sent as `EVAL`, it
+    still answers once the server has lost its scripts."""
+    backend, rate = redis_backend, [Rate(2, 60)]
+    tag = "{rl:k}" if backend.algorithm == "gcra" else "{rlw:k}"  # one slot on a cluster
+    guard, other, missing = f"{tag}:session", f"{tag}:entry", f"{tag}:missing"
+    await backend.store.set(other, b"cached", ttl=60)
+    answer = await backend.acquire_and_read_soon("k", rate, guard=guard, reads=[guard, other])
+    assert answer == (None, [None, b"cached"])  # no session: nothing counted, still read
+    await backend.store.set(guard, b"alive", ttl=60)
+    await backend.store.client.script_flush()
+    decisions = []
+    for _ in range(3):
+        decision, values = await backend.acquire_and_read_soon(
+            "k", rate, guard=guard, reads=[guard, other, missing]
+        )
+        assert values == [b"alive", b"cached", None]
+        assert decision is not None
+        decisions.append((decision.allowed, decision.remaining))
+    assert decisions == [(True, 1), (True, 0), (False, 0)]
+
+
 async def test_switching_algorithm_on_a_live_redis_starts_afresh(
     redis_backend: RedisRateLimitBackend,
 ) -> None:

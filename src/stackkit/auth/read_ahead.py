@@ -102,6 +102,7 @@ class ReadAhead:
         self.limiter = limiter
         self.plan = plan
         self.cache = cache
+        self._cache_store = None if cache is None else cache[0]
 
     def start(self, scope: Scope, header: str | None) -> Started | None:
         """Send the reads of a request whose `Authorization` header is `header`, in this
@@ -118,27 +119,46 @@ class ReadAhead:
         except InvalidToken:
             return None  # authentication says why
         session_id, user_id = identity = (claims.session_id, claims.subject)
-        session = self.store.get_soon(SessionStore.key(session_id))
-        alive = session.then(partial(self.sessions.owned, user_id=user_id))
-        put_read(scope, "session", identity, alive)
+        session_key = SessionStore.key(session_id)
         user = AuthenticatedUser(claims)
         signed_in = {**scope, "user": user, "auth": AuthCredentials(["authenticated", *user.roles])}
-        limit = cache = None
         planned = self.plan(signed_in)
-        if planned is not None:
-            check = self.limiter.hit_soon(
-                planned.key, planned.limit, guard=SessionStore.key(session_id)
-            )
-            if check is not None:
-                put_read(scope, "limit", planned, check)
-            limit = (planned, check)
+        keys = None
         if self.cache is not None and scope["method"] in ("GET", "HEAD"):
-            store, lookup_keys = self.cache
-            keys = lookup_keys(signed_in)
+            keys = self.cache[1](signed_in)
+        owned = partial(self.sessions.owned, user_id=user_id)
+        limit: tuple[Planned, Awaitable[Decision | None] | None] | None = None
+        cache: tuple[LookupKeys, Awaitable[list[bytes | None]]] | None = None
+        both = None
+        # In one command when the entry lives in the same store (its keys, its prefix).
+        if planned is not None and (keys is None or self._cache_store is self.store):
+            reads = [session_key] if keys is None else [session_key, keys.version, keys.entry]
+            both = self.limiter.hit_and_read_soon(
+                planned.key, planned.limit, guard=session_key, reads=reads
+            )
+        if both is not None:
+            # One command: the limit counted (if the session is there) and the reads.
+            assert planned is not None
+            alive: Awaitable[bool] = both.then(lambda answer: owned(answer[1][0]))
+            check = both.then(lambda answer: answer[0])
+            put_read(scope, "limit", planned, check)
+            limit = (planned, check)
             if keys is not None:
-                values = store.get_many_soon([keys.version, keys.entry])
+                values = both.then(lambda answer: answer[1][1:])
                 put_read(scope, "cache", keys, values)
                 cache = (keys, values)
+        else:
+            alive = self.store.get_soon(session_key).then(owned)
+            if planned is not None:
+                sent = self.limiter.hit_soon(planned.key, planned.limit, guard=session_key)
+                if sent is not None:
+                    put_read(scope, "limit", planned, sent)
+                limit = (planned, sent)
+            if keys is not None and self._cache_store is not None:
+                values = self._cache_store.get_many_soon([keys.version, keys.entry])
+                put_read(scope, "cache", keys, values)
+                cache = (keys, values)
+        put_read(scope, "session", identity, alive)
         return Started(signed_in, alive, limit, cache)
 
 

@@ -128,21 +128,30 @@ local flat = {}
 for _, row in ipairs(out) do
   for _, value in ipairs(row) do table.insert(flat, math.floor(value)) end
 end
-return flat
+return answer(flat)
 """
 
 # The start of both scripts. ARGV[2] = '1': KEYS[1] is a guard, which must exist for
-# anything to count (else the answer is {-1}); the rates' keys follow it.
+# anything to count (else the answer is {-1}); the rates' keys follow it. ARGV[3]: how
+# many keys at the end of KEYS are only read; with any, the answer is {answer, their
+# values}.
 _GUARD = """
-local first = 1
+local first, reads = 1, tonumber(ARGV[3])
+local last = #KEYS - reads
+local values = {}
+if reads > 0 then values = redis.call('MGET', unpack(KEYS, last + 1, #KEYS)) end
+local function answer(flat)
+  if reads > 0 then return {flat, values} end
+  return flat
+end
 if ARGV[2] == '1' then
-  if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+  if redis.call('EXISTS', KEYS[1]) == 0 then return answer({-1}) end
   first = 2
 end
 """
 
-# KEYS: the guard, if any, then one per rate. ARGV: cost, whether there is a guard,
-# then per rate its interval and count.
+# KEYS: the guard, if any, then one per rate, then those only read. ARGV: cost, whether
+# there is a guard, how many keys are only read, then per rate its interval and count.
 # Time comes from the Redis server, so that every worker agrees on "now".
 # Returns per rate: allowed (0/1), remaining, reset_after and retry_after in microseconds.
 _GCRA_SCRIPT = (
@@ -152,10 +161,10 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local cost = tonumber(ARGV[1])
 local out, new_tats, all_allowed = {}, {}, true
-for i = first, #KEYS do
+for i = first, last do
   local j = i - first + 1
-  local interval = tonumber(ARGV[2 * j + 1])
-  local count = tonumber(ARGV[2 * j + 2])
+  local interval = tonumber(ARGV[2 * j + 2])
+  local count = tonumber(ARGV[2 * j + 3])
   local tat = tonumber(redis.call('GET', KEYS[i]) or now)
   if tat < now then tat = now end
   local new_tat = tat + interval * cost
@@ -169,7 +178,7 @@ for i = first, #KEYS do
   new_tats[i] = new_tat
 end
 if all_allowed then
-  for i = first, #KEYS do
+  for i = first, last do
     redis.call('SET', KEYS[i], string.format('%.0f', new_tats[i]),
                'PX', math.ceil((new_tats[i] - now) / 1000) + 1)
   end
@@ -188,10 +197,10 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local cost = tonumber(ARGV[1])
 local out, starts, useds, ends, all_allowed = {}, {}, {}, {}, true
-for i = first, #KEYS do
+for i = first, last do
   local j = i - first + 1
-  local period = tonumber(ARGV[2 * j + 1])
-  local count = tonumber(ARGV[2 * j + 2])
+  local period = tonumber(ARGV[2 * j + 2])
+  local count = tonumber(ARGV[2 * j + 3])
   local start = math.floor(now / period) * period
   local stored = redis.call('HMGET', KEYS[i], 's', 'c')
   local used = 0
@@ -206,7 +215,7 @@ for i = first, #KEYS do
   starts[i], useds[i], ends[i] = start, used + cost, ends_in
 end
 if all_allowed then
-  for i = first, #KEYS do
+  for i = first, last do
     redis.call('HSET', KEYS[i], 's', string.format('%.0f', starts[i]), 'c', useds[i])
     redis.call('PEXPIRE', KEYS[i], math.ceil(ends[i] / 1000) + 1)
   end
@@ -292,13 +301,34 @@ class RedisRateLimitBackend(RateLimitBackend):
         command = self.store.soon("EVALSHA", self._sha, len(keys), *keys, *args)
         return command.then(lambda flat: self._decision(list(flat), rates))
 
+    def acquire_and_read_soon(
+        self, key: str, rates: Sequence[Rate], *, guard: str, reads: Sequence[str]
+    ) -> Reply[tuple[Decision | None, list[bytes | None]]]:
+        """`acquire_soon`, and the values of `reads` (keys of the same server) read by the
+        same script: a request's whole round trip in one command. Sent with `EVAL`, so
+        that a server that lost its scripts (a restart) still answers."""
+        keys, args = self._command(key, rates, guard, reads=reads)
+        command = self.store.soon("EVAL", self._source, len(keys), *keys, *args)
+
+        def split(answer: list[Any]) -> tuple[Decision | None, list[bytes | None]]:
+            flat, values = answer
+            return self._decision(list(flat), rates), list(values)
+
+        return command.then(split)
+
     def _command(
-        self, key: str, rates: Sequence[Rate], guard: str | None, cost: int = 1
+        self,
+        key: str,
+        rates: Sequence[Rate],
+        guard: str | None,
+        cost: int = 1,
+        reads: Sequence[str] = (),
     ) -> tuple[list[str], list[Any]]:
         keys = self.keys(key, rates)
-        args: list[Any] = [cost, "0" if guard is None else "1"]
+        args: list[Any] = [cost, "0" if guard is None else "1", len(reads)]
         if guard is not None:
             keys.insert(0, self.store.key(guard))
+        keys += [self.store.key(read) for read in reads]
         for rate in rates:
             # Microseconds, fractions kept: Lua numbers are doubles, and rounding would
             # turn a rate above a million a second into no limit at all.

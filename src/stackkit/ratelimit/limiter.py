@@ -14,6 +14,7 @@ from typing import overload
 
 from redis.exceptions import NoScriptError
 
+from stackkit.cache.redis_batch import Reply
 from stackkit.cache.store import StoreUnavailable
 from stackkit.errors import ProblemError
 from stackkit.logs import ThrottledWarning
@@ -136,6 +137,14 @@ class RateLimiter:
         Redis, or has not yet loaded its script)."""
         acquire_soon = getattr(self.backend, "acquire_soon", None)
         return None if acquire_soon is None else acquire_soon(key, _rates(limit), guard=guard)
+
+    def hit_and_read_soon(
+        self, key: str, limit: str, *, guard: str, reads: Sequence[str]
+    ) -> Reply[tuple[Decision | None, list[bytes | None]]] | None:
+        """`hit_soon`, with the values of `reads` (keys of the backend's store) read in the
+        same command; None when the backend cannot (it is not Redis)."""
+        send = getattr(self.backend, "acquire_and_read_soon", None)
+        return None if send is None else send(key, _rates(limit), guard=guard, reads=reads)
 
     async def settle(
         self, sent: Awaitable[Decision | None], limit: str, *, fail_open: bool | None = None
