@@ -10,6 +10,9 @@ the limit raised so that the load is never refused). Then, with wrk (one thread,
   the same bytes on one route: goal 1.0x on the embedded defaults, 0.5x on
   PostgreSQL + Redis, where the Redis round trips per request are counted too
   (`total_reads_processed` of `INFO stats`, over the run's requests): goal one;
+  and bare Starlette sending the app's headers too (security headers, RateLimit-*,
+  Cache-Status, ETag, X-Request-ID), against bare Starlette: what the server
+  spends on those headers alone, which no app code can win back;
 - uncached (`STACKKIT_CACHE_TTL=0`: the handler runs every time) against a
   hand-written Starlette + SQLAlchemy Core handler running the same query and
   answering the same JSON (`generated_baselines.py`): goal 0.8x, on SQLite and on
@@ -125,22 +128,25 @@ def compare(
     """The four contenders on one project: its rows and a line on the round trips."""
     folder = project.root.parent
     processes: list[subprocess.Popen[bytes]] = []
-    ports = {name: free_port() for name in ("cached", "uncached", "bare", "core")}
+    ports = {name: free_port() for name in ("cached", "uncached", "bare", "bare_headers", "core")}
     try:
         processes.append(run_project(project, ports["cached"], folder / "cached.log"))
         base = f"http://127.0.0.1:{ports['cached']}"
         token, owner = sign_in_with_notes(base)
         body = _request(f"{base}{LIST_PATH}", token=token)
         (folder / "body.json").write_bytes(body)
+        hit_headers = _hit_headers(f"{base}{LIST_PATH}", token)
+        (folder / "headers.json").write_text(json.dumps(hit_headers))
         processes.append(
             run_project(project, ports["uncached"], folder / "uncached.log", STACKKIT_CACHE_TTL="0")
         )
         environment = {
             "BENCH_BODY_FILE": str(folder / "body.json"),
             "BENCH_DATABASE_URL": core_url,
+            "BENCH_HEADERS_FILE": str(folder / "headers.json"),
             "BENCH_OWNER_ID": str(owner),
         }
-        for name in ("bare", "core"):
+        for name in ("bare", "bare_headers", "core"):
             log = folder / f"{name}.log"
             processes.append(serve(f"generated_baselines:{name}", ports[name], log, environment))
         uncached_token = sign_in(f"http://127.0.0.1:{ports['uncached']}")
@@ -175,6 +181,7 @@ def compare(
                 process.kill()
     cached, uncached = contenders["cached"], contenders["uncached"]
     bare, core = contenders["bare"], contenders["core"]
+    bare_headers = contenders["bare_headers"]
     cached_goal = 1.0 if project.redis_url is None else 0.5
     cached_figure = cached.figure()
     notes = []
@@ -194,6 +201,12 @@ def compare(
             cached.rate / bare.rate >= cached_goal and trips_ok,
         ),
         Row(
+            f"bare Starlette with the app's {len(hit_headers) + 1} headers, {label}",
+            bare_headers.figure(),
+            f"bare Starlette {bare.figure()}",
+            bare_headers.rate / bare.rate,
+        ),
+        Row(
             f"generated app, uncached GET, {label}",
             uncached.figure(),
             f"Starlette + Core {core.figure()}",
@@ -203,6 +216,16 @@ def compare(
         ),
     ]
     return rows, notes
+
+
+def _hit_headers(url: str, token: str) -> list[tuple[str, str]]:
+    """The headers of a cached GET's answer, but those the server adds itself (and the
+    `Connection: close` it answers urllib's request with)."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - 127.0.0.1
+        pairs = list(response.headers.items())
+    server_made = ("date", "server", "content-length", "connection", "transfer-encoding")
+    return [(k, v) for k, v in pairs if k.lower() not in server_made]
 
 
 def _check_same_items(contenders: dict[str, Contender], body: bytes) -> None:

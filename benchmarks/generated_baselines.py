@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -45,6 +46,19 @@ def bare() -> Starlette:
 
     async def listing(_: Request) -> Response:
         return Response(body, media_type="application/json")
+
+    return Starlette(routes=[Route(PATH, listing)])
+
+
+def bare_headers() -> Starlette:
+    """`bare`, with the headers the generated app answers a cached GET with (what the
+    server spends on them is the same for both)."""
+    body = Path(os.environ["BENCH_BODY_FILE"]).read_bytes()
+    pairs = json.loads(Path(os.environ["BENCH_HEADERS_FILE"]).read_text())
+    headers = {name: value for name, value in pairs if name.lower() != "content-type"}
+
+    async def listing(_: Request) -> Response:
+        return Response(body, media_type="application/json", headers=headers)
 
     return Starlette(routes=[Route(PATH, listing)])
 

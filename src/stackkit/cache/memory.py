@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from stackkit.cache.store import Store
@@ -99,6 +99,12 @@ class MemoryStore(Store):
             self.evictions += 1
 
     async def get(self, key: str) -> bytes | None:
+        return self._get(key)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        return [self._get(key) for key in keys]  # one coroutine, not one per key
+
+    def _get(self, key: str) -> bytes | None:
         key = self.key(key)
         entry = self._live(key)
         if entry is None:
