@@ -95,7 +95,7 @@ BENCHMARKS = [
             "seconds": a.seconds,
             "rounds": min(a.rounds, 3),
         },
-        lambda a: 240 + 2 * 4 * min(a.rounds, 3) * (a.seconds + 2),
+        lambda a: 240 + 2 * 5 * min(a.rounds, 3) * (a.seconds + 2),
     ),
     Benchmark(
         "request_path",

@@ -256,7 +256,7 @@ def create_app(
                 security_headers=security_headers(hsts=settings.is_production),
                 tokens=auth_parts.tokens if auth_parts is not None else None,
                 sessions=auth_parts.sessions if auth_parts is not None else None,
-                read_ahead=read_ahead if read_ahead is not None and read_ahead.cache else None,
+                read_ahead=read_ahead,
                 # Other ways in than the bearer token may know a request without one.
                 anonymous=auth_parts is None or not auth_parts.config.backends,
                 access_log=settings.access_log,

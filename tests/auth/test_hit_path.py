@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 
 from stackkit import Controller, Settings
 from stackkit.middleware.hit_path import HitPathMiddleware
-from stackkit.middleware.response_cache import invalidate
+from stackkit.middleware.response_cache import CachedEntry, invalidate
 from stackkit.testing import delete_keys, unique_key_prefix
 from tests.auth.conftest import login, register
 
@@ -383,3 +383,21 @@ def _twins_once(make_twins: Callable[..., Twins]) -> Twins:
         _made.clear()
         _made[key] = make_twins(rate_limit="100000/minute")
     return _made[key]
+
+
+def test_an_entry_that_cannot_be_read_is_the_stacks_500(
+    make_twins: Callable[..., Twins], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a client's doing: the stack answers it as any error, a problem with the
+    request id, not a bare 500 from the server."""
+    twins = make_twins()
+    twins.both("GET", "/api/items", SIGNED_IN)
+
+    def corrupt(raw: bytes) -> Any:
+        raise ValueError("a corrupt entry")
+
+    monkeypatch.setattr(CachedEntry, "decode", corrupt)
+    fast, slow = twins.both("GET", "/api/items", SIGNED_IN)
+    assert fast.status_code == 500
+    assert fast.headers["content-type"] == "application/problem+json"
+    assert normalized(fast) == normalized(slow)

@@ -146,3 +146,32 @@ def test_reading_ahead_is_on_when_sessions_and_limits_share_a_redis(
     client = make_auth_client(Settings(**settings))
     stack = [middleware.cls for middleware in client.app.user_middleware]  # type: ignore[attr-defined]
     assert (ReadAheadMiddleware in stack) is (setup == "redis")
+
+
+def test_while_redis_refuses_writes_sessions_are_still_checked(
+    make_client: Callable[..., TestClient], redis_process: RedisProcess
+) -> None:
+    """Out of memory (or a failed save, or a replica), Redis refuses the limit's write:
+    the limit fails open, but the session read in the same command still decides."""
+    client = make_client()
+    register(client)
+    signed_out = login(client)
+    headers = bearer(login(client))
+    assert client.get("/api/items", headers=headers).headers["cache-status"].endswith("stored")
+    auth = client.app.state.auth  # type: ignore[attr-defined]
+    assert client.portal is not None
+    client.portal.call(
+        auth.sessions.revoke, auth.tokens.verify(signed_out["access_token"]).session_id
+    )
+    with redis.Redis.from_url(redis_process.url) as admin:
+        used = int(admin.info("memory")["used_memory"])
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", str(used + 1))
+        try:
+            alive = client.get("/api/items", headers=headers)
+            revoked = client.get("/api/items", headers=bearer(signed_out))
+        finally:
+            admin.config_set("maxmemory", "0")
+    assert alive.status_code == 200
+    assert alive.headers["cache-status"] == "stackkit; hit"
+    assert revoked.status_code == 401

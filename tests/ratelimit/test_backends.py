@@ -122,6 +122,7 @@ async def test_a_full_redis_counts_as_unavailable(redis_process: RedisProcess) -
     try:
         limiter = RateLimiter(RedisRateLimitBackend(store))
         assert (await limiter.hit("k", "1/minute")).allowed
+        await store.set("session", b"alive", ttl=60)
         used = int((await admin.info("memory"))["used_memory"])
         await admin.config_set("maxmemory-policy", "noeviction")
         await admin.config_set("maxmemory", str(used + 1))
@@ -130,6 +131,19 @@ async def test_a_full_redis_counts_as_unavailable(redis_process: RedisProcess) -
         assert (await limiter.hit("new-key", "1/minute")).allowed  # fail open
         with pytest.raises(RateLimitUnavailable):
             await limiter.hit("other-key", "1/minute", fail_open=False)
+        # A check that reads a session too: the reads still come back, so the session is
+        # still checked; only the decision says the store did not answer.
+        sent = limiter.hit_and_read_soon(
+            "third-key", "1/minute", guard="session", reads=["session"]
+        )
+        assert sent is not None
+        decision, values = sent
+        assert await values == [b"alive"]
+        with pytest.raises(StoreUnavailable):
+            await decision
+        settled = await limiter.settle(decision, "1/minute")
+        assert settled is not None
+        assert settled.allowed  # fail open
     finally:
         await admin.aclose()
         await store.close()
@@ -220,16 +234,18 @@ async def test_a_check_and_its_reads_go_in_one_command(
     tag = "{rl:k}" if backend.algorithm == "gcra" else "{rlw:k}"  # one slot on a cluster
     guard, other, missing = f"{tag}:session", f"{tag}:entry", f"{tag}:missing"
     await backend.store.set(other, b"cached", ttl=60)
-    answer = await backend.acquire_and_read_soon("k", rate, guard=guard, reads=[guard, other])
-    assert answer == (None, [None, b"cached"])  # no session: nothing counted, still read
+    decision, values = backend.acquire_and_read_soon("k", rate, guard=guard, reads=[guard, other])
+    assert await decision is None  # no session: nothing counted
+    assert await values == [None, b"cached"]  # still read
     await backend.store.set(guard, b"alive", ttl=60)
     await backend.store.client.script_flush()
     decisions = []
     for _ in range(3):
-        decision, values = await backend.acquire_and_read_soon(
+        sent, read = backend.acquire_and_read_soon(
             "k", rate, guard=guard, reads=[guard, other, missing]
         )
-        assert values == [b"alive", b"cached", None]
+        assert await read == [b"alive", b"cached", None]
+        decision = await sent
         assert decision is not None
         decisions.append((decision.allowed, decision.remaining))
     assert decisions == [(True, 1), (True, 0), (False, 0)]

@@ -109,6 +109,8 @@ class ReadAhead:
         turn's pipeline, and hand them to the middleware that take them (`put_read`); no
         task is made: whoever takes a read awaits its reply. None for a request with no
         valid bearer token."""
+        # Tried once: whatever comes of it, the layers after do not try again.
+        scope.setdefault(READ_AHEAD_SCOPE_KEY, {})
         if header is None:
             return None
         scheme, _, token = header.partition(" ")
@@ -139,12 +141,12 @@ class ReadAhead:
         if both is not None:
             # One command: the limit counted (if the session is there) and the reads.
             assert planned is not None
-            alive: Awaitable[bool] = both.then(lambda answer: owned(answer[1][0]))
-            check = both.then(lambda answer: answer[0])
+            check, read = both
+            alive: Awaitable[bool] = read.then(lambda values: owned(values[0]))
             put_read(scope, "limit", planned, check)
             limit = (planned, check)
             if keys is not None:
-                values = both.then(lambda answer: answer[1][1:])
+                values = read.then(lambda values: values[1:])
                 put_read(scope, "cache", keys, values)
                 cache = (keys, values)
         else:

@@ -94,7 +94,8 @@ class HitPathMiddleware:
         tokens: verifies access tokens, and `sessions` holds their sessions; None
             without authentication.
         read_ahead: a signed-in request's reads in one round trip (Redis), or None to
-            read in turn.
+            read in turn. Without the cache's reads among them (the cache in a store of
+            its own), a signed-in request goes down the stack with them.
         anonymous: whether a request without `Authorization` is anonymous (no other
             way in than the bearer token); else the stack asks its other backends.
         access_log: write the access line (`STACKKIT_ACCESS_LOG`).
@@ -147,16 +148,25 @@ class HitPathMiddleware:
                     authorization = value
             elif name == REQUEST_ID and incoming_id is None:
                 incoming_id = value
-        if authorization is None or self.tokens is None:
-            found = await self._anonymous(scope) if self.anonymous else None
-        elif self.read_ahead is not None:
-            found = await self._read_ahead(scope, self.read_ahead, authorization.decode("latin-1"))
-        else:
-            found = await self._signed_in(scope, self.tokens, authorization.decode("latin-1"))
+        try:
+            found = await self._find(scope, authorization)
+        except Exception:
+            # Not a client's doing (a corrupt entry, a store's bug): the stack meets it
+            # again and answers as it does, a 500 problem with the request id.
+            found = None
         if found is None:
             await self.app(scope, receive, send)
             return
         await self._send(scope, send, *found, incoming_id, started)
+
+    async def _find(
+        self, scope: Scope, authorization: bytes | None
+    ) -> tuple[CachedEntry, Decision | None] | None:
+        if authorization is None or self.tokens is None:
+            return await self._anonymous(scope) if self.anonymous else None
+        if self.read_ahead is not None:
+            return await self._read_ahead(scope, self.read_ahead, authorization.decode("latin-1"))
+        return await self._signed_in(scope, self.tokens, authorization.decode("latin-1"))
 
     async def _anonymous(self, scope: Scope) -> tuple[CachedEntry, Decision | None] | None:
         shape = self._shapes.get((None, scope["path"], scope["query_string"]))

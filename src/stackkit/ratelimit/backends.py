@@ -16,7 +16,7 @@ from redis.exceptions import NoScriptError
 
 from stackkit.cache.redis_batch import Reply
 from stackkit.cache.redis_store import RedisStore, unavailable
-from stackkit.cache.store import KeyValueStore
+from stackkit.cache.store import KeyValueStore, StoreUnavailable
 from stackkit.ratelimit.fixed_window import fixed_window
 from stackkit.ratelimit.gcra import Decision, gcra
 from stackkit.rates import Rate
@@ -134,7 +134,8 @@ return answer(flat)
 # The start of both scripts. ARGV[2] = '1': KEYS[1] is a guard, which must exist for
 # anything to count (else the answer is {-1}); the rates' keys follow it. ARGV[3]: how
 # many keys at the end of KEYS are only read; with any, the answer is {answer, their
-# values}.
+# values}, and they are read first. A server that refuses writes (out of memory, a failed
+# save, a replica) answers {-2}: the reads still come back.
 _GUARD = """
 local first, reads = 1, tonumber(ARGV[3])
 local last = #KEYS - reads
@@ -179,8 +180,9 @@ for i = first, last do
 end
 if all_allowed then
   for i = first, last do
-    redis.call('SET', KEYS[i], string.format('%.0f', new_tats[i]),
-               'PX', math.ceil((new_tats[i] - now) / 1000) + 1)
+    local done = redis.pcall('SET', KEYS[i], string.format('%.0f', new_tats[i]),
+                             'PX', math.ceil((new_tats[i] - now) / 1000) + 1)
+    if type(done) == 'table' and done.err then return answer({-2}) end
   end
 end
 """
@@ -216,7 +218,8 @@ for i = first, last do
 end
 if all_allowed then
   for i = first, last do
-    redis.call('HSET', KEYS[i], 's', string.format('%.0f', starts[i]), 'c', useds[i])
+    local done = redis.pcall('HSET', KEYS[i], 's', string.format('%.0f', starts[i]), 'c', useds[i])
+    if type(done) == 'table' and done.err then return answer({-2}) end
     redis.call('PEXPIRE', KEYS[i], math.ceil(ends[i] / 1000) + 1)
   end
 end
@@ -303,18 +306,16 @@ class RedisRateLimitBackend(RateLimitBackend):
 
     def acquire_and_read_soon(
         self, key: str, rates: Sequence[Rate], *, guard: str, reads: Sequence[str]
-    ) -> Reply[tuple[Decision | None, list[bytes | None]]]:
+    ) -> tuple[Reply[Decision | None], Reply[list[bytes | None]]]:
         """`acquire_soon`, and the values of `reads` (keys of the same server) read by the
-        same script: a request's whole round trip in one command. Sent with `EVAL`, so
-        that a server that lost its scripts (a restart) still answers."""
+        same script: a request's whole round trip in one command. Its decision and the
+        values come apart: a server that refuses writes fails the decision
+        (`StoreUnavailable`), not the reads. Sent with `EVAL`, so that a server that
+        lost its scripts (a restart) still answers."""
         keys, args = self._command(key, rates, guard, reads=reads)
         command = self.store.soon("EVAL", self._source, len(keys), *keys, *args)
-
-        def split(answer: list[Any]) -> tuple[Decision | None, list[bytes | None]]:
-            flat, values = answer
-            return self._decision(list(flat), rates), list(values)
-
-        return command.then(split)
+        decision = command.then(lambda answer: self._decision(list(answer[0]), rates))
+        return decision, command.then(lambda answer: list(answer[1]))
 
     def _command(
         self,
@@ -340,6 +341,8 @@ class RedisRateLimitBackend(RateLimitBackend):
     def _decision(flat: list[int], rates: Sequence[Rate]) -> Decision | None:
         if flat == [-1]:
             return None  # the guard is gone: nothing counted
+        if flat == [-2]:
+            raise StoreUnavailable("Redis refused to write the rate-limit counters")
         decisions = [
             Decision(
                 allowed=bool(flat[i]),

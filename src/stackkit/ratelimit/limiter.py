@@ -140,9 +140,10 @@ class RateLimiter:
 
     def hit_and_read_soon(
         self, key: str, limit: str, *, guard: str, reads: Sequence[str]
-    ) -> Reply[tuple[Decision | None, list[bytes | None]]] | None:
+    ) -> tuple[Reply[Decision | None], Reply[list[bytes | None]]] | None:
         """`hit_soon`, with the values of `reads` (keys of the backend's store) read in the
-        same command; None when the backend cannot (it is not Redis)."""
+        same command, apart from its decision (which `settle` settles); None when the
+        backend cannot (it is not Redis)."""
         send = getattr(self.backend, "acquire_and_read_soon", None)
         return None if send is None else send(key, _rates(limit), guard=guard, reads=reads)
 
