@@ -51,6 +51,7 @@ from stackkit.middleware.hit_path import HitPathMiddleware
 from stackkit.middleware.request_id import RequestIdGenerator
 from stackkit.middleware.response_cache import (
     ResponseCacheMiddleware,
+    cached_route,
     invalidate,
     lookup_keys,
     namespace_of,
@@ -251,6 +252,7 @@ def create_app(
                 HitPathMiddleware,
                 store=store,
                 lookup_keys=cache_keys,
+                cached=partial(cached_route, find_route=find_route),
                 limiter=limiter,
                 plan=limits,
                 security_headers=security_headers(hsts=settings.is_production),

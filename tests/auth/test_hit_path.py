@@ -401,3 +401,22 @@ def test_an_entry_that_cannot_be_read_is_the_stacks_500(
     assert fast.status_code == 500
     assert fast.headers["content-type"] == "application/problem+json"
     assert normalized(fast) == normalized(slow)
+
+
+def test_a_route_the_cache_does_not_keep_is_passed_on_at_once(
+    make_twins: Callable[..., Twins], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No token checked, no session read ahead: those routes pay a route look-up alone."""
+    twins = make_twins()
+    hit_path = _hit_paths(twins.fast.app)[0]
+    looked: list[str] = []
+    find = hit_path._find
+
+    async def spy(scope: Any, authorization: Any) -> Any:
+        looked.append(scope["path"])
+        return await find(scope, authorization)
+
+    monkeypatch.setattr(hit_path, "_find", spy)
+    for path in ("/api/uncached", "/api/nothing", "/api/items"):
+        twins.both("GET", path, SIGNED_IN)
+    assert looked == ["/api/items"]

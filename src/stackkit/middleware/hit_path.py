@@ -89,6 +89,7 @@ class HitPathMiddleware:
     Args:
         store: the response cache's store, and `lookup_keys` the keys a GET reads
             there (None for a route that is not cached).
+        cached: whether a request's route is one the response cache keeps.
         limiter: the rate limiter, and `plan` which limit a request counts against.
         security_headers: those `SecurityHeadersMiddleware` adds.
         tokens: verifies access tokens, and `sessions` holds their sessions; None
@@ -108,6 +109,7 @@ class HitPathMiddleware:
         *,
         store: Store,
         lookup_keys: Callable[[Scope], LookupKeys | None],
+        cached: Callable[[Scope], bool],
         limiter: RateLimiter,
         plan: LimitPlanner,
         security_headers: Headers,
@@ -121,6 +123,7 @@ class HitPathMiddleware:
         self.app = app
         self.store = store
         self.lookup_keys = lookup_keys
+        self.cached = cached
         self.limiter = limiter
         self.plan = plan
         self.security_headers = security_headers
@@ -134,7 +137,8 @@ class HitPathMiddleware:
         self._shapes: dict[tuple[str | None, str, bytes], _Shape] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET":
+        if scope["type"] != "http" or scope["method"] != "GET" or not self.cached(scope):
+            # Other routes pay this look-up alone (the route is found once per path).
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()

@@ -54,6 +54,7 @@ __all__ = [
     "ResponseCacheMiddleware",
     "before_success",
     "cache_identity",
+    "cached_route",
     "current_entry",
     "hit_headers",
     "invalidate",
@@ -395,10 +396,16 @@ class LookupKeys(NamedTuple):
 
 def lookup_keys(scope: Scope, find_route: RouteFinder) -> LookupKeys | None:
     """The keys a cached GET reads; None for a request whose route is not cached."""
-    spec = find_route(scope)
-    if spec is None or spec.cache_ttl == 0:
+    if not cached_route(scope, find_route):
         return None
     return LookupKeys(namespace_of(scope["path"]), _digest(scope))
+
+
+def cached_route(scope: Scope, find_route: RouteFinder) -> bool:
+    """Whether the request's route is a controller route the cache keeps (`cache_ttl`
+    not 0)."""
+    spec = find_route(scope)
+    return spec is not None and spec.cache_ttl != 0
 
 
 def namespace_of(path: str) -> str:
