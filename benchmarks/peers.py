@@ -88,7 +88,7 @@ from starlette.routing import Route
 
 from stackkit import Controller, Settings, create_app
 from stackkit.auth import AuthConfig, TokenKeys
-from stackkit.middleware import SecurityHeadersMiddleware
+from stackkit.middleware.security_headers import security_headers
 
 SECRET = "peers-benchmark-9f3Kq7ZxLm2Rv8Tw5Yb4Hn6"  # noqa: S105 (a benchmark's own)
 ISSUER = AUDIENCE = "stackkit"
@@ -103,7 +103,7 @@ TOKEN_FILE_VARIABLE = "STACKKIT_BENCH_TOKEN_FILE"  # noqa: S105 (a variable's na
 # What the headers alone cost: the ones a stackkit response carries here beyond bare
 # Starlette's (security headers with HSTS, as in production; X-Request-ID; RateLimit-*).
 STACKKIT_HEADERS = [
-    *SecurityHeadersMiddleware(None, hsts=True).headers,  # type: ignore[arg-type]
+    *security_headers(hsts=True),
     (b"ratelimit-limit", b"1000000000"),
     (b"ratelimit-remaining", b"999999999"),
     (b"ratelimit-reset", b"1"),

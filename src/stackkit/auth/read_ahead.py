@@ -101,8 +101,10 @@ class ReadAhead:
         self.store: RedisStore = sessions.store
         self.limiter = limiter
         self.plan = plan
-        self.cache = cache
-        self._cache_store = None if cache is None else cache[0]
+        self.cache_store: RedisStore | None = None
+        self.lookup_keys: Callable[[Scope], LookupKeys | None] | None = None
+        if cache is not None:
+            self.cache_store, self.lookup_keys = cache
 
     def start(self, scope: Scope, header: str | None) -> Started | None:
         """Send the reads of a request whose `Authorization` header is `header`, in this
@@ -126,40 +128,36 @@ class ReadAhead:
         signed_in = {**scope, "user": user, "auth": AuthCredentials(["authenticated", *user.roles])}
         planned = self.plan(signed_in)
         keys = None
-        if self.cache is not None and scope["method"] in ("GET", "HEAD"):
-            keys = self.cache[1](signed_in)
+        if self.lookup_keys is not None and scope["method"] in ("GET", "HEAD"):
+            keys = self.lookup_keys(signed_in)
         owned = partial(self.sessions.owned, user_id=user_id)
+        # The entry goes in the script's reads when it lives in the same store (its prefix).
+        entry_with_script = keys is not None and self.cache_store is self.store
+        alive: Awaitable[bool] | None = None
         limit: tuple[Planned, Awaitable[Decision | None] | None] | None = None
         cache: tuple[LookupKeys, Awaitable[list[bytes | None]]] | None = None
-        both = None
-        # In one command when the entry lives in the same store (its keys, its prefix).
-        if planned is not None and (keys is None or self._cache_store is self.store):
-            reads = [session_key] if keys is None else [session_key, keys.version, keys.entry]
-            both = self.limiter.hit_and_read_soon(
+        if planned is not None:
+            # One command: the limit counted (if the session is there) and the reads.
+            reads = [session_key]
+            if keys is not None and entry_with_script:
+                reads += [keys.version, keys.entry]
+            sent = self.limiter.hit_and_read_soon(
                 planned.key, planned.limit, guard=session_key, reads=reads
             )
-        if both is not None:
-            # One command: the limit counted (if the session is there) and the reads.
-            assert planned is not None
-            check, read = both
-            alive: Awaitable[bool] = read.then(lambda values: owned(values[0]))
-            put_read(scope, "limit", planned, check)
+            check = None
+            if sent is not None:
+                check, read = sent
+                put_read(scope, "limit", planned, check)
+                alive = read.then(lambda values: owned(values[0]))
+                if keys is not None and entry_with_script:
+                    cache = (keys, read.then(lambda values: values[1:]))
             limit = (planned, check)
-            if keys is not None:
-                values = read.then(lambda values: values[1:])
-                put_read(scope, "cache", keys, values)
-                cache = (keys, values)
-        else:
+        if alive is None:
             alive = self.store.get_soon(session_key).then(owned)
-            if planned is not None:
-                sent = self.limiter.hit_soon(planned.key, planned.limit, guard=session_key)
-                if sent is not None:
-                    put_read(scope, "limit", planned, sent)
-                limit = (planned, sent)
-            if keys is not None and self._cache_store is not None:
-                values = self._cache_store.get_many_soon([keys.version, keys.entry])
-                put_read(scope, "cache", keys, values)
-                cache = (keys, values)
+        if keys is not None and cache is None and self.cache_store is not None:
+            cache = (keys, self.cache_store.get_many_soon([keys.version, keys.entry]))
+        if cache is not None:
+            put_read(scope, "cache", *cache)
         put_read(scope, "session", identity, alive)
         return Started(signed_in, alive, limit, cache)
 

@@ -292,23 +292,12 @@ class RedisRateLimitBackend(RateLimitBackend):
             return self._decision(list(flat), rates)
         raise AssertionError("unreachable")
 
-    def acquire_soon(
-        self, key: str, rates: Sequence[Rate], *, guard: str
-    ) -> Reply[Decision | None] | None:
-        """`acquire`, its script sent now with the turn's pipeline, its decision awaited
-        later (`RedisStore.soon`); None before the script is known to the server.
-        A server that lost the script answers with redis-py's `NoScriptError`."""
-        if self._sha is None:
-            return None
-        keys, args = self._command(key, rates, guard)
-        command = self.store.soon("EVALSHA", self._sha, len(keys), *keys, *args)
-        return command.then(lambda flat: self._decision(list(flat), rates))
-
     def acquire_and_read_soon(
         self, key: str, rates: Sequence[Rate], *, guard: str, reads: Sequence[str]
     ) -> tuple[Reply[Decision | None], Reply[list[bytes | None]]]:
-        """`acquire_soon`, and the values of `reads` (keys of the same server) read by the
-        same script: a request's whole round trip in one command. Its decision and the
+        """`acquire`, its script sent now with the turn's pipeline (`RedisStore.soon`),
+        and the values of `reads` (keys of the same server) read by the same script: a
+        request's whole round trip in one command. Its decision and the
         values come apart: a server that refuses writes fails the decision
         (`StoreUnavailable`), not the reads. Sent with `EVAL`, so that a server that
         lost its scripts (a restart) still answers."""

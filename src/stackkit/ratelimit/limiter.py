@@ -12,8 +12,6 @@ from collections.abc import Awaitable, Sequence
 from functools import lru_cache
 from typing import overload
 
-from redis.exceptions import NoScriptError
-
 from stackkit.cache.redis_batch import Reply
 from stackkit.cache.store import StoreUnavailable
 from stackkit.errors import ProblemError
@@ -131,17 +129,11 @@ class RateLimiter:
         except StoreUnavailable as error:
             return self._unchecked(error, rates, fail_open)
 
-    def hit_soon(self, key: str, limit: str, *, guard: str) -> Awaitable[Decision | None] | None:
-        """`hit` with its `guard`, sent now with the store's pipeline of this turn of the
-        event loop and settled later (`settle`); None when the backend cannot (it is not
-        Redis, or has not yet loaded its script)."""
-        acquire_soon = getattr(self.backend, "acquire_soon", None)
-        return None if acquire_soon is None else acquire_soon(key, _rates(limit), guard=guard)
-
     def hit_and_read_soon(
         self, key: str, limit: str, *, guard: str, reads: Sequence[str]
     ) -> tuple[Reply[Decision | None], Reply[list[bytes | None]]] | None:
-        """`hit_soon`, with the values of `reads` (keys of the backend's store) read in the
+        """`hit` with its `guard`, sent now with the store's pipeline of this turn of the
+        event loop, and the values of `reads` (keys of the backend's store) read in the
         same command, apart from its decision (which `settle` settles); None when the
         backend cannot (it is not Redis)."""
         send = getattr(self.backend, "acquire_and_read_soon", None)
@@ -150,9 +142,9 @@ class RateLimiter:
     async def settle(
         self, sent: Awaitable[Decision | None], limit: str, *, fail_open: bool | None = None
     ) -> Decision | None:
-        """The decision of a check sent by `hit_soon`, with `hit`'s handling of a backend
-        that did not answer; None when it counted nothing (its guard was gone) or the
-        server had lost the script: then `hit` decides.
+        """The decision of a check sent by `hit_and_read_soon`, with `hit`'s handling of a
+        backend that did not answer; None when it counted nothing (its guard was gone):
+        then `hit` decides.
 
         Raises:
             RateLimitUnavailable: the backend did not answer and this check fails closed.
@@ -161,8 +153,6 @@ class RateLimiter:
             return await sent
         except StoreUnavailable as error:
             return self._unchecked(error, _rates(limit), fail_open)
-        except NoScriptError:
-            return None
 
     def _unchecked(
         self, error: StoreUnavailable, rates: Sequence[Rate], fail_open: bool | None
