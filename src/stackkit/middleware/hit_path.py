@@ -64,10 +64,9 @@ class _Shape:
     """What a request's token, path and query decide: who asks, the entry's keys, and
     the limit it counts against when that does not depend on where it comes from."""
 
-    __slots__ = ("claims", "credentials", "keys", "planned", "planned_once", "user")
+    __slots__ = ("credentials", "keys", "planned", "planned_once", "user")
 
     def __init__(self, claims: AccessClaims | None) -> None:
-        self.claims = claims
         self.user = None if claims is None else AuthenticatedUser(claims)
         self.credentials = (
             None if self.user is None else AuthCredentials(["authenticated", *self.user.roles])
