@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
@@ -29,11 +30,12 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine.interfaces import AdaptedConnection
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import ORMExecuteState, Session
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState, StaticPool
 
 from stackkit.backends import Backend
 from stackkit.db.changes import tables_changed
@@ -53,6 +55,7 @@ logger = logging.getLogger("stackkit.db")
 # Set when a write unit commits; read units in the same task then use the primary.
 _wrote_in_this_task: ContextVar[bool] = ContextVar("stackkit_db_wrote", default=False)
 _SQLITE_BEGIN = "stackkit_sqlite_begin"
+_LAST_USED = "stackkit_last_used"
 
 ChangeListener = Callable[[frozenset[str]], Awaitable[None]]
 """Told the names of the tables a committed unit changed."""
@@ -100,12 +103,18 @@ class Database(Backend):
         url: the primary's SQLAlchemy URL; plain `postgresql://` and `sqlite:///`
             are mapped to the async drivers (psycopg 3, aiosqlite).
         replica_urls: read replicas of the primary (PostgreSQL streaming replicas).
-        connect_timeout: seconds before a server that does not answer counts as down.
+        connect_timeout: seconds before a server that does not answer counts as down
+            (on SQLite, how long a write waits for another writer's lock).
         statement_timeout: seconds a PostgreSQL statement may run before it is cancelled.
         pool_size: connections kept per engine.
         max_overflow: connections allowed per engine beyond `pool_size`.
         pool_timeout: seconds a unit waits for a free connection before a 503.
         replica_retry_after: seconds a replica that failed is skipped before it is tried again.
+        ping_idle_after: seconds a pooled connection to the primary may sit unused
+            before it is pinged (one round trip) as it is taken from the pool; 0 pings
+            every time. One used this recently is very likely alive, and a dead one
+            found in use is dropped with the rest of the pool (a 503 for that request).
+            Replicas' connections are pinged every time. Not used on SQLite.
         cursor_secret: signs the page cursors of repositories (the app's `SECRET_KEY`);
             omitted, a random key for this process.
     """
@@ -123,6 +132,7 @@ class Database(Backend):
         max_overflow: int = 10,
         pool_timeout: float = 5.0,
         replica_retry_after: float = 5.0,
+        ping_idle_after: float = 1.0,
         cursor_secret: str | None = None,
         echo: bool = False,
     ) -> None:
@@ -134,6 +144,7 @@ class Database(Backend):
         self.max_overflow = max_overflow
         self.pool_timeout = pool_timeout
         self.replica_retry_after = replica_retry_after
+        self.ping_idle_after = ping_idle_after
         self.echo = echo
         self.cursors = CursorCodec(cursor_secret)
         self._primary: AsyncEngine | None = None
@@ -164,8 +175,12 @@ class Database(Backend):
 
     async def open(self) -> None:
         if self._primary is None:
-            self._primary = self._create_engine(self.url)
-            self._replicas = [self._create_engine(url) for url in self.replica_urls]
+            self._primary = self._create_engine(self.url, ping_idle_after=self.ping_idle_after)
+            # A replica's connections are pinged every time: one found dead sends the
+            # read to the next replica or the primary, where a failed statement is a 503.
+            self._replicas = [
+                self._create_engine(url, ping_idle_after=0) for url in self.replica_urls
+            ]
 
     async def close(self) -> None:
         engines = [e for e in (self._primary, *self._replicas) if e is not None]
@@ -273,10 +288,11 @@ class Database(Backend):
                 return session
         return self._new_session(self.engine, read_only=True)
 
-    def _create_engine(self, url: str) -> AsyncEngine:
-        options: dict[str, Any] = {"echo": self.echo, "pool_pre_ping": True}
+    def _create_engine(self, url: str, *, ping_idle_after: float) -> AsyncEngine:
+        options: dict[str, Any] = {"echo": self.echo}
         if self.is_sqlite:
             options["connect_args"] = {"timeout": self.connect_timeout}
+            options["pool_reset_on_return"] = None  # the reset event below does it
             if ":memory:" in url or "mode=memory" in url:
                 # One shared connection, or every checkout would see a new, empty database.
                 options["poolclass"] = StaticPool
@@ -294,12 +310,41 @@ class Database(Backend):
             )
         engine = create_async_engine(url, **options)
         if self.is_sqlite:
+            # A file does not hang up: its connections are never pinged.
             _configure_sqlite(engine, wal=":memory:" not in url)
+        else:
+            _ping_when_idle(engine, ping_idle_after)
         return engine
 
 
+def _ping_when_idle(engine: AsyncEngine, idle_after: float) -> None:
+    """Ping a connection taken from the pool only if it sat unused for `idle_after`
+    seconds: under load, connections go round in milliseconds, and a ping on every
+    checkout (SQLAlchemy's `pool_pre_ping`) would add a round trip to every unit."""
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+        last_used = record.info.get(_LAST_USED)
+        if last_used is None or time.monotonic() - last_used < idle_after:
+            return  # just connected, or in use a moment ago
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if not dialect.is_disconnect(error, dbapi_connection, None):
+                raise
+            alive = False
+        if not alive:
+            # The pool drops this connection and takes another (or a new one).
+            raise DisconnectionError("the pooled connection did not answer a ping")
+
+
 def _configure_sqlite(engine: AsyncEngine, *, wal: bool) -> None:
-    """Foreign keys on, WAL, a busy timeout, and transactions stackkit begins itself.
+    """Foreign keys on, WAL, and transactions stackkit begins itself.
 
     pysqlite begins transactions lazily and in DEFERRED mode, so two writers that
     first read can deadlock on the lock upgrade. stackkit takes the driver's
@@ -310,17 +355,37 @@ def _configure_sqlite(engine: AsyncEngine, *, wal: bool) -> None:
     def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")  # the busy timeout is the connect timeout
         if wal:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(
+        dbapi_connection: Any, record: ConnectionPoolEntry, state: PoolResetState
+    ) -> None:
+        # What the pool's rollback on return would do, without the trip to the driver's
+        # thread when the unit already ended its transaction (most do: they commit).
+        if state.terminate_only or not state.asyncio_safe:
+            return
+        try:
+            in_transaction = bool(dbapi_connection.driver_connection.in_transaction)
+        except (ValueError, sqlite3.Error):  # closed: the rollback knows what to do
+            in_transaction = True
+        if in_transaction:
+            dbapi_connection.rollback()
+
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         begin = connection.get_execution_options().get(_SQLITE_BEGIN, "BEGIN IMMEDIATE")
-        # A read unit (plain BEGIN) refuses writes, raw SQL included; set before BEGIN,
-        # since query_only also refuses BEGIN IMMEDIATE.
-        connection.exec_driver_sql(f"PRAGMA query_only={int(begin == 'BEGIN')}")
-        connection.exec_driver_sql(begin)
+        # A read unit (plain BEGIN) refuses writes, raw SQL included; query_only is set
+        # before BEGIN, since it also refuses BEGIN IMMEDIATE. Both go to the driver's
+        # thread in one script: each statement SQLAlchemy runs there costs three trips.
+        script = f"PRAGMA query_only={int(begin == 'BEGIN')}; {begin}"
+        driver = connection.connection.dbapi_connection
+        assert isinstance(driver, AdaptedConnection)
+        try:
+            driver.run_async(lambda sqlite: sqlite.executescript(script))
+        except sqlite3.Error as error:  # as SQLAlchemy raises it, for the 503 of a lock
+            raise DBAPIError.instance(script, None, error, sqlite3.Error) from error
