@@ -79,6 +79,15 @@ class Field:
             if (operator != "contains" or self.text) and (operator not in _ORDERING or self.ordered)
         )
 
+    @cached_property
+    def ordering(self) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+        """The column ascending and descending, NULLs last in both directions (the same
+        on PostgreSQL and SQLite); built once, since every list request sorts."""
+        ascending, descending = self.column.asc(), self.column.desc()
+        if self.nullable:
+            return ascending.nulls_last(), descending.nulls_last()
+        return ascending, descending
+
 
 _Builder = Callable[[InstrumentedAttribute[Any], Any], ColumnElement[bool]]
 
@@ -198,9 +207,7 @@ class SortKey:
         return f"-{self.field.name}" if self.descending else self.field.name
 
     def order_by(self) -> ColumnElement[Any]:
-        ordered = self.field.column.desc() if self.descending else self.field.column.asc()
-        # NULLs last in both directions, the same on PostgreSQL and SQLite.
-        return ordered.nulls_last() if self.field.nullable else ordered
+        return self.field.ordering[self.descending]
 
 
 def parse_sort(
