@@ -36,6 +36,8 @@ class Project:
     """The scratch PostgreSQL database, when the project runs on one."""
     redis_url: str | None = None
     redis_prefix: str = ""
+    redis_cluster: bool = False
+    """Whether `redis_url` names a node of a Redis Cluster."""
     environment: dict[str, str] = field(default_factory=dict)
     """Settings the runs add to `.env`."""
 
@@ -56,18 +58,23 @@ class Project:
 
     def remove(self) -> None:
         if self.redis_url:
-            remove_keys(self.redis_url, self.redis_prefix)
+            remove_keys(self.redis_url, self.redis_prefix, cluster=self.redis_cluster)
         if self.database_url:
             _drop_database(self.database_url)
         shutil.rmtree(self.root.parent, ignore_errors=True)
 
 
 def make_project(
-    postgres_url: str | None = None, redis_url: str | None = None, **settings: str
+    postgres_url: str | None = None,
+    redis_url: str | None = None,
+    *,
+    redis_cluster: bool = False,
+    **settings: str,
 ) -> Project:
-    """A new migrated project; on PostgreSQL and Redis when their URLs are given (a
-    scratch database is made on that server), else on SQLite and in-process stores.
-    `settings` are more `STACKKIT_*` settings for its `.env` (name=value)."""
+    """A new migrated project; on PostgreSQL and Redis (a Redis Cluster, given
+    `redis_cluster`) when their URLs are given (a scratch database is made on that
+    server), else on SQLite and in-process stores. `settings` are more `STACKKIT_*`
+    settings for its `.env` (name=value)."""
     folder = Path(tempfile.mkdtemp(prefix="stackkit-bench-"))
     project = Project(folder / "benchapp", "benchapp")
     try:
@@ -81,9 +88,11 @@ def make_project(
             project.database_url = _create_database(postgres_url)
             lines.append(f"DATABASE_URL={project.database_url}")
         if redis_url:
-            project.redis_url = redis_url
+            project.redis_url, project.redis_cluster = redis_url, redis_cluster
             project.redis_prefix = f"stackkit-bench-{uuid.uuid4().hex[:8]}:"
             lines += [f"REDIS_URL={redis_url}", f"STACKKIT_CACHE_PREFIX={project.redis_prefix}"]
+            if redis_cluster:
+                lines.append("STACKKIT_REDIS_CLUSTER=true")
         lines += [f"{name.upper()}={value}" for name, value in settings.items()]
         with (project.root / ".env").open("a", encoding="utf-8") as env:
             env.write("\n".join(["", *lines, ""]))

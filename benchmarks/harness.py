@@ -151,11 +151,17 @@ def count_keys(redis_url: str, prefix: str) -> int:
         return sum(1 for _ in client.scan_iter(match=f"{prefix}*", count=1000))
 
 
-def remove_keys(redis_url: str, prefix: str) -> None:
-    """Delete the run's keys; a Redis that does not answer gets a warning, not a traceback
-    hiding the run's own error. (Not `stackkit.testing.delete_keys`: that package needs
-    pytest, which a benchmark environment may not have.)"""
+def remove_keys(redis_url: str, prefix: str, *, cluster: bool = False) -> None:
+    """Delete the run's keys (on every node of a cluster); a Redis that does not answer
+    gets a warning, not a traceback hiding the run's own error. (Not
+    `stackkit.testing.delete_keys`: that package needs pytest, which a benchmark
+    environment may not have.)"""
     try:
+        if cluster:
+            with redis.RedisCluster.from_url(redis_url) as nodes:
+                for key in list(nodes.scan_iter(match=f"{prefix}*", count=1000)):
+                    nodes.delete(key)
+            return
         with redis.Redis.from_url(redis_url) as client:
             keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
             for start in range(0, len(keys), 1000):

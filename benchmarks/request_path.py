@@ -10,10 +10,13 @@ no sockets, on uvloop as `stackkit run` serves) with the authenticated list
 - per middleware: the request timed from each layer inward, so that a layer's cost
   is its figure less the next one's (the scope each layer saw is replayed to it);
 - one access-log line, text and JSON, written to /dev/null;
-- on Redis, the round trips per request (`total_reads_processed` of `INFO stats`).
+- on Redis, the round trips per request (`total_reads_processed` of `INFO stats`);
+  on a Redis Cluster (a throwaway three-node one with `--cluster`, started from the
+  `redis-server` on PATH), those of each node: goal, one per node involved.
 
     python benchmarks/request_path.py [--redis-url redis://127.0.0.1:6379/0]
-        [--database-url postgresql://postgres@127.0.0.1:5432/postgres] [--n 5000]
+        [--database-url postgresql://postgres@127.0.0.1:5432/postgres] [--cluster]
+        [--n 5000]
 
 Without the URLs, the embedded defaults (SQLite, in-process stores) only.
 """
@@ -251,9 +254,25 @@ def access_log_line_us(log_format: str, n: int) -> float:
     return uvloop.run(both())
 
 
-def redis_reads(redis_url: str) -> int:
-    with redis.Redis.from_url(redis_url) as client:
-        return int(client.info("stats")["total_reads_processed"])
+class RedisReads:
+    """The reads (round trips) each server has served: the one server, or each primary
+    of a cluster, through connections opened once (their handshakes counted before)."""
+
+    def __init__(self, redis_url: str, cluster: bool = False) -> None:
+        if cluster:
+            with redis.RedisCluster.from_url(redis_url) as cluster_client:
+                nodes = [(node.host, node.port) for node in cluster_client.get_primaries()]
+            self.servers = [redis.Redis(host=host, port=port) for host, port in nodes]
+        else:
+            self.servers = [redis.Redis.from_url(redis_url)]
+
+    def now(self) -> list[int]:
+        """So far, per server (this INFO is one of each)."""
+        return [int(server.info("stats")["total_reads_processed"]) for server in self.servers]
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.close()
 
 
 async def measure_project(project: Project, n: int) -> dict[str, Any]:
@@ -273,11 +292,16 @@ async def measure_project(project: Project, n: int) -> dict[str, Any]:
             raise SystemExit(f"after timing, no cache hit: {last.status} {last.body!r}")
         figures["bare"] = await per_call_us(lambda: call(bare, request_scope("GET", LIST_PATH)), n)
         if project.redis_url:
-            before = redis_reads(project.redis_url)
+            reads = RedisReads(project.redis_url, project.redis_cluster)
+            before = reads.now()
             calls = 200
             for _ in range(calls):
                 await call(loaded.app, scope)
-            figures["redis_trips"] = (redis_reads(project.redis_url) - before) / calls
+            after = reads.now()
+            reads.close()
+            trips = [(a - b - 1) / calls for a, b in zip(after, before, strict=True)]
+            figures["redis_trips"] = sum(trips)
+            figures["redis_trips_per_node"] = trips
         figures["layers"] = await breakdown(loaded.app, token, n)
         if project.redis_url is None:
             figures["steps"] = await hit_path_steps(loaded.app, scope, n)
@@ -353,6 +377,9 @@ def report(label: str, figures: dict[str, Any]) -> list[str]:
     ]
     if "redis_trips" in figures:
         lines.append(f"  Redis round trips per request: {figures['redis_trips']:.2f}")
+    if len(figures.get("redis_trips_per_node", [])) > 1:
+        nodes = ", ".join(f"{trips:.2f}" for trips in figures["redis_trips_per_node"])
+        lines.append(f"  per node: {nodes} (goal: at most 1 each)")
     lines += [f"  {name:<32} {us:7.1f} us" for name, us in figures["layers"]]
     if figures.get("steps"):
         lines.append("  the hit path's steps, each alone:")
@@ -360,34 +387,76 @@ def report(label: str, figures: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _measure_setup(
+    postgres: str | None, cache: str | None, clustered: bool, n: int
+) -> dict[str, Any]:
+    project = make_project(postgres, cache, redis_cluster=clustered, stackkit_rate_limit=RATE_LIMIT)
+    here = os.getcwd()
+    try:
+        # A process of its own: a project's models can be declared once per process.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+            return pool.submit(_measure_in_child, project, n).result()
+    finally:
+        os.chdir(here)
+        project.remove()
+
+
+def _throwaway_cluster(servers: contextlib.ExitStack) -> tuple[str | None, str]:
+    """A three-node Redis Cluster of this run's own, stopped with `servers`; or None and
+    why not."""
+    try:
+        from stackkit.testing import RedisClusterProcess
+    except ImportError as error:  # the testing helpers need pytest
+        return None, f"stackkit.testing: {error}"
+    reason = RedisClusterProcess.unavailable_reason()
+    if reason:
+        return None, reason
+    return servers.enter_context(RedisClusterProcess()).url, ""
+
+
 def measure(
-    *, redis_url: str | None = None, database_url: str | None = None, n: int = 2000
+    *,
+    redis_url: str | None = None,
+    database_url: str | None = None,
+    cluster: bool = False,
+    n: int = 2000,
 ) -> list[Row]:
     rows = []
     lines = []
-    setups = [("embedded", None, None)]
-    if redis_url and database_url:
-        setups.append(("PostgreSQL + Redis", database_url, redis_url))
-    here = os.getcwd()
-    for label, postgres, cache in setups:
-        project = make_project(postgres, cache, stackkit_rate_limit=RATE_LIMIT)
-        try:
-            # A process of its own: a project's models can be declared once per process.
-            spawn = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(1, mp_context=spawn) as pool:
-                figures = pool.submit(_measure_in_child, project, n).result()
-        finally:
-            os.chdir(here)
-            project.remove()
-        lines += report(label, figures)
-        rows.append(
-            Row(
-                f"in-process cached GET, {label}",
-                f"{figures['stackkit']:.1f} us",
-                f"{figures['bare']:.1f} us",
-                figures["bare"] / figures["stackkit"],
+    with contextlib.ExitStack() as servers:
+        setups = [("embedded", None, None, False)]
+        if redis_url and database_url:
+            setups.append(("PostgreSQL + Redis", database_url, redis_url, False))
+        if cluster:
+            cluster_url, why_not = _throwaway_cluster(servers)
+            if cluster_url is None:
+                lines.append(f"Redis Cluster: not measured ({why_not})")
+            else:
+                setups.append(("SQLite + Redis Cluster", None, cluster_url, True))
+        for label, postgres, cache, clustered in setups:
+            figures = _measure_setup(postgres, cache, clustered, n)
+            lines += report(label, figures)
+            rows.append(
+                Row(
+                    f"in-process cached GET, {label}",
+                    f"{figures['stackkit']:.1f} us",
+                    f"{figures['bare']:.1f} us",
+                    figures["bare"] / figures["stackkit"],
+                )
             )
-        )
+            per_node = figures.get("redis_trips_per_node", [])
+            if clustered:
+                rows.append(
+                    Row(
+                        "Redis Cluster: round trips per cached GET, on the busiest node",
+                        f"{max(per_node):.2f}",
+                        "1 per node involved",
+                        max(per_node),
+                        "<= 1",
+                        max(per_node) <= 1.05,
+                    )
+                )
     for log_format in ("text", "json"):
         cost = access_log_line_us(log_format, 5 * n)
         lines.append(f"access-log line, {log_format}: {cost:.2f} us")
@@ -409,9 +478,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--redis-url")
     parser.add_argument("--database-url")
+    parser.add_argument("--cluster", action="store_true", help="a throwaway Redis Cluster too")
     parser.add_argument("--n", type=int, default=2000, help="calls per timing")
     args = parser.parse_args()
-    measure(redis_url=args.redis_url, database_url=args.database_url, n=args.n)
+    measure(
+        redis_url=args.redis_url, database_url=args.database_url, cluster=args.cluster, n=args.n
+    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,12 @@ from starlette.testclient import TestClient
 from stackkit import Settings, create_app
 from stackkit.cache import MemoryStore, RedisClusterStore, RedisStore, Store
 from stackkit.db import Database, Model
-from stackkit.testing import unique_key_prefix
+from stackkit.testing import (
+    RedisClusterProcess,
+    ServiceUnavailable,
+    skip_or_fail,
+    unique_key_prefix,
+)
 from tests.db.models import TABLES
 from tests.helpers import opened
 
@@ -94,3 +99,15 @@ async def cache_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     store = RedisStore(request.getfixturevalue("redis_url"), prefix=unique_key_prefix())
     async with opened(store):
         yield store
+
+
+@pytest.fixture
+def cluster_process() -> Iterator[RedisClusterProcess]:
+    """A throwaway cluster of the test's own, which it may stop."""
+    cluster = RedisClusterProcess()
+    try:
+        cluster.start()
+    except ServiceUnavailable as exc:
+        skip_or_fail(str(exc))
+    with cluster:
+        yield cluster

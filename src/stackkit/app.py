@@ -24,7 +24,7 @@ from stackkit.auth.config import Auth, AuthConfig
 from stackkit.auth.middleware import AuthenticationMiddleware
 from stackkit.auth.read_ahead import ReadAhead, ReadAheadMiddleware
 from stackkit.backends import Backend
-from stackkit.cache.redis_store import RedisClusterStore, RedisStore
+from stackkit.cache.redis_store import RedisStore
 from stackkit.cache.registry import default_cache_store, stores_for
 from stackkit.cache.store import KeyValueStore, Store, StoreUnavailable
 from stackkit.db.database import Database
@@ -239,8 +239,8 @@ def create_app(
             sessions=auth_parts.sessions,
             limiter=limiter,
             plan=limits,
-            cache=(cast(RedisStore, store), cache_keys)
-            if settings.cache_ttl > 0 and _one_server(store)
+            cache=(store, cache_keys)
+            if settings.cache_ttl > 0 and isinstance(store, RedisStore)
             else None,
         )
     request_ids = RequestIdGenerator()
@@ -371,19 +371,10 @@ def create_app(
 
 
 def _reads_ahead(limiter: RateLimiter, sessions: KeyValueStore) -> bool:
-    """Whether a request's session, limit and cache reads can go in one round trip: the
-    limits counted in the sessions' Redis server (not a cluster: their keys live in
-    slots of their own)."""
+    """Whether a request's session, limit and cache reads can go in one round trip (one
+    per node on a cluster): the limits counted in the sessions' Redis store."""
     backend = limiter.backend
-    return (
-        isinstance(backend, RedisRateLimitBackend)
-        and backend.store is sessions
-        and _one_server(sessions)
-    )
-
-
-def _one_server(store: KeyValueStore) -> bool:
-    return isinstance(store, RedisStore) and not isinstance(store, RedisClusterStore)
+    return isinstance(backend, RedisRateLimitBackend) and backend.store is sessions
 
 
 async def store_unavailable_handler(request: Request, exc: Exception) -> Response:

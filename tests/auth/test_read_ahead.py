@@ -6,7 +6,7 @@ and a store that is away behave as without it."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -25,6 +25,11 @@ def items_controller() -> Controller:
     @api.get("/api/items")
     async def items() -> list[int]:
         return [1, 2, 3]
+
+    @api.get("/api/scarce", rate_limit="5/minute")
+    async def scarce() -> list[int]:
+        """A budget of the route's own: its counters are not in the user's slot."""
+        return [4]
 
     return api
 
@@ -45,16 +50,18 @@ def _reads(admin: redis.Redis) -> int:
     return int(admin.info("stats")["total_reads_processed"])
 
 
-@pytest.fixture
-def make_client(
-    make_auth_client: Callable[..., TestClient], redis_process: RedisProcess
+def app_on(
+    make_auth_client: Callable[..., TestClient], redis_url: str, *, cluster: bool = False
 ) -> Callable[..., TestClient]:
+    """Makes clients of an app with the items routes, on this Redis (or cluster)."""
+
     def make(**settings: Any) -> TestClient:
         return make_auth_client(
             Settings(
                 env="test",
                 database_url="sqlite:///:memory:",
-                redis_url=redis_process.url,
+                redis_url=redis_url,
+                redis_cluster=cluster,
                 cache_prefix=unique_key_prefix(),
                 **settings,
             ),
@@ -62,6 +69,13 @@ def make_client(
         )
 
     return make
+
+
+@pytest.fixture
+def make_client(
+    make_auth_client: Callable[..., TestClient], redis_process: RedisProcess
+) -> Callable[..., TestClient]:
+    return app_on(make_auth_client, redis_process.url)
 
 
 def test_a_cached_signed_in_get_is_one_round_trip(
@@ -84,10 +98,13 @@ def test_a_cached_signed_in_get_is_one_round_trip(
             assert after - before == Counter(reads=2, eval=1)
 
 
+@pytest.mark.parametrize("redis_kind", ["server", "cluster"])
 def test_a_revoked_tokens_requests_count_nothing_against_its_user(
-    make_client: Callable[..., TestClient],
+    request: pytest.FixtureRequest, redis_kind: str
 ) -> None:
-    client = make_client(rate_limit="3/minute")
+    """On a cluster too: the session and the user's counters share the user's slot."""
+    maker = "make_client" if redis_kind == "server" else "make_cluster_client"
+    client = request.getfixturevalue(maker)(rate_limit="3/minute")
     register(client)
     tokens = login(client)
     headers = bearer(tokens)
@@ -175,3 +192,62 @@ def test_while_redis_refuses_writes_sessions_are_still_checked(
     assert alive.status_code == 200
     assert alive.headers["cache-status"] == "stackkit; hit"
     assert revoked.status_code == 401
+
+
+@pytest.fixture
+def make_cluster_client(
+    make_auth_client: Callable[..., TestClient], redis_cluster_url: str
+) -> Callable[..., TestClient]:
+    return app_on(make_auth_client, redis_cluster_url, cluster=True)
+
+
+@pytest.fixture
+def cluster_nodes(redis_cluster_url: str) -> Iterator[list[redis.Redis]]:
+    """A connection to each primary of the cluster, open for the whole test."""
+    with redis.RedisCluster.from_url(redis_cluster_url) as cluster:
+        primaries = [(node.host, node.port) for node in cluster.get_primaries()]
+    nodes = [redis.Redis(host=host, port=port) for host, port in primaries]
+    for node in nodes:
+        node.ping()  # connected now: its handshake is not counted later
+    yield nodes
+    for node in nodes:
+        node.close()
+
+
+def test_a_cached_signed_in_get_on_a_cluster_is_one_round_trip_per_node(
+    make_cluster_client: Callable[..., TestClient], cluster_nodes: list[redis.Redis]
+) -> None:
+    """The session and the user's counters share the user's hash tag: one script on the
+    user's node; the entry, in its resource's slot, goes in the same turn's pipeline."""
+    client = make_cluster_client()
+    register(client)
+    headers = bearer(login(client))
+    assert client.get("/api/items", headers=headers).headers["cache-status"].endswith("stored")
+    remaining = []
+    for _ in range(3):
+        before = [_sent(node) for node in cluster_nodes]
+        response = client.get("/api/items", headers=headers)
+        after = [_sent(node) for node in cluster_nodes]
+        assert response.json() == [1, 2, 3]
+        assert response.headers["cache-status"] == "stackkit; hit"
+        remaining.append(int(response.headers["ratelimit-remaining"]))
+        # Less the second INFO, a read of its own on each node.
+        trips = [a["reads"] - b["reads"] - 1 for a, b in zip(after, before, strict=True)]
+        assert max(trips) <= 1, trips
+        assert 1 <= sum(trips) <= 2, trips  # the user's node, and the entry's
+        assert sum(a["eval"] - b["eval"] for a, b in zip(after, before, strict=True)) == 1
+    assert remaining == sorted(remaining, reverse=True)
+    assert len(set(remaining)) == 3
+
+
+def test_on_a_cluster_a_route_with_its_own_budget_is_counted_all_the_same(
+    make_cluster_client: Callable[..., TestClient],
+) -> None:
+    """Its counters are not in the user's slot: the limiter counts it after the reads."""
+    client = make_cluster_client()
+    register(client)
+    headers = bearer(login(client))
+    answers = [client.get("/api/scarce", headers=headers) for _ in range(6)]
+    assert [a.status_code for a in answers] == [200] * 5 + [429]
+    assert [a.headers.get("ratelimit-remaining") for a in answers[:5]] == ["4", "3", "2", "1", "0"]
+    assert answers[1].headers["cache-status"] == "stackkit; hit"

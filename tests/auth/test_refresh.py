@@ -106,8 +106,8 @@ async def test_start_gives_a_first_generation_token_of_the_new_session(
     assert session_id == grant.session.id
     assert generation == "1"
     assert grant.session.user_id == "42"
-    # A 32-character session id (192 random bits) and a 43-character HMAC-SHA256.
-    assert re.fullmatch(f"{URLSAFE}{{32}}", session_id)
+    # The user's id and 32 random characters (192 bits), and a 43-character HMAC-SHA256.
+    assert re.fullmatch(f"42~{URLSAFE}{{32}}", session_id)
     assert re.fullmatch(f"{URLSAFE}{{43}}", mac)
 
 

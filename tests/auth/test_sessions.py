@@ -168,3 +168,40 @@ async def test_a_session_is_never_stored_without_its_index(clock: Clock) -> None
     # Had the session been written first, it would be there, and unknown to the index
     # that revoke_all reads: log out everywhere would miss it.
     assert len(store) == 0
+
+
+@pytest.mark.parametrize(
+    ("user_id", "tagged"),
+    [
+        ("42", True),
+        ("user_7-b", True),
+        ("x" * 64, True),
+        ("x" * 65, False),  # too long for a path or a token
+        ("", False),
+        ("a.b", False),  # would split a refresh token
+        ("a~b", False),  # would split the id
+        ("a/b", False),
+        ("{x}", False),  # would move the hash tag
+        ("a b", False),
+        ("é", False),
+    ],
+)
+async def test_a_session_is_kept_in_its_users_hash_tag_when_its_id_can_name_the_user(
+    sessions: SessionStore, user_id: str, tagged: bool
+) -> None:
+    """On a Redis Cluster, the session then lives in the slot of its user's index and
+    rate-limit counters (`{user:<id>}`); a session of another id, like every session
+    made before, keeps the key it always had."""
+    session = await sessions.create(user_id)
+    random_part = session.id.removeprefix(f"{user_id}~") if tagged else session.id
+    assert len(random_part) == 32
+    assert "~" not in random_part
+    if tagged:
+        assert session.id == f"{user_id}~{random_part}"
+        assert SessionStore.key(session.id) == f"session:{{user:{user_id}}}:{random_part}"
+    else:
+        assert SessionStore.key(session.id) == f"session:{{{session.id}}}"
+    assert await sessions.is_alive(session.id, user_id)
+    assert [s.id for s in await sessions.list(user_id)] == [session.id]
+    assert await sessions.revoke(session.id)
+    assert not await sessions.is_alive(session.id, user_id)

@@ -17,7 +17,10 @@ import redis
 
 from stackkit import Controller, Settings, create_app
 from stackkit.cache import RedisClusterStore, RedisStore, StoreUnavailable
-from stackkit.testing import unique_key_prefix
+from stackkit.testing import (
+    RedisClusterProcess,
+    unique_key_prefix,
+)
 from tests.helpers import opened
 
 
@@ -285,3 +288,32 @@ async def test_keys_used_together_share_a_cluster_slot(
         assert len(cache) == len(limits) == 2, keys
         for together in (cache, limits):
             assert len({await store.client.cluster_keyslot(key) for key in together}) == 1
+
+
+async def test_on_a_cluster_a_node_that_does_not_answer_fails_only_its_own_keys(
+    cluster_process: RedisClusterProcess,
+) -> None:
+    """The reads of one turn go in one pipeline, which the cluster client splits by
+    node: a node's error must not fail the commands the other nodes answered."""
+    ports = cluster_process.ports
+    store = RedisClusterStore(cluster_process.url, prefix=unique_key_prefix(), timeout=0.5)
+    await store.open()  # its keys go with the cluster
+    try:
+        names = [f"{{item:{n}}}" for n in range(30)]
+        port_of = {name: store.client.get_node_from_key(store.key(name)).port for name in names}
+        lost = next(name for name in names if port_of[name] == ports[2])
+        kept = next(name for name in names if port_of[name] == ports[0])
+        for name in (lost, kept):
+            await store.set(name, name.encode())
+        assert await asyncio.gather(store.get(kept), store.get(lost)) == [
+            kept.encode(),
+            lost.encode(),
+        ]
+        cluster_process.stop_node(2)
+        read_kept, read_lost = await asyncio.gather(
+            store.get(kept), store.get(lost), return_exceptions=True
+        )
+        assert read_kept == kept.encode()
+        assert isinstance(read_lost, StoreUnavailable)
+    finally:
+        await store.close()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
-from stackkit.cache import RedisClusterStore, RedisStore, StoreUnavailable
+from stackkit.cache import RedisStore, StoreUnavailable
 from stackkit.cache.redis_batch import TurnPipeline
 from stackkit.ratelimit import (
     MemoryRateLimitBackend,
@@ -183,8 +183,8 @@ async def test_redis_keys_live_as_long_as_their_window(
 async def test_checks_that_arrive_together_go_to_redis_as_one_pipeline(
     redis_backend: RedisRateLimitBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On one server, the checks of one turn of the event loop share the store's
-    pipeline (with its reads); a cluster's client sends each on its own."""
+    """The checks of one turn of the event loop share the store's pipeline (with its
+    reads); on a cluster, its client splits it by node and sends to each at once."""
     backend = redis_backend
     batches: list[int] = []
     send = TurnPipeline._send
@@ -200,8 +200,7 @@ async def test_checks_that_arrive_together_go_to_redis_as_one_pipeline(
     decisions = await asyncio.gather(*(backend.acquire(f"k{n % 5}", rates) for n in range(50)))
     assert all(d is not None and d.allowed for d in decisions)
     assert (await backend.acquire("alone", rates)) is not None
-    clustered = isinstance(backend.store, RedisClusterStore)
-    assert batches == ([] if clustered else [50, 1])
+    assert batches == [50, 1]
 
 
 async def test_a_guarded_check_counts_only_while_its_guard_exists(
@@ -209,7 +208,7 @@ async def test_a_guarded_check_counts_only_while_its_guard_exists(
 ) -> None:
     """The guard (a session's key) must live on the counters' slot on a cluster."""
     backend, rate = redis_backend, [Rate(2, 60)]
-    guard = "{rl:k}:session" if backend.algorithm == "gcra" else "{rlw:k}:session"
+    guard = "{k}:session"
     assert await backend.acquire("k", rate, guard=guard) is None  # no guard: nothing counted
     await backend.store.set(guard, b"alive", ttl=60)
     first = await backend.acquire("k", rate, guard=guard)
@@ -231,7 +230,7 @@ async def test_a_check_and_its_reads_go_in_one_command(
     only while the guard exists and reads the other keys either way; sent as `EVAL`, it
     still answers once the server has lost its scripts."""
     backend, rate = redis_backend, [Rate(2, 60)]
-    tag = "{rl:k}" if backend.algorithm == "gcra" else "{rlw:k}"  # one slot on a cluster
+    tag = "{k}"  # the counters' hash tag: one slot on a cluster
     guard, other, missing = f"{tag}:session", f"{tag}:entry", f"{tag}:missing"
     await backend.store.set(other, b"cached", ttl=60)
     decision, values = backend.acquire_and_read_soon("k", rate, guard=guard, reads=[guard, other])
@@ -287,7 +286,7 @@ async def test_a_redis_error_that_is_a_bug_reaches_every_waiting_check(
     """Not an outage (a key of the wrong type): raised to the callers, not left hanging."""
     store = redis_backend.store
     kind = "rl" if redis_backend.algorithm == "gcra" else "rlw"
-    await store.client.lpush(store.key(f"{{{kind}:k}}:1/minute"), "x")
+    await store.client.lpush(store.key(f"{{k}}:{kind}:1/minute"), "x")
     checks = [redis_backend.acquire("k", [Rate(1, 60)]) for _ in range(3)]
     outcomes = await asyncio.wait_for(asyncio.gather(*checks, return_exceptions=True), 5)
     assert [type(o) for o in outcomes] == [redis.ResponseError] * 3

@@ -190,8 +190,8 @@ async def test_counters_live_in_the_caches_redis(
     try:
         async with client_for(app) as client:
             assert (await client.get("/api/a")).headers["ratelimit-remaining"] == "4"
-        counters = [key async for key in store.client.scan_iter(match=f"{prefix}{{rl:*")]
-        assert counters == [f"{prefix}{{rl:ip:192.0.2.10}}:5/minute".encode()]
+        counters = [key async for key in store.client.scan_iter(match=f"{prefix}*:rl:*")]
+        assert counters == [f"{prefix}{{ip:192.0.2.10}}:rl:5/minute".encode()]
     finally:
         delete_keys(redis_url, prefix)
         await store.close()

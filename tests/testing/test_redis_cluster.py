@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -65,18 +65,6 @@ async def key(cluster_client: RedisCluster) -> AsyncIterator[Keys]:
     yield make
     if made:
         await cluster_client.unlink(*made)
-
-
-@pytest.fixture
-def cluster_process() -> Iterator[RedisClusterProcess]:
-    """A throwaway cluster of the test's own, which it may stop."""
-    cluster = RedisClusterProcess()
-    try:
-        cluster.start()
-    except ServiceUnavailable as exc:
-        skip_or_fail(str(exc))
-    with cluster:
-        yield cluster
 
 
 async def test_cluster_answers_a_cluster_client(cluster_client: RedisCluster, key: Keys) -> None:

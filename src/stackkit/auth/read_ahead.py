@@ -18,10 +18,16 @@ session has ended, nothing is counted against its user (the request is counted b
 its address, like any anonymous one).
 
 `create_app` puts it in the stack when the sessions and the limits live in one
-Redis server (the default with `REDIS_URL`); not on a cluster, where the session,
-the counters and the entry live in slots of their own. A cached GET's reads are
-started earlier still, by `stackkit.middleware.hit_path.HitPathMiddleware`, which
-answers a hit itself.
+Redis store (the default with `REDIS_URL`). On a cluster, a signed-in user's
+session and counters share the user's hash tag (`{user:<id>}`), so the guarded
+limit and the session read are still one script, on the user's node; the cache
+entry lives in its resource's slot, and is read beside it in the same turn's
+pipeline, which the cluster client sends to both nodes at once: one round trip per
+node. A request whose keys do not share the user's slot (a session made before
+sessions were tagged, a route's own limit) reads the session and the entry ahead
+and leaves the limit to the rate limiter. A cached GET's reads are started earlier
+still, by `stackkit.middleware.hit_path.HitPathMiddleware`, which answers a hit
+itself.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from starlette.authentication import AuthCredentials
 from stackkit.auth.authentication import AuthenticatedUser, authorization
 from stackkit.auth.sessions import SessionStore
 from stackkit.auth.tokens import AccessTokens, InvalidToken
-from stackkit.cache.redis_store import RedisStore
+from stackkit.cache.redis_store import RedisClusterStore, RedisStore
 from stackkit.http.read_ahead import READ_AHEAD_SCOPE_KEY, put_read
 from stackkit.ratelimit.gcra import Decision
 from stackkit.ratelimit.limiter import RateLimiter
@@ -101,6 +107,7 @@ class ReadAhead:
         self.store: RedisStore = sessions.store
         self.limiter = limiter
         self.plan = plan
+        self.one_server = not isinstance(self.store, RedisClusterStore)
         self.cache_store: RedisStore | None = None
         self.lookup_keys: Callable[[Scope], LookupKeys | None] | None = None
         if cache is not None:
@@ -131,8 +138,9 @@ class ReadAhead:
         if self.lookup_keys is not None and scope["method"] in ("GET", "HEAD"):
             keys = self.lookup_keys(signed_in)
         owned = partial(self.sessions.owned, user_id=user_id)
-        # The entry goes in the script's reads when it lives in the same store (its prefix).
-        entry_with_script = keys is not None and self.cache_store is self.store
+        # The entry goes in the script's reads when it lives in the same store (its prefix)
+        # on one server; on a cluster it lives in its resource's slot, not the user's.
+        entry_with_script = keys is not None and self.cache_store is self.store and self.one_server
         alive: Awaitable[bool] | None = None
         limit: tuple[Planned, Awaitable[Decision | None] | None] | None = None
         cache: tuple[LookupKeys, Awaitable[list[bytes | None]]] | None = None

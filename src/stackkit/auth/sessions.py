@@ -5,8 +5,14 @@ A session lives `ttl` seconds (24 h by default) past its last `touch()`
 has an index of their sessions, so that they can be listed and all revoked
 at once (log out everywhere).
 
-Keys: the session under `session:{<id>}`, the index under
-`{user:<user_id>}:sessions`. The index is written before the session, so a
+Keys: the index under `{user:<user_id>}:sessions`, the session beside it under
+`session:{user:<user_id>}:<random>`: a session's id is `<user_id>~<random>`, so
+that its key carries its user's hash tag. On a Redis Cluster, a request's session,
+its user's index and its user's rate-limit counters (`{user:<id>}:rl:...`) then
+share one slot, and the session check and the limit go in one command. (A user
+id with other characters than letters, digits, `_` and `-` gets a plain random
+id and `session:{<id>}`, as every session made before this scheme.) The index
+is written before the session, so a
 failure in between can leave an index entry without a session (skipped when
 listing) but never a session the index does not know: revoking all of a user's
 sessions cannot miss one.
@@ -15,6 +21,7 @@ sessions cannot miss one.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -27,6 +34,8 @@ __all__ = ["Session", "SessionStore"]
 
 # Session values whose owner `is_alive` remembers (see there); the oldest go beyond.
 _OWNERS_KEPT = 10_000
+_TAGGABLE = re.compile(r"[0-9A-Za-z_-]{1,64}")
+"""User ids a session id may name (no `~`, `.`, `/`, braces or spaces)."""
 
 
 @dataclass(frozen=True)
@@ -72,8 +81,21 @@ class SessionStore:
 
     @staticmethod
     def key(session_id: str) -> str:
-        """The session's key in the store (before the store's prefix)."""
+        """The session's key in the store (before the store's prefix): in its user's hash
+        tag when its id names the user (see the module)."""
+        user_id, tagged, rest = session_id.partition("~")
+        if tagged:
+            return f"session:{{user:{user_id}}}:{rest}"
         return f"session:{{{session_id}}}"
+
+    @staticmethod
+    def new_id(user_id: str) -> str:
+        """A new session's id: `<user_id>~<32 random characters>` (192 bits), or the
+        random part alone for a user id that could not sit in a refresh token or a path."""
+        random_part = secrets.token_urlsafe(24)
+        if _TAGGABLE.fullmatch(user_id):
+            return f"{user_id}~{random_part}"
+        return random_part
 
     @staticmethod
     def _index(user_id: str) -> str:
@@ -82,7 +104,7 @@ class SessionStore:
     async def create(self, user_id: str, data: Mapping[str, Any] | None = None) -> Session:
         now = self.clock()
         session = Session(
-            id=secrets.token_urlsafe(24),
+            id=self.new_id(str(user_id)),
             user_id=str(user_id),
             created_at=now,
             expires_at=now + self.ttl,

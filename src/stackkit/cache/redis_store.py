@@ -8,7 +8,6 @@ once and the caller decides (the response cache serves uncached).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Sequence
@@ -19,6 +18,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.crc import key_slot
 from redis.exceptions import (
     ClusterDownError,
     OutOfMemoryError,
@@ -33,7 +33,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from stackkit.cache.redis_batch import Reply, TurnPipeline, seen
 from stackkit.cache.store import Store, StoreUnavailable
 
-__all__ = ["REDIS_DOWN", "RedisClusterStore", "RedisStore", "unavailable"]
+__all__ = ["REDIS_DOWN", "RedisClusterStore", "RedisStore", "one_slot", "unavailable"]
 
 logger = logging.getLogger("stackkit.cache")
 
@@ -56,6 +56,12 @@ _DOWN_REPLIES = ("MISCONF", "MASTERDOWN", "LOADING")
 (`MISCONF`), its primary is away, it is loading its data."""
 _NO_CONNECTION = "No connection available"
 """redis-py's pool, when every connection stayed busy past the timeout."""
+
+
+def one_slot(keys: Sequence[str]) -> bool:
+    """Whether `keys` (prefixed) all live in one slot of a cluster: what one script, or
+    one `MGET`, may reach there."""
+    return len({key_slot(key.encode()) for key in keys}) <= 1
 
 
 def unavailable(error: BaseException) -> StoreUnavailable | None:
@@ -117,7 +123,7 @@ class RedisStore(Store):
         self.timeout = timeout
         self.max_connections = max_connections
         self._client: Any = None
-        self._reads: TurnPipeline | None = TurnPipeline(lambda: self.client)
+        self._reads = TurnPipeline(lambda: self.client)
         """Where `get` and `get_many` go: one pipeline per turn of the event loop."""
 
     @property
@@ -165,9 +171,7 @@ class RedisStore(Store):
 
     def send(self, *command: Any) -> Awaitable[Any]:
         """One raw command (keys already prefixed), sent with the pipeline of this turn
-        of the event loop (on its own on a cluster); redis-py's errors as they are."""
-        if self._reads is None:
-            return self.client.execute_command(*command)  # type: ignore[no-untyped-call]
+        of the event loop; redis-py's errors as they are."""
         return self._reads.submit(*command)
 
     def soon(self, *command: Any) -> Reply[Any]:
@@ -175,11 +179,7 @@ class RedisStore(Store):
         and await its reply later: how a middleware starts a read that another takes.
         redis-py's errors come out as `StoreUnavailable` when Redis cannot serve.
         """
-        future: asyncio.Future[Any]
-        if self._reads is None:  # a cluster: on its own
-            future = asyncio.ensure_future(self.client.execute_command(*command))  # type: ignore[no-untyped-call]
-        else:
-            future = self._reads.submit(*command)
+        future = self._reads.submit(*command)
         future.add_done_callback(seen)  # it may never be awaited
         return Reply(future, _same, _as_unavailable)
 
@@ -300,14 +300,11 @@ class RedisClusterStore(RedisStore):
     Keys that one operation uses together must share a hash tag (`{user:42}:...`)
     so that they live in one slot; every operation of the `Store` contract uses
     one key, or one key and its index, except `get_many` and `delete`, which the
-    cluster client splits by slot. Reads are not gathered per turn of the event loop
-    (the cluster client would split the pipeline by node anyway): each is its own
-    command.
+    cluster client splits by slot. The commands of one turn of the event loop go in
+    one pipeline, which the cluster client splits by node and sends to the nodes at
+    once: one round trip per node involved. A node that does not answer fails its
+    own commands; the others' get their replies.
     """
-
-    def __init__(self, url: str, **options: Any) -> None:
-        super().__init__(url, **options)
-        self._reads = None
 
     def _connect(self) -> Any:
         # The cluster client fails a command past max_connections instead of waiting for

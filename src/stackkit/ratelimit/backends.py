@@ -15,7 +15,7 @@ from typing import Any, Literal
 from redis.exceptions import NoScriptError
 
 from stackkit.cache.redis_batch import Reply
-from stackkit.cache.redis_store import RedisStore, unavailable
+from stackkit.cache.redis_store import RedisClusterStore, RedisStore, one_slot, unavailable
 from stackkit.cache.store import KeyValueStore, StoreUnavailable
 from stackkit.ratelimit.fixed_window import fixed_window
 from stackkit.ratelimit.gcra import Decision, gcra
@@ -268,7 +268,9 @@ class RedisRateLimitBackend(RateLimitBackend):
     def keys(self, key: str, rates: Sequence[Rate]) -> list[str]:
         """The Redis keys (prefixed) of `key`'s counters, one per rate."""
         kind = "rl" if self.algorithm == "gcra" else "rlw"
-        return [self.store.key(f"{{{kind}:{key}}}:{rate.name}") for rate in rates]
+        # The key is the hash tag: a signed-in user's counters (`{user:42}`) share the
+        # slot of the user's sessions (`stackkit.auth.sessions`) on a cluster.
+        return [self.store.key(f"{{{key}}}:{kind}:{rate.name}") for rate in rates]
 
     async def acquire(
         self, key: str, rates: Sequence[Rate], cost: int = 1, *, guard: str | None = None
@@ -294,14 +296,17 @@ class RedisRateLimitBackend(RateLimitBackend):
 
     def acquire_and_read_soon(
         self, key: str, rates: Sequence[Rate], *, guard: str, reads: Sequence[str]
-    ) -> tuple[Reply[Decision | None], Reply[list[bytes | None]]]:
+    ) -> tuple[Reply[Decision | None], Reply[list[bytes | None]]] | None:
         """`acquire`, its script sent now with the turn's pipeline (`RedisStore.soon`),
         and the values of `reads` (keys of the same server) read by the same script: a
         request's whole round trip in one command. Its decision and the
         values come apart: a server that refuses writes fails the decision
         (`StoreUnavailable`), not the reads. Sent with `EVAL`, so that a server that
-        lost its scripts (a restart) still answers."""
+        lost its scripts (a restart) still answers. None on a cluster when the keys
+        are not all in one slot: one script cannot reach them."""
         keys, args = self._command(key, rates, guard, reads=reads)
+        if isinstance(self.store, RedisClusterStore) and not one_slot(keys):
+            return None
         command = self.store.soon("EVAL", self._source, len(keys), *keys, *args)
         decision = command.then(lambda answer: self._decision(list(answer[0]), rates))
         return decision, command.then(lambda answer: list(answer[1]))

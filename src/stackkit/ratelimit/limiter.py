@@ -135,7 +135,7 @@ class RateLimiter:
         """`hit` with its `guard`, sent now with the store's pipeline of this turn of the
         event loop, and the values of `reads` (keys of the backend's store) read in the
         same command, apart from its decision (which `settle` settles); None when the
-        backend cannot (it is not Redis)."""
+        backend cannot (it is not Redis, or the keys are in several slots of a cluster)."""
         send = getattr(self.backend, "acquire_and_read_soon", None)
         return None if send is None else send(key, _rates(limit), guard=guard, reads=reads)
 
