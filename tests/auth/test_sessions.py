@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from stackkit.auth.api import SessionPath
 from stackkit.cache import MemoryStore, Session, SessionStore, Store, StoreUnavailable
 from tests.helpers import Clock
 
@@ -201,6 +202,7 @@ async def test_a_session_is_kept_in_its_users_hash_tag_when_its_id_can_name_the_
         assert SessionStore.key(session.id) == f"session:{{user:{user_id}}}:{random_part}"
     else:
         assert SessionStore.key(session.id) == f"session:{{{session.id}}}"
+    assert SessionPath(id=session.id).id == session.id  # `DELETE /api/auth/sessions/{id}`
     assert await sessions.is_alive(session.id, user_id)
     assert [s.id for s in await sessions.list(user_id)] == [session.id]
     assert await sessions.revoke(session.id)

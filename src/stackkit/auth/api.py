@@ -67,7 +67,7 @@ logger = logging.getLogger("stackkit.auth")
 
 
 class SessionPath(BaseModel):
-    id: str = Field(max_length=64, description="The session's id.")
+    id: str = Field(max_length=100, description="The session's id.")
 
 
 def _invalid_credentials() -> ProblemError:
