@@ -6,7 +6,7 @@ TYPE_CHECKING): an import hidden in a function to dodge a cycle still ties the t
 modules together. The layers, bottom up (docs/architecture.md draws them):
 
 - core: `errors`, `rates`, `logs`, `backends`, `settings`, `lazy`: what every layer may use;
-- the building blocks: `cache` (stores), `db` and `http` on the core alone; `ratelimit`
+- the building blocks: `cache` (stores), `db`, `http` and `jobs` on the core alone; `ratelimit`
   on them; `auth` on all of these; `middleware` on all of these (its hit path answers a
   cached GET with authentication's and the limiter's parts);
 - `resources` (CRUD routes for a model, on `db` and `http`), `health`;
@@ -91,6 +91,7 @@ ALLOWED: dict[str, set[str]] = {
     "cache": CORE,
     "db": CORE,
     "http": CORE,
+    "jobs": CORE,
     "ratelimit": CORE | {"cache", "http"},
     "auth": CORE | {"cache", "db", "http", "ratelimit"},
     "middleware": CORE | {"cache", "db", "http", "ratelimit", "auth"},

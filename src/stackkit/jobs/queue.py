@@ -1,0 +1,300 @@
+"""`JobQueue`: procrastinate's app behind the interface stackkit's apps use.
+
+On PostgreSQL the jobs live in the app's own database (procrastinate's tables), so a
+job can be deferred in the same transaction as the write that causes it, and any
+number of workers on any number of hosts share the queue. On the embedded default
+(SQLite) procrastinate has no backend: jobs are kept in the process
+(`InMemoryConnector`) and run there, and those not run yet are lost on a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, ParamSpec
+
+import procrastinate
+from procrastinate import testing
+from procrastinate.exceptions import AlreadyEnqueued
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from stackkit.backends import Backend
+from stackkit.settings import normalize_database_url
+
+__all__ = ["Job", "JobQueue", "JobRecord"]
+
+P = ParamSpec("P")
+JobFunction = Callable[P, Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A deferred job as the queue keeps it."""
+
+    id: int
+    name: str
+    queue: str
+    status: str
+    """`todo`, `doing`, `succeeded`, `failed`, `cancelled` or `aborted`."""
+    attempts: int
+    arguments: dict[str, Any]
+    scheduled_at: datetime | None
+
+
+class Job(Generic[P]):
+    """A declared job: call `defer` (or `defer_in`) to have a worker run it."""
+
+    def __init__(
+        self, queue: JobQueue, task: procrastinate.tasks.Task[Any, Any, Any], unique: bool
+    ) -> None:
+        self.queue = queue
+        self.task = task
+        self.unique = unique
+
+    @property
+    def name(self) -> str:
+        return str(self.task.name)
+
+    async def defer(self, *args: P.args, **kwargs: P.kwargs) -> int | None:
+        """Queue a run with these keyword arguments (JSON values); its id, or None when a
+        `unique` job with the same arguments is already waiting."""
+        _keywords_only(args)
+        try:
+            return int(await self.configured(kwargs).defer_async(**kwargs))
+        except AlreadyEnqueued:
+            return None
+
+    async def defer_in(
+        self, session: AsyncSession, *args: P.args, **kwargs: P.kwargs
+    ) -> int | None:
+        """`defer`, in the transaction of `session`'s unit of work: the job exists once the
+        unit commits, and never if it rolls back (an outbox without a table of its own).
+
+        On the embedded default the job is queued when the unit commits (in the process:
+        it does not survive a crash in between)."""
+        _keywords_only(args)
+        if not self.queue.durable:
+            self.queue.defer_on_commit(session, self, kwargs)
+            return None
+        # A savepoint: a refused duplicate must not abort the unit's own transaction.
+        try:
+            async with session.begin_nested():
+                connection = await session.connection()
+                raw = await connection.get_raw_connection()
+                deferring = self.configured(kwargs, connection=raw.driver_connection)
+                return int(await deferring.defer_async(**kwargs))
+        except AlreadyEnqueued:
+            return None
+
+    def configured(self, arguments: dict[str, Any], **options: Any) -> Any:
+        """procrastinate's deferrer of a run with `arguments` (its queueing lock, if unique)."""
+        if self.unique:
+            options["queueing_lock"] = self.unique_key(arguments)
+        return self.task.configure(**options)
+
+    def unique_key(self, arguments: dict[str, Any]) -> str:
+        """The queueing lock of a `unique` job: its name and arguments."""
+        text = json.dumps(arguments, sort_keys=True, default=str)
+        return f"{self.name}:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
+
+
+class JobQueue(Backend):
+    """The app's job queue. See the module.
+
+    Args:
+        database_url: the app's database (`DATABASE_URL`); PostgreSQL keeps the jobs
+            there, SQLite keeps them in this process.
+        pool_size: connections the queue keeps to PostgreSQL (deferring and workers).
+    """
+
+    name = "jobs"
+
+    def __init__(self, database_url: str, *, pool_size: int = 5) -> None:
+        url = normalize_database_url(database_url)
+        self.durable = url.startswith("postgresql")
+        connector: Any
+        if self.durable:
+            conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
+            connector = procrastinate.PsycopgConnector(
+                conninfo=conninfo, min_size=1, max_size=pool_size
+            )
+        else:
+            connector = testing.InMemoryConnector()
+        self.procrastinate = procrastinate.App(connector=connector)
+        self.jobs: dict[str, Job[Any]] = {}
+        self._opened = False
+        self._deferring: set[asyncio.Task[Any]] = set()
+
+    def job(
+        self,
+        *,
+        name: str | None = None,
+        queue: str = "default",
+        retries: int = 0,
+        backoff: int = 2,
+        timeout: float | None = None,
+        unique: bool = False,
+    ) -> Callable[[JobFunction[P]], Job[P]]:
+        """Declare an async function as a job.
+
+        Args:
+            name: the job's name in the queue (default: module and function).
+            queue: the queue it goes to; workers may serve some queues only.
+            retries: runs after a failed one (an exception, or past `timeout`).
+            backoff: seconds before the first retry, doubled before each next one
+                (`backoff ** attempt`); 0 retries at once.
+            timeout: seconds a run may take before it fails (and is retried).
+            unique: at most one waiting run per set of arguments: deferring it again
+                meanwhile does nothing (`defer` answers None).
+        """
+
+        def declare(function: JobFunction[P]) -> Job[P]:
+            call: Callable[..., Awaitable[None]] = function
+
+            async def run(**kwargs: Any) -> None:
+                if timeout is None:
+                    await call(**kwargs)
+                    return
+                async with asyncio.timeout(timeout):
+                    await call(**kwargs)
+
+            strategy = (
+                procrastinate.RetryStrategy(max_attempts=retries, exponential_wait=backoff)
+                if retries
+                else False
+            )
+            declared = self.procrastinate.task(
+                name=name or f"{function.__module__}.{function.__qualname__}",
+                queue=queue,
+                retry=strategy,
+            )
+            task = declared(run)
+            job: Job[P] = Job(self, task, unique)
+            self.jobs[job.name] = job
+            return job
+
+        return declare
+
+    async def open(self) -> None:
+        if not self._opened:
+            await self.procrastinate.open_async()
+            self._opened = True
+
+    async def close(self) -> None:
+        if self._opened:
+            self._opened = False
+            await self.procrastinate.close_async()
+
+    async def __aenter__(self) -> JobQueue:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def check(self) -> None:
+        if not await self.procrastinate.job_manager.check_connection_async():
+            raise RuntimeError("the job queue's tables are missing: run the migrations")
+
+    async def install(self) -> bool:
+        """Create the queue's tables in a PostgreSQL database that has none yet; whether
+        it did."""
+        if not self.durable:
+            return False
+        exists = await self.procrastinate.connector.execute_query_one_async(
+            "SELECT to_regclass('procrastinate_jobs') IS NOT NULL AS present"
+        )
+        if exists["present"]:
+            return False
+        await self.procrastinate.schema_manager.apply_schema_async()
+        return True
+
+    async def run_worker(
+        self, *, queues: list[str] | None = None, concurrency: int = 1, until_empty: bool = False
+    ) -> None:
+        """Run jobs until cancelled (then finish those running, up to 30 s) or, with
+        `until_empty`, until none is waiting."""
+        await self._deferred()
+        options: dict[str, Any] = {} if queues is None else {"queues": queues}
+        await self.procrastinate.run_worker_async(
+            concurrency=concurrency,
+            wait=not until_empty,
+            install_signal_handlers=False,
+            shutdown_graceful_timeout=30,
+            **options,
+        )
+
+    async def records(
+        self, *, status: str | None = None, queue: str | None = None
+    ) -> list[JobRecord]:
+        """The jobs the queue holds, oldest first, of one status or queue if given."""
+        await self._deferred()
+        found = await self.procrastinate.job_manager.list_jobs_async(status=status, queue=queue)
+        return sorted((_record(job) for job in found), key=lambda record: record.id)
+
+    async def retry(self, job_id: int) -> None:
+        """Queue a failed (or cancelled) job again, to run now."""
+        await self.procrastinate.job_manager.retry_job_by_id_async(
+            job_id, procrastinate.utils.utcnow()
+        )
+
+    async def cancel(self, job_id: int) -> bool:
+        """Cancel a job that has not started; whether it was waiting."""
+        return bool(await self.procrastinate.job_manager.cancel_job_by_id_async(job_id))
+
+    def deferring(self, task: asyncio.Task[Any]) -> None:
+        """Hold a deferral made at a unit's commit (the embedded default) until it is done."""
+        self._deferring.add(task)
+        task.add_done_callback(self._deferring.discard)
+
+    async def _deferred(self) -> None:
+        """Wait for the deferrals of units that have committed in this process."""
+        if self._deferring:
+            await asyncio.gather(*self._deferring, return_exceptions=True)
+
+    def defer_on_commit(
+        self, session: AsyncSession, job: Job[Any], arguments: dict[str, Any]
+    ) -> None:
+        """Defer `job` once `session`'s transaction commits (the embedded default)."""
+        sync_session: Session = session.sync_session
+        pending: list[tuple[Job[Any], dict[str, Any]]] = sync_session.info.setdefault(_PENDING, [])
+        if not pending:
+            event.listen(sync_session, "after_commit", _defer_pending, once=True)
+            event.listen(sync_session, "after_rollback", _drop_pending, once=True)
+        pending.append((job, arguments))
+
+
+_PENDING = "stackkit_jobs_pending"
+
+
+def _defer_pending(sync_session: Session) -> None:
+    loop = asyncio.get_running_loop()
+    for job, arguments in _drop_pending(sync_session):
+        job.queue.deferring(loop.create_task(job.defer(**arguments)))
+
+
+def _drop_pending(sync_session: Session) -> Iterator[tuple[Job[Any], dict[str, Any]]]:
+    return iter(sync_session.info.pop(_PENDING, []))
+
+
+def _keywords_only(args: tuple[Any, ...]) -> None:
+    if args:
+        raise TypeError("a job takes keyword arguments only (they are stored as JSON)")
+
+
+def _record(job: Any) -> JobRecord:
+    return JobRecord(
+        id=int(job.id),
+        name=str(job.task_name),
+        queue=str(job.queue),
+        status=str(job.status),
+        attempts=int(job.attempts),
+        arguments=dict(job.task_kwargs),
+        scheduled_at=job.scheduled_at,
+    )

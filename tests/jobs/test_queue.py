@@ -1,0 +1,214 @@
+"""The job queue on PostgreSQL (procrastinate's tables in a database of the test's own)
+and on the embedded default (in the process): a job runs once, a job deferred in a
+unit of work exists only if the unit commits, failures are retried, a run past its
+timeout fails, a unique job waits once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from stackkit.db import Database
+from stackkit.jobs import JobQueue
+from stackkit.testing.postgres import temporary_database
+
+
+@pytest.fixture(params=["embedded", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "embedded":
+        yield f"sqlite:///{tmp_path / 'app.db'}"
+        return
+    with temporary_database(request.getfixturevalue("postgres_server_url")) as url:
+        yield url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    async with Database(database_url) as database:
+        async with database.session() as session:
+            await session.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT)"))
+        yield database
+
+
+@pytest.fixture
+async def jobs(database_url: str) -> AsyncIterator[JobQueue]:
+    queue = JobQueue(database_url)
+    await queue.open()
+    try:
+        await queue.install()
+        yield queue
+    finally:
+        await queue.close()
+
+
+async def test_a_deferred_job_runs_once(jobs: JobQueue) -> None:
+    ran: list[int] = []
+
+    @jobs.job()
+    async def remember(number: int) -> None:
+        ran.append(number)
+
+    job_id = await remember.defer(number=7)
+    assert job_id is not None
+    assert [(r.id, r.status) for r in await jobs.records()] == [(job_id, "todo")]
+    await jobs.run_worker(until_empty=True)
+    assert ran == [7]
+    assert [(r.status, r.arguments) for r in await jobs.records()] == [("succeeded", {"number": 7})]
+
+
+@pytest.mark.parametrize("commits", [True, False], ids=["commits", "rolls-back"])
+async def test_a_job_deferred_in_a_unit_exists_only_if_the_unit_commits(
+    db: Database, jobs: JobQueue, commits: bool
+) -> None:
+    sent: list[int] = []
+
+    @jobs.job()
+    async def announce(note_id: int) -> None:
+        sent.append(note_id)
+
+    with contextlib.nullcontext() if commits else pytest.raises(LookupError):
+        async with db.session() as session:
+            await session.execute(text("INSERT INTO notes (id, title) VALUES (1, 'first')"))
+            await announce.defer_in(session, note_id=1)
+            if not commits:
+                raise LookupError("the unit fails after the job was deferred")
+    await jobs.run_worker(until_empty=True)
+    assert sent == ([1] if commits else [])
+    async with db.session(read_only=True) as session:
+        rows = (await session.execute(text("SELECT count(*) FROM notes"))).scalar_one()
+    assert rows == (1 if commits else 0)
+
+
+@pytest.mark.parametrize(("retries", "status", "runs"), [(3, "succeeded", 3), (1, "failed", 2)])
+async def test_a_failed_run_is_retried_up_to_its_retries(
+    jobs: JobQueue, retries: int, status: str, runs: int
+) -> None:
+    attempts: list[int] = []
+
+    @jobs.job(retries=retries, backoff=0)
+    async def flaky() -> None:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) < 3:
+            raise ConnectionError("the mail server is away")
+
+    await flaky.defer()
+    await jobs.run_worker(until_empty=True)
+    assert attempts == list(range(1, runs + 1))
+    (record,) = await jobs.records()
+    assert (record.status, record.attempts) == (status, runs)
+
+
+async def test_a_run_past_its_timeout_fails(jobs: JobQueue) -> None:
+    finished: list[bool] = []
+
+    @jobs.job(timeout=0.05)
+    async def slow() -> None:
+        await asyncio.sleep(5)
+        finished.append(True)
+
+    await slow.defer()
+    await jobs.run_worker(until_empty=True)
+    assert finished == []
+    assert [r.status for r in await jobs.records()] == ["failed"]
+
+
+async def test_a_unique_job_waits_once_per_set_of_arguments(jobs: JobQueue) -> None:
+    @jobs.job(unique=True)
+    async def reindex(table: str) -> None:
+        pass
+
+    first = await reindex.defer(table="notes")
+    assert first is not None
+    assert await reindex.defer(table="notes") is None  # already waiting
+    assert await reindex.defer(table="tags") is not None
+    await jobs.run_worker(until_empty=True)
+    assert await reindex.defer(table="notes") is not None  # the first has run
+
+
+async def test_a_waiting_job_can_be_cancelled_and_a_failed_one_retried(jobs: JobQueue) -> None:
+    runs: list[str] = []
+
+    @jobs.job()
+    async def once(label: str) -> None:
+        runs.append(label)
+        if label == "fails" and runs.count("fails") == 1:
+            raise RuntimeError("first time only")
+
+    cancelled = await once.defer(label="cancelled")
+    failing = await once.defer(label="fails")
+    assert cancelled is not None
+    assert failing is not None
+    assert await jobs.cancel(cancelled)
+    assert not await jobs.cancel(cancelled)  # no longer waiting
+    await jobs.run_worker(until_empty=True)
+    statuses = {r.id: r.status for r in await jobs.records()}
+    assert statuses == {cancelled: "cancelled", failing: "failed"}
+    await jobs.retry(failing)
+    await jobs.run_worker(until_empty=True)
+    assert runs == ["fails", "fails"]
+    assert {r.id: r.status for r in await jobs.records()}[failing] == "succeeded"
+
+
+async def test_a_job_takes_keyword_arguments_only(jobs: JobQueue) -> None:
+    @jobs.job()
+    async def positional(number: int) -> None:
+        pass
+
+    with pytest.raises(TypeError, match="keyword arguments only"):
+        await positional.defer(1)
+    assert await jobs.records() == []
+
+
+async def test_a_duplicate_unique_job_in_a_unit_leaves_the_unit_whole(
+    db: Database, jobs: JobQueue
+) -> None:
+    """On PostgreSQL the refused duplicate is rolled back to a savepoint, not the unit."""
+    ran: list[str] = []
+
+    @jobs.job(unique=True)
+    async def reindex(table: str) -> None:
+        ran.append(table)
+
+    async with db.session() as session:
+        await reindex.defer_in(session, table="notes")
+        await session.execute(text("INSERT INTO notes (id, title) VALUES (1, 'kept')"))
+        second = await reindex.defer_in(session, table="notes")
+        await session.execute(text("INSERT INTO notes (id, title) VALUES (2, 'kept too')"))
+    assert second is None
+    await jobs.run_worker(until_empty=True)
+    assert ran == ["notes"]
+    async with db.session(read_only=True) as session:
+        assert (await session.execute(text("SELECT count(*) FROM notes"))).scalar_one() == 2
+
+
+async def test_the_queue_is_ready_once_its_tables_exist(postgres_server_url: str) -> None:
+    with temporary_database(postgres_server_url) as url:
+        queue = JobQueue(url)
+        await queue.open()
+        try:
+            with pytest.raises(RuntimeError, match="run the migrations"):
+                await queue.check()
+            assert await queue.install()
+            await queue.check()
+            assert not await queue.install()  # there already
+        finally:
+            await queue.close()
+
+
+def test_the_example_of_the_guide_runs_as_written(tmp_path: Path) -> None:
+    """docs/jobs.md's program, on SQLite, in a folder of its own."""
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "jobs.md").read_text()
+    program = guide.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "notes.py").write_text(program)
+    run = subprocess.run(
+        [sys.executable, "notes.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["announcing 'first'", "note 404 is gone"]
