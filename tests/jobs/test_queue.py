@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import text
 
@@ -212,3 +215,87 @@ def test_the_example_of_the_guide_runs_as_written(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == ["announcing 'first'", "note 404 is gone"]
+
+
+WORKER = """
+import asyncio
+import os
+
+import psycopg
+
+from stackkit.jobs import JobQueue
+
+URL = os.environ["JOBS_URL"]
+jobs = JobQueue(URL)
+
+
+@jobs.job(name="tests.mark")
+async def mark(name: str) -> None:
+    # Idempotent: a second run finds the mark and adds nothing.
+    async with await psycopg.AsyncConnection.connect(URL, autocommit=True) as connection:
+        await connection.execute(
+            "INSERT INTO marks (name) VALUES (%s) ON CONFLICT DO NOTHING", [name]
+        )
+    if os.environ.get("JOBS_HANG"):
+        await asyncio.Event().wait()  # killed here, its work done, its job unfinished
+
+
+async def main() -> None:
+    async with jobs:
+        await jobs.run_worker()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+async def test_the_job_of_a_killed_worker_runs_again_and_its_effect_happens_once(
+    postgres_server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with temporary_database(postgres_server_url) as url:
+        (tmp_path / "worker.py").write_text(WORKER)
+        plain = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        monkeypatch.setenv("JOBS_URL", plain)
+        async with await psycopg.AsyncConnection.connect(plain, autocommit=True) as admin:
+            await admin.execute("CREATE TABLE marks (name TEXT PRIMARY KEY)")
+        environment = {**os.environ, "JOBS_HANG": "1"}
+        sys.path.insert(0, str(tmp_path))
+        try:
+            import worker  # the same job, run in this process after the kill
+
+            async with worker.jobs as jobs:
+                await jobs.install()
+                job_id = await worker.mark.defer(name="welcome")
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable, "worker.py", cwd=tmp_path, env=environment
+                )
+                try:
+                    await _until(lambda: _status(jobs, job_id), "doing")
+                finally:
+                    process.kill()  # SIGKILL: no goodbye, no heartbeat any more
+                    await asyncio.wait_for(process.wait(), 10)
+                await _until(lambda: jobs.requeue_stalled(silent_for=1), [job_id])
+                await jobs.run_worker(until_empty=True)
+                (record,) = await jobs.records()
+                assert (record.status, record.attempts) == ("succeeded", 2)
+            async with await psycopg.AsyncConnection.connect(plain) as reader:
+                marks = await (await reader.execute("SELECT name FROM marks")).fetchall()
+            assert marks == [("welcome",)]
+        finally:
+            sys.path.remove(str(tmp_path))
+            sys.modules.pop("worker", None)
+
+
+async def _status(jobs: JobQueue, job_id: int | None) -> str:
+    return {r.id: r.status for r in await jobs.records()}.get(job_id or -1, "")
+
+
+async def _until(
+    probe: Callable[[], Awaitable[object]], expected: object, within: float = 30
+) -> None:
+    """Poll `probe` until it gives `expected`; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while (seen := await probe()) != expected:
+        assert time.monotonic() < deadline, f"still {seen!r}, not {expected!r}"
+        await asyncio.sleep(0.1)

@@ -238,6 +238,18 @@ class JobQueue(Backend):
         found = await self.procrastinate.job_manager.list_jobs_async(status=status, queue=queue)
         return sorted((_record(job) for job in found), key=lambda record: record.id)
 
+    async def requeue_stalled(self, *, silent_for: float = 30) -> list[int]:
+        """Queue again the jobs left running by workers silent for `silent_for` seconds
+        (killed, or their host lost: a live worker beats every 10 s); their ids.
+
+        A job queued again may have done part of its work before: write jobs so that
+        a second run does no harm."""
+        manager = self.procrastinate.job_manager
+        stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=silent_for))
+        for job in stalled:
+            await manager.retry_job(job)
+        return sorted(int(job.id) for job in stalled if job.id is not None)
+
     async def retry(self, job_id: int) -> None:
         """Queue a failed (or cancelled) job again, to run now."""
         await self.procrastinate.job_manager.retry_job_by_id_async(
