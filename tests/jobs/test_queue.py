@@ -42,7 +42,8 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def jobs(database_url: str) -> AsyncIterator[JobQueue]:
-    queue = JobQueue(database_url)
+    """The queue, without its periodic re-queueing: `records()` holds the test's jobs."""
+    queue = JobQueue(database_url, requeue_every=None)
     await queue.open()
     try:
         await queue.install()
@@ -226,7 +227,7 @@ import psycopg
 from stackkit.jobs import JobQueue
 
 URL = os.environ["JOBS_URL"]
-jobs = JobQueue(URL)
+jobs = JobQueue(URL, requeue_every=None)
 
 
 @jobs.job(name="tests.mark")
@@ -299,3 +300,42 @@ async def _until(
     while (seen := await probe()) != expected:
         assert time.monotonic() < deadline, f"still {seen!r}, not {expected!r}"
         await asyncio.sleep(0.1)
+
+
+async def test_a_periodic_job_runs_once_a_tick_whatever_the_number_of_workers(
+    database_url: str,
+) -> None:
+    async with JobQueue(database_url, requeue_every=None) as jobs:
+        await jobs.install()
+        ticks: list[int] = []
+
+        @jobs.periodic("* * * * * *")  # every second
+        @jobs.job()
+        async def tick(timestamp: int) -> None:
+            ticks.append(timestamp)
+
+        workers = [asyncio.create_task(jobs.run_worker()) for _ in range(2)]
+        try:
+            await _until(lambda: _has(ticks, 3), True, within=15)
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+    assert len(ticks) == len(set(ticks))  # no tick twice
+    assert ticks[:3] == list(range(ticks[0], ticks[0] + 3))  # one a second
+
+
+async def test_the_stalled_jobs_are_requeued_every_minute_by_default(
+    postgres_server_url: str,
+) -> None:
+    with temporary_database(postgres_server_url) as url:
+        async with JobQueue(url) as jobs:
+            periodic = jobs.procrastinate.periodic_registry.periodic_tasks.values()
+            assert [(p.task.name, p.cron) for p in periodic] == [
+                ("stackkit.jobs.requeue_stalled", "* * * * *")
+            ]
+    assert JobQueue("sqlite:///unused.db").jobs == {}  # nothing can stall in one process
+
+
+async def _has(items: list[int], count: int) -> bool:
+    return len(items) >= count

@@ -111,11 +111,16 @@ class JobQueue(Backend):
         database_url: the app's database (`DATABASE_URL`); PostgreSQL keeps the jobs
             there, SQLite keeps them in this process.
         pool_size: connections the queue keeps to PostgreSQL (deferring and workers).
+        requeue_every: when workers run `requeue_stalled` (cron, see `periodic`): every
+            minute by default; None never (on SQLite, never: no other process can die
+            holding a job).
     """
 
     name = "jobs"
 
-    def __init__(self, database_url: str, *, pool_size: int = 5) -> None:
+    def __init__(
+        self, database_url: str, *, pool_size: int = 5, requeue_every: str | None = "* * * * *"
+    ) -> None:
         url = normalize_database_url(database_url)
         self.durable = url.startswith("postgresql")
         connector: Any
@@ -130,6 +135,8 @@ class JobQueue(Backend):
         self.jobs: dict[str, Job[Any]] = {}
         self._opened = False
         self._deferring: set[asyncio.Task[Any]] = set()
+        if self.durable and requeue_every is not None:
+            self._schedule_requeue(requeue_every)
 
     def job(
         self,
@@ -180,6 +187,31 @@ class JobQueue(Backend):
             return job
 
         return declare
+
+    def _schedule_requeue(self, cron: str) -> None:
+        """The jobs of workers that died, queued again on the `cron` schedule."""
+
+        @self.periodic(cron)
+        @self.job(name="stackkit.jobs.requeue_stalled")
+        async def requeue_stalled(timestamp: int) -> None:
+            await self.requeue_stalled()
+
+    def periodic(self, cron: str) -> Callable[[Job[P]], Job[P]]:
+        """Run a job on a schedule: `cron` has five fields (minute, hour, day, month,
+        weekday) and an optional sixth of seconds. Each tick runs once, however many
+        workers serve the queue; the job is called with `timestamp`, the tick's Unix
+        time (one key per tick, for a job that must not do a tick's work twice).
+
+            @jobs.periodic("0 3 * * *")
+            @jobs.job()
+            async def nightly(timestamp: int) -> None: ...
+        """
+
+        def schedule(job: Job[P]) -> Job[P]:
+            self.procrastinate.periodic(cron=cron)(job.task)
+            return job
+
+        return schedule
 
     async def open(self) -> None:
         if not self._opened:
