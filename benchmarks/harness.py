@@ -3,6 +3,7 @@ clean-up, and the `Row` each script's `measure()` returns for `run_all.py`'s tab
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import socket
@@ -168,3 +169,13 @@ def remove_keys(redis_url: str, prefix: str, *, cluster: bool = False) -> None:
                 client.delete(*keys[start : start + 1000])
     except redis.RedisError as error:
         print(f"warning: keys {prefix}* not deleted from {redis_url}: {error}", file=sys.stderr)
+
+
+def add_database_url(parser: argparse.ArgumentParser, default: str) -> None:
+    """`--database-url`: a PostgreSQL server to make a scratch database on (default: the
+    environment's `STACKKIT_BENCH_DATABASE_URL`, else `default`)."""
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("STACKKIT_BENCH_DATABASE_URL", default),
+        help="a PostgreSQL server on 127.0.0.1, as a user that may create databases",
+    )

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import os
 import random
 import statistics
 import time
@@ -41,7 +40,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from harness import Row
+from harness import Row, add_database_url
 from sqlalchemy import String, insert, select, text, tuple_
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Mapped, mapped_column
@@ -236,11 +235,7 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("STACKKIT_BENCH_DATABASE_URL", DEFAULT_URL),
-        help="a PostgreSQL server on 127.0.0.1, as a user that may create databases",
-    )
+    add_database_url(parser, DEFAULT_URL)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
         "--iterations", type=int, default=300, help="calls of each contender per round"

@@ -16,6 +16,8 @@ script's `measure()`:
 - `core_overhead`: the app core against bare Starlette (wrk);
 - `token_check`: the access-token check against a bare PyJWT decode (Redis);
 - `repository_list`: `Repository.list` and `.page` against SQLAlchemy Core (PostgreSQL);
+- `jobs_queue`: deferring and running jobs through `stackkit.jobs` against procrastinate
+  used directly (PostgreSQL);
 - `response_cache`: cache hits against the uncached 50-row GET (wrk, PostgreSQL, Redis);
 - `ratelimit_checks`: the GCRA against the `limits` library (Redis);
 - `memory_store`: `MemoryStore` operations in a store of 100,000 entries against
@@ -124,6 +126,12 @@ BENCHMARKS = [
         ("postgresql",),
         lambda a, urls: {"database_url": urls["postgresql"], "rounds": 3, "iterations": 200},
         lambda a: 150,
+    ),
+    Benchmark(
+        "jobs_queue",
+        ("postgresql",),
+        lambda a, urls: {"database_url": urls["postgresql"], "rounds": 3, "jobs": 300},
+        lambda a: 180,
     ),
     Benchmark(
         "response_cache",
