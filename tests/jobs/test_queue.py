@@ -339,3 +339,23 @@ async def test_the_stalled_jobs_are_requeued_every_minute_by_default(
 
 async def _has(items: list[int], count: int) -> bool:
     return len(items) >= count
+
+
+async def test_opening_does_not_wait_for_the_database_and_the_check_says_it_is_away() -> None:
+    """An app may start before its database: `/readyz` tells when the queue is ready."""
+    queue = JobQueue("postgresql://postgres@127.0.0.1:1/none", connect_timeout=0.5)
+    started = time.monotonic()
+    async with queue:
+        opened = time.monotonic() - started
+        with pytest.raises(RuntimeError, match="the job queue's database does not answer"):
+            await queue.check()
+    assert opened < 0.5
+
+
+async def test_a_queue_opens_again_after_it_was_closed(postgres_server_url: str) -> None:
+    with temporary_database(postgres_server_url) as url:
+        queue = JobQueue(url, requeue_every=None)
+        for _ in range(2):
+            async with queue:
+                await queue.install()
+                await queue.check()

@@ -111,6 +111,8 @@ class JobQueue(Backend):
         database_url: the app's database (`DATABASE_URL`); PostgreSQL keeps the jobs
             there, SQLite keeps them in this process.
         pool_size: connections the queue keeps to PostgreSQL (deferring and workers).
+        connect_timeout: seconds an operation waits for a connection to PostgreSQL
+            before it fails (`check()` then says the queue is not ready).
         requeue_every: when workers run `requeue_stalled` (cron, see `periodic`): every
             minute by default; None never (on SQLite, never: no other process can die
             holding a job).
@@ -119,15 +121,23 @@ class JobQueue(Backend):
     name = "jobs"
 
     def __init__(
-        self, database_url: str, *, pool_size: int = 5, requeue_every: str | None = "* * * * *"
+        self,
+        database_url: str,
+        *,
+        pool_size: int = 5,
+        connect_timeout: float = 5.0,
+        requeue_every: str | None = "* * * * *",
     ) -> None:
         url = normalize_database_url(database_url)
         self.durable = url.startswith("postgresql")
         connector: Any
         if self.durable:
-            conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
             connector = procrastinate.PsycopgConnector(
-                conninfo=conninfo, min_size=1, max_size=pool_size
+                conninfo=url.replace("postgresql+psycopg://", "postgresql://", 1),
+                # No connection made at open: an app may start before its database.
+                min_size=0,
+                max_size=pool_size,
+                timeout=connect_timeout,
             )
         else:
             connector = testing.InMemoryConnector()
@@ -214,9 +224,10 @@ class JobQueue(Backend):
         return schedule
 
     async def open(self) -> None:
-        if not self._opened:
-            await self.procrastinate.open_async()
-            self._opened = True
+        if self._opened:
+            return
+        await self.procrastinate.open_async()
+        self._opened = True
 
     async def close(self) -> None:
         if self._opened:
@@ -231,7 +242,12 @@ class JobQueue(Backend):
         await self.close()
 
     async def check(self) -> None:
-        if not await self.procrastinate.job_manager.check_connection_async():
+        try:
+            ready = await self.procrastinate.job_manager.check_connection_async()
+        except procrastinate.exceptions.ConnectorException as error:
+            cause = error.__cause__ or error
+            raise RuntimeError(f"the job queue's database does not answer: {cause}") from error
+        if not ready:
             raise RuntimeError("the job queue's tables are missing: run the migrations")
 
     async def install(self) -> bool:
