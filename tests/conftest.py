@@ -10,14 +10,9 @@ from starlette.testclient import TestClient
 from stackkit import Settings, create_app
 from stackkit.cache import MemoryStore, RedisClusterStore, RedisStore, Store
 from stackkit.db import Database, Model
-from stackkit.testing import (
-    RedisClusterProcess,
-    ServiceUnavailable,
-    skip_or_fail,
-    unique_key_prefix,
-)
+from stackkit.testing import RedisClusterProcess, temporary_database, unique_key_prefix
 from tests.db.models import TABLES
-from tests.helpers import opened
+from tests.helpers import opened, running
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -104,10 +99,15 @@ async def cache_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
 @pytest.fixture
 def cluster_process() -> Iterator[RedisClusterProcess]:
     """A throwaway cluster of the test's own, which it may stop."""
-    cluster = RedisClusterProcess()
-    try:
-        cluster.start()
-    except ServiceUnavailable as exc:
-        skip_or_fail(str(exc))
-    with cluster:
+    with running(RedisClusterProcess()) as cluster:
         yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A plain URL of an empty database: a SQLite file, or a PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'app.db'}"
+        return
+    with temporary_database(request.getfixturevalue("postgres_server_url")) as url:
+        yield url

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 import types
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, TypeVar
 
 import pytest
 from starlette.authentication import SimpleUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stackkit.cache import RedisStore
+from stackkit.testing import RedisClusterProcess, ServerProcess, ServiceUnavailable, skip_or_fail
 
 
 class UserFromHeader:
@@ -121,3 +122,18 @@ def documented_operations(
             schema = answer.get("content", {}).get("application/json", {}).get("schema")
             operations[path, method] = (operation, status, schema)
     return operations
+
+
+Server = TypeVar("Server", bound=ServerProcess | RedisClusterProcess)
+
+
+@contextmanager
+def running(server: Server) -> Iterator[Server]:
+    """`server` started for the block and stopped after; the test skipped (or failed,
+    when services are required) if it cannot start here."""
+    try:
+        server.start()
+    except ServiceUnavailable as exc:
+        skip_or_fail(str(exc))
+    with server:
+        yield server

@@ -40,7 +40,6 @@ from stackkit.db.migrations import (
     upgrade_sql,
 )
 from stackkit.settings import normalize_database_url
-from stackkit.testing import temporary_database
 
 MODELS_HEADER = """
 from datetime import datetime
@@ -125,16 +124,6 @@ class Project:
     def table(self, name: str) -> dict[str, Any] | None:
         """Columns, unique constraints and indexes of a table as the database has it."""
         return asyncio.run(_inspect(self.url, name))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A plain URL of an empty database: a SQLite file, or a PostgreSQL database of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'app.db'}"
-        return
-    with temporary_database(request.getfixturevalue("postgres_server_url")) as url:
-        yield url
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import psycopg
@@ -21,15 +21,6 @@ from sqlalchemy import text
 from stackkit.db import Database
 from stackkit.jobs import JobQueue
 from stackkit.testing.postgres import temporary_database
-
-
-@pytest.fixture(params=["embedded", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "embedded":
-        yield f"sqlite:///{tmp_path / 'app.db'}"
-        return
-    with temporary_database(request.getfixturevalue("postgres_server_url")) as url:
-        yield url
 
 
 @pytest.fixture

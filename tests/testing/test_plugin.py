@@ -10,6 +10,7 @@ import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from tests.helpers import running
 
 import stackkit.testing
 import stackkit.testing.process
@@ -49,12 +50,7 @@ def database_exists(server_url: str, name: str) -> bool:
 
 @pytest.fixture
 def postgres_process() -> Iterator[PostgresProcess]:
-    server = PostgresProcess()
-    try:
-        server.start()
-    except ServiceUnavailable as exc:
-        skip_or_fail(str(exc))
-    with server:
+    with running(PostgresProcess()) as server:
         yield server
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, ParamSpec
@@ -172,14 +172,9 @@ class JobQueue(Backend):
         """
 
         def declare(function: JobFunction[P]) -> Job[P]:
-            call: Callable[..., Awaitable[None]] = function
-
-            async def run(**kwargs: Any) -> None:
-                if timeout is None:
-                    await call(**kwargs)
-                    return
-                async with asyncio.timeout(timeout):
-                    await call(**kwargs)
+            run: Callable[..., Awaitable[None]] = function
+            if timeout is not None:
+                run = _timed(function, timeout)
 
             strategy = (
                 procrastinate.RetryStrategy(max_attempts=retries, exponential_wait=backoff)
@@ -339,8 +334,21 @@ def _defer_pending(sync_session: Session) -> None:
         job.queue.deferring(loop.create_task(job.defer(**arguments)))
 
 
-def _drop_pending(sync_session: Session) -> Iterator[tuple[Job[Any], dict[str, Any]]]:
-    return iter(sync_session.info.pop(_PENDING, []))
+def _drop_pending(sync_session: Session) -> list[tuple[Job[Any], dict[str, Any]]]:
+    return list(sync_session.info.pop(_PENDING, []))
+
+
+def _timed(
+    function: Callable[..., Awaitable[None]], timeout: float
+) -> Callable[..., Awaitable[None]]:
+    """`function`, failing with `TimeoutError` past `timeout` seconds (procrastinate has
+    no time limit of its own)."""
+
+    async def run(**kwargs: Any) -> None:
+        async with asyncio.timeout(timeout):
+            await function(**kwargs)
+
+    return run
 
 
 def _keywords_only(args: tuple[Any, ...]) -> None:
