@@ -7,7 +7,7 @@ modules together. The layers, bottom up (docs/architecture.md draws them):
 
 - core: `errors`, `rates`, `logs`, `backends`, `settings`, `lazy`: what every layer may use;
 - the building blocks: `cache` (stores), `db`, `http` and `jobs` on the core alone; `ratelimit`
-  on them; `auth` on all of these; `middleware` on all of these (its hit path answers a
+  on them; `auth` on all of these (its reset emails are a job); `middleware` on all of these (its hit path answers a
   cached GET with authentication's and the limiter's parts);
 - `resources` (CRUD routes for a model, on `db` and `http`), `health`;
 - `app` (`create_app` wires everything), then `cli` and the package's own `__init__`.
@@ -93,12 +93,13 @@ ALLOWED: dict[str, set[str]] = {
     "http": CORE,
     "jobs": CORE,
     "ratelimit": CORE | {"cache", "http"},
-    "auth": CORE | {"cache", "db", "http", "ratelimit"},
-    "middleware": CORE | {"cache", "db", "http", "ratelimit", "auth"},
+    "auth": CORE | {"cache", "db", "http", "jobs", "ratelimit"},
+    "middleware": CORE | {"cache", "db", "http", "jobs", "ratelimit", "auth"},
     "resources": CORE | {"db", "http"},
     "health": CORE | {"http"},
     "testing": CORE | {"cache"},  # the store contract suite
-    "app": CORE | {"cache", "db", "http", "ratelimit", "middleware", "auth", "resources", "health"},
+    "app": CORE
+    | {"cache", "db", "http", "jobs", "ratelimit", "middleware", "auth", "resources", "health"},
 }
 """Which layers each may import besides itself; core modules import only the core, and
 `cli`, `__main__` and `stackkit` itself (the top) may import anything."""

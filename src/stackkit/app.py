@@ -23,6 +23,7 @@ from stackkit.auth.api import auth_controller
 from stackkit.auth.config import Auth, AuthConfig
 from stackkit.auth.middleware import AuthenticationMiddleware
 from stackkit.auth.read_ahead import ReadAhead, ReadAheadMiddleware
+from stackkit.auth.reset_mail import reset_email_job
 from stackkit.backends import Backend
 from stackkit.cache.redis_store import RedisStore
 from stackkit.cache.registry import default_cache_store, stores_for
@@ -39,6 +40,7 @@ from stackkit.http.problems import (
 )
 from stackkit.http.routing import ADMIN_ROLE, Controller, RouteFinder
 from stackkit.http.spa import spa_route
+from stackkit.jobs import JobQueue, QueueUnavailable
 from stackkit.logs import configure_logging
 from stackkit.middleware import (
     BodySizeLimitMiddleware,
@@ -116,6 +118,7 @@ def create_app(
     stores: Mapping[str, KeyValueStore] | None = None,
     user_model: type[Model] | None = None,
     auth: AuthConfig | None = None,
+    jobs: JobQueue | None = None,
     frontend: Path | None = None,
     title: str = "stackkit app",
     version: str = "0.1.0",
@@ -144,6 +147,11 @@ def create_app(
             the auth routes under `/api/auth` (the admins' under `/api/auth/users`),
             access tokens checked on every request.
         auth: the same, with choices of your own (`AuthConfig`); give one or the other.
+        jobs: the app's job queue: bound to `DATABASE_URL` unless it has a database of
+            its own, opened with the app, checked by `/readyz`, its `state` given the
+            app's settings, database, stores and auth. The reset emails then go through
+            it. On SQLite the app runs a worker in its own process; on PostgreSQL
+            `stackkit worker` runs them.
         frontend: a built single-page app (a Vite `dist/` folder) to serve at every
             path that is not the API's; see `stackkit.http.spa.frontend_directory`.
         title: the API's title, for the OpenAPI document.
@@ -182,6 +190,14 @@ def create_app(
             log_format = "json" if settings.is_production else "text"
         configure_logging(settings.log_level, log_format)
     app_backends = list(default_backends(settings) if backends is None else backends)
+    if jobs is not None:
+        if not jobs.has_own_database:
+            jobs.bind(
+                settings.database_url,
+                pool_size=settings.database_pool_size,
+                connect_timeout=settings.database_connect_timeout,
+            )
+        app_backends.append(jobs)
     given = dict(stores or {})
     if cache_store is not None:
         given.setdefault("cache", cache_store)
@@ -203,6 +219,8 @@ def create_app(
     if auth_config is not None:
         session_store = cast(Store, named["sessions"])
         auth_parts = Auth.build(auth_config, settings, store=session_store, limiter=limiter)
+        if jobs is not None:
+            auth_parts.reset_job = reset_email_job(jobs)
         controllers = [*controllers, auth_controller(auth_parts), users_controller(auth_parts)]
 
     # The fixed routes come first, so that no app route (`/{page}`, `/api/{name}`) can
@@ -338,6 +356,9 @@ def create_app(
                 await auth_parts.config.hasher.prepare()
             for hook in startup:
                 await hook(app)
+            if jobs is not None and not jobs.durable:
+                # Embedded: no other process shares the queue, so this one runs it.
+                await stack.enter_async_context(jobs.worker_running(concurrency=4))
             if settings.is_production:
                 # What start-up made (modules, models, routes) lives as long as the
                 # process: keep it out of the collector's full passes, which otherwise
@@ -356,6 +377,7 @@ def create_app(
             ProblemError: problem_error_handler,
             HTTPException: http_exception_handler,
             StoreUnavailable: store_unavailable_handler,
+            QueueUnavailable: store_unavailable_handler,
         },
         lifespan=lifespan,
     )
@@ -367,6 +389,12 @@ def create_app(
     app.state.route_specs = specs
     app.state.auth = auth_parts
     app.state.admin_role = auth_config.admin_role if auth_config is not None else ADMIN_ROLE
+    app.state.jobs = jobs
+    if jobs is not None:
+        jobs.state.settings = settings
+        jobs.state.database = database
+        jobs.state.stores = named
+        jobs.state.auth = auth_parts
     return app
 
 

@@ -162,6 +162,7 @@ def start_server() -> Iterator[StartServer]:
         inbox: Inbox | None = None,
         *,
         ssl_context: ssl.SSLContext | None = None,
+        port: int | None = None,
         **smtp_options: Any,
     ) -> Server:
         inbox = Inbox() if inbox is None else inbox
@@ -169,7 +170,7 @@ def start_server() -> Iterator[StartServer]:
         controller = Controller(
             inbox,
             hostname="127.0.0.1",
-            port=find_free_port(),
+            port=port or find_free_port(),
             ssl_context=ssl_context,
             authenticator=inbox.authenticate,
             auth_require_tls=False,

@@ -149,6 +149,10 @@ async def test_a_waiting_job_can_be_cancelled_and_a_failed_one_retried(jobs: Job
     await jobs.run_worker(until_empty=True)
     assert runs == ["fails", "fails"]
     assert {r.id: r.status for r in await jobs.records()}[failing] == "succeeded"
+    for not_failed in (failing, 10_000):  # succeeded, and no such job
+        refused = f"no failed or cancelled job has the id {not_failed}$"
+        with pytest.raises(LookupError, match=refused):
+            await jobs.retry(not_failed)
 
 
 async def test_a_job_takes_keyword_arguments_only(jobs: JobQueue) -> None:
@@ -350,3 +354,40 @@ async def test_a_queue_opens_again_after_it_was_closed(postgres_server_url: str)
             async with queue:
                 await queue.install()
                 await queue.check()
+
+
+async def test_a_queue_without_a_database_declares_jobs_and_runs_once_bound(
+    database_url: str,
+) -> None:
+    queue = JobQueue(requeue_every=None)
+    ran: list[int] = []
+
+    @queue.job()
+    async def remember(number: int) -> None:
+        ran.append(number)
+
+    with pytest.raises(RuntimeError, match=r"has no database: give it one"):
+        await queue.open()
+    with pytest.raises(RuntimeError, match=r"jobs.state has no 'database': give the queue"):
+        queue.state.database  # noqa: B018
+    queue.bind(database_url)
+    assert queue.durable == database_url.startswith("postgresql")
+    async with queue:
+        await queue.install()
+        with pytest.raises(RuntimeError, match="close it before binding it elsewhere"):
+            queue.bind(database_url)
+        await remember.defer(number=3)
+        await queue.run_worker(until_empty=True)
+    assert ran == [3]
+
+
+def test_two_jobs_of_one_name_are_refused() -> None:
+    queue = JobQueue()
+
+    @queue.job(name="report")
+    async def first() -> None: ...
+
+    with pytest.raises(ValueError, match="a job named 'report' is declared already"):
+
+        @queue.job(name="report")
+        async def second() -> None: ...

@@ -42,9 +42,10 @@ from starlette.responses import Response
 
 from stackkit.auth.config import Auth
 from stackkit.auth.emails import InvalidEmail, normalize_email
-from stackkit.auth.mail import MailError, MailMessage
+from stackkit.auth.mail import MailError
 from stackkit.auth.middleware import AuthenticatedUser
 from stackkit.auth.refresh import InvalidRefreshToken, RefreshGrant
+from stackkit.auth.reset_mail import send_reset_email
 from stackkit.auth.resets import password_fingerprint
 from stackkit.auth.schemas import (
     Credentials,
@@ -317,21 +318,8 @@ def auth_controller(auth: Auth) -> Controller:
     async def send_reset_link(request: Request, email: str) -> None:
         try:
             decision = await auth.limiter.hit(_account_key("reset", email), config.reset_limit)
-            user = await _users(request).get_by_email(email)
-            if not decision.allowed or user is None or not user.is_active:
-                return
-            token = await auth.resets.issue(user.id, user.password_hash)
-            link = f"{settings.public_url.rstrip('/')}/reset-password#token={token}"
-            minutes = int(config.password_reset_ttl // 60)
-            await auth.mail.send(
-                MailMessage(
-                    to=user.email,
-                    subject="Reset your password",
-                    text=f"To choose a new password, open this link within {minutes} "
-                    f"minutes:\n\n{link}\n\nIf you did not ask for it, ignore this email: "
-                    "your password stays as it is.\n",
-                )
-            )
+            if decision.allowed:
+                await send_reset_email(auth, request.app.state.database, email)
         except MailError as error:
             logger.error("The password-reset email was not sent: %s", error)
         except Exception:
@@ -344,10 +332,15 @@ def auth_controller(auth: Auth) -> Controller:
     )  # fmt: skip
     async def request_password_reset(request: Request, body: PasswordResetRequest) -> Response:
         """Email a reset link, if the email has an account. The answer is the same
-        either way, and comes before any work is done, so it tells nothing."""
-        return Response(
-            status_code=202, background=BackgroundTask(send_reset_link, request, body.email)
-        )
+        either way, and the work that tells (finding the account) comes after it."""
+        if auth.reset_job is None:
+            return Response(
+                status_code=202, background=BackgroundTask(send_reset_link, request, body.email)
+            )
+        decision = await auth.limiter.hit(_account_key("reset", body.email), config.reset_limit)
+        if decision.allowed:
+            await auth.reset_job.defer(email=body.email)
+        return Response(status_code=202)
 
     @api.post("/password-reset/confirm", public=True, status_code=204)
     async def confirm_password_reset(request: Request, body: PasswordResetConfirm) -> None:

@@ -31,6 +31,7 @@ from stackkit.cache.store import Store
 from stackkit.db.database import Database
 from stackkit.db.model import Model
 from stackkit.http.routing import ADMIN_ROLE
+from stackkit.jobs import Job
 from stackkit.ratelimit.limiter import RateLimiter
 from stackkit.settings import Settings
 
@@ -103,6 +104,9 @@ class Auth:
     limiter: RateLimiter
     mail: MailBackend
     service_class: type[UserService[Any]]
+    reset_job: Job[Any] | None = None
+    """Sends the reset emails through the app's job queue (`create_app(jobs=...)` sets
+    it); None: after the answer, in the process."""
 
     @classmethod
     def build(

@@ -36,6 +36,10 @@ COMMANDS = {
         "stackkit.cli.generate:generate_group",
         "Add code to the project: a resource through every layer.",
     ),
+    "jobs": LazyCommand(
+        "stackkit.cli.jobs:jobs_group",
+        "List the project's jobs, retry failed ones, cancel waiting ones.",
+    ),
     "new": LazyCommand(
         "stackkit.cli.new:new_command",
         "Create a new project NAME: API, database, migrations, tests, deployment files.",
@@ -63,6 +67,10 @@ COMMANDS = {
     "user": LazyCommand(
         "stackkit.cli.app_commands:user_group",
         "Manage the app's user accounts.",
+    ),
+    "worker": LazyCommand(
+        "stackkit.cli.jobs:worker_command",
+        "Run the project's jobs (PostgreSQL), until Ctrl+C or SIGTERM.",
     ),
 }
 

@@ -1,5 +1,9 @@
 """`JobQueue`: procrastinate's app behind the interface stackkit's apps use.
 
+A queue is usually made without a database, where the app's jobs are declared, and
+`create_app(jobs=...)` binds it to the app's database and fills `state` (the app's
+settings, database and stores), which the jobs read when they run.
+
 On PostgreSQL the jobs live in the app's own database (procrastinate's tables), so a
 job can be deferred in the same transaction as the write that causes it, and any
 number of workers on any number of hosts share the queue. On the embedded default
@@ -10,9 +14,10 @@ number of workers on any number of hosts share the queue. On the embedded defaul
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, ParamSpec
@@ -27,7 +32,7 @@ from sqlalchemy.orm import Session
 from stackkit.backends import Backend
 from stackkit.settings import normalize_database_url
 
-__all__ = ["Job", "JobQueue", "JobRecord"]
+__all__ = ["Job", "JobQueue", "JobRecord", "JobState", "QueueUnavailable"]
 
 P = ParamSpec("P")
 JobFunction = Callable[P, Awaitable[None]]
@@ -45,6 +50,24 @@ class JobRecord:
     attempts: int
     arguments: dict[str, Any]
     scheduled_at: datetime | None
+
+
+class QueueUnavailable(RuntimeError):
+    """The queue's database did not answer: the job was not deferred."""
+
+
+class JobState:
+    """What an app gives its jobs: `create_app(jobs=...)` sets `settings`, `database`,
+    `stores` (by name) and, with authentication, `auth`; an app may add its own."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+
+    def __getattr__(self, name: str) -> Any:  # only for a name not set
+        raise RuntimeError(
+            f"jobs.state has no {name!r}: give the queue to create_app(jobs=...), "
+            "or set it yourself where the worker starts"
+        )
 
 
 class Job(Generic[P]):
@@ -66,7 +89,8 @@ class Job(Generic[P]):
         `unique` job with the same arguments is already waiting."""
         _keywords_only(args)
         try:
-            return int(await self.configured(kwargs).defer_async(**kwargs))
+            with _answering():
+                return int(await self.configured(kwargs).defer_async(**kwargs))
         except AlreadyEnqueued:
             return None
 
@@ -108,8 +132,9 @@ class JobQueue(Backend):
     """The app's job queue. See the module.
 
     Args:
-        database_url: the app's database (`DATABASE_URL`); PostgreSQL keeps the jobs
-            there, SQLite keeps them in this process.
+        database_url: where the jobs live: PostgreSQL keeps them in that database,
+            SQLite in this process. Leave it out to have `create_app(jobs=...)` use the
+            app's `DATABASE_URL` (or call `bind`).
         pool_size: connections the queue keeps to PostgreSQL (deferring and workers).
         connect_timeout: seconds an operation waits for a connection to PostgreSQL
             before it fails (`check()` then says the queue is not ready).
@@ -122,12 +147,44 @@ class JobQueue(Backend):
 
     def __init__(
         self,
-        database_url: str,
+        database_url: str | None = None,
         *,
         pool_size: int = 5,
         connect_timeout: float = 5.0,
         requeue_every: str | None = "* * * * *",
     ) -> None:
+        self.pool_size = pool_size
+        self.connect_timeout = connect_timeout
+        self.requeue_every = requeue_every
+        self.database_url: str | None = None
+        """The database the queue is bound to; None until `bind`."""
+        self.has_own_database = database_url is not None
+        """Made with a database of its own, which `create_app` leaves as it is."""
+        self.durable = False
+        """Whether jobs outlive the process (PostgreSQL), rather than live in it."""
+        self.procrastinate = procrastinate.App(connector=testing.InMemoryConnector())
+        self.state = JobState()
+        self.jobs: dict[str, Job[Any]] = {}
+        self._opened = False
+        self._deferring: set[asyncio.Task[Any]] = set()
+        if database_url is not None:
+            self.bind(database_url)
+
+    def bind(
+        self,
+        database_url: str,
+        *,
+        pool_size: int | None = None,
+        connect_timeout: float | None = None,
+    ) -> None:
+        """Keep the jobs in `database_url` from now on (see the class).
+
+        Raises:
+            RuntimeError: the queue is open.
+            ValueError: the URL is neither PostgreSQL nor SQLite.
+        """
+        if self._opened:
+            raise RuntimeError("the job queue is open: close it before binding it elsewhere")
         url = normalize_database_url(database_url)
         self.durable = url.startswith("postgresql")
         connector: Any
@@ -136,17 +193,17 @@ class JobQueue(Backend):
                 conninfo=url.replace("postgresql+psycopg://", "postgresql://", 1),
                 # No connection made at open: an app may start before its database.
                 min_size=0,
-                max_size=pool_size,
-                timeout=connect_timeout,
+                max_size=pool_size or self.pool_size,
+                timeout=connect_timeout or self.connect_timeout,
             )
         else:
             connector = testing.InMemoryConnector()
-        self.procrastinate = procrastinate.App(connector=connector)
-        self.jobs: dict[str, Job[Any]] = {}
-        self._opened = False
-        self._deferring: set[asyncio.Task[Any]] = set()
-        if self.durable and requeue_every is not None:
-            self._schedule_requeue(requeue_every)
+        # What procrastinate's own `App.replace_connector` does, kept beyond a block.
+        self.procrastinate.connector = connector
+        self.procrastinate.job_manager.connector = connector
+        self.database_url = database_url
+        if self.durable and self.requeue_every is not None and _REQUEUE not in self.jobs:
+            self._schedule_requeue(self.requeue_every)
 
     def job(
         self,
@@ -181,11 +238,14 @@ class JobQueue(Backend):
                 if retries
                 else False
             )
+            declared_name = name or f"{function.__module__}.{function.__qualname__}"
             declared = self.procrastinate.task(
-                name=name or f"{function.__module__}.{function.__qualname__}",
+                name=declared_name,
                 queue=queue,
                 retry=strategy,
             )
+            if declared_name in self.jobs:
+                raise ValueError(f"a job named {declared_name!r} is declared already")
             task = declared(run)
             job: Job[P] = Job(self, task, unique)
             self.jobs[job.name] = job
@@ -197,7 +257,7 @@ class JobQueue(Backend):
         """The jobs of workers that died, queued again on the `cron` schedule."""
 
         @self.periodic(cron)
-        @self.job(name="stackkit.jobs.requeue_stalled")
+        @self.job(name=_REQUEUE)
         async def requeue_stalled(timestamp: int) -> None:
             await self.requeue_stalled()
 
@@ -221,6 +281,11 @@ class JobQueue(Backend):
     async def open(self) -> None:
         if self._opened:
             return
+        if self.database_url is None:
+            raise RuntimeError(
+                "the job queue has no database: give it one (JobQueue(url), bind(url)) "
+                "or pass it to create_app(jobs=...)"
+            )
         await self.procrastinate.open_async()
         self._opened = True
 
@@ -258,6 +323,20 @@ class JobQueue(Backend):
         await self.procrastinate.schema_manager.apply_schema_async()
         return True
 
+    @contextlib.asynccontextmanager
+    async def worker_running(
+        self, *, queues: list[str] | None = None, concurrency: int = 1
+    ) -> AsyncIterator[None]:
+        """Run a worker in this process while in the block (an app's in-process worker on
+        the embedded default); on leaving, the running jobs finish (up to 30 s)."""
+        worker = asyncio.create_task(self.run_worker(queues=queues, concurrency=concurrency))
+        try:
+            yield
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+
     async def run_worker(
         self, *, queues: list[str] | None = None, concurrency: int = 1, until_empty: bool = False
     ) -> None:
@@ -278,7 +357,9 @@ class JobQueue(Backend):
     ) -> list[JobRecord]:
         """The jobs the queue holds, oldest first, of one status or queue if given."""
         await self._deferred()
-        found = await self.procrastinate.job_manager.list_jobs_async(status=status, queue=queue)
+        with _answering():
+            manager = self.procrastinate.job_manager
+            found = await manager.list_jobs_async(status=status, queue=queue)
         return sorted((_record(job) for job in found), key=lambda record: record.id)
 
     async def requeue_stalled(self, *, silent_for: float = 30) -> list[int]:
@@ -294,14 +375,28 @@ class JobQueue(Backend):
         return sorted(int(job.id) for job in stalled if job.id is not None)
 
     async def retry(self, job_id: int) -> None:
-        """Queue a failed (or cancelled) job again, to run now."""
-        await self.procrastinate.job_manager.retry_job_by_id_async(
-            job_id, procrastinate.utils.utcnow()
-        )
+        """Queue a failed (or cancelled) job again, to run now.
+
+        Raises:
+            LookupError: no failed or cancelled job has this id.
+        """
+        manager = self.procrastinate.job_manager
+        with _answering():
+            found = list(await manager.list_jobs_async(id=job_id))
+        if not found or str(found[0].status) not in _RETRIABLE:
+            raise LookupError(f"no failed or cancelled job has the id {job_id}")
+        try:
+            with _answering():
+                await manager.retry_job_by_id_async(job_id, procrastinate.utils.utcnow())
+        except QueueUnavailable as error:
+            if _raised_by_sql(error.__cause__):  # it was retried meanwhile
+                raise LookupError(f"no failed or cancelled job has the id {job_id}") from None
+            raise
 
     async def cancel(self, job_id: int) -> bool:
         """Cancel a job that has not started; whether it was waiting."""
-        return bool(await self.procrastinate.job_manager.cancel_job_by_id_async(job_id))
+        with _answering():
+            return bool(await self.procrastinate.job_manager.cancel_job_by_id_async(job_id))
 
     def deferring(self, task: asyncio.Task[Any]) -> None:
         """Hold a deferral made at a unit's commit (the embedded default) until it is done."""
@@ -326,6 +421,8 @@ class JobQueue(Backend):
 
 
 _PENDING = "stackkit_jobs_pending"
+_REQUEUE = "stackkit.jobs.requeue_stalled"
+_RETRIABLE = ("failed", "cancelled", "aborted")
 
 
 def _defer_pending(sync_session: Session) -> None:
@@ -349,6 +446,21 @@ def _timed(
             await function(**kwargs)
 
     return run
+
+
+@contextlib.contextmanager
+def _answering() -> Iterator[None]:
+    """procrastinate's database errors as `QueueUnavailable`."""
+    try:
+        yield
+    except procrastinate.exceptions.ConnectorException as error:
+        cause = error.__cause__ or error
+        raise QueueUnavailable(f"the job queue's database does not answer: {cause}") from error
+
+
+def _raised_by_sql(error: BaseException | None) -> bool:
+    """Whether procrastinate's SQL refused the call (a `RAISE` in its functions)."""
+    return error is not None and type(error.__cause__).__name__ == "RaiseException"
 
 
 def _keywords_only(args: tuple[Any, ...]) -> None:
