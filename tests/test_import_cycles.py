@@ -6,9 +6,10 @@ TYPE_CHECKING): an import hidden in a function to dodge a cycle still ties the t
 modules together. The layers, bottom up (docs/architecture.md draws them):
 
 - core: `errors`, `rates`, `logs`, `backends`, `settings`, `lazy`: what every layer may use;
-- the building blocks: `cache` (stores), `db`, `http` and `jobs` on the core alone; `ratelimit`
-  on them; `auth` on all of these (its reset emails are a job); `middleware` on all of these (its hit path answers a
-  cached GET with authentication's and the limiter's parts);
+- the building blocks: `cache` (stores), `db`, `http` and `jobs` on the core alone;
+  `ratelimit` on them; `auth` on all of these (its reset emails are a job); `middleware`
+  on all of these (its hit path answers a cached GET with authentication's and the
+  limiter's parts);
 - `resources` (CRUD routes for a model, on `db` and `http`), `health`;
 - `app` (`create_app` wires everything), then `cli` and the package's own `__init__`.
 

@@ -22,7 +22,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -39,6 +39,7 @@ from stackkit.db.migrations import (
     upgrade,
     upgrade_sql,
 )
+from stackkit.jobs import JobQueue
 from stackkit.settings import normalize_database_url
 
 MODELS_HEADER = """
@@ -414,3 +415,97 @@ async def _execute(url: str, *statements: str) -> list[Any]:
     finally:
         await engine.dispose()
     return results
+
+
+QUEUE_REVISION = """
+from stackkit.jobs.schema import create_queue_tables, drop_queue_tables
+
+revision = "queue"
+down_revision = "{down}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    create_queue_tables()
+
+
+def downgrade():
+    drop_queue_tables()
+"""
+
+
+def test_the_job_queue_revision_creates_and_drops_the_queue_and_autogenerate_ignores_it(
+    project: Project,
+) -> None:
+    assert revision(project.config, "create articles") is not None
+    [first] = heads(project.config)
+    queue = project.root / "migrations" / "versions" / "queue.py"
+    queue.write_text(QUEUE_REVISION.format(down=first), encoding="utf-8")
+    upgrade(project.config)
+    assert current(project.config) == ("queue",)
+    postgres = project.url.startswith("postgresql")
+    assert _queue_objects(project.url) == (QUEUE_OBJECTS if postgres else [])
+    assert revision(project.config, "nothing changed") is None  # no drop of the queue's tables
+    if postgres:
+        assert asyncio.run(_run_a_job(project.url)) == ["ran"]
+    downgrade(project.config, first)
+    assert _queue_objects(project.url) == []
+    upgrade(project.config)  # and back again
+    assert _queue_objects(project.url) == (QUEUE_OBJECTS if postgres else [])
+
+
+QUEUE_OBJECTS = [
+    "procrastinate_events",
+    "procrastinate_jobs",
+    "procrastinate_periodic_defers",
+    "procrastinate_workers",
+    "stackkit_job_errors",
+]
+
+
+def _queue_objects(url: str) -> list[str]:
+    """The queue's tables; on PostgreSQL, with a marker if any of its functions or types
+    is left without them."""
+    if not url.startswith("postgresql"):
+        return []
+
+    async def read() -> list[str]:
+        engine = create_async_engine(normalize_database_url(url))
+        try:
+            async with engine.connect() as connection:
+                tables = await connection.execute(
+                    text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                        " AND tablename ~ '^(procrastinate|stackkit_job)_' ORDER BY tablename"
+                    )
+                )
+                others = await connection.execute(
+                    text(
+                        "SELECT count(*) FROM pg_proc WHERE proname LIKE 'procrastinate%'"
+                        " UNION ALL SELECT count(*) FROM pg_type"
+                        " WHERE typname LIKE 'procrastinate%' AND typtype IN ('e', 'c')"
+                    )
+                )
+                found = [row[0] for row in tables]
+                if not found and any(count for (count,) in others):
+                    found.append("functions or types left behind")
+                return found
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+async def _run_a_job(url: str) -> list[str]:
+    ran: list[str] = []
+    async with JobQueue(url, requeue_every=None) as jobs:
+
+        @jobs.job()
+        async def mark() -> None:
+            ran.append("ran")
+
+        assert not await jobs.install()  # the revision made the tables already
+        await mark.defer()
+        await jobs.run_worker(until_empty=True)
+    return ran

@@ -143,8 +143,11 @@ async def test_a_waiting_job_can_be_cancelled_and_a_failed_one_retried(jobs: Job
     assert await jobs.cancel(cancelled)
     assert not await jobs.cancel(cancelled)  # no longer waiting
     await jobs.run_worker(until_empty=True)
-    statuses = {r.id: r.status for r in await jobs.records()}
-    assert statuses == {cancelled: "cancelled", failing: "failed"}
+    statuses = {r.id: (r.status, r.last_error) for r in await jobs.records()}
+    assert statuses == {
+        cancelled: ("cancelled", None),
+        failing: ("failed", "RuntimeError: first time only"),
+    }
     await jobs.retry(failing)
     await jobs.run_worker(until_empty=True)
     assert runs == ["fails", "fails"]

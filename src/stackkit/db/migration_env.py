@@ -37,8 +37,10 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 __all__ = [
+    "TABLES_MANAGED_ELSEWHERE",
     "MigrationError",
     "database_url_for",
+    "include_name",
     "render_item",
     "run_migrations",
     "script_is_empty",
@@ -92,6 +94,7 @@ def run_migrations(
         "compare_server_default": compare_server_default,
         "render_item": render_item,
         "process_revision_directives": _skip_empty_autogenerate,
+        "include_name": include_name,
         **options,
     }
     if context.is_offline_mode():
@@ -156,6 +159,17 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
 
 def _same_ddl_everywhere(decorator: TypeDecorator[Any]) -> bool:
     return type(decorator).load_dialect_impl is TypeDecorator.load_dialect_impl
+
+
+TABLES_MANAGED_ELSEWHERE = ("procrastinate_", "stackkit_job_")
+"""Prefixes of tables the app's models do not declare: the job queue's
+(`stackkit.jobs.schema`), created by a revision of their own."""
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Autogenerate's filter: leave the tables managed elsewhere alone (it would
+    otherwise offer to drop them, as tables no model declares)."""
+    return not (type_ == "table" and name is not None and name.startswith(TABLES_MANAGED_ELSEWHERE))
 
 
 def _skip_empty_autogenerate(

@@ -17,8 +17,9 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Generic, ParamSpec
 
@@ -30,9 +31,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from stackkit.backends import Backend
+from stackkit.jobs.schema import queue_schema
 from stackkit.settings import normalize_database_url
 
 __all__ = ["Job", "JobQueue", "JobRecord", "JobState", "QueueUnavailable"]
+
+logger = logging.getLogger("stackkit.jobs")
 
 P = ParamSpec("P")
 JobFunction = Callable[P, Awaitable[None]]
@@ -50,6 +54,8 @@ class JobRecord:
     attempts: int
     arguments: dict[str, Any]
     scheduled_at: datetime | None
+    last_error: str | None = None
+    """The error of its last failed run (`TypeName: message`), if a run failed."""
 
 
 class QueueUnavailable(RuntimeError):
@@ -167,6 +173,7 @@ class JobQueue(Backend):
         self.jobs: dict[str, Job[Any]] = {}
         self._opened = False
         self._deferring: set[asyncio.Task[Any]] = set()
+        self._errors: dict[int, str] = {}  # on SQLite
         if database_url is not None:
             self.bind(database_url)
 
@@ -232,7 +239,6 @@ class JobQueue(Backend):
             run: Callable[..., Awaitable[None]] = function
             if timeout is not None:
                 run = _timed(function, timeout)
-
             strategy = (
                 procrastinate.RetryStrategy(max_attempts=retries, exponential_wait=backoff)
                 if retries
@@ -240,18 +246,57 @@ class JobQueue(Backend):
             )
             declared_name = name or f"{function.__module__}.{function.__qualname__}"
             declared = self.procrastinate.task(
-                name=declared_name,
-                queue=queue,
-                retry=strategy,
+                name=declared_name, queue=queue, retry=strategy, pass_context=True
             )
             if declared_name in self.jobs:
                 raise ValueError(f"a job named {declared_name!r} is declared already")
-            task = declared(run)
+            task = declared(self._keeping_errors(run))
             job: Job[P] = Job(self, task, unique)
             self.jobs[job.name] = job
             return job
 
         return declare
+
+    def _keeping_errors(
+        self, run: Callable[..., Awaitable[None]]
+    ) -> Callable[..., Awaitable[None]]:
+        """`run`, keeping the error of a failed run for `records()` (procrastinate keeps
+        none)."""
+
+        async def keeping_errors(context: procrastinate.JobContext, **kwargs: Any) -> None:
+            try:
+                await run(**kwargs)
+            except Exception as error:
+                assert context.job.id is not None
+                await self._keep_error(context.job.id, _describe(error))
+                raise
+
+        return keeping_errors
+
+    async def _keep_error(self, job_id: int, error: str) -> None:
+        if not self.durable:
+            self._errors[job_id] = error
+            return
+        try:
+            await self.procrastinate.connector.execute_query_async(
+                "INSERT INTO stackkit_job_errors (job_id, error) VALUES (%(job_id)s, %(error)s)"
+                " ON CONFLICT (job_id) DO UPDATE SET error = EXCLUDED.error, failed_at = now()",
+                job_id=job_id,
+                error=error,
+            )
+        except procrastinate.exceptions.ConnectorException:
+            # The run's failure matters more than its description: procrastinate records it.
+            logger.warning("The error of job %s was not kept: %s", job_id, error, exc_info=True)
+
+    async def _errors_of(self, job_ids: list[int]) -> dict[int, str]:
+        if not self.durable:
+            return {job_id: self._errors[job_id] for job_id in job_ids if job_id in self._errors}
+        with _answering():
+            rows = await self.procrastinate.connector.execute_query_all_async(
+                "SELECT job_id, error FROM stackkit_job_errors WHERE job_id = ANY(%(ids)s)",
+                ids=job_ids,
+            )
+        return {int(row["job_id"]): str(row["error"]) for row in rows}
 
     def _schedule_requeue(self, cron: str) -> None:
         """The jobs of workers that died, queued again on the `cron` schedule."""
@@ -320,7 +365,8 @@ class JobQueue(Backend):
         )
         if exists["present"]:
             return False
-        await self.procrastinate.schema_manager.apply_schema_async()
+        # Without arguments, still read for placeholders: each `%` of the SQL doubled.
+        await self.procrastinate.connector.execute_query_async(queue_schema().replace("%", "%%"))
         return True
 
     @contextlib.asynccontextmanager
@@ -360,7 +406,9 @@ class JobQueue(Backend):
         with _answering():
             manager = self.procrastinate.job_manager
             found = await manager.list_jobs_async(status=status, queue=queue)
-        return sorted((_record(job) for job in found), key=lambda record: record.id)
+        records = sorted((_record(job) for job in found), key=lambda record: record.id)
+        errors = await self._errors_of([record.id for record in records])
+        return [replace(record, last_error=errors.get(record.id)) for record in records]
 
     async def requeue_stalled(self, *, silent_for: float = 30) -> list[int]:
         """Queue again the jobs left running by workers silent for `silent_for` seconds
@@ -423,6 +471,7 @@ class JobQueue(Backend):
 _PENDING = "stackkit_jobs_pending"
 _REQUEUE = "stackkit.jobs.requeue_stalled"
 _RETRIABLE = ("failed", "cancelled", "aborted")
+_ERROR_LENGTH = 2000
 
 
 def _defer_pending(sync_session: Session) -> None:
@@ -461,6 +510,11 @@ def _answering() -> Iterator[None]:
 def _raised_by_sql(error: BaseException | None) -> bool:
     """Whether procrastinate's SQL refused the call (a `RAISE` in its functions)."""
     return error is not None and type(error.__cause__).__name__ == "RaiseException"
+
+
+def _describe(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return text[:_ERROR_LENGTH]
 
 
 def _keywords_only(args: tuple[Any, ...]) -> None:
