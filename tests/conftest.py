@@ -12,7 +12,7 @@ from stackkit.cache import MemoryStore, RedisClusterStore, RedisStore, Store
 from stackkit.db import Database, Model
 from stackkit.testing import RedisClusterProcess, temporary_database, unique_key_prefix
 from tests.db.models import TABLES
-from tests.helpers import opened, running
+from tests.helpers import StartServer, opened, running, smtp_servers
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -111,3 +111,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     with temporary_database(request.getfixturevalue("postgres_server_url")) as url:
         yield url
+
+
+@pytest.fixture
+def start_server() -> Iterator[StartServer]:
+    """Start a real SMTP server on 127.0.0.1 (`Inbox`, `port`, SMTP options); stopped
+    afterwards."""
+    with smtp_servers() as start:
+        yield start

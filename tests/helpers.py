@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import logging
+import ssl
 import types
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from starlette.authentication import SimpleUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stackkit.cache import RedisStore
-from stackkit.testing import RedisClusterProcess, ServerProcess, ServiceUnavailable, skip_or_fail
+from stackkit.testing import (
+    RedisClusterProcess,
+    ServerProcess,
+    ServiceUnavailable,
+    find_free_port,
+    skip_or_fail,
+)
 
 
 class UserFromHeader:
@@ -124,11 +134,11 @@ def documented_operations(
     return operations
 
 
-Server = TypeVar("Server", bound=ServerProcess | RedisClusterProcess)
+Process = TypeVar("Process", bound=ServerProcess | RedisClusterProcess)
 
 
 @contextmanager
-def running(server: Server) -> Iterator[Server]:
+def running(server: Process) -> Iterator[Process]:
     """`server` started for the block and stopped after; the test skipped (or failed,
     when services are required) if it cannot start here."""
     try:
@@ -137,3 +147,70 @@ def running(server: Server) -> Iterator[Server]:
         skip_or_fail(str(exc))
     with server:
         yield server
+
+
+# A real SMTP server
+
+
+@dataclass
+class Inbox:
+    """aiosmtpd handler: keeps what the server accepted, and the credentials it was given."""
+
+    envelopes: list[Envelope] = field(default_factory=list)
+    logins: list[LoginPassword] = field(default_factory=list)
+    accept_login: bool = True
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        self.logins.append(data)
+        # handled=False: aiosmtpd then answers a refusal itself (535).
+        return AuthResult(success=self.accept_login, handled=False)
+
+
+@dataclass
+class SMTPServer:
+    port: int
+    inbox: Inbox
+
+
+StartServer = Callable[..., SMTPServer]
+
+
+@contextmanager
+def smtp_servers() -> Iterator[StartServer]:
+    """Start real SMTP servers on 127.0.0.1 (SMTP options as keywords) within the block;
+    the `start_server` fixture."""
+    controllers: list[Controller] = []
+
+    def start(
+        inbox: Inbox | None = None,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        port: int | None = None,
+        **smtp_options: Any,
+    ) -> SMTPServer:
+        inbox = Inbox() if inbox is None else inbox
+        # Controller connects to its own port to check it started, so port 0 will not do.
+        controller = Controller(
+            inbox,
+            hostname="127.0.0.1",
+            port=port or find_free_port(),
+            ssl_context=ssl_context,
+            authenticator=inbox.authenticate,
+            auth_require_tls=False,
+            **smtp_options,
+        )
+        controller.start()
+        controllers.append(controller)
+        return SMTPServer(controller.port, inbox)
+
+    try:
+        yield start
+    finally:
+        for controller in controllers:
+            controller.stop()

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -17,13 +14,7 @@ from stackkit import Settings, create_app
 from stackkit.auth import AuthConfig, MemoryMailBackend, PasswordHasher
 from stackkit.auth.user import User
 from stackkit.db import Model
-from stackkit.testing import (
-    create_database,
-    delete_keys,
-    drop_database,
-    find_free_port,
-    unique_key_prefix,
-)
+from stackkit.testing import create_database, delete_keys, drop_database, unique_key_prefix
 
 PASSWORD = "correct horse battery staple"
 # Cheap parameters: these tests are about the protocol, not the cost of a guess.
@@ -119,67 +110,3 @@ def login(client: TestClient, email: str = "ada@example.com", password: str = PA
 
 def bearer(tokens: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
-
-
-# A real SMTP server
-
-
-@dataclass
-class Inbox:
-    """aiosmtpd handler: keeps what the server accepted, and the credentials it was given."""
-
-    envelopes: list[Envelope] = field(default_factory=list)
-    logins: list[LoginPassword] = field(default_factory=list)
-    accept_login: bool = True
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def authenticate(
-        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
-    ) -> AuthResult:
-        self.logins.append(data)
-        # handled=False: aiosmtpd then answers a refusal itself (535).
-        return AuthResult(success=self.accept_login, handled=False)
-
-
-@dataclass
-class Server:
-    port: int
-    inbox: Inbox
-
-
-StartServer = Callable[..., Server]
-
-
-@pytest.fixture
-def start_server() -> Iterator[StartServer]:
-    """Start a real SMTP server on 127.0.0.1 (SMTP options as keywords); stopped afterwards."""
-    controllers: list[Controller] = []
-
-    def start(
-        inbox: Inbox | None = None,
-        *,
-        ssl_context: ssl.SSLContext | None = None,
-        port: int | None = None,
-        **smtp_options: Any,
-    ) -> Server:
-        inbox = Inbox() if inbox is None else inbox
-        # Controller connects to its own port to check it started, so port 0 will not do.
-        controller = Controller(
-            inbox,
-            hostname="127.0.0.1",
-            port=port or find_free_port(),
-            ssl_context=ssl_context,
-            authenticator=inbox.authenticate,
-            auth_require_tls=False,
-            **smtp_options,
-        )
-        controller.start()
-        controllers.append(controller)
-        return Server(controller.port, inbox)
-
-    yield start
-    for controller in controllers:
-        controller.stop()

@@ -33,7 +33,7 @@ from stackkit.auth.mail import (
     mail_backend_for,
 )
 from stackkit.testing import find_free_port
-from tests.auth.conftest import Inbox, Server, StartServer
+from tests.helpers import Inbox, SMTPServer, StartServer
 
 SENDER = "Stackkit <noreply@example.com>"
 MESSAGE = MailMessage(
@@ -91,7 +91,7 @@ def trust_certificate(certificate: tuple[Path, Path], monkeypatch: pytest.Monkey
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
 
 
-def delivered(server: Server) -> email.message.EmailMessage:
+def delivered(server: SMTPServer) -> email.message.EmailMessage:
     [envelope] = server.inbox.envelopes
     assert isinstance(envelope.content, bytes)
     # SMTP ends lines with CRLF; a message as stored by a mail client ends them with LF.

@@ -29,7 +29,8 @@ from stackkit.auth.resets import password_fingerprint
 from stackkit.auth.user import User
 from stackkit.cache import MemoryStore, RedisStore, Store
 from stackkit.testing import delete_keys, unique_key_prefix
-from tests.auth.conftest import PASSWORD, StartServer, bearer, login, register
+from tests.auth.conftest import PASSWORD, bearer, login, register
+from tests.helpers import StartServer
 
 NEW_PASSWORD = "a different long passphrase"
 

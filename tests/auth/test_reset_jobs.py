@@ -18,7 +18,8 @@ from stackkit import Settings
 from stackkit.auth.reset_mail import RESET_EMAIL_JOB
 from stackkit.jobs import JobQueue, JobRecord
 from stackkit.testing import find_free_port
-from tests.auth.conftest import Inbox, StartServer, register
+from tests.auth.conftest import register
+from tests.helpers import Inbox, StartServer
 
 NEW_PASSWORD = "a different long passphrase"
 

@@ -317,3 +317,32 @@ def test_a_project_template_that_does_not_render_is_one_line(project: Path) -> N
         "Error: .stackkit/templates/resource/model.py.jinja does not render: 'modle' is undefined"
     )
     assert "class Task" not in (project / "shop" / "models.py").read_text()
+
+
+def test_generate_job_refuses_bad_input_in_one_line(project: Path) -> None:
+    (project / "shop" / "jobs" / "report.py").write_text('"""Taken."""\n')
+    registry = project / "shop" / "jobs" / "__init__.py"
+    before = registry.read_text()
+    cases = [
+        (["generate", "job", "SendReport"], "name the job in snake_case"),
+        (["generate", "job", "9lives"], "name the job in snake_case"),
+        (["generate", "job", "class"], "name the job in snake_case"),
+        (["generate", "job", "queue"], "name the job in snake_case"),
+        (["generate", "job", "report"], "shop/jobs/report.py already exists"),
+        (["generate", "job", "nightly", "--cron", "0 3 * *"], "give five fields"),
+        (["generate", "job", "nightly", "--cron", "61 * * * *"], "give five fields"),
+    ]
+    for arguments, reason in cases:
+        result = CliRunner().invoke(cli, arguments)
+        assert result.exit_code != 0, arguments
+        assert reason in result.output, result.output
+        assert "Traceback" not in result.output
+    assert registry.read_text() == before  # nothing was written
+    assert not (project / "tests" / "test_job_nightly.py").exists()
+
+
+def test_generate_job_in_a_project_without_jobs_says_to_upgrade(project: Path) -> None:
+    (project / "shop" / "jobs" / "__init__.py").unlink()
+    result = CliRunner().invoke(cli, ["generate", "job", "send_report"])
+    assert result.exit_code == 1
+    assert "get it from `stackkit upgrade`" in result.output

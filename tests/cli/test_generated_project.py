@@ -7,6 +7,7 @@ models must not meet the tables other tests declare in this process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -22,7 +23,14 @@ import pytest
 
 from stackkit.cli.codegen import OVERRIDES
 from stackkit.cli.new import create_project
-from stackkit.testing import delete_keys, find_free_port, unique_key_prefix, wait_until
+from stackkit.testing import (
+    delete_keys,
+    find_free_port,
+    temporary_database,
+    unique_key_prefix,
+    wait_until,
+)
+from tests.helpers import StartServer
 
 ACCOUNT = {"email": "ada@example.com", "password": "correct horse battery staple"}
 CATEGORY = ("Category", "name:str:unique", "parent:ref=Category:optional")
@@ -33,9 +41,12 @@ TASK = (
     "status:enum=todo,doing,done:default=todo", "category:ref=Category",
     "assignee:ref=User:optional",
 )  # fmt: skip
-# The project's own tests: 4 of the app, 4 for each generated resource, and one more
-# for the resource that refers to another (it may refer only to its owner's rows).
-PROJECT_TESTS = "13 passed"
+# The project's own tests: 4 of the app, 1 of its jobs, 4 for each generated resource,
+# one more for the resource that refers to another (it may refer only to its owner's
+# rows), and one for each generated job.
+JOBS = (("send_report",), ("nightly", "--cron", "0 3 * * *"))
+PROJECT_TESTS = "16 passed"
+NEW_PROJECT_TESTS = "5 passed"  # 4 of the app, 1 of its jobs
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +56,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     create_project(root, "demo")
     for arguments in (CATEGORY, TASK):
         result = _run(root, "-m", "stackkit", "generate", "resource", *arguments)
+        assert result.returncode == 0, result.stdout + result.stderr
+    for job in JOBS:
+        result = _run(root, "-m", "stackkit", "generate", "job", *job)
         assert result.returncode == 0, result.stdout + result.stderr
     return root
 
@@ -85,7 +99,7 @@ def test_a_new_projects_tests_pass_on_both_databases(
 ) -> None:
     on_sqlite = _run(fresh, "-m", "pytest", "-q", "-p", "no:cacheprovider")
     assert on_sqlite.returncode == 0, on_sqlite.stdout + on_sqlite.stderr
-    assert "4 passed" in on_sqlite.stdout
+    assert NEW_PROJECT_TESTS in on_sqlite.stdout
     on_services = _run(
         fresh, "-m", "pytest", "-q", "-p", "no:cacheprovider",
         STACKKIT_TEST_DATABASE_URL=postgres_server_url,
@@ -93,7 +107,7 @@ def test_a_new_projects_tests_pass_on_both_databases(
         STACKKIT_REQUIRE_SERVICES="1",
     )  # fmt: skip
     assert on_services.returncode == 0, on_services.stdout + on_services.stderr
-    assert "4 passed" in on_services.stdout
+    assert NEW_PROJECT_TESTS in on_services.stdout
 
 
 def test_generated_tests_pass_on_sqlite(project: Path) -> None:
@@ -186,7 +200,56 @@ def serving(project: Path, tmp_path: Path, *arguments: str, **environment: str) 
         yield base
     finally:
         server.terminate()
-        server.communicate(timeout=10)
+        output, _ = server.communicate(timeout=10)
+        served_output.append(output)
+
+
+served_output: list[str] = []
+"""What each `serving` block's server printed, once it stopped."""
+
+
+@pytest.mark.parametrize("services", ["embedded", "postgresql+redis"])
+def test_the_reset_email_is_sent_by_a_job(
+    fresh: Path, tmp_path: Path, start_server: StartServer, request: pytest.FixtureRequest,
+    services: str,
+) -> None:  # fmt: skip
+    """Through `stackkit run` alone on the embedded default (its own worker), through
+    `stackkit worker` beside it on PostgreSQL; to a real SMTP server."""
+    smtp = start_server()
+    environment = {"STACKKIT_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}"}
+    with contextlib.ExitStack() as stack:
+        if services == "postgresql+redis":
+            server_url = request.getfixturevalue("postgres_server_url")
+            database_url = stack.enter_context(temporary_database(server_url))
+            prefix = unique_key_prefix()
+            redis_url = request.getfixturevalue("redis_url")
+            stack.callback(delete_keys, redis_url, prefix)
+            environment |= {
+                "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+                "STACKKIT_CACHE_PREFIX": prefix,
+            }  # fmt: skip
+        base = stack.enter_context(serving(fresh, tmp_path, **environment))
+        if services == "postgresql+redis":
+            worker = subprocess.Popen(
+                [str(Path(sys.executable).with_name("stackkit")), "worker"],
+                cwd=tmp_path / "demo", env=_environment(**environment),
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            )  # fmt: skip
+            stack.callback(worker.communicate, timeout=40)
+            stack.callback(worker.terminate)
+        with httpx.Client(base_url=base, timeout=10) as http:
+            assert http.post("/api/auth/register", json=ACCOUNT).status_code == 201
+            asked = http.post("/api/auth/password-reset", json={"email": ACCOUNT["email"]})
+            assert asked.status_code == 202
+            wait_until(
+                lambda: len(smtp.inbox.envelopes) == 1, timeout=30, description="the reset email"
+            )
+    assert smtp.inbox.envelopes[0].rcpt_tos == [ACCOUNT["email"]]
+    if services == "embedded":
+        assert "Jobs run in this process (SQLite)" in served_output[-1]
+    else:
+        assert "run `stackkit worker` beside this server" in served_output[-1]
+        assert worker.returncode == 0, worker.stdout
 
 
 def test_stackkit_run_serves_the_http_contract(served: str) -> None:

@@ -26,6 +26,7 @@ from stackkit.cli.codegen import OVERRIDES
 from stackkit.cli.new import TEMPLATE, create_project
 from stackkit.cli.record import BASE, RECORD
 from stackkit.cli.upgrade import plan_upgrade
+from stackkit.db.migrations import alembic_config, heads
 
 _GIT = shutil.which("git") or "git"
 OLD_TITLE = "# Shop (the old README)"
@@ -33,6 +34,7 @@ OLD_DOCKERFILE_LINE = "# Written by an older stackkit."
 OLD_MAIN_LINE = "# An older stackkit wrote this line."
 GONE = "deploy/OLD-NOTES.md"
 ITEM = ("Item", "name:str", "stock:int")
+JOINED = "0002_create_job_queue.py"
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +52,8 @@ def old_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         f"{OLD_MAIN_LINE}\nfrom __future__",
     )
     (folder / "deploy" / "nginx.conf.jinja").unlink()  # new in the current template
+    # A revision new in the current template: the resource's own follows 0001 too.
+    (folder / "migrations" / "versions" / JOINED).unlink()
     (folder / GONE).write_text("Notes the current template no longer has.\n")
     return folder
 
@@ -147,6 +151,11 @@ def test_upgrade_updates_merges_adds_removes_and_reports_a_conflict(project: Pat
     assert record["resources"] == [{"name": "Item", "fields": ["name:str", "stock:int"]}]
     assert (project / BASE / "deploy" / "nginx.conf").is_file()
     assert not (project / BASE / GONE).exists()
+    # The template's new revision and the resource's both follow 0001: a merge revision
+    # joins them, so that the migrations have one head to upgrade to.
+    assert (project / "migrations" / "versions" / JOINED).is_file()
+    assert "(joins the template's new migrations to yours)" in result.output
+    assert len(heads(alembic_config(project / "migrations", "sqlite://"))) == 1
 
     # Where nothing conflicts, the app still passes its tests.
     tests = subprocess.run(

@@ -216,6 +216,25 @@ def test_the_example_of_the_guide_runs_as_written(tmp_path: Path) -> None:
     assert run.stdout.splitlines() == ["announcing 'first'", "note 404 is gone"]
 
 
+def test_the_app_example_of_the_guide_builds_an_app_with_its_queue(tmp_path: Path) -> None:
+    """docs/jobs.md's second block: the queue bound to the app's database, its job known."""
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "jobs.md").read_text()
+    program = guide.split("```python\n")[2].split("```", 1)[0]
+    (tmp_path / "app.py").write_text(program)
+    check = (
+        "import app\n"
+        "assert app.app.state.jobs is app.jobs\n"
+        "assert app.jobs.database_url.startswith('sqlite')\n"
+        "print(sorted(app.jobs.jobs))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "STACKKIT_ENV": "test", "DATABASE_URL": "sqlite:///:memory:"},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "['app.welcome']"
+
+
 WORKER = """
 import asyncio
 import os

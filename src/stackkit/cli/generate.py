@@ -18,11 +18,9 @@ from pathlib import Path, PurePosixPath
 import click
 from rich.console import Console
 from rich.markup import escape
-from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
 from sqlalchemy.exc import SQLAlchemyError
 
 from stackkit.cli.codegen import (
-    MAX_LINE,
     OVERRIDES,
     Imports,
     Names,
@@ -35,10 +33,12 @@ from stackkit.cli.codegen import (
 )
 from stackkit.cli.errors import one_line
 from stackkit.cli.fields import FieldSpec, parse_fields
+from stackkit.cli.generate_job import job_command
 from stackkit.cli.loading import load_app
 from stackkit.cli.new import stackkit_command
 from stackkit.cli.project import Project, find_project
 from stackkit.cli.record import BASE, RECORD, ProjectRecord, ResourceRecord
+from stackkit.cli.source_edits import add_imports, read_source, restore, sort_imports, write_all
 from stackkit.db.migrations import MigrationError, alembic_config, revision, upgrade
 
 __all__ = ["add_imports", "generate_group", "replay_resource", "resource_files", "sort_imports"]
@@ -55,7 +55,10 @@ GENERATED_NAMES = frozenset(
 
 @click.group("generate")
 def generate_group() -> None:
-    """Add code to the project: a resource through every layer."""
+    """Add code to the project: a resource through every layer, or a background job."""
+
+
+generate_group.add_command(job_command)
 
 
 @generate_group.command("resource")
@@ -89,7 +92,7 @@ def resource_command(name: str, fields: tuple[str, ...]) -> None:
     specs = parse_fields(fields)
     project = find_project()
     package = project.root / project.package
-    sources = {layer: _read(package / f"{layer}.py") for layer in _LAYERS}
+    sources = {layer: read_source(package / f"{layer}.py") for layer in _LAYERS}
     if not (project.migrations / "env.py").is_file():
         raise click.ClickException(f"no migrations folder at {project.migrations}")
     taken = set().union(
@@ -127,14 +130,14 @@ def resource_command(name: str, fields: tuple[str, ...]) -> None:
     templates = Templates(project.root)
     files = resource_files(project.package, sources, names, specs, templates)
     changed = {project.root.joinpath(*path.parts): text for path, text in files.items()}
-    written = _write_all(changed)
+    written = write_all(changed)
     migration = None
     try:
         migration = _migrate(project, f"create {names.plural}")
         with project.activated():
             load_app(project)  # the app, with the new resource, must still start
     except BaseException as error:
-        _restore(written)
+        restore(written)
         if migration is not None:
             migration.unlink(missing_ok=True)
         if isinstance(error, click.ClickException):
@@ -164,103 +167,6 @@ def resource_command(name: str, fields: tuple[str, ...]) -> None:
     )
 
 
-def add_imports(source: str, imports: Imports, *, first_party: str = "") -> str:
-    """`source` with `from module import name` for each name it does not import yet.
-
-    The new lines go after the module's leading block of imports, then ruff's import
-    sorting (isort's rules: `__future__`, the standard library, third-party packages,
-    then `first_party`, the project's package) merges and orders the block, as the
-    project's own `ruff check` would.
-
-    Raises:
-        click.ClickException: the module has no imports, is not valid Python, or ruff
-            cannot run.
-    """
-    try:
-        block = _leading_imports(ast.parse(source))
-    except SyntaxError as error:
-        raise click.ClickException(f"line {error.lineno}: {error.msg}; fix it first") from None
-    if not block:
-        raise click.ClickException("the module has no imports to add to")
-    appended = _append_imports(source, block, imports)
-    # Only the leading block goes through ruff: the rest of the module (imports inside
-    # functions included) stays exactly as the project wrote it.
-    lines = appended.splitlines()
-    grown = _leading_imports(ast.parse(appended))
-    first, last = grown[0].lineno - 1, grown[-1].end_lineno or grown[-1].lineno
-    ordered = sort_imports("\n".join(lines[first:last]) + "\n", first_party=first_party)
-    return "\n".join([*lines[:first], *ordered.splitlines(), *lines[last:]]) + "\n"
-
-
-def sort_imports(source: str, *, first_party: str = "") -> str:
-    """`source` with its imports grouped, merged and sorted by ruff (isort's rules, the
-    generated project's line length), whatever ruff configuration is around."""
-    known = f"lint.isort.known-first-party = [{first_party!r}]" if first_party else ""
-    command = [
-        _ruff(), "check", "--isolated", "--select", "I", "--fix", "--exit-zero", "--quiet",
-        "--line-length", str(MAX_LINE), "--target-version", "py311",
-        "--config", "src = []", *(["--config", known] if known else []),
-        "--stdin-filename", "generated.py", "-",
-    ]  # fmt: skip
-    # ruff, as installed with stackkit, on text stackkit wrote: no outside input runs.
-    try:
-        done = subprocess.run(  # noqa: S603
-            command, input=source, capture_output=True, text=True, timeout=60, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise click.ClickException(f"cannot sort the imports with ruff: {error}") from None
-    if done.returncode != 0:
-        why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        raise click.ClickException(f"cannot sort the imports with ruff: {why}")
-    return done.stdout
-
-
-def _ruff() -> str:
-    try:
-        return str(find_ruff_bin())
-    except FileNotFoundError:
-        raise click.ClickException(
-            "ruff is not installed (stackkit needs it to sort imports): pip install ruff"
-        ) from None
-
-
-def _append_imports(source: str, block: list[ast.stmt], imports: Imports) -> str:
-    """Add only the missing names, as lines after the import block."""
-    present = {
-        (node.module, alias.name)
-        for node in block
-        if isinstance(node, ast.ImportFrom)
-        for alias in node.names
-    }
-    additions = []
-    for module in sorted(imports):
-        missing = sorted(name for name in imports[module] if (module, name) not in present)
-        if missing:
-            additions.append(_from_import(module, missing))
-    lines = source.splitlines()
-    end = block[-1].end_lineno or block[-1].lineno
-    return "\n".join([*lines[:end], *additions, *lines[end:]]) + "\n"
-
-
-def _leading_imports(tree: ast.Module) -> list[ast.stmt]:
-    body = list(tree.body)
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        body = body[1:]  # the docstring
-    block: list[ast.stmt] = []
-    for node in body:
-        if not isinstance(node, ast.Import | ast.ImportFrom):
-            break
-        block.append(node)
-    return block
-
-
-def _from_import(module: str, names: list[str]) -> str:
-    line = f"from {module} import {', '.join(names)}"
-    if len(line) <= MAX_LINE:
-        return line
-    return f"from {module} import (\n" + "".join(f"    {name},\n" for name in names) + ")"
-
-
 def resource_files(
     package: str,
     sources: dict[str, str],
@@ -285,7 +191,7 @@ def replay_resource(
 ) -> None:
     """Write into the project at `root` what generating `resource` wrote (no migration),
     from `templates` (those of the project the resource belongs to)."""
-    sources = {layer: _read(root / package / f"{layer}.py") for layer in _LAYERS}
+    sources = {layer: read_source(root / package / f"{layer}.py") for layer in _LAYERS}
     names, specs = Names.parse(resource.name), parse_fields(tuple(resource.fields))
     files = resource_files(package, sources, names, specs, templates)
     for path, text in files.items():
@@ -343,15 +249,6 @@ def _new_sources(
     return changed
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise click.ClickException(f"cannot read {path}: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise click.ClickException(f"{path} is not UTF-8 text") from None
-
-
 def _top_level_names(path: Path, source: str) -> set[str]:
     """What a module defines or imports at its top level."""
     try:
@@ -403,27 +300,6 @@ def _refuse_pending_changes(project: Project) -> None:
             "the models differ from the migrations already: write that migration first "
             '(stackkit db revision -m "..."), then generate'
         )
-
-
-def _write_all(changed: dict[Path, str]) -> dict[Path, str | None]:
-    """Write every file; return what each held before (None: did not exist)."""
-    before: dict[Path, str | None] = {}
-    try:
-        for path, text in changed.items():
-            before[path] = path.read_text(encoding="utf-8") if path.exists() else None
-            path.write_text(text, encoding="utf-8")
-    except OSError as error:
-        _restore(before)
-        raise click.ClickException(f"cannot write {path}: {error.strerror}") from None
-    return before
-
-
-def _restore(before: dict[Path, str | None]) -> None:
-    for path, text in before.items():
-        if text is None:
-            path.unlink(missing_ok=True)
-        else:
-            path.write_text(text, encoding="utf-8")
 
 
 def _migrate(project: Project, message: str) -> Path | None:

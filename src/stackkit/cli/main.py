@@ -34,7 +34,7 @@ COMMANDS = {
     ),
     "generate": LazyCommand(
         "stackkit.cli.generate:generate_group",
-        "Add code to the project: a resource through every layer.",
+        "Add code to the project: a resource through every layer, or a background job.",
     ),
     "jobs": LazyCommand(
         "stackkit.cli.jobs:jobs_group",

@@ -60,6 +60,13 @@ def run_command(host: str, port: int, reload: bool, workers: int, no_migrate: bo
             if applied:
                 console.print(f"Database migrated to {applied}.")
         console.print(f"Serving {project.package} at [bold]http://{_shown(host)}:{port}[/bold]")
+        jobs = getattr(app.state, "jobs", None)
+        if jobs is not None:
+            console.print(
+                "Jobs run in this process (SQLite): those not run yet are lost if it stops."
+                if not jobs.durable
+                else "Jobs wait in the database: run `stackkit worker` beside this server."
+            )
         uvicorn.run(
             project.app,
             host=host,

@@ -35,7 +35,8 @@ from stackkit.__about__ import __version__
 from stackkit.cli.codegen import Templates
 from stackkit.cli.generate import replay_resource
 from stackkit.cli.new import check_name, create_project
-from stackkit.cli.project import find_project
+from stackkit.cli.project import Project, find_project
+from stackkit.db.migrations import alembic_config, merge_heads
 from stackkit.cli.record import RECORD, ProjectRecord, read_base, snapshot, write_base
 
 __all__ = ["Change", "plan_upgrade", "render_project", "upgrade_command"]
@@ -94,6 +95,8 @@ def upgrade_command(dry_run: bool, allow_dirty: bool) -> None:
         record.stackkit_version = __version__
         record.save(root)
     _report(changes, old_version, dry_run=dry_run)
+    if not dry_run:
+        _join_migrations(project)
     conflicts = [change for change in changes if change.action == "conflict"]
     if conflicts:
         verb = "would have" if dry_run else "have"
@@ -102,6 +105,23 @@ def upgrade_command(dry_run: bool, allow_dirty: bool) -> None:
             f"{', '.join(str(c.path) for c in conflicts)}"
             + ("" if dry_run else "; resolve the marked hunks, then run the tests")
         )
+
+
+def _join_migrations(project: Project) -> None:
+    """A revision of the template's (the job queue's `0002`) and the project's own
+    revisions both follow `0001`: join them with a merge revision, so that `stackkit db
+    upgrade` has one latest revision to reach and applies both lines."""
+    try:
+        merged = merge_heads(
+            alembic_config(project.migrations, "sqlite://"), "join stackkit's migrations"
+        )
+    except Exception as error:  # Alembic's errors have no common base
+        raise click.ClickException(
+            f"cannot join the two latest migrations with a merge revision: {error}"
+        ) from None
+    if merged is not None:
+        shown = merged.relative_to(project.root)
+        click.echo(f"  added     {shown} (joins the template's new migrations to yours)")
 
 
 def render_project(record: ProjectRecord, templates: Templates) -> Files:

@@ -44,6 +44,7 @@ __all__ = [
     "downgrade",
     "heads",
     "init_migrations",
+    "merge_heads",
     "render_item",
     "revision",
     "run_migrations",
@@ -147,6 +148,16 @@ def current(config: Config) -> tuple[str, ...]:
 def heads(config: Config) -> tuple[str, ...]:
     """The latest revision ids of the scripts: what `upgrade` migrates to."""
     return tuple(ScriptDirectory.from_config(config).get_heads())
+
+
+def merge_heads(config: Config, message: str) -> Path | None:
+    """Join several heads (two lines of revisions from one parent) with a revision
+    that follows them all, so that `upgrade` has one latest revision again; its path,
+    or None when there is one head already."""
+    if len(heads(config)) < 2:
+        return None
+    script = command.merge(config, "heads", message=message)
+    return Path(script.path) if script is not None else None
 
 
 def init_migrations(

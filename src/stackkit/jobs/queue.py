@@ -398,6 +398,27 @@ class JobQueue(Backend):
             **options,
         )
 
+    async def run_pending(self, *, within: float = 30) -> None:
+        """Run the jobs waiting now, in this process, and return once none is waiting or
+        running (those scheduled for later wait on): for tests, and scripts.
+
+        Raises:
+            TimeoutError: jobs still wait or run after `within` seconds.
+        """
+        async with asyncio.timeout(within):
+            await self.run_worker(until_empty=True)
+            # Another worker (the app's own, on SQLite) may still be running one.
+            while await self._pending():
+                await asyncio.sleep(0.01)
+
+    async def _pending(self) -> bool:
+        now = procrastinate.utils.utcnow()
+        for status in ("todo", "doing"):
+            for record in await self.records(status=status):
+                if status == "doing" or record.scheduled_at is None or record.scheduled_at <= now:
+                    return True
+        return False
+
     async def records(
         self, *, status: str | None = None, queue: str | None = None
     ) -> list[JobRecord]:
