@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 
 import click
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]
 from jinja2 import PackageLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 from rich.console import Console

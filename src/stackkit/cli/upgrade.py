@@ -36,8 +36,8 @@ from stackkit.cli.codegen import Templates
 from stackkit.cli.generate import replay_resource
 from stackkit.cli.new import check_name, create_project
 from stackkit.cli.project import Project, find_project
-from stackkit.db.migrations import alembic_config, merge_heads
 from stackkit.cli.record import RECORD, ProjectRecord, read_base, snapshot, write_base
+from stackkit.db.migrations import alembic_config, merge_heads
 
 __all__ = ["Change", "plan_upgrade", "render_project", "upgrade_command"]
 

@@ -407,8 +407,11 @@ class JobQueue(Backend):
         """
         async with asyncio.timeout(within):
             await self.run_worker(until_empty=True)
-            # Another worker (the app's own, on SQLite) may still be running one.
-            while await self._pending():
+            # Another worker (the app's own, on SQLite) may still be running one: it
+            # tells nothing when done, so the queue is asked again.
+            while True:
+                if not await self._pending():
+                    return
                 await asyncio.sleep(0.01)
 
     async def _pending(self) -> bool:
