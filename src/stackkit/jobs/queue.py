@@ -147,6 +147,8 @@ class JobQueue(Backend):
         requeue_every: when workers run `requeue_stalled` (cron, see `periodic`): every
             minute by default; None never (on SQLite, never: no other process can die
             holding a job).
+        stalled_after: seconds a worker may stay silent before that periodic job queues
+            its jobs again (a live worker beats every 10 s).
     """
 
     name = "jobs"
@@ -158,7 +160,11 @@ class JobQueue(Backend):
         pool_size: int = 5,
         connect_timeout: float = 5.0,
         requeue_every: str | None = "* * * * *",
+        stalled_after: float = 30,
     ) -> None:
+        if stalled_after <= _HEARTBEAT:
+            raise ValueError(f"stalled_after must be over {_HEARTBEAT} s, a worker's beat")
+        self.stalled_after = stalled_after
         self.pool_size = pool_size
         self.connect_timeout = connect_timeout
         self.requeue_every = requeue_every
@@ -304,7 +310,7 @@ class JobQueue(Backend):
         @self.periodic(cron)
         @self.job(name=_REQUEUE)
         async def requeue_stalled(timestamp: int) -> None:
-            await self.requeue_stalled()
+            await self.requeue_stalled(silent_for=self.stalled_after)
 
     def periodic(self, cron: str) -> Callable[[Job[P]], Job[P]]:
         """Run a job on a schedule: `cron` has five fields (minute, hour, day, month,
@@ -496,6 +502,7 @@ _PENDING = "stackkit_jobs_pending"
 _REQUEUE = "stackkit.jobs.requeue_stalled"
 _RETRIABLE = ("failed", "cancelled", "aborted")
 _ERROR_LENGTH = 2000
+_HEARTBEAT = 10  # seconds between a procrastinate worker's beats
 
 
 def _defer_pending(sync_session: Session) -> None:
