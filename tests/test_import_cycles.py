@@ -6,10 +6,10 @@ TYPE_CHECKING): an import hidden in a function to dodge a cycle still ties the t
 modules together. The layers, bottom up (docs/architecture.md draws them):
 
 - core: `errors`, `rates`, `logs`, `backends`, `settings`, `lazy`: what every layer may use;
-- the building blocks: `cache` (stores), `db`, `http` and `jobs` on the core alone;
-  `ratelimit` on them; `auth` on all of these (its reset emails are a job); `middleware`
-  on all of these (its hit path answers a cached GET with authentication's and the
-  limiter's parts);
+- the building blocks: `cache` (stores), `db` and `http` on the core alone; `jobs` on
+  the core and `http` (its admin routes); `ratelimit` on them; `auth` on all of these
+  (its reset emails are a job); `middleware` on all of these (its hit path answers a
+  cached GET with authentication's and the limiter's parts);
 - `resources` (CRUD routes for a model, on `db` and `http`), `health`;
 - `app` (`create_app` wires everything), then `cli` and the package's own `__init__`.
 
@@ -92,7 +92,7 @@ ALLOWED: dict[str, set[str]] = {
     "cache": CORE,
     "db": CORE,
     "http": CORE,
-    "jobs": CORE,
+    "jobs": CORE | {"http"},  # its admin routes
     "ratelimit": CORE | {"cache", "http"},
     "auth": CORE | {"cache", "db", "http", "jobs", "ratelimit"},
     "middleware": CORE | {"cache", "db", "http", "jobs", "ratelimit", "auth"},

@@ -41,6 +41,7 @@ from stackkit.http.problems import (
 from stackkit.http.routing import ADMIN_ROLE, Controller, RouteFinder
 from stackkit.http.spa import spa_route
 from stackkit.jobs import JobQueue, QueueUnavailable
+from stackkit.jobs.api import jobs_controller
 from stackkit.logs import configure_logging
 from stackkit.middleware import (
     BodySizeLimitMiddleware,
@@ -150,8 +151,8 @@ def create_app(
         jobs: the app's job queue: bound to `DATABASE_URL` unless it has a database of
             its own, opened with the app, checked by `/readyz`, its `state` given the
             app's settings, database, stores and auth. The reset emails then go through
-            it. On SQLite the app runs a worker in its own process; on PostgreSQL
-            `stackkit worker` runs them.
+            it, and admins see it at `/api/admin/jobs`. On SQLite the app runs a worker
+            in its own process; on PostgreSQL `stackkit worker` runs the jobs.
         frontend: a built single-page app (a Vite `dist/` folder) to serve at every
             path that is not the API's; see `stackkit.http.spa.frontend_directory`.
         title: the API's title, for the OpenAPI document.
@@ -222,6 +223,8 @@ def create_app(
         if jobs is not None:
             auth_parts.reset_job = reset_email_job(jobs)
         controllers = [*controllers, auth_controller(auth_parts), users_controller(auth_parts)]
+        if jobs is not None:
+            controllers.append(jobs_controller(jobs, auth_config.admin_role))
 
     # The fixed routes come first, so that no app route (`/{page}`, `/api/{name}`) can
     # answer a load balancer's /readyz in their place.

@@ -21,12 +21,11 @@ from starlette.applications import Starlette
 from stackkit.cli.errors import one_line
 from stackkit.cli.loading import load_app
 from stackkit.cli.project import Project, find_project
-from stackkit.jobs import JobQueue, JobRecord, QueueUnavailable
+from stackkit.jobs import STATUSES, JobQueue, JobRecord, QueueUnavailable
 
 __all__ = ["jobs_group", "worker_command"]
 
 T = TypeVar("T")
-STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborted")
 
 
 @click.command("worker")
@@ -92,8 +91,11 @@ def list_command(status: str | None, queue: str | None, limit: int) -> None:
     project = find_project()
     with project.activated():
         jobs = _durable_queue(load_app(project), project)
-        records = _run(_with_queue(jobs, lambda: jobs.records(status=status, queue=queue)))
-    shown = records[-limit:]
+        # One more than shown, to tell whether older ones were left out.
+        newest = _run(
+            _with_queue(jobs, lambda: jobs.page(status=status, queue=queue, limit=limit + 1))
+        )
+    shown = list(reversed(newest[:limit]))
     if not shown:
         click.echo("No jobs.")
         return
@@ -107,8 +109,8 @@ def list_command(status: str | None, queue: str | None, limit: int) -> None:
         wide = console.options.update_width(10_000)
         console.width = max(console.width, console.measure(table, options=wide).maximum)
     console.print(table)
-    if len(records) > limit:
-        click.echo(f"({len(records) - limit} older jobs not shown: --limit)")
+    if len(newest) > limit:
+        click.echo("(older jobs not shown: --limit)")
 
 
 @jobs_group.command("retry")

@@ -15,6 +15,6 @@ See docs/jobs.md for why procrastinate, and for what the embedded default keeps.
 
 from __future__ import annotations
 
-from stackkit.jobs.queue import Job, JobQueue, JobRecord, JobState, QueueUnavailable
+from stackkit.jobs.queue import STATUSES, Job, JobQueue, JobRecord, JobState, QueueUnavailable
 
-__all__ = ["Job", "JobQueue", "JobRecord", "JobState", "QueueUnavailable"]
+__all__ = ["STATUSES", "Job", "JobQueue", "JobRecord", "JobState", "QueueUnavailable"]

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -34,7 +35,10 @@ from stackkit.backends import Backend
 from stackkit.jobs.schema import queue_schema
 from stackkit.settings import normalize_database_url
 
-__all__ = ["Job", "JobQueue", "JobRecord", "JobState", "QueueUnavailable"]
+__all__ = ["STATUSES", "Job", "JobQueue", "JobRecord", "JobState", "QueueUnavailable"]
+
+STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborted")
+"""A job's statuses: waiting, running, and how it ended."""
 
 logger = logging.getLogger("stackkit.jobs")
 
@@ -440,6 +444,63 @@ class JobQueue(Backend):
         errors = await self._errors_of([record.id for record in records])
         return [replace(record, last_error=errors.get(record.id)) for record in records]
 
+    async def page(
+        self,
+        *,
+        status: str | None = None,
+        queue: str | None = None,
+        limit: int = 50,
+        before: int | None = None,
+    ) -> list[JobRecord]:
+        """The newest `limit` jobs (of one status or queue if given) with ids under
+        `before`: one page of the admins' list, newest first, read with one query."""
+        await self._deferred()
+        if self.durable:
+            with _answering():
+                rows = await self.procrastinate.connector.execute_query_all_async(
+                    _PAGE, status=status, queue=queue, before=before, limit=limit
+                )
+        else:
+            connector: Any = self.procrastinate.connector  # procrastinate's in-memory one
+            rows = sorted(
+                (
+                    row for row in connector.jobs.values()
+                    if (status is None or row["status"] == status)
+                    and (queue is None or row["queue_name"] == queue)
+                    and (before is None or row["id"] < before)
+                ),
+                key=lambda row: -int(row["id"]),
+            )[:limit]  # fmt: skip
+        errors = await self._errors_of([int(row["id"]) for row in rows])
+        return [
+            JobRecord(
+                id=int(row["id"]),
+                name=str(row["task_name"]),
+                queue=str(row["queue_name"]),
+                status=str(row["status"]),
+                attempts=int(row["attempts"]),
+                arguments=dict(row["args"]),
+                scheduled_at=row["scheduled_at"],
+                last_error=errors.get(int(row["id"])),
+            )
+            for row in rows
+        ]
+
+    async def counts(self) -> dict[str, int]:
+        """How many jobs the queue holds of each status."""
+        await self._deferred()
+        if self.durable:
+            with _answering():
+                rows = await self.procrastinate.connector.execute_query_all_async(
+                    "SELECT status::text AS status, count(*) AS count"
+                    " FROM procrastinate_jobs GROUP BY status"
+                )
+            found = {str(row["status"]): int(row["count"]) for row in rows}
+        else:
+            connector: Any = self.procrastinate.connector
+            found = dict(Counter(str(row["status"]) for row in connector.jobs.values()))
+        return {status: found.get(status, 0) for status in STATUSES}
+
     async def requeue_stalled(self, *, silent_for: float = 30) -> list[int]:
         """Queue again the jobs left running by workers silent for `silent_for` seconds
         (killed, or their host lost: a live worker beats every 10 s); their ids.
@@ -473,8 +534,11 @@ class JobQueue(Backend):
 
     async def cancel(self, job_id: int) -> bool:
         """Cancel a job that has not started; whether it was waiting."""
-        with _answering():
-            return bool(await self.procrastinate.job_manager.cancel_job_by_id_async(job_id))
+        try:
+            with _answering():
+                return bool(await self.procrastinate.job_manager.cancel_job_by_id_async(job_id))
+        except KeyError:  # no such job, in the process's queue
+            return False
 
     def deferring(self, task: asyncio.Task[Any]) -> None:
         """Hold a deferral made at a unit's commit (the embedded default) until it is done."""
@@ -499,6 +563,15 @@ class JobQueue(Backend):
 
 
 _PENDING = "stackkit_jobs_pending"
+_PAGE = """
+SELECT id, task_name, queue_name, status::text AS status, attempts, args, scheduled_at
+FROM procrastinate_jobs
+WHERE (%(status)s::text IS NULL OR status::text = %(status)s)
+    AND (%(queue)s::text IS NULL OR queue_name = %(queue)s)
+    AND (%(before)s::bigint IS NULL OR id < %(before)s)
+ORDER BY id DESC
+LIMIT %(limit)s
+"""
 _REQUEUE = "stackkit.jobs.requeue_stalled"
 _RETRIABLE = ("failed", "cancelled", "aborted")
 _ERROR_LENGTH = 2000
