@@ -56,6 +56,7 @@ def test_admins_page_the_jobs_newest_first_with_counts_and_errors(
 ) -> None:
     client, jobs, sometimes = queue_app
     headers = admin_headers(client)
+    assert client.get("/api/meta", headers=headers).json()["jobs"] is True  # the SPA's menu
     ok, failing = _defer(client, sometimes, fail=False), _defer(client, sometimes, fail=True)
     _settle(client, jobs)
     first = client.get(JOBS, params={"limit": 1}, headers=headers)

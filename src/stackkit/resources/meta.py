@@ -57,6 +57,8 @@ class AppInfo(BaseModel):
     admin_role: str
     """The role that manages the app: its holders see user management and every row of
     owned resources (`AuthConfig.admin_role`)."""
+    jobs: bool = False
+    """Whether the app has a job queue, which its admins see at `/api/admin/jobs`."""
 
 
 def meta_controller(resources: Sequence[Resource]) -> Controller:
@@ -66,7 +68,8 @@ def meta_controller(resources: Sequence[Resource]) -> Controller:
     @meta.get("", name="app_info")
     async def app_info(request: Request) -> AppInfo:
         """What the frontend needs to know of the app as a whole."""
-        return AppInfo(admin_role=admin_role_of(request.scope))
+        jobs = getattr(request.app.state, "jobs", None) is not None
+        return AppInfo(admin_role=admin_role_of(request.scope), jobs=jobs)
 
     @meta.get("/resources", name="list_resources")
     async def list_resources(request: Request) -> list[ResourceInfo]:

@@ -11,6 +11,7 @@ const ResetPassword = lazy(() => import("./pages/ResetPassword"));
 const Dashboard = lazy(() => import("./pages/Dashboard"));
 const Profile = lazy(() => import("./pages/Profile"));
 const AdminUsers = lazy(() => import("./pages/AdminUsers"));
+const AdminJobs = lazy(() => import("./pages/AdminJobs"));
 const ResourceList = lazy(() => import("./pages/ResourceList"));
 const ResourceDetail = lazy(() => import("./pages/ResourceDetail"));
 const ResourceForm = lazy(() => import("./pages/ResourceForm"));
@@ -27,6 +28,7 @@ export function App() {
         <Route path="/" element={<RequireAuth><Dashboard /></RequireAuth>} />
         <Route path="/profile" element={<RequireAuth><Profile /></RequireAuth>} />
         <Route path="/admin/users" element={<RequireAuth><AdminUsers /></RequireAuth>} />
+        <Route path="/admin/jobs" element={<RequireAuth><AdminJobs /></RequireAuth>} />
         <Route path="/r/:name" element={<RequireAuth><ResourceList /></RequireAuth>} />
         <Route path="/r/:name/new" element={<RequireAuth><ResourceForm /></RequireAuth>} />
         <Route path="/r/:name/:id" element={<RequireAuth><ResourceDetail /></RequireAuth>} />

@@ -7,6 +7,8 @@ export interface Auth {
   user: User | null;
   /** The app's admin role, from GET /api/meta once signed in. */
   adminRole: string;
+  /** Whether the app has a job queue (admins see it), from GET /api/meta. */
+  hasJobs: boolean;
   login(email: string, password: string): Promise<User>;
   register(email: string, password: string): Promise<User>;
   logout(): Promise<void>;
@@ -29,11 +31,16 @@ export function AuthProvider({ children, session = defaultSession }: { children:
 
   // The API names its admin role once (AuthConfig.admin_role); ask when signed in.
   const [adminRole, setAdminRole] = useState(DEFAULT_ADMIN_ROLE);
+  const [hasJobs, setHasJobs] = useState(false);
   useEffect(() => {
     if (status !== "signed-in") return;
     let current = true;
-    session.request<{ admin_role: string }>("/api/meta").then(
-      (meta) => current && setAdminRole(meta.admin_role),
+    session.request<{ admin_role: string; jobs?: boolean }>("/api/meta").then(
+      (meta) => {
+        if (!current) return;
+        setAdminRole(meta.admin_role);
+        setHasJobs(meta.jobs === true);
+      },
       () => undefined, // keep the default: the pages that need more refuse on the server
     );
     return () => {
@@ -52,7 +59,10 @@ export function AuthProvider({ children, session = defaultSession }: { children:
     }),
     [session],
   );
-  const auth = useMemo<Auth>(() => ({ status, user, adminRole, ...actions }), [status, user, adminRole, actions]);
+  const auth = useMemo<Auth>(
+    () => ({ status, user, adminRole, hasJobs, ...actions }),
+    [status, user, adminRole, hasJobs, actions],
+  );
 
   return <AuthContext.Provider value={auth}>{children}</AuthContext.Provider>;
 }

@@ -10,7 +10,7 @@ const navLink = ({ isActive }: { isActive: boolean }) =>
   `rounded-md px-3 py-2 text-sm font-medium ${isActive ? "bg-slate-800 text-white" : "text-slate-300 hover:bg-slate-700 hover:text-white"}`;
 
 export function Layout() {
-  const { status, user, adminRole, logout } = useAuth();
+  const { status, user, adminRole, hasJobs, logout } = useAuth();
   const navigate = useNavigate();
 
   async function signOut() {
@@ -39,6 +39,11 @@ export function Layout() {
               {isAdmin(user, adminRole) && (
                 <NavLink to="/admin/users" className={navLink}>
                   Users
+                </NavLink>
+              )}
+              {isAdmin(user, adminRole) && hasJobs && (
+                <NavLink to="/admin/jobs" className={navLink}>
+                  Jobs
                 </NavLink>
               )}
               <div className="ml-auto flex items-center gap-3">

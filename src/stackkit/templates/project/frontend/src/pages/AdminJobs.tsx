@@ -1,0 +1,166 @@
+import { useState } from "react";
+import { buildUrl, errorMessage } from "../api";
+import { useAuth } from "../auth/AuthContext";
+import { isAdmin } from "../auth/session";
+import { Pager, useCursorStack } from "../components/Pager";
+import { Alert, Notice, Pending, secondaryButtonClass } from "../components/Status";
+import { useApi } from "../useApi";
+
+const PAGE_SIZE = 50;
+
+export type JobStatus = "todo" | "doing" | "succeeded" | "failed" | "cancelled" | "aborted";
+
+export interface QueuedJob {
+  id: number;
+  name: string;
+  queue: string;
+  status: JobStatus;
+  attempts: number;
+  arguments: Record<string, unknown>;
+  scheduled_at: string | null;
+  last_error: string | null;
+}
+
+interface Page {
+  items: QueuedJob[];
+  next_cursor: string | null;
+  counts: Record<JobStatus, number>;
+}
+
+/** The filters, in the order a job goes through them; "" is every job. */
+const FILTERS: { status: JobStatus | ""; label: string }[] = [
+  { status: "", label: "All" },
+  { status: "todo", label: "Waiting" },
+  { status: "doing", label: "Running" },
+  { status: "failed", label: "Failed" },
+  { status: "succeeded", label: "Done" },
+  { status: "cancelled", label: "Cancelled" },
+];
+
+const LABELS: Record<JobStatus, string> = {
+  todo: "Waiting",
+  doing: "Running",
+  succeeded: "Done",
+  failed: "Failed",
+  cancelled: "Cancelled",
+  aborted: "Aborted",
+};
+
+/** The job queue for admins: what waits, runs, failed (with its error); retry and cancel. */
+export default function AdminJobs() {
+  const { user, adminRole } = useAuth();
+  return isAdmin(user, adminRole) ? <JobList /> : <p className="text-slate-600">Only admins can see the jobs.</p>;
+}
+
+function JobList() {
+  const { request } = useAuth();
+  const [status, setStatus] = useState<JobStatus | "">("");
+  const pages = useCursorStack(status);
+  const page = useApi<Page>(buildUrl("/api/admin/jobs", { limit: PAGE_SIZE, cursor: pages.cursor, status: status || undefined }));
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  async function act(job: QueuedJob, action: "retry" | "cancel") {
+    setError(null);
+    setNotice(null);
+    try {
+      await request<void>(`/api/admin/jobs/${encodeURIComponent(String(job.id))}/${action}`, { method: "POST" });
+      setNotice(action === "retry" ? `Job ${job.id} is queued again.` : `Job ${job.id} is cancelled.`);
+      page.reload();
+    } catch (caught) {
+      setError(errorMessage(caught));
+    }
+  }
+
+  const counts = page.state === "done" ? page.data.counts : null;
+  return (
+    <div>
+      <div className="flex flex-wrap items-baseline justify-between gap-2">
+        <h1 className="text-2xl font-semibold tracking-tight">Jobs</h1>
+        <button type="button" className={secondaryButtonClass} onClick={page.reload}>
+          Refresh
+        </button>
+      </div>
+      <p className="mt-1 text-sm text-slate-600">Background work: what waits, what runs, and what failed with its error.</p>
+      <div role="group" aria-label="Show jobs" className="mt-4 flex flex-wrap gap-2">
+        {FILTERS.map((filter) => {
+          const count = counts && filter.status ? ` (${counts[filter.status]})` : "";
+          return (
+            <button
+              key={filter.label}
+              type="button"
+              aria-pressed={status === filter.status}
+              onClick={() => setStatus(filter.status)}
+              className={`rounded-full px-3 py-1 text-sm font-medium ring-1 ${
+                status === filter.status ? "bg-slate-900 text-white ring-slate-900" : "bg-white text-slate-700 ring-slate-300 hover:bg-slate-50"
+              }`}
+            >
+              {filter.label}
+              {count}
+            </button>
+          );
+        })}
+      </div>
+      {notice && <Notice className="mt-4">{notice}</Notice>}
+      {error && <Alert className="mt-4">{error}</Alert>}
+      <Pending value={page} what="the jobs" />
+      {page.state === "done" && page.data.items.length === 0 && <p className="mt-6 text-slate-600">No jobs here.</p>}
+      {page.state === "done" && page.data.items.length > 0 && (
+        <div className="mt-4 overflow-x-auto rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
+          <table className="min-w-full divide-y divide-slate-200 text-sm">
+            <caption className="sr-only">Jobs</caption>
+            <thead className="bg-slate-50 text-left text-slate-700">
+              <tr>
+                <th scope="col" className="px-4 py-3 font-semibold">Job</th>
+                <th scope="col" className="px-4 py-3 font-semibold">Status</th>
+                <th scope="col" className="px-4 py-3 font-semibold">Attempts</th>
+                <th scope="col" className="px-4 py-3 font-semibold">Runs at</th>
+                <th scope="col" className="px-4 py-3 font-semibold">Last error</th>
+                <th scope="col" className="px-4 py-3 font-semibold">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody className="divide-y divide-slate-100">
+              {page.data.items.map((job) => (
+                <tr key={job.id}>
+                  <td className="px-4 py-2">
+                    <div className="font-medium text-slate-900">
+                      {job.name} <span className="font-normal text-slate-500">#{job.id}</span>
+                    </div>
+                    <div className="text-xs text-slate-500">
+                      queue {job.queue} · {describeArguments(job.arguments)}
+                    </div>
+                  </td>
+                  <td className={`px-4 py-2 ${job.status === "failed" ? "font-medium text-red-700" : "text-slate-700"}`}>{LABELS[job.status]}</td>
+                  <td className="px-4 py-2 text-slate-700">{job.attempts}</td>
+                  <td className="px-4 py-2 text-slate-700">{job.scheduled_at ? new Date(job.scheduled_at).toLocaleString() : "At once"}</td>
+                  <td className="max-w-md px-4 py-2 font-mono text-xs break-words text-red-800">{job.last_error ?? ""}</td>
+                  <td className="whitespace-nowrap px-4 py-2 text-right">
+                    {(job.status === "failed" || job.status === "cancelled" || job.status === "aborted") && (
+                      <button type="button" className={secondaryButtonClass} aria-label={`Retry job ${job.id}`} onClick={() => void act(job, "retry")}>
+                        Retry
+                      </button>
+                    )}
+                    {job.status === "todo" && (
+                      <button type="button" className={secondaryButtonClass} aria-label={`Cancel job ${job.id}`} onClick={() => void act(job, "cancel")}>
+                        Cancel
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <Pager pages={pages} nextCursor={page.state === "done" ? page.data.next_cursor : null} loading={page.state === "loading"} />
+    </div>
+  );
+}
+
+/** `user_id=4, kind="weekly"`: a job's arguments on one line. */
+export function describeArguments(values: Record<string, unknown>): string {
+  const parts = Object.entries(values).map(([name, value]) => `${name}=${JSON.stringify(value)}`);
+  return parts.length ? parts.join(", ") : "no arguments";
+}
