@@ -413,3 +413,30 @@ def test_two_jobs_of_one_name_are_refused() -> None:
 
         @queue.job(name="report")
         async def second() -> None: ...
+
+
+async def test_a_job_still_running_when_its_worker_stops_is_queued_again(
+    jobs: JobQueue,
+) -> None:
+    started = asyncio.Event()
+    runs: list[int] = []
+
+    @jobs.job()  # no retries: the shutdown's re-queueing does not depend on them
+    async def slow(n: int) -> None:
+        runs.append(n)
+        if len(runs) == 1:
+            started.set()
+            await asyncio.Event().wait()  # runs past the worker's graceful time
+
+    job_id = await slow.defer(n=1)
+    worker = asyncio.create_task(jobs.run_worker(graceful=0.2))
+    async with asyncio.timeout(10):
+        await started.wait()
+    worker.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await worker
+    [record] = [r for r in await jobs.records() if r.id == job_id]
+    assert record.status == "todo"  # queued again, not aborted
+    await jobs.run_worker(until_empty=True)
+    assert runs == [1, 1]
+    assert [r.status for r in await jobs.records() if r.id == job_id] == ["succeeded"]

@@ -40,7 +40,8 @@ T = TypeVar("T")
 def worker_command(concurrency: int, queues: tuple[str, ...]) -> None:
     """Run the project's jobs (PostgreSQL), until Ctrl+C or SIGTERM.
 
-    On either, the running jobs finish first (up to 30 s). Start as many workers as
+    On either, the running jobs get 30 s to finish; those still running then are
+    queued again, for another worker. Start as many workers as
     you like, on as many hosts: each job runs on one of them. A job of a worker that
     was killed runs again on another within about a minute.
     """

@@ -249,11 +249,7 @@ class JobQueue(Backend):
             run: Callable[..., Awaitable[None]] = function
             if timeout is not None:
                 run = _timed(function, timeout)
-            strategy = (
-                procrastinate.RetryStrategy(max_attempts=retries, exponential_wait=backoff)
-                if retries
-                else False
-            )
+            strategy = _Retries(retries, backoff)
             declared_name = name or f"{function.__module__}.{function.__qualname__}"
             declared = self.procrastinate.task(
                 name=declared_name, queue=queue, retry=strategy, pass_context=True
@@ -394,17 +390,25 @@ class JobQueue(Backend):
                 await worker
 
     async def run_worker(
-        self, *, queues: list[str] | None = None, concurrency: int = 1, until_empty: bool = False
+        self,
+        *,
+        queues: list[str] | None = None,
+        concurrency: int = 1,
+        until_empty: bool = False,
+        graceful: float = 30,
     ) -> None:
-        """Run jobs until cancelled (then finish those running, up to 30 s) or, with
-        `until_empty`, until none is waiting."""
+        """Run jobs until cancelled or, with `until_empty`, until none is waiting.
+
+        Once cancelled, the running jobs get `graceful` seconds to finish; those still
+        running then are stopped and queued again, to run at once on another worker
+        (this does not count against their retries' backoff, but as an attempt)."""
         await self._deferred()
         options: dict[str, Any] = {} if queues is None else {"queues": queues}
         await self.procrastinate.run_worker_async(
             concurrency=concurrency,
             wait=not until_empty,
             install_signal_handlers=False,
-            shutdown_graceful_timeout=30,
+            shutdown_graceful_timeout=graceful,
             **options,
         )
 
@@ -586,6 +590,26 @@ def _defer_pending(sync_session: Session) -> None:
 
 def _drop_pending(sync_session: Session) -> list[tuple[Job[Any], dict[str, Any]]]:
     return list(sync_session.info.pop(_PENDING, []))
+
+
+class _Retries(procrastinate.BaseRetryStrategy):
+    """A job's `retries` with their backoff; and a run its worker stopped as it shut down
+    (its job cancelled past the graceful time) queued again at once, whatever its
+    retries: the job did not fail, its worker left."""
+
+    def __init__(self, retries: int, backoff: int) -> None:
+        self.retries = retries
+        self.backoff = procrastinate.RetryStrategy(max_attempts=retries, exponential_wait=backoff)
+
+    def get_retry_decision(
+        self, *, exception: BaseException, job: procrastinate.jobs.Job
+    ) -> procrastinate.RetryDecision | None:
+        # procrastinate asks only for a shutdown's abort, never for an admin's.
+        if isinstance(exception, asyncio.CancelledError | procrastinate.exceptions.JobAborted):
+            return procrastinate.RetryDecision(retry_in={"seconds": 0})
+        if not self.retries:
+            return None
+        return self.backoff.get_retry_decision(exception=exception, job=job)
 
 
 def _timed(
