@@ -118,7 +118,7 @@ def _worker(project: Path, url: str, log: IO[bytes]) -> subprocess.Popen[bytes]:
 
 async def _defer_all(url: str) -> float:
     """Defer the 1,000 runs from 8 tasks; the seconds it took."""
-    async with JobQueue(url, requeue_every=None) as queue:
+    async with JobQueue(url, requeue_every=None, clean_up_every=None) as queue:
 
         @queue.job(name="drill.mark")
         async def mark(n: int) -> None: ...

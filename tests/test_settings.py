@@ -213,3 +213,18 @@ def test_production_keys_need_32_characters_12_distinct_and_no_example_words(
     with pytest.raises(SettingsError, match="SECRET_KEY: is t"):
         load_settings(env="production", secret_key=key)
     assert secret_key_weakness(key) == refused
+
+
+@pytest.mark.parametrize(
+    ("schedule", "kept"),
+    [("", ""), ("30 3 * * *", "30 3 * * *"), (" 0  *  * * 1 ", "0 * * * 1"),
+     ("* * * * * */5", "* * * * * */5")],
+)  # fmt: skip
+def test_a_backup_schedule_is_a_cron_schedule(schedule: str, kept: str) -> None:
+    assert load_settings(backup_schedule=schedule).backup_schedule == kept
+
+
+@pytest.mark.parametrize("schedule", ["daily", "61 * * * *", "* * *", "* * * * * * * *"])
+def test_a_backup_schedule_that_is_not_one_is_refused_in_one_line(schedule: str) -> None:
+    with pytest.raises(SettingsError, match="STACKKIT_BACKUP_SCHEDULE: must be a cron schedule"):
+        load_settings(backup_schedule=schedule)

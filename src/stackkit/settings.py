@@ -15,6 +15,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from croniter import croniter  # type: ignore[import-untyped]
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -166,6 +167,16 @@ class Settings(BaseSettings):
     mail_from: str = "stackkit@localhost"
     """Sender address of the app's emails."""
 
+    backup_schedule: str = ""
+    """When a job worker backs the database up (cron: minute, hour, day, month, weekday,
+    like `30 3 * * *`); empty: never (the systemd timer, or cron, may do it instead)."""
+
+    backup_dir: str = "backups"
+    """Folder of those back-ups, relative to the project's folder unless absolute."""
+
+    backup_keep: int = Field(default=14, ge=1)
+    """Back-ups the periodic job keeps; the oldest beyond go."""
+
     cache_ttl: int = Field(default=300, ge=0)
     """How long API responses stay cached, in seconds (default 5 minutes; 0 disables)."""
 
@@ -229,6 +240,14 @@ class Settings(BaseSettings):
     @classmethod
     def _async_replica_urls(cls, value: list[str]) -> list[str]:
         return [normalize_database_url(url) for url in value]
+
+    @field_validator("backup_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if value and (len(value.split()) not in (5, 6) or not croniter.is_valid(value)):
+            raise ValueError("must be a cron schedule of five fields, like '30 3 * * *'")
+        return value
 
     @field_validator("redis_url")
     @classmethod

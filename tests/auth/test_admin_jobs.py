@@ -29,7 +29,7 @@ def queue_app(
     make_auth_client: Callable[..., TestClient], service_settings: dict[str, Any]
 ) -> tuple[TestClient, JobQueue, Any]:
     """An app with a queue holding one job, `sometimes(fail=...)`, which fails when asked."""
-    jobs = JobQueue(requeue_every=None)
+    jobs = JobQueue(requeue_every=None, clean_up_every=None)
 
     @jobs.job(name="tests.sometimes")
     async def sometimes(fail: bool) -> None:
@@ -102,7 +102,7 @@ def test_admins_retry_a_failed_job_and_cancel_a_waiting_one(
 def test_a_waiting_job_cancelled_by_an_admin_never_runs(
     make_auth_client: Callable[..., TestClient], service_settings: dict[str, Any]
 ) -> None:
-    jobs = JobQueue(requeue_every=None)
+    jobs = JobQueue(requeue_every=None, clean_up_every=None)
     ran: list[str] = []
 
     @jobs.job(name="tests.later")

@@ -31,7 +31,7 @@ async def install_queue(app: Starlette) -> None:
 def _app(
     make_auth_client: Callable[..., TestClient], service_settings: dict[str, Any], smtp_port: int
 ) -> tuple[TestClient, JobQueue]:
-    jobs = JobQueue(requeue_every=None)
+    jobs = JobQueue(requeue_every=None, clean_up_every=None)
     settings = Settings(env="test", smtp_url=f"smtp://127.0.0.1:{smtp_port}", **service_settings)
     client = make_auth_client(settings, mail_from_settings=True, jobs=jobs, startup=[install_queue])
     return client, jobs

@@ -208,6 +208,30 @@ served_output: list[str] = []
 """What each `serving` block's server printed, once it stopped."""
 
 
+def test_a_worker_backs_the_database_up_on_the_schedule_of_the_settings(
+    fresh: Path, tmp_path: Path
+) -> None:
+    """The generated `jobs/backup.py`, run by `stackkit run`'s own worker (SQLite) every
+    second, keeping the 2 newest."""
+    folder = tmp_path / "kept"
+    schedule = {
+        "STACKKIT_BACKUP_SCHEDULE": "* * * * * */1", "STACKKIT_BACKUP_DIR": str(folder),
+        "STACKKIT_BACKUP_KEEP": "2",
+    }  # fmt: skip
+
+    def backups() -> set[str]:
+        return {path.name for path in folder.glob("demo-*.sqlite3")}
+
+    with serving(fresh, tmp_path, **schedule):
+        wait_until(lambda: len(backups()) == 2, timeout=30, description="two back-ups")
+        first = backups()
+        # A newer one comes, and the oldest goes: never more than the 2 kept.
+        wait_until(
+            lambda: len(backups()) == 2 and backups() != first,
+            timeout=30, description="a third back-up, the oldest pruned",
+        )  # fmt: skip
+
+
 @pytest.mark.parametrize("services", ["embedded", "postgresql+redis"])
 def test_the_reset_email_is_sent_by_a_job(
     fresh: Path, tmp_path: Path, start_server: StartServer, request: pytest.FixtureRequest,

@@ -30,7 +30,7 @@ from pathlib import Path
 from stackkit import create_app
 from stackkit.jobs import JobQueue
 
-jobs = JobQueue(requeue_every=None)
+jobs = JobQueue(requeue_every=None, clean_up_every=None)
 
 
 @jobs.job(name="touch")
@@ -57,13 +57,13 @@ def postgres_project(make_project: MakeProject, postgres_server_url: str) -> Ite
 
 
 async def _install(url: str) -> None:
-    async with JobQueue(url, requeue_every=None) as queue:
+    async with JobQueue(url, requeue_every=None, clean_up_every=None) as queue:
         await queue.install()
 
 
 def _defer(url: str, *paths: str) -> list[int]:
     async def defer() -> list[int]:
-        async with JobQueue(url, requeue_every=None) as queue:
+        async with JobQueue(url, requeue_every=None, clean_up_every=None) as queue:
 
             @queue.job(name="touch")
             async def touch(path: str) -> None: ...
@@ -112,7 +112,7 @@ def test_jobs_list_retry_and_cancel(postgres_project: DemoProject, tmp_path: Pat
     assert "no waiting job has the id" in invoke("jobs", "cancel", str(waiting)).output
 
     async def run_once() -> None:
-        async with JobQueue(url, requeue_every=None) as queue:
+        async with JobQueue(url, requeue_every=None, clean_up_every=None) as queue:
 
             @queue.job(name="touch")
             async def touch(path: str) -> None:

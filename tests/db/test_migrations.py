@@ -499,7 +499,7 @@ def _queue_objects(url: str) -> list[str]:
 
 async def _run_a_job(url: str) -> list[str]:
     ran: list[str] = []
-    async with JobQueue(url, requeue_every=None) as jobs:
+    async with JobQueue(url, requeue_every=None, clean_up_every=None) as jobs:
 
         @jobs.job()
         async def mark() -> None:

@@ -25,7 +25,7 @@ def _notes_app(
 ) -> tuple[TestClient, JobQueue, list[str]]:
     """An app whose `POST /notes` writes a row and defers a job in the same unit; the job
     reads the row back through `jobs.state.database`."""
-    jobs = JobQueue(requeue_every=None)
+    jobs = JobQueue(requeue_every=None, clean_up_every=None)
     seen: list[str] = []
 
     @jobs.job()
@@ -73,7 +73,7 @@ def test_a_queue_whose_database_is_away_answers_503_not_500(
     make_client: Callable[..., TestClient],
 ) -> None:
     away = f"postgresql://postgres@127.0.0.1:{find_free_port()}/nowhere"
-    jobs = JobQueue(away, connect_timeout=1, requeue_every=None)
+    jobs = JobQueue(away, connect_timeout=1, requeue_every=None, clean_up_every=None)
 
     @jobs.job()
     async def noop() -> None: ...

@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
+from stackkit.cache import MemoryStore
 from stackkit.db import Database
 from stackkit.jobs import JobQueue
 from stackkit.testing.postgres import temporary_database
@@ -34,7 +35,7 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 @pytest.fixture
 async def jobs(database_url: str) -> AsyncIterator[JobQueue]:
     """The queue, without its periodic re-queueing: `records()` holds the test's jobs."""
-    queue = JobQueue(database_url, requeue_every=None)
+    queue = JobQueue(database_url, requeue_every=None, clean_up_every=None)
     await queue.open()
     try:
         await queue.install()
@@ -232,7 +233,7 @@ def test_the_app_example_of_the_guide_builds_an_app_with_its_queue(tmp_path: Pat
         env={**os.environ, "STACKKIT_ENV": "test", "DATABASE_URL": "sqlite:///:memory:"},
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "['app.welcome']"
+    assert run.stdout.strip() == "['app.welcome', 'stackkit.jobs.clean_up']"
 
 
 WORKER = """
@@ -244,7 +245,7 @@ import psycopg
 from stackkit.jobs import JobQueue
 
 URL = os.environ["JOBS_URL"]
-jobs = JobQueue(URL, requeue_every=None)
+jobs = JobQueue(URL, requeue_every=None, clean_up_every=None)
 
 
 @jobs.job(name="tests.mark")
@@ -322,7 +323,7 @@ async def _until(
 async def test_a_periodic_job_runs_once_a_tick_whatever_the_number_of_workers(
     database_url: str,
 ) -> None:
-    async with JobQueue(database_url, requeue_every=None) as jobs:
+    async with JobQueue(database_url, requeue_every=None, clean_up_every=None) as jobs:
         await jobs.install()
         ticks: list[int] = []
 
@@ -342,16 +343,44 @@ async def test_a_periodic_job_runs_once_a_tick_whatever_the_number_of_workers(
     assert ticks[:3] == list(range(ticks[0], ticks[0] + 3))  # one a second
 
 
-async def test_the_stalled_jobs_are_requeued_every_minute_by_default(
+async def test_stalled_jobs_are_requeued_every_minute_and_old_ones_cleaned_hourly(
     postgres_server_url: str,
 ) -> None:
     with temporary_database(postgres_server_url) as url:
         async with JobQueue(url) as jobs:
             periodic = jobs.procrastinate.periodic_registry.periodic_tasks.values()
-            assert [(p.task.name, p.cron) for p in periodic] == [
-                ("stackkit.jobs.requeue_stalled", "* * * * *")
+            assert sorted((p.task.name, p.cron) for p in periodic) == [
+                ("stackkit.jobs.clean_up", "17 * * * *"),
+                ("stackkit.jobs.requeue_stalled", "* * * * *"),
             ]
-    assert JobQueue("sqlite:///unused.db").jobs == {}  # nothing can stall in one process
+    # Nothing can stall in one process.
+    assert sorted(JobQueue("sqlite:///unused.db").jobs) == ["stackkit.jobs.clean_up"]
+
+
+async def test_the_clean_up_deletes_old_finished_jobs_and_purges_expired_entries(
+    jobs: JobQueue, database_url: str
+) -> None:
+    now = [1000.0]
+    store = MemoryStore(clock=lambda: now[0])
+    await store.set("session:old", b"x", ttl=10)
+    await store.set("session:live", b"x", ttl=100)
+    jobs.state.stores = {"cache": store, "sessions": store}
+
+    @jobs.job()
+    async def sometimes(fail: bool) -> None:
+        if fail:
+            raise RuntimeError("failed")
+
+    done, failed = await sometimes.defer(fail=False), await sometimes.defer(fail=True)
+    await jobs.run_worker(until_empty=True)
+    now[0] += 50
+    assert await jobs.clean_up() == 1  # the expired session; the jobs are too recent
+    assert await store.get("session:live") == b"x"
+    assert {r.id for r in await jobs.records()} == {done, failed}
+    await jobs.clean_up(keep_finished_hours=0, keep_failed_hours=1)
+    assert [r.id for r in await jobs.records()] == [failed]  # failed ones are kept longer
+    await jobs.clean_up(keep_finished_hours=0, keep_failed_hours=0)
+    assert await jobs.records() == []
 
 
 async def _has(items: list[int], count: int) -> bool:
@@ -371,7 +400,7 @@ async def test_opening_does_not_wait_for_the_database_and_the_check_says_it_is_a
 
 async def test_a_queue_opens_again_after_it_was_closed(postgres_server_url: str) -> None:
     with temporary_database(postgres_server_url) as url:
-        queue = JobQueue(url, requeue_every=None)
+        queue = JobQueue(url, requeue_every=None, clean_up_every=None)
         for _ in range(2):
             async with queue:
                 await queue.install()
@@ -381,7 +410,7 @@ async def test_a_queue_opens_again_after_it_was_closed(postgres_server_url: str)
 async def test_a_queue_without_a_database_declares_jobs_and_runs_once_bound(
     database_url: str,
 ) -> None:
-    queue = JobQueue(requeue_every=None)
+    queue = JobQueue(requeue_every=None, clean_up_every=None)
     ran: list[int] = []
 
     @queue.job()

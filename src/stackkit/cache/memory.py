@@ -76,6 +76,19 @@ class MemoryStore(Store):
             return None
         return entry
 
+    def purge_expired(self) -> int:
+        """Drop every expired entry now, touched or not (sessions, reset links and
+        counters past their time); how many. The apps' periodic clean-up calls it."""
+        now = self.clock()
+        expired = [
+            key
+            for key, entry in self._entries.items()
+            if entry.expires_at is not None and entry.expires_at <= now
+        ]
+        for key in expired:
+            self._remove(key)
+        return len(expired)
+
     def _remove(self, key: str) -> bool:
         entry = self._entries.pop(key, None)
         if entry is None:

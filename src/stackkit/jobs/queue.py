@@ -153,6 +153,7 @@ class JobQueue(Backend):
             holding a job).
         stalled_after: seconds a worker may stay silent before that periodic job queues
             its jobs again (a live worker beats every 10 s).
+        clean_up_every: when workers run `clean_up` (cron): hourly by default; None never.
     """
 
     name = "jobs"
@@ -165,6 +166,7 @@ class JobQueue(Backend):
         connect_timeout: float = 5.0,
         requeue_every: str | None = "* * * * *",
         stalled_after: float = 30,
+        clean_up_every: str | None = "17 * * * *",
     ) -> None:
         if stalled_after <= _HEARTBEAT:
             raise ValueError(f"stalled_after must be over {_HEARTBEAT} s, a worker's beat")
@@ -184,6 +186,8 @@ class JobQueue(Backend):
         self._opened = False
         self._deferring: set[asyncio.Task[Any]] = set()
         self._errors: dict[int, str] = {}  # on SQLite
+        if clean_up_every is not None:
+            self._schedule_clean_up(clean_up_every)
         if database_url is not None:
             self.bind(database_url)
 
@@ -311,6 +315,37 @@ class JobQueue(Backend):
         @self.job(name=_REQUEUE)
         async def requeue_stalled(timestamp: int) -> None:
             await self.requeue_stalled(silent_for=self.stalled_after)
+
+    def _schedule_clean_up(self, cron: str) -> None:
+        @self.periodic(cron)
+        @self.job(name=_CLEAN_UP)
+        async def clean_up(timestamp: int) -> None:
+            await self.clean_up()
+
+    async def clean_up(
+        self, *, keep_finished_hours: int = 7 * 24, keep_failed_hours: int = 30 * 24
+    ) -> int:
+        """What the workers run every hour: delete the jobs that succeeded, were
+        cancelled or aborted over `keep_finished_hours` ago, and the failed ones over
+        `keep_failed_hours` ago; and drop the expired entries of the app's stores that
+        keep them until touched (the in-process store: sessions, reset links, limits
+        past their time; Redis expires its own). How many entries it dropped."""
+        manager = self.procrastinate.job_manager
+        with _answering():
+            await manager.delete_old_jobs(
+                keep_finished_hours, include_cancelled=True, include_aborted=True
+            )
+            await manager.delete_old_jobs(keep_failed_hours, include_failed=True)
+        if not self.durable:
+            connector: Any = self.procrastinate.connector
+            self._errors = {k: v for k, v in self._errors.items() if k in connector.jobs}
+        stores = vars(self.state).get("stores", {})
+        purged = 0
+        for store in {id(store): store for store in stores.values()}.values():
+            purge = getattr(store, "purge_expired", None)
+            if purge is not None:
+                purged += int(purge())
+        return purged
 
     def periodic(self, cron: str) -> Callable[[Job[P]], Job[P]]:
         """Run a job on a schedule: `cron` has five fields (minute, hour, day, month,
@@ -577,6 +612,7 @@ ORDER BY id DESC
 LIMIT %(limit)s
 """
 _REQUEUE = "stackkit.jobs.requeue_stalled"
+_CLEAN_UP = "stackkit.jobs.clean_up"
 _RETRIABLE = ("failed", "cancelled", "aborted")
 _ERROR_LENGTH = 2000
 _HEARTBEAT = 10  # seconds between a procrastinate worker's beats
