@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from procrastinate.periodic import PeriodicDeferrer
 from sqlalchemy import text
 
 from stackkit.cache import MemoryStore
@@ -469,3 +470,29 @@ async def test_a_job_still_running_when_its_worker_stops_is_queued_again(
     await jobs.run_worker(until_empty=True)
     assert runs == [1, 1]
     assert [r.status for r in await jobs.records() if r.id == job_id] == ["succeeded"]
+
+
+async def test_a_periodic_job_is_deferred_on_its_schedule_by_an_injected_clock(
+    jobs: JobQueue,
+) -> None:
+    """The workers' scheduler (procrastinate's `PeriodicDeferrer`), asked at given times
+    rather than the wall clock's: one run a tick, with the tick's timestamp, however
+    many schedulers ask."""
+
+    @jobs.periodic("0 3 * * *")
+    @jobs.job(name="tests.nightly")
+    async def nightly(timestamp: int) -> None: ...
+
+    day = 86_400
+    three = 1_767_236_400  # 2026-01-01 03:00:00 UTC
+    workers = [PeriodicDeferrer(registry=jobs.procrastinate.periodic_registry) for _ in range(2)]
+
+    async def ask_at(at: float) -> list[int]:
+        for worker in workers:
+            await worker.defer_jobs(jobs_to_defer=worker.get_previous_tasks(at=at))
+        return sorted(r.arguments["timestamp"] for r in await jobs.records())
+
+    assert await ask_at(three - 1) == []  # the tick before is over 10 minutes gone: skipped
+    assert await ask_at(three + 5) == [three]
+    assert await ask_at(three + 3_600) == [three]  # no tick since
+    assert await ask_at(three + day + 5) == [three, three + day]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import hashlib
 import json
 import logging
@@ -180,7 +181,7 @@ class JobQueue(Backend):
         """Made with a database of its own, which `create_app` leaves as it is."""
         self.durable = False
         """Whether jobs outlive the process (PostgreSQL), rather than live in it."""
-        self.procrastinate = procrastinate.App(connector=testing.InMemoryConnector())
+        self.procrastinate = procrastinate.App(connector=_ProcessConnector())
         self.state = JobState()
         self.jobs: dict[str, Job[Any]] = {}
         self._opened = False
@@ -218,7 +219,7 @@ class JobQueue(Backend):
                 timeout=connect_timeout or self.connect_timeout,
             )
         else:
-            connector = testing.InMemoryConnector()
+            connector = _ProcessConnector()
         # What procrastinate's own `App.replace_connector` does, kept beyond a block.
         self.procrastinate.connector = connector
         self.procrastinate.job_manager.connector = connector
@@ -626,6 +627,16 @@ def _defer_pending(sync_session: Session) -> None:
 
 def _drop_pending(sync_session: Session) -> list[tuple[Job[Any], dict[str, Any]]]:
     return list(sync_session.info.pop(_PENDING, []))
+
+
+class _ProcessConnector(testing.InMemoryConnector):
+    """procrastinate's in-memory connector, keeping a copy of each job's arguments: it
+    keeps the dict it is given, which the periodic scheduler fills again at each tick,
+    so a tick's job not run yet would take the next tick's timestamp."""
+
+    async def defer_jobs_all(self, jobs: list[Any]) -> list[Any]:
+        copied = [job._replace(args=copy.deepcopy(job.args)) for job in jobs]
+        return list(await super().defer_jobs_all(copied))
 
 
 class _Retries(procrastinate.BaseRetryStrategy):
