@@ -328,6 +328,7 @@ def test_generate_job_refuses_bad_input_in_one_line(project: Path) -> None:
         (["generate", "job", "9lives"], "name the job in snake_case"),
         (["generate", "job", "class"], "name the job in snake_case"),
         (["generate", "job", "queue"], "name the job in snake_case"),
+        (["generate", "job", "a" * 41], "up to 40 characters"),
         (["generate", "job", "report"], "shop/jobs/report.py already exists"),
         (["generate", "job", "nightly", "--cron", "0 3 * *"], "give five fields"),
         (["generate", "job", "nightly", "--cron", "61 * * * *"], "give five fields"),

@@ -16,11 +16,17 @@ from rich.console import Console
 
 from stackkit.cli.loading import load_app
 from stackkit.cli.project import find_project
-from stackkit.cli.source_edits import add_imports, read_source, restore, write_all
+from stackkit.cli.source_edits import (
+    add_imports,
+    format_source,
+    read_source,
+    restore,
+    write_all,
+)
 
 __all__ = ["job_command"]
 
-_JOB_NAME = re.compile(r"^[a-z][a-z0-9_]*\Z")
+_JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}\Z")  # its lines stay within 100 characters
 _TAKEN = frozenset({"queue", "jobs"})  # the package's own modules and names
 
 
@@ -37,7 +43,8 @@ def job_command(name: str, cron: str | None) -> None:
     """
     if not _JOB_NAME.match(name) or keyword.iskeyword(name) or name in _TAKEN:
         raise click.BadParameter(
-            f"{name!r}: name the job in snake_case, like send_report (not queue or jobs)",
+            f"{name!r}: name the job in snake_case, up to 40 characters, like send_report "
+            "(not queue or jobs)",
             param_hint="NAME",
         )
     if cron is not None:
@@ -64,8 +71,8 @@ def job_command(name: str, cron: str | None) -> None:
     }
     imports = {f"{project.package}.jobs": {name}}
     changed = {
-        module: _render("job.py.jinja", context),
-        test: _render("test.py.jinja", context),
+        module: format_source(_render("job.py.jinja", context)),
+        test: format_source(_render("test.py.jinja", context)),
         registry: add_imports(read_source(registry), imports, first_party=project.package),
     }
     written = write_all(changed)

@@ -12,7 +12,7 @@ from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
 
 from stackkit.cli.codegen import MAX_LINE, Imports
 
-__all__ = ["add_imports", "read_source", "restore", "sort_imports", "write_all"]
+__all__ = ["add_imports", "format_source", "read_source", "restore", "sort_imports", "write_all"]
 
 
 def add_imports(source: str, imports: Imports, *, first_party: str = "") -> str:
@@ -63,6 +63,30 @@ def sort_imports(source: str, *, first_party: str = "") -> str:
     if done.returncode != 0:
         why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
         raise click.ClickException(f"cannot sort the imports with ruff: {why}")
+    return done.stdout
+
+
+def format_source(source: str) -> str:
+    """`source` formatted by ruff, as the generated project's `ruff format` would (its
+    line length), whatever ruff configuration is around.
+
+    Raises:
+        click.ClickException: ruff cannot run, or the source is not Python.
+    """
+    command = [
+        _ruff(), "format", "--isolated", "--line-length", str(MAX_LINE),
+        "--target-version", "py311", "--stdin-filename", "generated.py", "-",
+    ]  # fmt: skip
+    # ruff, as installed with stackkit, on text stackkit wrote: no outside input runs.
+    try:
+        done = subprocess.run(  # noqa: S603
+            command, input=source, capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise click.ClickException(f"cannot format the code with ruff: {error}") from None
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise click.ClickException(f"cannot format the code with ruff: {why}")
     return done.stdout
 
 
