@@ -16,7 +16,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from stackkit.cli.jobs import jobs_group, worker_command
+from stackkit.cli.jobs import jobs_group, size_pool, worker_command
 from stackkit.jobs import JobQueue
 from stackkit.testing import create_database, drop_database
 from tests.cli.conftest import DemoProject
@@ -164,3 +164,12 @@ def test_a_queue_without_tables_says_to_migrate(
         drop_database(postgres_server_url, url.rsplit("/", 1)[1])
     assert result.exit_code == 1
     assert result.output == "Error: the job queue's tables are missing: run the migrations\n"
+
+
+def test_a_worker_keeps_a_connection_for_each_job_it_runs_at_once() -> None:
+    queue = JobQueue("postgresql://postgres@127.0.0.1:1/unused", pool_size=5)
+    size_pool(queue, 1)
+    assert queue.pool_size == 5  # enough already
+    size_pool(queue, 10)
+    assert queue.pool_size == 12
+    assert queue.procrastinate.connector._pool_args["max_size"] == 12

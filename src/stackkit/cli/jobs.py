@@ -23,7 +23,7 @@ from stackkit.cli.loading import load_app
 from stackkit.cli.project import Project, find_project
 from stackkit.jobs import STATUSES, JobQueue, JobRecord, QueueUnavailable
 
-__all__ = ["jobs_group", "worker_command"]
+__all__ = ["jobs_group", "size_pool", "worker_command"]
 
 T = TypeVar("T")
 
@@ -49,6 +49,7 @@ def worker_command(concurrency: int, queues: tuple[str, ...]) -> None:
     with project.activated():
         app = load_app(project)
         jobs = _durable_queue(app, project)
+        size_pool(jobs, concurrency)
         served = ", ".join(queues) if queues else "every queue"
         click.echo(f"Worker for {project.package}: {served}, {concurrency} at once. Ctrl+C stops.")
         _run(_work(app, jobs, concurrency=concurrency, queues=list(queues) or None))
@@ -138,6 +139,13 @@ def cancel_command(job_id: int) -> None:
         if not _run(_with_queue(jobs, lambda: jobs.cancel(job_id))):
             raise click.ClickException(f"no waiting job has the id {job_id}")
     click.echo(f"Job {job_id} cancelled.")
+
+
+def size_pool(jobs: JobQueue, concurrency: int) -> None:
+    """Give the queue of a worker running `concurrency` jobs at once enough connections:
+    one per running job, one listening for new jobs, one for the heartbeat."""
+    if jobs.database_url is not None and jobs.pool_size < concurrency + 2:
+        jobs.bind(jobs.database_url, pool_size=concurrency + 2)
 
 
 def _durable_queue(app: Starlette, project: Project) -> JobQueue:

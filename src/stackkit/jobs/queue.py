@@ -209,14 +209,16 @@ class JobQueue(Backend):
             raise RuntimeError("the job queue is open: close it before binding it elsewhere")
         url = normalize_database_url(database_url)
         self.durable = url.startswith("postgresql")
+        self.pool_size = pool_size or self.pool_size
+        self.connect_timeout = connect_timeout or self.connect_timeout
         connector: Any
         if self.durable:
             connector = procrastinate.PsycopgConnector(
                 conninfo=url.replace("postgresql+psycopg://", "postgresql://", 1),
                 # No connection made at open: an app may start before its database.
                 min_size=0,
-                max_size=pool_size or self.pool_size,
-                timeout=connect_timeout or self.connect_timeout,
+                max_size=self.pool_size,
+                timeout=self.connect_timeout,
             )
         else:
             connector = _ProcessConnector()
