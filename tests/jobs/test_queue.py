@@ -22,6 +22,7 @@ from sqlalchemy import text
 from stackkit.cache import MemoryStore
 from stackkit.db import Database
 from stackkit.jobs import JobQueue
+from stackkit.logs import current_request_id
 from stackkit.testing.postgres import temporary_database
 
 
@@ -496,3 +497,18 @@ async def test_a_periodic_job_is_deferred_on_its_schedule_by_an_injected_clock(
     assert await ask_at(three + 5) == [three]
     assert await ask_at(three + 3_600) == [three]  # no tick since
     assert await ask_at(three + day + 5) == [three, three + day]
+
+
+async def test_a_jobs_log_records_name_the_job(jobs: JobQueue) -> None:
+    """Its records carry `job-<id>` where a request's carry the request id
+    (`RequestIdFilter` reads it from `current_request_id`)."""
+    seen: list[str | None] = []
+
+    @jobs.job()
+    async def talk() -> None:
+        seen.append(current_request_id.get())
+
+    job_id = await talk.defer()
+    await jobs.run_worker(until_empty=True)
+    assert seen == [f"job-{job_id}"]
+    assert current_request_id.get() is None

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from stackkit.backends import Backend
 from stackkit.jobs.schema import queue_schema
+from stackkit.logs import current_request_id
 from stackkit.settings import normalize_database_url
 
 __all__ = ["STATUSES", "Job", "JobQueue", "JobRecord", "JobState", "QueueUnavailable"]
@@ -274,15 +275,19 @@ class JobQueue(Backend):
         self, run: Callable[..., Awaitable[None]]
     ) -> Callable[..., Awaitable[None]]:
         """`run`, keeping the error of a failed run for `records()` (procrastinate keeps
-        none)."""
+        none), its log records marked `job-<id>` in place of a request id."""
 
         async def keeping_errors(context: procrastinate.JobContext, **kwargs: Any) -> None:
+            assert context.job.id is not None
+            # A run's log records name its job where a request's name the request.
+            named = current_request_id.set(f"job-{context.job.id}")
             try:
                 await run(**kwargs)
             except Exception as error:
-                assert context.job.id is not None
                 await self._keep_error(context.job.id, _describe(error))
                 raise
+            finally:
+                current_request_id.reset(named)
 
         return keeping_errors
 
