@@ -245,7 +245,7 @@ class Settings(BaseSettings):
     @classmethod
     def _cron(cls, value: str) -> str:
         value = " ".join(value.split())
-        if value and (len(value.split()) not in (5, 6) or not croniter.is_valid(value)):
+        if value and not is_cron_schedule(value):
             raise ValueError("must be a cron schedule of five fields, like '30 3 * * *'")
         return value
 
@@ -323,6 +323,13 @@ class Settings(BaseSettings):
                 f"(periods: {', '.join(PERIODS)})"
             ) from None
         return value.replace(" ", "")
+
+
+def is_cron_schedule(value: str) -> bool:
+    """Whether `value` is a schedule the job workers follow: five cron fields (minute,
+    hour, day, month, weekday) and an optional sixth of seconds, read by croniter, the
+    parser procrastinate's workers use."""
+    return len(value.split()) in (5, 6) and bool(croniter.is_valid(value))
 
 
 def normalize_database_url(url: str) -> str:

@@ -42,7 +42,7 @@ async def send_reset_email(auth: Auth, database: Database, email: str) -> None:
 def reset_email_job(jobs: JobQueue) -> Job[Any]:
     """The queue's job that sends reset emails, declared once per queue. It runs with
     the parts of the app the queue was last given to (`jobs.state`); a failed send is
-    tried again 5 times, 1 s to 4 min apart (each try issues a link of its own)."""
+    tried again 5 times, 4 s to 17 min apart (each try issues a link of its own)."""
     declared = jobs.jobs.get(RESET_EMAIL_JOB)
     if declared is not None:
         return declared

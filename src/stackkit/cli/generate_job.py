@@ -9,7 +9,6 @@ import re
 from collections.abc import Mapping
 
 import click
-from croniter import croniter  # type: ignore[import-untyped]
 from jinja2 import PackageLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 from rich.console import Console
@@ -23,6 +22,7 @@ from stackkit.cli.source_edits import (
     restore,
     write_all,
 )
+from stackkit.settings import is_cron_schedule
 
 __all__ = ["job_command"]
 
@@ -91,8 +91,7 @@ def job_command(name: str, cron: str | None) -> None:
 
 def _check_cron(cron: str) -> None:
     """Raises `click.BadParameter` for a schedule the workers could not follow."""
-    fields = cron.split()
-    if len(fields) not in (5, 6) or not croniter.is_valid(cron):
+    if not is_cron_schedule(cron):
         raise click.BadParameter(
             f"{cron!r}: give five fields (minute hour day month weekday), like '0 3 * * *'",
             param_hint="--cron",

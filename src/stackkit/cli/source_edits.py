@@ -47,23 +47,12 @@ def sort_imports(source: str, *, first_party: str = "") -> str:
     """`source` with its imports grouped, merged and sorted by ruff (isort's rules, the
     generated project's line length), whatever ruff configuration is around."""
     known = f"lint.isort.known-first-party = [{first_party!r}]" if first_party else ""
-    command = [
-        _ruff(), "check", "--isolated", "--select", "I", "--fix", "--exit-zero", "--quiet",
-        "--line-length", str(MAX_LINE), "--target-version", "py311",
+    return _ruff_on(
+        source,
+        "check", "--select", "I", "--fix", "--exit-zero", "--quiet",
         "--config", "src = []", *(["--config", known] if known else []),
-        "--stdin-filename", "generated.py", "-",
-    ]  # fmt: skip
-    # ruff, as installed with stackkit, on text stackkit wrote: no outside input runs.
-    try:
-        done = subprocess.run(  # noqa: S603
-            command, input=source, capture_output=True, text=True, timeout=60, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise click.ClickException(f"cannot sort the imports with ruff: {error}") from None
-    if done.returncode != 0:
-        why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        raise click.ClickException(f"cannot sort the imports with ruff: {why}")
-    return done.stdout
+        doing="sort the imports",
+    )  # fmt: skip
 
 
 def format_source(source: str) -> str:
@@ -73,20 +62,31 @@ def format_source(source: str) -> str:
     Raises:
         click.ClickException: ruff cannot run, or the source is not Python.
     """
-    command = [
-        _ruff(), "format", "--isolated", "--line-length", str(MAX_LINE),
+    return _ruff_on(source, "format", doing="format the code")
+
+
+def _ruff_on(source: str, command: str, *options: str, doing: str) -> str:
+    """ruff's `command` run on `source` with the generated project's line length and
+    none of the configuration around; its output.
+
+    Raises:
+        click.ClickException: ruff cannot run, or fails; the message says what it was
+            `doing`.
+    """
+    arguments = [
+        _ruff(), command, "--isolated", *options, "--line-length", str(MAX_LINE),
         "--target-version", "py311", "--stdin-filename", "generated.py", "-",
     ]  # fmt: skip
     # ruff, as installed with stackkit, on text stackkit wrote: no outside input runs.
     try:
         done = subprocess.run(  # noqa: S603
-            command, input=source, capture_output=True, text=True, timeout=60, check=False
+            arguments, input=source, capture_output=True, text=True, timeout=60, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as error:
-        raise click.ClickException(f"cannot format the code with ruff: {error}") from None
+        raise click.ClickException(f"cannot {doing} with ruff: {error}") from None
     if done.returncode != 0:
         why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        raise click.ClickException(f"cannot format the code with ruff: {why}")
+        raise click.ClickException(f"cannot {doing} with ruff: {why}")
     return done.stdout
 
 

@@ -21,7 +21,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, ParamSpec
 
@@ -72,7 +72,7 @@ class JobState:
     """What an app gives its jobs: `create_app(jobs=...)` sets `settings`, `database`,
     `stores` (by name) and, with authentication, `auth`; an app may add its own."""
 
-    def __setattr__(self, name: str, value: Any) -> None:
+    def __setattr__(self, name: str, value: Any) -> None:  # any name, for type checkers
         super().__setattr__(name, value)
 
     def __getattr__(self, name: str) -> Any:  # only for a name not set
@@ -396,11 +396,8 @@ class JobQueue(Backend):
         await self.close()
 
     async def check(self) -> None:
-        try:
+        with _answering():
             ready = await self.procrastinate.job_manager.check_connection_async()
-        except procrastinate.exceptions.ConnectorException as error:
-            cause = error.__cause__ or error
-            raise RuntimeError(f"the job queue's database does not answer: {cause}") from error
         if not ready:
             raise RuntimeError("the job queue's tables are missing: run the migrations")
 
@@ -472,35 +469,28 @@ class JobQueue(Backend):
                 await asyncio.sleep(0.01)
 
     async def _pending(self) -> bool:
+        if await self.page(status="doing", limit=1):
+            return True
         now = procrastinate.utils.utcnow()
-        for status in ("todo", "doing"):
-            for record in await self.records(status=status):
-                if status == "doing" or record.scheduled_at is None or record.scheduled_at <= now:
-                    return True
-        return False
+        waiting = await self.records(status="todo")
+        return any(r.scheduled_at is None or r.scheduled_at <= now for r in waiting)
 
     async def records(
         self, *, status: str | None = None, queue: str | None = None
     ) -> list[JobRecord]:
         """The jobs the queue holds, oldest first, of one status or queue if given."""
-        await self._deferred()
-        with _answering():
-            manager = self.procrastinate.job_manager
-            found = await manager.list_jobs_async(status=status, queue=queue)
-        records = sorted((_record(job) for job in found), key=lambda record: record.id)
-        errors = await self._errors_of([record.id for record in records])
-        return [replace(record, last_error=errors.get(record.id)) for record in records]
+        return list(reversed(await self.page(status=status, queue=queue, limit=None)))
 
     async def page(
         self,
         *,
         status: str | None = None,
         queue: str | None = None,
-        limit: int = 50,
+        limit: int | None = 50,
         before: int | None = None,
     ) -> list[JobRecord]:
-        """The newest `limit` jobs (of one status or queue if given) with ids under
-        `before`: one page of the admins' list, newest first, read with one query."""
+        """The newest `limit` jobs (None: all) of one status or queue if given, with ids
+        under `before`: one page of the admins' list, newest first, read with one query."""
         await self._deferred()
         if self.durable:
             with _answering():
@@ -702,15 +692,3 @@ def _describe(error: BaseException) -> str:
 def _keywords_only(args: tuple[Any, ...]) -> None:
     if args:
         raise TypeError("a job takes keyword arguments only (they are stored as JSON)")
-
-
-def _record(job: Any) -> JobRecord:
-    return JobRecord(
-        id=int(job.id),
-        name=str(job.task_name),
-        queue=str(job.queue),
-        status=str(job.status),
-        attempts=int(job.attempts),
-        arguments=dict(job.task_kwargs),
-        scheduled_at=job.scheduled_at,
-    )
