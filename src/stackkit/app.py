@@ -20,6 +20,8 @@ from starlette.routing import BaseRoute
 
 from stackkit.auth.admin import users_controller
 from stackkit.auth.api import auth_controller
+from stackkit.auth.audit import audit_clean_up_job
+from stackkit.auth.audit_api import audit_controllers
 from stackkit.auth.config import Auth, AuthConfig
 from stackkit.auth.middleware import AuthenticationMiddleware
 from stackkit.auth.read_ahead import ReadAhead, ReadAheadMiddleware
@@ -146,12 +148,14 @@ def create_app(
             from settings (see `stackkit.cache.registry`).
         user_model: turn authentication on with this user table (`UserMixin` columns):
             the auth routes under `/api/auth` (the admins' under `/api/auth/users`),
-            access tokens checked on every request.
+            access tokens checked on every request, security events in the audit log
+            (`stackkit.auth.audit`, read at `/api/admin/audit`).
         auth: the same, with choices of your own (`AuthConfig`); give one or the other.
         jobs: the app's job queue: bound to `DATABASE_URL` unless it has a database of
             its own, opened with the app, checked by `/readyz`, its `state` given the
             app's settings, database, stores and auth. The reset emails then go through
-            it, and admins see it at `/api/admin/jobs`. On SQLite the app runs a worker
+            it, old audit events are deleted daily by it, and admins see it at
+            `/api/admin/jobs`. On SQLite the app runs a worker
             in its own process; on PostgreSQL `stackkit worker` runs the jobs.
         frontend: a built single-page app (a Vite `dist/` folder) to serve at every
             path that is not the API's; see `stackkit.http.spa.frontend_directory`.
@@ -222,7 +226,13 @@ def create_app(
         auth_parts = Auth.build(auth_config, settings, store=session_store, limiter=limiter)
         if jobs is not None:
             auth_parts.reset_job = reset_email_job(jobs)
-        controllers = [*controllers, auth_controller(auth_parts), users_controller(auth_parts)]
+            audit_clean_up_job(jobs)
+        controllers = [
+            *controllers,
+            auth_controller(auth_parts),
+            users_controller(auth_parts),
+            *audit_controllers(auth_parts),
+        ]
         if jobs is not None:
             controllers.append(jobs_controller(jobs, auth_config.admin_role))
 

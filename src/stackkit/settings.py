@@ -167,6 +167,10 @@ class Settings(BaseSettings):
     mail_from: str = "stackkit@localhost"
     """Sender address of the app's emails."""
 
+    audit_retention_days: int = Field(default=365, ge=0)
+    """Days the audit log keeps an event (`stackkit.auth.audit`); a daily job of the
+    app's queue deletes older ones. 0: keep them all."""
+
     backup_schedule: str = ""
     """When a job worker backs the database up (cron: minute, hour, day, month, weekday,
     like `30 3 * * *`); empty: never (the systemd timer, or cron, may do it instead)."""

@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 
 from stackkit import Settings, create_app
 from stackkit.auth import AuthConfig, MemoryMailBackend, PasswordHasher
+from stackkit.auth.tables import create_account_tables
 from stackkit.auth.user import User
 from stackkit.db import Model
 from stackkit.testing import create_database, delete_keys, drop_database, unique_key_prefix
@@ -22,8 +23,10 @@ FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=64)
 
 
 async def create_user_table(app: Starlette) -> None:
+    """The user table and the auth building block's own (the audit log)."""
     async with app.state.database.engine.begin() as connection:
         await connection.run_sync(Model.metadata.create_all, tables=[User.__table__])
+    await create_account_tables(app.state.database.engine)
 
 
 @pytest.fixture

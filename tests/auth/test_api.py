@@ -440,6 +440,7 @@ AUTH_ROUTES = {
     ("/api/auth/password", "post"): ("change_password", SIGNED_IN, "204", None),
     ("/api/auth/password-reset", "post"): ("request_password_reset", [], "202", None),
     ("/api/auth/password-reset/confirm", "post"): ("confirm_password_reset", [], "204", None),
+    ("/api/auth/audit", "get"): ("own_audit_events", SIGNED_IN, "200", _ref("AuditPage")),
 }  # fmt: skip
 
 

@@ -20,13 +20,16 @@ from typing import Any
 
 import pytest
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from stackkit.auth.tables import account_metadata, audit_events
 from stackkit.db.migrations import (
     MigrationError,
     alembic_config,
@@ -509,3 +512,58 @@ async def _run_a_job(url: str) -> list[str]:
         await mark.defer()
         await jobs.run_worker(until_empty=True)
     return ran
+
+
+AUDIT_REVISION = """
+from stackkit.auth.tables import create_audit_table, drop_audit_table
+
+revision = "audit"
+down_revision = "{down}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    create_audit_table()
+
+
+def downgrade():
+    drop_audit_table()
+"""
+
+
+def test_the_audit_log_revision_creates_the_table_as_declared_and_autogenerate_ignores_it(
+    project: Project,
+) -> None:
+    assert revision(project.config, "create articles") is not None
+    [first] = heads(project.config)
+    audit = project.root / "migrations" / "versions" / "audit.py"
+    audit.write_text(AUDIT_REVISION.format(down=first), encoding="utf-8")
+    upgrade(project.config)
+    # Columns, types and indexes as declared (autogenerate compares them all).
+    assert asyncio.run(_differences_from(project.url, account_metadata)) == []
+    assert project.table(audit_events.name) is not None
+    assert revision(project.config, "nothing changed") is None  # no drop of the audit log
+    downgrade(project.config, first)
+    assert project.table(audit_events.name) is None
+
+
+async def _differences_from(url: str, metadata: MetaData) -> list[Any]:
+    """What autogenerate finds between `metadata` and the database's tables of it."""
+    engine = create_async_engine(normalize_database_url(url), poolclass=NullPool)
+
+    def compare(connection: Connection) -> list[Any]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        ours = set(metadata.tables)
+        return [
+            difference
+            for difference in compare_metadata(context, metadata)
+            # Only differences of our tables: the others are the test's articles.
+            if not (difference[0] == "remove_table" and difference[1].name not in ours)
+        ]
+
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(compare)
+    finally:
+        await engine.dispose()

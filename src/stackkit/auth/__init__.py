@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from stackkit.auth.admin import users_controller
 from stackkit.auth.api import auth_controller, current_user
+from stackkit.auth.audit import AUDIT_EVENTS, AuditEntry, AuditLog
 from stackkit.auth.authentication import (
     AuthenticationBackend,
     AuthenticationFailed,
@@ -51,8 +52,11 @@ from stackkit.http.routing import requires
 from stackkit.lazy import lazy_attributes
 
 __all__ = [
+    "AUDIT_EVENTS",
     "AccessClaims",
     "AccessTokens",
+    "AuditEntry",
+    "AuditLog",
     "Auth",
     "AuthConfig",
     "AuthenticatedUser",

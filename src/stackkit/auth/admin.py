@@ -86,9 +86,16 @@ def users_controller(auth: Auth) -> Controller:
         service = users(request)
         user = await service.get(path.id)
         if body.roles is not None and sorted(set(body.roles)) != sorted(user.roles):
+            before = sorted(user.roles)
             user = await service.set_roles(path.id, body.roles)
+            await auth.audit(
+                request, "user.roles_changed", subject_id=path.id,
+                details={"before": before, "after": sorted(user.roles)},
+            )  # fmt: skip
         if body.is_active is not None and body.is_active != user.is_active:
             user = await service.set_active(path.id, body.is_active)
+            event = "user.enabled" if body.is_active else "user.disabled"
+            await auth.audit(request, event, subject_id=path.id)
         return user
 
     @api.delete("/{id}", name="admin_delete_user", roles=[admin])
@@ -99,5 +106,6 @@ def users_controller(auth: Auth) -> Controller:
             request, path.id, "You cannot delete your own account: ask another admin."
         )
         await users(request).delete(path.id)
+        await auth.audit(request, "user.deleted", subject_id=path.id)
 
     return api

@@ -40,11 +40,12 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
+from stackkit.auth.audit import user_id_from
 from stackkit.auth.config import Auth
 from stackkit.auth.emails import InvalidEmail, normalize_email
 from stackkit.auth.mail import MailError
 from stackkit.auth.middleware import AuthenticatedUser
-from stackkit.auth.refresh import InvalidRefreshToken, RefreshGrant
+from stackkit.auth.refresh import InvalidRefreshToken, RefreshGrant, RefreshTokenReused
 from stackkit.auth.reset_mail import send_reset_email
 from stackkit.auth.resets import password_fingerprint
 from stackkit.auth.schemas import (
@@ -61,6 +62,7 @@ from stackkit.auth.users import UserService
 from stackkit.errors import NotFoundError, ProblemError
 from stackkit.http.asgi import client_address
 from stackkit.http.routing import Controller
+from stackkit.ratelimit.limiter import RateLimited
 
 __all__ = ["auth_controller", "current_user", "signed_in_user"]
 
@@ -168,6 +170,14 @@ def auth_controller(auth: Auth) -> Controller:
             samesite="strict",
         )
 
+    async def audit_signin(request: Request, event: str, email: str) -> None:
+        """A refused sign-in: about the account of `email`, or, with none, the email."""
+        found = await _users(request).get_by_email(email)
+        await auth.audit(
+            request, event, subject_id=found.id if found is not None else None,
+            details={} if found is not None else {"email": email},
+        )  # fmt: skip
+
     def refresh_token_of(request: Request, body: RefreshIn) -> str | None:
         """The body's refresh token, else the cookie's, checked to come from our site.
 
@@ -189,7 +199,9 @@ def auth_controller(auth: Auth) -> Controller:
         """Create an account."""
         if not settings.registration_open:
             raise ProblemError(403, "Registration is closed on this server.")
-        return await _users(request).register(body.email, body.password)
+        user = await _users(request).register(body.email, body.password)
+        await auth.audit(request, "user.registered", subject_id=user.id, actor_id=user.id)
+        return user
 
     @api.post(
         "/login", public=True, response=TokenPair,
@@ -201,13 +213,20 @@ def auth_controller(auth: Auth) -> Controller:
         device cookie from an earlier sign-in to the account spares it the account's
         limit, which anyone can spend by guessing."""
         device = request.cookies.get(config.device_cookie_name)
-        if not await auth.devices.admit(device, body.email):
-            await auth.limiter.enforce(
-                _account_key("login", body.email), config.login_limit_per_account, fail_open=False
-            )
         users = _users(request)
+        if not await auth.devices.admit(device, body.email):
+            try:
+                await auth.limiter.enforce(
+                    _account_key("login", body.email),
+                    config.login_limit_per_account,
+                    fail_open=False,
+                )
+            except RateLimited:
+                await audit_signin(request, "signin.throttled", body.email)
+                raise
         user = await users.authenticate(body.email, body.password)
         if user is None:
+            await audit_signin(request, "signin.failed", body.email)
             raise _invalid_credentials()
         grant = await auth.refresh.start(
             str(user.id),
@@ -222,6 +241,10 @@ def auth_controller(auth: Auth) -> Controller:
         ):  # fmt: skip
             await auth.sessions.revoke(grant.session.id)
             raise _invalid_credentials()
+        await auth.audit(
+            request, "signin.succeeded", subject_id=user.id, actor_id=user.id,
+            details={"session_id": grant.session.id},
+        )  # fmt: skip
         response = token_response(request, user, grant)
         set_device_cookie(response, user.email)
         return response
@@ -234,6 +257,12 @@ def auth_controller(auth: Auth) -> Controller:
             raise ProblemError(401, "No refresh token: sign in again.")
         try:
             grant = await auth.refresh.rotate(token)
+        except RefreshTokenReused as error:
+            await auth.audit(
+                request, "refresh.reused", subject_id=user_id_from(error.session.user_id),
+                details={"session_id": error.session.id},
+            )  # fmt: skip
+            raise ProblemError(401, f"{error} Sign in again.") from None
         except InvalidRefreshToken as error:
             raise ProblemError(401, f"{error} Sign in again.") from None
         users = _users(request)
@@ -250,15 +279,24 @@ def auth_controller(auth: Auth) -> Controller:
     async def logout(request: Request, body: LogoutIn) -> Response:
         """End the session of the access token, or of the refresh token (body or cookie)."""
         user = request.scope.get("user")
+        ended: list[tuple[str, str]] = []  # (user id, session id)
         if isinstance(user, AuthenticatedUser):
-            await auth.sessions.revoke(user.session_id)
+            if await auth.sessions.revoke(user.session_id):
+                ended.append((user.id, user.session_id))
             token = body.refresh_token  # the cookie names the same session
         else:
             token = refresh_token_of(request, body)
         if token:
             # A session that ended already is no error: logging out twice is fine.
             with contextlib.suppress(InvalidRefreshToken):
-                await auth.sessions.revoke((await auth.refresh.session_of(token)).id)
+                session = await auth.refresh.session_of(token)
+                if await auth.sessions.revoke(session.id):
+                    ended.append((session.user_id, session.id))
+        for user_id, session_id in ended:
+            await auth.audit(
+                request, "session.ended", subject_id=user_id_from(user_id),
+                details={"session_id": session_id, "by": "sign-out"},
+            )  # fmt: skip
         response = Response(status_code=204)
         response.delete_cookie(
             config.cookie_name, path=config.prefix, secure=settings.refresh_cookie_secure,
@@ -295,12 +333,18 @@ def auth_controller(auth: Auth) -> Controller:
         session = await auth.sessions.get(path.id)
         if session is None or session.user_id != user.id:
             raise ProblemError(404, "You have no session with this id.")
-        await auth.sessions.revoke(session.id)
+        if await auth.sessions.revoke(session.id):
+            await auth.audit(
+                request, "session.ended", subject_id=user_id_from(user.id),
+                details={"session_id": session.id, "by": "the list of sessions"},
+            )  # fmt: skip
 
     @api.delete("/sessions")
     async def revoke_all_sessions(request: Request) -> None:
         """End every session of the signed-in user (log out everywhere)."""
-        await auth.sessions.revoke_all(signed_in_user(request).id)
+        user = signed_in_user(request)
+        await auth.sessions.revoke_all(user.id)
+        await auth.audit(request, "sessions.ended", subject_id=user_id_from(user.id))
 
     @api.post("/password")
     async def change_password(request: Request, body: PasswordChange) -> None:
@@ -314,6 +358,7 @@ def auth_controller(auth: Auth) -> Controller:
         await _users(request).change_password(
             row.id, body.current_password, body.new_password, keep_session=user.session_id
         )
+        await auth.audit(request, "password.changed", subject_id=row.id)
 
     async def send_reset_link(request: Request, email: str) -> None:
         try:
@@ -363,6 +408,7 @@ def auth_controller(auth: Auth) -> Controller:
             raise invalid  # redeemed meanwhile by another request
         # Refused (412) if the row changed since it was read: a reset links to one password.
         await users.set_password(user.id, body.new_password, expected_version=user.version)
+        await auth.audit(request, "password.reset", subject_id=user.id)
 
     return api
 

@@ -10,12 +10,16 @@ its middleware and serves its routes under `/api/auth` (the admins' under
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ipaddress
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel
+from starlette.requests import Request
 
+from stackkit.auth.audit import AuditLog, user_id_from
 from stackkit.auth.authentication import AuthenticationBackend
 from stackkit.auth.devices import DeviceCookies
 from stackkit.auth.keys import TokenKeys
@@ -30,6 +34,7 @@ from stackkit.auth.users import UserService
 from stackkit.cache.store import Store
 from stackkit.db.database import Database
 from stackkit.db.model import Model
+from stackkit.http.asgi import Network, client_address
 from stackkit.http.routing import ADMIN_ROLE
 from stackkit.jobs import Job
 from stackkit.ratelimit.limiter import RateLimiter
@@ -146,6 +151,33 @@ class Auth:
             limiter=limiter,
             mail=mail,
             service_class=config.user_service or UserService.for_model(config.user_model),
+        )
+
+    @cached_property
+    def trusted_proxies(self) -> list[Network]:
+        return [ipaddress.ip_network(p, strict=False) for p in self.settings.trusted_proxies]
+
+    async def audit(
+        self,
+        request: Request,
+        event: str,
+        *,
+        subject_id: int | None,
+        actor_id: int | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record `event` (one of `stackkit.auth.audit.AUDIT_EVENTS`) with the request's
+        address and user agent. `actor_id` defaults to the signed-in caller, if any."""
+        user = request.scope.get("user")
+        if actor_id is None and getattr(user, "is_authenticated", False):
+            actor_id = user_id_from(getattr(user, "id", ""))
+        await AuditLog(request.app.state.database).record(
+            event,
+            subject_id=subject_id,
+            actor_id=actor_id,
+            address=client_address(request.scope, self.trusted_proxies),
+            user_agent=request.headers.get("user-agent"),
+            details=details,
         )
 
     def users(self, database: Database) -> UserService[Any]:

@@ -50,7 +50,15 @@ class InvalidRefreshToken(Exception):
 
 
 class RefreshTokenReused(InvalidRefreshToken):
-    """A spent refresh token came back: its session has been revoked."""
+    """A spent refresh token came back: its session has been revoked.
+
+    Attributes:
+        session: the session that ended.
+    """
+
+    def __init__(self, message: str, session: Session) -> None:
+        super().__init__(message)
+        self.session = session
 
 
 @dataclass(frozen=True)
@@ -152,7 +160,9 @@ class RefreshSessions:
         if generation == current - 1 and self.grace > 0 and within_grace:
             return RefreshGrant(session, _token(key, session.id, current))
         await self.sessions.revoke(session.id)
-        raise RefreshTokenReused("A spent refresh token was used again; the session has ended.")
+        raise RefreshTokenReused(
+            "A spent refresh token was used again; the session has ended.", session
+        )
 
     async def session_of(self, refresh_token: str) -> Session:
         """The live session a refresh token of any generation belongs to (to log out

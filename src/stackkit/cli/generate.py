@@ -274,6 +274,7 @@ def _refuse_pending_changes(project: Project) -> None:
     probe = (
         "import sys, tempfile, pathlib\n"
         "from stackkit.db.migrations import alembic_config, upgrade\n"
+        "from stackkit.db.migration_env import include_name\n"
         "from alembic.autogenerate import compare_metadata\n"
         "from alembic.runtime.migration import MigrationContext\n"
         "from sqlalchemy import create_engine\n"
@@ -283,7 +284,8 @@ def _refuse_pending_changes(project: Project) -> None:
         f"upgrade(alembic_config({str(project.migrations)!r}, url))\n"
         f"models = importlib.import_module('{project.package}.models')\n"
         "with create_engine(url).connect() as connection:\n"
-        "    context = MigrationContext.configure(connection)\n"
+        "    opts = {'include_name': include_name}\n"
+        "    context = MigrationContext.configure(connection, opts=opts)\n"
         "    diff = compare_metadata(context, models.Model.metadata)\n"
         "print(len(diff))\n"
     )

@@ -161,9 +161,10 @@ def _same_ddl_everywhere(decorator: TypeDecorator[Any]) -> bool:
     return type(decorator).load_dialect_impl is TypeDecorator.load_dialect_impl
 
 
-TABLES_MANAGED_ELSEWHERE = ("procrastinate_", "stackkit_job_")
+TABLES_MANAGED_ELSEWHERE = ("procrastinate_", "stackkit_")
 """Prefixes of tables the app's models do not declare: the job queue's
-(`stackkit.jobs.schema`), created by a revision of their own."""
+(`stackkit.jobs.schema`) and the auth building block's (`stackkit.auth.tables`),
+created by revisions of their own."""
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:

@@ -1,0 +1,86 @@
+"""The tables the auth building block keeps for itself, whatever the app's user model.
+
+They live in a `MetaData` of their own (`account_metadata`), not in the app's
+`Model.metadata`: an app's models do not declare them, autogenerate leaves them
+alone (their names start with `stackkit_`, see `TABLES_MANAGED_ELSEWHERE`), and a
+generated project creates them in a revision of their own:
+
+    def upgrade() -> None:
+        create_audit_table()
+
+    def downgrade() -> None:
+        drop_audit_table()
+
+An app without migrations (tests, a script) calls `create_account_tables(engine)`.
+They hold user ids without a foreign key: an audit event outlives the account it
+is about.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, String, Table
+
+from stackkit.db.model import NAMING_CONVENTION, UTCDateTime
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+__all__ = [
+    "account_metadata",
+    "audit_events",
+    "create_account_tables",
+    "create_audit_table",
+    "drop_audit_table",
+]
+
+account_metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+audit_events = Table(
+    "stackkit_audit_events",
+    account_metadata,
+    # An integer on SQLite, where only INTEGER PRIMARY KEY counts up by itself.
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("event", String(40), nullable=False),
+    Column("actor_id", Integer(), nullable=True),
+    Column("subject_id", Integer(), nullable=True),
+    Column("address", String(64), nullable=True),
+    Column("user_agent", String(200), nullable=True),
+    Column("details", JSON(), nullable=False),
+    # The ways the log is read: by account, by kind, by who acted; and purged by age.
+    Index("ix_stackkit_audit_events_subject_id_id", "subject_id", "id"),
+    Index("ix_stackkit_audit_events_event_id", "event", "id"),
+    Index("ix_stackkit_audit_events_actor_id_id", "actor_id", "id"),
+    Index("ix_stackkit_audit_events_created_at", "created_at"),
+    sqlite_autoincrement=True,
+)
+"""Security events of accounts (`stackkit.auth.audit`): who (`actor_id`) did what
+(`event`) to whose account (`subject_id`), from where, when."""
+
+
+def create_audit_table() -> None:
+    """In a revision's `upgrade()`: create `stackkit_audit_events` and its indexes."""
+    from alembic import op  # here: an app that only serves need not load Alembic
+
+    op.create_table(
+        audit_events.name,
+        *(column._copy() for column in audit_events.columns),
+        sqlite_autoincrement=True,
+    )
+    for index in audit_events.indexes:
+        op.create_index(index.name, audit_events.name, [c.name for c in index.columns])
+
+
+def drop_audit_table() -> None:
+    """In a revision's `downgrade()`: drop the audit log and every event in it."""
+    from alembic import op
+
+    op.drop_table(audit_events.name)
+
+
+async def create_account_tables(engine: AsyncEngine) -> None:
+    """Create the tables that do not exist yet, without migrations (tests, scripts)."""
+    async with engine.begin() as connection:
+        await connection.run_sync(account_metadata.create_all)
