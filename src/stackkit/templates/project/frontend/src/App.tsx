@@ -12,6 +12,7 @@ const Dashboard = lazy(() => import("./pages/Dashboard"));
 const Profile = lazy(() => import("./pages/Profile"));
 const AdminUsers = lazy(() => import("./pages/AdminUsers"));
 const AdminJobs = lazy(() => import("./pages/AdminJobs"));
+const AdminAudit = lazy(() => import("./pages/AdminAudit"));
 const ResourceList = lazy(() => import("./pages/ResourceList"));
 const ResourceDetail = lazy(() => import("./pages/ResourceDetail"));
 const ResourceForm = lazy(() => import("./pages/ResourceForm"));
@@ -29,6 +30,7 @@ export function App() {
         <Route path="/profile" element={<RequireAuth><Profile /></RequireAuth>} />
         <Route path="/admin/users" element={<RequireAuth><AdminUsers /></RequireAuth>} />
         <Route path="/admin/jobs" element={<RequireAuth><AdminJobs /></RequireAuth>} />
+        <Route path="/admin/audit" element={<RequireAuth><AdminAudit /></RequireAuth>} />
         <Route path="/r/:name" element={<RequireAuth><ResourceList /></RequireAuth>} />
         <Route path="/r/:name/new" element={<RequireAuth><ResourceForm /></RequireAuth>} />
         <Route path="/r/:name/:id" element={<RequireAuth><ResourceDetail /></RequireAuth>} />

@@ -46,6 +46,11 @@ export function Layout() {
                   Jobs
                 </NavLink>
               )}
+              {isAdmin(user, adminRole) && (
+                <NavLink to="/admin/audit" className={navLink}>
+                  Audit log
+                </NavLink>
+              )}
               <div className="ml-auto flex items-center gap-3">
                 <span className="hidden max-w-[16rem] truncate text-sm text-slate-300 sm:inline" title={user?.email}>
                   {user?.email}

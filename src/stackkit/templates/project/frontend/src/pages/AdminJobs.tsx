@@ -2,6 +2,7 @@ import { useState } from "react";
 import { buildUrl, errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
 import { isAdmin } from "../auth/session";
+import { FilterChips } from "../components/FilterChips";
 import { Pager, useCursorStack } from "../components/Pager";
 import { Alert, Notice, Pending, secondaryButtonClass } from "../components/Status";
 import { useApi } from "../useApi";
@@ -82,25 +83,17 @@ function JobList() {
         </button>
       </div>
       <p className="mt-1 text-sm text-slate-600">Background work: what waits, what runs, and what failed with its error.</p>
-      <div role="group" aria-label="Show jobs" className="mt-4 flex flex-wrap gap-2">
-        {FILTERS.map((filter) => {
-          const count = counts && filter.status ? ` (${counts[filter.status]})` : "";
-          return (
-            <button
-              key={filter.label}
-              type="button"
-              aria-pressed={status === filter.status}
-              onClick={() => setStatus(filter.status)}
-              className={`rounded-full px-3 py-1 text-sm font-medium ring-1 ${
-                status === filter.status ? "bg-slate-900 text-white ring-slate-900" : "bg-white text-slate-700 ring-slate-300 hover:bg-slate-50"
-              }`}
-            >
-              {filter.label}
-              {count}
-            </button>
-          );
-        })}
-      </div>
+      <FilterChips
+        label="Show jobs"
+        className="mt-4"
+        value={status}
+        onChange={setStatus}
+        options={FILTERS.map((filter) => ({
+          value: filter.status,
+          label: filter.label,
+          suffix: counts && filter.status ? ` (${counts[filter.status]})` : "",
+        }))}
+      />
       {notice && <Notice className="mt-4">{notice}</Notice>}
       {error && <Alert className="mt-4">{error}</Alert>}
       <Pending value={page} what="the jobs" />

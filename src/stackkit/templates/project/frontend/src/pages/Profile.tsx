@@ -1,11 +1,14 @@
 import { useState } from "react";
 import { useNavigate } from "react-router";
-import { ApiError, errorMessage } from "../api";
+import { ApiError, buildUrl, errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { NewPasswordField } from "../components/AccountFields";
 import { Field } from "../components/Field";
-import { Alert, ErrorBox, Loading, Notice, buttonClass, secondaryButtonClass } from "../components/Status";
+import { Alert, ErrorBox, Loading, Notice, Pending, buttonClass, secondaryButtonClass } from "../components/Status";
+import { AuditTable, type AuditPage } from "../components/AuditEvents";
+import { describeAgent } from "../components/devices";
+import { Pager, useCursorStack } from "../components/Pager";
 import { useApi, useSubmit } from "../useApi";
 
 /** One entry of GET /api/auth/sessions. */
@@ -17,33 +20,6 @@ export interface SessionInfo {
   user_agent?: string | null;
   address?: string | null;
   current: boolean;
-}
-
-/** "Chrome on Linux" from a User-Agent header, or the header itself. */
-export function describeAgent(agent: string | null | undefined): string {
-  if (!agent) return "Unknown device";
-  const browser = /Edg\//.test(agent)
-    ? "Edge"
-    : /Firefox\//.test(agent)
-      ? "Firefox"
-      : /Chrom(e|ium)\//.test(agent)
-        ? "Chrome"
-        : /Safari\//.test(agent)
-          ? "Safari"
-          : null;
-  const system = /Windows/.test(agent)
-    ? "Windows"
-    : /Android/.test(agent)
-      ? "Android"
-      : /iPhone|iPad/.test(agent)
-        ? "iOS"
-        : /Mac OS X/.test(agent)
-          ? "macOS"
-          : /Linux/.test(agent)
-            ? "Linux"
-            : null;
-  if (!browser) return agent.length > 60 ? `${agent.slice(0, 57)}…` : agent;
-  return system ? `${browser} on ${system}` : browser;
 }
 
 const when = (iso: string) => new Date(iso).toLocaleString();
@@ -58,6 +34,7 @@ export default function Profile() {
       </div>
       <Sessions />
       <PasswordChange />
+      <RecentActivity />
     </div>
   );
 }
@@ -198,6 +175,23 @@ function PasswordChange() {
           {busy ? "Changing…" : "Change password"}
         </button>
       </form>
+    </section>
+  );
+}
+
+function RecentActivity() {
+  const pages = useCursorStack("");
+  const page = useApi<AuditPage>(buildUrl("/api/auth/audit", { limit: 10, cursor: pages.cursor }));
+  return (
+    <section aria-labelledby="activity-heading">
+      <h2 id="activity-heading" className="text-lg font-medium">
+        Recent activity
+      </h2>
+      <p className="mt-1 text-sm text-slate-600">Sign-ins, password changes and other security events of your account.</p>
+      <Pending value={page} what="your recent activity" />
+      {page.state === "done" && page.data.items.length === 0 && <p className="mt-4 text-sm text-slate-600">Nothing yet.</p>}
+      {page.state === "done" && page.data.items.length > 0 && <AuditTable events={page.data.items} caption="Recent activity" />}
+      <Pager pages={pages} nextCursor={page.state === "done" ? page.data.next_cursor : null} loading={page.state === "loading"} />
     </section>
   );
 }

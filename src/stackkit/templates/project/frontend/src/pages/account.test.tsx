@@ -2,7 +2,7 @@ import { cleanup, fireEvent, screen, waitFor, within } from "@testing-library/re
 import { afterEach, describe, expect, it } from "vitest";
 import { admin, me, tokens, unauthorized } from "../test/fakeFetch";
 import { disposeApp, renderApp } from "../test/renderApp";
-import { describeAgent } from "./Profile";
+import { describeAgent } from "../components/devices";
 import { tokenFromHash } from "./ResetPassword";
 
 afterEach(() => {

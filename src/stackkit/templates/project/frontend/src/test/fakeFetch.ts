@@ -14,6 +14,7 @@ type Handler = (call: Call) => Reply | Promise<Reply>;
 /** What every signed-in page asks, answered unless a test's routes say otherwise. */
 const DEFAULT_ROUTES: Record<string, () => Reply[]> = {
   "GET /api/meta": () => [{ body: { admin_role: "admin" } }],
+  "GET /api/auth/audit": () => [{ body: { items: [], next_cursor: null } }],
 };
 
 /** A fetch that answers from `routes` ("POST /api/auth/refresh" -> handler or a queue of replies). */
