@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from starlette.applications import Starlette
 
 from stackkit import Resource, create_app
+from stackkit.auth.tables import create_account_tables
 from stackkit.auth.user import User
 from stackkit.db import ConflictError, Model, Repository, Service
 
@@ -80,6 +81,7 @@ async def create_tables(app: Starlette) -> None:
         await connection.run_sync(
             Model.metadata.create_all, tables=[Note.__table__, User.__table__]
         )
+    await create_account_tables(app.state.database.engine)  # the audit log
 
 
 # Public for this demo; without public=True the routes need a signed-in user.

@@ -18,11 +18,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from stackkit.auth.account_mail import account_email_job
 from stackkit.auth.admin import users_controller
 from stackkit.auth.api import auth_controller
 from stackkit.auth.audit import audit_clean_up_job
 from stackkit.auth.audit_api import audit_controllers
 from stackkit.auth.config import Auth, AuthConfig
+from stackkit.auth.email_api import email_controller
 from stackkit.auth.middleware import AuthenticationMiddleware
 from stackkit.auth.read_ahead import ReadAhead, ReadAheadMiddleware
 from stackkit.auth.reset_mail import reset_email_job
@@ -226,10 +228,12 @@ def create_app(
         auth_parts = Auth.build(auth_config, settings, store=session_store, limiter=limiter)
         if jobs is not None:
             auth_parts.reset_job = reset_email_job(jobs)
+            auth_parts.account_email_job = account_email_job(jobs)
             audit_clean_up_job(jobs)
         controllers = [
             *controllers,
             auth_controller(auth_parts),
+            email_controller(auth_parts),
             users_controller(auth_parts),
             *audit_controllers(auth_parts),
         ]

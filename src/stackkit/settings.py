@@ -154,6 +154,16 @@ class Settings(BaseSettings):
     registration_open: bool = True
     """Anyone may register an account (`POST /api/auth/register`); false: 403 there."""
 
+    email_verification: bool = False
+    """Prove that users read their address: a link is mailed on registration, and
+    registration answers 202 whether or not the email has an account. Off: every
+    account counts as verified."""
+
+    require_verified_email: bool = False
+    """An account whose email is not verified cannot sign in (403); turns
+    `STACKKIT_EMAIL_VERIFICATION` on. False: it signs in, and only routes declared
+    `verified=True` refuse it."""
+
     refresh_cookie_secure: bool = True
     """Mark the refresh cookie `Secure` (sent over HTTPS and to localhost only)."""
 
@@ -244,6 +254,11 @@ class Settings(BaseSettings):
     @classmethod
     def _async_replica_urls(cls, value: list[str]) -> list[str]:
         return [normalize_database_url(url) for url in value]
+
+    @property
+    def verifies_email(self) -> bool:
+        """Whether email addresses are verified (`email_verification`, or required)."""
+        return self.email_verification or self.require_verified_email
 
     @field_validator("backup_schedule")
     @classmethod

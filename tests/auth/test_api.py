@@ -441,6 +441,9 @@ AUTH_ROUTES = {
     ("/api/auth/password-reset", "post"): ("request_password_reset", [], "202", None),
     ("/api/auth/password-reset/confirm", "post"): ("confirm_password_reset", [], "204", None),
     ("/api/auth/audit", "get"): ("own_audit_events", SIGNED_IN, "200", _ref("AuditPage")),
+    ("/api/auth/verify-email", "post"): ("verify_email", [], "204", None),
+    ("/api/auth/email", "get"): ("email_status", SIGNED_IN, "200", _ref("EmailOut")),
+    ("/api/auth/verify-email/resend", "post"): ("resend_verification", [], "202", None),
 }  # fmt: skip
 
 

@@ -1,6 +1,7 @@
-"""Reset emails through the app's job queue (`create_app(jobs=...)`), delivered to a real
-SMTP server: on the embedded default by the app's own worker, on PostgreSQL by a worker
-serving the queue's tables; a failed send is queued again, not lost."""
+"""Reset and verification emails through the app's job queue (`create_app(jobs=...)`),
+delivered to a real SMTP server: on the embedded default by the app's own worker, on
+PostgreSQL by a worker serving the queue's tables; a failed send is queued again, not
+lost."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from stackkit import Settings
+from stackkit.auth.account_mail import ACCOUNT_EMAIL_JOB
 from stackkit.auth.reset_mail import RESET_EMAIL_JOB
 from stackkit.jobs import JobQueue, JobRecord
 from stackkit.testing import find_free_port
-from tests.auth.conftest import register
+from tests.auth.conftest import PASSWORD, register
 from tests.helpers import Inbox, StartServer
 
 NEW_PASSWORD = "a different long passphrase"
@@ -124,3 +126,33 @@ def test_a_send_the_mail_server_refused_is_queued_again(
 
     _until(delivered, "the reset email, at the next try", within=20)
     _until(lambda: [r.status for r in _records(client, jobs)] == ["succeeded"], "the job")
+
+
+def test_the_verification_email_goes_through_the_queue_and_its_link_works(
+    make_auth_client: Callable[..., TestClient],
+    service_settings: dict[str, Any],
+    start_server: StartServer,
+) -> None:
+    server = start_server()
+    client, jobs = _app(
+        make_auth_client, {**service_settings, "email_verification": True}, server.port
+    )
+    answer = client.post(
+        "/api/auth/register", json={"email": "ada@example.com", "password": PASSWORD}
+    )
+    assert answer.status_code == 202
+    _serve(client, jobs)
+    _until(lambda: len(server.inbox.envelopes) == 1, "the verification email")
+
+    def done() -> list[Any]:
+        found: list[JobRecord] = client.portal.call(jobs.records)  # type: ignore[union-attr]
+        return [(r.status, r.arguments) for r in found if r.name == ACCOUNT_EMAIL_JOB]
+
+    _until(lambda: bool(done()) and done()[0][0] == "succeeded", "the job")
+    assert done()[0][1] == {"kind": "verify", "user_id": 1, "email": None}
+    message = email.message_from_bytes(server.inbox.envelopes[0].original_content or b"")
+    body = message.get_payload(decode=True)
+    assert isinstance(body, bytes)
+    match = re.search(r"/verify-email#token=([\w-]+)", body.decode())
+    assert match is not None, body
+    assert client.post("/api/auth/verify-email", json={"token": match.group(1)}).status_code == 204

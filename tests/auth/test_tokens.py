@@ -63,6 +63,8 @@ REFUSALS = {
     "expiry-a-string": (lambda: minted(exp=str(NOW + 900)), NOT_VALID),
     "issued-a-bool": (lambda: minted(iat=True), NOT_VALID),
     "roles-a-string": (lambda: minted(roles="admin"), NOT_VALID),
+    "verified-a-string": (lambda: minted(ev="true"), NOT_VALID),
+    "verified-a-number": (lambda: minted(ev=1), NOT_VALID),
 }  # fmt: skip
 
 
@@ -75,7 +77,9 @@ def test_each_refusal_says_why(token: Any, message: str) -> None:
 
 def test_the_claims_are_the_tokens() -> None:
     claims = AccessTokens(KEYS, clock=Clock()).verify(minted(roles=["editor", "admin"]))
-    assert claims == ("7", "s1", frozenset({"admin", "editor"}), "j1", NOW, NOW, NOW + 900)
+    assert claims == ("7", "s1", frozenset({"admin", "editor"}), "j1", NOW, NOW, NOW + 900, False)
+    verified = AccessTokens(KEYS, clock=Clock()).verify(minted(ev=True))
+    assert verified.email_verified is True
 
 
 class CountingDecodes(AccessTokens):

@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner, Result
 from starlette.testclient import TestClient
 
+from stackkit.auth.tables import create_account_tables
 from stackkit.cli.app_commands import (
     check_command,
     openapi_command,
@@ -510,3 +511,33 @@ def test_check_help_names_every_check() -> None:
     assert "settings, SECRET_KEY, app, database, Redis, migrations" in " ".join(
         result.output.split()
     )
+
+
+def test_user_create_vouches_for_the_address_where_addresses_are_verified(
+    project: DemoProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    migrate(project)
+    monkeypatch.setenv("STACKKIT_EMAIL_VERIFICATION", "true")
+    result = invoke("user", "create", "ada@example.com", "--password-stdin", input=PASSWORD)
+    # The demo project has no account tables: created all the same, with a warning.
+    assert result.exit_code == 0, result.output
+    assert "Warning: the address is not recorded as verified" in result.output
+
+    app = sys.modules[f"{project.package}.main"].app
+
+    async def create_tables() -> None:
+        await create_account_tables(app.state.database.engine)
+
+    with TestClient(app) as client:
+        assert client.portal is not None
+        client.portal.call(create_tables)
+    result = invoke("user", "create", "grace@example.com", "--password-stdin", input=PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert "Warning" not in result.output
+    with TestClient(app) as client:
+        login = client.post(
+            "/api/auth/login", json={"email": "grace@example.com", "password": PASSWORD}
+        )
+        token = login.json()["access_token"]
+        address = client.get("/api/auth/email", headers={"Authorization": f"Bearer {token}"})
+    assert address.json()["verified_at"] is not None

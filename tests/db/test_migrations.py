@@ -29,7 +29,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from stackkit.auth.tables import account_metadata, audit_events
+import stackkit
+from stackkit.auth.tables import account_metadata
 from stackkit.db.migrations import (
     MigrationError,
     alembic_config,
@@ -514,10 +515,13 @@ async def _run_a_job(url: str) -> list[str]:
     return ran
 
 
-AUDIT_REVISION = """
-from stackkit.auth.tables import create_audit_table, drop_audit_table
+ACCOUNT_TABLES_REVISION = """
+from stackkit.auth.tables import (
+    create_audit_table, create_email_verification_table, drop_audit_table,
+    drop_email_verification_table,
+)
 
-revision = "audit"
+revision = "0003"
 down_revision = "{down}"
 branch_labels = None
 depends_on = None
@@ -525,27 +529,38 @@ depends_on = None
 
 def upgrade():
     create_audit_table()
+    create_email_verification_table()
 
 
 def downgrade():
+    drop_email_verification_table()
     drop_audit_table()
 """
+TEMPLATE_REVISION = (
+    Path(stackkit.__file__).parent
+    / "templates" / "project" / "migrations" / "versions" / "0003_create_account_tables.py"
+)  # fmt: skip
 
 
-def test_the_audit_log_revision_creates_the_table_as_declared_and_autogenerate_ignores_it(
-    project: Project,
+@pytest.mark.parametrize("source", ["helpers", "generated-project"])
+def test_the_account_tables_revision_creates_them_as_declared_and_autogenerate_ignores_them(
+    project: Project, source: str
 ) -> None:
     assert revision(project.config, "create articles") is not None
     [first] = heads(project.config)
-    audit = project.root / "migrations" / "versions" / "audit.py"
-    audit.write_text(AUDIT_REVISION.format(down=first), encoding="utf-8")
+    script = (
+        ACCOUNT_TABLES_REVISION.format(down=first)
+        if source == "helpers"
+        else TEMPLATE_REVISION.read_text(encoding="utf-8").replace('"0002"', f'"{first}"')
+    )
+    (project.root / "migrations" / "versions" / "account.py").write_text(script, encoding="utf-8")
     upgrade(project.config)
     # Columns, types and indexes as declared (autogenerate compares them all).
     assert asyncio.run(_differences_from(project.url, account_metadata)) == []
-    assert project.table(audit_events.name) is not None
-    assert revision(project.config, "nothing changed") is None  # no drop of the audit log
+    assert all(project.table(name) is not None for name in account_metadata.tables)
+    assert revision(project.config, "nothing changed") is None  # no drop of them
     downgrade(project.config, first)
-    assert project.table(audit_events.name) is None
+    assert all(project.table(name) is None for name in account_metadata.tables)
 
 
 async def _differences_from(url: str, metadata: MetaData) -> list[Any]:

@@ -40,6 +40,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
+from stackkit.auth.account_mail import mail_after_answer
 from stackkit.auth.audit import user_id_from
 from stackkit.auth.config import Auth
 from stackkit.auth.emails import InvalidEmail, normalize_email
@@ -59,12 +60,12 @@ from stackkit.auth.schemas import (
     TokenPair,
 )
 from stackkit.auth.users import UserService
-from stackkit.errors import NotFoundError, ProblemError
+from stackkit.errors import ConflictError, NotFoundError, ProblemError
 from stackkit.http.asgi import client_address
-from stackkit.http.routing import Controller
+from stackkit.http.routing import EMAIL_NOT_VERIFIED, Controller
 from stackkit.ratelimit.limiter import RateLimited
 
-__all__ = ["auth_controller", "current_user", "signed_in_user"]
+__all__ = ["account_key", "auth_controller", "current_user", "signed_in_user", "users_of"]
 
 logger = logging.getLogger("stackkit.auth")
 
@@ -78,7 +79,9 @@ def _invalid_credentials() -> ProblemError:
     return ProblemError(401, "Invalid email or password.", headers={"WWW-Authenticate": "Bearer"})
 
 
-def _account_key(purpose: str, email: str) -> str:
+def account_key(purpose: str, email: str) -> str:
+    """The rate limiter's key of `purpose` (`login`, `reset`, ...) for the account of
+    `email`, whether or not it has one: a digest, so that keys name no address."""
     # The bodies' emails are normalised already; a stored one may predate the rule.
     with contextlib.suppress(InvalidEmail):
         email = normalize_email(email)
@@ -111,7 +114,7 @@ async def current_user(request: Request) -> Any:
     user = signed_in_user(request)
     auth: Auth = request.app.state.auth
     try:
-        row = await _users(request).get(int(user.id))
+        row = await users_of(request).get(int(user.id))
     except (NotFoundError, ValueError):
         row = None
     if row is None or not row.is_active:
@@ -120,7 +123,8 @@ async def current_user(request: Request) -> Any:
     return row
 
 
-def _users(request: Request) -> UserService[Any]:
+def users_of(request: Request) -> UserService[Any]:
+    """The app's user service."""
     auth: Auth = request.app.state.auth
     return auth.users(request.app.state.database)
 
@@ -134,8 +138,14 @@ def auth_controller(auth: Auth) -> Controller:
     allowed_origins = {f"{public.scheme}://{public.netloc}".lower(), *settings.cors_origins}
     allowed_origins.discard("*")
 
-    def token_response(request: Request, user: Any, grant: RefreshGrant) -> Response:
-        issued = auth.tokens.issue(str(user.id), grant.session.id, user.roles)
+    async def token_response(
+        request: Request, user: Any, grant: RefreshGrant, verified: bool | None = None
+    ) -> Response:
+        if verified is None:
+            verified = await auth.email_verified(request.app.state.database, user)
+        issued = auth.tokens.issue(
+            str(user.id), grant.session.id, user.roles, email_verified=verified
+        )
         pair = TokenPair(
             access_token=issued.token, expires_in=issued.expires_in,
             refresh_token=grant.refresh_token,
@@ -172,7 +182,7 @@ def auth_controller(auth: Auth) -> Controller:
 
     async def audit_signin(request: Request, event: str, email: str) -> None:
         """A refused sign-in: about the account of `email`, or, with none, the email."""
-        found = await _users(request).get_by_email(email)
+        found = await users_of(request).get_by_email(email)
         await auth.audit(
             request, event, subject_id=found.id if found is not None else None,
             details={} if found is not None else {"email": email},
@@ -196,12 +206,32 @@ def auth_controller(auth: Auth) -> Controller:
         rate_limit=config.register_limit, rate_limit_by="address",
     )  # fmt: skip
     async def register(request: Request, body: Credentials) -> Any:
-        """Create an account."""
+        """Create an account. With email verification on, the answer is 202 whether or
+        not the email had an account: a new account is mailed a link to verify its
+        address, the owner of an existing one a note that someone tried."""
         if not settings.registration_open:
             raise ProblemError(403, "Registration is closed on this server.")
-        user = await _users(request).register(body.email, body.password)
+        users = users_of(request)
+        if not settings.verifies_email:
+            user = await users.register(body.email, body.password)
+            await auth.audit(request, "user.registered", subject_id=user.id, actor_id=user.id)
+            return user
+        database = request.app.state.database
+        try:
+            # The password is hashed before the email is found taken: the same work.
+            user = await users.register(body.email, body.password)
+        except ConflictError:
+            owner = await users.get_by_email(body.email)
+            decision = await auth.limiter.hit(
+                account_key("register-again", body.email), config.verification_limit
+            )
+            task = None
+            if owner is not None and decision.allowed:
+                task = await mail_after_answer(auth, database, "registered-again", user_id=owner.id)
+            return Response(status_code=202, background=task)
         await auth.audit(request, "user.registered", subject_id=user.id, actor_id=user.id)
-        return user
+        task = await mail_after_answer(auth, database, "verify", user_id=user.id)
+        return Response(status_code=202, background=task)
 
     @api.post(
         "/login", public=True, response=TokenPair,
@@ -213,11 +243,11 @@ def auth_controller(auth: Auth) -> Controller:
         device cookie from an earlier sign-in to the account spares it the account's
         limit, which anyone can spend by guessing."""
         device = request.cookies.get(config.device_cookie_name)
-        users = _users(request)
+        users = users_of(request)
         if not await auth.devices.admit(device, body.email):
             try:
                 await auth.limiter.enforce(
-                    _account_key("login", body.email),
+                    account_key("login", body.email),
                     config.login_limit_per_account,
                     fail_open=False,
                 )
@@ -228,6 +258,19 @@ def auth_controller(auth: Auth) -> Controller:
         if user is None:
             await audit_signin(request, "signin.failed", body.email)
             raise _invalid_credentials()
+        verified = await auth.email_verified(request.app.state.database, user)
+        if settings.require_verified_email and not verified:
+            # Told only to whoever knows the password.
+            await auth.audit(
+                request, "signin.failed", subject_id=user.id,
+                details={"reason": "email not verified"},
+            )  # fmt: skip
+            raise ProblemError(
+                403,
+                "Verify your email address before signing in: open the link we sent to "
+                "it, or ask for a new one.",
+                code=EMAIL_NOT_VERIFIED,
+            )
         grant = await auth.refresh.start(
             str(user.id),
             user_agent=request.headers.get("user-agent", "")[:200] or None,
@@ -245,7 +288,7 @@ def auth_controller(auth: Auth) -> Controller:
             request, "signin.succeeded", subject_id=user.id, actor_id=user.id,
             details={"session_id": grant.session.id},
         )  # fmt: skip
-        response = token_response(request, user, grant)
+        response = await token_response(request, user, grant, verified)
         set_device_cookie(response, user.email)
         return response
 
@@ -265,7 +308,7 @@ def auth_controller(auth: Auth) -> Controller:
             raise ProblemError(401, f"{error} Sign in again.") from None
         except InvalidRefreshToken as error:
             raise ProblemError(401, f"{error} Sign in again.") from None
-        users = _users(request)
+        users = users_of(request)
         try:
             user = await users.get(int(grant.session.user_id))
         except NotFoundError:
@@ -273,7 +316,7 @@ def auth_controller(auth: Auth) -> Controller:
         if user is None or not user.is_active:
             await auth.sessions.revoke(grant.session.id)
             raise _invalid_credentials()
-        return token_response(request, user, grant)
+        return await token_response(request, user, grant)
 
     @api.post("/logout", public=True, status_code=204)
     async def logout(request: Request, body: LogoutIn) -> Response:
@@ -353,16 +396,16 @@ def auth_controller(auth: Auth) -> Controller:
         row = await current_user(request)
         # Guesses of the current password count as sign-in attempts on the account.
         await auth.limiter.enforce(
-            _account_key("login", row.email), config.login_limit_per_account, fail_open=False
+            account_key("login", row.email), config.login_limit_per_account, fail_open=False
         )
-        await _users(request).change_password(
+        await users_of(request).change_password(
             row.id, body.current_password, body.new_password, keep_session=user.session_id
         )
         await auth.audit(request, "password.changed", subject_id=row.id)
 
     async def send_reset_link(request: Request, email: str) -> None:
         try:
-            decision = await auth.limiter.hit(_account_key("reset", email), config.reset_limit)
+            decision = await auth.limiter.hit(account_key("reset", email), config.reset_limit)
             if decision.allowed:
                 await send_reset_email(auth, request.app.state.database, email)
         except MailError as error:
@@ -382,7 +425,7 @@ def auth_controller(auth: Auth) -> Controller:
             return Response(
                 status_code=202, background=BackgroundTask(send_reset_link, request, body.email)
             )
-        decision = await auth.limiter.hit(_account_key("reset", body.email), config.reset_limit)
+        decision = await auth.limiter.hit(account_key("reset", body.email), config.reset_limit)
         if decision.allowed:
             await auth.reset_job.defer(email=body.email)
         return Response(status_code=202)
@@ -393,7 +436,7 @@ def auth_controller(auth: Auth) -> Controller:
         invalid = ProblemError(
             400, "This reset link is invalid, used or expired: ask for a new one."
         )
-        users = _users(request)
+        users = users_of(request)
         claim = await auth.resets.peek(body.token)
         if claim is None:
             raise invalid

@@ -48,6 +48,7 @@ AUDIT_EVENTS: Mapping[str, str] = {
     "sessions.ended": "Every session ended (signed out everywhere).",
     "password.changed": "The password was changed.",
     "password.reset": "The password was set with a reset link.",
+    "email.verified": "The email address was verified.",
     "user.registered": "The account was created.",
     "user.roles_changed": "An admin changed the account's roles.",
     "user.disabled": "An admin disabled the account.",

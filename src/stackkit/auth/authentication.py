@@ -91,13 +91,14 @@ class AuthenticatedUser(BaseUser):
     """The user an access token names. `id` is the token's `sub`; load the row with
     the user service when more than the id and roles is needed."""
 
-    __slots__ = ("claims", "id", "roles", "session_id")
+    __slots__ = ("claims", "email_verified", "id", "roles", "session_id")
 
     def __init__(self, claims: AccessClaims) -> None:
         self.claims = claims
         self.id = claims.subject
         self.roles = claims.roles
         self.session_id = claims.session_id
+        self.email_verified = claims.email_verified
 
     @property
     def is_authenticated(self) -> bool:

@@ -23,6 +23,7 @@ from stackkit.auth.audit import AuditLog, user_id_from
 from stackkit.auth.authentication import AuthenticationBackend
 from stackkit.auth.devices import DeviceCookies
 from stackkit.auth.keys import TokenKeys
+from stackkit.auth.links import EmailedTokens
 from stackkit.auth.mail import MailBackend, mail_backend_for
 from stackkit.auth.passwords import PasswordHasher, PasswordPolicy
 from stackkit.auth.refresh import RefreshSessions
@@ -31,6 +32,7 @@ from stackkit.auth.schemas import UserOut
 from stackkit.auth.sessions import SessionStore
 from stackkit.auth.tokens import AccessTokens
 from stackkit.auth.users import UserService
+from stackkit.auth.verification import EmailVerifications
 from stackkit.cache.store import Store
 from stackkit.db.database import Database
 from stackkit.db.model import Model
@@ -76,6 +78,10 @@ class AuthConfig:
     """Registrations from one address."""
     reset_limit: str = "5/hour"
     """Password-reset emails asked from one address, and for one email."""
+    verification_limit: str = "3/hour"
+    """Verification links sent again, asked from one address, and for one account."""
+    email_verification_ttl: float = 86400
+    """Seconds a link to verify an email address works."""
     refresh_grace: float = 10
     """Seconds the previous refresh token still yields the current one (see `RefreshSessions`)."""
     password_reset_ttl: float = 3600
@@ -105,6 +111,8 @@ class Auth:
     sessions: SessionStore
     refresh: RefreshSessions
     resets: PasswordResets
+    verifications: EmailedTokens
+    """The tokens of the links that verify an email address."""
     devices: DeviceCookies
     limiter: RateLimiter
     mail: MailBackend
@@ -112,6 +120,8 @@ class Auth:
     reset_job: Job[Any] | None = None
     """Sends the reset emails through the app's job queue (`create_app(jobs=...)` sets
     it); None: after the answer, in the process."""
+    account_email_job: Job[Any] | None = None
+    """Sends the other account emails (`stackkit.auth.account_mail`) the same way."""
 
     @classmethod
     def build(
@@ -142,6 +152,9 @@ class Auth:
             sessions=sessions,
             refresh=RefreshSessions(sessions, grace=config.refresh_grace, secret_keys=secret_keys),
             resets=PasswordResets(store, ttl=config.password_reset_ttl),
+            verifications=EmailedTokens(
+                store, purpose="email-verify", ttl=config.email_verification_ttl
+            ),
             devices=DeviceCookies(
                 store,
                 secret_keys=secret_keys,
@@ -152,6 +165,13 @@ class Auth:
             mail=mail,
             service_class=config.user_service or UserService.for_model(config.user_model),
         )
+
+    async def email_verified(self, database: Database, user: Any) -> bool:
+        """Whether the app counts `user`'s address as verified: they proved it, or the
+        app does not verify addresses (`STACKKIT_EMAIL_VERIFICATION` off: no query)."""
+        if not self.settings.verifies_email:
+            return True
+        return await EmailVerifications(database).verified_at(user.id, user.email) is not None
 
     @cached_property
     def trusted_proxies(self) -> list[Network]:

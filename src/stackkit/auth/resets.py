@@ -15,6 +15,7 @@ from stackkit.cache.store import Store
 
 __all__ = ["PasswordResets", "ResetClaim", "password_fingerprint"]
 
+
 def password_fingerprint(password_hash: str) -> str:
     return hashlib.sha256(password_hash.encode()).hexdigest()[:32]
 

@@ -14,6 +14,8 @@ __all__ = [
     "Credentials",
     "Email",
     "EmailFragment",
+    "EmailOut",
+    "EmailVerificationIn",
     "LogoutIn",
     "PasswordChange",
     "PasswordResetConfirm",
@@ -23,6 +25,7 @@ __all__ = [
     "TokenPair",
     "UserAdminUpdate",
     "UserOut",
+    "VerificationResendIn",
 ]
 
 # Raw text longer than this is refused before any work: NFKC and the checks are
@@ -122,6 +125,24 @@ class PasswordChange(BaseModel):
 
 class PasswordResetRequest(BaseModel):
     email: Email
+
+
+class EmailOut(BaseModel):
+    email: str
+    verification: bool = Field(description="Whether this app verifies addresses.")
+    verified_at: datetime | None = Field(
+        description="When the user proved they read it; null: not (or not verified here)."
+    )
+
+
+class EmailVerificationIn(BaseModel):
+    token: str = Field(min_length=1, max_length=100, description="The token of the link.")
+
+
+class VerificationResendIn(BaseModel):
+    email: Email | None = Field(
+        default=None, description="The account's email; leave it out when signed in."
+    )
 
 
 class PasswordResetConfirm(BaseModel):

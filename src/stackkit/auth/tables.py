@@ -3,17 +3,17 @@
 They live in a `MetaData` of their own (`account_metadata`), not in the app's
 `Model.metadata`: an app's models do not declare them, autogenerate leaves them
 alone (their names start with `stackkit_`, see `TABLES_MANAGED_ELSEWHERE`), and a
-generated project creates them in a revision of their own:
+generated project creates them in a revision of its own (`0003`, which spells their
+columns out, as a revision should). An app with migrations of its own can call the
+helpers instead:
 
     def upgrade() -> None:
         create_audit_table()
-
-    def downgrade() -> None:
-        drop_audit_table()
+        create_email_verification_table()
 
 An app without migrations (tests, a script) calls `create_account_tables(engine)`.
-They hold user ids without a foreign key: an audit event outlives the account it
-is about.
+They hold user ids without a foreign key (the user table is the app's): an audit
+event outlives the account it is about.
 """
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ __all__ = [
     "audit_events",
     "create_account_tables",
     "create_audit_table",
+    "create_email_verification_table",
     "drop_audit_table",
+    "drop_email_verification_table",
+    "email_verifications",
 ]
 
 account_metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -60,24 +63,54 @@ audit_events = Table(
 (`event`) to whose account (`subject_id`), from where, when."""
 
 
-def create_audit_table() -> None:
-    """In a revision's `upgrade()`: create `stackkit_audit_events` and its indexes."""
+email_verifications = Table(
+    "stackkit_email_verifications",
+    account_metadata,
+    Column("user_id", Integer(), primary_key=True, autoincrement=False),
+    Column("email_digest", String(64), nullable=False),
+    Column("verified_at", UTCDateTime(), nullable=False),
+)
+"""The address each user last proved they read (`stackkit.auth.verification`): a
+SHA-256 of its normal form, so that an account whose email changes is no longer
+verified, and no address is kept here."""
+
+
+def _create(table: Table) -> None:
     from alembic import op  # here: an app that only serves need not load Alembic
 
     op.create_table(
-        audit_events.name,
-        *(column._copy() for column in audit_events.columns),
-        sqlite_autoincrement=True,
+        table.name,
+        *(column._copy() for column in table.columns),
+        sqlite_autoincrement=bool(table.dialect_kwargs.get("sqlite_autoincrement")),
     )
-    for index in audit_events.indexes:
-        op.create_index(index.name, audit_events.name, [c.name for c in index.columns])
+    for index in table.indexes:
+        op.create_index(index.name, table.name, [c.name for c in index.columns])
+
+
+def _drop(table: Table) -> None:
+    from alembic import op
+
+    op.drop_table(table.name)
+
+
+def create_audit_table() -> None:
+    """In a revision's `upgrade()`: create `stackkit_audit_events` and its indexes."""
+    _create(audit_events)
 
 
 def drop_audit_table() -> None:
     """In a revision's `downgrade()`: drop the audit log and every event in it."""
-    from alembic import op
+    _drop(audit_events)
 
-    op.drop_table(audit_events.name)
+
+def create_email_verification_table() -> None:
+    """In a revision's `upgrade()`: create `stackkit_email_verifications`."""
+    _create(email_verifications)
+
+
+def drop_email_verification_table() -> None:
+    """In a revision's `downgrade()`: drop it (every address counts as unverified)."""
+    _drop(email_verifications)
 
 
 async def create_account_tables(engine: AsyncEngine) -> None:

@@ -80,6 +80,9 @@ class AccessClaims(NamedTuple):
     issued_at: float
     not_before: float
     expires_at: float
+    email_verified: bool = False
+    """`ev`: whether the app counted the user's email address as verified when it
+    issued the token (routes declared `verified=True` ask for it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +132,20 @@ class AccessTokens:
         self._verified: dict[str, AccessClaims] = {}
         self._key_by_header: dict[str, Any] = {}
 
-    def issue(self, subject: str, session_id: str, roles: Sequence[str] = ()) -> IssuedToken:
+    def issue(
+        self,
+        subject: str,
+        session_id: str,
+        roles: Sequence[str] = (),
+        *,
+        email_verified: bool = False,
+    ) -> IssuedToken:
         now = int(self.clock())
         claims = {
             "sub": str(subject),
             "sid": session_id,
             "roles": sorted(set(roles)),
+            "ev": email_verified,
             "jti": secrets.token_urlsafe(12),
             "iat": now,
             "nbf": now,
@@ -218,6 +229,7 @@ def _claims(payload: dict[str, Any]) -> AccessClaims:
     subject, session_id, token_id = payload["sub"], payload["sid"], payload["jti"]
     times = (payload["iat"], payload["nbf"], payload["exp"])
     roles = payload.get("roles", [])
+    email_verified = payload.get("ev", False)  # tokens made before the claim have none
     # Exact types: JSON gives str, int, float and list, and a bool is no time.
     if (
         type(subject) is not str
@@ -227,9 +239,10 @@ def _claims(payload: dict[str, Any]) -> AccessClaims:
         or any(type(t) is not int and type(t) is not float for t in times)
         or type(roles) is not list
         or any(type(role) is not str for role in roles)
+        or type(email_verified) is not bool
     ):
         raise InvalidToken("The access token is not valid.")
     return AccessClaims(
         subject, session_id, frozenset(roles), token_id,
-        float(times[0]), float(times[1]), float(times[2]),
+        float(times[0]), float(times[1]), float(times[2]), email_verified,
     )  # fmt: skip

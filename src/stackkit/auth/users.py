@@ -17,16 +17,19 @@ older stackkit, or by SQL) is not found until it is moved to its normal form:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import JSON, String, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stackkit.auth.emails import EmailFix, InvalidEmail, normalize_email, plan_email_fixes
 from stackkit.auth.passwords import PasswordHasher, PasswordPolicy, PasswordPolicyError
 from stackkit.auth.refresh import RefreshSessions
+from stackkit.auth.verification import EmailVerifications
 from stackkit.db.database import Database
 from stackkit.db.model import Model, UTCDateTime, utcnow
 from stackkit.db.repository import Repository
@@ -37,6 +40,7 @@ from stackkit.errors import ConflictError, ValidationProblem
 __all__ = ["UserMixin", "UserRepository", "UserService", "normalize_email"]
 
 U = TypeVar("U", bound=Model)
+logger = logging.getLogger("stackkit.auth")
 
 
 class UserMixin:
@@ -222,6 +226,10 @@ class UserService(Service[U], Generic[U]):
     async def delete(self, id: int, *, expected_version: int | None = None) -> None:
         await super().delete(id, expected_version=expected_version)
         await self._end_sessions(id)
+        try:
+            await EmailVerifications(self.db).forget(id)
+        except SQLAlchemyError as error:  # the account tables were never created
+            logger.warning("The verified address of user %s was not dropped: %s", id, error)
 
     async def _end_sessions(self, id: int, *, keep: str | None = None) -> None:
         if self.sessions is None:

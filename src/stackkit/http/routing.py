@@ -41,6 +41,7 @@ from stackkit.http.params import parse_body, parse_path, parse_query, sequence_f
 __all__ = [
     "ADMIN_ROLE",
     "AUTH_ERROR_SCOPE_KEY",
+    "EMAIL_NOT_VERIFIED",
     "ROUTE_SCOPE_KEY",
     "Controller",
     "Handler",
@@ -50,6 +51,7 @@ __all__ = [
     "admin_role_of",
     "allowed_methods",
     "check_access",
+    "check_verified",
     "is_authenticated",
     "principal",
     "requires",
@@ -104,6 +106,8 @@ class RouteSpec:
     address, whatever token comes along (`address`: login, registration)."""
     roles: tuple[str, ...] = ()
     """Roles the user must all hold (403 otherwise)."""
+    verified: bool = False
+    """The user's email address must be verified (403 otherwise, see `check_verified`)."""
     wants_request: bool = False
     query_sequences: frozenset[str] = field(default_factory=frozenset)
 
@@ -179,10 +183,11 @@ class Controller:
         rate_limit_fail_closed: bool = False,
         rate_limit_by: Literal["client", "address"] = "client",
         roles: Sequence[str] = (),
+        verified: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Declare a route. Raises `TypeError` at declaration when the handler's
         parameters are not ones the controller can supply, or when a public route
-        asks for roles."""
+        asks for roles or a verified email."""
 
         def register(handler: Handler) -> Handler:
             self.specs.append(
@@ -203,6 +208,7 @@ class Controller:
                     rate_limit_fail_closed=rate_limit_fail_closed,
                     rate_limit_by=rate_limit_by,
                     roles=tuple(roles),
+                    verified=verified,
                 )
             )
             setattr(handler, _REGISTERED_ATTRIBUTE, True)
@@ -234,6 +240,7 @@ def build_spec(
     rate_limit_fail_closed: bool = False,
     rate_limit_by: Literal["client", "address"] = "client",
     roles: tuple[str, ...] = (),
+    verified: bool = False,
 ) -> RouteSpec:
     if not inspect.iscoroutinefunction(handler):
         raise TypeError(f"{handler.__qualname__} must be an async function")
@@ -263,6 +270,8 @@ def build_spec(
     roles = (*roles, *getattr(handler, _ROLES_ATTRIBUTE, ()))
     if roles and public:
         raise TypeError(f"{handler.__qualname__}: a public route cannot require roles")
+    if verified and public:
+        raise TypeError(f"{handler.__qualname__}: a public route cannot require a verified email")
     response_model = hints.get("return") if response is ... else response
     if response_model is type(None) or _is_response_class(response_model):
         response_model = None
@@ -295,6 +304,7 @@ def build_spec(
         rate_limit_fail_closed=rate_limit_fail_closed,
         rate_limit_by=rate_limit_by,
         roles=tuple(dict.fromkeys(roles)),
+        verified=verified,
         wants_request=wants_request,
         query_sequences=sequence_fields(query_model) if query_model else frozenset(),
     )
@@ -310,6 +320,8 @@ def as_route(spec: RouteSpec) -> Route:
         request.scope[ROUTE_SCOPE_KEY] = spec  # for middleware that acts after routing
         if not spec.public:
             check_access(request.scope, spec.roles)
+            if spec.verified:
+                check_verified(request.scope)
         arguments: dict[str, Any] = {}
         if spec.wants_request:
             arguments["request"] = request
@@ -441,6 +453,26 @@ def check_access(scope: Scope, roles: Sequence[str] = ()) -> None:
     missing = [role for role in roles if role not in granted]
     if missing:
         raise ProblemError(403, f"This route needs the role {', '.join(missing)}.")
+
+
+EMAIL_NOT_VERIFIED = "email_not_verified"
+"""The `code` of the 403 problem a route declared `verified=True` answers to a user
+whose email address is not verified (the SPA offers to send the link again)."""
+
+
+def check_verified(scope: Scope) -> None:
+    """Let a caller whose email address the app counts as verified through: the access
+    token says so (`email_verified`); a principal of another backend must say so too.
+
+    Raises:
+        ProblemError: 403 (`code: email_not_verified`) otherwise.
+    """
+    if not getattr(scope.get("user"), "email_verified", False):
+        raise ProblemError(
+            403,
+            "Verify your email address first: open the link we sent to it.",
+            code=EMAIL_NOT_VERIFIED,
+        )
 
 
 def is_authenticated(scope: Scope) -> bool:

@@ -426,8 +426,11 @@ def _digest(scope: Scope) -> str:
     # The user's roles are part of the key: what an admin was shown is not what the same
     # user sees once they are an admin no more (roles change with a new sign-in).
     roles = ",".join(sorted(getattr(scope.get("auth"), "scopes", ())))
+    # So is whether the token says the email is verified: a route declared
+    # `verified=True` answered a verified token; an unverified one must not get it.
+    verified = "v" if getattr(scope.get("user"), "email_verified", False) else ""
     who = cache_identity(scope)
-    material = f"{who}\x00{roles}\x00{scope['path']}\x00".encode() + query
+    material = f"{who}\x00{roles}\x00{verified}\x00{scope['path']}\x00".encode() + query
     return hashlib.sha256(material).hexdigest()[:32]
 
 

@@ -59,6 +59,11 @@ class AppInfo(BaseModel):
     owned resources (`AuthConfig.admin_role`)."""
     jobs: bool = False
     """Whether the app has a job queue, which its admins see at `/api/admin/jobs`."""
+    email_verification: bool = False
+    """Whether users verify their email address (`STACKKIT_EMAIL_VERIFICATION`): the
+    frontend then shows a banner to those who have not."""
+    verified_email_required: bool = False
+    """Whether an unverified account cannot sign in (`STACKKIT_REQUIRE_VERIFIED_EMAIL`)."""
 
 
 def meta_controller(resources: Sequence[Resource]) -> Controller:
@@ -68,8 +73,14 @@ def meta_controller(resources: Sequence[Resource]) -> Controller:
     @meta.get("", name="app_info")
     async def app_info(request: Request) -> AppInfo:
         """What the frontend needs to know of the app as a whole."""
-        jobs = getattr(request.app.state, "jobs", None) is not None
-        return AppInfo(admin_role=admin_role_of(request.scope), jobs=jobs)
+        state = request.app.state
+        settings = getattr(state, "settings", None)
+        return AppInfo(
+            admin_role=admin_role_of(request.scope),
+            jobs=getattr(state, "jobs", None) is not None,
+            email_verification=bool(settings and settings.verifies_email),
+            verified_email_required=bool(settings and settings.require_verified_email),
+        )
 
     @meta.get("/resources", name="list_resources")
     async def list_resources(request: Request) -> list[ResourceInfo]:

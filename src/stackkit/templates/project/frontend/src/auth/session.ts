@@ -58,6 +58,22 @@ function refused(error: unknown): boolean {
   return error instanceof ApiError && error.status >= 400 && error.status < 500 && error.status !== 429;
 }
 
+/** The 403 of a sign-in or route that needs a verified email address. */
+export function isUnverified(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 403 && error.problem.code === "email_not_verified";
+}
+
+/** Registration went through, but the account is not signed in: the next step is in an email. */
+export class CheckYourEmail extends Error {
+  readonly email: string;
+
+  constructor(email: string) {
+    super(`Check your email: we sent a message to ${email}. Follow it to finish creating your account.`);
+    this.name = "CheckYourEmail";
+    this.email = email;
+  }
+}
+
 type Listener = () => void;
 
 export class Session {
@@ -122,10 +138,23 @@ export class Session {
     return this.loadUser();
   }
 
-  /** Create the account, then sign in with it. */
+  /** Create the account, then sign in with it. With email verification on (a 202 that
+   *  says nothing of the email), a sign-in that fails means: check your email. */
   async register(email: string, password: string): Promise<User> {
-    await apiFetch<User>("/api/auth/register", { method: "POST", body: { email, password } }, this.fetchFn);
-    return this.login(email, password);
+    const created = await apiFetch<User | null>("/api/auth/register", { method: "POST", body: { email, password } }, this.fetchFn);
+    if (created) return this.login(email, password);
+    try {
+      return await this.login(email, password);
+    } catch (error) {
+      if (error instanceof ApiError && (error.status === 401 || isUnverified(error))) throw new CheckYourEmail(email);
+      throw error;
+    }
+  }
+
+  /** Load the user again (after their email was verified, say), with a fresh token. */
+  async reload(): Promise<void> {
+    if (this.status !== "signed-in") return;
+    if (await this.refresh()) await this.loadUser();
   }
 
   /** End the session on the server (token and cookie), then forget it here. */

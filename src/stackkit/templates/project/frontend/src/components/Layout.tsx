@@ -1,4 +1,4 @@
-import { Suspense } from "react";
+import { Suspense, lazy } from "react";
 import { Link, NavLink, Outlet, useNavigate } from "react-router";
 import { useAuth } from "../auth/AuthContext";
 import { isAdmin } from "../auth/session";
@@ -6,11 +6,15 @@ import { Loading } from "./Status";
 
 export const APP_NAME = "stackkit app";
 
+// Loaded only for the signed-in users of an app that verifies addresses: not part of
+// the sign-in page's JavaScript.
+const VerifyEmailBanner = lazy(() => import("./Verification").then((m) => ({ default: m.VerifyEmailBanner })));
+
 const navLink = ({ isActive }: { isActive: boolean }) =>
   `rounded-md px-3 py-2 text-sm font-medium ${isActive ? "bg-slate-800 text-white" : "text-slate-300 hover:bg-slate-700 hover:text-white"}`;
 
 export function Layout() {
-  const { status, user, adminRole, hasJobs, logout } = useAuth();
+  const { status, user, adminRole, hasJobs, unverifiedEmail, logout } = useAuth();
   const navigate = useNavigate();
 
   async function signOut() {
@@ -67,6 +71,11 @@ export function Layout() {
           )}
         </nav>
       </header>
+      {status === "signed-in" && unverifiedEmail && (
+        <Suspense fallback={null}>
+          <VerifyEmailBanner email={unverifiedEmail} />
+        </Suspense>
+      )}
       <main id="main" className="mx-auto w-full max-w-6xl flex-1 px-4 py-6 sm:px-6 sm:py-8">
         <Suspense fallback={<Loading />}>
           <Outlet />

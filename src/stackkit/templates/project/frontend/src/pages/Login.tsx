@@ -1,10 +1,30 @@
+import { Suspense, lazy, useState } from "react";
 import { Link, useLocation } from "react-router";
 import { useAuth } from "../auth/AuthContext";
+import { isUnverified } from "../auth/session";
 import { CredentialsForm } from "../components/CredentialsForm";
+
+// Needed only after a refusal: not part of the sign-in page's first load.
+const ResendVerification = lazy(() =>
+  import("../components/Verification").then((m) => ({ default: m.ResendVerification })),
+);
 
 export default function Login() {
   const { login } = useAuth();
   const location = useLocation();
+  // An account that must verify its email first: offer a new link.
+  const [unverified, setUnverified] = useState<string | null>(null);
+
+  async function submit(email: string, password: string) {
+    setUnverified(null);
+    try {
+      await login(email, password);
+    } catch (error) {
+      if (isUnverified(error)) setUnverified(email);
+      throw error;
+    }
+  }
+
   // After a sign-in, <GuestOnly> sends the user on to the page they came for.
   return (
     <CredentialsForm
@@ -12,7 +32,7 @@ export default function Login() {
       title="Sign in"
       submitLabel="Sign in"
       busyLabel="Signing in…"
-      onSubmit={login}
+      onSubmit={submit}
       afterPassword={
         <Link to="/forgot-password" className="text-sm font-medium text-indigo-600 hover:text-indigo-500">
           Forgot your password?
@@ -20,6 +40,13 @@ export default function Login() {
       }
       footer={
         <>
+          {unverified && (
+            <span className="mb-3 block">
+              <Suspense fallback={null}>
+                <ResendVerification email={unverified} />
+              </Suspense>
+            </span>
+          )}
           No account yet?{" "}
           <Link to="/register" state={location.state} className="font-medium text-indigo-600 hover:text-indigo-500">
             Create one

@@ -1,11 +1,35 @@
+import { useState } from "react";
 import { Link, useLocation } from "react-router";
 import { errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
+import { CheckYourEmail } from "../auth/session";
 import { CredentialsForm } from "../components/CredentialsForm";
+import { ResendVerification } from "../components/Verification";
 
 export default function Register() {
   const { register } = useAuth();
   const location = useLocation();
+  const [sentTo, setSentTo] = useState<CheckYourEmail | null>(null);
+
+  async function submit(email: string, password: string) {
+    try {
+      await register(email, password);
+    } catch (error) {
+      if (!(error instanceof CheckYourEmail)) throw error;
+      setSentTo(error);
+    }
+  }
+
+  if (sentTo) {
+    return (
+      <div className="mx-auto mt-4 w-full max-w-sm sm:mt-12">
+        <h1 className="text-2xl font-semibold tracking-tight">Check your email</h1>
+        <p role="status" className="mt-6 rounded-lg bg-white p-6 text-sm text-slate-700 shadow-sm ring-1 ring-slate-200">
+          {sentTo.message} <ResendVerification email={sentTo.email} />
+        </p>
+      </div>
+    );
+  }
   return (
     <CredentialsForm
       id="register"
@@ -13,7 +37,7 @@ export default function Register() {
       submitLabel="Create account"
       busyLabel="Creating your account…"
       newPassword
-      onSubmit={register}
+      onSubmit={submit}
       describe={(error, apiError) => {
         const email =
           apiError?.status === 409 ? "An account with this email already exists." : apiError?.fieldError("email");

@@ -1,0 +1,63 @@
+import { useEffect, useRef, useState } from "react";
+import { Link } from "react-router";
+import { errorMessage } from "../api";
+import { useAuth } from "../auth/AuthContext";
+import { Loading } from "../components/Status";
+import { ResendVerification } from "../components/Verification";
+import { tokenFromHash } from "./ResetPassword";
+
+/** The link of the verification email (`/verify-email#token=...`): verified on arrival. */
+export default function VerifyEmail() {
+  const { status, user, reload, request } = useAuth();
+  const [token] = useState(() => tokenFromHash(window.location.hash));
+  const [outcome, setOutcome] = useState<"pending" | "verified" | Error>("pending");
+  const sent = useRef(false);
+
+  useEffect(() => {
+    // Kept in memory only: out of the address bar and the history.
+    if (window.location.hash) window.history.replaceState(window.history.state, "", window.location.pathname);
+    if (!token || sent.current) return;
+    sent.current = true; // once, even in StrictMode: the token works once
+    request<void>("/api/auth/verify-email", { method: "POST", body: { token } }).then(
+      () => setOutcome("verified"),
+      (error: unknown) => setOutcome(error instanceof Error ? error : new Error(String(error))),
+    );
+  }, [token, request]);
+
+  useEffect(() => {
+    // A signed-in user gets a token that says so, and loses the banner.
+    if (outcome === "verified" && status === "signed-in") void reload();
+  }, [outcome, status, reload]);
+
+  const next =
+    status === "signed-in" ? (
+      <Link to="/" className="font-medium text-indigo-600 hover:text-indigo-500">
+        Go to the dashboard
+      </Link>
+    ) : (
+      <Link to="/login" className="font-medium text-indigo-600 hover:text-indigo-500">
+        Sign in
+      </Link>
+    );
+
+  return (
+    <div className="mx-auto mt-4 w-full max-w-sm sm:mt-12">
+      <h1 className="text-2xl font-semibold tracking-tight">Verify your email address</h1>
+      {!token ? (
+        <p role="alert" className="mt-6 rounded-md bg-red-50 p-4 text-sm text-red-700">
+          This link has no token: open the link from the email again.
+        </p>
+      ) : outcome === "pending" ? (
+        <Loading />
+      ) : outcome === "verified" ? (
+        <p role="status" className="mt-6 rounded-lg bg-white p-6 text-sm text-slate-700 shadow-sm ring-1 ring-slate-200">
+          Your email address is verified. {next}
+        </p>
+      ) : (
+        <p role="alert" className="mt-6 rounded-md bg-red-50 p-4 text-sm text-red-700">
+          {errorMessage(outcome)} {status === "signed-in" && user ? <ResendVerification /> : next}
+        </p>
+      )}
+    </div>
+  );
+}
