@@ -443,6 +443,8 @@ AUTH_ROUTES = {
     ("/api/auth/audit", "get"): ("own_audit_events", SIGNED_IN, "200", _ref("AuditPage")),
     ("/api/auth/verify-email", "post"): ("verify_email", [], "204", None),
     ("/api/auth/email", "get"): ("email_status", SIGNED_IN, "200", _ref("EmailOut")),
+    ("/api/auth/email", "post"): ("change_email", SIGNED_IN, "202", None),
+    ("/api/auth/email/confirm", "post"): ("confirm_email_change", [], "204", None),
     ("/api/auth/verify-email/resend", "post"): ("resend_verification", [], "202", None),
 }  # fmt: skip
 

@@ -1,5 +1,6 @@
 """The emails about an account (other than the reset link): a link to verify the
-address, and the note to an address someone tried to register again.
+address, the note to an address someone tried to register again, the link that
+confirms a new address, and the note to the old one once it changed.
 
 They are sent after the answer: through the app's job queue when it has one (retried
 if the mail server fails), else in a task of the process that answered.
@@ -32,7 +33,7 @@ logger = logging.getLogger("stackkit.auth")
 
 ACCOUNT_EMAIL_JOB = "stackkit.auth.send_account_email"
 
-AccountEmail = Literal["verify", "registered-again"]
+AccountEmail = Literal["verify", "registered-again", "change-email", "email-changed"]
 
 
 async def send_account_email(
@@ -43,10 +44,11 @@ async def send_account_email(
     user_id: int | None = None,
     email: str | None = None,
 ) -> None:
-    """Mail the email `kind` (an `AccountEmail`) to the user `user_id`, or to the
+    """Mail the email `kind` (an `AccountEmail`) about the user `user_id`, or about the
     account of `email` if it has one (looked up here, after the answer: the answer
     cannot tell), if the account is active (and, for a verification link, not
-    verified yet).
+    verified yet). For `change-email` and `email-changed`, `email` is where it goes
+    (the new address, the old one) and `user_id` whose account it is about.
 
     Raises:
         MailError: the mail server did not take the message.
@@ -57,7 +59,7 @@ async def send_account_email(
     if user_id is not None:
         with contextlib.suppress(NotFoundError):
             user = await users.get(user_id)
-    elif email is not None:
+    elif email is not None and kind in ("verify", "registered-again"):
         user = await users.get_by_email(email)
     if user is None or not user.is_active:
         return
@@ -83,8 +85,27 @@ async def send_account_email(
             f"password at {site}/forgot-password.\n\nIf it was not you, nothing changed: "
             "you can ignore this email.\n",
         )
+    elif kind == "change-email" and email is not None:
+        claim = {"user_id": user.id, "old": user.email, "new": email}
+        token = await auth.email_changes.issue(claim)
+        hours = max(1, int(auth.config.email_verification_ttl // 3600))
+        message = MailMessage(
+            to=email,
+            subject="Confirm your new email address",
+            text=f"To make this the address of your account ({user.email} until now), open "
+            f"this link within {hours} hours:\n\n{site}/confirm-email#token={token}\n\n"
+            "If you did not ask for it, ignore this email: nothing changes.\n",
+        )
+    elif kind == "email-changed" and email is not None:
+        message = MailMessage(
+            to=email,
+            subject="Your email address was changed",
+            text=f"The email address of your account at {site} is now {user.email}; this "
+            f"one ({email}) no longer signs in.\n\nIf you did not make this change, tell "
+            "the people who run the site at once: someone else may hold your account.\n",
+        )
     else:
-        raise ValueError(f"unknown account email {kind!r}")
+        raise ValueError(f"unknown account email {kind!r}, or one without its address")
     await auth.mail.send(message)
 
 

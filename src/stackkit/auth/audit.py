@@ -49,6 +49,7 @@ AUDIT_EVENTS: Mapping[str, str] = {
     "password.changed": "The password was changed.",
     "password.reset": "The password was set with a reset link.",
     "email.verified": "The email address was verified.",
+    "email.changed": "The email address was changed.",
     "user.registered": "The account was created.",
     "user.roles_changed": "An admin changed the account's roles.",
     "user.disabled": "An admin disabled the account.",

@@ -79,9 +79,10 @@ class AuthConfig:
     reset_limit: str = "5/hour"
     """Password-reset emails asked from one address, and for one email."""
     verification_limit: str = "3/hour"
-    """Verification links sent again, asked from one address, and for one account."""
+    """Verification links sent again, asked from one address, and for one account; and
+    changes of address one user asks."""
     email_verification_ttl: float = 86400
-    """Seconds a link to verify an email address works."""
+    """Seconds a link to verify an email address, or to confirm a new one, works."""
     refresh_grace: float = 10
     """Seconds the previous refresh token still yields the current one (see `RefreshSessions`)."""
     password_reset_ttl: float = 3600
@@ -113,6 +114,8 @@ class Auth:
     resets: PasswordResets
     verifications: EmailedTokens
     """The tokens of the links that verify an email address."""
+    email_changes: EmailedTokens
+    """The tokens of the links that confirm a new email address."""
     devices: DeviceCookies
     limiter: RateLimiter
     mail: MailBackend
@@ -154,6 +157,9 @@ class Auth:
             resets=PasswordResets(store, ttl=config.password_reset_ttl),
             verifications=EmailedTokens(
                 store, purpose="email-verify", ttl=config.email_verification_ttl
+            ),
+            email_changes=EmailedTokens(
+                store, purpose="email-change", ttl=config.email_verification_ttl
             ),
             devices=DeviceCookies(
                 store,

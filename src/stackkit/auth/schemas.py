@@ -13,6 +13,7 @@ from stackkit.auth.emails import normalize_email
 __all__ = [
     "Credentials",
     "Email",
+    "EmailChangeIn",
     "EmailFragment",
     "EmailOut",
     "EmailVerificationIn",
@@ -133,6 +134,11 @@ class EmailOut(BaseModel):
     verified_at: datetime | None = Field(
         description="When the user proved they read it; null: not (or not verified here)."
     )
+
+
+class EmailChangeIn(BaseModel):
+    new_email: Email
+    password: str = PASSWORD_FIELD
 
 
 class EmailVerificationIn(BaseModel):

@@ -231,6 +231,10 @@ class UserService(Service[U], Generic[U]):
         except SQLAlchemyError as error:  # the account tables were never created
             logger.warning("The verified address of user %s was not dropped: %s", id, error)
 
+    async def end_sessions(self, id: int, *, keep: str | None = None) -> None:
+        """End every session of the user but `keep`."""
+        await self._end_sessions(id, keep=keep)
+
     async def _end_sessions(self, id: int, *, keep: str | None = None) -> None:
         if self.sessions is None:
             return

@@ -33,6 +33,7 @@ export default function Profile() {
         {user && <p className="mt-1 text-sm text-slate-600">Signed in as {user.email}.</p>}
       </div>
       <Sessions />
+      <EmailChange />
       <PasswordChange />
       <RecentActivity />
     </div>
@@ -129,6 +130,62 @@ function Sessions() {
           onCancel={() => setConfirmingAll(false)}
         />
       )}
+    </section>
+  );
+}
+
+function EmailChange() {
+  const { user, request } = useAuth();
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [sentTo, setSentTo] = useState<string | null>(null);
+  const { busy, error, onSubmit } = useSubmit(async () => {
+    await request<void>("/api/auth/email", { method: "POST", body: { new_email: email, password } });
+    setSentTo(email);
+    setEmail("");
+    setPassword("");
+  });
+
+  const apiError = error instanceof ApiError ? error : null;
+  const emailError = apiError?.fieldError("new_email");
+  const passwordError = apiError?.fieldError("password");
+  const formError = error && !emailError && !passwordError ? errorMessage(error) : null;
+
+  return (
+    <section aria-labelledby="email-heading">
+      <h2 id="email-heading" className="text-lg font-medium">
+        Change email
+      </h2>
+      <p className="mt-1 text-sm text-slate-600">
+        Your address is {user?.email}. We send a link to the new one: the change is made when you open it.
+      </p>
+      <form onSubmit={onSubmit} className="mt-4 max-w-sm space-y-4 rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200">
+        {sentTo && <Notice>We sent a link to {sentTo}. Open it to confirm the change.</Notice>}
+        {formError && <Alert>{formError}</Alert>}
+        <Field
+          label="New email"
+          name="new_email"
+          type="email"
+          autoComplete="email"
+          required
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+          error={emailError}
+        />
+        <Field
+          label="Password"
+          name="email_password"
+          type="password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+          error={passwordError}
+        />
+        <button type="submit" disabled={busy} className={buttonClass}>
+          {busy ? "Sending…" : "Change email"}
+        </button>
+      </form>
     </section>
   );
 }

@@ -1,33 +1,14 @@
-import { useEffect, useRef, useState } from "react";
 import { Link } from "react-router";
 import { errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
+import { useEmailedLink } from "../auth/useEmailedLink";
 import { Loading } from "../components/Status";
 import { ResendVerification } from "../components/Verification";
-import { tokenFromHash } from "./ResetPassword";
 
 /** The link of the verification email (`/verify-email#token=...`): verified on arrival. */
 export default function VerifyEmail() {
-  const { status, user, reload, request } = useAuth();
-  const [token] = useState(() => tokenFromHash(window.location.hash));
-  const [outcome, setOutcome] = useState<"pending" | "verified" | Error>("pending");
-  const sent = useRef(false);
-
-  useEffect(() => {
-    // Kept in memory only: out of the address bar and the history.
-    if (window.location.hash) window.history.replaceState(window.history.state, "", window.location.pathname);
-    if (!token || sent.current) return;
-    sent.current = true; // once, even in StrictMode: the token works once
-    request<void>("/api/auth/verify-email", { method: "POST", body: { token } }).then(
-      () => setOutcome("verified"),
-      (error: unknown) => setOutcome(error instanceof Error ? error : new Error(String(error))),
-    );
-  }, [token, request]);
-
-  useEffect(() => {
-    // A signed-in user gets a token that says so, and loses the banner.
-    if (outcome === "verified" && status === "signed-in") void reload();
-  }, [outcome, status, reload]);
+  const { status, user } = useAuth();
+  const { token, outcome } = useEmailedLink("/api/auth/verify-email");
 
   const next =
     status === "signed-in" ? (
@@ -49,7 +30,7 @@ export default function VerifyEmail() {
         </p>
       ) : outcome === "pending" ? (
         <Loading />
-      ) : outcome === "verified" ? (
+      ) : outcome === "done" ? (
         <p role="status" className="mt-6 rounded-lg bg-white p-6 text-sm text-slate-700 shadow-sm ring-1 ring-slate-200">
           Your email address is verified. {next}
         </p>

@@ -118,3 +118,47 @@ describe("email verification", () => {
     await waitFor(() => expect(api.count("POST /api/auth/verify-email/resend")).toBe(1));
   });
 });
+
+describe("email change", () => {
+  it("asks for the password and says where the link went", async () => {
+    const api = renderApp("/profile", {
+      "POST /api/auth/refresh": [tokens(1)],
+      "GET /api/auth/me": [ada],
+      "GET /api/auth/sessions": [{ body: [] }],
+      "POST /api/auth/email": [
+        { status: 422, body: { status: 422, detail: "invalid", errors: [{ in: "body", field: "password", message: "This is not your current password." }] } },
+        { status: 202 },
+      ],
+    });
+    fireEvent.change(await screen.findByLabelText("New email"), { target: { value: "ada.l@example.com" } });
+    fireEvent.change(screen.getByLabelText("Password"), { target: { value: "wrong one" } });
+    fireEvent.click(screen.getByRole("button", { name: "Change email" }));
+    await screen.findByText("This is not your current password.");
+    fireEvent.change(screen.getByLabelText("Password"), { target: { value: "correct horse battery staple" } });
+    fireEvent.click(screen.getByRole("button", { name: "Change email" }));
+    expect(await screen.findByText("We sent a link to ada.l@example.com. Open it to confirm the change.")).toBeTruthy();
+    const sent = api.calls.filter((c) => c.url === "/api/auth/email" && c.method === "POST");
+    expect(sent[1]?.body).toEqual({ new_email: "ada.l@example.com", password: "correct horse battery staple" });
+  });
+
+  it("confirms the change with the link once, and takes the token out of the address bar", async () => {
+    window.history.replaceState(null, "", "/confirm-email#token=xyz");
+    const api = renderApp("/confirm-email", {
+      "POST /api/auth/refresh": [unauthorized],
+      "POST /api/auth/email/confirm": [{ status: 204 }],
+    });
+    expect(await screen.findByText(/Your email address is changed/)).toBeTruthy();
+    expect(screen.getByRole("link", { name: "Sign in with the new address" })).toBeTruthy();
+    expect(window.location.hash).toBe("");
+    expect(api.count("POST /api/auth/email/confirm")).toBe(1);
+  });
+
+  it("says why a change link did not work", async () => {
+    window.history.replaceState(null, "", "/confirm-email#token=taken");
+    renderApp("/confirm-email", {
+      "POST /api/auth/refresh": [unauthorized],
+      "POST /api/auth/email/confirm": [{ status: 409, body: { status: 409, detail: "This address belongs to another account now." } }],
+    });
+    expect(await screen.findByText(/This address belongs to another account now/)).toBeTruthy();
+  });
+});
