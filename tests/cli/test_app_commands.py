@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner, Result
 from starlette.testclient import TestClient
 
+from stackkit.auth.audit import AuditLog
 from stackkit.auth.tables import create_account_tables
 from stackkit.cli.app_commands import (
     check_command,
@@ -540,4 +541,11 @@ def test_user_create_vouches_for_the_address_where_addresses_are_verified(
         )
         token = login.json()["access_token"]
         address = client.get("/api/auth/email", headers={"Authorization": f"Bearer {token}"})
+        assert client.portal is not None
+        events = client.portal.call(AuditLog(app.state.database).page)
     assert address.json()["verified_at"] is not None
+    # Made where the audit log exists: the creation is in it, by the command.
+    created = [e for e in events if e.event == "user.registered"]
+    assert [(e.subject_id, e.actor_id, e.details) for e in created] == [
+        (2, None, {"by": "stackkit user create", "admin": False})
+    ]

@@ -27,8 +27,10 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 
 from stackkit.app import OPENAPI_PATH
+from stackkit.auth.audit import AuditLog
 from stackkit.auth.config import Auth
 from stackkit.auth.emails import EmailFix, InvalidEmail, normalize_email
+from stackkit.auth.tables import audit_events
 from stackkit.auth.verification import EmailVerifications
 from stackkit.cli.check import check_command
 from stackkit.cli.errors import one_line
@@ -81,7 +83,18 @@ def create_user_command(email: str, admin: bool, password_stdin: bool) -> None:
         password = _read_password(from_stdin=password_stdin)
         roles = [auth.config.admin_role] if admin else []
         user = _run(database, _register(auth, database, email, password, roles))
+        if _run(database, _has_table(database, audit_events)):
+            _run(database, _audit_creation(database, int(user.id), admin))
     click.echo(f"Created user {user.id} {user.email}" + (" (admin)" if admin else ""))
+
+
+async def _audit_creation(database: Database, user_id: int, admin: bool) -> None:
+    async with database:
+        await AuditLog(database).record(
+            "user.registered",
+            subject_id=user_id,
+            details={"by": "stackkit user create", "admin": admin},
+        )
 
 
 @user_group.command("normalize-emails")
