@@ -27,8 +27,6 @@ account's limit (`stackkit.auth.devices`).
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import ipaddress
 import logging
 import time
 from datetime import UTC, datetime
@@ -43,7 +41,6 @@ from starlette.responses import Response
 from stackkit.auth.account_mail import mail_after_answer
 from stackkit.auth.audit import user_id_from
 from stackkit.auth.config import Auth
-from stackkit.auth.emails import InvalidEmail, normalize_email
 from stackkit.auth.mail import MailError
 from stackkit.auth.middleware import AuthenticatedUser
 from stackkit.auth.refresh import InvalidRefreshToken, RefreshGrant, RefreshTokenReused
@@ -60,6 +57,7 @@ from stackkit.auth.schemas import (
     TokenPair,
 )
 from stackkit.auth.users import UserService
+from stackkit.auth.verification import email_digest
 from stackkit.errors import ConflictError, NotFoundError, ProblemError
 from stackkit.http.asgi import client_address
 from stackkit.http.routing import EMAIL_NOT_VERIFIED, Controller
@@ -82,11 +80,7 @@ def _invalid_credentials() -> ProblemError:
 def account_key(purpose: str, email: str) -> str:
     """The rate limiter's key of `purpose` (`login`, `reset`, ...) for the account of
     `email`, whether or not it has one: a digest, so that keys name no address."""
-    # The bodies' emails are normalised already; a stored one may predate the rule.
-    with contextlib.suppress(InvalidEmail):
-        email = normalize_email(email)
-    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
-    return f"{purpose}:account:{digest}"
+    return f"{purpose}:account:{email_digest(email)[:32]}"
 
 
 def signed_in_user(request: Request) -> AuthenticatedUser:
@@ -133,7 +127,6 @@ def auth_controller(auth: Auth) -> Controller:
     """The auth routes, for `create_app` (which also sets `app.state.auth`)."""
     config, settings = auth.config, auth.settings
     api = Controller(config.prefix, tags=["auth"], cache_ttl=0)  # answers are per caller
-    trusted = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
     public = urlsplit(settings.public_url)
     allowed_origins = {f"{public.scheme}://{public.netloc}".lower(), *settings.cors_origins}
     allowed_origins.discard("*")
@@ -274,7 +267,7 @@ def auth_controller(auth: Auth) -> Controller:
         grant = await auth.refresh.start(
             str(user.id),
             user_agent=request.headers.get("user-agent", "")[:200] or None,
-            address=client_address(request.scope, trusted),
+            address=client_address(request.scope, auth.trusted_proxies),
         )
         # A password reset, a disabling or new roles that landed while this login ran
         # ended the user's sessions before this one began: it must not outlive them.
