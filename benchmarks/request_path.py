@@ -387,19 +387,24 @@ def report(label: str, figures: dict[str, Any]) -> list[str]:
     return lines
 
 
+def in_own_process(project: Project, child: Callable[[Project, int], Any], n: int) -> Any:
+    """`child(project, n)` in a fresh process (a project's models can be declared once
+    per process); the project is removed afterwards."""
+    here = os.getcwd()
+    try:
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+            return pool.submit(child, project, n).result()
+    finally:
+        os.chdir(here)
+        project.remove()
+
+
 def _measure_setup(
     postgres: str | None, cache: str | None, clustered: bool, n: int
 ) -> dict[str, Any]:
     project = make_project(postgres, cache, redis_cluster=clustered, stackkit_rate_limit=RATE_LIMIT)
-    here = os.getcwd()
-    try:
-        # A process of its own: a project's models can be declared once per process.
-        spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(1, mp_context=spawn) as pool:
-            return pool.submit(_measure_in_child, project, n).result()
-    finally:
-        os.chdir(here)
-        project.remove()
+    return in_own_process(project, _measure_in_child, n)  # type: ignore[no-any-return]
 
 
 def _throwaway_cluster(servers: contextlib.ExitStack) -> tuple[str | None, str]:

@@ -13,6 +13,8 @@ script's `measure()`:
   defaults and on PostgreSQL + Redis (wrk; Redis round trips per request);
 - `request_path`: the same app called in-process, per middleware, and one access-log
   line;
+- `api_key_check`: a request signed with an API key against one with an access token,
+  cached and uncached, on both stacks;
 - `core_overhead`: the app core against bare Starlette (wrk);
 - `token_check`: the access-token check against a bare PyJWT decode (Redis);
 - `repository_list`: `Repository.list` and `.page` against SQLAlchemy Core (PostgreSQL);
@@ -107,6 +109,12 @@ BENCHMARKS = [
             "redis_url": urls["redis"],
             "cluster": True,
         },
+        lambda a: 300,
+    ),
+    Benchmark(
+        "api_key_check",
+        ("postgresql", "redis"),
+        lambda a, urls: {"database_url": urls["postgresql"], "redis_url": urls["redis"]},
         lambda a: 300,
     ),
     Benchmark(

@@ -21,6 +21,8 @@ from starlette.routing import BaseRoute
 from stackkit.auth.account_mail import account_email_job
 from stackkit.auth.admin import users_controller
 from stackkit.auth.api import auth_controller
+from stackkit.auth.api_keys import ApiKeyBackend, ApiKeys
+from stackkit.auth.api_keys_api import api_keys_controller
 from stackkit.auth.audit import audit_clean_up_job
 from stackkit.auth.audit_api import audit_controllers
 from stackkit.auth.config import Auth, AuthConfig
@@ -222,10 +224,17 @@ def create_app(
         )
     expose_errors = not settings.is_production
     limiter = RateLimiter(rate_limit_backend_for(named["limits"]))
+    database = next((b for b in app_backends if isinstance(b, Database)), None)
     auth_parts = None
+    api_key_backend = None
     if auth_config is not None:
         session_store = cast(Store, named["sessions"])
         auth_parts = Auth.build(auth_config, settings, store=session_store, limiter=limiter)
+        if auth_config.api_keys and database is not None:
+            auth_parts.api_keys = ApiKeys(database, session_store, auth_config.user_model)
+            api_key_backend = ApiKeyBackend(
+                auth_parts.api_keys, trusted_proxies=auth_parts.trusted_proxies
+            )
         if jobs is not None:
             auth_parts.reset_job = reset_email_job(jobs)
             auth_parts.account_email_job = account_email_job(jobs)
@@ -234,6 +243,7 @@ def create_app(
             *controllers,
             auth_controller(auth_parts),
             email_controller(auth_parts),
+            api_keys_controller(auth_parts),
             users_controller(auth_parts),
             *audit_controllers(auth_parts),
         ]
@@ -294,6 +304,7 @@ def create_app(
                 tokens=auth_parts.tokens if auth_parts is not None else None,
                 sessions=auth_parts.sessions if auth_parts is not None else None,
                 read_ahead=read_ahead,
+                api_keys=api_key_backend,
                 # Other ways in than the bearer token may know a request without one.
                 anonymous=auth_parts is None or not auth_parts.config.backends,
                 access_log=settings.access_log,
@@ -331,6 +342,7 @@ def create_app(
                 sessions=auth_parts.sessions,
                 fail_open=settings.session_check_fail_open,
                 backends=auth_parts.config.backends,
+                api_keys=api_key_backend,
             )
         )
     stack += middleware
@@ -353,7 +365,6 @@ def create_app(
                 default_ttl=settings.cache_ttl,
             )
         )
-    database = next((b for b in app_backends if isinstance(b, Database)), None)
     if settings.cache_ttl > 0 and database is not None:
         _invalidate_on_change(database, store, resources, auth_config)
     if database is not None and database.replica_urls:

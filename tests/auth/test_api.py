@@ -446,6 +446,12 @@ AUTH_ROUTES = {
     ("/api/auth/email", "post"): ("change_email", SIGNED_IN, "202", None),
     ("/api/auth/email/confirm", "post"): ("confirm_email_change", [], "204", None),
     ("/api/auth/verify-email/resend", "post"): ("resend_verification", [], "202", None),
+    ("/api/auth/api-keys", "get"): (
+        "list_api_keys", SIGNED_IN, "200",
+        {"items": _ref("ApiKeyOut"), "type": "array"},
+    ),
+    ("/api/auth/api-keys", "post"): ("create_api_key", SIGNED_IN, "201", _ref("ApiKeyCreated")),
+    ("/api/auth/api-keys/{id}", "delete"): ("revoke_api_key", SIGNED_IN, "204", None),
 }  # fmt: skip
 
 

@@ -536,24 +536,45 @@ def downgrade():
     drop_email_verification_table()
     drop_audit_table()
 """
-TEMPLATE_REVISION = (
-    Path(stackkit.__file__).parent
-    / "templates" / "project" / "migrations" / "versions" / "0003_create_account_tables.py"
-)  # fmt: skip
+API_KEYS_REVISION = """
+from stackkit.auth.tables import create_api_key_table, drop_api_key_table
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    create_api_key_table()
+
+
+def downgrade():
+    drop_api_key_table()
+"""
+TEMPLATE_REVISIONS = (
+    Path(stackkit.__file__).parent / "templates" / "project" / "migrations" / "versions"
+)
 
 
 @pytest.mark.parametrize("source", ["helpers", "generated-project"])
-def test_the_account_tables_revision_creates_them_as_declared_and_autogenerate_ignores_them(
+def test_the_account_tables_revisions_create_them_as_declared_and_autogenerate_ignores_them(
     project: Project, source: str
 ) -> None:
     assert revision(project.config, "create articles") is not None
     [first] = heads(project.config)
-    script = (
-        ACCOUNT_TABLES_REVISION.format(down=first)
-        if source == "helpers"
-        else TEMPLATE_REVISION.read_text(encoding="utf-8").replace('"0002"', f'"{first}"')
-    )
-    (project.root / "migrations" / "versions" / "account.py").write_text(script, encoding="utf-8")
+    if source == "helpers":
+        scripts = [ACCOUNT_TABLES_REVISION.format(down=first), API_KEYS_REVISION]
+    else:
+        scripts = [
+            (TEMPLATE_REVISIONS / "0003_create_account_tables.py")
+            .read_text(encoding="utf-8")
+            .replace('"0002"', f'"{first}"'),
+            (TEMPLATE_REVISIONS / "0004_create_api_keys_table.py").read_text(encoding="utf-8"),
+        ]
+    for number, script in enumerate(scripts):
+        path = project.root / "migrations" / "versions" / f"account_{number}.py"
+        path.write_text(script, encoding="utf-8")
     upgrade(project.config)
     # Columns, types and indexes as declared (autogenerate compares them all).
     assert asyncio.run(_differences_from(project.url, account_metadata)) == []

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 
+from stackkit.auth.api import signed_in_user
 from stackkit.auth.config import Auth
 from stackkit.auth.schemas import EmailFragment, UserAdminUpdate
 from stackkit.auth.users import UserService
@@ -75,6 +76,9 @@ def users_controller(auth: Auth) -> Controller:
     async def update_user(request: Request, path: UserPath, body: UserAdminUpdate) -> Any:
         """Change a user's roles or whether the account is active. Changed roles and a
         disabling end the user's sessions; values the user already has change nothing."""
+        # A change to an account needs an admin's session: an API key, were it leaked,
+        # must not be a way to lock the others out.
+        signed_in_user(request)
         if body.roles is not None and admin not in body.roles:
             _refuse_for_oneself(
                 request, path.id, f"You cannot remove your own {admin} role: ask another admin."
@@ -102,6 +106,7 @@ def users_controller(auth: Auth) -> Controller:
     async def delete_user(request: Request, path: UserPath) -> None:
         """Delete a user; their sessions end, and the rows they own (`owner_column()`)
         are deleted with them."""
+        signed_in_user(request)  # a session, not an API key (see above)
         _refuse_for_oneself(
             request, path.id, "You cannot delete your own account: ask another admin."
         )

@@ -55,6 +55,9 @@ AUDIT_EVENTS: Mapping[str, str] = {
     "user.disabled": "An admin disabled the account.",
     "user.enabled": "An admin enabled the account again.",
     "user.deleted": "An admin deleted the account.",
+    "api_key.created": "An API key was made.",
+    "api_key.first_used": "An API key was used for the first time.",
+    "api_key.revoked": "An API key was revoked.",
 }
 """Every event's name, with what it means (the SPA and the docs show these)."""
 

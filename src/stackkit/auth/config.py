@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.requests import Request
 
+from stackkit.auth.api_keys import ApiKeys
 from stackkit.auth.audit import AuditLog, user_id_from
 from stackkit.auth.authentication import AuthenticationBackend
 from stackkit.auth.devices import DeviceCookies
@@ -97,6 +98,10 @@ class AuthConfig:
     device_cookie_attempts: int = 10
     """Sign-ins one device cookie vouches for, past the account's limit; then its
     sign-ins count against the account like anyone's. 0 turns device cookies off."""
+    api_keys: bool = True
+    """Users may make API keys (`stackkit.auth.api_keys`), accepted as bearer tokens."""
+    api_keys_per_user: int = 25
+    """API keys one user may hold at once."""
     backends: Sequence[AuthenticationBackend] = ()
     """Ways in besides the bearer access token, asked in order after it (an API key
     header, say): see `stackkit.auth.authentication`."""
@@ -125,6 +130,9 @@ class Auth:
     it); None: after the answer, in the process."""
     account_email_job: Job[Any] | None = None
     """Sends the other account emails (`stackkit.auth.account_mail`) the same way."""
+    api_keys: ApiKeys | None = None
+    """Users' API keys (`create_app` sets it when the app has a database and
+    `AuthConfig.api_keys` is on)."""
 
     @classmethod
     def build(
@@ -209,7 +217,11 @@ class Auth:
     def users(self, database: Database) -> UserService[Any]:
         """The user service, wired to this app's hasher, policy and sessions."""
         return self.service_class(
-            database, hasher=self.config.hasher, policy=self.config.policy, sessions=self.refresh
+            database,
+            hasher=self.config.hasher,
+            policy=self.config.policy,
+            sessions=self.refresh,
+            api_keys=self.api_keys,
         )
 
 

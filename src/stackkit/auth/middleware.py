@@ -52,6 +52,7 @@ class AuthenticationMiddleware:
         fail_open: when `sessions` does not answer, accept a token that verifies
             (True), or answer 503 (False).
         backends: ways in asked after the bearer token, in order.
+        api_keys: asked first, for `Bearer sk_...` (other bearer values are access tokens).
     """
 
     def __init__(
@@ -62,10 +63,12 @@ class AuthenticationMiddleware:
         sessions: SessionStore,
         fail_open: bool = True,
         backends: Sequence[AuthenticationBackend] = (),
+        api_keys: AuthenticationBackend | None = None,
     ) -> None:
         self.app = app
         bearer = BearerTokenBackend(tokens=tokens, sessions=sessions, fail_open=fail_open)
-        self.backends: list[AuthenticationBackend] = [bearer, *backends]
+        first = [api_keys] if api_keys is not None else []
+        self.backends: list[AuthenticationBackend] = [*first, bearer, *backends]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

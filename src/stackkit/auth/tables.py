@@ -10,6 +10,7 @@ helpers instead:
     def upgrade() -> None:
         create_audit_table()
         create_email_verification_table()
+        create_api_key_table()
 
 An app without migrations (tests, a script) calls `create_account_tables(engine)`.
 They hold user ids without a foreign key (the user table is the app's): an audit
@@ -29,10 +30,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "account_metadata",
+    "api_keys",
     "audit_events",
     "create_account_tables",
+    "create_api_key_table",
     "create_audit_table",
     "create_email_verification_table",
+    "drop_api_key_table",
     "drop_audit_table",
     "drop_email_verification_table",
     "email_verifications",
@@ -75,6 +79,24 @@ SHA-256 of its normal form, so that an account whose email changes is no longer
 verified, and no address is kept here."""
 
 
+api_keys = Table(
+    "stackkit_api_keys",
+    account_metadata,
+    Column("id", String(16), primary_key=True),
+    Column("user_id", Integer(), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("secret_digest", String(64), nullable=False),
+    Column("roles", JSON(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("last_used_at", UTCDateTime(), nullable=True),
+    Index("ix_stackkit_api_keys_user_id", "user_id"),
+)
+"""Users' API keys (`stackkit.auth.api_keys`): the key's public id, its owner, the
+SHA-256 of its secret (never the secret), the roles it carries, its expiry and when
+it was last used."""
+
+
 def _create(table: Table) -> None:
     from alembic import op  # here: an app that only serves need not load Alembic
 
@@ -111,6 +133,16 @@ def create_email_verification_table() -> None:
 def drop_email_verification_table() -> None:
     """In a revision's `downgrade()`: drop it (every address counts as unverified)."""
     _drop(email_verifications)
+
+
+def create_api_key_table() -> None:
+    """In a revision's `upgrade()`: create `stackkit_api_keys`."""
+    _create(api_keys)
+
+
+def drop_api_key_table() -> None:
+    """In a revision's `downgrade()`: drop it (every API key stops working)."""
+    _drop(api_keys)
 
 
 async def create_account_tables(engine: AsyncEngine) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy import JSON, String, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from stackkit.auth.api_keys import ApiKeys, delete_api_keys_of
 from stackkit.auth.emails import EmailFix, InvalidEmail, normalize_email, plan_email_fixes
 from stackkit.auth.passwords import PasswordHasher, PasswordPolicy, PasswordPolicyError
 from stackkit.auth.refresh import RefreshSessions
@@ -88,6 +89,8 @@ class UserService(Service[U], Generic[U]):
         hasher: hashes and checks passwords.
         policy: what a new password must satisfy.
         sessions: the refresh sessions to end on those changes (None: none kept).
+        api_keys: the users' API keys, read anew on those changes and deleted with
+            the account (None: the app has none in use; deleting still drops their rows).
     """
 
     repository: ClassVar[type[UserRepository[Any]]]
@@ -99,11 +102,13 @@ class UserService(Service[U], Generic[U]):
         hasher: PasswordHasher | None = None,
         policy: PasswordPolicy | None = None,
         sessions: RefreshSessions | None = None,
+        api_keys: ApiKeys | None = None,
     ) -> None:
         super().__init__(db)
         self.hasher = hasher or PasswordHasher()
         self.policy = policy or PasswordPolicy()
         self.sessions = sessions
+        self.api_keys = api_keys
 
     @classmethod
     def for_model(cls, model: type[U]) -> type[UserService[U]]:
@@ -212,24 +217,36 @@ class UserService(Service[U], Generic[U]):
         return user
 
     async def set_active(self, id: int, active: bool) -> U:
+        """Disable or enable the account; disabling ends its sessions, and its API keys
+        stop (or work again) at once."""
         user = await self.update(id, {"is_active": active})
         if not active:
             await self._end_sessions(id)
+        if self.api_keys is not None:
+            await self.api_keys.suspend(id)
         return user
 
     async def set_roles(self, id: int, roles: Sequence[str]) -> U:
-        """New roles; the user's sessions end, since their tokens carry the old ones."""
+        """New roles; the user's sessions end, since their tokens carry the old ones, and
+        their API keys keep only the roles the user still holds."""
         user = await self.update(id, {"roles": sorted(set(roles))})
         await self._end_sessions(id)
+        if self.api_keys is not None:
+            await self.api_keys.suspend(id)
         return user
 
     async def delete(self, id: int, *, expected_version: int | None = None) -> None:
+        """Delete the account, its sessions, its API keys and its verified address."""
         await super().delete(id, expected_version=expected_version)
         await self._end_sessions(id)
         try:
+            if self.api_keys is not None:
+                await self.api_keys.revoke_all(id)
+            else:
+                await delete_api_keys_of(self.db, id)
             await EmailVerifications(self.db).forget(id)
         except SQLAlchemyError as error:  # the account tables were never created
-            logger.warning("The verified address of user %s was not dropped: %s", id, error)
+            logger.warning("The API keys or verified address of user %s stay: %s", id, error)
 
     async def end_sessions(self, id: int, *, keep: str | None = None) -> None:
         """End every session of the user but `keep`."""

@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING
 
 from starlette.authentication import AuthCredentials
 
+from stackkit.auth.api_keys import ApiKeyBackend, ApiKeyUser
 from stackkit.auth.authentication import AuthenticatedUser
 from stackkit.auth.read_ahead import ReadAhead
 from stackkit.auth.sessions import SessionStore
-from stackkit.auth.tokens import AccessClaims, AccessTokens, InvalidToken
+from stackkit.auth.tokens import AccessTokens, InvalidToken
 from stackkit.cache.store import Store, StoreUnavailable
 from stackkit.errors import ProblemError
 from stackkit.http.read_ahead import Ready, put_read
@@ -56,6 +57,7 @@ __all__ = ["HitPathMiddleware"]
 Headers = list[tuple[bytes, bytes]]
 _DECLINED = frozenset({b"if-none-match", b"content-length", b"transfer-encoding"})
 """Request headers the stack answers: a 304, a body to limit."""
+_API_KEY_BEARER = b"bearer sk_"
 _BLOCKS_KEPT = 4096
 _SHAPES_KEPT = 10_000
 
@@ -66,8 +68,8 @@ class _Shape:
 
     __slots__ = ("credentials", "keys", "planned", "planned_once", "user")
 
-    def __init__(self, claims: AccessClaims | None) -> None:
-        self.user = None if claims is None else AuthenticatedUser(claims)
+    def __init__(self, user: AuthenticatedUser | ApiKeyUser | None) -> None:
+        self.user = user
         self.credentials = (
             None if self.user is None else AuthCredentials(["authenticated", *self.user.roles])
         )
@@ -96,6 +98,7 @@ class HitPathMiddleware:
         read_ahead: a signed-in request's reads in one round trip (Redis), or None to
             read in turn. Without the cache's reads among them (the cache in a store of
             its own), a signed-in request goes down the stack with them.
+        api_keys: checks API keys (`Bearer sk_...`); None: the app takes none.
         anonymous: whether a request without `Authorization` is anonymous (no other
             way in than the bearer token); else the stack asks its other backends.
         access_log: write the access line (`STACKKIT_ACCESS_LOG`).
@@ -115,6 +118,7 @@ class HitPathMiddleware:
         tokens: AccessTokens | None = None,
         sessions: SessionStore | None = None,
         read_ahead: ReadAhead | None = None,
+        api_keys: ApiKeyBackend | None = None,
         anonymous: bool = True,
         access_log: bool = True,
         request_ids: RequestIdGenerator | None = None,
@@ -129,6 +133,7 @@ class HitPathMiddleware:
         self.tokens = tokens
         self.sessions = sessions
         self.read_ahead = read_ahead
+        self.api_keys = api_keys
         self.anonymous = anonymous
         self.access_log = AccessLog() if access_log else None
         self.new_id = request_ids or RequestIdGenerator()
@@ -167,6 +172,8 @@ class HitPathMiddleware:
     ) -> tuple[CachedEntry, Decision | None] | None:
         if authorization is None or self.tokens is None:
             return await self._anonymous(scope) if self.anonymous else None
+        if self.api_keys is not None and _is_api_key(authorization):
+            return await self._with_key(scope, self.api_keys)
         if self.read_ahead is not None:
             return await self._read_ahead(scope, self.read_ahead, authorization.decode("latin-1"))
         return await self._signed_in(scope, self.tokens, authorization.decode("latin-1"))
@@ -174,6 +181,21 @@ class HitPathMiddleware:
     async def _anonymous(self, scope: Scope) -> tuple[CachedEntry, Decision | None] | None:
         shape = self._shapes.get((None, scope["path"], scope["query_string"]))
         return await self._hit(scope, shape or self._shape(scope, None, None))
+
+    async def _with_key(
+        self, scope: Scope, api_keys: ApiKeyBackend
+    ) -> tuple[CachedEntry, Decision | None] | None:
+        """The hit of a request signed with an API key."""
+        try:
+            user = await api_keys.authenticate(scope)
+        except Exception:
+            return None  # authentication says why
+        if user is None:
+            return None
+        # Keyed by the roles too: the same key's roles change with its owner's.
+        shape_key = f"{user.identity}\x00{','.join(user.roles)}"
+        shape = self._shapes.get((shape_key, scope["path"], scope["query_string"]))
+        return await self._hit(scope, shape or self._shape(scope, shape_key, user))
 
     async def _signed_in(
         self, scope: Scope, tokens: AccessTokens, header: str
@@ -196,7 +218,7 @@ class HitPathMiddleware:
         if alive:
             shape = self._shapes.get((token, scope["path"], scope["query_string"]))
             if shape is None:  # a token's claims are the same each time it is verified
-                shape = self._shape(scope, token, claims)
+                shape = self._shape(scope, token, AuthenticatedUser(claims))
             found = await self._hit(scope, shape)
         if found is None:
             put_read(scope, "session", identity, Ready(alive))
@@ -231,15 +253,17 @@ class HitPathMiddleware:
             return None
         return entry, decision
 
-    def _shape(self, scope: Scope, token: str | None, claims: AccessClaims | None) -> _Shape:
+    def _shape(
+        self, scope: Scope, token: str | None, user: AuthenticatedUser | ApiKeyUser | None
+    ) -> _Shape:
         """What the request's token, path and query decide, kept for the next such one."""
-        shape = _Shape(claims)
+        shape = _Shape(user)
         seen = shape.seen(scope)
         shape.keys = self.lookup_keys(seen)
         planned = self.plan(seen)
         # A signed-in user's budget is theirs wherever they ask from: the same each time.
         shape.planned_once = planned is None or (
-            claims is not None and planned.key.startswith("user:")
+            user is not None and planned.key.startswith("user:")
         )
         shape.planned = planned
         if len(self._shapes) >= _SHAPES_KEPT:
@@ -315,3 +339,8 @@ class HitPathMiddleware:
                 del self._blocks[next(iter(self._blocks))]
             self._blocks[key] = block
         return block
+
+
+def _is_api_key(authorization: bytes) -> bool:
+    """Whether the header reads `Bearer sk_...` (the scheme in any case)."""
+    return authorization[:10].lower() == _API_KEY_BEARER
