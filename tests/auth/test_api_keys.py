@@ -15,8 +15,10 @@ from starlette.requests import Request
 from starlette.testclient import TestClient
 
 from stackkit import Settings
+from stackkit.auth import AuthConfig
 from stackkit.auth.api_keys import ApiKeys
 from stackkit.auth.tables import api_keys
+from stackkit.auth.user import User
 from stackkit.db.model import utcnow
 from stackkit.http.routing import Controller
 from tests.auth.conftest import PASSWORD, bearer, login, register
@@ -234,15 +236,20 @@ def test_each_key_has_a_rate_limit_of_its_own(
     assert client.get("/api/probe/whoami", headers=key_headers(second)).status_code == 200
 
 
+def test_an_app_may_turn_keys_off(make_auth_client: Callable[..., TestClient]) -> None:
+    client = make_auth_client(config=AuthConfig(User, api_keys=False))
+    register(client)
+    session = bearer(login(client))
+    assert client.get("/api/meta", headers=session).json()["api_keys"] is False
+    assert client.post(KEYS, json={"name": "x"}, headers=session).status_code == 404
+    forged = {"Authorization": "Bearer sk_0123456789abcdef_" + "A" * 43}
+    assert client.get("/api/auth/api-keys", headers=forged).status_code == 401
+
+
 def test_a_user_holds_a_bounded_number_of_keys(
     make_auth_client: Callable[..., TestClient],
 ) -> None:
-    from dataclasses import replace
-
-    from stackkit.auth import AuthConfig
-    from stackkit.auth.user import User
-
-    client = make_auth_client(config=replace(AuthConfig(User), api_keys_per_user=2))
+    client = make_auth_client(config=AuthConfig(User, api_keys_per_user=2))
     register(client)
     session = bearer(login(client))
     make_key(client, session)

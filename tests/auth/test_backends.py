@@ -143,6 +143,7 @@ def test_the_admin_role_is_admin_by_default() -> None:
             "jobs": False,
             "email_verification": False,
             "verified_email_required": False,
+            "api_keys": True,
         }
 
 

@@ -64,6 +64,8 @@ class AppInfo(BaseModel):
     frontend then shows a banner to those who have not."""
     verified_email_required: bool = False
     """Whether an unverified account cannot sign in (`STACKKIT_REQUIRE_VERIFIED_EMAIL`)."""
+    api_keys: bool = False
+    """Whether users may make API keys (`AuthConfig.api_keys`, with a database)."""
 
 
 def meta_controller(resources: Sequence[Resource]) -> Controller:
@@ -80,6 +82,7 @@ def meta_controller(resources: Sequence[Resource]) -> Controller:
             jobs=getattr(state, "jobs", None) is not None,
             email_verification=bool(settings and settings.verifies_email),
             verified_email_required=bool(settings and settings.require_verified_email),
+            api_keys=getattr(getattr(state, "auth", None), "api_keys", None) is not None,
         )
 
     @meta.get("/resources", name="list_resources")

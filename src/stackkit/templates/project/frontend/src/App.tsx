@@ -12,6 +12,7 @@ const VerifyEmail = lazy(() => import("./pages/VerifyEmail"));
 const ConfirmEmail = lazy(() => import("./pages/ConfirmEmail"));
 const Dashboard = lazy(() => import("./pages/Dashboard"));
 const Profile = lazy(() => import("./pages/Profile"));
+const ApiKeys = lazy(() => import("./pages/ApiKeys"));
 const AdminUsers = lazy(() => import("./pages/AdminUsers"));
 const AdminJobs = lazy(() => import("./pages/AdminJobs"));
 const AdminAudit = lazy(() => import("./pages/AdminAudit"));
@@ -32,6 +33,7 @@ export function App() {
         <Route path="/confirm-email" element={<ConfirmEmail />} />
         <Route path="/" element={<RequireAuth><Dashboard /></RequireAuth>} />
         <Route path="/profile" element={<RequireAuth><Profile /></RequireAuth>} />
+        <Route path="/api-keys" element={<RequireAuth><ApiKeys /></RequireAuth>} />
         <Route path="/admin/users" element={<RequireAuth><AdminUsers /></RequireAuth>} />
         <Route path="/admin/jobs" element={<RequireAuth><AdminJobs /></RequireAuth>} />
         <Route path="/admin/audit" element={<RequireAuth><AdminAudit /></RequireAuth>} />

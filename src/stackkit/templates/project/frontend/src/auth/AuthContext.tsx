@@ -9,6 +9,8 @@ export interface Auth {
   adminRole: string;
   /** Whether the app has a job queue (admins see it), from GET /api/meta. */
   hasJobs: boolean;
+  /** Whether users may make API keys, from GET /api/meta. */
+  hasApiKeys: boolean;
   /** The signed-in user's address while it is not verified, in an app that verifies
    *  addresses (GET /api/meta, then GET /api/auth/email); else null. */
   unverifiedEmail: string | null;
@@ -37,16 +39,18 @@ export function AuthProvider({ children, session = defaultSession }: { children:
   // The API names its admin role once (AuthConfig.admin_role); ask when signed in.
   const [adminRole, setAdminRole] = useState(DEFAULT_ADMIN_ROLE);
   const [hasJobs, setHasJobs] = useState(false);
+  const [hasApiKeys, setHasApiKeys] = useState(false);
   const [emailVerification, setEmailVerification] = useState(false);
   const [unverifiedEmail, setUnverifiedEmail] = useState<string | null>(null);
   useEffect(() => {
     if (status !== "signed-in") return;
     let current = true;
-    session.request<{ admin_role: string; jobs?: boolean; email_verification?: boolean }>("/api/meta").then(
+    session.request<{ admin_role: string; jobs?: boolean; email_verification?: boolean; api_keys?: boolean }>("/api/meta").then(
       (meta) => {
         if (!current) return;
         setAdminRole(meta.admin_role);
         setHasJobs(meta.jobs === true);
+        setHasApiKeys(meta.api_keys === true);
         setEmailVerification(meta.email_verification === true);
       },
       () => undefined, // keep the default: the pages that need more refuse on the server
@@ -87,8 +91,8 @@ export function AuthProvider({ children, session = defaultSession }: { children:
     [session],
   );
   const auth = useMemo<Auth>(
-    () => ({ status, user, adminRole, hasJobs, unverifiedEmail, ...actions }),
-    [status, user, adminRole, hasJobs, unverifiedEmail, actions],
+    () => ({ status, user, adminRole, hasJobs, hasApiKeys, unverifiedEmail, ...actions }),
+    [status, user, adminRole, hasJobs, hasApiKeys, unverifiedEmail, actions],
   );
 
   return <AuthContext.Provider value={auth}>{children}</AuthContext.Provider>;

@@ -14,7 +14,7 @@ const navLink = ({ isActive }: { isActive: boolean }) =>
   `rounded-md px-3 py-2 text-sm font-medium ${isActive ? "bg-slate-800 text-white" : "text-slate-300 hover:bg-slate-700 hover:text-white"}`;
 
 export function Layout() {
-  const { status, user, adminRole, hasJobs, unverifiedEmail, logout } = useAuth();
+  const { status, user, adminRole, hasJobs, hasApiKeys, unverifiedEmail, logout } = useAuth();
   const navigate = useNavigate();
 
   async function signOut() {
@@ -40,6 +40,11 @@ export function Layout() {
               <NavLink to="/profile" className={navLink}>
                 Profile
               </NavLink>
+              {hasApiKeys && (
+                <NavLink to="/api-keys" className={navLink}>
+                  API keys
+                </NavLink>
+              )}
               {isAdmin(user, adminRole) && (
                 <NavLink to="/admin/users" className={navLink}>
                   Users
