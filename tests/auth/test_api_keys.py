@@ -5,8 +5,9 @@ route that changes an account."""
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -206,8 +207,17 @@ def test_an_expired_key_is_refused(
     session = bearer(login(client))
     made = make_key(client, session, expires_in_days=30)
     listed = client.get(KEYS, headers=session).json()[0]
-    assert listed["expires_at"] is not None
+    expires_at = datetime.fromisoformat(listed["expires_at"])
+    assert timedelta(days=29) < expires_at - utcnow() <= timedelta(days=30)
     keys: ApiKeys = client.app.state.auth.api_keys  # type: ignore[attr-defined]
+    assert client.get("/api/probe/whoami", headers=key_headers(made)).status_code == 200
+
+    # Its record is still kept, as accepted: the expiry is checked all the same.
+    keys.clock = lambda: time.time() + 31 * 86400
+    late = client.get("/api/probe/whoami", headers=key_headers(made))
+    assert late.status_code == 401
+    assert "expired" in late.json()["detail"]
+    keys.clock = time.time
 
     async def expire() -> None:
         async with keys.database.session() as db:
@@ -332,3 +342,11 @@ def test_a_cached_answer_is_served_to_a_key_only_with_the_roles_it_was_made_for(
     after = client.get("/api/cached/roles", headers=key_headers(made))
     assert after.json() == {"roles": []}
     assert client.get("/api/probe/admin", headers=key_headers(made)).status_code == 403
+    again = client.get("/api/cached/roles", headers=key_headers(made))
+    assert again.headers["cache-status"] == "stackkit; hit"
+    assert again.json() == {"roles": []}
+
+    # Revoked between two hits: the next is refused, not served.
+    tokens = login(client, EMAIL)
+    assert client.delete(f"{KEYS}/{made['id']}", headers=bearer(tokens)).status_code == 204
+    assert client.get("/api/cached/roles", headers=key_headers(made)).status_code == 401

@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -139,6 +139,19 @@ class _Record:
         return cls(str(user_id), str(digest), tuple(roles), expires_at)
 
 
+class _Accepted(NamedTuple):
+    """A key accepted on a record, as the store held it."""
+
+    raw: bytes
+    user: ApiKeyUser
+    expires_at: float | None
+
+    def at(self, now: float) -> ApiKeyUser:
+        if self.expires_at is not None and self.expires_at <= now:
+            raise InvalidApiKey("This API key has expired.")
+        return self.user
+
+
 class ApiKeyUser(BaseUser):
     """The caller an API key names: its owner, with the key's roles.
 
@@ -192,6 +205,7 @@ class ApiKeys:
         self.users = user_model.__table__
         self.clock = clock
         self._decoded: dict[bytes, _Record] = {}
+        self._accepted: dict[str, _Accepted] = {}
 
     @staticmethod
     def key(key_id: str) -> str:
@@ -291,16 +305,44 @@ class ApiKeys:
             InvalidApiKey: it does not (see the class).
             DatabaseUnavailable: the database was needed and did not answer.
         """
-        match = _KEY.fullmatch(text)
-        if match is None:
-            raise InvalidApiKey("This is not an API key: they read sk_<16 hex digits>_<secret>.")
-        key_id, secret = match.groups()
-        record = await self._record(key_id)
-        if record is None or not hmac.compare_digest(record.digest, _digest(secret)):
-            raise InvalidApiKey("This API key is unknown or was revoked.")
-        if record.expires_at is not None and record.expires_at <= self.clock():
-            raise InvalidApiKey("This API key has expired.")
-        return ApiKeyUser(record.user_id, key_id, record.roles)
+        accepted = self._accepted.get(text)
+        if accepted is not None:
+            # Accepted before on this very record: nothing to parse, hash or decode again.
+            with contextlib.suppress(StoreUnavailable):
+                if await self.store.get(self.key(accepted.user.key_id)) == accepted.raw:
+                    return accepted.at(self.clock())
+        key_id, secret = _parse(text)
+        record, raw = await self._record(key_id)
+        user = _judge(key_id, secret, record, self.clock())
+        if raw is not None and record is not None:
+            self._accept(text, _Accepted(raw, user, record.expires_at))
+        return user
+
+    def check_read(self, text: str, raw: bytes | None) -> ApiKeyUser | None:
+        """The caller the key `text` names, judged from its record as read from the store
+        already (`raw`, under `key(id)`); None when that read cannot tell (no record
+        kept, or one to read anew): then `check` asks the database.
+
+        Raises:
+            InvalidApiKey: it names nobody.
+        """
+        accepted = self._accepted.get(text)
+        if accepted is not None and raw == accepted.raw:
+            return accepted.at(self.clock())
+        key_id, secret = _parse(text)
+        if raw is None or raw == STALE:
+            return None
+        record = None if raw == GONE else self._decode(raw)
+        user = _judge(key_id, secret, record, self.clock())
+        if record is not None:
+            self._accept(text, _Accepted(raw, user, record.expires_at))
+        return user
+
+    def _accept(self, text: str, accepted: _Accepted) -> None:
+        kept = self._accepted
+        if len(kept) >= _RECORDS_KEPT and text not in kept:
+            del kept[next(iter(kept))]
+        kept[text] = accepted
 
     async def mark_used(self, key_id: str, *, first: bool) -> bool:
         """Write when the key was last used; with `first`, only if it never was. Whether
@@ -313,22 +355,23 @@ class ApiKeys:
             result = await session.execute(statement)
         return first and bool(getattr(result, "rowcount", 0))
 
-    async def _record(self, key_id: str) -> _Record | None:
+    async def _record(self, key_id: str) -> tuple[_Record | None, bytes | None]:
+        """The key's record, and the bytes it was read as when the store had it."""
         key = self.key(key_id)
         try:
             raw = await self.store.get(key)
         except StoreUnavailable:
-            return await self._load(key_id)
+            return await self._load(key_id), None
         if raw == GONE:
-            return None
+            return None, None
         if raw is not None and raw != STALE:
-            return self._decode(raw)
+            return self._decode(raw), raw
         record = await self._load(key_id)
         if raw is None:
             value = GONE if record is None else record.encode()
             with contextlib.suppress(StoreUnavailable):
                 await self.store.set_if_absent(key, value, ttl=CACHED_FOR)
-        return record
+        return record, None
 
     def _decode(self, raw: bytes) -> _Record:
         decoded = self._decoded
@@ -391,10 +434,10 @@ class ApiKeyBackend(AuthenticationBackend):
             user = await self.keys.check(token)
         except InvalidApiKey as error:
             raise AuthenticationFailed(str(error)) from None
-        await self._note_use(scope, user)
+        await self.note_use(scope, user)
         return user
 
-    async def _note_use(self, scope: Scope, user: ApiKeyUser) -> None:
+    async def note_use(self, scope: Scope, user: ApiKeyUser) -> None:
         """Write the key's last use, at most every `LAST_USE_EVERY` seconds in this
         process; on its first use, record it in the audit log."""
         now = time.monotonic()
@@ -433,6 +476,22 @@ async def delete_api_keys_of(database: Database, user_id: int) -> list[str]:
             delete(api_keys).where(api_keys.c.user_id == user_id).returning(api_keys.c.id)
         )
         return list(result.scalars())
+
+
+def _parse(text: str) -> tuple[str, str]:
+    match = _KEY.fullmatch(text)
+    if match is None:
+        raise InvalidApiKey("This is not an API key: they read sk_<16 hex digits>_<secret>.")
+    key_id, secret = match.groups()
+    return key_id, secret
+
+
+def _judge(key_id: str, secret: str, record: _Record | None, now: float) -> ApiKeyUser:
+    if record is None or not hmac.compare_digest(record.digest, _digest(secret)):
+        raise InvalidApiKey("This API key is unknown or was revoked.")
+    if record.expires_at is not None and record.expires_at <= now:
+        raise InvalidApiKey("This API key has expired.")
+    return ApiKeyUser(record.user_id, key_id, record.roles)
 
 
 def _digest(secret: str) -> str:

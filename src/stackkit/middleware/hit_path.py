@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from starlette.authentication import AuthCredentials
 
-from stackkit.auth.api_keys import ApiKeyBackend, ApiKeyUser
+from stackkit.auth.api_keys import ApiKeyBackend, ApiKeyUser, InvalidApiKey
 from stackkit.auth.authentication import AuthenticatedUser
 from stackkit.auth.read_ahead import ReadAhead
 from stackkit.auth.sessions import SessionStore
@@ -138,6 +138,8 @@ class HitPathMiddleware:
         self.access_log = AccessLog() if access_log else None
         self.new_id = request_ids or RequestIdGenerator()
         self._blocks: dict[tuple[bytes, int], tuple[Headers, Headers]] = {}
+        self._key_users: dict[str, ApiKeyUser] = {}
+        """The caller each API key named when this process last checked it."""
         self._shapes: dict[tuple[str | None, str, bytes], _Shape] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -173,7 +175,7 @@ class HitPathMiddleware:
         if authorization is None or self.tokens is None:
             return await self._anonymous(scope) if self.anonymous else None
         if self.api_keys is not None and _is_api_key(authorization):
-            return await self._with_key(scope, self.api_keys)
+            return await self._with_key(scope, self.api_keys, authorization)
         if self.read_ahead is not None:
             return await self._read_ahead(scope, self.read_ahead, authorization.decode("latin-1"))
         return await self._signed_in(scope, self.tokens, authorization.decode("latin-1"))
@@ -183,19 +185,90 @@ class HitPathMiddleware:
         return await self._hit(scope, shape or self._shape(scope, None, None))
 
     async def _with_key(
-        self, scope: Scope, api_keys: ApiKeyBackend
+        self, scope: Scope, api_keys: ApiKeyBackend, authorization: bytes
     ) -> tuple[CachedEntry, Decision | None] | None:
-        """The hit of a request signed with an API key."""
+        """The hit of a request signed with an API key: its record, the entry and the
+        limit in one round trip when this process has seen the key before and they share
+        one Redis server; else the key checked, then the entry and the limit."""
+        text = authorization[7:].decode("latin-1").strip()
+        known = self._key_users.get(text)
+        reads = self.read_ahead
+        if (
+            known is not None
+            and reads is not None
+            and reads.one_server
+            and reads.cache_store is reads.store
+            and api_keys.keys.store is reads.store
+        ):
+            return await self._key_read_ahead(scope, api_keys, text, known)
         try:
             user = await api_keys.authenticate(scope)
         except Exception:
             return None  # authentication says why
         if user is None:
             return None
+        self._remember_key(text, user)
+        return await self._hit(scope, self._key_shape(scope, user))
+
+    async def _key_read_ahead(
+        self, scope: Scope, api_keys: ApiKeyBackend, text: str, known: ApiKeyUser
+    ) -> tuple[CachedEntry, Decision | None] | None:
+        """`_with_key` for a key seen before: its record read with the entry, and the
+        limit counted in the same command (guarded by the record). The key's check is
+        then made on what was read; a record that says otherwise than before (new roles,
+        revoked) sends the request down the stack, with what was counted."""
+        shape = self._key_shape(scope, known)
+        keys = shape.keys
+        if keys is None:
+            return None
+        planned = shape.planned if shape.planned_once else self.plan(shape.seen(scope))
+        record_key = api_keys.keys.key(known.key_id)
+        wanted = [record_key, keys.version, keys.entry]
+        decision = None
+        try:
+            if planned is None:
+                values = await self.store.get_many(wanted)
+            else:
+                sent = self.limiter.hit_and_read_soon(
+                    planned.key, planned.limit, guard=record_key, reads=wanted
+                )
+                if sent is None:
+                    return None
+                check, read = sent
+                values = await read
+                decision = await check
+                if decision is None:
+                    return None  # no record kept: nothing counted; the stack reads the key
+        except Exception:
+            return None  # the stack meets it and answers as it does
+        try:
+            user = api_keys.keys.check_read(text, values[0])
+        except InvalidApiKey:
+            user = None
+        if decision is not None:
+            put_read(scope, "limit", planned, Ready(decision))  # taken if the stack agrees
+        if user is None or user.id != known.id or user.roles != known.roles:
+            if user is not None:
+                self._remember_key(text, user)
+            return None
+        entry = current_entry(values[1:])
+        if entry is None or (decision is not None and not decision.allowed):
+            put_read(scope, "cache", keys, Ready(values[1:]))
+            return None
+        await api_keys.note_use(scope, user)
+        return entry, decision
+
+    def _key_shape(self, scope: Scope, user: ApiKeyUser) -> _Shape:
         # Keyed by the roles too: the same key's roles change with its owner's.
         shape_key = f"{user.identity}\x00{','.join(user.roles)}"
         shape = self._shapes.get((shape_key, scope["path"], scope["query_string"]))
-        return await self._hit(scope, shape or self._shape(scope, shape_key, user))
+        return shape or self._shape(scope, shape_key, user)
+
+    def _remember_key(self, text: str, user: ApiKeyUser) -> None:
+        known = self._key_users
+        if len(known) >= _SHAPES_KEPT and text not in known:
+            del known[next(iter(known))]
+        known[text] = user
 
     async def _signed_in(
         self, scope: Scope, tokens: AccessTokens, header: str
