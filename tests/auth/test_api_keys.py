@@ -314,6 +314,8 @@ def test_no_route_that_reads_or_changes_an_account_takes_a_key(
         answers[(spec.method, spec.path)] = response.status_code
     expected = {route: 200 if route in READ_BY_KEYS else 401 for route in answers}
     assert answers == expected
+    me = client.get("/api/auth/me", headers=key_headers(made))
+    assert "API keys" in me.json()["detail"]
 
     # Nothing changed: the password, the sessions, the keys, the other account.
     assert client.get("/api/auth/me", headers=bearer(tokens)).status_code == 200
@@ -350,3 +352,30 @@ def test_a_cached_answer_is_served_to_a_key_only_with_the_roles_it_was_made_for(
     tokens = login(client, EMAIL)
     assert client.delete(f"{KEYS}/{made['id']}", headers=bearer(tokens)).status_code == 204
     assert client.get("/api/cached/roles", headers=key_headers(made)).status_code == 401
+
+
+def test_an_app_whose_key_table_is_missing_refuses_keys_and_still_manages_users(
+    make_auth_client: Callable[..., TestClient],
+) -> None:
+    """Migrations not run yet (a stackkit upgrade before `db upgrade`): no 500."""
+    client = _client(make_auth_client, {"database_url": "sqlite:///:memory:"})
+
+    async def drop() -> None:
+        async with client.app.state.database.engine.begin() as connection:  # type: ignore[attr-defined]
+            await connection.run_sync(api_keys.drop)
+
+    assert client.portal is not None
+    client.portal.call(drop)
+    forged = {"Authorization": "Bearer sk_0123456789abcdef_" + "A" * 43}
+    assert client.get("/api/probe/whoami", headers=forged).status_code == 401
+    root = admin_headers(client, EMAIL)
+    other = add_user(client, "eve@example.com")
+    changed = client.patch(f"/api/auth/users/{other}", json={"roles": ["admin"]}, headers=root)
+    assert changed.status_code == 200
+    assert (
+        client.patch(
+            f"/api/auth/users/{other}", json={"is_active": False}, headers=root
+        ).status_code
+        == 200
+    )
+    assert client.delete(f"/api/auth/users/{other}", headers=root).status_code == 204

@@ -95,6 +95,13 @@ def signed_in_user(request: Request) -> AuthenticatedUser:
     """
     user = request.scope.get("user")
     if not isinstance(user, AuthenticatedUser):
+        if getattr(user, "is_authenticated", False):
+            raise ProblemError(
+                401,
+                "This route needs a signed-in session (an access token): API keys and "
+                "other credentials are not accepted here.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         raise ProblemError(401, "This route needs authentication.")
     return user
 

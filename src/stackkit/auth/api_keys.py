@@ -57,6 +57,7 @@ from stackkit.cache.store import Store, StoreUnavailable
 from stackkit.db.model import utcnow
 from stackkit.errors import ProblemError
 from stackkit.http.asgi import Network, client_address
+from stackkit.logs import ThrottledWarning
 
 if TYPE_CHECKING:
     from starlette.types import Scope
@@ -206,6 +207,7 @@ class ApiKeys:
         self.clock = clock
         self._decoded: dict[bytes, _Record] = {}
         self._accepted: dict[str, _Accepted] = {}
+        self._warn = ThrottledWarning(logger, "API keys cannot be read: %s")
 
     @staticmethod
     def key(key_id: str) -> str:
@@ -391,8 +393,12 @@ class ApiKeys:
             .join_from(api_keys, self.users, users.id == table.user_id)
             .where(table.id == key_id)
         )
-        async with self.database.session(read_only=True) as session:
-            row = (await session.execute(query)).mappings().first()
+        try:
+            async with self.database.session(read_only=True) as session:
+                row = (await session.execute(query)).mappings().first()
+        except SQLAlchemyError as error:  # the table is missing (migrations not run)
+            self._warn(error)
+            return None
         if row is None or not row["is_active"]:
             return None
         held = set(row["user_roles"] or ())

@@ -222,8 +222,7 @@ class UserService(Service[U], Generic[U]):
         user = await self.update(id, {"is_active": active})
         if not active:
             await self._end_sessions(id)
-        if self.api_keys is not None:
-            await self.api_keys.suspend(id)
+        await self._suspend_api_keys(id)
         return user
 
     async def set_roles(self, id: int, roles: Sequence[str]) -> U:
@@ -231,8 +230,7 @@ class UserService(Service[U], Generic[U]):
         their API keys keep only the roles the user still holds."""
         user = await self.update(id, {"roles": sorted(set(roles))})
         await self._end_sessions(id)
-        if self.api_keys is not None:
-            await self.api_keys.suspend(id)
+        await self._suspend_api_keys(id)
         return user
 
     async def delete(self, id: int, *, expected_version: int | None = None) -> None:
@@ -247,6 +245,14 @@ class UserService(Service[U], Generic[U]):
             await EmailVerifications(self.db).forget(id)
         except SQLAlchemyError as error:  # the account tables were never created
             logger.warning("The API keys or verified address of user %s stay: %s", id, error)
+
+    async def _suspend_api_keys(self, id: int) -> None:
+        if self.api_keys is None:
+            return
+        try:
+            await self.api_keys.suspend(id)
+        except SQLAlchemyError as error:  # the table was never created: no keys to stop
+            logger.warning("The API keys of user %s were not read anew: %s", id, error)
 
     async def end_sessions(self, id: int, *, keep: str | None = None) -> None:
         """End every session of the user but `keep`."""
