@@ -30,6 +30,8 @@ from stackkit.auth.email_api import email_controller
 from stackkit.auth.middleware import AuthenticationMiddleware
 from stackkit.auth.read_ahead import ReadAhead, ReadAheadMiddleware
 from stackkit.auth.reset_mail import reset_email_job
+from stackkit.auth.two_factor import TwoFactor
+from stackkit.auth.two_factor_api import two_factor_controller
 from stackkit.backends import Backend
 from stackkit.cache.redis_store import RedisStore
 from stackkit.cache.registry import default_cache_store, stores_for
@@ -235,6 +237,12 @@ def create_app(
             api_key_backend = ApiKeyBackend(
                 auth_parts.api_keys, trusted_proxies=auth_parts.trusted_proxies
             )
+        if auth_config.two_factor and database is not None:
+            auth_parts.two_factor = TwoFactor(
+                database,
+                secret_keys=auth_parts.secret_keys,
+                issuer=auth_config.two_factor_issuer or title,
+            )
         if jobs is not None:
             auth_parts.reset_job = reset_email_job(jobs)
             auth_parts.account_email_job = account_email_job(jobs)
@@ -244,6 +252,7 @@ def create_app(
             auth_controller(auth_parts),
             email_controller(auth_parts),
             api_keys_controller(auth_parts),
+            two_factor_controller(auth_parts),
             users_controller(auth_parts),
             *audit_controllers(auth_parts),
         ]

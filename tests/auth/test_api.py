@@ -452,6 +452,26 @@ AUTH_ROUTES = {
     ),
     ("/api/auth/api-keys", "post"): ("create_api_key", SIGNED_IN, "201", _ref("ApiKeyCreated")),
     ("/api/auth/api-keys/{id}", "delete"): ("revoke_api_key", SIGNED_IN, "204", None),
+    ("/api/auth/login/two-factor", "post"): ("second_step", [], "200", _ref("TokenPair")),
+    ("/api/auth/two-factor", "get"): ("two_factor_status", SIGNED_IN, "200", _ref("TwoFactorOut")),
+    ("/api/auth/two-factor/setup", "post"): (
+        "two_factor_setup", SIGNED_IN, "200", _ref("EnrolmentOut"),
+    ),
+    ("/api/auth/two-factor/enable", "post"): (
+        "two_factor_enable", SIGNED_IN, "200", _ref("RecoveryCodesOut"),
+    ),
+    ("/api/auth/two-factor/disable", "post"): ("two_factor_disable", SIGNED_IN, "204", None),
+    ("/api/auth/two-factor/recovery-codes", "post"): (
+        "two_factor_recovery_codes", SIGNED_IN, "200", _ref("RecoveryCodesOut"),
+    ),
+    ("/api/auth/two-factor/devices", "get"): (
+        "trusted_devices", SIGNED_IN, "200",
+        {"items": _ref("TrustedDeviceOut"), "type": "array"},
+    ),
+    ("/api/auth/two-factor/devices/{id}", "delete"): (
+        "forget_trusted_device", SIGNED_IN, "204", None,
+    ),
+    ("/api/auth/two-factor/devices", "delete"): ("forget_trusted_devices", SIGNED_IN, "204", None),
 }  # fmt: skip
 
 

@@ -280,6 +280,10 @@ VALID_BODIES = {
     },
     ("POST", "/api/auth/email"): {"new_email": "new@example.com", "password": PASSWORD},
     ("POST", "/api/auth/api-keys"): {"name": "one more"},
+    ("POST", "/api/auth/two-factor/setup"): {"password": PASSWORD},
+    ("POST", "/api/auth/two-factor/enable"): {"code": "123456"},
+    ("POST", "/api/auth/two-factor/disable"): {"password": PASSWORD, "code": "123456"},
+    ("POST", "/api/auth/two-factor/recovery-codes"): {"password": PASSWORD, "code": "123456"},
     ("PATCH", "/api/auth/users/{id}"): {"roles": [], "is_active": False},
 }
 

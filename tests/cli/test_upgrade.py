@@ -36,7 +36,11 @@ GONE = "deploy/OLD-NOTES.md"
 ITEM = ("Item", "name:str", "stock:int")
 JOINED = "0002_create_job_queue.py"
 # The revisions that follow JOINED: gone with it.
-JOINED_NEXT = ("0003_create_account_tables.py", "0004_create_api_keys_table.py")
+JOINED_NEXT = (
+    "0003_create_account_tables.py",
+    "0004_create_api_keys_table.py",
+    "0005_create_two_factor_tables.py",
+)
 
 
 @pytest.fixture(scope="module")

@@ -552,6 +552,22 @@ def upgrade():
 def downgrade():
     drop_api_key_table()
 """
+TWO_FACTOR_REVISION = """
+from stackkit.auth.tables import create_two_factor_tables, drop_two_factor_tables
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    create_two_factor_tables()
+
+
+def downgrade():
+    drop_two_factor_tables()
+"""
 TEMPLATE_REVISIONS = (
     Path(stackkit.__file__).parent / "templates" / "project" / "migrations" / "versions"
 )
@@ -564,13 +580,18 @@ def test_the_account_tables_revisions_create_them_as_declared_and_autogenerate_i
     assert revision(project.config, "create articles") is not None
     [first] = heads(project.config)
     if source == "helpers":
-        scripts = [ACCOUNT_TABLES_REVISION.format(down=first), API_KEYS_REVISION]
+        scripts = [
+            ACCOUNT_TABLES_REVISION.format(down=first),
+            API_KEYS_REVISION,
+            TWO_FACTOR_REVISION,
+        ]
     else:
         scripts = [
             (TEMPLATE_REVISIONS / "0003_create_account_tables.py")
             .read_text(encoding="utf-8")
             .replace('"0002"', f'"{first}"'),
             (TEMPLATE_REVISIONS / "0004_create_api_keys_table.py").read_text(encoding="utf-8"),
+            (TEMPLATE_REVISIONS / "0005_create_two_factor_tables.py").read_text(encoding="utf-8"),
         ]
     for number, script in enumerate(scripts):
         path = project.root / "migrations" / "versions" / f"account_{number}.py"

@@ -27,6 +27,7 @@ account's limit (`stackkit.auth.devices`).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -53,8 +54,10 @@ from stackkit.auth.schemas import (
     PasswordResetConfirm,
     PasswordResetRequest,
     RefreshIn,
+    SecondStepIn,
     SessionOut,
     TokenPair,
+    TwoFactorChallenge,
 )
 from stackkit.auth.users import UserService
 from stackkit.auth.verification import email_digest
@@ -81,6 +84,15 @@ def account_key(purpose: str, email: str) -> str:
     """The rate limiter's key of `purpose` (`login`, `reset`, ...) for the account of
     `email`, whether or not it has one: a digest, so that keys name no address."""
     return f"{purpose}:account:{email_digest(email)[:32]}"
+
+
+MAX_SECOND_STEP_TRIES = 5
+"""Wrong codes one sign-in's challenge takes before it dies."""
+
+
+def challenge_key(challenge: str) -> str:
+    """The rate limiter's key of a second-step challenge: a digest, not the challenge."""
+    return hashlib.sha256(challenge.encode()).hexdigest()[:32]
 
 
 def signed_in_user(request: Request) -> AuthenticatedUser:
@@ -155,30 +167,27 @@ def auth_controller(auth: Auth) -> Controller:
             media_type="application/json",
             headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
         )
+        max_age = max(0, int(grant.session.expires_at - time.time()))
+        set_auth_cookie(response, config.cookie_name, grant.refresh_token, max_age)
+        return response
+
+    def set_auth_cookie(response: Response, name: str, value: str, max_age: float) -> None:
+        """A cookie only the auth routes read: httpOnly, Secure, SameSite=Strict."""
         response.set_cookie(
-            config.cookie_name,
-            grant.refresh_token,
-            max_age=max(0, int(grant.session.expires_at - time.time())),
+            name,
+            value,
+            max_age=int(max_age),
             path=config.prefix,
             secure=settings.refresh_cookie_secure,
             httponly=True,
             samesite="strict",
         )
-        return response
 
     def set_device_cookie(response: Response, email: str) -> None:
         if not auth.devices.enabled:
             return
         cookie = auth.devices.issue(email)
-        response.set_cookie(
-            config.device_cookie_name,
-            cookie.value,
-            max_age=int(config.device_cookie_ttl),
-            path=config.prefix,
-            secure=settings.refresh_cookie_secure,
-            httponly=True,
-            samesite="strict",
-        )
+        set_auth_cookie(response, config.device_cookie_name, cookie.value, config.device_cookie_ttl)
 
     async def audit_signin(request: Request, event: str, email: str) -> None:
         """A refused sign-in: about the account of `email`, or, with none, the email."""
@@ -271,6 +280,92 @@ def auth_controller(auth: Auth) -> Controller:
                 "it, or ask for a new one.",
                 code=EMAIL_NOT_VERIFIED,
             )
+        if auth.two_factor is not None and await auth.two_factor.is_enabled(user.id):
+            trusted = request.cookies.get(config.trusted_device_cookie_name)
+            if not trusted or not await auth.trusted_devices.is_alive(trusted, str(user.id)):
+                challenge = await auth.challenges.issue({"user_id": user.id, "verified": verified})
+                answer = TwoFactorChallenge(
+                    challenge=challenge, expires_in=int(auth.challenges.ttl)
+                )
+                return Response(
+                    answer.model_dump_json(),
+                    media_type="application/json",
+                    headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+                )
+        return await complete_signin(request, user, verified, {})
+
+    @api.post(
+        "/login/two-factor", public=True, response=TokenPair,
+        rate_limit=config.login_limit_per_address, rate_limit_fail_closed=True,
+        rate_limit_by="address",
+    )  # fmt: skip
+    async def second_step(request: Request, body: SecondStepIn) -> Response:
+        """The sign-in's second step: the challenge `/login` answered with, and the
+        authenticator app's code or a recovery code. A challenge lives 5 minutes and
+        takes 5 wrong codes; the codes count against the account's limit."""
+        over = ProblemError(401, "This sign-in expired or failed too often: sign in again.")
+        two_factor = auth.two_factor
+        claim = await auth.challenges.peek(body.challenge)
+        if two_factor is None or claim is None:
+            raise over
+        tries = await auth.limiter.hit(
+            "second-step:" + challenge_key(body.challenge), f"{MAX_SECOND_STEP_TRIES}/hour"
+        )
+        if not tries.allowed:
+            await auth.challenges.redeem(body.challenge)
+            raise over
+        users = users_of(request)
+        try:
+            user = await users.get(int(claim["user_id"]))
+        except NotFoundError:
+            raise over from None
+        if not user.is_active:
+            raise over
+        try:
+            await auth.limiter.enforce(
+                account_key("second-step", user.email),
+                config.login_limit_per_account,
+                fail_open=False,
+            )
+        except RateLimited:
+            await auth.audit(
+                request, "signin.throttled", subject_id=user.id, details={"step": "code"}
+            )
+            raise
+        factor = "app"
+        if not await two_factor.verify(user.id, body.code):
+            factor = "recovery code"
+            if not await two_factor.use_recovery_code(user.id, body.code):
+                await auth.audit(
+                    request, "signin.failed", subject_id=user.id, details={"reason": "wrong code"}
+                )
+                raise ProblemError(401, "This code is not right, or was used already.")
+        if await auth.challenges.redeem(body.challenge) is None:
+            raise over  # spent meanwhile by a parallel request with another code
+        if factor == "recovery code":
+            await auth.audit(request, "two_factor.recovery_code_used", subject_id=user.id)
+        response = await complete_signin(
+            request, user, bool(claim.get("verified", True)), {"second_factor": factor}
+        )
+        if body.trust_device:
+            device = await auth.trusted_devices.create(
+                str(user.id),
+                {
+                    "user_agent": request.headers.get("user-agent", "")[:200] or None,
+                    "address": client_address(request.scope, auth.trusted_proxies),
+                },
+            )
+            set_auth_cookie(
+                response, config.trusted_device_cookie_name, device.id, config.trusted_device_ttl
+            )
+        return response
+
+    async def complete_signin(
+        request: Request, user: Any, verified: bool, details: dict[str, Any]
+    ) -> Response:
+        """A new session for `user`, who proved who they are: the token pair, the
+        refresh and device cookies, and the event."""
+        users = users_of(request)
         grant = await auth.refresh.start(
             str(user.id),
             user_agent=request.headers.get("user-agent", "")[:200] or None,
@@ -286,7 +381,7 @@ def auth_controller(auth: Auth) -> Controller:
             raise _invalid_credentials()
         await auth.audit(
             request, "signin.succeeded", subject_id=user.id, actor_id=user.id,
-            details={"session_id": grant.session.id},
+            details={"session_id": grant.session.id, **details},
         )  # fmt: skip
         response = await token_response(request, user, grant, verified)
         set_device_cookie(response, user.email)

@@ -58,6 +58,10 @@ AUDIT_EVENTS: Mapping[str, str] = {
     "api_key.created": "An API key was made.",
     "api_key.first_used": "An API key was used for the first time.",
     "api_key.revoked": "An API key was revoked.",
+    "two_factor.enabled": "Two-factor sign-in was turned on.",
+    "two_factor.disabled": "Two-factor sign-in was turned off.",
+    "two_factor.recovery_code_used": "A recovery code was used.",
+    "two_factor.recovery_codes_made": "New recovery codes were made; the old ones stopped.",
 }
 """Every event's name, with what it means (the SPA and the docs show these)."""
 

@@ -32,6 +32,8 @@ from stackkit.auth.resets import PasswordResets
 from stackkit.auth.schemas import UserOut
 from stackkit.auth.sessions import SessionStore
 from stackkit.auth.tokens import AccessTokens
+from stackkit.auth.trusted_devices import TrustedDevices
+from stackkit.auth.two_factor import TwoFactor
 from stackkit.auth.users import UserService
 from stackkit.auth.verification import EmailVerifications
 from stackkit.cache.store import Store
@@ -102,6 +104,16 @@ class AuthConfig:
     """Users may make API keys (`stackkit.auth.api_keys`), accepted as bearer tokens."""
     api_keys_per_user: int = 25
     """API keys one user may hold at once."""
+    two_factor: bool = True
+    """Users may turn on two-factor sign-in (`stackkit.auth.two_factor`)."""
+    two_factor_issuer: str | None = None
+    """The name authenticator apps show beside the account; default the app's title."""
+    two_factor_challenge_ttl: float = 300
+    """Seconds the second step of a sign-in may follow the first."""
+    trusted_device_cookie_name: str = "stackkit_trusted_device"
+    """Name of the httpOnly cookie of a browser trusted at the second step."""
+    trusted_device_ttl: float = 30 * 86400
+    """Seconds a trusted browser skips the second step."""
     backends: Sequence[AuthenticationBackend] = ()
     """Ways in besides the bearer access token, asked in order after it (an API key
     header, say): see `stackkit.auth.authentication`."""
@@ -133,6 +145,23 @@ class Auth:
     api_keys: ApiKeys | None = None
     """Users' API keys (`create_app` sets it when the app has a database and
     `AuthConfig.api_keys` is on)."""
+    two_factor: TwoFactor | None = None
+    """Users' second factors (`create_app` sets it when the app has a database and
+    `AuthConfig.two_factor` is on)."""
+    trusted_devices: TrustedDevices = field(init=False)
+    """The browsers trusted at the second step of a sign-in."""
+    challenges: EmailedTokens = field(init=False)
+    """The challenges between the two steps of a sign-in."""
+    secret_keys: list[str] = field(default_factory=list, repr=False)
+    """`SECRET_KEY`, then its fallbacks."""
+
+    def __post_init__(self) -> None:
+        store = self.sessions.store
+        ttl = self.config.trusted_device_ttl
+        self.trusted_devices = TrustedDevices(store, ttl=ttl, max_lifetime=ttl)
+        self.challenges = EmailedTokens(
+            store, purpose="two-factor-challenge", ttl=self.config.two_factor_challenge_ttl
+        )
 
     @classmethod
     def build(
@@ -178,6 +207,7 @@ class Auth:
             limiter=limiter,
             mail=mail,
             service_class=config.user_service or UserService.for_model(config.user_model),
+            secret_keys=secret_keys,
         )
 
     async def email_verified(self, database: Database, user: Any) -> bool:
@@ -222,6 +252,8 @@ class Auth:
             policy=self.config.policy,
             sessions=self.refresh,
             api_keys=self.api_keys,
+            two_factor=self.two_factor,
+            trusted_devices=self.trusted_devices,
         )
 
 

@@ -69,6 +69,28 @@ class TokenPair(BaseModel):
     )
 
 
+class TwoFactorChallenge(BaseModel):
+    """`/login`'s answer for an account with two-factor sign-in: no tokens yet."""
+
+    two_factor_required: Literal[True] = True
+    challenge: str = Field(description="Send it to /api/auth/login/two-factor with a code.")
+    expires_in: int = Field(description="Seconds the challenge lives.")
+
+
+class SecondStepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    challenge: str = Field(min_length=1, max_length=100)
+    code: str = Field(
+        min_length=1,
+        max_length=32,
+        description="The authenticator app's current code, or one of the recovery codes.",
+    )
+    trust_device: bool = Field(
+        False, description="Skip the code at this browser's sign-ins for 30 days."
+    )
+
+
 class RefreshIn(BaseModel):
     refresh_token: str | None = Field(
         default=None, description="Omit it to use the refresh cookie (browsers)."

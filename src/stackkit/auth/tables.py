@@ -11,6 +11,7 @@ helpers instead:
         create_audit_table()
         create_email_verification_table()
         create_api_key_table()
+        create_two_factor_tables()
 
 An app without migrations (tests, a script) calls `create_account_tables(engine)`.
 They hold user ids without a foreign key (the user table is the app's): an audit
@@ -36,10 +37,14 @@ __all__ = [
     "create_api_key_table",
     "create_audit_table",
     "create_email_verification_table",
+    "create_two_factor_tables",
     "drop_api_key_table",
     "drop_audit_table",
     "drop_email_verification_table",
+    "drop_two_factor_tables",
     "email_verifications",
+    "recovery_codes",
+    "two_factor",
 ]
 
 account_metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -97,6 +102,28 @@ SHA-256 of its secret (never the secret), the roles it carries, its expiry and w
 it was last used."""
 
 
+two_factor = Table(
+    "stackkit_two_factor",
+    account_metadata,
+    Column("user_id", Integer(), primary_key=True, autoincrement=False),
+    Column("secret", String(255), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("enabled_at", UTCDateTime(), nullable=True),
+    Column("last_step", BigInteger(), nullable=True),
+)
+"""Each user's TOTP secret (`stackkit.auth.two_factor`), encrypted; `enabled_at` null
+while the enrolment waits for its first code; `last_step`, the time step of the last
+code accepted (a code is never accepted twice)."""
+
+recovery_codes = Table(
+    "stackkit_recovery_codes",
+    account_metadata,
+    Column("user_id", Integer(), primary_key=True, autoincrement=False),
+    Column("digest", String(64), primary_key=True),
+)
+"""The SHA-256 of each recovery code a user has left (a used one is deleted)."""
+
+
 def _create(table: Table) -> None:
     from alembic import op  # here: an app that only serves need not load Alembic
 
@@ -143,6 +170,19 @@ def create_api_key_table() -> None:
 def drop_api_key_table() -> None:
     """In a revision's `downgrade()`: drop it (every API key stops working)."""
     _drop(api_keys)
+
+
+def create_two_factor_tables() -> None:
+    """In a revision's `upgrade()`: create `stackkit_two_factor` and
+    `stackkit_recovery_codes`."""
+    _create(two_factor)
+    _create(recovery_codes)
+
+
+def drop_two_factor_tables() -> None:
+    """In a revision's `downgrade()`: drop them (two-factor sign-in is off for all)."""
+    _drop(recovery_codes)
+    _drop(two_factor)
 
 
 async def create_account_tables(engine: AsyncEngine) -> None:

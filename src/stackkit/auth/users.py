@@ -30,6 +30,8 @@ from stackkit.auth.api_keys import ApiKeys, delete_api_keys_of
 from stackkit.auth.emails import EmailFix, InvalidEmail, normalize_email, plan_email_fixes
 from stackkit.auth.passwords import PasswordHasher, PasswordPolicy, PasswordPolicyError
 from stackkit.auth.refresh import RefreshSessions
+from stackkit.auth.trusted_devices import TrustedDevices
+from stackkit.auth.two_factor import TwoFactor
 from stackkit.auth.verification import EmailVerifications
 from stackkit.db.database import Database
 from stackkit.db.model import Model, UTCDateTime, utcnow
@@ -91,6 +93,9 @@ class UserService(Service[U], Generic[U]):
         sessions: the refresh sessions to end on those changes (None: none kept).
         api_keys: the users' API keys, read anew on those changes and deleted with
             the account (None: the app has none in use; deleting still drops their rows).
+        two_factor: the users' second factors, deleted with the account.
+        trusted_devices: the browsers trusted at the second step of a sign-in,
+            forgotten on a new password, a disabling and a deletion.
     """
 
     repository: ClassVar[type[UserRepository[Any]]]
@@ -103,12 +108,16 @@ class UserService(Service[U], Generic[U]):
         policy: PasswordPolicy | None = None,
         sessions: RefreshSessions | None = None,
         api_keys: ApiKeys | None = None,
+        two_factor: TwoFactor | None = None,
+        trusted_devices: TrustedDevices | None = None,
     ) -> None:
         super().__init__(db)
         self.hasher = hasher or PasswordHasher()
         self.policy = policy or PasswordPolicy()
         self.sessions = sessions
         self.api_keys = api_keys
+        self.two_factor = two_factor
+        self.trusted_devices = trusted_devices
 
     @classmethod
     def for_model(cls, model: type[U]) -> type[UserService[U]]:
@@ -214,6 +223,7 @@ class UserService(Service[U], Generic[U]):
         changes = {"password_hash": await self.hasher.hash(new), "password_changed_at": utcnow()}
         user = await self.update(row.id, changes, expected_version=expected_version)
         await self._end_sessions(row.id, keep=keep_session)
+        await self._forget_trusted_devices(row.id)
         return user
 
     async def set_active(self, id: int, active: bool) -> U:
@@ -222,6 +232,7 @@ class UserService(Service[U], Generic[U]):
         user = await self.update(id, {"is_active": active})
         if not active:
             await self._end_sessions(id)
+            await self._forget_trusted_devices(id)
         await self._suspend_api_keys(id)
         return user
 
@@ -237,7 +248,10 @@ class UserService(Service[U], Generic[U]):
         """Delete the account, its sessions, its API keys and its verified address."""
         await super().delete(id, expected_version=expected_version)
         await self._end_sessions(id)
+        await self._forget_trusted_devices(id)
         try:
+            if self.two_factor is not None:
+                await self.two_factor.forget(id)
             if self.api_keys is not None:
                 await self.api_keys.revoke_all(id)
             else:
@@ -245,6 +259,10 @@ class UserService(Service[U], Generic[U]):
             await EmailVerifications(self.db).forget(id)
         except SQLAlchemyError as error:  # the account tables were never created
             logger.warning("The API keys or verified address of user %s stay: %s", id, error)
+
+    async def _forget_trusted_devices(self, id: int) -> None:
+        if self.trusted_devices is not None:
+            await self.trusted_devices.revoke_all(str(id))
 
     async def _suspend_api_keys(self, id: int) -> None:
         if self.api_keys is None:
