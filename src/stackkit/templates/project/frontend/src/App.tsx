@@ -13,6 +13,7 @@ const ConfirmEmail = lazy(() => import("./pages/ConfirmEmail"));
 const Dashboard = lazy(() => import("./pages/Dashboard"));
 const Profile = lazy(() => import("./pages/Profile"));
 const ApiKeys = lazy(() => import("./pages/ApiKeys"));
+const TwoFactor = lazy(() => import("./pages/TwoFactor"));
 const AdminUsers = lazy(() => import("./pages/AdminUsers"));
 const AdminJobs = lazy(() => import("./pages/AdminJobs"));
 const AdminAudit = lazy(() => import("./pages/AdminAudit"));
@@ -34,6 +35,7 @@ export function App() {
         <Route path="/" element={<RequireAuth><Dashboard /></RequireAuth>} />
         <Route path="/profile" element={<RequireAuth><Profile /></RequireAuth>} />
         <Route path="/api-keys" element={<RequireAuth><ApiKeys /></RequireAuth>} />
+        <Route path="/two-factor" element={<RequireAuth><TwoFactor /></RequireAuth>} />
         <Route path="/admin/users" element={<RequireAuth><AdminUsers /></RequireAuth>} />
         <Route path="/admin/jobs" element={<RequireAuth><AdminJobs /></RequireAuth>} />
         <Route path="/admin/audit" element={<RequireAuth><AdminAudit /></RequireAuth>} />

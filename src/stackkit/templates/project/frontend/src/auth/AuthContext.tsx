@@ -15,6 +15,7 @@ export interface Auth {
    *  addresses (GET /api/meta, then GET /api/auth/email); else null. */
   unverifiedEmail: string | null;
   login(email: string, password: string): Promise<User>;
+  secondStep(challenge: string, code: string, trustDevice: boolean): Promise<User>;
   register(email: string, password: string): Promise<User>;
   logout(): Promise<void>;
   /** Load the user again with a fresh token (after a change the token carries). */
@@ -83,6 +84,7 @@ export function AuthProvider({ children, session = defaultSession }: { children:
   const actions = useMemo(
     () => ({
       login: (email: string, password: string) => session.login(email, password),
+      secondStep: (challenge: string, code: string, trust: boolean) => session.secondStep(challenge, code, trust),
       register: (email: string, password: string) => session.register(email, password),
       logout: () => session.logout(),
       reload: () => session.reload(),

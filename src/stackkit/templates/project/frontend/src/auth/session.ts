@@ -63,6 +63,17 @@ export function isUnverified(error: unknown): boolean {
   return error instanceof ApiError && error.status === 403 && error.problem.code === "email_not_verified";
 }
 
+/** The password was right and the account asks for a code: `secondStep` with this challenge. */
+export class SecondStepNeeded extends Error {
+  readonly challenge: string;
+
+  constructor(challenge: string) {
+    super("Enter the code of your authenticator app.");
+    this.name = "SecondStepNeeded";
+    this.challenge = challenge;
+  }
+}
+
 /** Registration went through, but the account is not signed in: the next step is in an email. */
 export class CheckYourEmail extends Error {
   readonly email: string;
@@ -128,13 +139,22 @@ export class Session {
     return this.starting;
   }
 
+  /** Sign in; throws `SecondStepNeeded` for an account with two-factor sign-in. */
   async login(email: string, password: string): Promise<User> {
-    const pair = await apiFetch<TokenPair>(
+    const answer = await apiFetch<TokenPair | { challenge: string }>(
       "/api/auth/login",
       { method: "POST", body: { email, password } },
       this.fetchFn,
     );
-    this.accept(pair);
+    if ("challenge" in answer) throw new SecondStepNeeded(answer.challenge);
+    this.accept(answer);
+    return this.loadUser();
+  }
+
+  /** The sign-in's second step: the app's code (or a recovery code) for `challenge`. */
+  async secondStep(challenge: string, code: string, trustDevice: boolean): Promise<User> {
+    const body = { challenge, code, trust_device: trustDevice };
+    this.accept(await apiFetch<TokenPair>("/api/auth/login/two-factor", { method: "POST", body }, this.fetchFn));
     return this.loadUser();
   }
 

@@ -1,28 +1,43 @@
 import { Suspense, lazy, useState } from "react";
 import { Link, useLocation } from "react-router";
 import { useAuth } from "../auth/AuthContext";
-import { isUnverified } from "../auth/session";
+import { SecondStepNeeded, isUnverified } from "../auth/session";
 import { CredentialsForm } from "../components/CredentialsForm";
 
-// Needed only after a refusal: not part of the sign-in page's first load.
+// Needed only after a refusal, or for an account that asks for a code: not part of the
+// sign-in page's first load.
 const ResendVerification = lazy(() =>
   import("../components/Verification").then((m) => ({ default: m.ResendVerification })),
 );
+const SecondStep = lazy(() => import("../components/SecondStep"));
 
 export default function Login() {
   const { login } = useAuth();
   const location = useLocation();
   // An account that must verify its email first: offer a new link.
   const [unverified, setUnverified] = useState<string | null>(null);
+  const [challenge, setChallenge] = useState<string | null>(null);
 
   async function submit(email: string, password: string) {
     setUnverified(null);
     try {
       await login(email, password);
     } catch (error) {
+      if (error instanceof SecondStepNeeded) {
+        setChallenge(error.challenge);
+        return;
+      }
       if (isUnverified(error)) setUnverified(email);
       throw error;
     }
+  }
+
+  if (challenge) {
+    return (
+      <Suspense fallback={null}>
+        <SecondStep challenge={challenge} onRestart={() => setChallenge(null)} />
+      </Suspense>
+    );
   }
 
   // After a sign-in, <GuestOnly> sends the user on to the page they came for.

@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { useNavigate } from "react-router";
+import { Link, useNavigate } from "react-router";
 import { ApiError, buildUrl, errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
 import { ConfirmDialog } from "../components/ConfirmDialog";
@@ -33,6 +33,7 @@ export default function Profile() {
         {user && <p className="mt-1 text-sm text-slate-600">Signed in as {user.email}.</p>}
       </div>
       <Sessions />
+      <TwoFactorLink />
       <EmailChange />
       <PasswordChange />
       <RecentActivity />
@@ -130,6 +131,24 @@ function Sessions() {
           onCancel={() => setConfirmingAll(false)}
         />
       )}
+    </section>
+  );
+}
+
+function TwoFactorLink() {
+  const status = useApi<{ enabled: boolean }>("/api/auth/two-factor");
+  if (status.state !== "done") return null; // an app without it answers 404: no section
+  return (
+    <section aria-labelledby="two-factor-heading">
+      <h2 id="two-factor-heading" className="text-lg font-medium">
+        Two-factor sign-in
+      </h2>
+      <p className="mt-1 text-sm text-slate-600">
+        {status.data.enabled ? "On: signing in asks for a code from your authenticator app." : "Off: your password alone signs you in."}{" "}
+        <Link to="/two-factor" className="font-medium text-indigo-600 hover:text-indigo-500">
+          {status.data.enabled ? "Manage it" : "Turn it on"}
+        </Link>
+      </p>
     </section>
   );
 }

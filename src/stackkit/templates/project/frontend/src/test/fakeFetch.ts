@@ -15,6 +15,7 @@ type Handler = (call: Call) => Reply | Promise<Reply>;
 const DEFAULT_ROUTES: Record<string, () => Reply[]> = {
   "GET /api/meta": () => [{ body: { admin_role: "admin" } }],
   "GET /api/auth/audit": () => [{ body: { items: [], next_cursor: null } }],
+  "GET /api/auth/two-factor": () => [{ body: { enabled: false, enabled_at: null, recovery_codes_left: 0 } }],
 };
 
 /** A fetch that answers from `routes` ("POST /api/auth/refresh" -> handler or a queue of replies). */
