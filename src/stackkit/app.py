@@ -233,7 +233,12 @@ def create_app(
         session_store = cast(Store, named["sessions"])
         auth_parts = Auth.build(auth_config, settings, store=session_store, limiter=limiter)
         if auth_config.api_keys and database is not None:
-            auth_parts.api_keys = ApiKeys(database, session_store, auth_config.user_model)
+            auth_parts.api_keys = ApiKeys(
+                database,
+                session_store,
+                auth_config.user_model,
+                roles_needing_two_factor=settings.require_2fa_for,
+            )
             api_key_backend = ApiKeyBackend(
                 auth_parts.api_keys, trusted_proxies=auth_parts.trusted_proxies
             )

@@ -164,6 +164,11 @@ class Settings(BaseSettings):
     `STACKKIT_EMAIL_VERIFICATION` on. False: it signs in, and only routes declared
     `verified=True` refuse it."""
 
+    require_2fa_for: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Roles that count only with two-factor sign-in on, comma-separated (`admin`): a
+    user who holds one without it signs in without it (their tokens and API keys do
+    not carry it) until they turn two-factor sign-in on. Empty: no role needs it."""
+
     refresh_cookie_secure: bool = True
     """Mark the refresh cookie `Secure` (sent over HTTPS and to localhost only)."""
 
@@ -239,6 +244,7 @@ class Settings(BaseSettings):
         "database_replica_urls",
         "cors_origins",
         "trusted_proxies",
+        "require_2fa_for",
         "secret_key_fallbacks",
         "jwt_public_key_files",
         mode="before",

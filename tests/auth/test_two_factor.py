@@ -4,6 +4,7 @@ turning it off with the password and a code."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,7 @@ from starlette.testclient import TestClient
 from stackkit import Settings
 from stackkit.auth.tables import recovery_codes, two_factor
 from tests.auth.conftest import PASSWORD, bearer, login, register
+from tests.auth.test_admin_users import add_user
 
 EMAIL = "ada@example.com"
 FACTOR = "/api/auth/two-factor"
@@ -277,3 +279,75 @@ def test_odd_codes_are_refused_plainly(
     answer = second_step(client, first_step(client), code)
     assert answer.status_code in (401, 422)
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_a_role_that_needs_two_factor_counts_only_once_it_is_on(
+    make_auth_client: Callable[..., TestClient], service_settings: dict[str, Any]
+) -> None:
+    client = make_auth_client(Settings(env="test", require_2fa_for="admin", **service_settings))
+    add_user(client, EMAIL, ("admin",))
+    tokens = login(client)
+    session = bearer(tokens)
+    assert client.get("/api/auth/users", headers=session).status_code == 403
+    assert client.get(FACTOR, headers=session).json()["required_for"] == ["admin"]
+    key = client.post(
+        "/api/auth/api-keys", json={"name": "admin key", "roles": ["admin"]}, headers=session
+    ).json()
+    as_key = {"Authorization": f"Bearer {key['key']}"}
+    assert client.get("/api/auth/users", headers=as_key).status_code == 403
+
+    totp, _ = enrol(client, session)
+    # The next tokens carry the role; so does the key, at once.
+    renewed = client.post(
+        "/api/auth/refresh",
+        json={"refresh_token": tokens["refresh_token"]},
+        headers={"Origin": "https://testserver"},
+    )
+    assert renewed.status_code == 200, renewed.text
+    assert client.get("/api/auth/users", headers=bearer(renewed.json())).status_code == 200
+    assert client.get("/api/auth/users", headers=as_key).status_code == 200
+
+    # And it cannot be turned off while the role needs it.
+    off = client.post(
+        f"{FACTOR}/disable",
+        json={"password": PASSWORD, "code": next_code(totp)},
+        headers=bearer(renewed.json()),
+    )
+    assert off.status_code == 409
+    assert "needs two-factor" in off.json()["detail"]
+
+
+def test_secrets_encrypted_under_a_retired_key_still_work_and_move_to_the_new_one(
+    make_auth_client: Callable[..., TestClient],
+) -> None:
+    old_key, new_key = "o" * 40, "n" * 40
+    database = f"sqlite:///{tempfile.mkdtemp()}/app.db"
+    first = make_auth_client(Settings(env="test", database_url=database, secret_key=old_key))
+    register(first)
+    totp, _ = enrol(first, bearer(login(first)))
+    first.__exit__(None, None, None)
+    (before,) = _rows_at(database)
+
+    rotated = make_auth_client(
+        Settings(
+            env="test", database_url=database, secret_key=new_key, secret_key_fallbacks=old_key
+        )
+    )
+    assert second_step(rotated, first_step(rotated), next_code(totp)).status_code == 200
+    (after,) = _rows_at(database)
+    assert after["secret"] != before["secret"]  # encrypted anew, under the new key
+
+    # The fallback gone, the secret still decrypts; a minute later (a step not spent yet).
+    alone = make_auth_client(Settings(env="test", database_url=database, secret_key=new_key))
+    alone.app.state.auth.two_factor.clock = lambda: time.time() + 60  # type: ignore[attr-defined]
+    later = totp.at(time.time() + 60)
+    assert second_step(alone, first_step(alone), later).status_code == 200
+
+
+def _rows_at(database_url: str) -> list[Any]:
+    import sqlite3
+
+    path = database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        connection.row_factory = sqlite3.Row
+        return [dict(row) for row in connection.execute("SELECT * FROM stackkit_two_factor")]

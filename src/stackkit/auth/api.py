@@ -155,9 +155,8 @@ def auth_controller(auth: Auth) -> Controller:
     ) -> Response:
         if verified is None:
             verified = await auth.email_verified(request.app.state.database, user)
-        issued = auth.tokens.issue(
-            str(user.id), grant.session.id, user.roles, email_verified=verified
-        )
+        roles = await auth.granted_roles(user)
+        issued = auth.tokens.issue(str(user.id), grant.session.id, roles, email_verified=verified)
         pair = TokenPair(
             access_token=issued.token, expires_in=issued.expires_in,
             refresh_token=grant.refresh_token,

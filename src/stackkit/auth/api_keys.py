@@ -52,7 +52,7 @@ from stackkit.auth.authentication import (
     AuthenticationFailed,
     authorization,
 )
-from stackkit.auth.tables import api_keys
+from stackkit.auth.tables import api_keys, two_factor
 from stackkit.cache.store import Store, StoreUnavailable
 from stackkit.db.model import utcnow
 from stackkit.errors import ProblemError
@@ -190,6 +190,8 @@ class ApiKeys:
         database: holds `stackkit_api_keys` and the user table.
         store: where records are kept between requests (the sessions' store).
         user_model: the app's user table (its `is_active` and `roles` are read).
+        roles_needing_two_factor: roles a key carries only while its owner has
+            two-factor sign-in on (`STACKKIT_REQUIRE_2FA_FOR`).
         clock: Unix time in seconds; tests pass their own.
     """
 
@@ -199,9 +201,11 @@ class ApiKeys:
         store: Store,
         user_model: type[Model],
         *,
+        roles_needing_two_factor: Collection[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.database = database
+        self.roles_needing_two_factor = frozenset(roles_needing_two_factor)
         self.store = store
         self.users = user_model.__table__
         self.clock = clock
@@ -375,6 +379,15 @@ class ApiKeys:
                 await self.store.set_if_absent(key, value, ttl=CACHED_FOR)
         return record, None
 
+    async def _two_factor_on(self, user_id: int) -> bool:
+        query = select(two_factor.c.enabled_at).where(two_factor.c.user_id == user_id)
+        try:
+            async with self.database.session(read_only=True) as session:
+                return (await session.execute(query)).scalar_one_or_none() is not None
+        except SQLAlchemyError as error:  # the table is missing: nobody turned it on
+            self._warn(error)
+            return False
+
     def _decode(self, raw: bytes) -> _Record:
         decoded = self._decoded
         try:
@@ -402,11 +415,15 @@ class ApiKeys:
         if row is None or not row["is_active"]:
             return None
         held = set(row["user_roles"] or ())
+        roles = tuple(role for role in row["roles"] if role in held)
+        needing = self.roles_needing_two_factor.intersection(roles)
+        if needing and not await self._two_factor_on(row["user_id"]):
+            roles = tuple(role for role in roles if role not in needing)
         expires_at = row["expires_at"]
         return _Record(
             user_id=str(row["user_id"]),
             digest=row["secret_digest"],
-            roles=tuple(role for role in row["roles"] if role in held),
+            roles=roles,
             expires_at=expires_at.timestamp() if expires_at is not None else None,
         )
 

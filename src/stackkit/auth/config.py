@@ -210,6 +210,17 @@ class Auth:
             secret_keys=secret_keys,
         )
 
+    async def granted_roles(self, user: Any) -> list[str]:
+        """The roles `user`'s tokens carry: theirs, less those `STACKKIT_REQUIRE_2FA_FOR`
+        grants only with two-factor sign-in on, while it is off."""
+        roles = list(user.roles or ())
+        needing = set(self.settings.require_2fa_for).intersection(roles)
+        if not needing:
+            return roles
+        if self.two_factor is not None and await self.two_factor.is_enabled(user.id):
+            return roles
+        return [role for role in roles if role not in needing]
+
     async def email_verified(self, database: Database, user: Any) -> bool:
         """Whether the app counts `user`'s address as verified: they proved it, or the
         app does not verify addresses (`STACKKIT_EMAIL_VERIFICATION` off: no query)."""

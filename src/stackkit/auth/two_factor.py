@@ -189,7 +189,12 @@ class TwoFactor:
             row = await _factor_of(session, user_id)
             if row is None or row.enabled_at is None:
                 return False
-            secret = self._decrypt(row.secret)
+            try:
+                secret = self._decrypt(row.secret)
+            except ValueError as error:
+                # Its key was retired too soon: the user signs in with a recovery code.
+                logger.error("User %s: %s", user_id, error)
+                return False
             step = self._matching_step(secret, code)
             if step is None:
                 return False

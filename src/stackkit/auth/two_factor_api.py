@@ -63,6 +63,9 @@ class TwoFactorOut(BaseModel):
     enabled: bool
     enabled_at: datetime | None
     recovery_codes_left: int
+    required_for: list[str] = Field(
+        description="Roles of yours that count only with it on (`STACKKIT_REQUIRE_2FA_FOR`)."
+    )
 
 
 class EnrolmentOut(BaseModel):
@@ -117,15 +120,23 @@ def two_factor_controller(auth: Auth) -> Controller:
             return
         raise ValidationProblem.for_field("code", "This code is not right, or was used already.")
 
+    async def roles_changed(user_id: int) -> None:
+        """Turning it on or off changes the roles `STACKKIT_REQUIRE_2FA_FOR` grants: API
+        keys are read anew (the next refresh gives tokens the new roles)."""
+        if auth.api_keys is not None and auth.settings.require_2fa_for:
+            await auth.api_keys.suspend(user_id)
+
     @api.get("", name="two_factor_status", response=TwoFactorOut)
     async def status(request: Request) -> TwoFactorOut:
         """Whether your sign-ins ask for a code, and how many recovery codes are left."""
         row = await current_user(request)
         found = await factor().status(row.id)
+        needing = set(auth.settings.require_2fa_for).intersection(row.roles or ())
         return TwoFactorOut(
             enabled=found.enabled,
             enabled_at=found.enabled_at,
             recovery_codes_left=found.recovery_codes_left,
+            required_for=sorted(needing),
         )
 
     @api.post("/setup", name="two_factor_setup", response=EnrolmentOut)
@@ -153,6 +164,7 @@ def two_factor_controller(auth: Auth) -> Controller:
                 "code", "This code is not right: check the app's clock, or set up again."
             )
         await auth.audit(request, "two_factor.enabled", subject_id=row.id)
+        await roles_changed(row.id)
         return _no_store(RecoveryCodesOut(recovery_codes=codes))
 
     @api.post("/disable", name="two_factor_disable", status_code=204)
@@ -162,6 +174,11 @@ def two_factor_controller(auth: Auth) -> Controller:
         await check_password(row, body.password)
         if not (await factor().status(row.id)).enabled:
             raise ConflictError("Two-factor sign-in is off already.")
+        needing = sorted(set(auth.settings.require_2fa_for).intersection(row.roles or ()))
+        if needing:
+            raise ConflictError(
+                f"Your role {', '.join(needing)} needs two-factor sign-in: it stays on."
+            )
         await check_code(request, row, body.code)
         await factor().disable(row.id)
         await auth.trusted_devices.revoke_all(str(row.id))

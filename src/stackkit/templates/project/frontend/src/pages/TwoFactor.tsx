@@ -12,6 +12,8 @@ export interface TwoFactorStatus {
   enabled: boolean;
   enabled_at: string | null;
   recovery_codes_left: number;
+  /** Roles of the user's that count only with it on (STACKKIT_REQUIRE_2FA_FOR). */
+  required_for?: string[];
 }
 
 /** One entry of GET /api/auth/two-factor/devices. */
@@ -31,12 +33,15 @@ interface Enrolment {
 const day = (iso: string) => new Date(iso).toLocaleDateString();
 
 export default function TwoFactor() {
+  const { reload } = useAuth();
   const status = useApi<TwoFactorStatus>("/api/auth/two-factor");
   const [codes, setCodes] = useState<string[] | null>(null);
   const shown = (made: string[]) => {
     setCodes(made);
     status.reload();
+    void reload(); // new tokens: a role that needs two-factor sign-in counts now
   };
+  const required = status.state === "done" ? (status.data.required_for ?? []) : [];
   return (
     <div className="space-y-10">
       <div>
@@ -47,6 +52,9 @@ export default function TwoFactor() {
         </p>
       </div>
       {codes && <RecoveryCodes codes={codes} onDone={() => setCodes(null)} />}
+      {status.state === "done" && !status.data.enabled && required.length > 0 && (
+        <Alert>Your role {required.join(", ")} needs two-factor sign-in: until it is on, you act without it.</Alert>
+      )}
       <Pending value={status} what="your two-factor sign-in" />
       {status.state === "done" && !status.data.enabled && <Enrol onEnabled={shown} />}
       {status.state === "done" && status.data.enabled && (

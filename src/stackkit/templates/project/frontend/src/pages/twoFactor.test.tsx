@@ -1,4 +1,4 @@
-import { cleanup, fireEvent, screen, within } from "@testing-library/react";
+import { cleanup, fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 import { me, tokens, unauthorized } from "../test/fakeFetch";
 import { disposeApp, renderApp } from "../test/renderApp";
@@ -61,16 +61,17 @@ describe("two-factor sign-in", () => {
   it("enrols with the password and a first code, then shows the recovery codes once", async () => {
     const codes = Array.from({ length: 10 }, (_, n) => `abcde-fghj${n}`);
     const api = renderApp("/two-factor", {
-      "POST /api/auth/refresh": [tokens(1)],
-      "GET /api/auth/me": [me],
+      "POST /api/auth/refresh": [tokens(1), tokens(2)],
+      "GET /api/auth/me": [me, me],
       "GET /api/auth/two-factor": [
-        { body: { enabled: false, enabled_at: null, recovery_codes_left: 0 } },
+        { body: { enabled: false, enabled_at: null, recovery_codes_left: 0, required_for: ["admin"] } },
         { body: { enabled: true, enabled_at: "2026-12-06T10:00:00Z", recovery_codes_left: 10 } },
       ],
       "POST /api/auth/two-factor/setup": [{ body: { secret: "JBSWY3DPEHPK3PXP", uri: "otpauth://totp/app:ada%40example.com?secret=JBSWY3DPEHPK3PXP" } }],
       "POST /api/auth/two-factor/enable": [{ body: { recovery_codes: codes } }],
       "GET /api/auth/two-factor/devices": [{ body: [] }],
     });
+    expect(await screen.findByText(/Your role admin needs two-factor sign-in/)).toBeTruthy();
     fireEvent.change(await screen.findByLabelText("Password"), { target: { value: "correct horse" } });
     fireEvent.click(screen.getByRole("button", { name: "Set up" }));
     expect((await screen.findByLabelText("Secret")).textContent).toBe("JBSWY3DPEHPK3PXP");
@@ -81,6 +82,7 @@ describe("two-factor sign-in", () => {
     expect(within(list).getAllByRole("listitem")).toHaveLength(10);
     expect(await screen.findByText(/10 recovery\s+codes left/)).toBeTruthy();
     expect(api.calls.find((c) => c.url.endsWith("/enable"))!.body).toEqual({ code: "123456" });
+    await waitFor(() => expect(api.count("POST /api/auth/refresh")).toBe(2)); // tokens with the role
     fireEvent.click(screen.getByRole("button", { name: "I have kept them" }));
     expect(screen.queryByRole("list", { name: "Recovery codes" })).toBeNull();
   });
