@@ -428,7 +428,9 @@ def _ref(name: str) -> dict[str, str]:
 SIGNED_IN = [{"bearerAuth": []}]
 AUTH_ROUTES = {
     ("/api/auth/register", "post"): ("register", [], "201", _ref("UserOut")),
-    ("/api/auth/login", "post"): ("login", [], "200", _ref("TokenPair")),
+    ("/api/auth/login", "post"): (
+        "login", [], "200", {"anyOf": [_ref("TokenPair"), _ref("TwoFactorChallenge")]},
+    ),
     ("/api/auth/refresh", "post"): ("refresh", [], "200", _ref("TokenPair")),
     ("/api/auth/logout", "post"): ("logout", [], "204", None),
     ("/api/auth/me", "get"): ("me", SIGNED_IN, "200", _ref("UserOut")),

@@ -242,7 +242,7 @@ def auth_controller(auth: Auth) -> Controller:
         return Response(status_code=202, background=task)
 
     @api.post(
-        "/login", public=True, response=TokenPair,
+        "/login", public=True, response=TokenPair | TwoFactorChallenge,
         rate_limit=config.login_limit_per_address, rate_limit_fail_closed=True,
         rate_limit_by="address",
     )  # fmt: skip
