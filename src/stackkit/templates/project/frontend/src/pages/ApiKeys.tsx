@@ -34,6 +34,8 @@ const day = (iso: string) => new Date(iso).toLocaleDateString();
 export default function ApiKeys() {
   const keys = useApi<ApiKeyInfo[]>("/api/auth/api-keys");
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
+  // Here, not in the list: the list is rebuilt when it loads again after a revocation.
+  const [notice, setNotice] = useState<string | null>(null);
   return (
     <div className="space-y-10">
       <div>
@@ -54,8 +56,17 @@ export default function ApiKeys() {
         <h2 id="keys-heading" className="text-lg font-medium">
           Your keys
         </h2>
+        {notice && <Notice className="mt-3">{notice}</Notice>}
         <Pending value={keys} what="your API keys" />
-        {keys.state === "done" && <KeyList keys={keys.data} onRevoked={keys.reload} />}
+        {keys.state === "done" && (
+          <KeyList
+            keys={keys.data}
+            onRevoked={(key) => {
+              setNotice(`Key “${key.name}” revoked: it no longer works.`);
+              keys.reload();
+            }}
+          />
+        )}
       </section>
     </div>
   );
@@ -167,39 +178,31 @@ function CreateKey({ onCreated }: { onCreated: (key: CreatedApiKey) => void }) {
   );
 }
 
-function KeyList({ keys, onRevoked }: { keys: ApiKeyInfo[]; onRevoked: () => void }) {
+function KeyList({ keys, onRevoked }: { keys: ApiKeyInfo[]; onRevoked: (key: ApiKeyInfo) => void }) {
   const { request } = useAuth();
   const [revoking, setRevoking] = useState<ApiKeyInfo | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
 
   async function revoke(key: ApiKeyInfo) {
     setBusy(true);
     setError(null);
     try {
       await request<void>(`/api/auth/api-keys/${encodeURIComponent(key.id)}`, { method: "DELETE" });
-      setNotice(`Key “${key.name}” revoked: it no longer works.`);
+      setBusy(false);
       setRevoking(null);
-      onRevoked();
+      onRevoked(key);
     } catch (caught) {
       setError(errorMessage(caught));
-    } finally {
       setBusy(false);
     }
   }
 
   if (keys.length === 0) {
-    return (
-      <>
-        {notice && <Notice className="mt-3">{notice}</Notice>}
-        <p className="mt-4 text-sm text-slate-600">No keys yet.</p>
-      </>
-    );
+    return <p className="mt-4 text-sm text-slate-600">No keys yet.</p>;
   }
   return (
     <>
-      {notice && <Notice className="mt-3">{notice}</Notice>}
       <ul aria-label="API keys" className="mt-4 divide-y divide-slate-100 rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
         {keys.map((key) => {
           const expired = key.expires_at !== null && new Date(key.expires_at) <= new Date();
