@@ -15,6 +15,8 @@ script's `measure()`:
   line;
 - `api_key_check`: a request signed with an API key against one with an access token,
   cached and uncached, on both stacks;
+- `csv_export`: a resource's CSV export of 100,000 rows against 10,000, in peak
+  memory (SQLite and PostgreSQL);
 - `core_overhead`: the app core against bare Starlette (wrk);
 - `token_check`: the access-token check against a bare PyJWT decode (Redis);
 - `repository_list`: `Repository.list` and `.page` against SQLAlchemy Core (PostgreSQL);
@@ -116,6 +118,12 @@ BENCHMARKS = [
         ("postgresql", "redis"),
         lambda a, urls: {"database_url": urls["postgresql"], "redis_url": urls["redis"]},
         lambda a: 300,
+    ),
+    Benchmark(
+        "csv_export",
+        ("postgresql",),
+        lambda a, urls: {"database_url": urls["postgresql"]},
+        lambda a: 420,
     ),
     Benchmark(
         "core_overhead",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
@@ -153,3 +156,27 @@ def test_the_pages_fit_a_phone(page: Page, account: Account, screenshot: Screens
     # Nothing wider than the screen: no sideways scrolling.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "create form on a phone")
+
+
+def test_the_list_exports_what_its_filters_select_as_csv(
+    page: Page, account: Account, api: ApiClient
+) -> None:
+    register(page, account)
+    api.log_in(account)
+    for title in ("Buy milk", "Buy bread", "=cmd|' /C calc'!A0"):
+        api.call("POST", "/api/notes", {"title": title, "body": "", "done": False})
+    page.goto("/r/notes?title__contains=Buy&sort=title")
+    expect(page.get_by_role("row").filter(has_text="Buy bread")).to_have_count(1)
+    with page.expect_download() as started:
+        page.get_by_role("button", name="Export CSV").click()
+    download = started.value
+    assert download.suggested_filename == "notes.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
+    assert {"id", "title", "body", "done"} <= set(rows[0])
+    assert [row["title"] for row in rows] == ["Buy bread", "Buy milk"]
+
+    page.goto("/r/notes?title__contains=cmd")
+    with page.expect_download() as formula:
+        page.get_by_role("button", name="Export CSV").click()
+    text = Path(formula.value.path()).read_text(encoding="utf-8")
+    assert "'=cmd" in text  # never a formula in a spreadsheet

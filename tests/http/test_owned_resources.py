@@ -3,6 +3,8 @@ admins see all (DESIGN.md, "HTTP contract"). On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +26,7 @@ from stackkit.auth import AuthConfig
 from stackkit.auth.user import User
 from stackkit.db import ConflictError, Model, Repository, Service, owner_column
 from stackkit.db.model import MAX_ID
+from stackkit.resources.export import EXPORT_PAGE_SIZE
 from stackkit.resources.resource import Resource, _BodyFields
 from stackkit.testing import create_database, drop_database
 
@@ -822,3 +825,61 @@ def test_which_fields_a_body_may_name(
     assert fields.allowed == allowed
     assert ("owner_id" in fields.read_only) is not keep_owner
     assert fields.read_only >= {"id", "version", "created_at", "updated_at", "deleted_at"}
+
+
+# Export
+
+
+def exported(world: World, caller: Caller, query: str = "") -> list[list[str]]:
+    response = world.client.get(f"/api/notes/export.csv{query}", headers=caller.headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"] == 'attachment; filename="notes.csv"'
+    assert response.headers["cache-control"] == "no-store"
+    return list(csv.reader(io.StringIO(response.text)))
+
+
+def test_an_export_has_the_read_models_columns_and_only_the_callers_rows(world: World) -> None:
+    for title in ("b", "a", "c"):
+        world.create(world.ada, title)
+    world.create(world.bob, "bobs")
+    rows = exported(world, world.ada, "?sort=title")
+    assert rows[0] == ["id", "title", "owner_id", "version"]
+    assert [row[1] for row in rows[1:]] == ["a", "b", "c"]
+    assert {row[2] for row in rows[1:]} == {str(world.ada.id)}
+    assert [row[1] for row in exported(world, world.ada, "?title__in=a,c&sort=-title")[1:]] == [
+        "c",
+        "a",
+    ]
+    # The admin's owner filter works as in the list.
+    admins = exported(world, world.admin, f"?owner_id={world.bob.id}")
+    assert [row[1] for row in admins[1:]] == ["bobs"]
+
+
+def test_an_export_goes_past_one_page_without_a_row_twice(world: World) -> None:
+    count = EXPORT_PAGE_SIZE * 2 + 5
+    app = world.client.app
+    service = NoteService(app.state.database)  # type: ignore[attr-defined]
+
+    async def add() -> None:
+        for number in range(count):
+            await service.create({"title": f"note {number:03d}", "owner_id": world.ada.id})
+
+    assert world.client.portal is not None
+    world.client.portal.call(add)
+    rows = exported(world, world.ada, "?sort=-title")
+    titles = [row[1] for row in rows[1:]]
+    assert titles == [f"note {number:03d}" for number in reversed(range(count))]
+
+
+@pytest.mark.parametrize(
+    "query", ["?title__nope=1", "?sort=password", "?limit=5", "?owner_id=someone"]
+)
+def test_a_bad_export_query_is_a_problem_before_any_line(world: World, query: str) -> None:
+    response = world.client.get(f"/api/notes/export.csv{query}", headers=world.admin.headers)
+    assert response.status_code in (400, 422)
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_export_needs_a_signed_in_caller(world: World) -> None:
+    assert world.client.get("/api/notes/export.csv").status_code == 401

@@ -8,6 +8,7 @@ gives, under `/api/notes`:
 | route | does |
 |---|---|
 | `GET /api/notes` | `{items, next_cursor}`; `limit`, `cursor`, `sort`, filters (`price__gte=10`) |
+| `GET /api/notes/export.csv` | every row the filters select, as streamed CSV |
 | `POST /api/notes` | 201, the row, with `Location` and `ETag` |
 | `GET /api/notes/{id}` | the row with its `ETag`; 304 for a matching `If-None-Match` |
 | `PATCH /api/notes/{id}` | the changed row; `If-Match` with a stale ETag is 412 |
@@ -33,7 +34,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 from sqlalchemy import ColumnElement, select
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from stackkit.db.database import Database
 from stackkit.db.model import MAX_ID
@@ -44,6 +45,7 @@ from stackkit.errors import FieldError, ProblemError, ValidationProblem, field_e
 from stackkit.http.conditional import ANY, EntityTag, none_match, parse_entity_tags
 from stackkit.http.pages import page_model
 from stackkit.http.routing import Controller, admin_role_of, check_access
+from stackkit.resources.export import EXPORT_PAGE_SIZE, csv_lines
 
 __all__ = ["ACTIONS", "OWNER_COLUMN", "IdPath", "Resource", "etag_for"]
 
@@ -165,6 +167,7 @@ class Resource:
         self.sortable = repository.sort_fields()
         self.default_sort = repository.default_sort
         self.list_query = _list_query_model(name, filter_operators, self.sortable)
+        self.export_query = _list_query_model(name, filter_operators, self.sortable, paged=False)
         self.page_model = page_model(f"{_camel(name)}Page", read)
         self._read = TypeAdapter(read)
         self.controller = self._build_controller()
@@ -292,16 +295,24 @@ class Resource:
         ListQuery, PageModel = self.list_query, self.page_model
         CreateModel, UpdateModel = self.create_model, self.update_model
         columns = self.service.repository.model.__table__.c.keys()
+        export_fields = list(self.read_model.model_fields)
         create_fields = _BodyFields(CreateModel, columns, keep_owner=self.owned)
         update_fields = _BodyFields(UpdateModel, columns, keep_owner=False)
 
-        async def list_rows(request: Request, query: BaseModel) -> Any:
-            values = query.model_dump(exclude_none=True)  # with the extras: `price__gte`
+        def filtered(
+            request: Request, values: dict[str, Any]
+        ) -> tuple[Service[Any], dict[str, Any]]:
+            """The caller's service and the query's filters (`owner_id` as a scope)."""
             filters = {k: v for k, v in values.items() if k not in _LIST_PARAMETERS}
             service = resource.service_for(request)
             if resource.owned and OWNER_COLUMN in filters:
                 owner = resource._owner_filter(request, filters.pop(OWNER_COLUMN))
                 service.scope.append(resource._owner_column == owner)
+            return service, filters
+
+        async def list_rows(request: Request, query: BaseModel) -> Any:
+            values = query.model_dump(exclude_none=True)  # with the extras: `price__gte`
+            service, filters = filtered(request, values)
             page = await service.page(
                 filters,
                 sort=values.get("sort"),
@@ -309,6 +320,24 @@ class Resource:
                 cursor=values.get("cursor"),
             )
             return {"items": page.items, "next_cursor": page.next_cursor}
+
+        async def export_rows(request: Request, query: BaseModel) -> Response:
+            values = query.model_dump(exclude_none=True)
+            for paging in ("limit", "cursor"):
+                if paging in values:
+                    raise query_problem(paging, "an export has every row: no pages", "extra")
+            service, filters = filtered(request, values)
+            sort = values.get("sort")
+            first = await service.page(filters, sort=sort, limit=EXPORT_PAGE_SIZE)
+            lines = csv_lines(service, resource._read, export_fields, filters, sort, first)
+            return StreamingResponse(
+                lines,
+                media_type="text/csv; charset=utf-8",
+                headers={
+                    "Content-Disposition": f'attachment; filename="{resource.name}.csv"',
+                    "Cache-Control": "no-store",
+                },
+            )
 
         async def create_row(request: Request, body: BaseModel) -> Response:
             await create_fields.check(request)
@@ -342,6 +371,7 @@ class Resource:
         # Each handler's annotations name this resource's own models, so that the
         # routes validate and document them.
         list_rows.__annotations__.update({"query": ListQuery, "return": PageModel})
+        export_rows.__annotations__["query"] = self.export_query
         create_row.__annotations__["body"] = CreateModel
         update_row.__annotations__["body"] = UpdateModel
         # "a blog post" for BlogPost: the model names one row, whatever the plural is.
@@ -355,6 +385,12 @@ class Resource:
             "", name=f"list_{self.name}", summary=f"List {self.name}", roles=reads,
             cache_ttl=self.cache_ttl, rate_limit=limit("list"),
         )(list_rows)  # fmt: skip
+        # Before `/{id}`, which would take `export.csv` for an id.
+        controller.get(
+            "/export.csv", name=f"export_{self.name}",
+            summary=f"Export {self.name} as CSV (the list's filters and sort)",
+            roles=reads, cache_ttl=0, rate_limit=limit("list"), response=None,
+        )(export_rows)  # fmt: skip
         controller.post(
             "", name=f"create_{self.name}", status_code=201, response=self.read_model,
             summary=f"Create {one}", roles=writes, rate_limit=limit("create"),
@@ -491,13 +527,24 @@ def _not_modified(request: Request, version: int) -> bool:
 
 
 def _list_query_model(
-    name: str, filterable: Mapping[str, Sequence[str]], sortable: Sequence[str]
+    name: str,
+    filterable: Mapping[str, Sequence[str]],
+    sortable: Sequence[str],
+    *,
+    paged: bool = True,
 ) -> type[BaseModel]:
     """The list route's query: page, sort and a parameter per filterable field, each
-    described with the operators it takes (`filterable`)."""
-    fields: dict[str, Any] = {
-        "limit": (int, Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size.")),
-        "cursor": (str | None, Field(None, description="next_cursor of the previous page.")),
+    described with the operators it takes (`filterable`); without the page's
+    parameters for the export (`paged=False`)."""
+    fields: dict[str, Any] = {}
+    if paged:
+        fields["limit"] = (
+            int, Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size.")
+        )  # fmt: skip
+        fields["cursor"] = (
+            str | None, Field(None, description="next_cursor of the previous page.")
+        )  # fmt: skip
+    fields |= {
         "sort": (
             str | None,
             Field(
@@ -515,7 +562,7 @@ def _list_query_model(
             Field(None, description=f"Equal to this value; also {field}{others}."),
         )
     return create_model(
-        f"{_camel(name)}ListQuery",
+        f"{_camel(name)}{'List' if paged else 'Export'}Query",
         __config__=ConfigDict(extra="allow"),
         **fields,
     )

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
-import { buildUrl } from "../api";
+import { buildUrl, errorMessage } from "../api";
+import { useAuth } from "../auth/AuthContext";
 import { Breadcrumb, Flash } from "../components/Breadcrumb";
 import { Pager, useCursorStack } from "../components/Pager";
 import { Pending, buttonClass, secondaryButtonClass } from "../components/Status";
@@ -93,11 +94,14 @@ function ResourceTable({ info }: { info: ResourceInfo }) {
     <>
       <div className="mt-2 flex flex-wrap items-center justify-between gap-3">
         <h1 className="text-2xl font-semibold tracking-tight">{title}</h1>
-        {info.permissions.create && (
-          <Link to={pagePath(info.name, "new")} className={buttonClass}>
-            New {singular.toLowerCase()}
-          </Link>
-        )}
+        <div className="flex flex-wrap gap-2">
+          <ExportButton info={info} query={query} />
+          {info.permissions.create && (
+            <Link to={pagePath(info.name, "new")} className={buttonClass}>
+              New {singular.toLowerCase()}
+            </Link>
+          )}
+        </div>
       </div>
       {info.owned && <p className="mt-1 text-sm text-slate-600">Only your own {title.toLowerCase()} are shown.</p>}
       <Flash />
@@ -246,5 +250,43 @@ function FilterBar({ info, filters, onAdd, onRemove }: FilterBarProps) {
         </ul>
       )}
     </div>
+  );
+}
+
+/** Every row the page's filters select, as a CSV file (`GET <path>/export.csv`). */
+function ExportButton({ info, query }: { info: ResourceInfo; query: string }) {
+  const { request } = useAuth();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  async function download() {
+    setBusy(true);
+    setError(null);
+    try {
+      const text = await request<string>(`${info.path}/export.csv${query ? `?${query}` : ""}`);
+      const url = URL.createObjectURL(new Blob([text ?? ""], { type: "text/csv" }));
+      const link = document.createElement("a");
+      link.href = url;
+      link.download = `${info.name}.csv`;
+      link.click();
+      URL.revokeObjectURL(url);
+    } catch (caught) {
+      setError(`Could not export: ${errorMessage(caught)}`);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <>
+      <button type="button" onClick={() => void download()} disabled={busy} className={secondaryButtonClass}>
+        {busy ? "Exporting…" : "Export CSV"}
+      </button>
+      {error && (
+        <p role="alert" className="basis-full text-sm text-red-700">
+          {error}
+        </p>
+      )}
+    </>
   );
 }

@@ -1,5 +1,5 @@
-import { cleanup, fireEvent, screen, within } from "@testing-library/react";
-import { afterEach, describe, expect, it } from "vitest";
+import { cleanup, fireEvent, screen, waitFor, within } from "@testing-library/react";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { me, note, notesInfo, tokens } from "../test/fakeFetch";
 import { disposeApp, renderApp } from "../test/renderApp";
 
@@ -35,6 +35,28 @@ describe("resource pages", () => {
     const urls = api.calls.filter((c) => c.url.startsWith("/api/notes")).map((c) => c.url);
     expect(urls).toContain("/api/notes?limit=20&sort=title");
     expect(urls).toContain("/api/notes?limit=20&sort=title&title__contains=milk");
+  });
+
+  it("exports the rows its filters select as a CSV file", async () => {
+    const made: Blob[] = [];
+    URL.createObjectURL = vi.fn((blob: Blob) => {
+      made.push(blob);
+      return "blob:export";
+    });
+    URL.revokeObjectURL = vi.fn();
+    const api = renderApp("/r/notes?sort=title&title__contains=milk", {
+      ...signedIn(),
+      "GET /api/meta/resources": [meta()],
+      "GET /api/notes": () => ({ body: { items: [note()], next_cursor: null } }),
+      "GET /api/notes/export.csv": [{ body: "id,title\r\n7,Buy milk\r\n" }, { status: 429, body: { detail: "Slow down." }, headers: { "Retry-After": "5" } }],
+    });
+    fireEvent.click(await screen.findByRole("button", { name: "Export CSV" }));
+    await waitFor(() => expect(made).toHaveLength(1));
+    expect(await made[0]!.text()).toBe("id,title\r\n7,Buy milk\r\n");
+    const call = api.calls.find((c) => c.url.startsWith("/api/notes/export.csv"))!;
+    expect(call.url).toBe("/api/notes/export.csv?sort=title&title__contains=milk");
+    fireEvent.click(screen.getByRole("button", { name: "Export CSV" }));
+    expect((await screen.findByRole("alert")).textContent).toContain("Could not export");
   });
 
   it("creates a row from the schema's form and opens it", async () => {
