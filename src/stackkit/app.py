@@ -22,7 +22,7 @@ from stackkit.auth.account_mail import account_email_job
 from stackkit.auth.admin import users_controller
 from stackkit.auth.api import auth_controller
 from stackkit.auth.api_keys import ApiKeyBackend, ApiKeys
-from stackkit.auth.api_keys_api import api_keys_controller
+from stackkit.auth.api_keys_api import admin_api_keys_controller, api_keys_controller
 from stackkit.auth.audit import audit_clean_up_job
 from stackkit.auth.audit_api import audit_controllers
 from stackkit.auth.config import Auth, AuthConfig
@@ -257,6 +257,7 @@ def create_app(
             auth_controller(auth_parts),
             email_controller(auth_parts),
             api_keys_controller(auth_parts),
+            admin_api_keys_controller(auth_parts),
             two_factor_controller(auth_parts),
             users_controller(auth_parts),
             *audit_controllers(auth_parts),

@@ -310,7 +310,7 @@ def test_no_route_that_reads_or_changes_an_account_takes_a_key(
     assert len(specs) >= 14, [spec.path for spec in specs]
     answers = {}
     for spec in specs:
-        path = spec.path.replace("{id}", ids.get(spec.path, "1"))
+        path = spec.path.replace("{id}", ids.get(spec.path, "1")).replace("{key_id}", made["id"])
         body = VALID_BODIES.get((spec.method, spec.path))
         if spec.body_model is not None:
             assert body is not None, f"add a valid body for {spec.method} {spec.path}"
@@ -383,3 +383,32 @@ def test_an_app_whose_key_table_is_missing_refuses_keys_and_still_manages_users(
         == 200
     )
     assert client.delete(f"/api/auth/users/{other}", headers=root).status_code == 204
+
+
+def test_an_admin_lists_and_revokes_another_users_keys(
+    make_auth_client: Callable[..., TestClient], service_settings: dict[str, Any]
+) -> None:
+    client = _client(make_auth_client, service_settings)
+    ada = register(client)
+    session = bearer(login(client))
+    made = make_key(client, session)
+    root = admin_headers(client, "root@example.com")
+    path = f"/api/auth/users/{ada['id']}/api-keys"
+
+    listed = client.get(path, headers=root)
+    assert listed.status_code == 200, listed.text
+    assert [key["id"] for key in listed.json()] == [made["id"]]
+    assert "key" not in listed.json()[0]
+    assert client.get(path, headers=session).status_code == 403  # not an admin
+    assert client.delete(f"{path}/0123456789abcdef", headers=root).status_code == 404
+
+    assert client.delete(f"{path}/{made['id']}", headers=root).status_code == 204
+    assert client.get("/api/probe/whoami", headers=key_headers(made)).status_code == 401
+    (event,) = [
+        e
+        for e in client.get("/api/admin/audit", headers=root).json()["items"]
+        if e["event"] == "api_key.revoked"
+    ]
+    assert event["subject_id"] == ada["id"]
+    assert event["actor_id"] != ada["id"]
+    assert event["details"]["by"] == "an admin"

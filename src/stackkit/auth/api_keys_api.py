@@ -5,8 +5,11 @@
 | `GET /api/auth/api-keys` | the signed-in user's keys, newest first (never their text) |
 | `POST /api/auth/api-keys` `{name, roles?, expires_in_days?}` | 201, the key; its text only here |
 | `DELETE /api/auth/api-keys/{id}` | 204; the key stops working at once |
+| `GET /api/auth/users/{id}/api-keys` | an admin: that user's keys |
+| `DELETE /api/auth/users/{id}/api-keys/{key_id}` | an admin: 204, that key revoked |
 
 Each needs a session (an access token): a key cannot list, make or revoke keys.
+The admins' two need the admin role as well.
 Making one needs a verified email address when the app verifies them.
 """
 
@@ -23,11 +26,11 @@ from stackkit.auth.api import current_user, signed_in_user
 from stackkit.auth.api_keys import ApiKey, ApiKeys
 from stackkit.auth.audit import user_id_from
 from stackkit.auth.config import Auth
-from stackkit.db.model import utcnow
+from stackkit.db.model import MAX_ID, utcnow
 from stackkit.errors import ConflictError, ProblemError, ValidationProblem
 from stackkit.http.routing import Controller
 
-__all__ = ["api_keys_controller"]
+__all__ = ["admin_api_keys_controller", "api_keys_controller"]
 
 MAX_EXPIRY_DAYS = 3650
 
@@ -48,6 +51,14 @@ class ApiKeyIn(BaseModel):
 
 class ApiKeyPath(BaseModel):
     id: str = Field(max_length=16, description="The key's id.")
+
+
+class UserPath(BaseModel):
+    id: int = Field(ge=1, le=MAX_ID, description="The user's id.")
+
+
+class UserApiKeyPath(UserPath):
+    key_id: str = Field(max_length=16, description="The key's id.")
 
 
 class ApiKeyOut(BaseModel):
@@ -136,6 +147,38 @@ def api_keys_controller(auth: Auth) -> Controller:
         await auth.audit(
             request, "api_key.revoked", subject_id=user_id,
             details={"key_id": revoked.id, "name": revoked.name},
+        )  # fmt: skip
+
+    return api
+
+
+def admin_api_keys_controller(auth: Auth) -> Controller:
+    """The admins' routes of another user's API keys (a leaked key to stop), for
+    `create_app`."""
+    config = auth.config
+    api = Controller(f"{config.prefix}/users/{{id}}/api-keys", tags=["users"], cache_ttl=0)
+    admin = config.admin_role
+
+    def keys(request: Request) -> ApiKeys:
+        if auth.api_keys is None:
+            raise ProblemError(404, "This app has no API keys.")
+        signed_in_user(request)  # an admin's session, not a key
+        return auth.api_keys
+
+    @api.get("", name="admin_list_api_keys", response=list[ApiKeyOut], roles=[admin])
+    async def list_user_keys(request: Request, path: UserPath) -> list[dict[str, Any]]:
+        """A user's API keys, newest first (never their text)."""
+        return [_out(key) for key in await keys(request).list(path.id)]
+
+    @api.delete("/{key_id}", name="admin_revoke_api_key", roles=[admin])
+    async def revoke_user_key(request: Request, path: UserApiKeyPath) -> None:
+        """Revoke one of a user's API keys: it stops working at once."""
+        revoked = await keys(request).revoke(path.id, path.key_id)
+        if revoked is None:
+            raise ProblemError(404, "This user has no API key with this id.")
+        await auth.audit(
+            request, "api_key.revoked", subject_id=path.id,
+            details={"key_id": revoked.id, "name": revoked.name, "by": "an admin"},
         )  # fmt: skip
 
     return api
