@@ -28,6 +28,19 @@ describe("fieldsOf", () => {
     expect(fields.map((f) => f.kind)).toEqual(["integer", "number", "date", "datetime", "json"]);
     expect(fields[0]?.minimum).toBe(0);
   });
+
+  it("knows Pydantic's decimals (a number or its text), nullable or not", () => {
+    const fields = fieldsOf({
+      properties: {
+        price: { anyOf: [{ type: "number" }, { type: "string" }] },
+        discount: { anyOf: [{ type: "number" }, { type: "string" }, { type: "null" }], default: null },
+      },
+    });
+    expect(fields.map((f) => [f.kind, f.nullable])).toEqual([
+      ["decimal", false],
+      ["decimal", true],
+    ]);
+  });
 });
 
 describe("toBody", () => {
@@ -52,6 +65,25 @@ describe("toBody", () => {
     expect(toBody(typed, { n: "3", x: "2.5", j: '{"a": 1}' })).toEqual({ n: 3, x: 2.5, j: { a: 1 } });
     expect(() => toBody(typed, { n: "3.5", x: "", j: "" })).toThrow("Enter a whole number.");
     expect(() => toBody(typed, { n: "", x: "", j: "{" })).toThrow("Enter valid JSON.");
+  });
+});
+
+describe("decimals", () => {
+  const fields = fieldsOf({
+    required: ["price"],
+    properties: {
+      price: { anyOf: [{ type: "number" }, { type: "string" }] },
+      discount: { anyOf: [{ type: "number" }, { type: "string" }, { type: "null" }] },
+    },
+  });
+
+  it("are sent as typed, digit for digit, and an empty optional one as null", () => {
+    expect(toBody(fields, { price: "12.50", discount: "" })).toEqual({ price: "12.50", discount: null });
+    expect(toBody(fields, { price: " -0.10 ", discount: ".5" })).toEqual({ price: "-0.10", discount: ".5" });
+  });
+
+  it.each(["abc", "1e3", "1,5", "12.5.0", "--1", "."])("refuse %s", (typed) => {
+    expect(() => toBody(fields, { price: typed, discount: "" })).toThrow("Enter a number, like 12.50.");
   });
 });
 

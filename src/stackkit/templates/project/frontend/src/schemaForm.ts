@@ -3,7 +3,7 @@
 
 import type { JsonSchema } from "./resources";
 
-export type FieldKind = "text" | "textarea" | "integer" | "number" | "checkbox" | "select" | "date" | "datetime" | "json";
+export type FieldKind = "text" | "textarea" | "integer" | "number" | "decimal" | "checkbox" | "select" | "date" | "datetime" | "json";
 
 export interface FormField {
   name: string;
@@ -21,6 +21,8 @@ export interface FormField {
 }
 
 export type FormValues = Record<string, string | boolean>;
+
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
 
 /** A string longer than this (or unbounded) gets a textarea. */
 const SHORT_TEXT = 255;
@@ -41,7 +43,15 @@ function unwrap(property: Property): { inner: Property; nullable: boolean } {
   return { inner, nullable };
 }
 
+/** Pydantic's `Decimal`: a number, or the same as text (`anyOf: [number, string]`). */
+function isDecimal(property: Property): boolean {
+  if (!Array.isArray(property.anyOf)) return false;
+  const types = (property.anyOf as Property[]).map((option) => option.type).filter((type) => type !== "null");
+  return types.length === 2 && types.includes("number") && types.includes("string");
+}
+
 function kindOf(property: Property): FieldKind {
+  if (isDecimal(property)) return "decimal";
   if (Array.isArray(property.enum)) return "select";
   switch (property.type) {
     case "boolean":
@@ -131,6 +141,10 @@ function fromFormValue(field: FormField, value: string | boolean): unknown {
       }
       return number;
     }
+    case "decimal":
+      // Sent as text, digit for digit: a float would round 0.10 + 0.20.
+      if (!DECIMAL.test(text.trim())) throw new FormValueError(field.name, "Enter a number, like 12.50.");
+      return text.trim();
     case "datetime": {
       const date = new Date(text);
       if (Number.isNaN(date.getTime())) throw new FormValueError(field.name, "Enter a date and time.");

@@ -135,12 +135,13 @@ function Control({ field, value, onChange, control }: ControlArgs) {
         />
       );
     default: {
-      const type = { integer: "number", number: "number", date: "date", datetime: "datetime-local", text: "text" }[field.kind];
+      // A decimal is typed as text: a number input would round it to a float.
+      const type = { integer: "number", number: "number", decimal: "text", date: "date", datetime: "datetime-local", text: "text" }[field.kind];
       return (
         <input
           {...common}
           type={type}
-          inputMode={field.kind === "integer" ? "numeric" : field.kind === "number" ? "decimal" : undefined}
+          inputMode={field.kind === "integer" ? "numeric" : field.kind === "number" || field.kind === "decimal" ? "decimal" : undefined}
           step={field.kind === "number" ? "any" : undefined}
           min={field.minimum}
           max={field.maximum}
