@@ -232,21 +232,22 @@ def create_app(
     if auth_config is not None:
         session_store = cast(Store, named["sessions"])
         auth_parts = Auth.build(auth_config, settings, store=session_store, limiter=limiter)
+        if auth_config.two_factor and database is not None:
+            auth_parts.two_factor = TwoFactor(
+                database,
+                secret_keys=auth_parts.secret_keys,
+                issuer=auth_config.two_factor_issuer or title,
+            )
         if auth_config.api_keys and database is not None:
             auth_parts.api_keys = ApiKeys(
                 database,
                 session_store,
                 auth_config.user_model,
                 roles_needing_two_factor=settings.require_2fa_for,
+                two_factor=auth_parts.two_factor,
             )
             api_key_backend = ApiKeyBackend(
                 auth_parts.api_keys, trusted_proxies=auth_parts.trusted_proxies
-            )
-        if auth_config.two_factor and database is not None:
-            auth_parts.two_factor = TwoFactor(
-                database,
-                secret_keys=auth_parts.secret_keys,
-                issuer=auth_config.two_factor_issuer or title,
             )
         if jobs is not None:
             auth_parts.reset_job = reset_email_job(jobs)

@@ -52,7 +52,7 @@ from stackkit.auth.authentication import (
     AuthenticationFailed,
     authorization,
 )
-from stackkit.auth.tables import api_keys, two_factor
+from stackkit.auth.tables import api_keys
 from stackkit.cache.store import Store, StoreUnavailable
 from stackkit.db.model import utcnow
 from stackkit.errors import ProblemError
@@ -62,6 +62,7 @@ from stackkit.logs import ThrottledWarning
 if TYPE_CHECKING:
     from starlette.types import Scope
 
+    from stackkit.auth.two_factor import TwoFactor
     from stackkit.db.database import Database
     from stackkit.db.model import Model
 
@@ -191,7 +192,7 @@ class ApiKeys:
         store: where records are kept between requests (the sessions' store).
         user_model: the app's user table (its `is_active` and `roles` are read).
         roles_needing_two_factor: roles a key carries only while its owner has
-            two-factor sign-in on (`STACKKIT_REQUIRE_2FA_FOR`).
+            two-factor sign-in on (`STACKKIT_REQUIRE_2FA_FOR`), as `two_factor` says.
         clock: Unix time in seconds; tests pass their own.
     """
 
@@ -202,10 +203,12 @@ class ApiKeys:
         user_model: type[Model],
         *,
         roles_needing_two_factor: Collection[str] = (),
+        two_factor: TwoFactor | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.database = database
         self.roles_needing_two_factor = frozenset(roles_needing_two_factor)
+        self.two_factor = two_factor
         self.store = store
         self.users = user_model.__table__
         self.clock = clock
@@ -379,15 +382,6 @@ class ApiKeys:
                 await self.store.set_if_absent(key, value, ttl=CACHED_FOR)
         return record, None
 
-    async def _two_factor_on(self, user_id: int) -> bool:
-        query = select(two_factor.c.enabled_at).where(two_factor.c.user_id == user_id)
-        try:
-            async with self.database.session(read_only=True) as session:
-                return (await session.execute(query)).scalar_one_or_none() is not None
-        except SQLAlchemyError as error:  # the table is missing: nobody turned it on
-            self._warn(error)
-            return False
-
     def _decode(self, raw: bytes) -> _Record:
         decoded = self._decoded
         try:
@@ -417,7 +411,8 @@ class ApiKeys:
         held = set(row["user_roles"] or ())
         roles = tuple(role for role in row["roles"] if role in held)
         needing = self.roles_needing_two_factor.intersection(roles)
-        if needing and not await self._two_factor_on(row["user_id"]):
+        two_factor = self.two_factor
+        if needing and not (two_factor is not None and await two_factor.is_enabled(row["user_id"])):
             roles = tuple(role for role in roles if role not in needing)
         expires_at = row["expires_at"]
         return _Record(

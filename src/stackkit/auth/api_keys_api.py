@@ -87,16 +87,25 @@ def _out(key: ApiKey) -> dict[str, Any]:
     }
 
 
+def _keys_for_a_session(auth: Auth, request: Request) -> ApiKeys:
+    """The app's keys, for a caller signed in with a session (not with a key).
+
+    Raises:
+        ProblemError: 404 when the app has no keys; 401 for a caller without a session.
+    """
+    if auth.api_keys is None:
+        raise ProblemError(404, "This app has no API keys.")
+    signed_in_user(request)
+    return auth.api_keys
+
+
 def api_keys_controller(auth: Auth) -> Controller:
     """The routes of the signed-in user's API keys, for `create_app`."""
     config = auth.config
     api = Controller(f"{config.prefix}/api-keys", tags=["auth"], cache_ttl=0)
 
     def keys(request: Request) -> ApiKeys:
-        if auth.api_keys is None:
-            raise ProblemError(404, "This app has no API keys.")
-        signed_in_user(request)  # a session, not a key
-        return auth.api_keys
+        return _keys_for_a_session(auth, request)
 
     @api.get("", name="list_api_keys", response=list[ApiKeyOut])
     async def list_keys(request: Request) -> list[dict[str, Any]]:
@@ -160,10 +169,7 @@ def admin_api_keys_controller(auth: Auth) -> Controller:
     admin = config.admin_role
 
     def keys(request: Request) -> ApiKeys:
-        if auth.api_keys is None:
-            raise ProblemError(404, "This app has no API keys.")
-        signed_in_user(request)  # an admin's session, not a key
-        return auth.api_keys
+        return _keys_for_a_session(auth, request)
 
     @api.get("", name="admin_list_api_keys", response=list[ApiKeyOut], roles=[admin])
     async def list_user_keys(request: Request, path: UserPath) -> list[dict[str, Any]]:
