@@ -73,7 +73,7 @@ from stackkit.ratelimit.backends import backend_for as rate_limit_backend_for
 from stackkit.ratelimit.limiter import RateLimiter
 from stackkit.ratelimit.middleware import LimitPlanner, RateLimitMiddleware
 from stackkit.resources.meta import meta_controller
-from stackkit.resources.resource import Resource
+from stackkit.resources.resource import Resource, link_relations
 from stackkit.settings import Settings, load_settings
 
 __all__ = ["OPENAPI_PATH", "create_app", "default_backends", "default_cache_store"]
@@ -268,6 +268,7 @@ def create_app(
 
     # The fixed routes come first, so that no app route (`/{page}`, `/api/{name}`) can
     # answer a load balancer's /readyz in their place.
+    link_relations(resources)
     openapi = Controller(tags=["meta"], public=True)
     all_controllers = [
         health_controller(expose_errors=expose_errors),
@@ -465,13 +466,19 @@ def _invalidate_on_change(
 ) -> None:
     """Drop the cached answers of every resource (and of the user admin) whose table a
     committed unit of work changed: its own writes, a hand-written service's, rows a
-    cascade deleted, a user's deletion."""
+    cascade deleted, a user's deletion; and those of the resources that refer to it."""
     namespaces: dict[str, set[str]] = {}
     owners = [(r.service.repository.model, r.prefix) for r in resources]
     if auth is not None:
         owners.append((auth.user_model, auth.prefix))
     for model, prefix in owners:
         namespaces.setdefault(model.__tablename__, set()).add(namespace_of(prefix))
+    # A row another resource includes (`?include=category`) is part of that one's answers.
+    for resource in resources:
+        for relation in resource.relations.values():
+            namespaces.setdefault(relation.target.table_name, set()).add(
+                namespace_of(resource.prefix)
+            )
     if not namespaces:
         return
 

@@ -143,6 +143,7 @@ def test_routes_carry_their_roles() -> None:
     assert roles == {
         ("GET", "/api/boards"): ("staff",),
         ("GET", "/api/boards/export.csv"): ("staff",),
+        ("GET", "/api/boards/choices"): ("staff",),
         ("POST", "/api/boards"): ("staff", "admin"),
         ("GET", "/api/boards/{id}"): ("staff",),
         ("PATCH", "/api/boards/{id}"): ("staff", "admin"),
@@ -162,6 +163,7 @@ def test_cache_ttl_reaches_the_read_routes() -> None:
     assert ttls == {
         "list_boards": 30,
         "export_boards": 0,  # streamed: never cached
+        "choose_boards": 30,
         "create_boards": None,
         "get_boards": 30,
         "update_boards": None,
@@ -172,13 +174,16 @@ def test_cache_ttl_reaches_the_read_routes() -> None:
 @pytest.mark.parametrize(
     ("rate_limit", "expected"),
     [
-        (None, [None] * 6),
-        ("100/minute", ["100/minute"] * 6),
-        (False, [False] * 6),
-        ({"create": "3/minute", "list": False}, [False, False, "3/minute", None, None, None]),
+        (None, [None] * 7),
+        ("100/minute", ["100/minute"] * 7),
+        (False, [False] * 7),
+        (
+            {"create": "3/minute", "list": False},
+            [False, False, False, "3/minute", None, None, None],
+        ),
         (
             {action: f"{n}/minute" for n, action in enumerate(ACTIONS, 1)},
-            ["1/minute", "1/minute", "2/minute", "3/minute", "4/minute", "5/minute"],
+            ["1/minute", "1/minute", "1/minute", "2/minute", "3/minute", "4/minute", "5/minute"],
         ),
     ],
     ids=["default", "every-route", "none", "per-action", "each-action"],
@@ -186,7 +191,7 @@ def test_cache_ttl_reaches_the_read_routes() -> None:
 def test_rate_limit_reaches_the_routes(rate_limit: Any, expected: list[Any]) -> None:
     specs = [route_spec(route) for route in boards(rate_limit=rate_limit).controller.routes]
     # The routes in the order of ACTIONS (list, create, read, update, delete), with the
-    # export after the list, whose limit it takes.
+    # export and the choices after the list, whose limit they take.
     assert [spec.rate_limit for spec in specs if spec is not None] == expected
 
 

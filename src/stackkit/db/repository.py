@@ -28,6 +28,7 @@ from sqlalchemy import (
     ColumnElement,
     Delete,
     Select,
+    String,
     Table,
     UniqueConstraint,
     Update,
@@ -37,6 +38,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stackkit.db.cursor import CursorCodec
@@ -157,10 +159,30 @@ class Repository(Generic[M]):
         return "deleted_at" in self.model.__table__.c
 
     def _visible(self) -> list[ColumnElement[bool]]:
-        conditions = list(self.scope)
-        if self.soft_deletes:
-            conditions.append(self.model.__table__.c.deleted_at.is_(None))
+        return self.visible(self.scope)
+
+    @classmethod
+    def visible(cls, scope: Sequence[ColumnElement[bool]] = ()) -> list[ColumnElement[bool]]:
+        """The conditions of the rows a repository with `scope` sees (and not deleted
+        ones, for `SoftDelete` models)."""
+        conditions = list(scope)
+        if "deleted_at" in cls.model.__table__.c:
+            conditions.append(cls.model.__table__.c.deleted_at.is_(None))
         return conditions
+
+    @classmethod
+    def matching_ids(
+        cls, filters: Mapping[str, Any], scope: Sequence[ColumnElement[bool]] = ()
+    ) -> Select[int]:
+        """The ids of the rows within `scope` that `filters` select, as a subquery: how
+        another model's list filters across a relation (`category.name__contains=`).
+
+        Raises:
+            ValidationProblem: as for `page()`'s filters.
+        """
+        cls._prepare_once()
+        conditions = cls.visible(scope) + build_filters(filters, cls._filter_fields)
+        return select(cls.model.id).where(*conditions)
 
     def _select(self, filters: Mapping[str, Any] | None = None) -> Select[M]:
         conditions = self._visible() + build_filters(filters or {}, self._filter_fields)
@@ -179,6 +201,28 @@ class Repository(Generic[M]):
             return []
         query = self._select().where(self.model.id.in_(wanted)).order_by(self.model.id)
         return list((await self.session.scalars(query)).all())
+
+    async def choices(
+        self,
+        display: str,
+        *,
+        search: str | None = None,
+        ids: Sequence[int] = (),
+        limit: int = DEFAULT_PAGE_SIZE,
+    ) -> builtins.list[tuple[int, Any]]:
+        """`(id, display value)` of the visible rows whose display value contains
+        `search` (any case) and, when `ids` are given, whose id is one of them, in
+        display order: what a picker offers for a reference to this model."""
+        _check_limit(limit)
+        column = self.model.__table__.c[display]
+        query = select(self.model.id, column).where(*self._visible())
+        if search:
+            text = column if isinstance(column.type, String) else sql_cast(column, String)
+            query = query.where(text.icontains(search, autoescape=True))
+        if ids:
+            query = query.where(self.model.id.in_(list(ids)))
+        query = query.order_by(column, self.model.id).limit(limit)
+        return [(id, value) for id, value in (await self.session.execute(query)).all()]
 
     async def exists(self, filters: Mapping[str, Any] | None = None) -> bool:
         return bool(await self.session.scalar(select(exists(self._select(filters)))))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Index, Table, UniqueConstraint
@@ -89,6 +89,11 @@ class Service(Generic[M]):
         if row is None:
             raise NotFoundError(self.name, id)
         return row
+
+    async def get_many(self, ids: Iterable[int]) -> list[M]:
+        """The rows with these ids that exist (and are in scope), in id order."""
+        async with self.unit(read_only=True) as repository:
+            return await repository.get_many(ids)
 
     async def page(
         self,

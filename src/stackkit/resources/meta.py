@@ -12,7 +12,15 @@ from stackkit.db.query import OPERATORS
 from stackkit.http.routing import Controller, admin_role_of
 from stackkit.resources.resource import ACTIONS, Resource
 
-__all__ = ["AppInfo", "ResourceInfo", "meta_controller"]
+__all__ = ["AppInfo", "RelationInfo", "ResourceInfo", "meta_controller"]
+
+
+class RelationInfo(BaseModel):
+    field: str
+    """The column that refers to the other resource's rows (`category_id`)."""
+    resource: str
+    """The name of the resource it refers to (`categories`)."""
+    path: str
 
 
 class ResourceInfo(BaseModel):
@@ -29,6 +37,12 @@ class ResourceInfo(BaseModel):
     default_sort: str
     operators: list[str]
     """Filter operators: `field__<operator>=value` (`eq` is plain `field=value`)."""
+    display: str
+    """The field that names a row where another refers to it (`Resource(display=...)`):
+    `GET <path>/choices` labels rows with it."""
+    relations: dict[str, RelationInfo]
+    """The resources this one refers to, by relation name (`category`), as `?include=`
+    and filters across them (`category.name__contains=`) name them."""
     permissions: dict[str, bool]
     """What the caller may do, given their roles (`Resource(roles=..., write_roles=...)`):
     `list`, `create`, `read`, `update`, `delete` (on an owned resource, on their own rows)."""
@@ -49,6 +63,13 @@ def describe(resource: Resource) -> ResourceInfo:
         sortable=resource.sortable,
         default_sort=resource.default_sort,
         operators=list(OPERATORS),
+        display=resource.display,
+        relations={
+            name: RelationInfo(
+                field=relation.column, resource=relation.target.name, path=relation.target.prefix
+            )
+            for name, relation in resource.relations.items()
+        },
         permissions=dict.fromkeys(ACTIONS, True),
     )
 

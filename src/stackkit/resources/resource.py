@@ -9,6 +9,7 @@ gives, under `/api/notes`:
 |---|---|
 | `GET /api/notes` | `{items, next_cursor}`; `limit`, `cursor`, `sort`, filters (`price__gte=10`) |
 | `GET /api/notes/export.csv` | every row the filters select, as streamed CSV |
+| `GET /api/notes/choices` | `{items: [{id, label}]}`: what a picker offers; `q`, `ids`, `limit` |
 | `POST /api/notes` | 201, the row, with `Location` and `ETag` |
 | `GET /api/notes/{id}` | the row with its `ETag`; 304 for a matching `If-None-Match` |
 | `PATCH /api/notes/{id}` | the changed row; `If-Match` with a stale ETag is 412 |
@@ -22,6 +23,10 @@ matches) and any well-formed tag that is not the row's current one is a 412;
 A resource of a model with an `owner_id` column (`owner_column()`) is owned:
 its rows belong to the user who created them; other users get 404 for them and
 never see them in lists; holders of the admin role see and change them all.
+
+A foreign key to another resource's table is a relation (`stackkit.resources.relations`):
+`?include=category` embeds the referenced row, `?category.name__contains=` filters
+across it.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 from sqlalchemy import ColumnElement, select
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from stackkit.db.database import Database
 from stackkit.db.model import MAX_ID
@@ -46,8 +51,16 @@ from stackkit.http.conditional import ANY, EntityTag, none_match, parse_entity_t
 from stackkit.http.pages import page_model
 from stackkit.http.routing import Controller, admin_role_of, check_access
 from stackkit.resources.export import EXPORT_PAGE_SIZE, csv_lines
+from stackkit.resources.relations import (
+    Relation,
+    included_rows,
+    relation_filters,
+    relation_name,
+    wanted_relations,
+    with_included,
+)
 
-__all__ = ["ACTIONS", "OWNER_COLUMN", "IdPath", "Resource", "etag_for"]
+__all__ = ["ACTIONS", "OWNER_COLUMN", "IdPath", "Resource", "etag_for", "link_relations"]
 
 OWNER_COLUMN = "owner_id"
 """The column that makes a resource owned: the id of the user a row belongs to."""
@@ -65,6 +78,33 @@ fails its precondition, with the row's current version in the 412."""
 
 class IdPath(BaseModel):
     id: int = Field(ge=1, le=MAX_ID, description="The row's id.")
+
+
+_INCLUDE_FIELD = (
+    str | None,
+    Field(None, description="Comma-separated relations whose rows each row carries: category."),
+)
+
+
+class IncludeQuery(BaseModel):
+    include: str | None = _INCLUDE_FIELD[1]
+
+
+class ChoicesQuery(BaseModel):
+    q: str | None = Field(None, max_length=200, description="Text the label contains.")
+    ids: str | None = Field(
+        None, max_length=1200, description="Comma-separated ids: only these rows."
+    )
+    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="How many.")
+
+
+class Choice(BaseModel):
+    id: int
+    label: str
+
+
+class Choices(BaseModel):
+    items: list[Choice]
 
 
 def etag_for(version: int) -> str:
@@ -100,6 +140,9 @@ class Resource:
         rate_limit: a limit for each route of the resource, each with a budget of its
             own (`"100/minute"`; False: none; None: the app's default), or a limit per
             action (`{"create": "30/minute"}`; the other actions keep the default).
+        display: the field that names a row where another refers to it (pickers,
+            lists of the other resource); default the read model's first text field
+            that is a column, else `id`.
 
     Raises:
         TypeError: an owned resource that is public (an anonymous caller owns no
@@ -107,7 +150,7 @@ class Resource:
             declares `owner_id` (a PATCH must not move a row into another user's
             list; reassign rows in a service method instead); a public resource
             that asks for roles; a `rate_limit` naming an action that is not one
-            of `ACTIONS`.
+            of `ACTIONS`; a `display` that is not a column of the read model.
     """
 
     def __init__(
@@ -126,6 +169,7 @@ class Resource:
         write_roles: Sequence[str] = (),
         cache_ttl: float | None = None,
         rate_limit: str | bool | Mapping[str, str | bool] | None = None,
+        display: str | None = None,
     ) -> None:
         if public and (roles or write_roles):
             raise TypeError(f"resource {name!r} is public: it cannot require roles")
@@ -145,6 +189,8 @@ class Resource:
         self.prefix = prefix or f"/api/{name}"
         repository = service.repository
         columns = repository.model.__table__.c
+        self.table_name: str = repository.model.__tablename__
+        self.display = _display_field(name, read, columns.keys(), display)
         self.owned = OWNER_COLUMN in columns if owned is None else owned
         self.admin_role = admin_role
         self.roles = tuple(roles)
@@ -162,11 +208,22 @@ class Resource:
             for key in column.foreign_keys
             if OWNER_COLUMN in key.column.table.c
         ]
+        self.references = [
+            (column.name, key.column.table.name)
+            for column in columns
+            if column.name != OWNER_COLUMN
+            for key in column.foreign_keys
+        ]
+        """`(column, table)` of each foreign key but the owner's."""
+        self.relations: dict[str, Relation] = {}
+        """The relations to the app's other resources, by name: set by `link_relations`."""
         filter_operators = repository.filter_operators()
         self.filterable = list(filter_operators)
         self.sortable = repository.sort_fields()
         self.default_sort = repository.default_sort
-        self.list_query = _list_query_model(name, filter_operators, self.sortable)
+        self.list_query = _list_query_model(
+            name, filter_operators, self.sortable, include=bool(self.references)
+        )
         self.export_query = _list_query_model(name, filter_operators, self.sortable, paged=False)
         self.page_model = page_model(f"{_camel(name)}Page", read)
         self._read = TypeAdapter(read)
@@ -284,6 +341,11 @@ class Resource:
             return self.rate_limit.get(action)
         return self.rate_limit
 
+    def dump(self, row: Any) -> Any:
+        """A row as the read model shows it, in JSON types."""
+        validated = self._read.validate_python(row, from_attributes=True)
+        return self._read.dump_python(validated, mode="json")
+
     def _row_response(self, row: Any, status_code: int = 200, **headers: str) -> Response:
         body = self._read.dump_json(self._read.validate_python(row, from_attributes=True))
         headers["ETag"] = etag_for(row.version)
@@ -304,14 +366,17 @@ class Resource:
         ) -> tuple[Service[Any], dict[str, Any]]:
             """The caller's service and the query's filters (`owner_id` as a scope)."""
             filters = {k: v for k, v in values.items() if k not in _LIST_PARAMETERS}
+            filters.pop("include", None)
             service = resource.service_for(request)
             if resource.owned and OWNER_COLUMN in filters:
                 owner = resource._owner_filter(request, filters.pop(OWNER_COLUMN))
                 service.scope.append(resource._owner_column == owner)
+            service.scope += relation_filters(resource, request, filters)
             return service, filters
 
         async def list_rows(request: Request, query: BaseModel) -> Any:
             values = query.model_dump(exclude_none=True)  # with the extras: `price__gte`
+            relations = wanted_relations(resource, request, values.get("include"))
             service, filters = filtered(request, values)
             page = await service.page(
                 filters,
@@ -319,13 +384,34 @@ class Resource:
                 limit=values["limit"],
                 cursor=values.get("cursor"),
             )
-            return {"items": page.items, "next_cursor": page.next_cursor}
+            if not relations:
+                return {"items": page.items, "next_cursor": page.next_cursor}
+            loaded = await included_rows(request, relations, page.items)
+            items = [
+                with_included(resource.dump(row), row, relations, loaded) for row in page.items
+            ]
+            return JSONResponse({"items": items, "next_cursor": page.next_cursor})
+
+        async def choose_rows(request: Request, query: ChoicesQuery) -> Choices:
+            ids = _choice_ids(query.ids)
+            async with resource.service_for(request).unit(read_only=True) as repository:
+                rows = await repository.choices(
+                    resource.display, search=query.q, ids=ids, limit=query.limit
+                )
+            return Choices(
+                items=[
+                    Choice(id=id, label=f"#{id}" if value is None else str(value))
+                    for id, value in rows
+                ]
+            )
 
         async def export_rows(request: Request, query: BaseModel) -> Response:
             values = query.model_dump(exclude_none=True)
             for paging in ("limit", "cursor"):
                 if paging in values:
                     raise query_problem(paging, "an export has every row: no pages", "extra")
+            if "include" in values:
+                raise query_problem("include", "an export has the row's own columns", "extra")
             service, filters = filtered(request, values)
             sort = values.get("sort")
             first = await service.page(filters, sort=sort, limit=EXPORT_PAGE_SIZE)
@@ -348,8 +434,13 @@ class Resource:
             row = await resource.service_for(request).create(values)
             return resource._row_response(row, 201, Location=f"{resource.prefix}/{row.id}")
 
-        async def read_row(request: Request, path: IdPath) -> Response:
+        async def read_row(request: Request, path: IdPath, query: IncludeQuery) -> Response:
+            relations = wanted_relations(resource, request, query.include)
             row = await resource.service_for(request).get(path.id)
+            if relations:
+                # No ETag: the row's version does not change with the included rows.
+                loaded = await included_rows(request, relations, [row])
+                return JSONResponse(with_included(resource.dump(row), row, relations, loaded))
             if _not_modified(request, row.version):
                 return Response(status_code=304, headers={"ETag": etag_for(row.version)})
             return resource._row_response(row)
@@ -391,6 +482,11 @@ class Resource:
             summary=f"Export {self.name} as CSV (the list's filters and sort)",
             roles=reads, cache_ttl=0, rate_limit=limit("list"), response=None,
         )(export_rows)  # fmt: skip
+        controller.get(
+            "/choices", name=f"choose_{self.name}",
+            summary=f"Pick {self.name}: the id and {self.display} of rows one may refer to",
+            roles=reads, cache_ttl=self.cache_ttl, rate_limit=limit("list"),
+        )(choose_rows)  # fmt: skip
         controller.post(
             "", name=f"create_{self.name}", status_code=201, response=self.read_model,
             summary=f"Create {one}", roles=writes, rate_limit=limit("create"),
@@ -410,6 +506,20 @@ class Resource:
             rate_limit=limit("delete"),
         )(delete_row)  # fmt: skip
         return controller
+
+
+def link_relations(resources: Sequence[Resource]) -> None:
+    """Give each resource the relations its foreign keys make to the others' tables
+    (foreign keys to a table no resource serves, such as the users', make none)."""
+    by_table: dict[str, Resource] = {}
+    for resource in resources:  # the first resource of a table serves its rows
+        by_table.setdefault(resource.table_name, resource)
+    for resource in resources:
+        resource.relations = {
+            relation_name(column): Relation(relation_name(column), column, by_table[table])
+            for column, table in resource.references
+            if table in by_table
+        }
 
 
 def _check_owned(
@@ -532,6 +642,7 @@ def _list_query_model(
     sortable: Sequence[str],
     *,
     paged: bool = True,
+    include: bool = False,
 ) -> type[BaseModel]:
     """The list route's query: page, sort and a parameter per filterable field, each
     described with the operators it takes (`filterable`); without the page's
@@ -553,6 +664,8 @@ def _list_query_model(
             ),
         ),
     }
+    if include:
+        fields["include"] = _INCLUDE_FIELD
     for field, operators in filterable.items():
         if field in fields:
             continue
@@ -566,6 +679,36 @@ def _list_query_model(
         __config__=ConfigDict(extra="allow"),
         **fields,
     )
+
+
+def _display_field(
+    name: str, read: type[BaseModel], columns: Collection[str], display: str | None
+) -> str:
+    if display is not None:
+        if display not in columns or display not in read.model_fields:
+            raise TypeError(
+                f"resource {name!r}: display={display!r} is not a column its read model shows"
+            )
+        return display
+    for field, info in read.model_fields.items():
+        if field in columns and field not in READ_ONLY_FIELDS and info.annotation in _TEXT:
+            return field
+    return "id"
+
+
+_TEXT = (str, str | None)
+
+
+def _choice_ids(raw: str | None) -> list[int]:
+    if not raw:
+        return []
+    try:
+        ids = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        ids = [0]
+    if len(ids) > MAX_PAGE_SIZE or not all(1 <= id <= MAX_ID for id in ids):
+        raise query_problem("ids", f"give up to {MAX_PAGE_SIZE} row ids, separated by commas")
+    return ids
 
 
 def _camel(name: str) -> str:

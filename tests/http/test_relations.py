@@ -1,0 +1,331 @@
+"""Relations between resources (`stackkit.resources.relations`): `?include=`, filters
+across a relation, the pickers' `choices` route, and what meta says of them; each
+within the caller's rows. On SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, Field
+from sqlalchemy import ForeignKey, String, event
+from sqlalchemy.orm import Mapped, mapped_column
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+from tests.auth.conftest import FAST_HASHER, bearer, login, register
+
+from stackkit import Settings, create_app
+from stackkit.auth import AuthConfig
+from stackkit.auth.user import User
+from stackkit.db import Model, Repository, Service, owner_column
+from stackkit.resources.relations import MAX_INCLUDES, relation_name
+from stackkit.resources.resource import Resource
+
+
+class Shelf(Model):
+    __tablename__ = "relation_shelves"
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    secret: Mapped[str] = mapped_column(String(200), default="")
+    owner_id: Mapped[int] = owner_column()
+
+
+class Book(Model):
+    __tablename__ = "relation_books"
+    title: Mapped[str] = mapped_column(String(200))
+    shelf_id: Mapped[int | None] = mapped_column(ForeignKey(Shelf.id), index=True)
+    owner_id: Mapped[int] = owner_column()
+
+
+class ShelfService(Service[Shelf]):
+    repository = Repository.for_model(Shelf, filterable=("name",))
+
+
+class BookService(Service[Book]):
+    repository = Repository.for_model(Book)
+
+
+class ShelfIn(BaseModel):
+    name: str = Field(max_length=200)
+
+
+class ShelfPatch(BaseModel):
+    name: str | None = Field(None, max_length=200)
+
+
+class ShelfOut(BaseModel):
+    id: int
+    name: str
+    owner_id: int
+
+
+class BookIn(BaseModel):
+    title: str = Field(max_length=200)
+    shelf_id: int | None = None
+
+
+class BookPatch(BaseModel):
+    title: str | None = Field(None, max_length=200)
+    shelf_id: int | None = None
+
+
+class BookOut(BaseModel):
+    id: int
+    title: str
+    shelf_id: int | None
+    owner_id: int
+    version: int
+
+
+def shelves(**options: Any) -> Resource:
+    return Resource(
+        "shelves", service=ShelfService, create=ShelfIn, update=ShelfPatch, read=ShelfOut,
+        **options,
+    )  # fmt: skip
+
+
+def books() -> Resource:
+    return Resource("books", service=BookService, create=BookIn, update=BookPatch, read=BookOut)
+
+
+async def create_tables(app: Starlette) -> None:
+    async with app.state.database.engine.begin() as connection:
+        tables = [User.__table__, Shelf.__table__, Book.__table__]
+        await connection.run_sync(Model.metadata.create_all, tables=tables)
+
+
+@dataclass
+class Library:
+    client: TestClient
+    app: Starlette
+    ada: dict[str, str]
+    bob: dict[str, str]
+    admin: dict[str, str]
+
+    def post(self, caller: dict[str, str], path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.client.post(path, json=body, headers=caller)
+        assert response.status_code == 201, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def get(self, caller: dict[str, str], url: str, status: int = 200) -> Any:
+        response = self.client.get(url, headers=caller)
+        assert response.status_code == status, response.text
+        return response.json()
+
+
+@pytest.fixture
+def library(database_url: str) -> Iterator[Library]:
+    app = create_app(
+        Settings(env="test", database_url=database_url),
+        resources=[shelves(), books()],
+        auth=AuthConfig(User, hasher=FAST_HASHER),
+        startup=[create_tables],
+    )
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as client:
+        headers = {}
+        for name in ("ada", "bob", "root"):
+            email = f"{name}@example.com"
+            user = register(client, email)
+            if name == "root":
+                users = app.state.auth.users(app.state.database)
+                assert client.portal is not None
+                client.portal.call(users.set_roles, user["id"], ["admin"])
+            headers[name] = bearer(login(client, email))
+        yield Library(client, app, headers["ada"], headers["bob"], headers["root"])
+
+
+def test_a_list_includes_each_rows_reference_in_one_query(library: Library) -> None:
+    ada = library.ada
+    work = library.post(ada, "/api/shelves", {"name": "work"})
+    home = library.post(ada, "/api/shelves", {"name": "home"})
+    for n in range(12):
+        shelf = (work, home, None)[n % 3]
+        library.post(ada, "/api/books", {"title": f"b{n}", "shelf_id": shelf and shelf["id"]})
+
+    statements: list[str] = []
+    engine = library.app.state.database.engine.sync_engine
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        # Sorted by title, not cached: each answer is the handler's.
+        plain = library.get(ada, "/api/books?sort=title&limit=50")
+        before = len(statements)
+        page = library.get(ada, "/api/books?sort=title&limit=50&include=shelf")
+        with_include = len(statements) - before
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert with_include == before + 1  # the list's query, and one for every shelf
+    names = {item["title"]: (item["shelf"] or {}).get("name") for item in page["items"]}
+    assert names["b0"] == "work"
+    assert names["b1"] == "home"
+    assert names["b2"] is None
+    assert page["items"][0]["shelf"] == work
+    assert [item["id"] for item in page["items"]] == [item["id"] for item in plain["items"]]
+    assert "shelf" not in plain["items"][0]
+
+
+def test_an_included_row_is_one_the_caller_may_see(library: Library) -> None:
+    # An admin may point a row at anyone's: its owner still sees only their own.
+    bobs = library.post(library.bob, "/api/shelves", {"name": "bob's secret shelf"})
+    book = library.post(library.ada, "/api/books", {"title": "mine"})
+    moved = library.client.patch(
+        f"/api/books/{book['id']}", json={"shelf_id": bobs["id"]}, headers=library.admin
+    )
+    assert moved.status_code == 200, moved.text
+    listed = library.get(library.ada, "/api/books?include=shelf")["items"]
+    assert listed[0]["shelf_id"] == bobs["id"]
+    assert listed[0]["shelf"] is None
+    read = library.get(library.ada, f"/api/books/{book['id']}?include=shelf")
+    assert read["shelf"] is None
+    assert library.get(library.admin, "/api/books?include=shelf")["items"][0]["shelf"]["id"]
+    # Nor does a filter across the relation find it.
+    assert library.get(library.ada, "/api/books?shelf.name__contains=secret")["items"] == []
+    found = library.get(library.admin, "/api/books?shelf.name__contains=secret")["items"]
+    assert [item["id"] for item in found] == [book["id"]]
+
+
+def test_a_read_with_include_has_the_row_and_not_its_version_as_etag(library: Library) -> None:
+    shelf = library.post(library.ada, "/api/shelves", {"name": "work"})
+    book = library.post(library.ada, "/api/books", {"title": "t", "shelf_id": shelf["id"]})
+    response = library.client.get(f"/api/books/{book['id']}?include=shelf", headers=library.ada)
+    assert response.status_code == 200
+    assert response.json() == {**book, "shelf": shelf}
+    # Not the row's version, which says nothing of the shelf (the cache's tag is a digest).
+    assert response.headers.get("etag") != f'"{book["version"]}"'
+    plain = library.client.get(f"/api/books/{book['id']}", headers=library.ada)
+    assert plain.headers["etag"] == f'"{book["version"]}"'
+
+
+def test_a_change_to_an_included_row_reaches_cached_lists(library: Library) -> None:
+    shelf = library.post(library.ada, "/api/shelves", {"name": "work"})
+    library.post(library.ada, "/api/books", {"title": "t", "shelf_id": shelf["id"]})
+    url = "/api/books?include=shelf"
+    library.get(library.ada, url)
+    again = library.client.get(url, headers=library.ada)
+    assert again.headers["cache-status"].endswith("hit")
+    renamed = library.client.patch(
+        f"/api/shelves/{shelf['id']}", json={"name": "office"}, headers=library.ada
+    )
+    assert renamed.status_code == 200
+    assert library.get(library.ada, url)["items"][0]["shelf"]["name"] == "office"
+
+
+def test_filters_cross_one_relation(library: Library) -> None:
+    ada = library.ada
+    work = library.post(ada, "/api/shelves", {"name": "Work"})
+    home = library.post(ada, "/api/shelves", {"name": "home"})
+    library.post(ada, "/api/books", {"title": "a", "shelf_id": work["id"]})
+    library.post(ada, "/api/books", {"title": "b", "shelf_id": home["id"]})
+    library.post(ada, "/api/books", {"title": "c"})
+
+    def titles(query: str) -> list[str]:
+        items = library.get(ada, f"/api/books?sort=title&{query}")["items"]
+        return [item["title"] for item in items]
+
+    assert titles("shelf.name__contains=wor") == ["a"]
+    assert titles("shelf.name=home") == ["b"]
+    assert titles("shelf.name__in=Work,home&title=b") == ["b"]
+    assert titles("shelf.name__contains=nothing") == []
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "kind"),
+    [
+        ("shelf.secret=x", "shelf.secret", "unknown_field"),  # not filterable on shelves
+        ("shelf.name__near=x", "shelf.name__near", "unknown_operator"),
+        ("shelf.owner_id=1", "shelf.owner_id", "unknown_field"),
+        ("cover.name=x", "cover.name", "unknown_field"),
+        ("include=cover", "include", "unknown_field"),
+        ("include=" + ",".join(f"r{n}" for n in range(MAX_INCLUDES + 1)), "include", None),
+    ],
+)
+def test_a_bad_relation_in_a_query_is_a_422_naming_it(
+    library: Library, query: str, field: str, kind: str | None
+) -> None:
+    problem = library.get(library.ada, f"/api/books?{query}", status=422)
+    assert problem["errors"][0]["field"] == field
+    assert kind is None or problem["errors"][0]["type"] == kind
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/shelves?include=books",  # shelves refer to nothing
+        "/api/shelves/1?include=owner",
+        "/api/books/export.csv?include=shelf",
+    ],
+)
+def test_include_names_only_relations_a_route_has(library: Library, url: str) -> None:
+    library.post(library.ada, "/api/shelves", {"name": "x"})
+    assert library.get(library.ada, url, status=422)["errors"][0]["field"] == "include"
+
+
+def test_choices_offer_the_callers_rows_by_their_display_field(library: Library) -> None:
+    for name in ("pears", "apples", "Apricots"):
+        library.post(library.ada, "/api/shelves", {"name": name})
+    library.post(library.bob, "/api/shelves", {"name": "apples of bob"})
+
+    def labels(caller: dict[str, str], query: str = "") -> list[str]:
+        items = library.get(caller, f"/api/shelves/choices{query}")["items"]
+        return [item["label"] for item in items]
+
+    assert labels(library.ada) == ["Apricots", "apples", "pears"]
+    assert labels(library.ada, "?q=AP") == ["Apricots", "apples"]
+    assert labels(library.ada, "?q=ap&limit=1") == ["Apricots"]
+    assert labels(library.bob, "?q=ap") == ["apples of bob"]
+    assert len(labels(library.admin)) == 4
+    assert labels(library.ada, "?q=%25") == []  # LIKE's wildcards are text here
+    first = library.get(library.ada, "/api/shelves/choices")["items"][0]
+    assert library.get(library.ada, f"/api/shelves/choices?ids={first['id']}")["items"] == [first]
+    bobs = library.get(library.bob, "/api/shelves/choices")["items"][0]["id"]
+    assert library.get(library.ada, f"/api/shelves/choices?ids={bobs}")["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("ids=x", "ids"),
+        ("ids=0", "ids"),
+        ("ids=-1", "ids"),
+        ("ids=99999999999999999999", "ids"),
+        ("ids=" + ",".join(map(str, range(1, 102))), "ids"),
+        ("q=" + "x" * 201, "q"),
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+    ],
+)
+def test_a_bad_choices_query_is_a_422(library: Library, query: str, field: str) -> None:
+    problem = library.get(library.ada, f"/api/shelves/choices?{query}", status=422)
+    assert problem["errors"][0]["field"] == field
+
+
+def test_choices_need_a_signed_in_caller(library: Library) -> None:
+    assert library.client.get("/api/shelves/choices").status_code == 401
+
+
+def test_meta_names_the_display_field_and_the_relations(library: Library) -> None:
+    meta = {info["name"]: info for info in library.get(library.ada, "/api/meta/resources")}
+    assert meta["shelves"]["display"] == "name"
+    assert meta["shelves"]["relations"] == {}
+    assert meta["books"]["display"] == "title"
+    assert meta["books"]["relations"] == {
+        "shelf": {"field": "shelf_id", "resource": "shelves", "path": "/api/shelves"}
+    }
+
+
+def test_display_must_be_a_column_the_read_model_shows() -> None:
+    assert shelves(display="owner_id").display == "owner_id"
+    for wrong in ("secret", "nothing"):
+        with pytest.raises(TypeError, match=f"display={wrong!r}"):
+            shelves(display=wrong)
+
+
+@pytest.mark.parametrize(
+    ("column", "name"), [("shelf_id", "shelf"), ("parent", "parent"), ("_id", "_id")]
+)
+def test_relation_names(column: str, name: str) -> None:
+    assert relation_name(column) == name
