@@ -177,6 +177,8 @@ def test_generate_refuses_bad_input_in_one_line(project: Path) -> None:
         (["generate", "resource", "Service", "name:str"], "would take the name 'Service'"),
         (["generate", "resource", "Resource", "name:str"], "would take the name"),
         (["generate", "resource", "Node", "up:ref=Node"], "must be optional"),
+        (["generate", "resource", "Task", "a:int", "--display", "b"], "'b' is not a field"),
+        (["generate", "resource", "Task", "a:ref=User", "--display", "a_id"], "one of none"),
     ]
     for arguments, reason in cases:
         result = runner.invoke(cli, arguments)

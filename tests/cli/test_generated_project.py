@@ -8,6 +8,7 @@ models must not meet the tables other tests declare in this process.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -33,7 +34,10 @@ from stackkit.testing import (
 from tests.helpers import StartServer
 
 ACCOUNT = {"email": "ada@example.com", "password": "correct horse battery staple"}
-CATEGORY = ("Category", "name:str:unique", "parent:ref=Category:optional")
+CATEGORY = (
+    "Category", "code:str:optional", "name:str:unique", "parent:ref=Category:optional",
+    "--display", "name",
+)  # fmt: skip
 TASK = (
     "Task", "title:str:index", "notes:text:optional", "done:bool:default=false",
     "priority:int:default=3", "price:decimal:optional", "ratio:float:optional",
@@ -42,11 +46,11 @@ TASK = (
     "assignee:ref=User:optional",
 )  # fmt: skip
 # The project's own tests: 4 of the app, 1 of its jobs, 4 for each generated resource,
-# one more for the resource that refers to another (it may refer only to its owner's
-# rows), and one for each generated job.
+# two more for the resource that refers to another (it may refer only to its owner's
+# rows; it includes them), and one for each generated job.
 # The longest name a job may have: its generated lines must stay within ruff's limit.
 JOBS = (("send_report_to_every_owner_of_late_tasks",), ("nightly", "--cron", "0 3 * * *"))
-PROJECT_TESTS = "16 passed"
+PROJECT_TESTS = "17 passed"
 NEW_PROJECT_TESTS = "5 passed"  # 4 of the app, 1 of its jobs
 
 
@@ -143,6 +147,19 @@ def test_the_project_installs_as_a_package(project: Path, tmp_path: Path) -> Non
     installed = _run(tmp_path, "-c", probe, PYTHONPATH=str(site), DATABASE_URL=database)
     assert installed.returncode == 0, installed.stderr
     assert installed.stdout.splitlines() == [str(site / "demo" / "main.py"), "Starlette"]
+
+
+def test_display_names_the_label_and_is_recorded_for_upgrades(project: Path) -> None:
+    controllers = (project / "demo" / "controllers.py").read_text()
+    assert 'display="name",' in controllers  # the first str field would be `code`
+    assert controllers.count("display=") == 1  # Task shows its first str field, the default
+    record = json.loads((project / ".stackkit" / "project.json").read_text())
+    displays = {resource["name"]: resource.get("display") for resource in record["resources"]}
+    assert displays == {"Category": "name", "Task": None}
+    assert (
+        'display="name",'
+        in (project / ".stackkit" / "base" / "demo" / "controllers.py").read_text()
+    )
 
 
 def test_the_generated_code_is_lint_clean(project: Path) -> None:

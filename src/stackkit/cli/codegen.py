@@ -259,7 +259,11 @@ def schema_block(
 
 
 def layer_blocks(
-    names: Names, fields: list[FieldSpec], templates: Templates = DEFAULT_TEMPLATES
+    names: Names,
+    fields: list[FieldSpec],
+    templates: Templates = DEFAULT_TEMPLATES,
+    *,
+    display: str | None = None,
 ) -> dict[str, tuple[str, Imports]]:
     """The repository, service and controller blocks, by module name."""
     listed = [f'"{s.name}"' for s in fields if s.unique or s.index]
@@ -272,7 +276,7 @@ def layer_blocks(
     context = {"model": names.model, "plural": names.plural}
     repository = templates.render("repository.py.jinja", lines=lines, **context)
     service = templates.render("service.py.jinja", **context)
-    controller = templates.render("controller.py.jinja", **context)
+    controller = templates.render("controller.py.jinja", display=display, **context)
     return {
         "repositories": (repository, {"stackkit.db": {"Repository"}}),
         "services": (service, {"stackkit.db": {"Service"}}),
@@ -311,7 +315,12 @@ def test_module(
         "test.py.jinja",
         reference=None
         if reference is None
-        else {"field": reference.name, "target": Names(reference.target or "").singular},
+        else {
+            "field": reference.name,
+            "relation": reference.name.removesuffix("_id"),
+            "target": Names(reference.target or "").singular,
+            "target_plural": Names(reference.target or "").plural,
+        },
         plural=names.plural,
         singular=names.singular,
         standard="\n".join(standard),

@@ -64,7 +64,12 @@ generate_group.add_command(job_command)
 @generate_group.command("resource")
 @click.argument("name")
 @click.argument("fields", nargs=-1)
-def resource_command(name: str, fields: tuple[str, ...]) -> None:
+@click.option(
+    "--display", metavar="FIELD", default=None,
+    help="The field that names a row where another refers to it (pickers, lists); "
+    "default: the first str or text field.",
+)  # fmt: skip
+def resource_command(name: str, fields: tuple[str, ...], display: str | None) -> None:
     """Add resource NAME with FIELDS (name:type[:option]...) to the project.
 
     NAME names one row (Task, BlogPost; `tasks` is taken as Task); the table and
@@ -90,6 +95,7 @@ def resource_command(name: str, fields: tuple[str, ...]) -> None:
             "a resource needs at least one field, like title:str", param_hint="FIELDS"
         )
     specs = parse_fields(fields)
+    _check_display(display, specs)
     project = find_project()
     package = project.root / project.package
     sources = {layer: read_source(package / f"{layer}.py") for layer in _LAYERS}
@@ -128,7 +134,7 @@ def resource_command(name: str, fields: tuple[str, ...]) -> None:
 
     _refuse_pending_changes(project)
     templates = Templates(project.root)
-    files = resource_files(project.package, sources, names, specs, templates)
+    files = resource_files(project.package, sources, names, specs, templates, display=display)
     changed = {project.root.joinpath(*path.parts): text for path, text in files.items()}
     written = write_all(changed)
     migration = None
@@ -148,7 +154,7 @@ def resource_command(name: str, fields: tuple[str, ...]) -> None:
         ) from None
     console = Console(highlight=False)
     try:
-        _record(project, name, fields, templates)
+        _record(project, ResourceRecord(name, list(fields), display), templates)
     except (click.ClickException, OSError, UnicodeDecodeError) as error:
         message = error.format_message() if isinstance(error, click.ClickException) else error
         console.print(
@@ -173,13 +179,17 @@ def resource_files(
     names: Names,
     specs: list[FieldSpec],
     templates: Templates,
+    *,
+    display: str | None = None,
 ) -> dict[PurePosixPath, str]:
     """What `generate resource` writes, by path in the project: the layer modules of
     `package` (given their current `sources`, by layer) with the resource added, and its
     test module, from `templates`. Pure: `stackkit upgrade` replays it on a fresh render."""
     files = {
         PurePosixPath(package, f"{layer}.py"): text
-        for layer, text in _new_sources(package, names, specs, sources, templates).items()
+        for layer, text in _new_sources(
+            package, names, specs, sources, templates, display=display
+        ).items()
     }
     test_path = PurePosixPath("tests", f"test_{names.plural}.py")
     files[test_path] = test_module(names, specs, package, templates=templates)
@@ -193,18 +203,17 @@ def replay_resource(
     from `templates` (those of the project the resource belongs to)."""
     sources = {layer: read_source(root / package / f"{layer}.py") for layer in _LAYERS}
     names, specs = Names.parse(resource.name), parse_fields(tuple(resource.fields))
-    files = resource_files(package, sources, names, specs, templates)
+    files = resource_files(package, sources, names, specs, templates, display=resource.display)
     for path, text in files.items():
         root.joinpath(*path.parts).write_text(text, encoding="utf-8")
 
 
-def _record(project: Project, name: str, fields: tuple[str, ...], templates: Templates) -> None:
+def _record(project: Project, resource: ResourceRecord, templates: Templates) -> None:
     """Add the resource to the project's record, and what stackkit wrote to its base
     (the same generation, replayed on the base's files)."""
     if not (project.root / RECORD).is_file():
         return  # a project from before records were kept: nothing to upgrade from
     record = ProjectRecord.load(project.root)
-    resource = ResourceRecord(name, list(fields))
     replay_resource(project.root / BASE, project.package, resource, templates)
     record.resources.append(resource)
     record.save(project.root)
@@ -216,10 +225,12 @@ def _new_sources(
     specs: list[FieldSpec],
     sources: dict[str, str],
     templates: Templates,
+    *,
+    display: str | None = None,
 ) -> dict[str, str]:
     model, model_imports = model_block(names, specs, table_names(sources["models"]), templates)
     schemas, schema_imports = schema_block(names, specs, templates)
-    blocks = layer_blocks(names, specs, templates)
+    blocks = layer_blocks(names, specs, templates, display=display)
     schema_names = [f"{names.model}In", f"{names.model}Out", f"{names.model}Patch"]
     extra: dict[str, Imports] = {
         "models": model_imports,
@@ -247,6 +258,18 @@ def _new_sources(
         text = add_imports(sources[layer], extra[layer], first_party=package).rstrip("\n")
         changed[layer] = f"{text}\n\n\n{bodies[layer]}"
     return changed
+
+
+def _check_display(display: str | None, specs: list[FieldSpec]) -> None:
+    """`--display` names one of the resource's own fields, not a reference."""
+    if display is None:
+        return
+    shown = [spec.name for spec in specs if spec.kind != "ref"]
+    if display not in shown:
+        raise click.BadParameter(
+            f"{display!r} is not a field of the resource; one of {', '.join(shown) or 'none'}",
+            param_hint="--display",
+        )
 
 
 def _top_level_names(path: Path, source: str) -> set[str]:

@@ -48,6 +48,8 @@ class ResourceRecord:
 
     name: str
     fields: list[str]
+    display: str | None = None
+    """`--display`, when given."""
 
 
 @dataclass
@@ -70,7 +72,11 @@ class ProjectRecord:
                 name=str(data["name"]),
                 database=str(data["database"]),
                 resources=[
-                    ResourceRecord(str(r["name"]), [str(f) for f in r["fields"]])
+                    ResourceRecord(
+                        str(r["name"]),
+                        [str(f) for f in r["fields"]],
+                        None if r.get("display") is None else str(r["display"]),
+                    )
                     for r in data["resources"]
                 ],
             )
@@ -86,6 +92,9 @@ class ProjectRecord:
         path = root / RECORD
         path.parent.mkdir(parents=True, exist_ok=True)
         data = {"format": _FORMAT, **asdict(self)}
+        for resource in data["resources"]:
+            if resource["display"] is None:
+                del resource["display"]  # as records were before `--display`
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
