@@ -4,7 +4,9 @@ It goes through the CLI exactly as a user would, with the stackkit of the runnin
 interpreter (`python -m stackkit`, so tox's own install):
 
     stackkit new e2eapp
-    stackkit generate resource note title:str:index body:text:optional done:bool:default=false
+    stackkit generate resource category name:str:index
+    stackkit generate resource note title:str:index body:text:optional done:bool:default=false \
+        category:ref=Category:optional
     stackkit db upgrade
     stackkit user create --admin --password-stdin admin@example.com
     stackkit run --port <free port>
@@ -42,7 +44,11 @@ from stackkit.testing import ServerProcess, ServiceUnavailable
 __all__ = ["Account", "GeneratedAppServer", "healthy", "served"]
 
 PROJECT = "e2eapp"
-RESOURCE = ["note", "title:str:index", "body:text:optional", "done:bool:default=false"]
+RESOURCES = [
+    ["category", "name:str:index"],
+    ["note", "title:str:index", "body:text:optional", "done:bool:default=false",
+     "category:ref=Category:optional"],
+]  # fmt: skip
 # Settings of a deployment the app must not pick up from the shell that runs the
 # tests: the project's `.env` says which database and Redis it uses.
 _OUTSIDE_SETTINGS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")
@@ -115,7 +121,8 @@ class GeneratedAppServer(ServerProcess):
         self._cli(directory, "new", PROJECT, "--directory", str(directory))
         if self.frontend is not None:
             shutil.copytree(self.frontend, directory / "frontend" / "dist")
-        self._cli(directory, "generate", "resource", *RESOURCE)
+        for resource in RESOURCES:
+            self._cli(directory, "generate", "resource", *resource)
         self._cli(directory, "db", "upgrade")
         self._cli(
             directory, "user", "create", "--admin", "--password-stdin", self.admin.email,

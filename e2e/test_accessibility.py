@@ -39,18 +39,27 @@ def test_the_signed_in_pages(
     register(page, account)
     check(page, page.get_by_role("heading", name="Dashboard", level=1))
     api.log_in(account)
-    note = api.call("POST", "/api/notes", {"title": "Water the plants", "done": True})
+    garden = api.call("POST", "/api/categories", {"name": "Garden"})
+    body = {"title": "Water the plants", "done": True, "category_id": garden["id"]}
+    note = api.call("POST", "/api/notes", body)
 
     page.goto("/r/notes")
     check(page, page.get_by_role("link", name=str(note["id"]), exact=True))
     page.goto("/r/notes/new")
     check(page, page.get_by_role("button", name="Create", exact=True))
+    picker = page.get_by_role("combobox", name=re.compile(r"^Category\b"))
+    picker.fill("gar")
+    check(page, page.get_by_role("option", name="Garden"))  # the picker, open
+    picker.press("Escape")
     page.get_by_role("button", name="Create", exact=True).click()  # an empty title
     check(page, page.get_by_text("Fill this in."))
     page.goto(f"/r/notes/{note['id']}")
     check(page, page.get_by_role("link", name="Edit"))
     page.get_by_role("button", name="Delete").click()
     check(page, page.get_by_role("dialog"))
+    page.goto(f"/r/categories/{garden['id']}")
+    children = page.get_by_role("region", name="Notes")
+    check(page, children.get_by_role("link", name="Water the plants"))
     page.goto("/profile")
     check(page, page.get_by_role("list", name="Sessions"))
     screenshot(page, "profile")

@@ -313,7 +313,12 @@ def test_meta_names_the_display_field_and_the_relations(library: Library) -> Non
     assert meta["shelves"]["relations"] == {}
     assert meta["books"]["display"] == "title"
     assert meta["books"]["relations"] == {
-        "shelf": {"field": "shelf_id", "resource": "shelves", "path": "/api/shelves"}
+        "shelf": {
+            "field": "shelf_id",
+            "resource": "shelves",
+            "path": "/api/shelves",
+            "display": "name",
+        }
     }
 
 

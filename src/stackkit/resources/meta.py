@@ -21,6 +21,8 @@ class RelationInfo(BaseModel):
     resource: str
     """The name of the resource it refers to (`categories`)."""
     path: str
+    display: str
+    """The field that names the rows it refers to (their resource's `display`)."""
 
 
 class ResourceInfo(BaseModel):
@@ -66,7 +68,10 @@ def describe(resource: Resource) -> ResourceInfo:
         display=resource.display,
         relations={
             name: RelationInfo(
-                field=relation.column, resource=relation.target.name, path=relation.target.prefix
+                field=relation.column,
+                resource=relation.target.name,
+                path=relation.target.prefix,
+                display=relation.target.display,
             )
             for name, relation in resource.relations.items()
         },

@@ -38,6 +38,7 @@ class Related(Protocol):
 
     name: str
     prefix: str
+    display: str
     table_name: str
     roles: tuple[str, ...]
     relations: dict[str, Relation]

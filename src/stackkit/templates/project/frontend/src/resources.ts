@@ -13,7 +13,53 @@ export interface ResourceInfo {
   sortable: string[];
   default_sort: string;
   operators: string[];
+  /** The field that names a row where another refers to it. */
+  display: string;
+  /** The resources this one refers to, by relation name (`category`). */
+  relations: Record<string, RelationInfo>;
   permissions: Record<"list" | "create" | "read" | "update" | "delete", boolean>;
+}
+
+/** A reference to another resource's rows (stackkit.resources.meta.RelationInfo). */
+export interface RelationInfo {
+  /** The column holding the id (`category_id`). */
+  field: string;
+  resource: string;
+  path: string;
+  /** The field that labels the rows referred to. */
+  display: string;
+}
+
+/** The relation a field holds the id of (`category_id` -> category), if any. */
+export function relationOf(info: Pick<ResourceInfo, "relations">, field: string): [string, RelationInfo] | undefined {
+  return Object.entries(info.relations ?? {}).find(([, relation]) => relation.field === field);
+}
+
+/** The resources whose rows refer to `info`'s, each with the relation that does. */
+export function childrenOf(all: ResourceInfo[], info: ResourceInfo): [ResourceInfo, RelationInfo][] {
+  return all.flatMap((child) =>
+    Object.values(child.relations ?? {})
+      .filter((relation) => relation.resource === info.name)
+      .map((relation): [ResourceInfo, RelationInfo] => [child, relation]),
+  );
+}
+
+/** `include=` for every relation of `info`: their rows come with each row. */
+export function includeAll(info: Pick<ResourceInfo, "relations">): string | undefined {
+  const names = Object.keys(info.relations ?? {});
+  return names.length > 0 ? names.join(",") : undefined;
+}
+
+/** "Category" for `category`, "Blog post" for `blog_post`. */
+export function relationTitle(name: string): string {
+  const words = name.replace(/[-_]+/g, " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** How a row that another refers to is named: its display field, else `#id`. */
+export function rowLabel(row: Record<string, unknown>, display: string): string {
+  const value = row[display];
+  return value === null || value === undefined || value === "" || display === "id" ? `#${String(row.id)}` : String(value);
 }
 
 export interface JsonSchema {
@@ -57,9 +103,10 @@ export function pagePath(name: string, ...rest: (string | number)[]): string {
   return `/r/${[name, ...rest].map((part) => encodeURIComponent(String(part))).join("/")}`;
 }
 
-/** The description of resource `name`: loading, an error, or done (null when no such resource). */
-export function useResourceInfo(name: string): Loadable<ResourceInfo | null> & { reload: () => void } {
+/** The description of resource `name`: loading, an error, or done (null when no such
+ * resource), with `all` the resources of the API. */
+export function useResourceInfo(name: string): Loadable<ResourceInfo | null> & { reload: () => void; all: ResourceInfo[] } {
   const all = useApi<ResourceInfo[]>("/api/meta/resources");
-  if (all.state !== "done") return all;
-  return { state: "done", data: all.data.find((info) => info.name === name) ?? null, reload: all.reload };
+  if (all.state !== "done") return { ...all, all: [] };
+  return { state: "done", data: all.data.find((info) => info.name === name) ?? null, reload: all.reload, all: all.data };
 }

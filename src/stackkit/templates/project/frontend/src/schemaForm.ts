@@ -1,9 +1,9 @@
 // Form fields from a resource's JSON Schema (as Pydantic writes it), and back: the
 // values a form holds are strings and booleans; the body sent is typed JSON.
 
-import type { JsonSchema } from "./resources";
+import { relationOf, relationTitle, type JsonSchema, type RelationInfo } from "./resources";
 
-export type FieldKind = "text" | "textarea" | "integer" | "number" | "decimal" | "checkbox" | "select" | "date" | "datetime" | "json";
+export type FieldKind = "text" | "textarea" | "integer" | "number" | "decimal" | "checkbox" | "select" | "date" | "datetime" | "json" | "reference";
 
 export interface FormField {
   name: string;
@@ -18,6 +18,8 @@ export interface FormField {
   maximum?: number | undefined;
   description?: string | undefined;
   default?: unknown;
+  /** For a `reference`: the rows it may name, picked from `<path>/choices`. */
+  relation?: RelationInfo | undefined;
 }
 
 export type FormValues = Record<string, string | boolean>;
@@ -71,15 +73,18 @@ function kindOf(property: Property): FieldKind {
   }
 }
 
-/** The fields of an object schema, in the order the schema lists them. */
-export function fieldsOf(schema: JsonSchema): FormField[] {
+/** The fields of an object schema, in the order the schema lists them; a field that
+ * holds the id of a relation's row (`relations`) is a `reference`. */
+export function fieldsOf(schema: JsonSchema, relations: Record<string, RelationInfo> = {}): FormField[] {
   const required = new Set(Array.isArray(schema.required) ? (schema.required as string[]) : []);
   return Object.entries(schema.properties ?? {}).map(([name, property]) => {
     const { inner, nullable } = unwrap(property);
+    const [relationName, relation] = relationOf({ relations }, name) ?? [];
     return {
       name,
-      label: typeof property.title === "string" ? property.title : name,
-      kind: kindOf(inner),
+      label: relationName ? relationTitle(relationName) : typeof property.title === "string" ? property.title : name,
+      kind: relation ? "reference" : kindOf(inner),
+      relation,
       required: required.has(name),
       nullable,
       options: Array.isArray(inner.enum) ? inner.enum.map(String) : [],
@@ -134,9 +139,10 @@ function fromFormValue(field: FormField, value: string | boolean): unknown {
   }
   switch (field.kind) {
     case "integer":
+    case "reference":
     case "number": {
       const number = Number(text);
-      if (!Number.isFinite(number) || (field.kind === "integer" && !Number.isInteger(number))) {
+      if (!Number.isFinite(number) || (field.kind !== "number" && !Number.isInteger(number))) {
         throw new FormValueError(field.name, field.kind === "integer" ? "Enter a whole number." : "Enter a number.");
       }
       return number;

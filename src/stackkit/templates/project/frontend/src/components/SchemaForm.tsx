@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { ApiError, errorMessage } from "../api";
 import { FormValueError, toBody, type FormField, type FormValues } from "../schemaForm";
 import { FieldFrame, type ControlProps } from "./Field";
+import { ReferencePicker } from "./ReferencePicker";
 import { buttonClass } from "./Status";
 
 interface Props {
@@ -109,6 +110,18 @@ function Control({ field, value, onChange, control }: ControlArgs) {
   const text = typeof value === "string" ? value : "";
   const change = (event: { target: { value: string } }) => onChange(field.name, event.target.value);
   switch (field.kind) {
+    case "reference":
+      return field.relation ? (
+        <ReferencePicker
+          control={control}
+          name={field.name}
+          label={field.label}
+          relation={field.relation}
+          value={text}
+          required={field.required}
+          onChange={(id) => onChange(field.name, id)}
+        />
+      ) : null;
     case "checkbox":
       return <input {...common} type="checkbox" checked={value === true} onChange={(e) => onChange(field.name, e.target.checked)} />;
     case "select":

@@ -4,8 +4,23 @@ import { errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
 import { Breadcrumb, Flash } from "../components/Breadcrumb";
 import { ConfirmDialog } from "../components/ConfirmDialog";
+import { ReferenceLink } from "../components/ReferenceLink";
 import { Pending, buttonClass, secondaryButtonClass } from "../components/Status";
-import { ifMatch, pagePath, resourceTitle, rowPath, singularTitle, useResourceInfo, type ResourceInfo, type Row } from "../resources";
+import { buildUrl } from "../api";
+import {
+  childrenOf,
+  ifMatch,
+  includeAll,
+  pagePath,
+  resourceTitle,
+  rowLabel,
+  rowPath,
+  singularTitle,
+  useResourceInfo,
+  type RelationInfo,
+  type ResourceInfo,
+  type Row,
+} from "../resources";
 import { displayValue, fieldsOf } from "../schemaForm";
 import { useApi } from "../useApi";
 
@@ -17,15 +32,15 @@ export default function ResourceDetail() {
     <div>
       <Pending value={info} what="this page" />
       {info.state === "done" && info.data === null && <p className="text-slate-600">This API has no resource called “{title}”.</p>}
-      {info.state === "done" && info.data && <Detail info={info.data} id={id} />}
+      {info.state === "done" && info.data && <Detail info={info.data} id={id} all={info.all} />}
     </div>
   );
 }
 
-function Detail({ info, id }: { info: ResourceInfo; id: string }) {
+function Detail({ info, id, all }: { info: ResourceInfo; id: string; all: ResourceInfo[] }) {
   const { request } = useAuth();
   const navigate = useNavigate();
-  const row = useApi<Row>(rowPath(info, id));
+  const row = useApi<Row>(buildUrl(rowPath(info, id), { include: includeAll(info) }));
   const [confirming, setConfirming] = useState(false);
   const [deleting, setDeleting] = useState(false);
   const [deleteError, setDeleteError] = useState<string | null>(null);
@@ -68,14 +83,20 @@ function Detail({ info, id }: { info: ResourceInfo; id: string }) {
       <Pending value={row} what={heading.toLowerCase()} />
       {row.state === "done" && (
         <dl className="mt-6 divide-y divide-slate-100 rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
-          {fieldsOf(info.schemas.read).map((field) => (
+          {fieldsOf(info.schemas.read, info.relations).map((field) => (
             <div key={field.name} className="grid gap-1 px-4 py-3 sm:grid-cols-3 sm:gap-4">
               <dt className="text-sm font-medium text-slate-600">{field.label}</dt>
-              <dd className="whitespace-pre-wrap break-words text-sm text-slate-900 sm:col-span-2">{displayValue(row.data[field.name])}</dd>
+              <dd className="whitespace-pre-wrap break-words text-sm text-slate-900 sm:col-span-2">
+                {field.relation ? <ReferenceLink info={info} field={field.name} row={row.data} /> : displayValue(row.data[field.name])}
+              </dd>
             </div>
           ))}
         </dl>
       )}
+      {row.state === "done" &&
+        childrenOf(all, info)
+          .filter(([child, relation]) => child.permissions.list && child.filterable.includes(relation.field))
+          .map(([child, relation]) => <Children key={`${child.name}-${relation.field}`} child={child} relation={relation} parentId={id} />)}
       {confirming && row.state === "done" && (
         <ConfirmDialog
           title={`Delete ${heading.toLowerCase()}?`}
@@ -91,5 +112,51 @@ function Detail({ info, id }: { info: ResourceInfo; id: string }) {
         />
       )}
     </>
+  );
+}
+
+/** How many of a row's children its page lists; the rest are a click away. */
+const CHILDREN_SHOWN = 10;
+
+/** The rows of `child` that refer to this one (`notes` of a category), and a button
+ * that makes one with the reference filled in. */
+function Children({ child, relation, parentId }: { child: ResourceInfo; relation: RelationInfo; parentId: string }) {
+  const title = resourceTitle(child);
+  const headingId = `children-${child.name}-${relation.field}`;
+  const rows = useApi<{ items: Row[]; next_cursor: string | null }>(
+    buildUrl(child.path, { [relation.field]: parentId, limit: CHILDREN_SHOWN }),
+  );
+  const filtered = `${pagePath(child.name)}?${new URLSearchParams({ [relation.field]: parentId }).toString()}`;
+  return (
+    <section aria-labelledby={headingId} className="mt-8">
+      <div className="flex flex-wrap items-center justify-between gap-3">
+        <h2 id={headingId} className="text-lg font-semibold tracking-tight">
+          {title}
+        </h2>
+        {child.permissions.create && (
+          <Link to={`${pagePath(child.name, "new")}?${new URLSearchParams({ [relation.field]: parentId }).toString()}`} className={secondaryButtonClass}>
+            New {singularTitle(child).toLowerCase()}
+          </Link>
+        )}
+      </div>
+      <Pending value={rows} what={title.toLowerCase()} />
+      {rows.state === "done" && rows.data.items.length === 0 && <p className="mt-2 text-sm text-slate-600">None yet.</p>}
+      {rows.state === "done" && rows.data.items.length > 0 && (
+        <ul className="mt-2 divide-y divide-slate-100 rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
+          {rows.data.items.map((item) => (
+            <li key={String(item.id)} className="px-4 py-2 text-sm">
+              <Link to={pagePath(child.name, String(item.id))} className="font-medium text-indigo-600 hover:text-indigo-500">
+                {rowLabel(item, child.display)}
+              </Link>
+            </li>
+          ))}
+        </ul>
+      )}
+      {rows.state === "done" && rows.data.next_cursor && (
+        <Link to={filtered} className="mt-2 inline-block text-sm font-medium text-indigo-600 hover:text-indigo-500">
+          All {title.toLowerCase()}
+        </Link>
+      )}
+    </section>
   );
 }

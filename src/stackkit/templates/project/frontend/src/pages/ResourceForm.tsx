@@ -1,10 +1,10 @@
-import { useNavigate, useParams } from "react-router";
+import { useNavigate, useParams, useSearchParams } from "react-router";
 import { useAuth } from "../auth/AuthContext";
 import { Breadcrumb } from "../components/Breadcrumb";
 import { SchemaForm } from "../components/SchemaForm";
 import { Pending } from "../components/Status";
 import { ifMatch, pagePath, resourceTitle, rowPath, singularTitle, useResourceInfo, type ResourceInfo, type Row } from "../resources";
-import { fieldsOf, initialValues, type FormField } from "../schemaForm";
+import { fieldsOf, initialValues, type FormField, type FormValues } from "../schemaForm";
 import { useApi } from "../useApi";
 
 /** The create form (`/r/notes/new`) and the edit form (`/r/notes/3/edit`) of any resource. */
@@ -31,18 +31,30 @@ function Header({ info, current, id }: { info: ResourceInfo; current: string; id
   );
 }
 
+/** A new row's values: the schema's defaults, and the fields the address names
+ * (`/r/notes/new?category_id=3`, from a category's "New note"). */
+export function createValues(fields: FormField[], params: URLSearchParams): FormValues {
+  const values = initialValues(fields);
+  for (const field of fields) {
+    const given = params.get(field.name);
+    if (given !== null && field.kind !== "checkbox") values[field.name] = given;
+  }
+  return values;
+}
+
 function CreateForm({ info }: { info: ResourceInfo }) {
   const { request } = useAuth();
   const navigate = useNavigate();
+  const [params] = useSearchParams();
   const singular = singularTitle(info);
-  const fields = fieldsOf(info.schemas.create);
+  const fields = fieldsOf(info.schemas.create, info.relations);
   return (
     <>
       <Header info={info} current={`New ${singular.toLowerCase()}`} />
       <SchemaForm
         id="create"
         fields={fields}
-        initial={initialValues(fields)}
+        initial={createValues(fields, params)}
         submitLabel="Create"
         busyLabel="Creating…"
         onCancel={() => navigate(pagePath(info.name))}
@@ -58,7 +70,7 @@ function CreateForm({ info }: { info: ResourceInfo }) {
 /** The update schema's fields, required where creating them is (a PATCH makes none required). */
 export function editFields(info: ResourceInfo): FormField[] {
   const required = new Set(info.schemas.create.required ?? []);
-  return fieldsOf(info.schemas.update).map((field) => ({ ...field, required: required.has(field.name) }));
+  return fieldsOf(info.schemas.update, info.relations).map((field) => ({ ...field, required: required.has(field.name) }));
 }
 
 function EditForm({ info, id }: { info: ResourceInfo; id: string }) {

@@ -3,9 +3,10 @@ import { Link, useParams, useSearchParams } from "react-router";
 import { buildUrl, errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
 import { Breadcrumb, Flash } from "../components/Breadcrumb";
+import { ReferenceLink } from "../components/ReferenceLink";
 import { Pager, useCursorStack } from "../components/Pager";
 import { Pending, buttonClass, secondaryButtonClass } from "../components/Status";
-import { pagePath, resourceTitle, singularTitle, useResourceInfo, type ResourceInfo } from "../resources";
+import { includeAll, pagePath, resourceTitle, singularTitle, useResourceInfo, type ResourceInfo } from "../resources";
 import { displayValue, fieldsOf, type FormField } from "../schemaForm";
 import { useApi } from "../useApi";
 
@@ -33,7 +34,7 @@ const OPERATOR_LABELS: Record<string, string> = {
 
 /** The table's columns: `id` first, then the read schema's fields in order. */
 export function columnsOf(info: ResourceInfo): FormField[] {
-  const fields = fieldsOf(info.schemas.read).filter((field) => !HIDDEN_COLUMNS.has(field.name));
+  const fields = fieldsOf(info.schemas.read, info.relations).filter((field) => !HIDDEN_COLUMNS.has(field.name));
   const id = fields.find((field) => field.name === "id");
   return id ? [id, ...fields.filter((field) => field !== id)] : fields;
 }
@@ -85,7 +86,9 @@ function ResourceTable({ info }: { info: ResourceInfo }) {
   const [params, setParams] = useSearchParams();
   const query = params.toString();
   const pages = useCursorStack(query);
-  const page = useApi<Page>(buildUrl(info.path, { limit: PAGE_SIZE, cursor: pages.cursor, ...Object.fromEntries(params) }));
+  const page = useApi<Page>(
+    buildUrl(info.path, { limit: PAGE_SIZE, cursor: pages.cursor, include: includeAll(info), ...Object.fromEntries(params) }),
+  );
   const columns = columnsOf(info);
   const sort = params.get("sort") ?? "";
   const filters = filtersOf(params);
@@ -163,6 +166,8 @@ function ResourceTable({ info }: { info: ResourceInfo }) {
                         <Link to={pagePath(info.name, String(item.id))} className="font-medium text-indigo-600 hover:text-indigo-500">
                           {String(item.id)}
                         </Link>
+                      ) : column.relation ? (
+                        <ReferenceLink info={info} field={column.name} row={item} />
                       ) : (
                         displayValue(item[column.name])
                       )}
@@ -190,7 +195,7 @@ function FilterBar({ info, filters, onAdd, onRemove }: FilterBarProps) {
   const [field, setField] = useState(info.filterable[0] ?? "");
   const [operator, setOperator] = useState("eq");
   const [value, setValue] = useState("");
-  const labels = Object.fromEntries(fieldsOf(info.schemas.read).map((f) => [f.name, f.label]));
+  const labels = Object.fromEntries(fieldsOf(info.schemas.read, info.relations).map((f) => [f.name, f.label]));
   const label = (name: string) => labels[name] ?? name;
 
   function submit(event: FormEvent<HTMLFormElement>) {

@@ -109,6 +109,8 @@ export const notesInfo = {
   sortable: ["created_at", "title"],
   default_sort: "-created_at",
   operators: ["eq", "ne", "lt", "lte", "gt", "gte", "in", "contains", "isnull"],
+  display: "title",
+  relations: {} as Record<string, { field: string; resource: string; path: string; display: string }>,
   permissions: { list: true, create: true, read: true, update: true, delete: true },
 };
 
