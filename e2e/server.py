@@ -5,8 +5,9 @@ interpreter (`python -m stackkit`, so tox's own install):
 
     stackkit new e2eapp
     stackkit generate resource category name:str:index
+    stackkit generate resource tag name:str:index
     stackkit generate resource note title:str:index body:text:optional done:bool:default=false \
-        category:ref=Category:optional
+        category:ref=Category:optional tags:refs=Tag
     stackkit db upgrade
     stackkit user create --admin --password-stdin admin@example.com
     stackkit run --port <free port>
@@ -46,8 +47,9 @@ __all__ = ["Account", "GeneratedAppServer", "healthy", "served"]
 PROJECT = "e2eapp"
 RESOURCES = [
     ["category", "name:str:index"],
+    ["tag", "name:str:index"],
     ["note", "title:str:index", "body:text:optional", "done:bool:default=false",
-     "category:ref=Category:optional"],
+     "category:ref=Category:optional", "tags:refs=Tag"],
 ]  # fmt: skip
 # Settings of a deployment the app must not pick up from the shell that runs the
 # tests: the project's `.env` says which database and Redis it uses.

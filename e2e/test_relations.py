@@ -71,3 +71,43 @@ def test_a_note_picks_its_category_and_the_category_lists_its_notes(
 
     page.goto(f"/r/categories/{work['id']}")
     expect(page.get_by_role("region", name="Notes").get_by_role("link")).to_have_count(3)
+
+
+def test_a_note_has_many_tags_and_a_tag_lists_its_notes(
+    page: Page, account: Account, api: ApiClient, screenshot: Screenshots
+) -> None:
+    register(page, account)
+    api.log_in(account)
+    urgent = api.call("POST", "/api/tags", {"name": "urgent"})
+    api.call("POST", "/api/tags", {"name": "home"})
+    api.call("POST", "/api/tags", {"name": "later"})
+
+    page.goto("/r/notes/new")
+    page.get_by_label(re.compile(r"^Title\b")).fill("Fix the roof")
+    picker = page.get_by_role("combobox", name=re.compile(r"^Tags\b"))
+    for name in ("urg", "hom"):
+        picker.fill(name)
+        expect(page.get_by_role("listbox").get_by_role("option")).to_have_count(1)
+        picker.press("Enter")
+    picked = page.get_by_role("list", name=re.compile(r"^Tags.*picked$"))
+    chips = picked.get_by_role("listitem")
+    expect(chips).to_have_text([re.compile("^urgent"), re.compile("^home")])
+    screenshot(page, "tags picked")
+    page.get_by_role("button", name="Create", exact=True).click()
+
+    expect(page).to_have_url(re.compile(r"/r/notes/\d+$"))
+    expect(page.get_by_role("link", name="urgent", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="home", exact=True)).to_be_visible()
+    page.get_by_role("link", name="Edit").click()
+    picked.get_by_role("button", name="Remove home").click()
+    page.get_by_role("button", name="Save changes").click()
+    expect(page).to_have_url(re.compile(r"/r/notes/\d+$"))
+    expect(page.get_by_role("link", name="home", exact=True)).to_have_count(0)
+
+    page.goto("/r/notes")
+    row = page.get_by_role("row").filter(has_text="Fix the roof")
+    row.get_by_role("link", name="urgent", exact=True).click()
+    expect(page).to_have_url(re.compile(rf"/r/tags/{urgent['id']}$"))
+    notes = page.get_by_role("region", name="Notes")
+    expect(notes.get_by_role("link", name="Fix the roof")).to_be_visible()
+    screenshot(page, "tag with its notes")

@@ -473,12 +473,13 @@ def _invalidate_on_change(
         owners.append((auth.user_model, auth.prefix))
     for model, prefix in owners:
         namespaces.setdefault(model.__tablename__, set()).add(namespace_of(prefix))
-    # A row another resource includes (`?include=category`) is part of that one's answers.
+    # A row another resource includes (`?include=category`) is part of that one's answers,
+    # and so are the links of its many-to-many fields (`tag_ids`).
     for resource in resources:
-        for relation in resource.relations.values():
-            namespaces.setdefault(relation.target.table_name, set()).add(
-                namespace_of(resource.prefix)
-            )
+        tables = [relation.target.table_name for relation in resource.relations.values()]
+        tables += [table.name for table in resource.service.repository.links.values()]
+        for table in tables:
+            namespaces.setdefault(table, set()).add(namespace_of(resource.prefix))
     if not namespaces:
         return
 

@@ -47,12 +47,14 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ("due:date:default=2026-01-02", {"default": "date.fromisoformat('2026-01-02')"}),
         ("status:enum=a,b:default=b", {"choices": ("a", "b"), "default": '"b"'}),
         ("author:ref=Person:optional", {"name": "author_id", "target": "Person"}),
+        ("tags:refs=Tag", {"name": "tag_ids", "kind": "refs", "target": "Tag", "link": "tags"}),
+        ("tag:refs=Tag", {"name": "tag_ids", "link": "tags"}),
         ("code:uuid:unique:index", {"unique": True, "unique_global": False, "index": True}),
         ("slug:str:unique=global", {"unique": True, "unique_global": True}),
         ('label:str:default=say "hi"', {"default": '"say \\"hi\\""'}),
     ],
     ids=["str", "optional", "int-default", "bool-default", "decimal", "date", "enum", "ref",
-         "options", "unique-global", "quoted-default"],
+         "refs", "refs-singular", "options", "unique-global", "quoted-default"],
 )  # fmt: skip
 def test_field_specifications(spec: str, expected: dict[str, object]) -> None:
     parsed = parse_field(spec)
@@ -71,6 +73,8 @@ def test_field_specifications(spec: str, expected: dict[str, object]) -> None:
         ("owner:ref=User", "already has"),
         ("status:enum", "lists its values"),
         ("author:ref=person", "names a model"),
+        ("tags:refs=Tag:optional", "takes no options"),
+        ("tags:refs", "references name a model"),
         ("count:int:default=many", "does not fit int"),
         ("status:enum=a,b:default=c", "not one of a, b"),
         ("done:bool:default=yes", "true or false"),
@@ -177,6 +181,8 @@ def test_generate_refuses_bad_input_in_one_line(project: Path) -> None:
         (["generate", "resource", "Service", "name:str"], "would take the name 'Service'"),
         (["generate", "resource", "Resource", "name:str"], "would take the name"),
         (["generate", "resource", "Node", "up:ref=Node"], "must be optional"),
+        (["generate", "resource", "Node", "near:refs=Node"], "not Node"),
+        (["generate", "resource", "Node", "friends:refs=User"], "not User"),
         (["generate", "resource", "Task", "a:int", "--display", "b"], "'b' is not a field"),
         (["generate", "resource", "Task", "a:ref=User", "--display", "a_id"], "one of none"),
     ]

@@ -43,7 +43,7 @@ TASK = (
     "priority:int:default=3", "price:decimal:optional", "ratio:float:optional",
     "due:date:optional", "at:datetime:optional", "ref:uuid:optional",
     "status:enum=todo,doing,done:default=todo", "category:ref=Category",
-    "assignee:ref=User:optional",
+    "assignee:ref=User:optional", "labels:refs=Category",
 )  # fmt: skip
 # The project's own tests: 4 of the app, 1 of its jobs, 4 for each generated resource,
 # two more for the resource that refers to another (it may refer only to its owner's

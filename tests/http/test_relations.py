@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, Field
-from sqlalchemy import ForeignKey, String, event
+from sqlalchemy import Column, ForeignKey, String, Table, event
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -20,6 +20,7 @@ from stackkit import Settings, create_app
 from stackkit.auth import AuthConfig
 from stackkit.auth.user import User
 from stackkit.db import Model, Repository, Service, owner_column
+from stackkit.db.repository import link_columns
 from stackkit.resources.relations import MAX_INCLUDES, relation_name
 from stackkit.resources.resource import Resource
 
@@ -29,6 +30,15 @@ class Shelf(Model):
     name: Mapped[str] = mapped_column(String(200), index=True)
     secret: Mapped[str] = mapped_column(String(200), default="")
     owner_id: Mapped[int] = owner_column()
+
+
+book_shelves = Table(
+    "relation_book_shelves",
+    Model.metadata,
+    Column("book_id", ForeignKey("relation_books.id", ondelete="CASCADE"), primary_key=True),
+    Column("shelf_id", ForeignKey("relation_shelves.id", ondelete="CASCADE"), primary_key=True),
+)
+"""Books on many shelves at once: a many-to-many link."""
 
 
 class Book(Model):
@@ -43,7 +53,7 @@ class ShelfService(Service[Shelf]):
 
 
 class BookService(Service[Book]):
-    repository = Repository.for_model(Book)
+    repository = Repository.for_model(Book, links={"shelf_ids": book_shelves})
 
 
 class ShelfIn(BaseModel):
@@ -63,17 +73,20 @@ class ShelfOut(BaseModel):
 class BookIn(BaseModel):
     title: str = Field(max_length=200)
     shelf_id: int | None = None
+    shelf_ids: list[int] = Field(default_factory=list, max_length=100)
 
 
 class BookPatch(BaseModel):
     title: str | None = Field(None, max_length=200)
     shelf_id: int | None = None
+    shelf_ids: list[int] | None = Field(None, max_length=100)
 
 
 class BookOut(BaseModel):
     id: int
     title: str
     shelf_id: int | None
+    shelf_ids: list[int] = []
     owner_id: int
     version: int
 
@@ -91,7 +104,7 @@ def books() -> Resource:
 
 async def create_tables(app: Starlette) -> None:
     async with app.state.database.engine.begin() as connection:
-        tables = [User.__table__, Shelf.__table__, Book.__table__]
+        tables = [User.__table__, Shelf.__table__, Book.__table__, book_shelves]
         await connection.run_sync(Model.metadata.create_all, tables=tables)
 
 
@@ -312,13 +325,10 @@ def test_meta_names_the_display_field_and_the_relations(library: Library) -> Non
     assert meta["shelves"]["display"] == "name"
     assert meta["shelves"]["relations"] == {}
     assert meta["books"]["display"] == "title"
+    shelves = {"resource": "shelves", "path": "/api/shelves", "display": "name"}
     assert meta["books"]["relations"] == {
-        "shelf": {
-            "field": "shelf_id",
-            "resource": "shelves",
-            "path": "/api/shelves",
-            "display": "name",
-        }
+        "shelf": {"field": "shelf_id", "many": False, **shelves},
+        "shelves": {"field": "shelf_ids", "many": True, **shelves},
     }
 
 
@@ -334,3 +344,81 @@ def test_display_must_be_a_column_the_read_model_shows() -> None:
 )
 def test_relation_names(column: str, name: str) -> None:
     assert relation_name(column) == name
+
+
+# Many-to-many: a book on several shelves (`shelf_ids`, through `relation_book_shelves`).
+
+
+def test_a_row_links_many_rows_and_includes_them(library: Library) -> None:
+    ada = library.ada
+    a, b, c = (library.post(ada, "/api/shelves", {"name": name}) for name in "abc")
+    book = library.post(ada, "/api/books", {"title": "t", "shelf_ids": [c["id"], a["id"], a["id"]]})
+    assert book["shelf_ids"] == [a["id"], c["id"]]  # sorted, once each
+    assert library.get(ada, f"/api/books/{book['id']}")["shelf_ids"] == [a["id"], c["id"]]
+    listed = library.get(ada, "/api/books?include=shelves")["items"][0]
+    assert listed["shelves"] == [a, c]
+    url = f"/api/books/{book['id']}"
+    changed = library.client.patch(url, json={"shelf_ids": [b["id"]]}, headers=ada)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["shelf_ids"] == [b["id"]]
+    assert changed.json()["version"] == book["version"] + 1
+    same = library.client.patch(url, json={"shelf_ids": [b["id"], b["id"]]}, headers=ada)
+    assert same.json()["version"] == book["version"] + 1  # nothing changed: no new version
+    assert library.client.patch(url, json={"shelf_ids": []}, headers=ada).json()["shelf_ids"] == []
+
+
+def test_links_name_only_rows_the_caller_may_refer_to(library: Library) -> None:
+    mine = library.post(library.ada, "/api/shelves", {"name": "mine"})
+    bobs = library.post(library.bob, "/api/shelves", {"name": "bob's"})
+    for shelf_ids in ([mine["id"], bobs["id"]], [mine["id"], 999_999], [0], [2**31]):
+        response = library.client.post(
+            "/api/books", json={"title": "t", "shelf_ids": shelf_ids}, headers=library.ada
+        )
+        assert response.status_code == 422, (shelf_ids, response.text)
+        assert response.json()["errors"][0]["field"] in ("shelf_ids", "shelf_ids.0"), response.text
+    assert library.get(library.ada, "/api/books")["items"] == []
+    # An admin links anyone's, and the owner then sees only their own among them.
+    book = library.post(library.ada, "/api/books", {"title": "t", "shelf_ids": [mine["id"]]})
+    url = f"/api/books/{book['id']}"
+    moved = library.client.patch(
+        url, json={"shelf_ids": [mine["id"], bobs["id"]]}, headers=library.admin
+    )
+    assert moved.status_code == 200, moved.text
+    assert library.get(library.ada, f"{url}?include=shelves")["shelves"] == [mine]
+
+
+def test_deleting_a_linked_row_unlinks_it_everywhere(library: Library) -> None:
+    ada = library.ada
+    a = library.post(ada, "/api/shelves", {"name": "a"})
+    b = library.post(ada, "/api/shelves", {"name": "b"})
+    library.post(ada, "/api/books", {"title": "t", "shelf_ids": [a["id"], b["id"]]})
+    assert library.get(ada, "/api/books")["items"][0]["shelf_ids"] == [a["id"], b["id"]]
+    assert library.client.delete(f"/api/shelves/{a['id']}", headers=ada).status_code == 204
+    assert library.get(ada, "/api/books")["items"][0]["shelf_ids"] == [b["id"]]  # not cached
+
+
+def test_filters_cross_a_many_to_many_link(library: Library) -> None:
+    ada = library.ada
+    work = library.post(ada, "/api/shelves", {"name": "work"})
+    home = library.post(ada, "/api/shelves", {"name": "home"})
+    library.post(ada, "/api/books", {"title": "both", "shelf_ids": [work["id"], home["id"]]})
+    library.post(ada, "/api/books", {"title": "home", "shelf_ids": [home["id"]]})
+    library.post(ada, "/api/books", {"title": "none"})
+
+    def titles(query: str) -> list[str]:
+        items = library.get(ada, f"/api/books?sort=title&{query}")["items"]
+        return [item["title"] for item in items]
+
+    assert titles("shelves.name=work") == ["both"]
+    assert titles(f"shelves.id={home['id']}") == ["both", "home"]
+    assert titles(f"shelf.id={home['id']}") == []
+    assert titles("shelves.name__in=work,home") == ["both", "home"]
+
+
+def test_a_link_table_needs_a_key_to_each_side() -> None:
+    lonely = Table("relation_lonely", Model.metadata, Column("book_id", ForeignKey(Book.id)))
+    with pytest.raises(TypeError, match="needs two foreign-key columns"):
+        link_columns(lonely, "relation_books")
+    Model.metadata.remove(lonely)
+    own, other = link_columns(book_shelves, "relation_books")
+    assert (own.name, other.name) == ("book_id", "shelf_id")

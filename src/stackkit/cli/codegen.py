@@ -36,6 +36,7 @@ __all__ = [
     "Names",
     "Templates",
     "layer_blocks",
+    "link_tables",
     "model_block",
     "schema_block",
     "table_names",
@@ -50,6 +51,7 @@ _COLUMN_TYPES = {
 _PYTHON_TYPES = {
     "str": "str", "text": "str", "int": "int", "float": "float", "decimal": "Decimal",
     "bool": "bool", "date": "date", "datetime": "datetime", "uuid": "UUID", "ref": "int",
+    "refs": "list[int]",
 }  # fmt: skip
 _SQLALCHEMY_NAMES = {"str": "String", "text": "Text", "int": "Integer", "float": "Float",
                      "decimal": "Numeric", "bool": "Boolean", "date": "Date", "uuid": "Uuid",
@@ -177,8 +179,11 @@ def model_block(
         "sqlalchemy.orm": {"Mapped", "mapped_column"},
         "stackkit.db": {"owner_column"},
     }
-    columns = []
+    columns, links = [], []
     for spec in fields:
+        if spec.kind == "refs":
+            links.append(_link_table(names, spec, tables, imports))
+            continue
         python = _python_type(spec, imports, for_model=True)
         annotation = f"{python} | None" if spec.optional else python
         arguments = [_COLUMN_TYPES[spec.kind]]
@@ -222,8 +227,45 @@ def model_block(
         table_declared=names.table_declared,
         table_args=table_args,
         columns=columns,
+        links=links,
     )
     return text, imports
+
+
+def link_tables(names: Names, fields: list[FieldSpec]) -> dict[str, str]:
+    """The link table of each `refs` field, by field: `{"tag_ids": "note_tags"}`."""
+    return {spec.name: f"{names.singular}_{spec.link}" for spec in fields if spec.kind == "refs"}
+
+
+def _link_table(names: Names, spec: FieldSpec, tables: Mapping[str, str], imports: Imports) -> str:
+    """The table of a `refs` field's links: a pair of ids each, deleted with either row."""
+    variable = link_tables(names, [spec])[spec.name]
+    target = spec.target or ""
+    other = spec.name.removesuffix("_ids")
+    imports.setdefault("sqlalchemy", set()).update({"Column", "ForeignKey", "Table"})
+    imports.setdefault("stackkit.db", set()).add("Model")
+    keys = [
+        f'Column("{names.singular}_id", ForeignKey("{names.plural}.id", ondelete="CASCADE"), '
+        "primary_key=True),",
+        f'Column("{other}_id", ForeignKey("{tables.get(target) or table_name_for(target)}.id", '
+        'ondelete="CASCADE"), primary_key=True, index=True),',
+    ]
+    lines = "".join(
+        f"    {key}\n" if len(key) + 4 <= MAX_LINE else _wrapped_column(key) for key in keys
+    )
+    return (
+        f'{variable} = Table(\n    "{variable}",\n    Model.metadata,\n{lines})\n'
+        f'"""Which {spec.link} each {names.singular.replace("_", " ")} has: '
+        f'its `{spec.name}`."""'
+    )
+
+
+def _wrapped_column(key: str) -> str:
+    """`Column(a, b, c),` one argument a line, as ruff formats a long call."""
+    inner = key.removeprefix("Column(").removesuffix("),")
+    arguments = [part.strip() for part in re.split(r",\s(?![^()]*\))", inner)]
+    listed = "".join(f"        {argument},\n" for argument in arguments)
+    return f"    Column(\n{listed}    ),\n"
 
 
 def schema_block(
@@ -232,6 +274,12 @@ def schema_block(
     imports: Imports = {"pydantic": {"BaseModel"}, "datetime": {"datetime"}}
     create, patch = [], []
     for spec in fields:
+        if spec.kind == "refs":
+            imports["pydantic"].add("Field")
+            bound = "max_length=100"  # as many ids as the API takes (`MAX_LINKS`)
+            create.append(f"    {spec.name}: list[int] = Field(default_factory=list, {bound})")
+            patch.append(f"    {spec.name}: list[int] | None = Field(default=None, {bound})")
+            continue
         python = _python_type(spec, imports, for_model=False)
         constraint = _constraint(spec)
         if spec.required:
@@ -273,6 +321,14 @@ def layer_blocks(
     if len(lines[0]) > MAX_LINE:  # one column a line, as ruff formats it
         columns = "".join(f"        {column},\n" for column in [*listed, '"created_at"'])
         lines = [f"    {attribute} = (\n{columns}    )" for attribute in ("filterable", "sortable")]
+    links = link_tables(names, fields)
+    if links:
+        pairs = [f'"{field}": {table}' for field, table in links.items()]
+        line = f"    links = {{{', '.join(pairs)}}}"
+        if len(line) > MAX_LINE:
+            listed_pairs = "".join(f"        {pair},\n" for pair in pairs)
+            line = f"    links = {{\n{listed_pairs}    }}"
+        lines.append(line)
     context = {"model": names.model, "plural": names.plural}
     repository = templates.render("repository.py.jinja", lines=lines, **context)
     service = templates.render("service.py.jinja", **context)
@@ -290,6 +346,12 @@ def test_module(
     """tests/test_<plural>.py: CRUD through the API, and rows staying their owner's."""
     values, helpers = [], []
     for spec in fields:
+        if spec.kind == "refs":
+            target = Names(spec.target or "")
+            helpers.append(f"from tests.test_{target.plural} import create_{target.singular}")
+            source = f'[create_{target.singular}(client, headers)["id"]]'
+            values.append(f'    body["{spec.name}"] = {source}')
+            continue
         if spec.kind == "ref":
             if spec.target == names.model:
                 continue  # optional: the first row has no other to point at

@@ -11,6 +11,7 @@
 | `uuid` | `Uuid` | `UUID` |
 | `enum=a,b,c` | `String(50)` | `Literal["a", "b", "c"]` |
 | `ref=Model` | `<name>_id`: `Integer`, foreign key to the model's table | `int` |
+| `refs=Model` | `<singular>_ids`: a link table of its own (many-to-many) | `list[int]` |
 
 Options: `unique` (unique among the rows of one owner: a composite constraint
 with `owner_id`, so that no user learns from a 409 what another has),
@@ -34,10 +35,12 @@ from dataclasses import dataclass, field
 import click
 from pydantic import BaseModel
 
+from stackkit.cli.naming import plural, singular
+
 __all__ = ["FIELD_TYPES", "INDEXED_TYPES", "FieldSpec", "parse_field", "parse_fields"]
 
 FIELD_TYPES = ("str", "text", "int", "float", "decimal", "bool", "date", "datetime", "uuid",
-               "enum", "ref")  # fmt: skip
+               "enum", "ref", "refs")  # fmt: skip
 INDEXED_TYPES = frozenset({"bool", "enum", "date", "datetime", "ref"})
 """Types whose fields are indexed (so filterable and sortable) without the `index` option."""
 _OPTIONS = ("unique", "index", "optional", "default")
@@ -71,7 +74,9 @@ class FieldSpec:
     """The default as Python source (`'draft'`, `3`, `True`), or None."""
     choices: tuple[str, ...] = field(default_factory=tuple)
     target: str | None = None
-    """For `ref`: the referenced model's class name."""
+    """For `ref` and `refs`: the referenced model's class name."""
+    link: str | None = None
+    """For `refs`: the name as given (`tags`), which names the link table."""
 
     @property
     def required(self) -> bool:
@@ -102,7 +107,7 @@ def parse_field(spec: str) -> FieldSpec:
     if kind not in FIELD_TYPES:
         raise _bad(spec, f"unknown type {kind!r}; one of {', '.join(FIELD_TYPES)}")
     choices: tuple[str, ...] = ()
-    target = None
+    target = link = None
     if kind == "enum":
         choices = tuple(value for value in (argument or "").split(",") if value)
         if not choices or not all(_ENUM_VALUE.match(value) for value in choices):
@@ -114,6 +119,12 @@ def parse_field(spec: str) -> FieldSpec:
         if not argument or not _MODEL.match(argument):
             raise _bad(spec, "a reference names a model: author:ref=Author")
         target, name = argument, f"{name}_id"
+    elif kind == "refs":
+        if not argument or not _MODEL.match(argument):
+            raise _bad(spec, "references name a model: tags:refs=Tag")
+        if len(parts) > 2:
+            raise _bad(spec, "a refs field takes no options: it lists ids, none or many")
+        target, link, name = argument, plural(name), f"{singular(name)}_ids"
     elif argument is not None:
         raise _bad(spec, f"type {kind!r} takes no '='")
     if name in RESERVED:
@@ -144,6 +155,7 @@ def parse_field(spec: str) -> FieldSpec:
         default=options.get("default"),  # type: ignore[arg-type]
         choices=choices,
         target=target,
+        link=link,
     )
 
 

@@ -26,6 +26,7 @@ from stackkit.cli.codegen import (
     Names,
     Templates,
     layer_blocks,
+    link_tables,
     model_block,
     schema_block,
     table_names,
@@ -106,12 +107,17 @@ def resource_command(name: str, fields: tuple[str, ...], display: str | None) ->
     )
     if re.search(rf"^class {names.model}\b", sources["models"], re.MULTILINE):
         raise click.ClickException(f"{project.package}/models.py already has a model {names.model}")
-    clashes = sorted({names.model, names.plural} & (taken | GENERATED_NAMES))
+    own_names = {names.model, names.plural, *link_tables(names, specs).values()}
+    clashes = sorted(own_names & (taken | GENERATED_NAMES))
     if clashes:
         raise click.ClickException(
             f"{name!r} would take the name {clashes[0]!r}, which the project's modules use"
         )
     for spec in specs:
+        if spec.kind == "refs" and spec.target in (names.model, "User"):
+            raise click.ClickException(
+                f"{spec.name}: refs= names another generated model, not {spec.target}"
+            )
         if spec.target == names.model:
             if not spec.optional:
                 raise click.ClickException(
@@ -235,7 +241,10 @@ def _new_sources(
     extra: dict[str, Imports] = {
         "models": model_imports,
         "schemas": schema_imports,
-        "repositories": {**blocks["repositories"][1], f"{package}.models": {names.model}},
+        "repositories": {
+            **blocks["repositories"][1],
+            f"{package}.models": {names.model, *link_tables(names, specs).values()},
+        },
         "services": {
             **blocks["services"][1],
             f"{package}.models": {names.model},
@@ -264,7 +273,7 @@ def _check_display(display: str | None, specs: list[FieldSpec]) -> None:
     """`--display` names one of the resource's own fields, not a reference."""
     if display is None:
         return
-    shown = [spec.name for spec in specs if spec.kind != "ref"]
+    shown = [spec.name for spec in specs if spec.kind not in ("ref", "refs")]
     if display not in shown:
         raise click.BadParameter(
             f"{display!r} is not a field of the resource; one of {', '.join(shown) or 'none'}",

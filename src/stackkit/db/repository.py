@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Delete,
     Select,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    insert,
     select,
     update,
 )
@@ -54,7 +56,7 @@ from stackkit.db.query import (
     query_problem,
 )
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "Page", "Repository"]
+__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "Page", "Repository", "link_columns"]
 
 M = TypeVar("M", bound=Model)
 
@@ -88,6 +90,11 @@ class Repository(Generic[M]):
     sortable: ClassVar[Sequence[str] | None] = None
     """Columns that may be sorted on; None: every column."""
     default_sort: ClassVar[str] = "-created_at"
+    links: ClassVar[Mapping[str, Table]] = {}
+    """Many-to-many links, by the field that lists the linked ids (`{"tag_ids":
+    note_tags}`): each table has two foreign keys, one to this model's table and one to
+    the linked model's. Rows read carry the field (sorted ids, one query per link for
+    a page); `create` and `update` take it and replace the links."""
 
     _filter_fields: ClassVar[dict[str, Field]]
     _sort_fields: ClassVar[dict[str, Field]]
@@ -181,7 +188,8 @@ class Repository(Generic[M]):
             ValidationProblem: as for `page()`'s filters.
         """
         cls._prepare_once()
-        conditions = cls.visible(scope) + build_filters(filters, cls._filter_fields)
+        fields = {**cls._filter_fields, "id": cls._id_field}  # `category.id=3`, `tags.id=5`
+        conditions = cls.visible(scope) + build_filters(filters, fields)
         return select(cls.model.id).where(*conditions)
 
     def _select(self, filters: Mapping[str, Any] | None = None) -> Select[M]:
@@ -192,6 +200,8 @@ class Repository(Generic[M]):
 
     async def get(self, id: int) -> M | None:
         row: M | None = await self.session.scalar(self._select().where(self.model.id == id))
+        if row is not None:
+            await self._read_links([row])
         return row
 
     async def get_many(self, ids: Iterable[int]) -> builtins.list[M]:
@@ -200,7 +210,7 @@ class Repository(Generic[M]):
         if not wanted:
             return []
         query = self._select().where(self.model.id.in_(wanted)).order_by(self.model.id)
-        return list((await self.session.scalars(query)).all())
+        return await self._read_links(list((await self.session.scalars(query)).all()))
 
     async def choices(
         self,
@@ -245,7 +255,8 @@ class Repository(Generic[M]):
         if offset < 0:
             raise query_problem("offset", "must be 0 or more")
         query = self._select(filters).order_by(*(k.order_by() for k in keys))
-        return list((await self.session.scalars(query.limit(limit).offset(offset))).all())
+        rows = list((await self.session.scalars(query.limit(limit).offset(offset))).all())
+        return await self._read_links(rows)
 
     async def page(
         self,
@@ -278,6 +289,7 @@ class Repository(Generic[M]):
             rows = rows[:limit]
             last = rows[-1]
             next_cursor = cursors.encode(spec, [getattr(last, k.field.name) for k in keys])
+        await self._read_links(rows)
         return Page(items=rows, next_cursor=next_cursor, sort=[k.spec for k in keys])
 
     def _sort_keys(self, sort: str | Sequence[str] | None) -> builtins.list[SortKey]:
@@ -286,9 +298,14 @@ class Repository(Generic[M]):
     # Writing
 
     async def create(self, values: Mapping[str, Any]) -> M:
-        row = self.model(**values)
+        columns, linked = self._split_links(values)
+        row = self.model(**columns)
         self.session.add(row)
         await self.session.flush()
+        for link, ids in linked.items():
+            await self._write_links(row.id, link, ids)
+        for link in self.links:
+            setattr(row, link, sorted(set(linked.get(link, ()))))
         return row
 
     async def create_many(self, rows: Iterable[Mapping[str, Any]]) -> builtins.list[M]:
@@ -320,7 +337,11 @@ class Repository(Generic[M]):
             return None
         if expected_version is not None and current.version != expected_version:
             raise StaleVersion(current.version)
-        if all(getattr(current, name) == value for name, value in changes.items()):
+        changes, linked = self._split_links(changes)
+        linked = {
+            link: ids for link, ids in linked.items() if sorted(set(ids)) != getattr(current, link)
+        }
+        if not linked and all(getattr(current, name) == value for name, value in changes.items()):
             return current
         conditions = [self.model.id == id, *self._visible()]
         if expected_version is not None:
@@ -337,7 +358,11 @@ class Repository(Generic[M]):
         if row is None:
             await self._raise_if_stale(id, expected_version)
             return None
-        return row
+        for link, ids in linked.items():
+            own = self._link_columns(link)[0]
+            await self.session.execute(delete(self.links[link]).where(own == id))
+            await self._write_links(id, link, ids)
+        return (await self._read_links([row]))[0]
 
     async def delete(self, id: int, *, expected_version: int | None = None) -> bool:
         """Delete the row (or mark it deleted, for `SoftDelete` models).
@@ -368,6 +393,43 @@ class Repository(Generic[M]):
             return False
         return True
 
+    # Many-to-many links
+
+    @classmethod
+    def _link_columns(cls, link: str) -> tuple[Column[Any], Column[Any]]:
+        """The link table's column holding this model's id, and the linked model's."""
+        return link_columns(cls.links[link], cls.model.__tablename__)
+
+    def _split_links(
+        self, values: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Sequence[int]]]:
+        """The column values, and the linked ids by link field."""
+        columns = {k: v for k, v in values.items() if k not in self.links}
+        linked = {k: v for k, v in values.items() if k in self.links and v is not None}
+        return columns, linked
+
+    async def _write_links(self, id: int, link: str, ids: Iterable[int]) -> None:
+        own, other = self._link_columns(link)
+        wanted = sorted(set(ids))
+        if wanted:
+            rows = [{own.name: id, other.name: linked} for linked in wanted]
+            await self.session.execute(insert(self.links[link]), rows)
+
+    async def _read_links(self, rows: builtins.list[M]) -> builtins.list[M]:
+        """Set each link field on `rows`: the linked ids, sorted."""
+        if not self.links or not rows:
+            return rows
+        ids = [row.id for row in rows]
+        for link in self.links:
+            own, other = self._link_columns(link)
+            found: dict[int, builtins.list[int]] = {id: [] for id in ids}
+            query = select(own, other).where(own.in_(ids)).order_by(own, other)
+            for row_id, linked in (await self.session.execute(query)).all():
+                found[row_id].append(linked)
+            for row in rows:
+                setattr(row, link, found[row.id])
+        return rows
+
     async def _raise_if_stale(self, id: int, expected_version: int | None) -> None:
         if expected_version is None:
             return
@@ -375,6 +437,25 @@ class Repository(Generic[M]):
         current = await self.session.scalar(query)
         if current is not None:
             raise StaleVersion(current)
+
+
+def link_columns(table: Table, owner_table: str) -> tuple[Column[Any], Column[Any]]:
+    """The columns of a many-to-many link `table`: the one whose foreign key names
+    `owner_table`, and the other one.
+
+    Raises:
+        TypeError: the table does not have exactly two foreign-key columns, one of
+            them to `owner_table`.
+    """
+    keyed = [column for column in table.columns if column.foreign_keys]
+    own = [c for c in keyed if any(k.column.table.name == owner_table for k in c.foreign_keys)]
+    if len(keyed) != 2 or len(own) != 1:
+        raise TypeError(
+            f"link table {table.name!r} needs two foreign-key columns, one of them to "
+            f"{owner_table!r}"
+        )
+    other = keyed[1] if keyed[0] is own[0] else keyed[0]
+    return own[0], other
 
 
 class _MissingCodec(CursorCodec):

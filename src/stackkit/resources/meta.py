@@ -23,6 +23,8 @@ class RelationInfo(BaseModel):
     path: str
     display: str
     """The field that names the rows it refers to (their resource's `display`)."""
+    many: bool = False
+    """Whether `field` lists ids (`tag_ids`, a many-to-many link), not one."""
 
 
 class ResourceInfo(BaseModel):
@@ -72,6 +74,7 @@ def describe(resource: Resource) -> ResourceInfo:
                 resource=relation.target.name,
                 path=relation.target.prefix,
                 display=relation.target.display,
+                many=relation.many,
             )
             for name, relation in resource.relations.items()
         },

@@ -19,10 +19,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Table
+from sqlalchemy import ColumnElement, Table, select
 from starlette.requests import Request
 
 from stackkit.db.query import query_problem
+from stackkit.db.repository import link_columns
 from stackkit.db.service import Service
 from stackkit.errors import FieldError, ValidationProblem
 from stackkit.http.routing import check_access
@@ -54,9 +55,24 @@ class Related(Protocol):
 @dataclass(frozen=True)
 class Relation:
     name: str
-    """How the API names it: `category` for the `category_id` column."""
+    """How the API names it: `category` for the `category_id` column, the target's
+    name (`tags`) for a many-to-many link."""
     column: str
+    """The column holding the id (`category_id`), or the link field (`tag_ids`)."""
     target: Related
+    link: Table | None = None
+    """The table of a many-to-many link, which holds the pairs of ids."""
+
+    @property
+    def many(self) -> bool:
+        return self.link is not None
+
+    def ids_of(self, row: Any) -> list[int]:
+        """The ids of the rows `row` refers to through this relation."""
+        value = getattr(row, self.column, None)
+        if self.many:
+            return list(value or ())
+        return [] if value is None else [value]
 
 
 def relation_name(column: str) -> str:
@@ -92,7 +108,7 @@ async def included_rows(
     read model dumps them: one query per relation."""
     loaded: dict[str, dict[int, Any]] = {}
     for relation in relations:
-        ids = {value for row in rows if (value := getattr(row, relation.column)) is not None}
+        ids = {id for row in rows for id in relation.ids_of(row)}
         target = relation.target
         found = await target.service_for(request).get_many(sorted(ids)) if ids else []
         loaded[relation.name] = {row.id: target.dump(row) for row in found}
@@ -102,9 +118,14 @@ async def included_rows(
 def with_included(
     item: dict[str, Any], row: Any, relations: Iterable[Relation], loaded: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The dumped `item` with each relation's row (None when not found or not visible)."""
+    """The dumped `item` with each relation's row (None when not found or not visible),
+    or a many-to-many link's rows (those visible)."""
     for relation in relations:
-        item[relation.name] = loaded[relation.name].get(getattr(row, relation.column))
+        found = loaded[relation.name]
+        if relation.many:
+            item[relation.name] = [found[id] for id in relation.ids_of(row) if id in found]
+        else:
+            item[relation.name] = found.get(getattr(row, relation.column))
     return item
 
 
@@ -141,6 +162,9 @@ def relation_filters(
                 error["field"] = f"{name}.{error['field']}"
             raise ValidationProblem(errors) from None
         table: Table = resource.service.repository.model.__table__
-        column = table.c[relation.column]
-        conditions.append(column.in_(ids))
+        if relation.link is None:
+            conditions.append(table.c[relation.column].in_(ids))
+        else:
+            own, other = link_columns(relation.link, table.name)
+            conditions.append(table.c.id.in_(select(own).where(other.in_(ids))))
     return conditions

@@ -37,14 +37,14 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from stackkit.db.database import Database
 from stackkit.db.model import MAX_ID
 from stackkit.db.query import query_problem
-from stackkit.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from stackkit.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, link_columns
 from stackkit.db.service import Service
 from stackkit.errors import FieldError, ProblemError, ValidationProblem, field_error
 from stackkit.http.conditional import ANY, EntityTag, none_match, parse_entity_tags
@@ -68,6 +68,8 @@ ACTIONS = ("list", "create", "read", "update", "delete")
 """What a resource's routes do, one route each."""
 
 _LIST_PARAMETERS = ("limit", "cursor", "sort")
+MAX_LINKS = 100
+"""The most rows one many-to-many link field (`tag_ids`) may list."""
 MAX_VERSION = 2**31 - 1
 """The largest version a row can reach (an `Integer` column). A tag naming a larger one
 never matches, and never reaches SQL, where it would overflow the column."""
@@ -215,6 +217,11 @@ class Resource:
             for key in column.foreign_keys
         ]
         """`(column, table)` of each foreign key but the owner's."""
+        self.links = {
+            field: next(iter(link_columns(table, self.table_name)[1].foreign_keys)).column.table
+            for field, table in repository.links.items()
+        }
+        """The table each many-to-many link field (`tag_ids`) lists rows of."""
         self.relations: dict[str, Relation] = {}
         """The relations to the app's other resources, by name: set by `link_relations`."""
         filter_operators = repository.filter_operators()
@@ -222,7 +229,7 @@ class Resource:
         self.sortable = repository.sort_fields()
         self.default_sort = repository.default_sort
         self.list_query = _list_query_model(
-            name, filter_operators, self.sortable, include=bool(self.references)
+            name, filter_operators, self.sortable, include=bool(self.references or self.links)
         )
         self.export_query = _list_query_model(name, filter_operators, self.sortable, paged=False)
         self.page_model = page_model(f"{_camel(name)}Page", read)
@@ -296,27 +303,42 @@ class Resource:
         """Refuse a reference to a row of an owned table that the caller does not own:
         a user may point only at their own rows (admins at any). Without this, ids
         sent at random would tell which rows of others exist, and their deletion
-        would cascade into the caller's rows.
+        would cascade into the caller's rows. The ids of a many-to-many link (`tag_ids`)
+        must all name such rows, and rows that exist (admins included).
 
         Raises:
             ValidationProblem: 422 naming each such field, as for an id that does not exist.
         """
-        references = [(c, t) for c, t in self._owned_references if values.get(c) is not None]
-        if not references or self.sees_all(request):
+        admin = self.sees_all(request)
+        wanted = [
+            (column, table, [values[column]])
+            for column, table in self._owned_references
+            if values.get(column) is not None and not admin
+        ]
+        wanted += [
+            (field, table, sorted(set(values[field])))
+            for field, table in self.links.items()
+            if values.get(field)
+        ]
+        if not wanted:
             return
-        owner = self.owner_of(request)
+        owner = None if admin else self.owner_of(request)
         database: Database = request.app.state.database
         errors: list[FieldError] = []
         async with database.session(read_only=True) as session:
-            for column, table in references:
-                found = await session.scalar(
-                    select(table.c.id).where(
-                        table.c.id == values[column], table.c[OWNER_COLUMN] == owner
-                    )
-                )
-                if found is None:
-                    message = f"no {table.name} row with this id"
-                    errors.append(field_error(column, message, kind="not_found"))
+            for field, table, ids in wanted:
+                if len(ids) > MAX_LINKS or not all(_is_row_id(id) for id in ids):
+                    message = f"give up to {MAX_LINKS} row ids, each 1 to {MAX_ID}"
+                    errors.append(field_error(field, message, kind="invalid_value"))
+                    continue
+                query = select(func.count()).select_from(table).where(table.c.id.in_(ids))
+                if owner is not None and OWNER_COLUMN in table.c:
+                    query = query.where(table.c[OWNER_COLUMN] == owner)
+                if await session.scalar(query) != len(ids):
+                    message = f"no {table.name} row with this id" if len(ids) == 1 else (
+                        f"no {table.name} row with one of these ids"
+                    )  # fmt: skip
+                    errors.append(field_error(field, message, kind="not_found"))
         if errors:
             raise ValidationProblem(errors)
 
@@ -520,6 +542,11 @@ def link_relations(resources: Sequence[Resource]) -> None:
             for column, table in resource.references
             if table in by_table
         }
+        for field, table in resource.links.items():
+            if table.name in by_table:
+                target = by_table[table.name]
+                link = resource.service.repository.links[field]
+                resource.relations[target.name] = Relation(target.name, field, target, link=link)
 
 
 def _check_owned(
@@ -697,6 +724,10 @@ def _display_field(
 
 
 _TEXT = (str, str | None)
+
+
+def _is_row_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
 def _choice_ids(raw: str | None) -> list[int]:

@@ -28,6 +28,8 @@ export interface RelationInfo {
   path: string;
   /** The field that labels the rows referred to. */
   display: string;
+  /** A many-to-many link: `field` lists ids (`tag_ids`). */
+  many?: boolean;
 }
 
 /** The relation a field holds the id of (`category_id` -> category), if any. */
@@ -35,12 +37,15 @@ export function relationOf(info: Pick<ResourceInfo, "relations">, field: string)
   return Object.entries(info.relations ?? {}).find(([, relation]) => relation.field === field);
 }
 
-/** The resources whose rows refer to `info`'s, each with the relation that does. */
-export function childrenOf(all: ResourceInfo[], info: ResourceInfo): [ResourceInfo, RelationInfo][] {
+/** The resources whose rows refer to `info`'s, each with the relation that does and
+ * the list filter that finds the rows referring to one (`category_id`, `tags.id`),
+ * where the child's list takes it. */
+export function childrenOf(all: ResourceInfo[], info: ResourceInfo): { child: ResourceInfo; relation: RelationInfo; filter: string }[] {
   return all.flatMap((child) =>
-    Object.values(child.relations ?? {})
-      .filter((relation) => relation.resource === info.name)
-      .map((relation): [ResourceInfo, RelationInfo] => [child, relation]),
+    Object.entries(child.relations ?? {})
+      .filter(([, relation]) => relation.resource === info.name)
+      .map(([name, relation]) => ({ child, relation, filter: relation.many ? `${name}.id` : relation.field }))
+      .filter(({ child, filter }) => child.permissions.list && (filter.endsWith(".id") || child.filterable.includes(filter))),
   );
 }
 

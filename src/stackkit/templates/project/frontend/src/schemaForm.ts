@@ -3,7 +3,7 @@
 
 import { relationOf, relationTitle, type JsonSchema, type RelationInfo } from "./resources";
 
-export type FieldKind = "text" | "textarea" | "integer" | "number" | "decimal" | "checkbox" | "select" | "date" | "datetime" | "json" | "reference";
+export type FieldKind = "text" | "textarea" | "integer" | "number" | "decimal" | "checkbox" | "select" | "date" | "datetime" | "json" | "reference" | "references";
 
 export interface FormField {
   name: string;
@@ -83,7 +83,7 @@ export function fieldsOf(schema: JsonSchema, relations: Record<string, RelationI
     return {
       name,
       label: relationName ? relationTitle(relationName) : typeof property.title === "string" ? property.title : name,
-      kind: relation ? "reference" : kindOf(inner),
+      kind: relation ? (relation.many ? "references" : "reference") : kindOf(inner),
       relation,
       required: required.has(name),
       nullable,
@@ -109,6 +109,7 @@ function toFormValue(field: FormField, value: unknown): string | boolean {
   if (field.kind === "checkbox") return value === true;
   if (value === null || value === undefined) return "";
   if (field.kind === "datetime" && typeof value === "string") return toLocalInput(value);
+  if (field.kind === "references" && Array.isArray(value)) return value.join(",");
   if (field.kind === "json") return JSON.stringify(value, null, 2);
   return String(value);
 }
@@ -133,6 +134,7 @@ export class FormValueError extends Error {
 function fromFormValue(field: FormField, value: string | boolean): unknown {
   if (field.kind === "checkbox") return value === true;
   const text = String(value);
+  if (field.kind === "references") return text.split(",").filter(Boolean).map(Number);
   if (text.trim() === "") {
     if (field.required && !field.nullable) throw new FormValueError(field.name, "Fill this in.");
     return field.nullable ? null : undefined;

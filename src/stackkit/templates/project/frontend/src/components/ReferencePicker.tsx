@@ -14,55 +14,68 @@ interface Props {
   name: string;
   label: string;
   relation: RelationInfo;
-  /** The id picked, as text ("" for none). */
+  /** The ids picked, as text: "3", or "3,5" with `multiple` ("" for none). */
   value: string;
   required: boolean;
+  /** Pick any number of rows (a many-to-many link), each shown as a removable chip. */
+  multiple?: boolean;
   onChange: (value: string) => void;
 }
 
 /** How long typing pauses before the choices are asked for. */
 const SEARCH_DELAY_MS = 200;
 
+const idsOf = (value: string) => value.split(",").filter(Boolean);
+
 /**
  * A searchable select of the rows a reference may name: `<path>/choices`, which offers
  * only the caller's own rows (admins' any). The ARIA combobox pattern: type to search,
  * arrows to move, Enter to pick, Escape to close.
  */
-export function ReferencePicker({ control, name, label, relation, value, required, onChange }: Props) {
+export function ReferencePicker({ control, name, label, relation, value, required, multiple = false, onChange }: Props) {
   const { request } = useAuth();
   const listId = useId();
-  const [picked, setPicked] = useState<Choice | null>(null);
+  const [picked, setPicked] = useState<Choice[]>([]);
   const [text, setText] = useState("");
   const [open, setOpen] = useState(false);
   const [choices, setChoices] = useState<Choice[]>([]);
   const [active, setActive] = useState(-1);
   const [failed, setFailed] = useState(false);
   const [loaded, setLoaded] = useState(false);
+  const pickedLabel = !multiple && picked[0] ? picked[0].label : "";
 
-  // The label of the row picked already (an edit, or a value filled in from the address).
+  // The labels of the rows picked already (an edit, or a value filled in from the address).
   useEffect(() => {
-    if (value === "" || picked?.id === Number(value)) return;
+    const ids = idsOf(value);
+    if (ids.join(",") === picked.map((choice) => choice.id).join(",")) return;
+    if (ids.length === 0) {
+      setPicked([]);
+      return;
+    }
     const controller = new AbortController();
-    request<{ items: Choice[] }>(buildUrl(`${relation.path}/choices`, { ids: value }), { signal: controller.signal }).then(
+    request<{ items: Choice[] }>(buildUrl(`${relation.path}/choices`, { ids: ids.join(","), limit: ids.length }), {
+      signal: controller.signal,
+    }).then(
       (page) => {
-        const found = page.items[0] ?? { id: Number(value), label: `#${value}` };
+        const found = ids.map((id) => page.items.find((item) => String(item.id) === id) ?? { id: Number(id), label: `#${id}` });
         setPicked(found);
-        setText(found.label);
+        if (!multiple) setText(found[0]?.label ?? "");
       },
       () => undefined,
     );
     return () => controller.abort();
-  }, [request, relation.path, value, picked]);
+  }, [request, relation.path, value, picked, multiple]);
 
   useEffect(() => {
     if (!open) return;
     const controller = new AbortController();
     const timer = setTimeout(() => {
-      const query = picked && text === picked.label ? "" : text.trim();
+      const query = text === pickedLabel ? "" : text.trim();
       request<{ items: Choice[] }>(buildUrl(`${relation.path}/choices`, { q: query || undefined }), { signal: controller.signal }).then(
         (page) => {
-          setChoices(page.items);
-          setActive(page.items.length > 0 ? 0 : -1);
+          const offered = multiple ? page.items.filter((item) => !picked.some((choice) => choice.id === item.id)) : page.items;
+          setChoices(offered);
+          setActive(offered.length > 0 ? 0 : -1);
           setFailed(false);
           setLoaded(true);
         },
@@ -75,24 +88,42 @@ export function ReferencePicker({ control, name, label, relation, value, require
       clearTimeout(timer);
       controller.abort();
     };
-  }, [request, relation.path, open, text, picked]);
+  }, [request, relation.path, open, text, pickedLabel, picked, multiple]);
+
+  function update(next: Choice[]) {
+    setPicked(next);
+    onChange(next.map((choice) => choice.id).join(","));
+  }
+
+  /** Open the list for a new search: the last search's choices are not shown meanwhile. */
+  function search(query: string) {
+    setText(query);
+    setChoices([]);
+    setActive(-1);
+    setLoaded(false);
+    setOpen(true);
+  }
 
   function choose(choice: Choice) {
-    setPicked(choice);
-    setText(choice.label);
     setOpen(false);
-    onChange(String(choice.id));
+    if (multiple) {
+      setText("");
+      if (!picked.some((other) => other.id === choice.id)) update([...picked, choice]);
+    } else {
+      setText(choice.label);
+      update([choice]);
+    }
   }
 
   function close() {
     setOpen(false);
-    setText(picked && value !== "" ? picked.label : "");
+    setText(pickedLabel);
   }
 
   function onKeyDown(event: KeyboardEvent<HTMLInputElement>) {
     if (event.key === "ArrowDown" || event.key === "ArrowUp") {
       event.preventDefault();
-      if (!open) return setOpen(true);
+      if (!open) return search(text);
       const step = event.key === "ArrowDown" ? 1 : -1;
       setActive((current) => (choices.length === 0 ? -1 : (current + step + choices.length) % choices.length));
     } else if (event.key === "Enter" && open) {
@@ -106,8 +137,21 @@ export function ReferencePicker({ control, name, label, relation, value, require
   }
 
   const optionId = (index: number) => `${listId}-${index}`;
+  const remove = (choice: Choice) => update(picked.filter((other) => other.id !== choice.id));
   return (
     <div className="relative">
+      {multiple && picked.length > 0 && (
+        <ul aria-label={`${label}, picked`} className="mt-1 flex flex-wrap gap-2">
+          {picked.map((choice) => (
+            <li key={choice.id} className="inline-flex items-center gap-1 rounded-full bg-indigo-50 px-3 py-1 text-sm text-indigo-800">
+              {choice.label}
+              <button type="button" aria-label={`Remove ${choice.label}`} onClick={() => remove(choice)} className="ml-1 rounded-full px-1 text-indigo-600 hover:bg-indigo-100">
+                ×
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
       <div className="flex items-center gap-2">
         <input
           {...control}
@@ -120,28 +164,20 @@ export function ReferencePicker({ control, name, label, relation, value, require
           aria-controls={listId}
           aria-activedescendant={open && active >= 0 ? optionId(active) : undefined}
           required={required}
-          placeholder="Type to search…"
+          placeholder={multiple ? "Type to search, Enter to add…" : "Type to search…"}
           value={text}
-          onChange={(event) => {
-            setText(event.target.value);
-            setLoaded(false);
-            setOpen(true);
-          }}
-          onFocus={() => {
-            setLoaded(false);
-            setOpen(true);
-          }}
+          onChange={(event) => search(event.target.value)}
+          onFocus={() => search(text)}
           onBlur={close}
           onKeyDown={onKeyDown}
         />
-        {!required && value !== "" && (
+        {!multiple && !required && value !== "" && (
           <button
             type="button"
             aria-label={`Clear ${label}`}
             onClick={() => {
-              setPicked(null);
               setText("");
-              onChange("");
+              update([]);
             }}
             className="mt-1 rounded px-2 py-1 text-sm text-slate-600 hover:bg-slate-100"
           >

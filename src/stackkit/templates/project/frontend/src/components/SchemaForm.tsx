@@ -111,6 +111,7 @@ function Control({ field, value, onChange, control }: ControlArgs) {
   const change = (event: { target: { value: string } }) => onChange(field.name, event.target.value);
   switch (field.kind) {
     case "reference":
+    case "references":
       return field.relation ? (
         <ReferencePicker
           control={control}
@@ -119,6 +120,7 @@ function Control({ field, value, onChange, control }: ControlArgs) {
           relation={field.relation}
           value={text}
           required={field.required}
+          multiple={field.kind === "references"}
           onChange={(id) => onChange(field.name, id)}
         />
       ) : null;

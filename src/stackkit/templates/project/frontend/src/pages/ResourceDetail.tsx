@@ -94,9 +94,9 @@ function Detail({ info, id, all }: { info: ResourceInfo; id: string; all: Resour
         </dl>
       )}
       {row.state === "done" &&
-        childrenOf(all, info)
-          .filter(([child, relation]) => child.permissions.list && child.filterable.includes(relation.field))
-          .map(([child, relation]) => <Children key={`${child.name}-${relation.field}`} child={child} relation={relation} parentId={id} />)}
+        childrenOf(all, info).map(({ child, relation, filter }) => (
+          <Children key={`${child.name}-${relation.field}`} child={child} relation={relation} filter={filter} parentId={id} />
+        ))}
       {confirming && row.state === "done" && (
         <ConfirmDialog
           title={`Delete ${heading.toLowerCase()}?`}
@@ -118,15 +118,21 @@ function Detail({ info, id, all }: { info: ResourceInfo; id: string; all: Resour
 /** How many of a row's children its page lists; the rest are a click away. */
 const CHILDREN_SHOWN = 10;
 
+interface ChildrenProps {
+  child: ResourceInfo;
+  relation: RelationInfo;
+  /** The child list's filter for the rows that refer to this one (`category_id`, `tags.id`). */
+  filter: string;
+  parentId: string;
+}
+
 /** The rows of `child` that refer to this one (`notes` of a category), and a button
  * that makes one with the reference filled in. */
-function Children({ child, relation, parentId }: { child: ResourceInfo; relation: RelationInfo; parentId: string }) {
+function Children({ child, relation, filter, parentId }: ChildrenProps) {
   const title = resourceTitle(child);
   const headingId = `children-${child.name}-${relation.field}`;
-  const rows = useApi<{ items: Row[]; next_cursor: string | null }>(
-    buildUrl(child.path, { [relation.field]: parentId, limit: CHILDREN_SHOWN }),
-  );
-  const filtered = `${pagePath(child.name)}?${new URLSearchParams({ [relation.field]: parentId }).toString()}`;
+  const rows = useApi<{ items: Row[]; next_cursor: string | null }>(buildUrl(child.path, { [filter]: parentId, limit: CHILDREN_SHOWN }));
+  const filtered = `${pagePath(child.name)}?${new URLSearchParams({ [filter]: parentId }).toString()}`;
   return (
     <section aria-labelledby={headingId} className="mt-8">
       <div className="flex flex-wrap items-center justify-between gap-3">

@@ -124,10 +124,62 @@ describe("relations", () => {
 
     const picker = await screen.findByRole("combobox", { name: "Category" });
     await waitFor(() => expect((picker as HTMLInputElement).value).toBe("Work"));
-    expect(api.calls.find((c) => c.url.includes("/choices"))?.url).toBe("/api/categories/choices?ids=3");
+    expect(api.calls.find((c) => c.url.includes("/choices"))?.url).toBe("/api/categories/choices?ids=3&limit=1");
     fireEvent.change(screen.getByLabelText("Title"), { target: { value: "Buy milk" } });
     fireEvent.click(screen.getByRole("button", { name: "Create" }));
     await screen.findByRole("heading", { name: "Note 7" });
     expect(api.calls.find((c) => c.url === "/api/notes" && c.method === "POST")?.body).toMatchObject({ category_id: 3 });
+  });
+
+  it("links many rows: picked one by one, shown as chips, sent as a list", async () => {
+    const tags = { field: "category_ids", resource: "categories", path: "/api/categories", display: "name", many: true };
+    const withTags = {
+      ...notesWithCategory,
+      relations: { category, categories: tags },
+      schemas: {
+        ...notesWithCategory.schemas,
+        create: {
+          ...notesWithCategory.schemas.create,
+          required: ["title"],
+          properties: { title: notesInfo.schemas.create.properties.title, category_ids: { title: "Category Ids", type: "array", items: { type: "integer" } } },
+        },
+        read: {
+          ...notesWithCategory.schemas.read,
+          properties: { ...notesWithCategory.schemas.read.properties, category_ids: { title: "Category Ids", type: "array", items: { type: "integer" } } },
+        },
+      },
+    };
+    const withTagsMeta = () => ({ body: [categoriesInfo, withTags] });
+    const api = renderApp("/r/notes/new", {
+      ...signedIn(),
+      "GET /api/meta/resources": [withTagsMeta(), withTagsMeta(), withTagsMeta()],
+      "GET /api/categories/choices": (call) =>
+        call.url.includes("q=h") ? choices({ id: 5, label: "Home" }) : choices({ id: 3, label: "Work" }, { id: 5, label: "Home" }, { id: 6, label: "Play" }),
+      "POST /api/notes": [{ status: 201, body: note({ category_ids: [3, 5] }) }],
+      "GET /api/notes/7": [{ body: { ...note({ category_ids: [3, 5] }), categories: [work, { id: 5, name: "Home", version: 1 }], category: null } }],
+    });
+    fireEvent.change(await screen.findByLabelText("Title"), { target: { value: "Buy milk" } });
+    const picker = screen.getByRole("combobox", { name: /^Categories/ });
+    fireEvent.focus(picker);
+    await screen.findByRole("option", { name: "Work" });
+    fireEvent.keyDown(picker, { key: "Enter" });
+    const chips = await screen.findByRole("list", { name: /^Categories.*picked$/ });
+    expect(within(chips).getByText("Work")).toBeTruthy();
+    fireEvent.change(picker, { target: { value: "h" } });
+    await screen.findByRole("option", { name: "Home" });
+    fireEvent.keyDown(picker, { key: "Enter" });
+    await within(chips).findByText("Home");
+    fireEvent.focus(picker);
+    fireEvent.change(picker, { target: { value: "" } });
+    await screen.findByRole("option", { name: "Play" });
+    expect(screen.queryByRole("option", { name: "Work" })).toBeNull(); // picked already
+    fireEvent.keyDown(picker, { key: "Enter" });
+    fireEvent.click(await screen.findByRole("button", { name: "Remove Play" }));
+    fireEvent.click(screen.getByRole("button", { name: "Create" }));
+
+    await screen.findByRole("heading", { name: "Note 7" });
+    expect(api.calls.find((c) => c.url === "/api/notes" && c.method === "POST")?.body).toMatchObject({ category_ids: [3, 5] });
+    expect(await screen.findByRole("link", { name: "Home" })).toBeTruthy();
+    expect(screen.getByRole("link", { name: "Work" }).getAttribute("href")).toBe("/r/categories/3");
   });
 });
