@@ -27,6 +27,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+# Imported for autogenerate: it compares each model's `__search__` with the database.
+import stackkit.db.search_migrations  # noqa: F401
+from stackkit.db.search import is_search_table
 from stackkit.settings import load_settings, normalize_database_url
 
 if TYPE_CHECKING:
@@ -169,8 +172,15 @@ created by revisions of their own."""
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     """Autogenerate's filter: leave the tables managed elsewhere alone (it would
-    otherwise offer to drop them, as tables no model declares)."""
-    return not (type_ == "table" and name is not None and name.startswith(TABLES_MANAGED_ELSEWHERE))
+    otherwise offer to drop them, as tables no model declares), and SQLite's full-text
+    search tables (`stackkit.db.search`)."""
+    if name is None:
+        return True
+    if type_ == "index":
+        return not is_search_table(name)
+    if type_ != "table":
+        return True
+    return not (name.startswith(TABLES_MANAGED_ELSEWHERE) or is_search_table(name))
 
 
 def _skip_empty_autogenerate(

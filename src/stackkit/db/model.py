@@ -20,6 +20,8 @@ from sqlalchemy import DateTime, Dialect, ForeignKey, Integer, MetaData, Table, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from stackkit.db.search import make_searchable
+
 __all__ = [
     "MAX_ID",
     "NAMING_CONVENTION",
@@ -125,6 +127,9 @@ class Model(Base):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         table = cls.__dict__.get("__table__")
+        if isinstance(table, Table) and "__search__" in cls.__dict__:
+            # Read by the repository's searches and by autogenerate (stackkit.db.search).
+            make_searchable(table, cls.__dict__["__search__"])
         if isinstance(table, Table):
             # SQLite otherwise hands out the highest deleted id again: a new row (a new
             # account) would take over what was cached or granted for the deleted one.

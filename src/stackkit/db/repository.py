@@ -20,6 +20,7 @@ limit): `ValidationProblem` (422), naming the query parameter.
 from __future__ import annotations
 
 import builtins
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
@@ -33,10 +34,12 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     Update,
+    and_,
     delete,
     exists,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -55,6 +58,7 @@ from stackkit.db.query import (
     parse_sort,
     query_problem,
 )
+from stackkit.db.search import search_columns, searched_rows
 
 __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "Page", "Repository", "link_columns"]
 
@@ -265,14 +269,23 @@ class Repository(Generic[M]):
         sort: str | Sequence[str] | None = None,
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
+        search: str | None = None,
     ) -> Page[M]:
         """Rows matching `filters` in `sort` order, with keyset (cursor) pagination:
-        stable under inserts and deletes, and as fast on page 1000 as on page 1."""
-        keys = self._sort_keys(sort)
+        stable under inserts and deletes, and as fast on page 1000 as on page 1.
+
+        `search` keeps the rows whose searched columns (`Model.__search__`) match its
+        words; without a `sort`, the best matches come first.
+        """
         _check_limit(limit)
+        if search is not None and sort is None:
+            return await self._ranked_page(filters, search, limit, cursor)
+        keys = self._sort_keys(sort)
         spec = ",".join(k.spec for k in keys)
         cursors = self.cursors or _MISSING_CODEC
         query = self._select(filters)
+        if search is not None:
+            query = self._searched(query, search)[0]
         if cursor:
             raw = cursors.decode(cursor, spec)
             if len(raw) != len(keys):
@@ -291,6 +304,46 @@ class Repository(Generic[M]):
             next_cursor = cursors.encode(spec, [getattr(last, k.field.name) for k in keys])
         await self._read_links(rows)
         return Page(items=rows, next_cursor=next_cursor, sort=[k.spec for k in keys])
+
+    def _searched(self, query: Select[Any], search: str) -> tuple[Select[Any], Any]:
+        table = self.model.__table__
+        assert isinstance(table, Table)
+        if not search_columns(table):
+            raise query_problem("q", f"{self.model.__name__} rows are not searchable", "extra")
+        try:
+            return searched_rows(query, table, self.session.get_bind().dialect.name, search)
+        except ValueError as error:
+            raise query_problem("q", str(error)) from None
+
+    async def _ranked_page(
+        self, filters: Mapping[str, Any] | None, search: str, limit: int, cursor: str | None
+    ) -> Page[M]:
+        """A page of search results, best first (then newest), by keyset on the rank."""
+        query, rank = self._searched(self._select(filters), search)
+        # The cursor names its search: one made for other words is refused.
+        spec = "rank:" + hashlib.sha256(search.encode()).hexdigest()[:16]
+        cursors = self.cursors or _MISSING_CODEC
+        if cursor:
+            raw = cursors.decode(cursor, spec)
+            try:
+                after_rank, after_id = float(raw[0]), int(raw[1])
+            except (IndexError, TypeError, ValueError):
+                raise query_problem(
+                    "cursor", "not a cursor this list gave out", "invalid_cursor"
+                ) from None
+            query = query.where(
+                or_(rank < after_rank, and_(rank == after_rank, self.model.id < after_id))
+            )
+        query = query.add_columns(rank).order_by(rank.desc(), self.model.id.desc())
+        found = (await self.session.execute(query.limit(limit + 1))).all()
+        next_cursor = None
+        if len(found) > limit:
+            found = found[:limit]
+            last, last_rank = found[-1]
+            next_cursor = cursors.encode(spec, [last_rank, last.id])
+        rows = [row for row, _ in found]
+        await self._read_links(rows)
+        return Page(items=rows, next_cursor=next_cursor, sort=["-rank", "-id"])
 
     def _sort_keys(self, sort: str | Sequence[str] | None) -> builtins.list[SortKey]:
         return parse_sort(sort or self.default_sort, self._sort_fields, self._id_field)

@@ -102,9 +102,12 @@ class Service(Generic[M]):
         sort: str | Sequence[str] | None = None,
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
+        search: str | None = None,
     ) -> Page[M]:
         async with self.unit(read_only=True) as repository:
-            return await repository.page(filters, sort=sort, limit=limit, cursor=cursor)
+            return await repository.page(
+                filters, sort=sort, limit=limit, cursor=cursor, search=search
+            )
 
     async def count(self, filters: Mapping[str, Any] | None = None) -> int:
         async with self.unit(read_only=True) as repository:

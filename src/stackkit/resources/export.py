@@ -63,6 +63,7 @@ async def csv_lines(
     filters: Mapping[str, Any],
     sort: str | None,
     first: Page[Any],
+    search: str | None = None,
 ) -> AsyncIterator[bytes]:
     """The header line, then one line per row the filters select, page by page from
     `first` (read before the answer starts, so that a bad filter is still a 422)."""
@@ -85,5 +86,5 @@ async def csv_lines(
         if page.next_cursor is None:
             return
         page = await service.page(
-            filters, sort=sort, limit=EXPORT_PAGE_SIZE, cursor=page.next_cursor
+            filters, sort=sort, limit=EXPORT_PAGE_SIZE, cursor=page.next_cursor, search=search
         )

@@ -44,6 +44,8 @@ class ResourceInfo(BaseModel):
     display: str
     """The field that names a row where another refers to it (`Resource(display=...)`):
     `GET <path>/choices` labels rows with it."""
+    searchable: list[str]
+    """The fields `?q=` searches (`Model.__search__`); none: the list takes no `q`."""
     relations: dict[str, RelationInfo]
     """The resources this one refers to, by relation name (`category`), as `?include=`
     and filters across them (`category.name__contains=`) name them."""
@@ -68,6 +70,7 @@ def describe(resource: Resource) -> ResourceInfo:
         default_sort=resource.default_sort,
         operators=list(OPERATORS),
         display=resource.display,
+        searchable=list(resource.searchable),
         relations={
             name: RelationInfo(
                 field=relation.column,

@@ -45,6 +45,7 @@ from stackkit.db.database import Database
 from stackkit.db.model import MAX_ID
 from stackkit.db.query import query_problem
 from stackkit.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, link_columns
+from stackkit.db.search import search_columns
 from stackkit.db.service import Service
 from stackkit.errors import FieldError, ProblemError, ValidationProblem, field_error
 from stackkit.http.conditional import ANY, EntityTag, none_match, parse_entity_tags
@@ -67,7 +68,7 @@ OWNER_COLUMN = "owner_id"
 ACTIONS = ("list", "create", "read", "update", "delete")
 """What a resource's routes do, one route each."""
 
-_LIST_PARAMETERS = ("limit", "cursor", "sort")
+_LIST_PARAMETERS = ("limit", "cursor", "sort", "q")
 MAX_LINKS = 100
 """The most rows one many-to-many link field (`tag_ids`) may list."""
 MAX_VERSION = 2**31 - 1
@@ -228,10 +229,15 @@ class Resource:
         self.filterable = list(filter_operators)
         self.sortable = repository.sort_fields()
         self.default_sort = repository.default_sort
+        self.searchable = search_columns(repository.model.__table__)
+        """The columns `?q=` searches (`Model.__search__`)."""
         self.list_query = _list_query_model(
-            name, filter_operators, self.sortable, include=bool(self.references or self.links)
+            name, filter_operators, self.sortable,
+            include=bool(self.references or self.links), search=bool(self.searchable),
+        )  # fmt: skip
+        self.export_query = _list_query_model(
+            name, filter_operators, self.sortable, paged=False, search=bool(self.searchable)
         )
-        self.export_query = _list_query_model(name, filter_operators, self.sortable, paged=False)
         self.page_model = page_model(f"{_camel(name)}Page", read)
         self._read = TypeAdapter(read)
         self.controller = self._build_controller()
@@ -405,6 +411,7 @@ class Resource:
                 sort=values.get("sort"),
                 limit=values["limit"],
                 cursor=values.get("cursor"),
+                search=values.get("q"),
             )
             if not relations:
                 return {"items": page.items, "next_cursor": page.next_cursor}
@@ -435,9 +442,9 @@ class Resource:
             if "include" in values:
                 raise query_problem("include", "an export has the row's own columns", "extra")
             service, filters = filtered(request, values)
-            sort = values.get("sort")
-            first = await service.page(filters, sort=sort, limit=EXPORT_PAGE_SIZE)
-            lines = csv_lines(service, resource._read, export_fields, filters, sort, first)
+            sort, search = values.get("sort"), values.get("q")
+            first = await service.page(filters, sort=sort, limit=EXPORT_PAGE_SIZE, search=search)
+            lines = csv_lines(service, resource._read, export_fields, filters, sort, first, search)
             return StreamingResponse(
                 lines,
                 media_type="text/csv; charset=utf-8",
@@ -670,6 +677,7 @@ def _list_query_model(
     *,
     paged: bool = True,
     include: bool = False,
+    search: bool = False,
 ) -> type[BaseModel]:
     """The list route's query: page, sort and a parameter per filterable field, each
     described with the operators it takes (`filterable`); without the page's
@@ -693,6 +701,11 @@ def _list_query_model(
     }
     if include:
         fields["include"] = _INCLUDE_FIELD
+    if search:
+        fields["q"] = (
+            str | None,
+            Field(None, max_length=200, description="Words to search for: best matches first."),
+        )
     for field, operators in filterable.items():
         if field in fields:
             continue

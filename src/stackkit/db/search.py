@@ -1,0 +1,155 @@
+"""Full-text search of a model's text columns: PostgreSQL's `tsvector` with a GIN index,
+SQLite's FTS5.
+
+A model names the columns it is searched by:
+
+    class Note(Model):
+        __search__ = ("title", "body")
+        title: Mapped[str] = mapped_column(String(200))
+        body: Mapped[str | None] = mapped_column(Text)
+
+and its repository's lists then take a search (`?q=` in the API), ranked. The index
+comes from a migration, which autogenerate writes (`op.create_search_index`, from
+`stackkit.db.search_migrations`):
+
+- PostgreSQL: a GIN index on `to_tsvector('simple', title || ' ' || body)`; queries go
+  through `websearch_to_tsquery`, so `"exact phrase"`, `or` and `-word` work, and
+  rows are ranked by `ts_rank`. The `simple` configuration neither stems nor drops
+  stop words, whatever the language.
+- SQLite: an FTS5 table `<table>_search` over the columns, kept in step with the
+  table by triggers; every word of the query must appear (as a word or the start of
+  one), and rows are ranked by `bm25`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Double,
+    Select,
+    Table,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    select,
+    table,
+)
+
+__all__ = [
+    "SEARCH_CONFIG",
+    "SEARCH_INFO",
+    "fts_table",
+    "index_name",
+    "is_search_table",
+    "make_searchable",
+    "search_columns",
+    "search_words",
+    "searched_rows",
+]
+
+SEARCH_INFO = "stackkit_search"
+"""The key of `Table.info` that holds the searched columns (`Model.__search__`)."""
+SEARCH_CONFIG = "simple"
+"""PostgreSQL's text search configuration: no stemming, no stop words."""
+MAX_WORDS = 20
+"""The most words a search takes."""
+_WORD = re.compile(r"\w+")
+
+
+_SEARCHED_TABLES: set[str] = set()
+
+
+def make_searchable(searched: Table, columns: Sequence[str]) -> None:
+    """Mark `searched` as searched by `columns` (what `Model.__search__` does)."""
+    for column in columns:
+        if column not in searched.c:
+            raise TypeError(f"__search__ names {column!r}, which is no column of {searched.name}")
+    searched.info[SEARCH_INFO] = tuple(columns)
+    _SEARCHED_TABLES.add(searched.name)
+
+
+def is_search_table(name: str) -> bool:
+    """Whether `name` is the search index of a searched table: PostgreSQL's index, or
+    SQLite's FTS5 table and its shadow tables. No model declares them, and autogenerate
+    leaves them alone."""
+    found = re.fullmatch(r"(?:ix_)?(.+)_search(_data|_idx|_content|_docsize|_config)?", name)
+    return found is not None and found.group(1) in _SEARCHED_TABLES
+
+
+def search_columns(searched: Table) -> tuple[str, ...]:
+    """The columns `searched` is searched by (`Model.__search__`); none: not searchable."""
+    return tuple(searched.info.get(SEARCH_INFO, ()))
+
+
+def index_name(searched: str) -> str:
+    """The PostgreSQL index of a table's search."""
+    return f"ix_{searched}_search"
+
+
+def fts_table(searched: str) -> str:
+    """The SQLite FTS5 table of a table's search (its triggers add a suffix)."""
+    return f"{searched}_search"
+
+
+def search_words(query: str) -> list[str]:
+    """The words of `query` (letters and digits, any script), at most `MAX_WORDS`."""
+    return _WORD.findall(query)[:MAX_WORDS]
+
+
+def _document(columns: Sequence[str]) -> str:
+    """The text PostgreSQL indexes: the columns, nulls as empty, one space apart."""
+    parts = [f"coalesce({checked_name(column)}, '')" for column in columns]
+    return " || ' ' || ".join(parts)
+
+
+def vector_sql(columns: Sequence[str]) -> str:
+    # Literally the index's expression, so that the planner uses the index.
+    return f"to_tsvector('{SEARCH_CONFIG}'::regconfig, {_document(columns)})"
+
+
+def searched_rows(
+    query: Select[Any], searched: Table, dialect: str, words: str
+) -> tuple[Select[Any], ColumnElement[float]]:
+    """`query` (rows of `searched`) kept to those that match `words`, and their rank:
+    higher is better, a double on both databases, so that page cursors compare it
+    exactly.
+
+    Raises:
+        ValueError: `words` has no word to look for.
+    """
+    found = search_words(words)
+    if not found:
+        raise ValueError("give a word to search for")
+    columns = search_columns(searched)
+    if dialect == "postgresql":
+        vector: ColumnElement[Any] = literal_column(
+            vector_sql([f"{searched.name}.{c}" for c in columns])
+        )
+        tsquery = func.websearch_to_tsquery(
+            literal_column(f"'{SEARCH_CONFIG}'::regconfig"), bindparam(None, words.strip())
+        )
+        return query.where(vector.op("@@")(tsquery)), cast(func.ts_rank(vector, tsquery), Double)
+    # FTS5: each word quoted (none of FTS5's operators gets through), as a prefix.
+    match = " ".join('"' + word.replace('"', '""') + '"*' for word in found)
+    fts: ColumnElement[Any] = literal_column(checked_name(fts_table(searched.name)))
+    matched = (
+        select(literal_column("rowid").label("id"), (-func.bm25(fts)).label("rank"))
+        .select_from(table(fts_table(searched.name)))
+        .where(fts.op("MATCH")(bindparam(None, match)))
+        .subquery()
+    )
+    joined = query.join(matched, matched.c.id == searched.c.id)
+    return joined, cast(matched.c.rank, Double)
+
+
+def checked_name(name: str) -> str:
+    """`name` (`table` or `table.column`), which goes into SQL as written: only plain
+    identifiers, as the models declare them."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?", name):
+        raise ValueError(f"{name!r} is not a plain table or column name")
+    return name
