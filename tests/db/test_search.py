@@ -156,7 +156,6 @@ def _compare(connection: Connection) -> list[Any]:
 def _metadata() -> MetaData:
     metadata = MetaData()
     Article.__table__.to_metadata(metadata)
-    metadata.tables["search_articles"].info.update(Article.__table__.info)
     return metadata
 
 

@@ -226,10 +226,24 @@ def model_block(
         plural=names.plural,
         table_declared=names.table_declared,
         table_args=table_args,
+        search=_search_line(fields),
         columns=columns,
         links=links,
     )
     return text, imports
+
+
+def _search_line(fields: list[FieldSpec]) -> str:
+    """`__search__`, naming the fields `?q=` searches; empty when there are none."""
+    searched = [f'"{spec.name}"' for spec in fields if spec.search]
+    if not searched:
+        return ""
+    listed = ", ".join(searched) + ("," if len(searched) == 1 else "")
+    line = f"    __search__ = ({listed})"
+    if len(line) > MAX_LINE:
+        listed = "".join(f"        {name},\n" for name in searched)
+        line = f"    __search__ = (\n{listed}    )"
+    return line
 
 
 def link_tables(names: Names, fields: list[FieldSpec]) -> dict[str, str]:
@@ -388,6 +402,7 @@ def test_module(
         standard="\n".join(standard),
         first_party="\n\n" + "\n".join(first_party) if first_party else "",
         values="\n".join(values) or "    pass",
+        search=next((spec.name for spec in fields if spec.search), None),
         change=change,
     )
 

@@ -16,9 +16,9 @@
 Options: `unique` (unique among the rows of one owner: a composite constraint
 with `owner_id`, so that no user learns from a 409 what another has),
 `unique=global` (unique across every owner), `index`, `optional` (may be null,
-may be left out), and `default=VALUE`. `bool`, `enum`, `date`, `datetime` and
-`ref` fields are indexed without `index`: lists are most often filtered and
-sorted by them. An indexed or unique field is filterable and sortable in the
+may be left out), `default=VALUE`, and `search` (text searched by `?q=`).
+`bool`, `enum`, `date`, `datetime` and `ref` fields are indexed without
+`index`: lists are most often filtered and sorted by them. An indexed or unique field is filterable and sortable in the
 API (`?done=false`, `?sort=due`).
 """
 
@@ -43,7 +43,7 @@ FIELD_TYPES = ("str", "text", "int", "float", "decimal", "bool", "date", "dateti
                "enum", "ref", "refs")  # fmt: skip
 INDEXED_TYPES = frozenset({"bool", "enum", "date", "datetime", "ref"})
 """Types whose fields are indexed (so filterable and sortable) without the `index` option."""
-_OPTIONS = ("unique", "index", "optional", "default")
+_OPTIONS = ("unique", "index", "optional", "default", "search")
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*\Z")
 _MODEL = re.compile(r"^[A-Z][A-Za-z0-9]*\Z")
 _ENUM_VALUE = re.compile(r"^[A-Za-z0-9_\-]+\Z")
@@ -77,6 +77,8 @@ class FieldSpec:
     """For `ref` and `refs`: the referenced model's class name."""
     link: str | None = None
     """For `refs`: the name as given (`tags`), which names the link table."""
+    search: bool = False
+    """Searched by the list's `?q=` (full-text, `Model.__search__`)."""
 
     @property
     def required(self) -> bool:
@@ -138,8 +140,10 @@ def parse_field(spec: str) -> FieldSpec:
         if key not in _OPTIONS or takes_value != bool(equals):
             raise _bad(
                 spec, f"unknown option {option!r}; one of unique, unique=global, index, "
-                "optional, default="
+                "optional, default=, search"
             )  # fmt: skip
+        if key == "search" and kind not in ("str", "text"):
+            raise _bad(spec, "search takes text: a str or text field")
         if key == "unique" and equals and value != "global":
             raise _bad(spec, f"unknown option {option!r}: unique is per owner, or unique=global")
         options[key] = _default_source(spec, kind, value, choices) if key == "default" else True
@@ -152,6 +156,7 @@ def parse_field(spec: str) -> FieldSpec:
         unique_global=bool(options.get("unique_global")),
         index=bool(options.get("index")) or kind in INDEXED_TYPES,
         optional=bool(options.get("optional")),
+        search=bool(options.get("search")),
         default=options.get("default"),  # type: ignore[arg-type]
         choices=choices,
         target=target,

@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-# Imported for autogenerate: it compares each model's `__search__` with the database.
-import stackkit.db.search_migrations  # noqa: F401
 from stackkit.db.search import is_search_table
+
+# Also for autogenerate: it compares each model's `__search__` with the database.
+from stackkit.db.search_migrations import search_ops_last
 from stackkit.settings import load_settings, normalize_database_url
 
 if TYPE_CHECKING:
@@ -196,6 +197,8 @@ def _skip_empty_autogenerate(
     autogenerate = config is not None and getattr(config.cmd_opts, "autogenerate", False)
     if autogenerate and all(script_is_empty(script) for script in directives):
         directives[:] = []
+    for script in directives:
+        search_ops_last(script)
 
 
 def script_is_empty(script: MigrationScript) -> bool:

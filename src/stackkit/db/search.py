@@ -42,7 +42,6 @@ from sqlalchemy import (
 
 __all__ = [
     "SEARCH_CONFIG",
-    "SEARCH_INFO",
     "fts_table",
     "index_name",
     "is_search_table",
@@ -52,8 +51,6 @@ __all__ = [
     "searched_rows",
 ]
 
-SEARCH_INFO = "stackkit_search"
-"""The key of `Table.info` that holds the searched columns (`Model.__search__`)."""
 SEARCH_CONFIG = "simple"
 """PostgreSQL's text search configuration: no stemming, no stop words."""
 MAX_WORDS = 20
@@ -61,7 +58,10 @@ MAX_WORDS = 20
 _WORD = re.compile(r"\w+")
 
 
-_SEARCHED_TABLES: set[str] = set()
+_SEARCHED_TABLES: dict[str, tuple[str, ...]] = {}
+"""The searched columns of each searched table, by name: kept apart from the `Table`
+(whose `info` Alembic would write into every revision), and found again for copies of
+it (autogenerate's)."""
 
 
 def make_searchable(searched: Table, columns: Sequence[str]) -> None:
@@ -69,8 +69,7 @@ def make_searchable(searched: Table, columns: Sequence[str]) -> None:
     for column in columns:
         if column not in searched.c:
             raise TypeError(f"__search__ names {column!r}, which is no column of {searched.name}")
-    searched.info[SEARCH_INFO] = tuple(columns)
-    _SEARCHED_TABLES.add(searched.name)
+    _SEARCHED_TABLES[searched.name] = tuple(columns)
 
 
 def is_search_table(name: str) -> bool:
@@ -83,7 +82,7 @@ def is_search_table(name: str) -> bool:
 
 def search_columns(searched: Table) -> tuple[str, ...]:
     """The columns `searched` is searched by (`Model.__search__`); none: not searchable."""
-    return tuple(searched.info.get(SEARCH_INFO, ()))
+    return _SEARCHED_TABLES.get(searched.name, ())
 
 
 def index_name(searched: str) -> str:
