@@ -18,8 +18,8 @@ with `owner_id`, so that no user learns from a 409 what another has),
 `unique=global` (unique across every owner), `index`, `optional` (may be null,
 may be left out), `default=VALUE`, and `search` (text searched by `?q=`).
 `bool`, `enum`, `date`, `datetime` and `ref` fields are indexed without
-`index`: lists are most often filtered and sorted by them. An indexed or unique field is filterable and sortable in the
-API (`?done=false`, `?sort=due`).
+`index`: lists are most often filtered and sorted by them. An indexed or unique
+field is filterable and sortable in the API (`?done=false`, `?sort=due`).
 """
 
 from __future__ import annotations
