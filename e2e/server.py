@@ -6,8 +6,8 @@ interpreter (`python -m stackkit`, so tox's own install):
     stackkit new e2eapp
     stackkit generate resource category name:str:index
     stackkit generate resource tag name:str:index
-    stackkit generate resource note title:str:index body:text:optional done:bool:default=false \
-        category:ref=Category:optional tags:refs=Tag
+    stackkit generate resource note title:str:index:search body:text:optional:search \
+        done:bool:default=false category:ref=Category:optional tags:refs=Tag
     stackkit db upgrade
     stackkit user create --admin --password-stdin admin@example.com
     stackkit run --port <free port>
@@ -48,7 +48,7 @@ PROJECT = "e2eapp"
 RESOURCES = [
     ["category", "name:str:index"],
     ["tag", "name:str:index"],
-    ["note", "title:str:index", "body:text:optional", "done:bool:default=false",
+    ["note", "title:str:index:search", "body:text:optional:search", "done:bool:default=false",
      "category:ref=Category:optional", "tags:refs=Tag"],
 ]  # fmt: skip
 # Settings of a deployment the app must not pick up from the shell that runs the

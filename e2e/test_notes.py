@@ -180,3 +180,29 @@ def test_the_list_exports_what_its_filters_select_as_csv(
         page.get_by_role("button", name="Export CSV").click()
     text = Path(formula.value.path()).read_text(encoding="utf-8")
     assert "'=cmd" in text  # never a formula in a spreadsheet
+
+
+def test_the_list_searches_titles_and_bodies(
+    page: Page, account: Account, api: ApiClient, screenshot: Screenshots
+) -> None:
+    register(page, account)
+    api.log_in(account)
+    api.call("POST", "/api/notes", {"title": "Groceries", "body": "oat milk and bread"})
+    api.call("POST", "/api/notes", {"title": "Milk the goat", "body": "at dawn"})
+    api.call("POST", "/api/notes", {"title": "Call the plumber"})
+    page.goto("/r/notes")
+    titles = page.get_by_role("row").locator("td:nth-child(2)")
+    expect(titles).to_have_count(3)
+
+    search = page.get_by_role("search", name="Search notes")
+    search.get_by_role("searchbox").fill("milk")
+    search.get_by_role("button", name="Search", exact=True).click()
+    expect(page).to_have_url(re.compile(r"\?q=milk$"))
+    expect(titles).to_have_count(2)
+    expect(page.get_by_role("row").filter(has_text="Call the plumber")).to_have_count(0)
+    screenshot(page, "searched")
+    search.get_by_role("searchbox").fill("milk bread")
+    search.get_by_role("button", name="Search", exact=True).click()
+    expect(titles).to_have_text(["Groceries"])
+    search.get_by_role("button", name="Clear search").click()
+    expect(titles).to_have_count(3)

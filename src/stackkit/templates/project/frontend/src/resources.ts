@@ -15,6 +15,8 @@ export interface ResourceInfo {
   operators: string[];
   /** The field that names a row where another refers to it. */
   display: string;
+  /** The fields `?q=` searches; empty: no search. */
+  searchable: string[];
   /** The resources this one refers to, by relation name (`category`). */
   relations: Record<string, RelationInfo>;
   permissions: Record<"list" | "create" | "read" | "update" | "delete", boolean>;

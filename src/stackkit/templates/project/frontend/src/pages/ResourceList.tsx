@@ -50,16 +50,17 @@ export function nextSort(current: string, column: string): string {
 export function filtersOf(params: URLSearchParams): [string, string, string][] {
   const filters: [string, string, string][] = [];
   for (const [key, value] of params) {
-    if (key === "sort") continue;
+    if (key === "sort" || key === "q") continue;
     const [field = key, operator = "eq"] = key.split("__");
     filters.push([field, operator, value]);
   }
   return filters;
 }
 
-/** The page's address query for a sort and filters (the inverse of `filtersOf`). */
-export function queryOf(sort: string, filters: [string, string, string][]): URLSearchParams {
+/** The page's address query for a sort, filters and a search (the inverse of `filtersOf`). */
+export function queryOf(sort: string, filters: [string, string, string][], search = ""): URLSearchParams {
   const params = new URLSearchParams();
+  if (search) params.set("q", search);
   if (sort) params.set("sort", sort);
   for (const [field, operator, value] of filters) params.append(operator === "eq" ? field : `${field}__${operator}`, value);
   return params;
@@ -91,6 +92,7 @@ function ResourceTable({ info }: { info: ResourceInfo }) {
   );
   const columns = columnsOf(info);
   const sort = params.get("sort") ?? "";
+  const search = params.get("q") ?? "";
   const filters = filtersOf(params);
 
   return (
@@ -109,19 +111,28 @@ function ResourceTable({ info }: { info: ResourceInfo }) {
       {info.owned && <p className="mt-1 text-sm text-slate-600">Only your own {title.toLowerCase()} are shown.</p>}
       <Flash />
 
+      {info.searchable.length > 0 && (
+        <SearchBox key={search} title={title} search={search} onSearch={(words) => setParams(queryOf(sort, filters, words))} />
+      )}
       {info.filterable.length > 0 && (
         <FilterBar
           info={info}
           filters={filters}
-          onAdd={(field, operator, value) => setParams(queryOf(sort, [...filters, [field, operator, value]]))}
-          onRemove={(index) => setParams(queryOf(sort, filters.filter((_, i) => i !== index)))}
+          onAdd={(field, operator, value) => setParams(queryOf(sort, [...filters, [field, operator, value]], search))}
+          onRemove={(index) => setParams(queryOf(sort, filters.filter((_, i) => i !== index), search))}
         />
       )}
 
       <Pending value={page} what={title.toLowerCase()} />
       {page.state === "done" && page.data.items.length === 0 && (
         <p className="mt-6 rounded-lg border border-dashed border-slate-300 p-8 text-center text-slate-600">
-          {pages.page > 1 ? "No more items." : filters.length > 0 ? "Nothing matches these filters." : "Nothing here yet."}
+          {pages.page > 1
+            ? "No more items."
+            : search
+              ? `Nothing matches “${search}”.`
+              : filters.length > 0
+                ? "Nothing matches these filters."
+                : "Nothing here yet."}
         </p>
       )}
       {page.state === "done" && page.data.items.length > 0 && (
@@ -141,7 +152,7 @@ function ResourceTable({ info }: { info: ResourceInfo }) {
                         <button
                           type="button"
                           aria-label={`Sort by ${column.label.toLowerCase()}`}
-                          onClick={() => setParams(queryOf(nextSort(sort, column.name), filters))}
+                          onClick={() => setParams(queryOf(nextSort(sort, column.name), filters, search))}
                           className="inline-flex items-center gap-1 hover:text-indigo-600"
                         >
                           {column.label}
@@ -181,6 +192,40 @@ function ResourceTable({ info }: { info: ResourceInfo }) {
       )}
       <Pager pages={pages} nextCursor={page.state === "done" ? page.data.next_cursor : null} loading={page.state === "loading"} />
     </>
+  );
+}
+
+/** Full-text search of the list (`?q=`): best matches first, unless a column sorts it. */
+function SearchBox({ title, search, onSearch }: { title: string; search: string; onSearch: (words: string) => void }) {
+  const [words, setWords] = useState(search);
+  return (
+    <form
+      role="search"
+      aria-label={`Search ${title.toLowerCase()}`}
+      onSubmit={(event) => {
+        event.preventDefault();
+        onSearch(words.trim());
+      }}
+      className="mt-4 flex flex-wrap items-center gap-2"
+    >
+      <input
+        type="search"
+        aria-label={`Words to find in ${title.toLowerCase()}`}
+        placeholder={`Search ${title.toLowerCase()}…`}
+        value={words}
+        onChange={(event) => setWords(event.target.value)}
+        maxLength={200}
+        className="w-full max-w-sm rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200"
+      />
+      <button type="submit" className={secondaryButtonClass}>
+        Search
+      </button>
+      {search && (
+        <button type="button" onClick={() => onSearch("")} className="text-sm font-medium text-indigo-600 hover:text-indigo-500">
+          Clear search
+        </button>
+      )}
+    </form>
   );
 }
 

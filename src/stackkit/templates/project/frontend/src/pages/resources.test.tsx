@@ -164,3 +164,23 @@ describe("resource pages", () => {
     expect((await screen.findByRole("alert")).textContent).toContain("Too many attempts. Try again in 12 seconds.");
   });
 });
+
+describe("search", () => {
+  it("searches the list with q, kept in the address with the filters", async () => {
+    const searchable = { ...notesInfo, searchable: ["title", "body"] };
+    const api = renderApp("/r/notes?title__contains=milk", {
+      ...signedIn(),
+      "GET /api/meta/resources": [{ body: [searchable] }],
+      "GET /api/notes": (call) => ({ body: { items: call.url.includes("q=oat") ? [] : [note()], next_cursor: null } }),
+    });
+    const box = await screen.findByRole("searchbox", { name: "Words to find in notes" });
+    fireEvent.change(box, { target: { value: " oat milk " } });
+    fireEvent.click(screen.getByRole("button", { name: "Search" }));
+    expect(await screen.findByText("Nothing matches “oat milk”.")).toBeTruthy();
+    const urls = api.calls.filter((c) => c.url.startsWith("/api/notes")).map((c) => c.url);
+    expect(urls).toContain("/api/notes?limit=20&q=oat+milk&title__contains=milk");
+    expect(screen.getByRole("button", { name: "Remove filter Title contains milk" })).toBeTruthy();
+    fireEvent.click(screen.getByRole("button", { name: "Clear search" }));
+    expect(await screen.findByRole("link", { name: "7" })).toBeTruthy();
+  });
+});

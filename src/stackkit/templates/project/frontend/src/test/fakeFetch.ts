@@ -110,6 +110,7 @@ export const notesInfo = {
   default_sort: "-created_at",
   operators: ["eq", "ne", "lt", "lte", "gt", "gte", "in", "contains", "isnull"],
   display: "title",
+  searchable: [] as string[],
   relations: {} as Record<string, { field: string; resource: string; path: string; display: string }>,
   permissions: { list: true, create: true, read: true, update: true, delete: true },
 };
