@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 from starlette.requests import Request
 
 from stackkit.db.query import OPERATORS
@@ -54,6 +56,17 @@ class ResourceInfo(BaseModel):
     `list`, `create`, `read`, `update`, `delete` (on an owned resource, on their own rows)."""
 
 
+class FormSchemas(GenerateJsonSchema):
+    """JSON Schemas for the UI's forms: a `Decimal` field says its scale
+    (`x-decimal-places`), which plain JSON Schema has no word for."""
+
+    def decimal_schema(self, schema: core_schema.DecimalSchema) -> JsonSchemaValue:
+        json_schema = super().decimal_schema(schema)
+        if schema.get("decimal_places") is not None:
+            json_schema["x-decimal-places"] = schema["decimal_places"]
+        return json_schema
+
+
 def describe(resource: Resource) -> ResourceInfo:
     return ResourceInfo(
         name=resource.name,
@@ -61,9 +74,11 @@ def describe(resource: Resource) -> ResourceInfo:
         public=resource.public,
         owned=resource.owned,
         schemas={
-            "create": resource.create_model.model_json_schema(),
-            "update": resource.update_model.model_json_schema(),
-            "read": resource.read_model.model_json_schema(mode="serialization"),
+            "create": resource.create_model.model_json_schema(schema_generator=FormSchemas),
+            "update": resource.update_model.model_json_schema(schema_generator=FormSchemas),
+            "read": resource.read_model.model_json_schema(
+                mode="serialization", schema_generator=FormSchemas
+            ),
         },
         filterable=resource.filterable,
         sortable=resource.sortable,

@@ -85,6 +85,24 @@ describe("decimals", () => {
   it.each(["abc", "1e3", "1,5", "12.5.0", "--1", "."])("refuse %s", (typed) => {
     expect(() => toBody(fields, { price: typed, discount: "" })).toThrow("Enter a number, like 12.50.");
   });
+
+  it("keep to the scale the server gives, optional ones too", () => {
+    // As stackkit's meta writes them: `x-decimal-places`, nested when the field is optional.
+    const scaled = fieldsOf({
+      required: ["price"],
+      properties: {
+        price: { anyOf: [{ type: "number" }, { type: "string" }], "x-decimal-places": 2 },
+        discount: { anyOf: [{ anyOf: [{ type: "number" }, { type: "string" }], "x-decimal-places": 1 }, { type: "null" }] },
+      },
+    });
+    expect(scaled.map((f) => [f.kind, f.nullable, f.scale])).toEqual([
+      ["decimal", false, 2],
+      ["decimal", true, 1],
+    ]);
+    expect(toBody(scaled, { price: "12.5", discount: "0.5" })).toEqual({ price: "12.5", discount: "0.5" });
+    expect(() => toBody(scaled, { price: "12.505", discount: "" })).toThrow("Use at most 2 decimal places.");
+    expect(() => toBody(scaled, { price: "1", discount: "0.25" })).toThrow("Use at most 1 decimal place.");
+  });
 });
 
 describe("displayValue", () => {

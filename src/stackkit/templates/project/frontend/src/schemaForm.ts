@@ -18,6 +18,8 @@ export interface FormField {
   maximum?: number | undefined;
   description?: string | undefined;
   default?: unknown;
+  /** For a `decimal`: the most digits after the point (`x-decimal-places`). */
+  scale?: number | undefined;
   /** For a `reference`: the rows it may name, picked from `<path>/choices`. */
   relation?: RelationInfo | undefined;
 }
@@ -41,7 +43,8 @@ function unwrap(property: Property): { inner: Property; nullable: boolean } {
   if (!Array.isArray(options)) return { inner: property, nullable: property.type === "null" };
   const alternatives = (options as Property[]).filter((option) => option.type !== "null");
   const nullable = alternatives.length < options.length;
-  const inner = alternatives.length === 1 ? { ...property, ...alternatives[0], anyOf: undefined } : property;
+  // The alternative's own `anyOf` stays: an optional Decimal is `anyOf: [{anyOf: [number, string]}, null]`.
+  const inner = alternatives.length === 1 ? { ...property, anyOf: undefined, ...alternatives[0] } : property;
   return { inner, nullable };
 }
 
@@ -93,6 +96,7 @@ export function fieldsOf(schema: JsonSchema, relations: Record<string, RelationI
       maximum: asNumber(inner.maximum),
       description: typeof property.description === "string" ? property.description : undefined,
       default: property.default,
+      scale: asNumber(inner["x-decimal-places"]),
     };
   });
 }
@@ -152,6 +156,9 @@ function fromFormValue(field: FormField, value: string | boolean): unknown {
     case "decimal":
       // Sent as text, digit for digit: a float would round 0.10 + 0.20.
       if (!DECIMAL.test(text.trim())) throw new FormValueError(field.name, "Enter a number, like 12.50.");
+      if (field.scale !== undefined && (text.trim().split(".")[1] ?? "").length > field.scale) {
+        throw new FormValueError(field.name, field.scale === 0 ? "Enter a whole number." : `Use at most ${field.scale} decimal place${field.scale === 1 ? "" : "s"}.`);
+      }
       return text.trim();
     case "datetime": {
       const date = new Date(text);

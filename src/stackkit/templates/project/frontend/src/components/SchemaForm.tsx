@@ -78,7 +78,7 @@ export function SchemaForm(props: Props) {
           key={field.name}
           label={field.required || field.kind === "checkbox" ? field.label : `${field.label} (optional)`}
           error={errors.fields[field.name]}
-          hint={field.description}
+          hint={hintFor(field)}
           inline={field.kind === "checkbox"}
         >
           {(control) => <Control field={field} value={values[field.name] ?? ""} onChange={set} control={control} />}
@@ -96,6 +96,14 @@ export function SchemaForm(props: Props) {
       </div>
     </form>
   );
+}
+
+/** The field's description, and for a date and time the time zone it is read in. */
+function hintFor(field: FormField): string | undefined {
+  if (field.kind !== "datetime") return field.description;
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const note = `In your time zone (${zone}); saved in UTC.`;
+  return field.description ? `${field.description} ${note}` : note;
 }
 
 interface ControlArgs {
@@ -125,7 +133,17 @@ function Control({ field, value, onChange, control }: ControlArgs) {
         />
       ) : null;
     case "checkbox":
-      return <input {...common} type="checkbox" checked={value === true} onChange={(e) => onChange(field.name, e.target.checked)} />;
+      // A switch: on or off, saved as true or false.
+      return (
+        <input
+          {...common}
+          type="checkbox"
+          role="switch"
+          checked={value === true}
+          onChange={(e) => onChange(field.name, e.target.checked)}
+          className="relative h-5 w-9 shrink-0 cursor-pointer appearance-none rounded-full bg-slate-300 transition-colors before:absolute before:left-0.5 before:top-0.5 before:size-4 before:rounded-full before:bg-white before:shadow before:transition-transform checked:bg-indigo-600 checked:before:translate-x-4 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500 focus-visible:ring-offset-2"
+        />
+      );
     case "select":
       return (
         <select {...common} value={text} onChange={change}>
@@ -158,6 +176,7 @@ function Control({ field, value, onChange, control }: ControlArgs) {
           type={type}
           inputMode={field.kind === "integer" ? "numeric" : field.kind === "number" || field.kind === "decimal" ? "decimal" : undefined}
           step={field.kind === "number" ? "any" : undefined}
+          placeholder={field.kind === "decimal" && field.scale ? `0.${"0".repeat(field.scale)}` : undefined}
           min={field.minimum}
           max={field.maximum}
           maxLength={field.maxLength}
