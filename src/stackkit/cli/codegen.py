@@ -35,6 +35,7 @@ __all__ = [
     "OVERRIDES",
     "Names",
     "Templates",
+    "e2e_module",
     "layer_blocks",
     "link_tables",
     "model_block",
@@ -69,7 +70,7 @@ OVERRIDES = Path(".stackkit", "templates", "resource")
 """Where in a project its own versions of the resource templates go."""
 TEMPLATE_NAMES = (
     "model.py.jinja", "schemas.py.jinja", "repository.py.jinja", "service.py.jinja",
-    "controller.py.jinja", "test.py.jinja",
+    "controller.py.jinja", "test.py.jinja", "e2e.py.jinja",
 )  # fmt: skip
 
 
@@ -405,6 +406,68 @@ def test_module(
         search=next((spec.name for spec in fields if spec.search), None),
         change=change,
     )
+
+
+_BROWSER_VALUES = {
+    "int": '"3"', "float": '"2.5"', "decimal": '"12.50"', "date": '"2026-01-02"',
+    "datetime": '"2026-01-02T10:30"', "uuid": "str(uuid.uuid4())",
+}  # fmt: skip
+
+
+def e2e_module(names: Names, fields: list[FieldSpec], *, templates: Templates) -> str:
+    """e2e/test_<plural>.py: the resource's pages in a browser, filling in each required
+    field as its control takes it (a picker for a reference, whose row is made first)."""
+    standard = {"import itertools", "import re"}
+    before, fills, first_party = [], [], []
+    conftest = ["Account", "sign_up"]
+    for spec in fields:
+        if not spec.required or spec.kind == "refs" or spec.target == names.model:
+            continue
+        label = _form_label(spec)
+        field = f'page.get_by_label("{label}", exact=True)'
+        if spec.kind == "ref" and spec.target == "User":
+            conftest.append("user_id")
+            fills.append(f"    {field}.fill(str(user_id(page, account)))")
+        elif spec.kind == "ref":
+            target = Names(spec.target or "")
+            first_party.append(f"from e2e.test_{target.plural} import create_{target.singular}")
+            before.append(f"    create_{target.singular}(page, account)")
+            fills.append(f'    page.get_by_role("combobox", name="{label}", exact=True).click()')
+            options = f'page.get_by_role("listbox", name="{label}", exact=True)'
+            fills.append(f'    {options}.get_by_role("option").first.click()')
+        elif spec.kind == "enum":
+            fills.append(f'    {field}.select_option("{spec.choices[0]}")')
+        elif spec.kind == "bool":
+            fills.append(f"    {field}.check()")
+        else:
+            if spec.kind == "uuid":
+                standard.add("import uuid")
+            value = _BROWSER_VALUES.get(spec.kind, f'f"{label} {{next(_serial)}}"')
+            fills.append(f"    {field}.fill({value})")
+    change = next(
+        (_form_label(s) for s in fields if s.kind in ("str", "text") and s.required), None
+    )
+    return templates.render(
+        "e2e.py.jinja",
+        plural=names.plural,
+        singular=names.singular,
+        singular_words=names.singular.replace("_", " "),
+        standard="\n".join(sorted(standard)),
+        conftest_names=", ".join(sorted(set(conftest))),
+        first_party="".join(f"\n{line}" for line in sorted(set(first_party))),
+        before=before,
+        fills=fills,
+        change=change,
+    )
+
+
+def _form_label(spec: FieldSpec) -> str:
+    """The label the generated form gives a field: its JSON Schema title ("Due Date"),
+    or for a reference the relation's name ("Blog post" for `blog_post_id`)."""
+    if spec.kind == "ref" and spec.target != "User":
+        words = spec.name.removesuffix("_id").replace("_", " ")
+        return words[:1].upper() + words[1:]
+    return spec.name.title().replace("_", " ")
 
 
 def _python_type(spec: FieldSpec, imports: Imports, *, for_model: bool) -> str:

@@ -25,6 +25,7 @@ from stackkit.cli.codegen import (
     Imports,
     Names,
     Templates,
+    e2e_module,
     layer_blocks,
     link_tables,
     model_block,
@@ -199,6 +200,8 @@ def resource_files(
     }
     test_path = PurePosixPath("tests", f"test_{names.plural}.py")
     files[test_path] = test_module(names, specs, package, templates=templates)
+    e2e_path = PurePosixPath("e2e", f"test_{names.plural}.py")
+    files[e2e_path] = e2e_module(names, specs, templates=templates)
     return files
 
 
@@ -211,7 +214,9 @@ def replay_resource(
     names, specs = Names.parse(resource.name), parse_fields(tuple(resource.fields))
     files = resource_files(package, sources, names, specs, templates, display=resource.display)
     for path, text in files.items():
-        root.joinpath(*path.parts).write_text(text, encoding="utf-8")
+        target = root.joinpath(*path.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
 
 
 def _record(project: Project, resource: ResourceRecord, templates: Templates) -> None:

@@ -152,6 +152,7 @@ def write_all(changed: dict[Path, str]) -> dict[Path, str | None]:
     try:
         for path, text in changed.items():
             before[path] = path.read_text(encoding="utf-8") if path.exists() else None
+            path.parent.mkdir(parents=True, exist_ok=True)  # e2e/ in a project from before it
             path.write_text(text, encoding="utf-8")
     except OSError as error:
         restore(before)
