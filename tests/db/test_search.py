@@ -18,6 +18,7 @@ from stackkit.db.migration_env import include_name
 from stackkit.db.search import MAX_WORDS, is_search_table, search_words, searched_rows
 from stackkit.db.search_migrations import CreateSearchIndexOp, DropSearchIndexOp
 from stackkit.errors import ValidationProblem
+from stackkit.testing import temporary_database
 
 
 class Article(Model):
@@ -201,14 +202,15 @@ def test_search_names_columns_of_the_table() -> None:
     Model.metadata.remove(Model.metadata.tables["search_broken"])
 
 
-async def test_postgresql_searches_through_the_gin_index(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the GIN index is PostgreSQL's; SQLite searches its FTS5 table")
-    async with Database(database_url) as database, database.engine.begin() as connection:
-        await connection.run_sync(Model.metadata.create_all, tables=[Article.__table__])
-        await connection.run_sync(_make_index)
-        query, _ = searched_rows(select(Article.id), Article.__table__, "postgresql", "tomato")
-        await connection.execute(text("SET LOCAL enable_seqscan = off"))
-        compiled = query.compile(connection.sync_connection, compile_kwargs={"literal_binds": True})
-        plan = (await connection.execute(text(f"EXPLAIN {compiled}"))).scalars().all()
+async def test_postgresql_searches_through_the_gin_index(postgres_server_url: str) -> None:
+    with temporary_database(postgres_server_url) as database_url:
+        async with Database(database_url) as database, database.engine.begin() as connection:
+            await connection.run_sync(Model.metadata.create_all, tables=[Article.__table__])
+            await connection.run_sync(_make_index)
+            query, _ = searched_rows(select(Article.id), Article.__table__, "postgresql", "tomato")
+            await connection.execute(text("SET LOCAL enable_seqscan = off"))
+            compiled = query.compile(
+                connection.sync_connection, compile_kwargs={"literal_binds": True}
+            )
+            plan = (await connection.execute(text(f"EXPLAIN {compiled}"))).scalars().all()
     assert any("ix_search_articles_search" in line for line in plan), plan
