@@ -22,7 +22,7 @@ from stackkit.auth.user import User
 from stackkit.db import Model, Repository, Service, owner_column
 from stackkit.db.repository import link_columns
 from stackkit.resources.relations import MAX_INCLUDES, relation_name
-from stackkit.resources.resource import Resource
+from stackkit.resources.resource import Resource, link_relations
 
 
 class Shelf(Model):
@@ -422,3 +422,28 @@ def test_a_link_table_needs_a_key_to_each_side() -> None:
     Model.metadata.remove(lonely)
     own, other = link_columns(book_shelves, "relation_books")
     assert (own.name, other.name) == ("book_id", "shelf_id")
+
+
+def test_a_many_to_many_relation_is_named_after_its_link_table() -> None:
+    """`book_shelves` (with `book_id`) names `shelves`; two links to one resource keep
+    a name each."""
+    other = Table(
+        "book_favourites", Model.metadata,
+        Column("book_id", ForeignKey("relation_books.id"), primary_key=True),
+        Column("shelf_id", ForeignKey("relation_shelves.id"), primary_key=True),
+    )  # fmt: skip
+    try:
+        service = type(
+            "TwoLinkService", (Service,),
+            {"repository": Repository.for_model(
+                Book, links={"shelf_ids": book_shelves, "favourite_ids": other}
+            )},
+        )  # fmt: skip
+        books = Resource("books", service=service, create=BookIn, update=BookPatch, read=BookOut)
+        link_relations([shelves(), books])
+        assert {name: r.column for name, r in books.relations.items() if r.many} == {
+            "shelves": "shelf_ids",
+            "favourites": "favourite_ids",
+        }
+    finally:
+        Model.metadata.remove(other)

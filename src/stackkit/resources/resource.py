@@ -37,7 +37,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Table, func, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -551,9 +551,20 @@ def link_relations(resources: Sequence[Resource]) -> None:
         }
         for field, table in resource.links.items():
             if table.name in by_table:
-                target = by_table[table.name]
                 link = resource.service.repository.links[field]
-                resource.relations[target.name] = Relation(target.name, field, target, link=link)
+                name = _link_name(link, resource, by_table[table.name], field)
+                resource.relations[name] = Relation(name, field, by_table[table.name], link=link)
+
+
+def _link_name(link: Table, resource: Resource, target: Resource, field: str) -> str:
+    """The name of a many-to-many relation: the link table's without the row's own
+    name (`note_tags`, whose `note_id` is the note's: `tags`), else the other
+    resource's (`tags`), else the field's (`tag_ids`) when that is taken."""
+    own = link_columns(link, resource.table_name)[0].name.removesuffix("_id") + "_"
+    for name in (link.name.removeprefix(own) if link.name.startswith(own) else "", target.name):
+        if name and name not in resource.relations:
+            return name
+    return field
 
 
 def _check_owned(
