@@ -11,6 +11,9 @@
   the categories resource;
 - `GET /api/meta/resources` naming it, so that the UI offers a picker fed by
   `GET /api/categories/choices` and lists a category's notes on its page.
+
+A many-to-many link (`Repository.links`, `tag_ids` through `note_tags`) is a relation
+too (`tags`): its rows are included as a list, and filters cross it the same way.
 """
 
 from __future__ import annotations
@@ -55,8 +58,9 @@ class Related(Protocol):
 @dataclass(frozen=True)
 class Relation:
     name: str
-    """How the API names it: `category` for the `category_id` column, the target's
-    name (`tags`) for a many-to-many link."""
+    """How the API names it: `category` for the `category_id` column; for a
+    many-to-many link, its table's name without the row's own (`tags` for
+    `note_tags`)."""
     column: str
     """The column holding the id (`category_id`), or the link field (`tag_ids`)."""
     target: Related

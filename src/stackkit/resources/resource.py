@@ -83,14 +83,13 @@ class IdPath(BaseModel):
     id: int = Field(ge=1, le=MAX_ID, description="The row's id.")
 
 
-_INCLUDE_FIELD = (
-    str | None,
-    Field(None, description="Comma-separated relations whose rows each row carries: category."),
+_INCLUDE = Field(
+    None, description="Comma-separated relations whose rows each row carries: category."
 )
 
 
 class IncludeQuery(BaseModel):
-    include: str | None = _INCLUDE_FIELD[1]
+    include: str | None = _INCLUDE
 
 
 class ChoicesQuery(BaseModel):
@@ -711,7 +710,7 @@ def _list_query_model(
         ),
     }
     if include:
-        fields["include"] = _INCLUDE_FIELD
+        fields["include"] = (str | None, _INCLUDE)
     if search:
         fields["q"] = (
             str | None,
