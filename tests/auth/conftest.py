@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -113,3 +113,20 @@ def login(client: TestClient, email: str = "ada@example.com", password: str = PA
 
 def bearer(tokens: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def sign_in_users(
+    client: TestClient, app: Starlette, names: Sequence[str] = ("ada", "bob", "root")
+) -> dict[str, tuple[int, dict[str, str]]]:
+    """Register `<name>@example.com` for each name, make `root` an admin, and sign them
+    in: each name's user id and bearer headers."""
+    users = app.state.auth.users(app.state.database)
+    signed_in = {}
+    for name in names:
+        email = f"{name}@example.com"
+        user = register(client, email)
+        if name == "root":
+            assert client.portal is not None
+            client.portal.call(users.set_roles, user["id"], ["admin"])
+        signed_in[name] = (user["id"], bearer(login(client, email)))
+    return signed_in

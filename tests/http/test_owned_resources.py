@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.authentication import AuthCredentials, BaseUser, SimpleUser
 from starlette.requests import Request
 from starlette.testclient import TestClient
-from tests.auth.conftest import FAST_HASHER, bearer, login, register
+from tests.auth.conftest import FAST_HASHER, bearer, login, register, sign_in_users
 from tests.db.models import GadgetService
 from tests.helpers import documented_operations
 
@@ -215,15 +215,7 @@ def world(settings: Settings) -> Iterator[World]:
         startup=[create_tables],
     )
     with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as client:
-        callers = {}
-        for name in ("ada", "bob", "root"):
-            email = f"{name}@example.com"
-            user = register(client, email)
-            if name == "root":
-                users = app.state.auth.users(app.state.database)
-                assert client.portal is not None
-                client.portal.call(users.set_roles, user["id"], ["admin"])
-            callers[name] = Caller(user["id"], bearer(login(client, email)))
+        callers = {name: Caller(*user) for name, user in sign_in_users(client, app).items()}
         yield World(client, callers["ada"], callers["bob"], callers["root"])
 
 

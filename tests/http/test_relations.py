@@ -14,7 +14,7 @@ from sqlalchemy import Column, ForeignKey, String, Table, event
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
-from tests.auth.conftest import FAST_HASHER, bearer, login, register
+from tests.auth.conftest import FAST_HASHER, sign_in_users
 
 from stackkit import Settings, create_app
 from stackkit.auth import AuthConfig
@@ -136,15 +136,7 @@ def library(database_url: str) -> Iterator[Library]:
         startup=[create_tables],
     )
     with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as client:
-        headers = {}
-        for name in ("ada", "bob", "root"):
-            email = f"{name}@example.com"
-            user = register(client, email)
-            if name == "root":
-                users = app.state.auth.users(app.state.database)
-                assert client.portal is not None
-                client.portal.call(users.set_roles, user["id"], ["admin"])
-            headers[name] = bearer(login(client, email))
+        headers = {name: user[1] for name, user in sign_in_users(client, app).items()}
         yield Library(client, app, headers["ada"], headers["bob"], headers["root"])
 
 

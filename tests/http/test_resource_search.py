@@ -14,7 +14,7 @@ from sqlalchemy import Connection, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
-from tests.auth.conftest import FAST_HASHER, bearer, login, register
+from tests.auth.conftest import FAST_HASHER, sign_in_users
 
 import stackkit.db.search_migrations  # noqa: F401 (op.create_search_index)
 from stackkit import Settings, create_app
@@ -70,14 +70,7 @@ def client(database_url: str) -> Iterator[tuple[TestClient, dict[str, dict[str, 
         startup=[create_tables],
     )
     with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as client:
-        callers = {}
-        for name in ("ada", "bob", "root"):
-            user = register(client, f"{name}@example.com")
-            if name == "root":
-                users = app.state.auth.users(app.state.database)
-                assert client.portal is not None
-                client.portal.call(users.set_roles, user["id"], ["admin"])
-            callers[name] = bearer(login(client, f"{name}@example.com"))
+        callers = {name: user[1] for name, user in sign_in_users(client, app).items()}
         yield client, callers
 
 

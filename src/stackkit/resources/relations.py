@@ -126,10 +126,8 @@ def with_included(
     or a many-to-many link's rows (those visible)."""
     for relation in relations:
         found = loaded[relation.name]
-        if relation.many:
-            item[relation.name] = [found[id] for id in relation.ids_of(row) if id in found]
-        else:
-            item[relation.name] = found.get(getattr(row, relation.column))
+        rows = [found[id] for id in relation.ids_of(row) if id in found]
+        item[relation.name] = rows if relation.many else next(iter(rows), None)
     return item
 
 

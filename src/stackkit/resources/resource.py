@@ -218,10 +218,13 @@ class Resource:
         ]
         """`(column, table)` of each foreign key but the owner's."""
         self.links = {
-            field: next(iter(link_columns(table, self.table_name)[1].foreign_keys)).column.table
-            for field, table in repository.links.items()
+            field: (
+                link,
+                next(iter(link_columns(link, self.table_name)[1].foreign_keys)).column.table,
+            )
+            for field, link in repository.links.items()
         }
-        """The table each many-to-many link field (`tag_ids`) lists rows of."""
+        """Each many-to-many link field (`tag_ids`): `(link table, table it lists rows of)`."""
         self.relations: dict[str, Relation] = {}
         """The relations to the app's other resources, by name: set by `link_relations`."""
         filter_operators = repository.filter_operators()
@@ -322,7 +325,7 @@ class Resource:
         ]
         wanted += [
             (field, table, sorted(set(values[field])))
-            for field, table in self.links.items()
+            for field, (_, table) in self.links.items()
             if values.get(field)
         ]
         if not wanted:
@@ -548,9 +551,8 @@ def link_relations(resources: Sequence[Resource]) -> None:
             for column, table in resource.references
             if table in by_table
         }
-        for field, table in resource.links.items():
+        for field, (link, table) in resource.links.items():
             if table.name in by_table:
-                link = resource.service.repository.links[field]
                 name = _link_name(link, resource, by_table[table.name], field)
                 resource.relations[name] = Relation(name, field, by_table[table.name], link=link)
 
@@ -760,7 +762,7 @@ def _choice_ids(raw: str | None) -> list[int]:
         ids = [int(part) for part in raw.split(",") if part.strip()]
     except ValueError:
         ids = [0]
-    if len(ids) > MAX_PAGE_SIZE or not all(1 <= id <= MAX_ID for id in ids):
+    if len(ids) > MAX_PAGE_SIZE or not all(_is_row_id(id) for id in ids):
         raise query_problem("ids", f"give up to {MAX_PAGE_SIZE} row ids, separated by commas")
     return ids
 
