@@ -215,6 +215,15 @@ class Settings(BaseSettings):
     max_body_size: int = Field(default=1_048_576, gt=0)
     """Largest accepted request body, in bytes; larger bodies get 413."""
 
+    storage_url: str = "uploads"
+    """Where the uploads of file fields are kept: a folder (relative to where the app
+    runs), or `s3://bucket/prefix` for an S3-compatible object store, whose
+    credentials botocore finds (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    `AWS_REGION`, or a role)."""
+
+    s3_endpoint_url: str = ""
+    """The object store's address when it is not AWS S3 (MinIO: `http://minio:9000`)."""
+
     access_log: bool = True
     """Log one line per request (method, path, status, duration, request id). It costs
     about a third of the throughput of a trivial endpoint; turn it off where the load

@@ -19,11 +19,13 @@ from stackkit.testing.postgres import (
 from stackkit.testing.process import ServerProcess
 from stackkit.testing.redis import RedisProcess, delete_keys, unique_key_prefix
 from stackkit.testing.redis_cluster import RedisClusterProcess
+from stackkit.testing.s3 import S3Bucket, S3Process, temporary_bucket
 from stackkit.testing.services import (
     DATABASE_URL_ENV,
     REDIS_CLUSTER_URL_ENV,
     REDIS_URL_ENV,
     REQUIRE_SERVICES_ENV,
+    S3_URL_ENV,
     ServiceUnavailable,
     find_binary,
     find_free_port,
@@ -37,11 +39,14 @@ __all__ = [
     "REDIS_CLUSTER_URL_ENV",
     "REDIS_URL_ENV",
     "REQUIRE_SERVICES_ENV",
+    "S3_URL_ENV",
     "PostgresProcess",
     "PostgresReplica",
     "PostgresReplication",
     "RedisClusterProcess",
     "RedisProcess",
+    "S3Bucket",
+    "S3Process",
     "ServerProcess",
     "ServiceUnavailable",
     "create_database",
@@ -52,6 +57,7 @@ __all__ = [
     "find_free_port",
     "services_required",
     "skip_or_fail",
+    "temporary_bucket",
     "temporary_database",
     "unique_key_prefix",
     "wait_until",

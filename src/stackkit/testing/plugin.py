@@ -25,10 +25,12 @@ from stackkit.testing.postgres import (
 from stackkit.testing.process import ServerProcess
 from stackkit.testing.redis import RedisProcess, delete_keys, unique_key_prefix
 from stackkit.testing.redis_cluster import RedisClusterProcess
+from stackkit.testing.s3 import S3Bucket, S3Process, temporary_bucket
 from stackkit.testing.services import (
     DATABASE_URL_ENV,
     REDIS_CLUSTER_URL_ENV,
     REDIS_URL_ENV,
+    S3_URL_ENV,
     ServiceUnavailable,
     skip_or_fail,
 )
@@ -48,6 +50,8 @@ __all__ = [
     "redis_process",
     "redis_server_url",
     "redis_url",
+    "s3_bucket",
+    "s3_server_url",
 ]
 
 _Server = TypeVar("_Server", bound=ServerProcess | RedisClusterProcess)
@@ -138,6 +142,26 @@ def redis_cluster_url() -> Iterator[str]:
     hint = _USE_RUNNING.format(REDIS_CLUSTER_URL_ENV)
     with _start(RedisClusterProcess(), hint=hint) as cluster:
         yield cluster.url
+
+
+@pytest.fixture(scope="session")
+def s3_server_url() -> Iterator[str]:
+    """Endpoint URL of an S3-protocol server: ``STACKKIT_TEST_S3_URL`` (credentials from
+    ``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY``), or a throwaway moto server."""
+    configured = _configured(S3_URL_ENV)
+    if configured is not None:
+        yield configured
+        return
+    with _start(S3Process(), hint=_USE_RUNNING.format(S3_URL_ENV)) as server:
+        yield server.url
+
+
+@pytest.fixture
+def s3_bucket(s3_server_url: str) -> Iterator[S3Bucket]:
+    """A bucket of the test's own on the S3 server, emptied and deleted after it."""
+    throwaway = _configured(S3_URL_ENV) is None
+    with temporary_bucket(s3_server_url, test_credentials=throwaway) as bucket:
+        yield bucket
 
 
 def _configured(variable: str) -> str | None:

@@ -19,6 +19,7 @@ __all__ = [
     "REDIS_CLUSTER_URL_ENV",
     "REDIS_URL_ENV",
     "REQUIRE_SERVICES_ENV",
+    "S3_URL_ENV",
     "ServiceUnavailable",
     "find_binary",
     "find_free_port",
@@ -33,6 +34,8 @@ DATABASE_URL_ENV = "STACKKIT_TEST_DATABASE_URL"
 REDIS_URL_ENV = "STACKKIT_TEST_REDIS_URL"
 #: Startup-node URL of a running Redis Cluster for tests to use instead of a throwaway one.
 REDIS_CLUSTER_URL_ENV = "STACKKIT_TEST_REDIS_CLUSTER_URL"
+#: Endpoint URL of a running S3-protocol server for tests to use instead of a throwaway one.
+S3_URL_ENV = "STACKKIT_TEST_S3_URL"
 #: When true, tests fail instead of skipping if a server is unavailable.
 REQUIRE_SERVICES_ENV = "STACKKIT_REQUIRE_SERVICES"
 

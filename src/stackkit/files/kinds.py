@@ -1,0 +1,133 @@
+"""What a field accepts (`FileRule`), what a file really is (`sniff`), and the
+thumbnails of images.
+
+The type a client names is never trusted: the first bytes of the file say what it
+is (puremagic reads their signature), and an image must also open in Pillow, which
+then makes its thumbnail.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import IO
+
+import puremagic
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "DEFAULT_MAX_SIZE",
+    "IMAGE_TYPES",
+    "SNIFF_BYTES",
+    "THUMBNAIL_SIZE",
+    "FileRule",
+    "NotAnImage",
+    "make_thumbnail",
+    "sniff",
+]
+
+DEFAULT_MAX_SIZE = 10 * 1024 * 1024
+"""Bytes a file field takes unless its rule says otherwise."""
+
+SNIFF_BYTES = 8192
+"""How many of a file's first bytes are read to tell its type."""
+
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+"""The images an `image` field takes: raster formats a browser shows and Pillow reads.
+SVG is not among them: it may carry scripts."""
+
+INLINE_TYPES = frozenset(IMAGE_TYPES)
+"""Types served for the browser to show; every other file is served as a download."""
+
+THUMBNAIL_SIZE = (320, 320)
+"""The box a thumbnail fits in, keeping the image's proportions."""
+
+MAX_PIXELS = 40_000_000
+"""Larger images are refused before they are decoded (a small file can unpack into
+gigabytes of pixels)."""
+
+_OCTET_STREAM = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class FileRule:
+    """What a file field takes."""
+
+    image: bool = False
+    """An image: only `IMAGE_TYPES`, and a thumbnail is made of each."""
+    max_size: int = DEFAULT_MAX_SIZE
+    """The largest file, in bytes."""
+    types: tuple[str, ...] = ()
+    """The content types taken, as sniffed (`application/pdf`, or `image/*` for a
+    family); empty: any (for an image, `IMAGE_TYPES`)."""
+
+    def __post_init__(self) -> None:
+        if self.max_size < 1:
+            raise ValueError("max_size must be at least 1 byte")
+        if self.image and not set(self.allowed_types) <= set(IMAGE_TYPES):
+            raise ValueError(f"an image field takes only {', '.join(IMAGE_TYPES)}")
+
+    @property
+    def allowed_types(self) -> tuple[str, ...]:
+        """The types taken (`IMAGE_TYPES` for an image without types of its own)."""
+        return self.types or (IMAGE_TYPES if self.image else ())
+
+    def allows(self, content_type: str) -> bool:
+        """Whether a file of this (sniffed) type is taken."""
+        allowed = self.allowed_types
+        if not allowed:
+            return True
+        family = content_type.split("/", 1)[0] + "/*"
+        return content_type in allowed or family in allowed
+
+
+def sniff(head: bytes, name: str = "") -> str:
+    """The content type of a file from its first bytes (`SNIFF_BYTES` of them): a
+    known signature, else `text/plain` for UTF-8 text, else
+    `application/octet-stream`. The file's `name` only breaks ties between formats
+    that share a signature (a `.docx` is a zip file)."""
+    if not head:
+        return _OCTET_STREAM
+    try:
+        found = str(puremagic.from_string(head, mime=True, filename=name or None))
+    except (puremagic.PureError, ValueError):
+        found = ""
+    if found:
+        return found
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # The head may end inside a character; what came before it must be text.
+        if exc.start < len(head) - 3:
+            return _OCTET_STREAM
+        text = head[: exc.start].decode("utf-8")
+    return _OCTET_STREAM if "\x00" in text else "text/plain"
+
+
+class NotAnImage(ValueError):
+    """The file does not open as an image of the types taken, or is too large."""
+
+
+def make_thumbnail(source: IO[bytes], content_type: str) -> bytes:
+    """A WebP thumbnail of the image in `source`, within `THUMBNAIL_SIZE`, turned
+    upright as its EXIF orientation says (blocking: run it in a thread).
+
+    Raises:
+        NotAnImage: Pillow cannot read it as `content_type`, or it has more than
+            `MAX_PIXELS` pixels.
+    """
+    expected = content_type.removeprefix("image/").upper().replace("JPG", "JPEG")
+    try:
+        with Image.open(source, formats=[expected]) as image:
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise NotAnImage(f"the image has more than {MAX_PIXELS} pixels")
+            image.thumbnail(THUMBNAIL_SIZE)
+            upright = ImageOps.exif_transpose(image)
+            if upright.mode not in ("RGB", "RGBA"):
+                upright = upright.convert("RGBA" if "A" in upright.getbands() else "RGB")
+            output = io.BytesIO()
+            upright.save(output, "WEBP", quality=80)
+            return output.getvalue()
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise NotAnImage(f"not a readable {content_type} image") from exc
