@@ -96,11 +96,13 @@ ALLOWED: dict[str, set[str]] = {
     "ratelimit": CORE | {"cache", "http"},
     "auth": CORE | {"cache", "db", "http", "jobs", "ratelimit"},
     "middleware": CORE | {"cache", "db", "http", "jobs", "ratelimit", "auth"},
-    "resources": CORE | {"db", "http"},
+    "files": CORE | {"db", "jobs"},  # its deletions are jobs
+    "resources": CORE | {"db", "http", "files"},
     "health": CORE | {"http"},
     "testing": CORE | {"cache"},  # the store contract suite
     "app": CORE
-    | {"cache", "db", "http", "jobs", "ratelimit", "middleware", "auth", "resources", "health"},
+    | {"cache", "db", "http", "jobs", "ratelimit", "middleware", "auth", "resources", "health"}
+    | {"files"},
 }
 """Which layers each may import besides itself; core modules import only the core, and
 `cli`, `__main__` and `stackkit` itself (the top) may import anything."""

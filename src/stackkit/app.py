@@ -38,6 +38,8 @@ from stackkit.cache.registry import default_cache_store, stores_for
 from stackkit.cache.store import KeyValueStore, Store, StoreUnavailable
 from stackkit.db.database import Database
 from stackkit.db.model import Model
+from stackkit.files import Files, Storage, storage_from_settings
+from stackkit.files.jobs import file_jobs
 from stackkit.health import health_controller
 from stackkit.http.openapi import openapi_document
 from stackkit.http.problems import (
@@ -72,6 +74,7 @@ from stackkit.ratelimit.backends import RedisRateLimitBackend
 from stackkit.ratelimit.backends import backend_for as rate_limit_backend_for
 from stackkit.ratelimit.limiter import RateLimiter
 from stackkit.ratelimit.middleware import LimitPlanner, RateLimitMiddleware
+from stackkit.resources.files import files_controller, upload_paths
 from stackkit.resources.meta import meta_controller
 from stackkit.resources.resource import Resource, link_relations
 from stackkit.settings import Settings, load_settings
@@ -128,6 +131,7 @@ def create_app(
     user_model: type[Model] | None = None,
     auth: AuthConfig | None = None,
     jobs: JobQueue | None = None,
+    storage: Storage | None = None,
     frontend: Path | None = None,
     title: str = "stackkit app",
     version: str = "0.1.0",
@@ -163,6 +167,10 @@ def create_app(
             it, old audit events are deleted daily by it, and admins see it at
             `/api/admin/jobs`. On SQLite the app runs a worker
             in its own process; on PostgreSQL `stackkit worker` runs the jobs.
+        storage: where the resources' file fields keep their files (`stackkit.files`);
+            by default `STACKKIT_STORAGE_URL`'s, opened and checked with the app when a
+            resource has a file field. The files' records are in `stackkit_files`; the
+            files of deleted rows are deleted through `jobs` when given.
         frontend: a built single-page app (a Vite `dist/` folder) to serve at every
             path that is not the API's; see `stackkit.http.spa.frontend_directory`.
         title: the API's title, for the OpenAPI document.
@@ -209,6 +217,10 @@ def create_app(
                 connect_timeout=settings.database_connect_timeout,
             )
         app_backends.append(jobs)
+    with_files = [resource for resource in resources if resource.file_fields]
+    if with_files:
+        storage = storage or storage_from_settings(settings)
+        app_backends.append(storage)
     given = dict(stores or {})
     if cache_store is not None:
         given.setdefault("cache", cache_store)
@@ -227,6 +239,14 @@ def create_app(
     expose_errors = not settings.is_production
     limiter = RateLimiter(rate_limit_backend_for(named["limits"]))
     database = next((b for b in app_backends if isinstance(b, Database)), None)
+    files = None
+    if storage is not None and with_files:
+        if database is None:
+            raise ValueError("file fields need a database for stackkit_files")
+        files = Files(storage, database, secret=settings.secret_key.get_secret_value().encode())
+        if jobs is not None:
+            files.delete_job = file_jobs(jobs, files)
+        controllers = [*controllers, files_controller()]
     auth_parts = None
     api_key_backend = None
     if auth_config is not None:
@@ -347,7 +367,11 @@ def create_app(
         )
     stack += [
         Middleware(InternalErrorMiddleware, expose_errors=expose_errors),
-        Middleware(BodySizeLimitMiddleware, max_body_size=settings.max_body_size),
+        Middleware(
+            BodySizeLimitMiddleware,
+            max_body_size=settings.max_body_size,
+            larger=[path for resource in with_files for path in upload_paths(resource)],
+        ),
     ]
     if read_ahead is not None:
         stack.append(Middleware(ReadAheadMiddleware, reads=read_ahead))
@@ -435,6 +459,7 @@ def create_app(
     app.state.auth = auth_parts
     app.state.admin_role = auth_config.admin_role if auth_config is not None else ADMIN_ROLE
     app.state.jobs = jobs
+    app.state.files = files
     if jobs is not None:
         jobs.state.settings = settings
         jobs.state.database = database

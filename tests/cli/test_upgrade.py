@@ -40,6 +40,7 @@ JOINED_NEXT = (
     "0003_create_account_tables.py",
     "0004_create_api_keys_table.py",
     "0005_create_two_factor_tables.py",
+    "0006_create_files_table.py",
 )
 
 

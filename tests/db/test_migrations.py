@@ -43,6 +43,7 @@ from stackkit.db.migrations import (
     upgrade,
     upgrade_sql,
 )
+from stackkit.files.table import files_metadata
 from stackkit.jobs import JobQueue
 from stackkit.settings import normalize_database_url
 
@@ -568,6 +569,22 @@ def upgrade():
 def downgrade():
     drop_two_factor_tables()
 """
+FILES_REVISION = """
+from stackkit.files import create_file_table, drop_file_table
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    create_file_table()
+
+
+def downgrade():
+    drop_file_table()
+"""
 TEMPLATE_REVISIONS = (
     Path(stackkit.__file__).parent / "templates" / "project" / "migrations" / "versions"
 )
@@ -584,6 +601,7 @@ def test_the_account_tables_revisions_create_them_as_declared_and_autogenerate_i
             ACCOUNT_TABLES_REVISION.format(down=first),
             API_KEYS_REVISION,
             TWO_FACTOR_REVISION,
+            FILES_REVISION,
         ]
     else:
         scripts = [
@@ -592,17 +610,20 @@ def test_the_account_tables_revisions_create_them_as_declared_and_autogenerate_i
             .replace('"0002"', f'"{first}"'),
             (TEMPLATE_REVISIONS / "0004_create_api_keys_table.py").read_text(encoding="utf-8"),
             (TEMPLATE_REVISIONS / "0005_create_two_factor_tables.py").read_text(encoding="utf-8"),
+            (TEMPLATE_REVISIONS / "0006_create_files_table.py").read_text(encoding="utf-8"),
         ]
     for number, script in enumerate(scripts):
         path = project.root / "migrations" / "versions" / f"account_{number}.py"
         path.write_text(script, encoding="utf-8")
     upgrade(project.config)
     # Columns, types and indexes as declared (autogenerate compares them all).
-    assert asyncio.run(_differences_from(project.url, account_metadata)) == []
-    assert all(project.table(name) is not None for name in account_metadata.tables)
+    for metadata in (account_metadata, files_metadata):
+        assert asyncio.run(_differences_from(project.url, metadata)) == []
+        assert all(project.table(name) is not None for name in metadata.tables)
     assert revision(project.config, "nothing changed") is None  # no drop of them
     downgrade(project.config, first)
-    assert all(project.table(name) is None for name in account_metadata.tables)
+    for metadata in (account_metadata, files_metadata):
+        assert all(project.table(name) is None for name in metadata.tables)
 
 
 async def _differences_from(url: str, metadata: MetaData) -> list[Any]:

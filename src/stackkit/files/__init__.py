@@ -10,6 +10,8 @@ docs/files.md.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from stackkit.files.column import file_column, file_rule
 from stackkit.files.kinds import IMAGE_TYPES, FileRule, NotAnImage, make_thumbnail, sniff
 from stackkit.files.local import LocalStorage
@@ -17,6 +19,10 @@ from stackkit.files.service import FileProblem, Files, StoredFile
 from stackkit.files.settings import storage_from_settings
 from stackkit.files.storage import FileTooLarge, PresignedUpload, Storage, StoredFileMissing
 from stackkit.files.table import create_file_table, create_file_tables, drop_file_table
+from stackkit.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from stackkit.files.s3 import S3Storage
 
 __all__ = [
     "IMAGE_TYPES",
@@ -27,6 +33,7 @@ __all__ = [
     "LocalStorage",
     "NotAnImage",
     "PresignedUpload",
+    "S3Storage",
     "Storage",
     "StoredFile",
     "StoredFileMissing",
@@ -39,3 +46,6 @@ __all__ = [
     "sniff",
     "storage_from_settings",
 ]
+
+# botocore loads only for an app that stores its files in S3.
+__getattr__ = lazy_attributes(__name__, {"S3Storage": "stackkit.files.s3"})

@@ -89,11 +89,16 @@ def sniff(head: bytes, name: str = "") -> str:
     if not head:
         return _OCTET_STREAM
     try:
-        found = str(puremagic.from_string(head, mime=True, filename=name or None))
+        # Only signatures that matched bytes: puremagic's guesses from a name do not count.
+        matches = [m for m in puremagic.magic_string(head) if m.byte_match and m.mime_type]
     except (puremagic.PureError, ValueError):
-        found = ""
-    if found:
-        return found
+        matches = []
+    if matches:
+        best = max(match.confidence for match in matches)
+        tied = [match for match in matches if match.confidence == best]
+        extension = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        named = [match for match in tied if match.extension.lower() == extension]
+        return str((named or tied)[0].mime_type)
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError as exc:

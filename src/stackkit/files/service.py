@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from stackkit.db import Database
     from stackkit.files.storage import PresignedUpload
+    from stackkit.jobs import Job
 
 __all__ = ["FileProblem", "Files", "StoredFile"]
 
@@ -121,6 +122,8 @@ class Files:
         self.upload_ttl = upload_ttl
         self.link_ttl = link_ttl
         self.unattached_ttl = unattached_ttl
+        self.delete_job: Job[Any] | None = None
+        """The job that deletes files (`file_jobs`), when the app has a queue."""
 
     # Uploading
 
@@ -311,6 +314,17 @@ class Files:
         async with self.database.session() as session:
             await session.execute(delete(files_table).where(files_table.c.id.in_(ids)))
         return len(records)
+
+    async def discard(self, file_ids: Iterable[str]) -> None:
+        """Delete these files through the job queue when the app has one (the row's
+        change does not wait on the storage, and a failure is retried), else now."""
+        ids = list(file_ids)
+        if not ids:
+            return
+        if self.delete_job is not None:
+            await self.delete_job.defer(file_ids=ids)
+        else:
+            await self.delete(ids)
 
     async def sweep(self) -> int:
         """Delete the files no row took in time (and uploads never finished)."""

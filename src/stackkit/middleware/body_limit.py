@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from starlette.requests import ClientDisconnect
@@ -9,6 +10,8 @@ from starlette.requests import ClientDisconnect
 from stackkit.http.problems import ProblemError, problem_response, request_id_of
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["BodySizeLimitMiddleware", "BodyTooLarge"]
@@ -24,11 +27,17 @@ class BodyTooLarge(ProblemError):
 class BodySizeLimitMiddleware:
     """Pure ASGI. A declared `Content-Length` over the limit is refused at once; a
     streamed body is counted as it is received, and when it passes the limit the
-    client gets a 413 problem and the app sees the body end (as a disconnect)."""
+    client gets a 413 problem and the app sees the body end (as a disconnect).
 
-    def __init__(self, app: ASGIApp, *, max_body_size: int) -> None:
+    `larger` lists the paths (regular expressions, matched whole) whose bodies have a
+    limit of their own: the uploads of file fields, each up to its field's size."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_body_size: int, larger: Sequence[tuple[str, int]] = ()
+    ) -> None:
         self.app = app
         self.max_body_size = max_body_size
+        self.larger = [(re.compile(pattern), limit) for pattern, limit in larger]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -36,6 +45,10 @@ class BodySizeLimitMiddleware:
             return
 
         limit = self.max_body_size
+        for pattern, own_limit in self.larger:
+            if pattern.fullmatch(scope["path"]):
+                limit = own_limit
+                break
         declared, chunked = _framing(scope)
         if declared is not None and declared > limit:
             await _too_large(limit, scope, send)

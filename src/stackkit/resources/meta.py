@@ -14,7 +14,7 @@ from stackkit.db.query import OPERATORS
 from stackkit.http.routing import Controller, admin_role_of
 from stackkit.resources.resource import ACTIONS, Resource
 
-__all__ = ["AppInfo", "RelationInfo", "ResourceInfo", "meta_controller"]
+__all__ = ["AppInfo", "FileFieldInfo", "RelationInfo", "ResourceInfo", "meta_controller"]
 
 
 class RelationInfo(BaseModel):
@@ -27,6 +27,15 @@ class RelationInfo(BaseModel):
     """The field that names the rows it refers to (their resource's `display`)."""
     many: bool = False
     """Whether `field` lists ids (`tag_ids`, a many-to-many link), not one."""
+
+
+class FileFieldInfo(BaseModel):
+    image: bool
+    """Only images, each with a thumbnail."""
+    max_size: int
+    """The largest file, in bytes."""
+    types: list[str]
+    """The content types taken (`image/*` for a family); empty: any."""
 
 
 class ResourceInfo(BaseModel):
@@ -51,6 +60,9 @@ class ResourceInfo(BaseModel):
     relations: dict[str, RelationInfo]
     """The resources this one refers to, by relation name (`category`), as `?include=`
     and filters across them (`category.name__contains=`) name them."""
+    files: dict[str, FileFieldInfo] = {}
+    """The file fields (`file_column()`): upload at `<path>/files/<field>`, links to a
+    row's file at `<path>/<id>/files/<field>`."""
     permissions: dict[str, bool]
     """What the caller may do, given their roles (`Resource(roles=..., write_roles=...)`):
     `list`, `create`, `read`, `update`, `delete` (on an owned resource, on their own rows)."""
@@ -95,6 +107,12 @@ def describe(resource: Resource) -> ResourceInfo:
                 many=relation.many,
             )
             for name, relation in resource.relations.items()
+        },
+        files={
+            field: FileFieldInfo(
+                image=rule.image, max_size=rule.max_size, types=list(rule.allowed_types)
+            )
+            for field, rule in resource.file_fields.items()
         },
         permissions=dict.fromkeys(ACTIONS, True),
     )

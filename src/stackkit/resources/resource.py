@@ -48,10 +48,12 @@ from stackkit.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, link_column
 from stackkit.db.search import search_columns
 from stackkit.db.service import Service
 from stackkit.errors import FieldError, ProblemError, ValidationProblem, field_error
+from stackkit.files.column import file_rule
 from stackkit.http.conditional import ANY, EntityTag, none_match, parse_entity_tags
 from stackkit.http.pages import page_model
 from stackkit.http.routing import Controller, admin_role_of, check_access
 from stackkit.resources.export import EXPORT_PAGE_SIZE, csv_lines
+from stackkit.resources.files import add_file_routes, check_files, files_of
 from stackkit.resources.relations import (
     Relation,
     included_rows,
@@ -225,6 +227,10 @@ class Resource:
             for field, link in repository.links.items()
         }
         """Each many-to-many link field (`tag_ids`): `(link table, table it lists rows of)`."""
+        self.file_fields = {
+            column.name: rule for column in columns if (rule := file_rule(column)) is not None
+        }
+        """The file fields (`file_column()`) and what each takes."""
         self.relations: dict[str, Relation] = {}
         """The relations to the app's other resources, by name: set by `link_relations`."""
         filter_operators = repository.filter_operators()
@@ -462,7 +468,10 @@ class Resource:
             if resource.owned:
                 values[OWNER_COLUMN] = resource.owner_of(request)
             await resource.check_references(request, values)
+            file_ids = await check_files(resource, request, values)
             row = await resource.service_for(request).create(values)
+            if file_ids:
+                await files_of(request).attach(resource.name, row.id, file_ids)
             return resource._row_response(row, 201, Location=f"{resource.prefix}/{row.id}")
 
         async def read_row(request: Request, path: IdPath, query: IncludeQuery) -> Response:
@@ -481,14 +490,25 @@ class Resource:
             changes = body.model_dump(exclude_unset=True)
             await resource.check_references(request, changes)
             service = resource.service_for(request)
+            file_fields = [field for field in resource.file_fields if field in changes]
+            before = await service.get(path.id) if file_fields else None
+            file_ids = await check_files(resource, request, changes, row_id=path.id)
             expected = await _expected_version(request, service, path.id)
             row = await service.update(path.id, changes, expected_version=expected)
+            if before is not None:
+                files = files_of(request)
+                await files.attach(resource.name, row.id, file_ids)
+                replaced = {getattr(before, field) for field in file_fields} - set(file_ids)
+                await files.discard(sorted(replaced - {None}))
             return resource._row_response(row)
 
         async def delete_row(request: Request, path: IdPath) -> None:
             service = resource.service_for(request)
             expected = await _expected_version(request, service, path.id)
             await service.delete(path.id, expected_version=expected)
+            if resource.file_fields:
+                files = files_of(request)
+                await files.discard(await files.of_rows(resource.name, [path.id]))
 
         # Each handler's annotations name this resource's own models, so that the
         # routes validate and document them.
@@ -518,6 +538,7 @@ class Resource:
             summary=f"Pick {self.name}: the id and {self.display} of rows one may refer to",
             roles=reads, cache_ttl=self.cache_ttl, rate_limit=limit("list"),
         )(choose_rows)  # fmt: skip
+        add_file_routes(self, controller)
         controller.post(
             "", name=f"create_{self.name}", status_code=201, response=self.read_model,
             summary=f"Create {one}", roles=writes, rate_limit=limit("create"),

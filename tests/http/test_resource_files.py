@@ -1,0 +1,455 @@
+"""File fields of a resource (`stackkit.files`, `stackkit.resources.files`): uploads
+through the app or straight to the object store, types sniffed, sizes held, files of
+others refused, links after the row's own check, and files deleted with their rows.
+On a local folder and on an S3-protocol server, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+from pydantic import BaseModel, Field
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+from tests.auth.conftest import FAST_HASHER, sign_in_users
+
+from stackkit import Settings, create_app
+from stackkit.auth import AuthConfig
+from stackkit.auth.user import User
+from stackkit.db import Model, Repository, Service, owner_column
+from stackkit.files import Files, S3Storage, Storage, create_file_tables, file_column
+from stackkit.resources.resource import Resource
+
+
+class Exhibit(Model):
+    __tablename__ = "file_exhibits"
+    title: Mapped[str] = mapped_column(String(200))
+    photo: Mapped[str | None] = file_column(image=True, max_size=200_000)
+    leaflet: Mapped[str | None] = file_column(max_size=1000, types=["application/pdf", "text/*"])
+    owner_id: Mapped[int] = owner_column()
+
+
+class ExhibitService(Service[Exhibit]):
+    repository = Repository.for_model(Exhibit)
+
+
+class ExhibitIn(BaseModel):
+    title: str = Field(max_length=200)
+    photo: str | None = None
+    leaflet: str | None = None
+
+
+class ExhibitPatch(BaseModel):
+    title: str | None = Field(None, max_length=200)
+    photo: str | None = None
+    leaflet: str | None = None
+
+
+class ExhibitOut(BaseModel):
+    id: int
+    title: str
+    photo: str | None
+    leaflet: str | None
+    owner_id: int
+
+
+async def create_tables(app: Starlette) -> None:
+    async with app.state.database.engine.begin() as connection:
+        tables = [User.__table__, Exhibit.__table__]
+        await connection.run_sync(Model.metadata.create_all, tables=tables)
+    await create_file_tables(app.state.database.engine)
+
+
+def png(width: int = 640, height: int = 480) -> bytes:
+    output = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(output, "PNG")
+    return output.getvalue()
+
+
+PDF = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+
+
+@dataclass
+class Museum:
+    client: TestClient
+    app: Starlette
+    ada: dict[str, str]
+    bob: dict[str, str]
+    admin: dict[str, str]
+
+    @property
+    def files(self) -> Files:
+        files: Files = self.app.state.files
+        return files
+
+    def start(self, caller: dict[str, str], field: str, name: str, size: int) -> httpx.Response:
+        return self.client.post(
+            f"/api/exhibits/files/{field}", json={"name": name, "size": size}, headers=caller
+        )
+
+    def upload(
+        self, caller: dict[str, str], field: str, data: bytes, name: str = "a.bin"
+    ) -> httpx.Response:
+        """Upload as the SPA does: start, send the bytes where told, finish."""
+        started = self.start(caller, field, name, len(data))
+        assert started.status_code == 201, started.text
+        where = started.json()
+        if where["method"] == "PUT":
+            return self.client.put(where["url"], content=data, headers=caller)
+        sent = httpx.post(where["url"], data=where["fields"], files={"file": (name, data)})
+        assert sent.status_code < 300, sent.text
+        return self.client.post(
+            f"/api/exhibits/files/{field}/{where['id']}/complete", headers=caller
+        )
+
+    def uploaded(self, caller: dict[str, str], field: str, data: bytes, name: str = "a") -> str:
+        answer = self.upload(caller, field, data, name)
+        assert answer.status_code == 200, answer.text
+        file_id: str = answer.json()["id"]
+        return file_id
+
+    def create(self, caller: dict[str, str], **values: Any) -> Any:
+        answer = self.client.post("/api/exhibits", json={"title": "t", **values}, headers=caller)
+        assert answer.status_code == 201, answer.text
+        return answer.json()
+
+    def fetch(self, url: str) -> httpx.Response:
+        """A link's bytes: the app's own (local storage) or the object store's."""
+        if url.startswith("/"):
+            return self.client.get(url)
+        return httpx.get(url)
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage | None:
+    if request.param == "local":
+        return None  # STACKKIT_STORAGE_URL's folder
+    bucket = request.getfixturevalue("s3_bucket")
+    return S3Storage(bucket.name, **bucket.storage_options())
+
+
+@pytest.fixture
+def museum(database_url: str, storage: Storage | None, tmp_path: Path) -> Iterator[Museum]:
+    exhibits = Resource(
+        "exhibits", service=ExhibitService, create=ExhibitIn, update=ExhibitPatch,
+        read=ExhibitOut,
+    )  # fmt: skip
+    settings = Settings(
+        env="test", database_url=database_url, storage_url=str(tmp_path / "uploads")
+    )
+    app = create_app(
+        settings, resources=[exhibits], auth=AuthConfig(User, hasher=FAST_HASHER),
+        startup=[create_tables], storage=storage,
+    )  # fmt: skip
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as client:
+        users = {name: user[1] for name, user in sign_in_users(client, app).items()}
+        yield Museum(client, app, users["ada"], users["bob"], users["root"])
+
+
+def call(museum: Museum, coroutine: Any) -> Any:
+    assert museum.client.portal is not None
+    return museum.client.portal.call(lambda: coroutine)
+
+
+# Uploading and reading back
+
+
+def test_an_image_is_uploaded_referred_to_and_read_back_with_its_thumbnail(
+    museum: Museum,
+) -> None:
+    image = png()
+    file_id = museum.uploaded(museum.ada, "photo", image, "Holiday photo.png")
+    row = museum.create(museum.ada, photo=file_id)
+    assert row["photo"] == file_id
+
+    link = museum.client.get(f"/api/exhibits/{row['id']}/files/photo", headers=museum.ada)
+    assert link.status_code == 200, link.text
+    assert link.headers["cache-control"] == "no-store"
+    info = link.json()
+    assert info["name"] == "Holiday photo.png"
+    assert info["size"] == len(image)
+    assert info["content_type"] == "image/png"
+    assert info["thumbnail"] is True
+
+    served = museum.fetch(info["url"])
+    assert served.status_code == 200
+    assert served.content == image
+    assert served.headers["content-type"] == "image/png"
+    assert served.headers["content-disposition"].startswith("inline;")
+
+    thumbnail = museum.fetch(info["thumbnail_url"])
+    assert thumbnail.status_code == 200
+    with Image.open(io.BytesIO(thumbnail.content)) as small:
+        assert small.format == "WEBP"
+        assert small.size == (320, 240)
+
+
+def test_a_file_is_served_as_a_download_that_runs_nothing(museum: Museum) -> None:
+    page = b"<!DOCTYPE html><html><script>alert(1)</script></html>"
+    # The field takes text/*, and an HTML page is text: it is kept, never shown as a page.
+    file_id = museum.uploaded(museum.ada, "leaflet", page, "page.html")
+    row = museum.create(museum.ada, leaflet=file_id)
+    info = museum.client.get(f"/api/exhibits/{row['id']}/files/leaflet", headers=museum.ada)
+    served = museum.fetch(info.json()["url"])
+    assert served.content == page
+    assert served.headers["content-disposition"].startswith("attachment;")
+    if info.json()["url"].startswith("/"):
+        assert "sandbox" in served.headers["content-security-policy"]
+        assert served.headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_name_as_uploaded_loses_its_folders(museum: Museum) -> None:
+    file_id = museum.uploaded(museum.ada, "leaflet", PDF, "..\\../../etc/passwd.pdf")
+    row = museum.create(museum.ada, leaflet=file_id)
+    info = museum.client.get(f"/api/exhibits/{row['id']}/files/leaflet", headers=museum.ada)
+    assert info.json()["name"] == "passwd.pdf"
+
+
+# What a field takes
+
+
+@pytest.mark.parametrize(
+    ("field", "data", "name", "sniffed"),
+    [
+        ("photo", b"just some text, not an image", "photo.png", "text/plain"),
+        ("photo", PDF, "photo.jpg", "application/pdf"),
+        ("leaflet", png(8, 8), "leaflet.pdf", "image/png"),
+        ("leaflet", b"\x00\x01\x02\x03binary", "leaflet.txt", "application/octet-stream"),
+    ],
+    ids=["text-as-image", "pdf-as-image", "png-as-pdf", "binary-as-text"],
+)
+def test_the_type_is_read_from_the_bytes_not_the_name(
+    museum: Museum, field: str, data: bytes, name: str, sniffed: str
+) -> None:
+    answer = museum.upload(museum.ada, field, data, name)
+    assert answer.status_code == 415, answer.text
+    assert sniffed in answer.json()["detail"]
+
+
+def test_an_image_that_does_not_decode_is_refused(museum: Museum) -> None:
+    broken = png()[:200]  # a PNG signature and header, then nothing
+    answer = museum.upload(museum.ada, "photo", broken, "broken.png")
+    assert answer.status_code == 415, answer.text
+    assert "not a readable image/png image" in answer.json()["detail"]
+
+
+def test_a_size_over_the_fields_limit_is_refused_before_any_byte(museum: Museum) -> None:
+    answer = museum.start(museum.ada, "leaflet", "big.pdf", 1001)
+    assert answer.status_code == 413
+    assert answer.json()["errors"][0]["field"] == "size"
+
+
+def test_bytes_past_the_limit_are_refused_and_nothing_is_kept(museum: Museum) -> None:
+    """A client that announced a small file and sends a larger one."""
+    started = museum.start(museum.ada, "leaflet", "a.pdf", 10).json()
+    big = PDF + b"x" * 2000
+    if started["method"] == "PUT":
+        answer = museum.client.put(started["url"], content=big, headers=museum.ada)
+    else:  # the store takes it (a test server checks no policy): the app then refuses it
+        httpx.post(started["url"], data=started["fields"], files={"file": ("a.pdf", big)})
+        answer = museum.client.post(
+            f"/api/exhibits/files/leaflet/{started['id']}/complete", headers=museum.ada
+        )
+    assert answer.status_code == 413, answer.text
+    key = f"files/{started['id']}"
+    assert call(museum, museum.files.storage.size(key)) is None
+
+
+# Whose files
+
+
+def test_a_row_may_not_take_another_users_file(museum: Museum) -> None:
+    bobs = museum.uploaded(museum.bob, "photo", png(), "bob.png")
+    for caller in (museum.ada, museum.admin):
+        answer = museum.client.post(
+            "/api/exhibits", json={"title": "t", "photo": bobs}, headers=caller
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["errors"][0]["field"] == "photo"
+        assert answer.json()["errors"][0]["message"] == "no file of yours with this id"
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("other-field", "this file was uploaded for exhibits.leaflet"),
+        ("unfinished", "this file's upload is not finished"),
+        ("taken", "this file belongs to another row"),
+        ("unknown", "no file of yours with this id"),
+        ("too-long", "no file of yours with this id"),
+    ],
+)
+def test_a_row_takes_only_a_finished_upload_for_its_field_that_no_row_holds(
+    museum: Museum, case: str, message: str
+) -> None:
+    if case == "other-field":
+        file_id = museum.uploaded(museum.ada, "leaflet", PDF)
+    elif case == "unfinished":
+        file_id = museum.start(museum.ada, "photo", "a.png", 10).json()["id"]
+    elif case == "taken":
+        file_id = museum.uploaded(museum.ada, "photo", png())
+        museum.create(museum.ada, photo=file_id)
+    else:
+        file_id = "x" * (40 if case == "too-long" else 20)
+    answer = museum.client.post(
+        "/api/exhibits", json={"title": "t", "photo": file_id}, headers=museum.ada
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["message"] == message
+
+
+def test_another_users_upload_cannot_be_finished_or_sent(museum: Museum) -> None:
+    started = museum.start(museum.ada, "leaflet", "a.pdf", len(PDF)).json()
+    base = f"/api/exhibits/files/leaflet/{started['id']}"
+    assert museum.client.put(base, content=PDF, headers=museum.bob).status_code == 404
+    assert museum.client.post(f"{base}/complete", headers=museum.bob).status_code == 404
+
+
+def test_only_those_who_see_the_row_get_links_to_its_file(museum: Museum) -> None:
+    row = museum.create(museum.ada, photo=museum.uploaded(museum.ada, "photo", png()))
+    url = f"/api/exhibits/{row['id']}/files/photo"
+    assert museum.client.get(url, headers=museum.bob).status_code == 404
+    assert museum.client.get(url, headers=museum.admin).status_code == 200
+    assert museum.client.get(url).status_code == 401
+    empty = museum.create(museum.ada)
+    answer = museum.client.get(f"/api/exhibits/{empty['id']}/files/photo", headers=museum.ada)
+    assert answer.status_code == 404
+    assert answer.json()["detail"] == "this row has no file in photo"
+
+
+def test_a_signed_link_is_refused_when_altered_or_expired(museum: Museum) -> None:
+    row = museum.create(museum.ada, leaflet=museum.uploaded(museum.ada, "leaflet", PDF))
+    file_id = row["leaflet"]
+    files = museum.files
+    expired = int(time.time()) - 1
+    signature = files._signature(file_id, "file", expired)
+    good_until = int(time.time()) + 60
+    cases = [
+        f"/api/files/{file_id}/file?expires={expired}&signature={signature}",
+        f"/api/files/{file_id}/file?expires={good_until}&signature={signature}",
+        f"/api/files/{file_id}/thumbnail?expires={good_until}&signature="
+        + files._signature(file_id, "file", good_until),
+    ]
+    for url in cases:
+        answer = museum.client.get(url)
+        assert answer.status_code == 403, url
+        assert answer.headers["content-type"] == "application/problem+json"
+    valid = f"/api/files/{file_id}/file?expires={good_until}&signature=" + files._signature(
+        file_id, "file", good_until
+    )
+    assert museum.client.get(valid).status_code == 200
+
+
+# Files go with their rows
+
+
+def test_deleting_a_row_deletes_its_files(museum: Museum) -> None:
+    photo = museum.uploaded(museum.ada, "photo", png())
+    leaflet = museum.uploaded(museum.ada, "leaflet", PDF)
+    row = museum.create(museum.ada, photo=photo, leaflet=leaflet)
+    assert museum.client.delete(f"/api/exhibits/{row['id']}", headers=museum.ada).status_code == 204
+    storage = museum.files.storage
+    for key in (f"files/{photo}", f"thumbnails/{photo}.webp", f"files/{leaflet}"):
+        assert call(museum, storage.size(key)) is None, key
+    assert call(museum, museum.files.get(photo)) is None
+
+
+def test_replacing_a_file_deletes_the_old_one_and_keeping_it_keeps_it(museum: Museum) -> None:
+    first = museum.uploaded(museum.ada, "photo", png())
+    row = museum.create(museum.ada, photo=first)
+    url = f"/api/exhibits/{row['id']}"
+    kept = museum.client.patch(url, json={"photo": first, "title": "x"}, headers=museum.ada)
+    assert kept.status_code == 200, kept.text
+    assert call(museum, museum.files.get(first)) is not None
+
+    second = museum.uploaded(museum.ada, "photo", png(20, 20))
+    assert museum.client.patch(url, json={"photo": second}, headers=museum.ada).status_code == 200
+    assert call(museum, museum.files.get(first)) is None
+    assert call(museum, museum.files.storage.size(f"files/{first}")) is None
+    assert museum.client.patch(url, json={"photo": None}, headers=museum.ada).status_code == 200
+    assert call(museum, museum.files.get(second)) is None
+
+
+def test_files_no_row_took_in_time_are_swept(museum: Museum) -> None:
+    files = museum.files
+    files.unattached_ttl = 0
+    left = museum.uploaded(museum.ada, "leaflet", PDF)
+    files.unattached_ttl = 3600
+    waiting = museum.uploaded(museum.ada, "leaflet", PDF)
+    taken = museum.uploaded(museum.ada, "photo", png())
+    museum.create(museum.ada, photo=taken)
+    assert call(museum, files.sweep()) == 1
+    assert call(museum, files.get(left)) is None
+    assert call(museum, files.storage.size(f"files/{left}")) is None
+    assert call(museum, files.get(waiting)) is not None
+    assert call(museum, files.get(taken)) is not None
+
+
+def test_an_upload_not_finished_in_time_is_refused(museum: Museum) -> None:
+    museum.files.upload_ttl = 0
+    started = museum.start(museum.ada, "leaflet", "a.pdf", len(PDF)).json()
+    answer = museum.client.post(
+        f"/api/exhibits/files/leaflet/{started['id']}/complete", headers=museum.ada
+    )
+    assert answer.status_code == 410, answer.text
+
+
+def test_meta_says_what_each_file_field_takes(museum: Museum) -> None:
+    meta = museum.client.get("/api/meta/resources", headers=museum.ada).json()
+    exhibits = next(r for r in meta if r["name"] == "exhibits")
+    assert exhibits["files"] == {
+        "photo": {
+            "image": True,
+            "max_size": 200_000,
+            "types": ["image/png", "image/jpeg", "image/gif", "image/webp"],
+        },
+        "leaflet": {"image": False, "max_size": 1000, "types": ["application/pdf", "text/*"]},
+    }
+
+
+HOSTILE = [
+    ("POST", "/api/exhibits/files/photo", {"name": "", "size": 1}),
+    ("POST", "/api/exhibits/files/photo", {"name": "a", "size": -1}),
+    ("POST", "/api/exhibits/files/photo", {"name": "a", "size": 2**80}),
+    ("POST", "/api/exhibits/files/photo", {"name": "a" * 5000, "size": 1}),
+    ("POST", "/api/exhibits/files/photo", {"name": ["a"], "size": "1"}),
+    ("POST", "/api/exhibits/files/nope", {"name": "a", "size": 1}),
+    ("PUT", "/api/exhibits/files/photo/" + "a" * 33, None),
+    ("PUT", "/api/exhibits/files/photo/..%2F..%2Fetc", None),
+    ("PUT", "/api/exhibits/files/photo/%00", None),
+    ("POST", "/api/exhibits/files/photo/unknown/complete", None),
+    ("GET", "/api/exhibits/0/files/photo", None),
+    ("GET", "/api/exhibits/99999999999999999999/files/photo", None),
+    ("GET", "/api/exhibits/abc/files/photo", None),
+    ("GET", "/api/files/abc/file", None),
+    ("GET", "/api/files/abc/other?expires=1&signature=" + "0" * 64, None),
+    ("GET", "/api/files/abc/file?expires=-1&signature=" + "0" * 64, None),
+    ("GET", "/api/files/abc/file?expires=99999999999999999999&signature=" + "0" * 64, None),
+    ("GET", "/api/files/abc/file?expires=1&signature=zz", None),
+    ("GET", "/api/files/abc/file?expires=9999999999&signature=" + "0" * 64, None),
+    ("POST", "/api/exhibits", {"title": "t", "photo": 3}),
+    ("POST", "/api/exhibits", {"title": "t", "photo": "\x00"}),
+    ("POST", "/api/exhibits", {"title": "t", "photo": "a" * 10_000}),
+    ("PATCH", "/api/exhibits/1", {"photo": {"id": "x"}}),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"), HOSTILE, ids=[f"{m} {u}" for m, u, _ in HOSTILE]
+)
+def test_odd_input_to_the_file_routes_is_a_4xx_problem(
+    museum: Museum, method: str, url: str, body: Any
+) -> None:
+    for headers in ({}, museum.ada):
+        answer = museum.client.request(method, url, json=body, headers=headers)
+        assert 400 <= answer.status_code < 500, (answer.status_code, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
