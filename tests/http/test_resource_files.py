@@ -5,6 +5,7 @@ On a local folder and on an S3-protocol server, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ from stackkit.auth import AuthConfig
 from stackkit.auth.user import User
 from stackkit.db import Model, Repository, Service, owner_column
 from stackkit.files import Files, S3Storage, Storage, create_file_tables, file_column
+from stackkit.files.jobs import DELETE_JOB
+from stackkit.jobs import JobQueue
 from stackkit.resources.resource import Resource
 
 
@@ -453,3 +456,40 @@ def test_odd_input_to_the_file_routes_is_a_4xx_problem(
         answer = museum.client.request(method, url, json=body, headers=headers)
         assert 400 <= answer.status_code < 500, (answer.status_code, answer.text)
         assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_with_a_job_queue_a_rows_files_are_deleted_by_a_job(tmp_path: Path) -> None:
+    exhibits = Resource(
+        "exhibits", service=ExhibitService, create=ExhibitIn, update=ExhibitPatch,
+        read=ExhibitOut,
+    )  # fmt: skip
+    jobs = JobQueue(requeue_every=None, clean_up_every=None)
+
+    async def install_queue(app: Starlette) -> None:
+        await app.state.jobs.install()
+
+    settings = Settings(
+        env="test",
+        database_url=f"sqlite:///{tmp_path / 'app.db'}",
+        storage_url=str(tmp_path / "uploads"),
+    )
+    app = create_app(
+        settings, resources=[exhibits], auth=AuthConfig(User, hasher=FAST_HASHER),
+        startup=[create_tables, install_queue], jobs=jobs,
+    )  # fmt: skip
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as client:
+        users = {name: user[1] for name, user in sign_in_users(client, app, ["ada"]).items()}
+        museum = Museum(client, app, users["ada"], {}, {})
+        photo = museum.uploaded(museum.ada, "photo", png())
+        row = museum.create(museum.ada, photo=photo)
+        assert client.delete(f"/api/exhibits/{row['id']}", headers=museum.ada).status_code == 204
+        assert museum.files.delete_job is not None
+        deadline = time.monotonic() + 20
+        while call(museum, museum.files.get(photo)) is not None:  # the app's own worker
+            assert time.monotonic() < deadline, "the deletion job did not run"
+            call(museum, asyncio.sleep(0.05))
+        assert call(museum, museum.files.storage.size(f"files/{photo}")) is None
+        records = call(museum, jobs.records())
+        assert [(r.name, r.status, r.arguments) for r in records] == [
+            (DELETE_JOB, "succeeded", {"file_ids": [photo]})
+        ]
