@@ -52,9 +52,13 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ("code:uuid:unique:index", {"unique": True, "unique_global": False, "index": True}),
         ("slug:str:unique=global", {"unique": True, "unique_global": True}),
         ('label:str:default=say "hi"', {"default": '"say \\"hi\\""'}),
+        ("photo:image", {"name": "photo", "kind": "image", "max_size": None, "optional": False}),
+        ("photo:image=5MB:optional", {"max_size": 5_000_000, "optional": True}),
+        ("leaflet:file=500kb", {"kind": "file", "max_size": 500_000}),
     ],
     ids=["str", "optional", "int-default", "bool-default", "decimal", "date", "enum", "ref",
-         "refs", "refs-singular", "options", "unique-global", "quoted-default"],
+         "refs", "refs-singular", "options", "unique-global", "quoted-default", "image",
+         "image-size", "file-size"],
 )  # fmt: skip
 def test_field_specifications(spec: str, expected: dict[str, object]) -> None:
     parsed = parse_field(spec)
@@ -90,6 +94,13 @@ def test_field_specifications(spec: str, expected: dict[str, object]) -> None:
         ("due__at:date", "has no '__'"),
         ("due_:date", "does not end in '_'"),
         ("author_:ref=Person", "does not end in '_'"),
+        ("photo:image=5", "a number and a unit"),
+        ("photo:image=0MB", "a number and a unit"),
+        ("photo:image=" + "9" * 5000 + "MB", "a number and a unit"),
+        ("photo:image=6GB", "at most 5GB"),
+        ("photo:image:unique", "optional only"),
+        ("photo:file:search", "optional only"),
+        ("photo:file:default=x", "optional only"),
     ],
 )
 def test_bad_field_specifications(spec: str, reason: str) -> None:

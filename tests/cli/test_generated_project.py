@@ -25,14 +25,17 @@ import pytest
 from stackkit.cli.codegen import OVERRIDES
 from stackkit.cli.new import create_project
 from stackkit.testing import (
+    SAMPLE_PNG,
     delete_keys,
     find_free_port,
     temporary_database,
     unique_key_prefix,
+    upload_file,
     wait_until,
 )
 from tests.helpers import StartServer
 
+PHOTO = SAMPLE_PNG
 ACCOUNT = {"email": "ada@example.com", "password": "correct horse battery staple"}
 CATEGORY = (
     "Category", "code:str:optional", "name:str:unique", "parent:ref=Category:optional",
@@ -43,14 +46,16 @@ TASK = (
     "priority:int:default=3", "price:decimal:optional", "ratio:float:optional",
     "due:date:optional", "at:datetime:optional", "ref:uuid:optional",
     "status:enum=todo,doing,done:default=todo", "category:ref=Category",
-    "assignee:ref=User:optional", "labels:refs=Category",
+    "assignee:ref=User:optional", "labels:refs=Category", "photo:image=2MB:optional",
+    "leaflet:file:optional",
 )  # fmt: skip
 # The project's own tests: 4 of the app, 1 of its jobs, 4 for each generated resource,
 # two more for the resource that refers to another (it may refer only to its owner's
-# rows; it includes them), one for the searched resource, and one for each generated job.
+# rows; it includes them), one for the searched resource, one for the resource with files,
+# and one for each generated job.
 # The longest name a job may have: its generated lines must stay within ruff's limit.
 JOBS = (("send_report_to_every_owner_of_late_tasks",), ("nightly", "--cron", "0 3 * * *"))
-PROJECT_TESTS = "18 passed"
+PROJECT_TESTS = "19 passed"
 NEW_PROJECT_TESTS = "5 passed"  # 4 of the app, 1 of its jobs
 
 
@@ -323,9 +328,16 @@ def test_stackkit_run_serves_the_http_contract(served: str) -> None:
             "category_id": category.json()["id"],
             "due": "2026-12-01",
         }
+        # An image, uploaded through the server (its body streamed), read back by link.
+        body["photo"] = upload_file(
+            http, "/api/tasks/files/photo", PHOTO, name="p.png", headers=headers
+        )
         task = http.post("/api/tasks", json=body, headers=headers)
         assert task.status_code == 201, task.text
         url = task.headers["location"]
+        link = http.get(f"{url}/files/photo", headers=headers).json()
+        assert http.get(link["url"]).content == PHOTO
+        assert http.get(link["thumbnail_url"]).headers["content-type"] == "image/webp"
         assert http.get("/api/tasks", headers=headers).json()["items"][0]["id"] == task.json()["id"]
         # bool, enum, date and ref fields are filterable without `:index`.
         for query in ("done=false", "status=todo", "due__gte=2026-11-30", "category_id=1"):

@@ -61,6 +61,7 @@ def test_public_names_are_pinned() -> None:
         "REDIS_URL_ENV",
         "REQUIRE_SERVICES_ENV",
         "S3_URL_ENV",
+        "SAMPLE_PNG",
         "PostgresProcess",
         "PostgresReplica",
         "PostgresReplication",
@@ -81,6 +82,7 @@ def test_public_names_are_pinned() -> None:
         "temporary_bucket",
         "temporary_database",
         "unique_key_prefix",
+        "upload_file",
         "wait_until",
     ]
 

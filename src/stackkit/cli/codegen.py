@@ -26,7 +26,7 @@ from jinja2 import (
 )
 from jinja2.sandbox import SandboxedEnvironment
 
-from stackkit.cli.fields import FieldSpec
+from stackkit.cli.fields import FILE_TYPES, FieldSpec
 from stackkit.cli.naming import plural, singular
 from stackkit.db.model import table_name_for
 
@@ -52,7 +52,7 @@ _COLUMN_TYPES = {
 _PYTHON_TYPES = {
     "str": "str", "text": "str", "int": "int", "float": "float", "decimal": "Decimal",
     "bool": "bool", "date": "date", "datetime": "datetime", "uuid": "UUID", "ref": "int",
-    "refs": "list[int]",
+    "refs": "list[int]", "file": "str", "image": "str",
 }  # fmt: skip
 _SQLALCHEMY_NAMES = {"str": "String", "text": "Text", "int": "Integer", "float": "Float",
                      "decimal": "Numeric", "bool": "Boolean", "date": "Date", "uuid": "Uuid",
@@ -187,6 +187,9 @@ def model_block(
             continue
         python = _python_type(spec, imports, for_model=True)
         annotation = f"{python} | None" if spec.optional else python
+        if spec.kind in FILE_TYPES:
+            columns.append(_file_line(spec, annotation, imports))
+            continue
         arguments = [_COLUMN_TYPES[spec.kind]]
         if spec.kind == "datetime":
             imports.setdefault("stackkit.db", set()).add("UTCDateTime")
@@ -232,6 +235,17 @@ def model_block(
         links=links,
     )
     return text, imports
+
+
+def _file_line(spec: FieldSpec, annotation: str, imports: Imports) -> str:
+    """`photo: Mapped[str | None] = file_column(image=True, max_size=5_000_000)`."""
+    imports.setdefault("stackkit.files", set()).add("file_column")
+    arguments = ["image=True"] if spec.kind == "image" else []
+    if spec.max_size is not None:
+        arguments.append(f"max_size={spec.max_size:_}")
+    if not spec.optional:
+        arguments.append("nullable=False")
+    return f"    {spec.name}: Mapped[{annotation}] = file_column({', '.join(arguments)})"
 
 
 def _search_line(fields: list[FieldSpec]) -> str:
@@ -360,6 +374,7 @@ def test_module(
 ) -> str:
     """tests/test_<plural>.py: CRUD through the API, and rows staying their owner's."""
     values, helpers = [], []
+    testing: set[str] = set()
     for spec in fields:
         if spec.kind == "refs":
             target = Names(spec.target or "")
@@ -377,6 +392,16 @@ def test_module(
                 helpers.append(f"from tests.test_{target.plural} import create_{target.singular}")
                 source = f'create_{target.singular}(client, headers)["id"]'
             values.append(f'    body["{spec.name}"] = {source}')
+        elif spec.kind in FILE_TYPES:
+            testing.add("upload_file")
+            sample = ("SAMPLE_PNG", "picture.png") if spec.kind == "image" else (
+                'b"Some text."', "notes.txt"
+            )  # fmt: skip
+            if spec.kind == "image":
+                testing.add("SAMPLE_PNG")
+            url = f"/api/{names.plural}/files/{spec.name}"
+            arguments = f'client, "{url}", {sample[0]}, name="{sample[1]}", headers=headers'
+            values.append(f'    body["{spec.name}"] = upload_file(\n        {arguments}\n    )')
         else:
             values.append(f'    body["{spec.name}"] = {_sample(spec)}')
     changes = next((s for s in fields if s.kind in ("str", "text")), None)
@@ -385,6 +410,8 @@ def test_module(
     if any(spec.kind == "uuid" for spec in fields):
         standard.append("import uuid")
     first_party = sorted(set(helpers))
+    third_party = f"from stackkit.testing import {', '.join(sorted(testing))}" if testing else ""
+    file_field = next((spec for spec in fields if spec.kind in FILE_TYPES), None)
     reference = next(
         (s for s in fields if s.kind == "ref" and s.target not in ("User", names.model)), None
     )
@@ -405,6 +432,8 @@ def test_module(
         values="\n".join(values) or "    pass",
         search=next((spec.name for spec in fields if spec.search), None),
         change=change,
+        third_party=third_party,
+        file_field=None if file_field is None else file_field.name,
     )
 
 
@@ -495,6 +524,8 @@ def _constraint(spec: FieldSpec) -> str:
         return "ge=-2_147_483_648, le=2_147_483_647"
     if spec.kind == "ref":  # the id of a row
         return "ge=1, le=2_147_483_647"
+    if spec.kind in FILE_TYPES:  # the id of an upload
+        return "max_length=32"
     return ""
 
 

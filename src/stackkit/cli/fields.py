@@ -12,6 +12,11 @@
 | `enum=a,b,c` | `String(50)` | `Literal["a", "b", "c"]` |
 | `ref=Model` | `<name>_id`: `Integer`, foreign key to the model's table | `int` |
 | `refs=Model` | `<singular>_ids`: a link table of its own (many-to-many) | `list[int]` |
+| `file`, `file=SIZE` | `file_column(max_size=...)`: an uploaded file's id | `str` |
+| `image`, `image=SIZE` | `file_column(image=True, ...)`: an image, with a thumbnail | `str` |
+
+A file's `SIZE` is its largest size, like `5MB` or `500KB` (10 MB unless given); a
+file or image field takes the option `optional` only.
 
 Options: `unique` (unique among the rows of one owner: a composite constraint
 with `owner_id`, so that no user learns from a 409 what another has),
@@ -37,10 +42,13 @@ from pydantic import BaseModel
 
 from stackkit.cli.naming import plural, singular
 
-__all__ = ["FIELD_TYPES", "INDEXED_TYPES", "FieldSpec", "parse_field", "parse_fields"]
+__all__ = ["FIELD_TYPES", "FILE_TYPES", "INDEXED_TYPES", "FieldSpec", "parse_field", "parse_fields"]
 
 FIELD_TYPES = ("str", "text", "int", "float", "decimal", "bool", "date", "datetime", "uuid",
-               "enum", "ref", "refs")  # fmt: skip
+               "enum", "ref", "refs", "file", "image")  # fmt: skip
+FILE_TYPES = frozenset({"file", "image"})
+_SIZE = re.compile(r"^([0-9]{1,10})(B|KB|MB|GB)\Z", re.IGNORECASE)
+_UNITS = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3}
 INDEXED_TYPES = frozenset({"bool", "enum", "date", "datetime", "ref"})
 """Types whose fields are indexed (so filterable and sortable) without the `index` option."""
 _OPTIONS = ("unique", "index", "optional", "default", "search")
@@ -79,6 +87,8 @@ class FieldSpec:
     """For `refs`: the name as given (`tags`), which names the link table."""
     search: bool = False
     """Searched by the list's `?q=` (full-text, `Model.__search__`)."""
+    max_size: int | None = None
+    """For `file` and `image`: the largest file in bytes, when given."""
 
     @property
     def required(self) -> bool:
@@ -110,6 +120,7 @@ def parse_field(spec: str) -> FieldSpec:
         raise _bad(spec, f"unknown type {kind!r}; one of {', '.join(FIELD_TYPES)}")
     choices: tuple[str, ...] = ()
     target = link = None
+    max_size = None
     if kind == "enum":
         choices = tuple(value for value in (argument or "").split(",") if value)
         if not choices or not all(_ENUM_VALUE.match(value) for value in choices):
@@ -127,6 +138,10 @@ def parse_field(spec: str) -> FieldSpec:
         if len(parts) > 2:
             raise _bad(spec, "a refs field takes no options: it lists ids, none or many")
         target, link, name = argument, plural(name), f"{singular(name)}_ids"
+    elif kind in FILE_TYPES:
+        max_size = _file_size(spec, argument)
+        if any(option != "optional" for option in parts[2:]):
+            raise _bad(spec, f"a {kind} field takes the option optional only")
     elif argument is not None:
         raise _bad(spec, f"type {kind!r} takes no '='")
     if name in RESERVED:
@@ -161,7 +176,20 @@ def parse_field(spec: str) -> FieldSpec:
         choices=choices,
         target=target,
         link=link,
+        max_size=max_size,
     )
+
+
+def _file_size(spec: str, argument: str | None) -> int | None:
+    if argument is None:
+        return None
+    found = _SIZE.match(argument)
+    if not found or int(found.group(1)) == 0:
+        raise _bad(spec, "a file's size is a number and a unit: photo:image=5MB")
+    size = int(found.group(1)) * _UNITS[found.group(2).upper()]
+    if size > 5 * _UNITS["GB"]:
+        raise _bad(spec, "a file field takes at most 5GB")
+    return size
 
 
 def _split_type(token: str) -> tuple[str, str | None]:

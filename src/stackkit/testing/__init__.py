@@ -7,6 +7,7 @@ own; this package exports the building blocks for tests that need more.
 from __future__ import annotations
 
 from stackkit.lazy import lazy_attributes
+from stackkit.testing.files import SAMPLE_PNG, upload_file
 from stackkit.testing.postgres import (
     PostgresProcess,
     PostgresReplica,
@@ -40,6 +41,7 @@ __all__ = [
     "REDIS_URL_ENV",
     "REQUIRE_SERVICES_ENV",
     "S3_URL_ENV",
+    "SAMPLE_PNG",
     "PostgresProcess",
     "PostgresReplica",
     "PostgresReplication",
@@ -60,6 +62,7 @@ __all__ = [
     "temporary_bucket",
     "temporary_database",
     "unique_key_prefix",
+    "upload_file",
     "wait_until",
 ]
 
