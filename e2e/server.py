@@ -7,7 +7,8 @@ interpreter (`python -m stackkit`, so tox's own install):
     stackkit generate resource category name:str:index
     stackkit generate resource tag name:str:index
     stackkit generate resource note title:str:index:search body:text:optional:search \
-        done:bool:default=false category:ref=Category:optional tags:refs=Tag
+        done:bool:default=false category:ref=Category:optional tags:refs=Tag \
+        photo:image=2MB:optional
     stackkit db upgrade
     stackkit user create --admin --password-stdin admin@example.com
     stackkit run --port <free port>
@@ -49,7 +50,7 @@ RESOURCES = [
     ["category", "name:str:index"],
     ["tag", "name:str:index"],
     ["note", "title:str:index:search", "body:text:optional:search", "done:bool:default=false",
-     "category:ref=Category:optional", "tags:refs=Tag"],
+     "category:ref=Category:optional", "tags:refs=Tag", "photo:image=2MB:optional"],
 ]  # fmt: skip
 # Settings of a deployment the app must not pick up from the shell that runs the
 # tests: the project's `.env` says which database and Redis it uses.

@@ -16,7 +16,7 @@ TASK = (
     "Task", "title:str:search", "notes:text:optional", "done:bool", "priority:int",
     "price:decimal", "ratio:float", "due:date", "at:datetime", "ref:uuid",
     "status:enum=todo,doing,done", "category:ref=Category", "labels:refs=Category",
-    "assignee:ref=User",
+    "assignee:ref=User", "photo:image", "leaflet:file:optional",
 )  # fmt: skip
 # Settings a user's shell may hold, which the generated project must not pick up.
 _OUTSIDE = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "STACKKIT_", "PYTEST_")

@@ -448,6 +448,7 @@ def e2e_module(names: Names, fields: list[FieldSpec], *, templates: Templates) -
     field as its control takes it (a picker for a reference, whose row is made first)."""
     standard = {"import itertools", "import re"}
     before, fills, first_party = [], [], []
+    testing: set[str] = set()
     conftest = ["Account", "sign_up"]
     for spec in fields:
         if not spec.required or spec.kind == "refs" or spec.target == names.model:
@@ -464,6 +465,12 @@ def e2e_module(names: Names, fields: list[FieldSpec], *, templates: Templates) -
             fills.append(f'    page.get_by_role("combobox", name="{label}", exact=True).click()')
             options = f'page.get_by_role("listbox", name="{label}", exact=True)'
             fills.append(f'    {options}.get_by_role("option").first.click()')
+        elif spec.kind in FILE_TYPES:
+            testing.add("SAMPLE_PNG")
+            name = "picture.png" if spec.kind == "image" else "notes.png"
+            upload = f'{{"name": "{name}", "mimeType": "image/png", "buffer": SAMPLE_PNG}}'
+            fills.append(f"    {field}.set_input_files(\n        {upload}\n    )")
+            fills.append(f'    expect(page.get_by_text("Attached: {name}.")).to_be_visible()')
         elif spec.kind == "enum":
             fills.append(f'    {field}.select_option("{spec.choices[0]}")')
         elif spec.kind == "bool":
@@ -481,13 +488,20 @@ def e2e_module(names: Names, fields: list[FieldSpec], *, templates: Templates) -
         plural=names.plural,
         singular=names.singular,
         singular_words=names.singular.replace("_", " "),
+        a_singular=_with_article(names.singular.replace("_", " ")),
         standard="\n".join(sorted(standard)),
         conftest_names=", ".join(sorted(set(conftest))),
         first_party="".join(f"\n{line}" for line in sorted(set(first_party))),
+        third_party=f"from stackkit.testing import {', '.join(sorted(testing))}" if testing else "",
         before=before,
         fills=fills,
         change=change,
     )
+
+
+def _with_article(words: str) -> str:
+    """"a note", "an exhibit" (u mostly sounds like "you": "a user")."""
+    return f"an {words}" if words[:1] in ("a", "e", "i", "o") else f"a {words}"
 
 
 def _form_label(spec: FieldSpec) -> str:

@@ -56,7 +56,7 @@ export type Query = Record<string, string | number | boolean | null | undefined>
 
 export interface RequestOptions {
   method?: string;
-  /** Sent as JSON; leave out for no body. */
+  /** Sent as JSON (a `Blob`, such as a `File`, as it is); leave out for no body. */
   body?: unknown;
   query?: Query;
   /** The access token, sent as `Authorization: Bearer`. */
@@ -128,7 +128,9 @@ export async function apiFetch<T>(
     cache: "no-store",
   };
   if (options.signal) init.signal = options.signal;
-  if (options.body !== undefined) {
+  if (options.body instanceof Blob) {
+    init.body = options.body;
+  } else if (options.body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(options.body);
   }

@@ -19,7 +19,29 @@ export interface ResourceInfo {
   searchable: string[];
   /** The resources this one refers to, by relation name (`category`). */
   relations: Record<string, RelationInfo>;
+  /** The file fields and what each takes (stackkit.resources.meta.FileFieldInfo). */
+  files?: Record<string, FileFieldInfo>;
   permissions: Record<"list" | "create" | "read" | "update" | "delete", boolean>;
+}
+
+/** What a file field takes; its uploads start at `<path>/files/<field>`. */
+export interface FileFieldInfo {
+  image: boolean;
+  max_size: number;
+  /** Content types (`image/*` for a family); empty: any. */
+  types: string[];
+}
+
+/** A file field as a form uploads to it. */
+export interface Upload extends FileFieldInfo {
+  url: string;
+}
+
+/** The file fields of a resource, each with the address its uploads start at. */
+export function uploadsOf(info: ResourceInfo): Record<string, Upload> {
+  return Object.fromEntries(
+    Object.entries(info.files ?? {}).map(([field, file]) => [field, { ...file, url: `${info.path}/files/${field}` }]),
+  );
 }
 
 /** A reference to another resource's rows (stackkit.resources.meta.RelationInfo). */

@@ -1,9 +1,9 @@
 // Form fields from a resource's JSON Schema (as Pydantic writes it), and back: the
 // values a form holds are strings and booleans; the body sent is typed JSON.
 
-import { relationOf, relationTitle, type JsonSchema, type RelationInfo } from "./resources";
+import { relationOf, relationTitle, type JsonSchema, type RelationInfo, type Upload } from "./resources";
 
-export type FieldKind = "text" | "textarea" | "integer" | "number" | "decimal" | "checkbox" | "select" | "date" | "datetime" | "json" | "reference" | "references";
+export type FieldKind = "text" | "textarea" | "integer" | "number" | "decimal" | "checkbox" | "select" | "date" | "datetime" | "json" | "reference" | "references" | "file";
 
 export interface FormField {
   name: string;
@@ -22,6 +22,8 @@ export interface FormField {
   scale?: number | undefined;
   /** For a `reference`: the rows it may name, picked from `<path>/choices`. */
   relation?: RelationInfo | undefined;
+  /** For a `file`: where its uploads go and what it takes. */
+  upload?: Upload | undefined;
 }
 
 export type FormValues = Record<string, string | boolean>;
@@ -78,7 +80,11 @@ function kindOf(property: Property): FieldKind {
 
 /** The fields of an object schema, in the order the schema lists them; a field that
  * holds the id of a relation's row (`relations`) is a `reference`. */
-export function fieldsOf(schema: JsonSchema, relations: Record<string, RelationInfo> = {}): FormField[] {
+export function fieldsOf(
+  schema: JsonSchema,
+  relations: Record<string, RelationInfo> = {},
+  uploads: Record<string, Upload> = {},
+): FormField[] {
   const required = new Set(Array.isArray(schema.required) ? (schema.required as string[]) : []);
   return Object.entries(schema.properties ?? {}).map(([name, property]) => {
     const { inner, nullable } = unwrap(property);
@@ -86,8 +92,9 @@ export function fieldsOf(schema: JsonSchema, relations: Record<string, RelationI
     return {
       name,
       label: relationName ? relationTitle(relationName) : typeof property.title === "string" ? property.title : name,
-      kind: relation ? (relation.many ? "references" : "reference") : kindOf(inner),
+      kind: relation ? (relation.many ? "references" : "reference") : uploads[name] ? "file" : kindOf(inner),
       relation,
+      upload: uploads[name],
       required: required.has(name),
       nullable,
       options: Array.isArray(inner.enum) ? inner.enum.map(String) : [],

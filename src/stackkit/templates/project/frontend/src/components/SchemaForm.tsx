@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { ApiError, errorMessage } from "../api";
 import { FormValueError, toBody, type FormField, type FormValues } from "../schemaForm";
 import { FieldFrame, type ControlProps } from "./Field";
+import { FileUpload } from "./FileUpload";
 import { ReferencePicker } from "./ReferencePicker";
 import { buttonClass } from "./Status";
 
@@ -129,6 +130,17 @@ function Control({ field, value, onChange, control }: ControlArgs) {
           value={text}
           required={field.required}
           multiple={field.kind === "references"}
+          onChange={(id) => onChange(field.name, id)}
+        />
+      ) : null;
+    case "file":
+      return field.upload ? (
+        <FileUpload
+          control={control}
+          name={field.name}
+          upload={field.upload}
+          value={text}
+          required={field.required}
           onChange={(id) => onChange(field.name, id)}
         />
       ) : null;

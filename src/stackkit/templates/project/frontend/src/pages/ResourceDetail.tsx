@@ -4,6 +4,7 @@ import { errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
 import { Breadcrumb, Flash } from "../components/Breadcrumb";
 import { ConfirmDialog } from "../components/ConfirmDialog";
+import { FileValue } from "../components/FileUpload";
 import { ReferenceLink } from "../components/ReferenceLink";
 import { Pending, buttonClass, secondaryButtonClass } from "../components/Status";
 import { buildUrl } from "../api";
@@ -16,6 +17,7 @@ import {
   rowLabel,
   rowPath,
   singularTitle,
+  uploadsOf,
   useResourceInfo,
   type RelationInfo,
   type ResourceInfo,
@@ -83,11 +85,17 @@ function Detail({ info, id, all }: { info: ResourceInfo; id: string; all: Resour
       <Pending value={row} what={heading.toLowerCase()} />
       {row.state === "done" && (
         <dl className="mt-6 divide-y divide-slate-100 rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
-          {fieldsOf(info.schemas.read, info.relations).map((field) => (
+          {fieldsOf(info.schemas.read, info.relations, uploadsOf(info)).map((field) => (
             <div key={field.name} className="grid gap-1 px-4 py-3 sm:grid-cols-3 sm:gap-4">
               <dt className="text-sm font-medium text-slate-600">{field.label}</dt>
               <dd className="whitespace-pre-wrap break-words text-sm text-slate-900 sm:col-span-2">
-                {field.relation ? <ReferenceLink info={info} field={field.name} row={row.data} /> : displayValue(row.data[field.name])}
+                {field.relation ? (
+                  <ReferenceLink info={info} field={field.name} row={row.data} />
+                ) : field.upload && row.data[field.name] ? (
+                  <FileValue path={rowPath(info, id)} field={field.name} image={field.upload.image} />
+                ) : (
+                  displayValue(row.data[field.name])
+                )}
               </dd>
             </div>
           ))}

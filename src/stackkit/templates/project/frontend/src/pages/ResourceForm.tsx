@@ -3,7 +3,7 @@ import { useAuth } from "../auth/AuthContext";
 import { Breadcrumb } from "../components/Breadcrumb";
 import { SchemaForm } from "../components/SchemaForm";
 import { Pending } from "../components/Status";
-import { ifMatch, pagePath, resourceTitle, rowPath, singularTitle, useResourceInfo, type ResourceInfo, type Row } from "../resources";
+import { ifMatch, pagePath, resourceTitle, rowPath, singularTitle, uploadsOf, useResourceInfo, type ResourceInfo, type Row } from "../resources";
 import { fieldsOf, initialValues, type FormField, type FormValues } from "../schemaForm";
 import { useApi } from "../useApi";
 
@@ -47,7 +47,7 @@ function CreateForm({ info }: { info: ResourceInfo }) {
   const navigate = useNavigate();
   const [params] = useSearchParams();
   const singular = singularTitle(info);
-  const fields = fieldsOf(info.schemas.create, info.relations);
+  const fields = fieldsOf(info.schemas.create, info.relations, uploadsOf(info));
   return (
     <>
       <Header info={info} current={`New ${singular.toLowerCase()}`} />
@@ -70,7 +70,7 @@ function CreateForm({ info }: { info: ResourceInfo }) {
 /** The update schema's fields, required where creating them is (a PATCH makes none required). */
 export function editFields(info: ResourceInfo): FormField[] {
   const required = new Set(info.schemas.create.required ?? []);
-  return fieldsOf(info.schemas.update, info.relations).map((field) => ({ ...field, required: required.has(field.name) }));
+  return fieldsOf(info.schemas.update, info.relations, uploadsOf(info)).map((field) => ({ ...field, required: required.has(field.name) }));
 }
 
 function EditForm({ info, id }: { info: ResourceInfo; id: string }) {

@@ -6,7 +6,7 @@ import { Breadcrumb, Flash } from "../components/Breadcrumb";
 import { ReferenceLink } from "../components/ReferenceLink";
 import { Pager, useCursorStack } from "../components/Pager";
 import { Pending, buttonClass, secondaryButtonClass } from "../components/Status";
-import { includeAll, pagePath, resourceTitle, singularTitle, useResourceInfo, type ResourceInfo } from "../resources";
+import { includeAll, pagePath, resourceTitle, singularTitle, uploadsOf, useResourceInfo, type ResourceInfo } from "../resources";
 import { displayValue, fieldsOf, type FormField } from "../schemaForm";
 import { useApi } from "../useApi";
 
@@ -34,7 +34,7 @@ const OPERATOR_LABELS: Record<string, string> = {
 
 /** The table's columns: `id` first, then the read schema's fields in order. */
 export function columnsOf(info: ResourceInfo): FormField[] {
-  const fields = fieldsOf(info.schemas.read, info.relations).filter((field) => !HIDDEN_COLUMNS.has(field.name));
+  const fields = fieldsOf(info.schemas.read, info.relations, uploadsOf(info)).filter((field) => !HIDDEN_COLUMNS.has(field.name));
   const id = fields.find((field) => field.name === "id");
   return id ? [id, ...fields.filter((field) => field !== id)] : fields;
 }
@@ -179,6 +179,8 @@ function ResourceTable({ info }: { info: ResourceInfo }) {
                         </Link>
                       ) : column.relation ? (
                         <ReferenceLink info={info} field={column.name} row={item} />
+                      ) : column.upload ? (
+                        item[column.name] ? "Attached" : "—"
                       ) : (
                         displayValue(item[column.name])
                       )}
@@ -240,7 +242,7 @@ function FilterBar({ info, filters, onAdd, onRemove }: FilterBarProps) {
   const [field, setField] = useState(info.filterable[0] ?? "");
   const [operator, setOperator] = useState("eq");
   const [value, setValue] = useState("");
-  const labels = Object.fromEntries(fieldsOf(info.schemas.read, info.relations).map((f) => [f.name, f.label]));
+  const labels = Object.fromEntries(fieldsOf(info.schemas.read, info.relations, uploadsOf(info)).map((f) => [f.name, f.label]));
   const label = (name: string) => labels[name] ?? name;
 
   function submit(event: FormEvent<HTMLFormElement>) {
