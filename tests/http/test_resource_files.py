@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx2 as httpx
 import pytest
@@ -208,6 +209,25 @@ def test_a_file_is_served_as_a_download_that_runs_nothing(museum: Museum) -> Non
     if info.json()["url"].startswith("/"):
         assert "sandbox" in served.headers["content-security-policy"]
         assert served.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("name", "plain"),
+    [
+        ("猫 café.pdf", " cafe.pdf"),
+        ('quote" and; semicolon\r\n.pdf', "quote and semicolon.pdf"),
+        ("日本語", "file"),
+    ],
+    ids=["non-ascii", "header-syntax", "nothing-ascii"],
+)
+def test_any_name_is_served_in_a_sound_header(museum: Museum, name: str, plain: str) -> None:
+    row = museum.create(museum.ada, leaflet=museum.uploaded(museum.ada, "leaflet", PDF, name))
+    info = museum.client.get(f"/api/exhibits/{row['id']}/files/leaflet", headers=museum.ada)
+    served = museum.fetch(info.json()["url"])
+    assert served.status_code == 200
+    disposition = served.headers["content-disposition"]
+    encoded = quote(info.json()["name"], safe="")
+    assert disposition == f"attachment; filename=\"{plain}\"; filename*=UTF-8''{encoded}"
 
 
 def test_the_name_as_uploaded_loses_its_folders(museum: Museum) -> None:

@@ -18,6 +18,7 @@ import secrets
 import tempfile
 import time
 import unicodedata
+import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
@@ -89,8 +90,7 @@ class StoredFile:
         kind = "inline" if self.inline else "attachment"
         plain = unicodedata.normalize("NFKD", self.name).encode("ascii", "ignore").decode()
         plain = "".join(c for c in plain if c.isalnum() or c in " ._-()") or "file"
-        encoded = "".join(c if c.isalnum() or c in "._-" else f"%{b:02X}"
-                          for c in self.name for b in c.encode())  # fmt: skip
+        encoded = urllib.parse.quote(self.name, safe="")
         return f"{kind}; filename=\"{plain}\"; filename*=UTF-8''{encoded}"
 
 
