@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,25 +19,37 @@ from tests.auth.conftest import bearer, login, register
 from tests.auth.test_admin_users import admin_headers
 
 JOBS = "/api/admin/jobs"
+QUEUE = "tests"
 
 
 async def install_queue(app: Starlette) -> None:
     await app.state.jobs.install()
 
 
+def queue_settings(service_settings: dict[str, Any], tmp_path: Path) -> Settings:
+    """The app's settings. The app's own daily jobs (the audit log's clean-up) run at
+    whatever hour the tests do, so these tests list only their queue's jobs, the
+    clean-up has nothing to do, and SQLite is a file: an in-memory database is one
+    connection, which the clean-up's unit would share with the test's."""
+    values = {**service_settings, "audit_retention_days": 0}
+    if values["database_url"] == "sqlite:///:memory:":
+        values["database_url"] = f"sqlite:///{tmp_path / 'app.db'}"
+    return Settings(env="test", **values)
+
+
 @pytest.fixture
 def queue_app(
-    make_auth_client: Callable[..., TestClient], service_settings: dict[str, Any]
+    make_auth_client: Callable[..., TestClient], service_settings: dict[str, Any], tmp_path: Path
 ) -> tuple[TestClient, JobQueue, Any]:
     """An app with a queue holding one job, `sometimes(fail=...)`, which fails when asked."""
     jobs = JobQueue(requeue_every=None, clean_up_every=None)
 
-    @jobs.job(name="tests.sometimes")
+    @jobs.job(name="tests.sometimes", queue=QUEUE)
     async def sometimes(fail: bool) -> None:
         if fail:
             raise ValueError("asked to fail")
 
-    settings = Settings(env="test", **service_settings)
+    settings = queue_settings(service_settings, tmp_path)
     client = make_auth_client(settings, jobs=jobs, startup=[install_queue])
     return client, jobs, sometimes
 
@@ -59,7 +72,7 @@ def test_admins_page_the_jobs_newest_first_with_counts_and_errors(
     assert client.get("/api/meta", headers=headers).json()["jobs"] is True  # the SPA's menu
     ok, failing = _defer(client, sometimes, fail=False), _defer(client, sometimes, fail=True)
     _settle(client, jobs)
-    first = client.get(JOBS, params={"limit": 1}, headers=headers)
+    first = client.get(JOBS, params={"limit": 1, "queue": QUEUE}, headers=headers)
     assert first.status_code == 200, first.text
     page = first.json()
     assert [(j["id"], j["status"], j["last_error"]) for j in page["items"]] == [
@@ -68,9 +81,11 @@ def test_admins_page_the_jobs_newest_first_with_counts_and_errors(
     assert page["items"][0]["arguments"] == {"fail": True}
     assert page["counts"]["failed"] == 1
     assert page["counts"]["succeeded"] >= 1
-    older = client.get(JOBS, params={"limit": 1, "cursor": page["next_cursor"]}, headers=headers)
+    older = client.get(
+        JOBS, params={"limit": 1, "cursor": page["next_cursor"], "queue": QUEUE}, headers=headers
+    )
     assert [j["id"] for j in older.json()["items"]] == [ok]
-    failed = client.get(JOBS, params={"status": "failed"}, headers=headers).json()
+    failed = client.get(JOBS, params={"status": "failed", "queue": QUEUE}, headers=headers).json()
     assert [j["id"] for j in failed["items"]] == [failing]
     assert failed["next_cursor"] is None
 
@@ -89,7 +104,7 @@ def test_admins_retry_a_failed_job_and_cancel_a_waiting_one(
     assert again.json()["detail"] == (
         f"Job {failing} is not waiting: only a waiting job is cancelled."
     )
-    statuses = client.get(JOBS, params={"status": "failed"}, headers=headers).json()
+    statuses = client.get(JOBS, params={"status": "failed", "queue": QUEUE}, headers=headers).json()
     assert statuses["items"][0]["attempts"] > 1
     done = _defer(client, sometimes, fail=False)
     _settle(client, jobs)
@@ -100,23 +115,23 @@ def test_admins_retry_a_failed_job_and_cancel_a_waiting_one(
 
 
 def test_a_waiting_job_cancelled_by_an_admin_never_runs(
-    make_auth_client: Callable[..., TestClient], service_settings: dict[str, Any]
+    make_auth_client: Callable[..., TestClient], service_settings: dict[str, Any], tmp_path: Path
 ) -> None:
     jobs = JobQueue(requeue_every=None, clean_up_every=None)
     ran: list[str] = []
 
-    @jobs.job(name="tests.later")
+    @jobs.job(name="tests.later", queue=QUEUE)
     async def later() -> None:
         ran.append("ran")
 
-    client = make_auth_client(
-        Settings(env="test", **service_settings), jobs=jobs, startup=[install_queue]
-    )
+    settings = queue_settings(service_settings, tmp_path)
+    client = make_auth_client(settings, jobs=jobs, startup=[install_queue])
     headers = admin_headers(client)
     assert client.portal is not None
     job_id = client.portal.call(partial(later.configured({}, schedule_in={"hours": 1}).defer_async))
     assert client.post(f"{JOBS}/{job_id}/cancel", headers=headers).status_code == 204
-    listed = client.get(JOBS, params={"status": "cancelled"}, headers=headers).json()
+    cancelled = {"status": "cancelled", "queue": QUEUE}
+    listed = client.get(JOBS, params=cancelled, headers=headers).json()
     assert [j["id"] for j in listed["items"]] == [job_id]
     _settle(client, jobs)
     assert ran == []

@@ -222,7 +222,7 @@ def test_no_route_writes_changes_or_deletes_an_event(
 
 
 def test_an_app_whose_audit_table_is_missing_still_signs_in_and_logs_the_event(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def user_table_only(app: Starlette) -> None:
         async with app.state.database.engine.begin() as connection:
@@ -233,9 +233,17 @@ def test_an_app_whose_audit_table_is_missing_still_signs_in_and_logs_the_event(
         auth=AuthConfig(User, hasher=FAST_HASHER),
         startup=[user_table_only],
     )
-    with TestClient(app, base_url="https://testserver") as client, caplog.at_level(logging.ERROR):
-        register(client)
-        login(client)
+    # create_app gave the `stackkit` loggers a handler of their own, which does not pass
+    # records on to the root, where caplog listens: caplog listens to this logger alone.
+    audit_logger = logging.getLogger("stackkit.auth.audit")
+    monkeypatch.setattr(audit_logger, "propagate", False)
+    audit_logger.addHandler(caplog.handler)
+    try:
+        with TestClient(app, base_url="https://testserver") as client:
+            register(client)
+            login(client)
+    finally:
+        audit_logger.removeHandler(caplog.handler)
     stored = [r.getMessage() for r in caplog.records if r.name == "stackkit.auth.audit"]
     assert len(stored) == 2
     assert all(message.startswith("Audit event not stored") for message in stored)
