@@ -12,9 +12,6 @@ import io
 from dataclasses import dataclass
 from typing import IO
 
-import puremagic
-from PIL import Image, ImageOps, UnidentifiedImageError
-
 __all__ = [
     "DEFAULT_MAX_SIZE",
     "IMAGE_TYPES",
@@ -86,6 +83,8 @@ def sniff(head: bytes, name: str = "") -> str:
     known signature, else `text/plain` for UTF-8 text, else
     `application/octet-stream`. The file's `name` only breaks ties between formats
     that share a signature (a `.docx` is a zip file)."""
+    import puremagic  # here: an app without file fields never loads it
+
     if not head:
         return _OCTET_STREAM
     try:
@@ -121,6 +120,8 @@ def make_thumbnail(source: IO[bytes], content_type: str) -> bytes:
         NotAnImage: Pillow cannot read it as `content_type`, or it has more than
             `MAX_PIXELS` pixels.
     """
+    from PIL import Image, ImageOps, UnidentifiedImageError  # here: loaded on first use
+
     expected = content_type.removeprefix("image/").upper().replace("JPG", "JPEG")
     try:
         with Image.open(source, formats=[expected]) as image:
