@@ -243,7 +243,12 @@ def create_app(
     if storage is not None and with_files:
         if database is None:
             raise ValueError("file fields need a database for stackkit_files")
-        files = Files(storage, database, secret=settings.secret_key.get_secret_value().encode())
+        files = Files(
+            storage,
+            database,
+            secret=settings.secret_key.get_secret_value().encode(),
+            tables={r.name: r.service.repository.model.__table__ for r in with_files},
+        )
         if jobs is not None:
             files.delete_job = file_jobs(jobs, files)
         controllers = [*controllers, files_controller()]

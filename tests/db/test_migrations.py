@@ -636,8 +636,10 @@ async def _differences_from(url: str, metadata: MetaData) -> list[Any]:
         return [
             difference
             for difference in compare_metadata(context, metadata)
-            # Only differences of our tables: the others are the test's articles.
+            # Only differences of our tables: the others are the test's articles and
+            # the tables of the other metadata.
             if not (difference[0] == "remove_table" and difference[1].name not in ours)
+            and not (difference[0] == "remove_index" and difference[1].table.name not in ours)
         ]
 
     try:

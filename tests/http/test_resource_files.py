@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import pytest
 from PIL import Image
 from pydantic import BaseModel, Field
 from sqlalchemy import String
+from sqlalchemy import delete as sa_delete
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -28,8 +30,16 @@ from stackkit import Settings, create_app
 from stackkit.auth import AuthConfig
 from stackkit.auth.user import User
 from stackkit.db import Model, Repository, Service, owner_column
-from stackkit.files import Files, S3Storage, Storage, create_file_tables, file_column
+from stackkit.files import (
+    FileProblem,
+    Files,
+    S3Storage,
+    Storage,
+    create_file_tables,
+    file_column,
+)
 from stackkit.files.jobs import DELETE_JOB
+from stackkit.files.service import keys_of
 from stackkit.jobs import JobQueue
 from stackkit.resources.resource import Resource
 
@@ -283,8 +293,44 @@ def test_bytes_past_the_limit_are_refused_and_nothing_is_kept(museum: Museum) ->
             f"/api/exhibits/files/leaflet/{started['id']}/complete", headers=museum.ada
         )
     assert answer.status_code == 413, answer.text
-    key = f"files/{started['id']}"
-    assert call(museum, museum.files.storage.size(key)) is None
+    for key in keys_of(started["id"]):
+        assert call(museum, museum.files.storage.size(key)) is None
+    record = call(museum, museum.files.get(started["id"]))
+    assert record is None or record.state == "pending"  # never a file a row may take
+
+
+def send(museum: Museum, caller: dict[str, str], field: str, file_id: str, data: bytes) -> Any:
+    """Send an upload's bytes through `field`'s route, as the storage wants them."""
+    url = f"/api/exhibits/files/{field}/{file_id}"
+    if not museum.files.storage.presigns_uploads:
+        return museum.client.put(url, content=data, headers=caller)
+    return museum.client.post(f"{url}/complete", headers=caller)
+
+
+def test_an_upload_goes_only_through_the_field_it_was_started_for(museum: Museum) -> None:
+    """Text started as a leaflet (which takes text) cannot be sent through the photo
+    route, nor an image started as a photo through the leaflet's larger limit."""
+    started = museum.start(museum.ada, "photo", "a.png", len(PDF)).json()
+    if started["method"] == "POST":
+        httpx.post(started["url"], data=started["fields"], files={"file": ("a.pdf", PDF)})
+    answer = send(museum, museum.ada, "leaflet", started["id"], PDF)
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["detail"] == "no upload of yours for this field with this id"
+    assert museum.create(museum.ada).get("photo") is None
+    refused = museum.client.post(
+        "/api/exhibits", json={"title": "t", "photo": started["id"]}, headers=museum.ada
+    )
+    assert refused.status_code == 422
+
+
+def test_one_request_at_a_time_takes_an_upload(museum: Museum) -> None:
+    started = museum.start(museum.ada, "leaflet", "a.pdf", len(PDF)).json()
+    user_id = museum.client.get("/api/auth/me", headers=museum.ada).json()["id"]
+    # Another request is receiving it (as a slow PUT would be).
+    call(museum, museum.files._take(started["id"], user_id, "exhibits", "leaflet"))
+    answer = send(museum, museum.ada, "leaflet", started["id"], PDF)
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["detail"] == "this upload is being received already"
 
 
 # Whose files
@@ -330,11 +376,89 @@ def test_a_row_takes_only_a_finished_upload_for_its_field_that_no_row_holds(
     assert answer.json()["errors"][0]["message"] == message
 
 
+def test_two_rows_never_hold_one_file(museum: Museum) -> None:
+    """A claim is atomic: of two rows written at once with one file, one gets it."""
+    file_id = museum.uploaded(museum.ada, "photo", png())
+    user_id = museum.client.get("/api/auth/me", headers=museum.ada).json()["id"]
+    files = museum.files
+    first = call(museum, files.claim("exhibits", user_id, [file_id]))
+    with pytest.raises(FileProblem, match="belongs to another row"):
+        call(museum, files.claim("exhibits", user_id, [file_id]))
+    call(museum, files.release(first))  # that row was not written after all
+    row = museum.create(museum.ada, photo=file_id)
+    assert call(museum, files.get(file_id)).row_id == row["id"]
+
+
+def test_a_replaced_file_cannot_be_taken_back_or_by_another_row(museum: Museum) -> None:
+    first = museum.uploaded(museum.ada, "photo", png())
+    row = museum.create(museum.ada, photo=first)
+    url = f"/api/exhibits/{row['id']}"
+    second = museum.uploaded(museum.ada, "photo", png(20, 20))
+    assert museum.client.patch(url, json={"photo": second}, headers=museum.ada).status_code == 200
+    back = museum.client.patch(url, json={"photo": first}, headers=museum.ada)
+    assert back.status_code == 422, back.text
+    other = museum.client.post(
+        "/api/exhibits", json={"title": "t", "photo": first}, headers=museum.ada
+    )
+    assert other.status_code == 422, other.text
+
+
+def test_an_admin_may_send_a_rows_file_back_unchanged(museum: Museum) -> None:
+    row = museum.create(museum.ada, photo=museum.uploaded(museum.ada, "photo", png()))
+    url = f"/api/exhibits/{row['id']}"
+    answer = museum.client.patch(
+        url, json={"title": "checked", "photo": row["photo"]}, headers=museum.admin
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["photo"] == row["photo"]
+
+
+def test_files_of_rows_deleted_elsewhere_are_swept(museum: Museum) -> None:
+    """A row deleted by SQL of the app's own (or a cascade) leaves its file to the sweep."""
+    row = museum.create(museum.ada, photo=museum.uploaded(museum.ada, "photo", png()))
+    kept = museum.create(museum.ada, photo=museum.uploaded(museum.ada, "photo", png()))
+
+    async def delete_row() -> None:
+        async with museum.app.state.database.session() as session:
+            await session.execute(sa_delete(Exhibit).where(Exhibit.id == row["id"]))
+
+    call(museum, delete_row())
+    assert call(museum, museum.files.sweep()) == 1
+    assert call(museum, museum.files.get(row["photo"])) is None
+    assert call(museum, museum.files.get(kept["photo"])) is not None
+
+
 def test_another_users_upload_cannot_be_finished_or_sent(museum: Museum) -> None:
     started = museum.start(museum.ada, "leaflet", "a.pdf", len(PDF)).json()
+    if started["method"] == "POST":
+        httpx.post(started["url"], data=started["fields"], files={"file": ("a.pdf", PDF)})
+    assert send(museum, museum.bob, "leaflet", started["id"], PDF).status_code == 404
     base = f"/api/exhibits/files/leaflet/{started['id']}"
-    assert museum.client.put(base, content=PDF, headers=museum.bob).status_code == 404
     assert museum.client.post(f"{base}/complete", headers=museum.bob).status_code == 404
+
+
+def test_with_s3_the_app_takes_no_bytes_and_a_checked_file_stays_as_checked(
+    museum: Museum,
+) -> None:
+    if not museum.files.storage.presigns_uploads:
+        refused = museum.client.post(  # nothing to complete on a local folder
+            "/api/exhibits/files/leaflet/unknown/complete", headers=museum.ada
+        )
+        assert refused.status_code == 404
+        return
+    started = museum.start(museum.ada, "leaflet", "a.pdf", len(PDF)).json()
+    put = museum.client.put(
+        f"/api/exhibits/files/leaflet/{started['id']}", content=PDF, headers=museum.ada
+    )
+    assert put.status_code == 409
+    httpx.post(started["url"], data=started["fields"], files={"file": ("a.pdf", PDF)})
+    completed = send(museum, museum.ada, "leaflet", started["id"], PDF)
+    assert completed.status_code == 200, completed.text
+    # The form still works for a while: posting it again must not change the checked file.
+    httpx.post(started["url"], data=started["fields"], files={"file": ("a.pdf", b"\x00" * 9)})
+    row = museum.create(museum.ada, leaflet=started["id"])
+    link = museum.client.get(f"/api/exhibits/{row['id']}/files/leaflet", headers=museum.ada)
+    assert museum.fetch(link.json()["url"]).content == PDF
 
 
 def test_only_those_who_see_the_row_get_links_to_its_file(museum: Museum) -> None:
@@ -354,19 +478,19 @@ def test_a_signed_link_is_refused_when_altered_or_expired(museum: Museum) -> Non
     file_id = row["leaflet"]
     files = museum.files
     expired = int(time.time()) - 1
-    signature = files._signature(file_id, "file", expired)
+    signature = files.links.signature(file_id, "file", expired)
     good_until = int(time.time()) + 60
     cases = [
         f"/api/files/{file_id}/file?expires={expired}&signature={signature}",
         f"/api/files/{file_id}/file?expires={good_until}&signature={signature}",
         f"/api/files/{file_id}/thumbnail?expires={good_until}&signature="
-        + files._signature(file_id, "file", good_until),
+        + files.links.signature(file_id, "file", good_until),
     ]
     for url in cases:
         answer = museum.client.get(url)
         assert answer.status_code == 403, url
         assert answer.headers["content-type"] == "application/problem+json"
-    valid = f"/api/files/{file_id}/file?expires={good_until}&signature=" + files._signature(
+    valid = f"/api/files/{file_id}/file?expires={good_until}&signature=" + files.links.signature(
         file_id, "file", good_until
     )
     assert museum.client.get(valid).status_code == 200
@@ -514,3 +638,46 @@ def test_with_a_job_queue_a_rows_files_are_deleted_by_a_job(tmp_path: Path) -> N
         assert [(r.name, r.status, r.arguments) for r in records] == [
             (DELETE_JOB, "succeeded", {"file_ids": [photo]})
         ]
+
+
+def test_a_client_gone_mid_upload_leaves_nothing_and_no_error(
+    museum: Museum, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The body stops halfway (the browser tab closed): nothing is answered or kept,
+    and it is not logged as the server's failure."""
+    if museum.files.storage.presigns_uploads:
+        return  # the app takes no bytes itself (see the S3 test above)
+    started = museum.start(museum.ada, "leaflet", "a.pdf", 900).json()
+    token = museum.ada["Authorization"].encode()
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "PUT",
+        "scheme": "https", "path": started["url"], "raw_path": started["url"].encode(),
+        "query_string": b"", "root_path": "", "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 443),
+        "headers": [(b"host", b"testserver"), (b"authorization", token),
+                    (b"transfer-encoding", b"chunked")],
+    }  # fmt: skip
+    messages = iter([
+        {"type": "http.request", "body": PDF[:20], "more_body": True},
+        {"type": "http.disconnect"},
+    ])  # fmt: skip
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages, {"type": "http.disconnect"})
+
+    async def send_message(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    audit_logger = logging.getLogger("stackkit")
+    audit_logger.addHandler(caplog.handler)
+    try:
+        call(museum, museum.app(scope, receive, send_message))
+    finally:
+        audit_logger.removeHandler(caplog.handler)
+    starts = [m for m in sent if m["type"] == "http.response.start"]
+    assert all(m["status"] != 500 for m in starts), starts
+    assert not any("Unhandled error" in r.getMessage() for r in caplog.records)
+    assert call(museum, museum.files.get(started["id"])) is None
+    for key in keys_of(started["id"]):
+        assert call(museum, museum.files.storage.size(key)) is None

@@ -466,9 +466,12 @@ def e2e_module(names: Names, fields: list[FieldSpec], *, templates: Templates) -
             options = f'page.get_by_role("listbox", name="{label}", exact=True)'
             fills.append(f'    {options}.get_by_role("option").first.click()')
         elif spec.kind in FILE_TYPES:
-            testing.add("SAMPLE_PNG")
-            name = "picture.png" if spec.kind == "image" else "notes.png"
-            upload = f'{{"name": "{name}", "mimeType": "image/png", "buffer": SAMPLE_PNG}}'
+            if spec.kind == "image":
+                testing.add("SAMPLE_PNG")
+                name, upload = "picture.png", '"mimeType": "image/png", "buffer": SAMPLE_PNG'
+            else:
+                name, upload = "notes.txt", '"mimeType": "text/plain", "buffer": b"Some text."'
+            upload = f'{{"name": "{name}", {upload}}}'
             fills.append(f"    {field}.set_input_files(\n        {upload}\n    )")
             fills.append(f'    expect(page.get_by_text("Attached: {name}.")).to_be_visible()')
         elif spec.kind == "enum":
@@ -500,7 +503,7 @@ def e2e_module(names: Names, fields: list[FieldSpec], *, templates: Templates) -
 
 
 def _with_article(words: str) -> str:
-    """"a note", "an exhibit" (u mostly sounds like "you": "a user")."""
+    """`a note`, `an exhibit` (u mostly sounds like "you": `a user`)."""
     return f"an {words}" if words[:1] in ("a", "e", "i", "o") else f"a {words}"
 
 

@@ -18,15 +18,16 @@ logger = logging.getLogger("stackkit.files")
 
 
 def file_jobs(jobs: JobQueue, files: Files) -> Job[Any]:
-    """Declare, once per queue, the job that deletes files by id (returned) and the
-    hourly sweep of files no row took."""
+    """Declare, once per queue, the job that deletes the stored bytes of files by id
+    (returned) and the hourly sweep of files no row took. One queue serves one app's
+    files: the jobs are bound to the first `files` given."""
     declared = jobs.jobs.get(DELETE_JOB)
     if declared is not None:
         return declared
 
     @jobs.job(name=DELETE_JOB, retries=5, backoff=30)
     async def delete_files(file_ids: list[str]) -> None:
-        await files.delete(file_ids)
+        await files.delete_stored(file_ids)
 
     @jobs.periodic("17 * * * *")
     @jobs.job(name=SWEEP_JOB, retries=3, backoff=60)

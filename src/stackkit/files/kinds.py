@@ -9,6 +9,7 @@ then makes its thumbnail.
 from __future__ import annotations
 
 import io
+import unicodedata
 from dataclasses import dataclass
 from typing import IO
 
@@ -78,11 +79,11 @@ class FileRule:
         return content_type in allowed or family in allowed
 
 
-def sniff(head: bytes, name: str = "") -> str:
-    """The content type of a file from its first bytes (`SNIFF_BYTES` of them): a
-    known signature, else `text/plain` for UTF-8 text, else
-    `application/octet-stream`. The file's `name` only breaks ties between formats
-    that share a signature (a `.docx` is a zip file)."""
+def sniff(head: bytes, name: str = "", *, complete: bool = False) -> str:
+    """The content type of a file from its first bytes (`SNIFF_BYTES` of them, or the
+    whole file when `complete`): a known signature, else `text/plain` for UTF-8 text
+    without control characters, else `application/octet-stream`. The file's `name`
+    only breaks ties between formats that share a signature (a `.docx` is a zip)."""
     import puremagic  # here: an app without file fields never loads it
 
     if not head:
@@ -98,14 +99,22 @@ def sniff(head: bytes, name: str = "") -> str:
         extension = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
         named = [match for match in tied if match.extension.lower() == extension]
         return str((named or tied)[0].mime_type)
+    return "text/plain" if _is_text(head, cut=not complete) else _OCTET_STREAM
+
+
+_TEXT_CONTROLS = frozenset("\t\n\r\f")
+
+
+def _is_text(head: bytes, *, cut: bool) -> bool:
+    """UTF-8 without control characters but tabs and line breaks. When `cut`, the
+    head may end inside a character: what comes before it must be text."""
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        # The head may end inside a character; what came before it must be text.
-        if exc.start < len(head) - 3:
-            return _OCTET_STREAM
+        if not (cut and exc.reason == "unexpected end of data"):
+            return False
         text = head[: exc.start].decode("utf-8")
-    return _OCTET_STREAM if "\x00" in text else "text/plain"
+    return not any(unicodedata.category(c) == "Cc" and c not in _TEXT_CONTROLS for c in text)
 
 
 class NotAnImage(ValueError):

@@ -74,6 +74,14 @@ class LocalStorage(Storage):
                     left -= len(chunk)
                 yield chunk
 
+    async def move(self, source: str, target: str) -> None:
+        target_path = anyio.Path(self.path_of(target))
+        await target_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            await anyio.Path(self.path_of(source)).rename(target_path)
+        except FileNotFoundError:
+            raise StoredFileMissing(source) from None
+
     async def size(self, key: str) -> int | None:
         try:
             return (await anyio.Path(self.path_of(key)).stat()).st_size

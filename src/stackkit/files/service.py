@@ -1,22 +1,27 @@
 """`Files`: the uploads of an app's file fields, kept in its `Storage` and recorded in
 `stackkit_files`.
 
-A file comes in two steps. `start_upload` records it (not yet `ready`) and says
-where its bytes go: to the app (`receive`, a local folder) or straight to the
-object store (a presigned form, then `complete`). Either way the app then reads the
-file's first bytes to learn its type, refuses a type or size its field does not
-take, and makes an image's thumbnail. A row then refers to the file by its id
-(`attach`); a file no row took is forgotten after a day (`sweep`), and a row's
-files go with the row (`delete`).
+A file comes in two steps. `start_upload` records it (`pending`) and says where its
+bytes go: to the app (`receive`, a local folder) or straight to the object store (a
+presigned form for a staging key, then `complete`, which moves the bytes to their
+place, so a form posted again cannot change a file once checked). One request at a
+time takes an upload (`receiving`). The app reads the file's first bytes to learn
+its type, refuses a type or size its field does not take, and makes an image's
+thumbnail; the file is then `ready`.
+
+A row takes files in three moves: `claim` them (only ready files of the caller's,
+for that field, that no row holds; a claim is a token in `row_id`, so two rows can
+never both take a file), write the row, then `attach` the claimed files to it (or
+`release` them if the write failed). A row's replaced or deleted files are `discard`ed:
+their records go at once, their bytes through the job queue. `sweep` forgets
+uploads no row took in time, and files whose row is gone.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import logging
 import secrets
 import tempfile
-import time
 import unicodedata
 import urllib.parse
 from dataclasses import dataclass
@@ -24,29 +29,36 @@ from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
 
 import anyio
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, delete, exists, insert, or_, select, update
 
 from stackkit.db.model import utcnow
 from stackkit.files.kinds import INLINE_TYPES, SNIFF_BYTES, FileRule, make_thumbnail, sniff
+from stackkit.files.links import FileLinks
 from stackkit.files.storage import FileTooLarge, Storage
 from stackkit.files.table import files as files_table
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, AsyncIterator, Iterable
+    from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+
+    from sqlalchemy import Table
 
     from stackkit.db import Database
     from stackkit.files.storage import PresignedUpload
     from stackkit.jobs import Job
 
-__all__ = ["FileProblem", "Files", "StoredFile"]
+__all__ = ["PENDING", "READY", "RECEIVING", "FileProblem", "Files", "StoredFile"]
 
-_LINK_PURPOSE = b"stackkit file links v1"
+PENDING, RECEIVING, READY = "pending", "receiving", "ready"
 _SPOOL_BYTES = 1024 * 1024
+_THUMBNAILS_AT_ONCE = 2
+"""Images decoded at once: a small file can unpack into hundreds of megabytes."""
+
+logger = logging.getLogger("stackkit.files")
 
 
 class FileProblem(ValueError):
     """An upload the app refuses: the message says why, `kind` names the case
-    (`too_large`, `type`, `not_found`, `expired`, `not_uploaded`)."""
+    (`too_large`, `type`, `not_found`, `expired`, `not_uploaded`, `busy`)."""
 
     def __init__(self, message: str, kind: str) -> None:
         super().__init__(message)
@@ -64,7 +76,7 @@ class StoredFile:
     name: str
     content_type: str
     size: int
-    ready: bool
+    state: str
     thumbnail: bool
     row_id: int | None
     created_at: datetime
@@ -81,6 +93,11 @@ class StoredFile:
         return f"thumbnails/{self.id}.webp"
 
     @property
+    def staging_key(self) -> str:
+        """Where a browser's presigned upload puts its bytes until `complete`."""
+        return f"uploads/{self.id}"
+
+    @property
     def inline(self) -> bool:
         """Served for the browser to show (an image), not as a download."""
         return self.content_type in INLINE_TYPES
@@ -94,6 +111,11 @@ class StoredFile:
         return f"{kind}; filename=\"{plain}\"; filename*=UTF-8''{encoded}"
 
 
+def keys_of(file_id: str) -> list[str]:
+    """Every key a file may have in the storage: its bytes, thumbnail and staging copy."""
+    return [f"files/{file_id}", f"thumbnails/{file_id}.webp", f"uploads/{file_id}"]
+
+
 class Files:
     """The files of an app's resources.
 
@@ -104,6 +126,8 @@ class Files:
         upload_ttl: seconds a started upload may take to arrive.
         link_ttl: seconds a link to a file (signed or presigned) works.
         unattached_ttl: seconds an uploaded file waits for a row to refer to it.
+        tables: the table of each resource with file fields, by resource name, for
+            `sweep` to find files whose row is gone.
     """
 
     def __init__(
@@ -115,15 +139,18 @@ class Files:
         upload_ttl: int = 900,
         link_ttl: int = 300,
         unattached_ttl: int = 86_400,
+        tables: Mapping[str, Table] | None = None,
     ) -> None:
         self.storage = storage
         self.database = database
-        self._link_key = hmac.new(secret, _LINK_PURPOSE, hashlib.sha256).digest()
+        self.links = FileLinks(secret)
         self.upload_ttl = upload_ttl
         self.link_ttl = link_ttl
         self.unattached_ttl = unattached_ttl
+        self.tables = dict(tables or {})
         self.delete_job: Job[Any] | None = None
-        """The job that deletes files (`file_jobs`), when the app has a queue."""
+        """The job that deletes files' bytes (`file_jobs`), when the app has a queue."""
+        self._thumbnailing: anyio.CapacityLimiter | None = None
 
     # Uploading
 
@@ -143,27 +170,36 @@ class Files:
         values: dict[str, Any] = {
             "id": secrets.token_urlsafe(18), "owner_id": owner_id, "resource": resource,
             "field": field, "name": _clean_name(name), "content_type": "application/octet-stream",
-            "size": 0, "ready": False, "thumbnail": False, "row_id": None,
+            "size": 0, "state": PENDING, "thumbnail": False, "row_id": None,
             "created_at": now, "expires_at": now + timedelta(seconds=self.upload_ttl),
         }  # fmt: skip
         async with self.database.session() as session:
             await session.execute(insert(files_table).values(values))
         record = StoredFile(**values)
         presigned = await self.storage.presigned_upload(
-            record.key, max_size=rule.max_size, expires_in=self.upload_ttl
+            record.staging_key, max_size=rule.max_size, expires_in=self.upload_ttl
         )
         return record, presigned
 
     async def receive(
-        self, file_id: str, *, owner_id: int, rule: FileRule, chunks: AsyncIterable[bytes]
+        self,
+        file_id: str,
+        *,
+        owner_id: int,
+        resource: str,
+        field: str,
+        rule: FileRule,
+        chunks: AsyncIterable[bytes],
     ) -> StoredFile:
-        """Take a started upload's bytes as they arrive, then check and finish it.
+        """Take a started upload's bytes as they arrive, then check and finish it. An
+        upload that fails here (refused, cut off) is forgotten: start another.
 
         Raises:
-            FileProblem: not an upload this owner started (or it expired), too large,
-                or of a type the field does not take.
+            FileProblem: not an upload this owner started for this field (or it
+                expired, or another request is sending it), too large, or of a type
+                the field does not take.
         """
-        record = await self._pending(file_id, owner_id)
+        record = await self._take(file_id, owner_id, resource, field)
         head = bytearray()
 
         async def sniffed() -> AsyncIterator[bytes]:
@@ -173,74 +209,115 @@ class Files:
                 yield chunk
 
         try:
-            size = await self.storage.write(record.key, sniffed(), max_size=rule.max_size)
-        except FileTooLarge as exc:
-            raise FileProblem(str(exc), "too_large") from None
-        return await self._finish(record, rule, bytes(head), size)
+            try:
+                size = await self.storage.write(record.key, sniffed(), max_size=rule.max_size)
+            except FileTooLarge as exc:
+                raise FileProblem(str(exc), "too_large") from None
+            return await self._finish(record, rule, bytes(head), size)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._forget(record.id)
+            raise
 
-    async def complete(self, file_id: str, *, owner_id: int, rule: FileRule) -> StoredFile:
+    async def complete(
+        self, file_id: str, *, owner_id: int, resource: str, field: str, rule: FileRule
+    ) -> StoredFile:
         """Check and finish an upload that went straight to the storage (a finished
-        one is returned as it is).
+        one is returned as it is). Its bytes move from the staging key to their place
+        first, so the presigned form cannot change them afterwards.
 
         Raises:
-            FileProblem: not this owner's upload, expired, nothing uploaded, too large,
-                or of a type the field does not take.
+            FileProblem: not this owner's upload for this field, expired, nothing
+                uploaded yet (try again), too large, or of a type the field does not take.
         """
-        record = await self.get(file_id)
-        if record is not None and record.ready and record.owner_id == owner_id:
-            return record
-        record = await self._pending(file_id, owner_id)
-        size = await self.storage.size(record.key)
-        if size is None:
-            raise FileProblem("nothing was uploaded for this file", "not_uploaded")
-        if size > rule.max_size:
-            await self.storage.delete(record.key)
-            raise FileProblem(f"the file is larger than {rule.max_size} bytes", "too_large")
-        head = await self.storage.head(record.key, SNIFF_BYTES)
-        return await self._finish(record, rule, head, size)
+        found = await self.get(file_id)
+        if (
+            found is not None
+            and found.state == READY
+            and (found.owner_id, found.resource, found.field) == (owner_id, resource, field)
+        ):
+            return found
+        record = await self._take(file_id, owner_id, resource, field)
+        try:
+            if await self.storage.size(record.staging_key) is None:
+                await self._set_state(record.id, PENDING)
+                raise FileProblem("nothing was uploaded for this file yet", "not_uploaded")
+            await self.storage.move(record.staging_key, record.key)
+            size = await self.storage.size(record.key) or 0
+            if size > rule.max_size:
+                raise FileProblem(f"the file is larger than {rule.max_size} bytes", "too_large")
+            head = await self.storage.head(record.key, SNIFF_BYTES)
+            return await self._finish(record, rule, head, size)
+        except FileProblem as problem:
+            if problem.kind != "not_uploaded":
+                await self._forget(record.id)
+            raise
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._forget(record.id)
+            raise
 
-    async def _pending(self, file_id: str, owner_id: int) -> StoredFile:
+    async def _take(self, file_id: str, owner_id: int, resource: str, field: str) -> StoredFile:
+        """Make a pending upload `receiving`, for this request alone."""
         record = await self.get(file_id)
-        if record is None or record.owner_id != owner_id or record.ready:
-            raise FileProblem("no upload of yours with this id", "not_found")
+        if record is None or (record.owner_id, record.resource, record.field) != (
+            owner_id, resource, field,
+        ) or record.state == READY:  # fmt: skip
+            raise FileProblem("no upload of yours for this field with this id", "not_found")
         if record.expires_at is not None and record.expires_at <= utcnow():
             raise FileProblem("this upload expired: start another", "expired")
+        async with self.database.session() as session:
+            taken = await session.execute(
+                update(files_table)
+                .where(files_table.c.id == file_id, files_table.c.state == PENDING)
+                .values(state=RECEIVING)
+            )
+        if getattr(taken, "rowcount", 0) != 1:
+            raise FileProblem("this upload is being received already", "busy")
         return record
+
+    async def _set_state(self, file_id: str, state: str) -> None:
+        async with self.database.session() as session:
+            await session.execute(
+                update(files_table).where(files_table.c.id == file_id).values(state=state)
+            )
 
     async def _finish(
         self, record: StoredFile, rule: FileRule, head: bytes, size: int
     ) -> StoredFile:
-        content_type = sniff(head, record.name)
+        content_type = sniff(head, record.name, complete=size <= len(head))
         if not rule.allows(content_type):
-            await self.storage.delete(record.key)
             taken = ", ".join(rule.allowed_types)
             raise FileProblem(f"a {content_type} file is not taken here; give {taken}", "type")
-        thumbnail = False
         if rule.image:
             await self._make_thumbnail(record, content_type)
-            thumbnail = True
         changes = {
-            "content_type": content_type, "size": size, "ready": True, "thumbnail": thumbnail,
+            "content_type": content_type, "size": size, "state": READY, "thumbnail": rule.image,
             "expires_at": utcnow() + timedelta(seconds=self.unattached_ttl),
         }  # fmt: skip
         async with self.database.session() as session:
             await session.execute(
-                update(files_table).where(files_table.c.id == record.id).values(changes)
+                update(files_table)
+                .where(files_table.c.id == record.id, files_table.c.state == RECEIVING)
+                .values(changes)
             )
         return StoredFile(**{**record.__dict__, **changes})
 
     async def _make_thumbnail(self, record: StoredFile, content_type: str) -> None:
         """Spool the image to a temporary file (on disk past a megabyte) and make its
-        thumbnail in a thread."""
+        thumbnail in a thread, a few images at a time."""
+        if self._thumbnailing is None:
+            self._thumbnailing = anyio.CapacityLimiter(_THUMBNAILS_AT_ONCE)
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
             async for chunk in self.storage.read(record.key):
                 spool.write(chunk)
             spool.seek(0)
             source: IO[bytes] = spool
             try:
-                thumbnail = await anyio.to_thread.run_sync(make_thumbnail, source, content_type)
+                thumbnail = await anyio.to_thread.run_sync(
+                    make_thumbnail, source, content_type, limiter=self._thumbnailing
+                )
             except ValueError as exc:
-                await self.storage.delete(record.key)
                 raise FileProblem(str(exc), "type") from None
 
         async def one(data: bytes) -> AsyncIterator[bytes]:
@@ -252,6 +329,8 @@ class Files:
 
     async def get(self, file_id: str) -> StoredFile | None:
         """The file with this id, or None."""
+        if not 0 < len(file_id) <= 32:
+            return None
         async with self.database.session(read_only=True) as session:
             found = (
                 await session.execute(select(files_table).where(files_table.c.id == file_id))
@@ -264,79 +343,128 @@ class Files:
         """Why `owner_id` may not make a row of `resource` (`row_id`, when it exists)
         refer to this file in `field`, or None when they may: it must be one they
         uploaded for this field, finished, and no other row's."""
-        record = await self.get(file_id) if 0 < len(file_id) <= 32 else None
+        record = await self.get(file_id)
         if record is None or record.owner_id != owner_id:
             return "no file of yours with this id"
         if (record.resource, record.field) != (resource, field):
             return f"this file was uploaded for {record.resource}.{record.field}"
-        if not record.ready:
+        if record.state != READY:
             return "this file's upload is not finished"
         if record.row_id is not None and record.row_id != row_id:
             return "this file belongs to another row"
         return None
 
-    async def attach(self, resource: str, row_id: int, file_ids: Iterable[str]) -> None:
-        """The row now refers to these files: they stay while it does."""
+    async def claim(self, resource: str, owner_id: int, file_ids: Iterable[str]) -> int | None:
+        """Claim these ready, unheld files of `owner_id`'s for a row about to be
+        written; return the claim's token (None for no files), for `attach` or
+        `release`.
+
+        Raises:
+            FileProblem: another row took one of them meanwhile (nothing stays claimed).
+        """
+        ids = sorted(set(file_ids))
+        if not ids:
+            return None
+        token = -1 - secrets.randbelow(2**31 - 1)  # never a row's id
+        async with self.database.session() as session:
+            claimed = await session.execute(
+                update(files_table)
+                .where(
+                    files_table.c.id.in_(ids),
+                    files_table.c.resource == resource,
+                    files_table.c.owner_id == owner_id,
+                    files_table.c.state == READY,
+                    files_table.c.row_id.is_(None),
+                )
+                .values(row_id=token)
+            )
+            if getattr(claimed, "rowcount", 0) != len(ids):
+                await session.rollback()
+                raise FileProblem("this file belongs to another row", "taken")
+        return token
+
+    async def attach(self, token: int | None, row_id: int) -> None:
+        """The claimed files now belong to the row: they stay while it holds them."""
+        if token is not None:
+            await self._move_claim(token, row_id=row_id, expires_at=None)
+
+    async def release(self, token: int | None) -> None:
+        """The row was not written: the claimed files wait for another, as before."""
+        if token is not None:
+            expires = utcnow() + timedelta(seconds=self.unattached_ttl)
+            await self._move_claim(token, row_id=None, expires_at=expires)
+
+    async def _move_claim(self, token: int, **values: Any) -> None:
         async with self.database.session() as session:
             await session.execute(
-                update(files_table)
-                .where(files_table.c.id.in_(list(file_ids)), files_table.c.resource == resource)
-                .where(files_table.c.row_id.is_(None))
-                .values(row_id=row_id, expires_at=None)
+                update(files_table).where(files_table.c.row_id == token).values(values)
             )
 
-    async def of_rows(self, resource: str, row_ids: Iterable[int]) -> list[str]:
-        """The ids of the files these rows of `resource` hold."""
-        async with self.database.session(read_only=True) as session:
-            result = await session.scalars(
-                select(files_table.c.id).where(
-                    files_table.c.resource == resource, files_table.c.row_id.in_(list(row_ids))
-                )
-            )
-            return list(result)
+    async def discard(
+        self, resource: str, row_id: int, file_ids: Iterable[str] | None = None
+    ) -> None:
+        """Forget the files this row holds (those of `file_ids`, or all): their records
+        go now, their bytes through the job queue when the app has one (the row's
+        change does not wait on the storage, and a failure is retried), else now."""
+        held = (files_table.c.resource == resource) & (files_table.c.row_id == row_id)
+        if file_ids is not None:
+            held &= files_table.c.id.in_(list(file_ids))
+        async with self.database.session() as session:
+            gone = delete(files_table).where(held).returning(files_table.c.id)
+            ids = list(await session.scalars(gone))
+        await self.delete_bytes(ids)
+
+    async def delete_bytes(self, file_ids: list[str]) -> None:
+        """Delete the stored bytes of these files (their records are gone): through the
+        job queue when the app has one, else now (a failure is logged)."""
+        if not file_ids:
+            return
+        if self.delete_job is not None:
+            await self.delete_job.defer(file_ids=file_ids)
+            return
+        try:
+            await self.delete_stored(file_ids)
+        except Exception:
+            logger.exception("The bytes of %d deleted files were not deleted", len(file_ids))
+
+    async def delete_stored(self, file_ids: Iterable[str]) -> None:
+        """Delete every key of these files from the storage (what the job runs)."""
+        for file_id in file_ids:
+            for key in keys_of(file_id):
+                await self.storage.delete(key)
 
     async def delete(self, file_ids: Iterable[str]) -> int:
-        """Delete these files' bytes, thumbnails and records; return how many there were."""
+        """Delete these files, records and bytes, whichever row holds them; return how
+        many records there were."""
         ids = list(file_ids)
         if not ids:
             return 0
-        async with self.database.session(read_only=True) as session:
-            records = [
-                StoredFile(**row._mapping)
-                for row in await session.execute(
-                    select(files_table).where(files_table.c.id.in_(ids))
-                )
-            ]
-        for record in records:
-            await self.storage.delete(record.key)
-            if record.thumbnail:
-                await self.storage.delete(record.thumbnail_key)
         async with self.database.session() as session:
-            await session.execute(delete(files_table).where(files_table.c.id.in_(ids)))
-        return len(records)
-
-    async def discard(self, file_ids: Iterable[str]) -> None:
-        """Delete these files through the job queue when the app has one (the row's
-        change does not wait on the storage, and a failure is retried), else now."""
-        ids = list(file_ids)
-        if not ids:
-            return
-        if self.delete_job is not None:
-            await self.delete_job.defer(file_ids=ids)
-        else:
-            await self.delete(ids)
-
-    async def sweep(self) -> int:
-        """Delete the files no row took in time (and uploads never finished)."""
-        async with self.database.session(read_only=True) as session:
-            expired = list(
+            deleted = list(
                 await session.scalars(
-                    select(files_table.c.id).where(
-                        and_(files_table.c.row_id.is_(None), files_table.c.expires_at <= utcnow())
-                    )
+                    delete(files_table).where(files_table.c.id.in_(ids)).returning(files_table.c.id)
                 )
             )
-        return await self.delete(expired)
+        await self.delete_stored(ids)
+        return len(deleted)
+
+    async def sweep(self) -> int:
+        """Delete the uploads no row took in time (finished or not, or claimed by a
+        request that never ended), and the files of rows deleted without their
+        resource's route (a cascade, SQL of your own)."""
+        unheld = or_(files_table.c.row_id.is_(None), files_table.c.row_id < 0)
+        gone = [
+            and_(
+                files_table.c.resource == resource,
+                files_table.c.row_id > 0,
+                ~exists().where(table.c.id == files_table.c.row_id),
+            )
+            for resource, table in self.tables.items()
+        ]
+        stale = and_(unheld, files_table.c.expires_at <= utcnow())
+        async with self.database.session(read_only=True) as session:
+            ids = list(await session.scalars(select(files_table.c.id).where(or_(stale, *gone))))
+        return await self.delete(ids)
 
     # Links
 
@@ -352,20 +480,7 @@ class Files:
         )  # fmt: skip
         if presigned is not None:
             return presigned
-        variant = "thumbnail" if thumbnail else "file"
-        expires = int(time.time()) + self.link_ttl
-        signature = self._signature(record.id, variant, expires)
-        return f"/api/files/{record.id}/{variant}?expires={expires}&signature={signature}"
-
-    def link_is_valid(self, file_id: str, variant: str, expires: int, signature: str) -> bool:
-        """Whether a link `link` made is genuine and not yet expired."""
-        if expires < time.time():
-            return False
-        return hmac.compare_digest(self._signature(file_id, variant, expires), signature)
-
-    def _signature(self, file_id: str, variant: str, expires: int) -> str:
-        message = f"{file_id}\n{variant}\n{expires}".encode()
-        return hmac.new(self._link_key, message, hashlib.sha256).hexdigest()
+        return self.links.path(record.id, "thumbnail" if thumbnail else "file", self.link_ttl)
 
     def describe(self, record: StoredFile) -> dict[str, Any]:
         """The file as the API shows it."""
@@ -373,6 +488,12 @@ class Files:
             "id": record.id, "name": record.name, "size": record.size,
             "content_type": record.content_type, "thumbnail": record.thumbnail,
         }  # fmt: skip
+
+    async def _forget(self, file_id: str) -> None:
+        """Delete a failed upload's record and whatever of it was stored."""
+        async with self.database.session() as session:
+            await session.execute(delete(files_table).where(files_table.c.id == file_id))
+        await self.delete_stored([file_id])
 
 
 def _clean_name(name: str) -> str:

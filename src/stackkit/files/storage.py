@@ -49,6 +49,9 @@ class Storage(Backend):
     """A store of files by key (`files/3f9c...`), opened and checked with the app."""
 
     name = "storage"
+    presigns_uploads: bool = False
+    """Whether browsers upload straight to the store (`presigned_upload` gives a form);
+    the app then takes no bytes itself."""
 
     @abc.abstractmethod
     async def write(self, key: str, chunks: AsyncIterable[bytes], *, max_size: int) -> int:
@@ -56,7 +59,7 @@ class Storage(Backend):
         many there were.
 
         Raises:
-            FileTooLarge: past `max_size` bytes; nothing is kept under `key`.
+            FileTooLarge: past `max_size` bytes; `key` keeps what it had.
         """
 
     @abc.abstractmethod
@@ -74,6 +77,15 @@ class Storage(Backend):
     @abc.abstractmethod
     async def delete(self, key: str) -> None:
         """Forget `key`'s bytes; nothing happens when there are none."""
+
+    @abc.abstractmethod
+    async def move(self, source: str, target: str) -> None:
+        """Put the bytes under `source` under `target` (replacing what was there) and
+        forget `source`.
+
+        Raises:
+            StoredFileMissing: nothing is stored under `source`.
+        """
 
     async def head(self, key: str, length: int) -> bytes:
         """The first `length` bytes under `key` (fewer if the file is shorter)."""

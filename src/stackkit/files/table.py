@@ -31,7 +31,7 @@ files = Table(
     Column("name", String(255), nullable=False),
     Column("content_type", String(100), nullable=False),
     Column("size", BigInteger(), nullable=False),
-    Column("ready", Boolean(), nullable=False),
+    Column("state", String(10), nullable=False),
     Column("thumbnail", Boolean(), nullable=False),
     Column("row_id", Integer(), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
@@ -40,9 +40,10 @@ files = Table(
     Index("ix_stackkit_files_expires_at", "expires_at"),
 )
 """Uploaded files: who uploaded each (`owner_id`), for which resource's field, its
-name as uploaded, its type as sniffed, its size, whether its bytes are in (`ready`)
-and it has a thumbnail, the row it belongs to (`row_id`, none until the row refers
-to it) and, until then, when it is forgotten (`expires_at`)."""
+name as uploaded, its type as sniffed, its size, whether its bytes are in (`state`:
+`pending`, `receiving` or `ready`) and it has a thumbnail, the row it belongs to
+(`row_id`: none until a row refers to it, a negative token while one is being
+written) and, until then, when it is forgotten (`expires_at`)."""
 
 
 def create_file_table() -> None:

@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from stackkit.http.problems import ProblemError, problem_for, problem_response, request_id_of
 
@@ -43,6 +44,10 @@ class InternalErrorMiddleware:
 
         try:
             await self.app(scope, receive, send_tracking)
+        except ClientDisconnect:
+            # The client went away mid-body (a cancelled upload): nobody to answer, and
+            # not the server's failure. Whatever the handler had begun, it cleaned up.
+            logger.info("Client went away in %s %s", scope.get("method"), scope.get("path"))
         except (ProblemError, HTTPException) as error:
             # Raised by a middleware of the slots (rate limit, auth, cache), outside the
             # reach of the router's exception handlers: still the client's problem, not a 500.

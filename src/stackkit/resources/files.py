@@ -15,15 +15,20 @@ token, so that `<img src>` and downloads work as they are.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+import anyio
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from stackkit.errors import FieldError, ProblemError, ValidationProblem, field_error
 from stackkit.files.service import FileProblem, Files
+from stackkit.files.storage import StoredFileMissing
 from stackkit.http.routing import Controller
 
 if TYPE_CHECKING:
@@ -32,7 +37,13 @@ if TYPE_CHECKING:
     from stackkit.db.service import Service
     from stackkit.files.kinds import FileRule
 
-__all__ = ["FILE_ID_PATTERN", "add_file_routes", "check_files", "files_controller", "upload_paths"]
+__all__ = [
+    "FILE_ID_PATTERN",
+    "add_file_routes",
+    "files_claimed",
+    "files_controller",
+    "upload_paths",
+]
 
 FILE_ID_PATTERN = r"[A-Za-z0-9_-]{1,32}"
 
@@ -55,7 +66,10 @@ class FileResource(Protocol):
     def rate_limit_for(self, action: str) -> str | bool | None: ...
 
 
-_STATUS = {"too_large": 413, "type": 415, "not_found": 404, "expired": 410, "not_uploaded": 409}
+_STATUS = {
+    "too_large": 413, "type": 415, "not_found": 404, "expired": 410, "not_uploaded": 409,
+    "busy": 409,
+}  # fmt: skip
 
 
 class UploadIn(BaseModel):
@@ -87,8 +101,11 @@ class FileLink(FileOut):
     expires_in: int
 
 
+_FILE_ID = Field(pattern=f"^{FILE_ID_PATTERN}$", description="The file's id.")
+
+
 class FileIdPath(BaseModel):
-    file_id: str = Field(pattern=f"^{FILE_ID_PATTERN}$")
+    file_id: str = _FILE_ID
 
 
 class RowPath(BaseModel):
@@ -96,7 +113,7 @@ class RowPath(BaseModel):
 
 
 class SignedPath(BaseModel):
-    file_id: str = Field(pattern=f"^{FILE_ID_PATTERN}$")
+    file_id: str = _FILE_ID
     variant: Literal["file", "thumbnail"]
 
 
@@ -128,29 +145,62 @@ def _problem(error: FileProblem, field: str) -> ProblemError:
     )
 
 
-async def check_files(
-    resource: FileResource, request: Request, values: dict[str, Any], row_id: int | None = None
-) -> list[str]:
-    """Refuse a file field naming a file the caller did not upload for it, or one
-    another row holds; return the ids of the files the row will hold.
-
-    Raises:
-        ValidationProblem: 422 naming each such field.
-    """
-    wanted = {f: values[f] for f in resource.file_fields if values.get(f) is not None}
+async def _claim_files(
+    resource: FileResource, request: Request, values: dict[str, Any], current: Any
+) -> int | None:
+    wanted = {
+        field: str(values[field])
+        for field in resource.file_fields
+        if values.get(field) is not None
+        and (current is None or values[field] != getattr(current, field))
+    }
     if not wanted:
-        return []
+        return None
     files, user_id = files_of(request), resource.owner_of(request)
     errors: list[FieldError] = []
     for field, file_id in wanted.items():
         reason = await files.attachable(
-            str(file_id), owner_id=user_id, resource=resource.name, field=field, row_id=row_id
+            file_id, owner_id=user_id, resource=resource.name, field=field
         )
         if reason is not None:
             errors.append(field_error(field, reason, kind="not_found"))
     if errors:
         raise ValidationProblem(errors)
-    return [str(file_id) for file_id in wanted.values()]
+    try:
+        return await files.claim(resource.name, user_id, wanted.values())
+    except FileProblem as error:  # another row took one meanwhile
+        raise ValidationProblem(
+            [field_error(field, str(error), kind="taken") for field in wanted]
+        ) from None
+
+
+async def _nothing_to_attach(row_id: int) -> None:
+    pass
+
+
+@contextlib.asynccontextmanager
+async def files_claimed(
+    resource: FileResource, request: Request, values: dict[str, Any], current: Any = None
+) -> AsyncIterator[Callable[[int], Awaitable[None]]]:
+    """Around the write of a row: check its file fields and claim the files it newly
+    names (only the caller's finished uploads for that field that no row holds; a
+    value equal to `current`'s is kept as it is), give the block the function that
+    attaches them to the written row, and release them if the block fails.
+
+    Raises:
+        ValidationProblem: 422 naming each file field that cannot take its file.
+    """
+    token = await _claim_files(resource, request, values, current)
+    if token is None:
+        yield _nothing_to_attach
+        return
+    files = files_of(request)
+    try:
+        yield partial(files.attach, token)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await files.release(token)
+        raise
 
 
 def add_file_routes(resource: FileResource, controller: Controller) -> None:
@@ -193,10 +243,15 @@ def _add_field_routes(
 
     async def receive_upload(request: Request, path: FileIdPath) -> FileOut:
         files = files_of(request)
+        if files.storage.presigns_uploads:
+            raise ProblemError(
+                409, "this app's files go straight to the object store: post the form "
+                f"that POST {resource.prefix}{base} answers, then complete the upload",
+            )  # fmt: skip
         try:
             record = await files.receive(
-                path.file_id, owner_id=resource.owner_of(request), rule=rule,
-                chunks=request.stream(),
+                path.file_id, owner_id=resource.owner_of(request), resource=resource.name,
+                field=field, rule=rule, chunks=request.stream(),
             )  # fmt: skip
         except FileProblem as error:
             raise _problem(error, field) from None
@@ -206,8 +261,9 @@ def _add_field_routes(
         files = files_of(request)
         try:
             record = await files.complete(
-                path.file_id, owner_id=resource.owner_of(request), rule=rule
-            )
+                path.file_id, owner_id=resource.owner_of(request), resource=resource.name,
+                field=field, rule=rule,
+            )  # fmt: skip
         except FileProblem as error:
             raise _problem(error, field) from None
         return FileOut(**files.describe(record))
@@ -260,7 +316,7 @@ def files_controller() -> Controller:
     )  # fmt: skip
     async def read_file(request: Request, path: SignedPath, query: SignedQuery) -> Response:
         files = files_of(request)
-        if not files.link_is_valid(path.file_id, path.variant, query.expires, query.signature):
+        if not files.links.is_valid(path.file_id, path.variant, query.expires, query.signature):
             raise ProblemError(403, "this link is not valid or has expired")
         record = await files.get(path.file_id)
         thumbnail = path.variant == "thumbnail"
@@ -268,6 +324,11 @@ def files_controller() -> Controller:
             raise ProblemError(404, "no such file")
         key = record.thumbnail_key if thumbnail else record.key
         size = await files.storage.size(key)
+        chunks = files.storage.read(key)
+        try:  # the first chunk before the headers: a file deleted meanwhile is a 404
+            first = await anext(chunks, b"")
+        except StoredFileMissing:
+            size = None
         if size is None:
             raise ProblemError(404, "no such file")
         headers = {
@@ -278,6 +339,12 @@ def files_controller() -> Controller:
             "Content-Security-Policy": "default-src 'none'; sandbox",
         }
         media_type = "image/webp" if thumbnail else record.content_type
-        return StreamingResponse(files.storage.read(key), media_type=media_type, headers=headers)
+        return StreamingResponse(_prefixed(first, chunks), media_type=media_type, headers=headers)
 
     return controller
+
+
+async def _prefixed(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk

@@ -53,7 +53,7 @@ from stackkit.http.conditional import ANY, EntityTag, none_match, parse_entity_t
 from stackkit.http.pages import page_model
 from stackkit.http.routing import Controller, admin_role_of, check_access
 from stackkit.resources.export import EXPORT_PAGE_SIZE, csv_lines
-from stackkit.resources.files import add_file_routes, check_files, files_of
+from stackkit.resources.files import add_file_routes, files_claimed, files_of
 from stackkit.resources.relations import (
     Relation,
     included_rows,
@@ -468,10 +468,9 @@ class Resource:
             if resource.owned:
                 values[OWNER_COLUMN] = resource.owner_of(request)
             await resource.check_references(request, values)
-            file_ids = await check_files(resource, request, values)
-            row = await resource.service_for(request).create(values)
-            if file_ids:
-                await files_of(request).attach(resource.name, row.id, file_ids)
+            async with files_claimed(resource, request, values) as attach_files:
+                row = await resource.service_for(request).create(values)
+                await attach_files(row.id)
             return resource._row_response(row, 201, Location=f"{resource.prefix}/{row.id}")
 
         async def read_row(request: Request, path: IdPath, query: IncludeQuery) -> Response:
@@ -492,14 +491,16 @@ class Resource:
             service = resource.service_for(request)
             file_fields = [field for field in resource.file_fields if field in changes]
             before = await service.get(path.id) if file_fields else None
-            file_ids = await check_files(resource, request, changes, row_id=path.id)
             expected = await _expected_version(request, service, path.id)
-            row = await service.update(path.id, changes, expected_version=expected)
-            if before is not None:
-                files = files_of(request)
-                await files.attach(resource.name, row.id, file_ids)
-                replaced = {getattr(before, field) for field in file_fields} - set(file_ids)
-                await files.discard(sorted(replaced - {None}))
+            async with files_claimed(resource, request, changes, before) as attach_files:
+                row = await service.update(path.id, changes, expected_version=expected)
+                await attach_files(row.id)
+            replaced = [
+                getattr(before, field) for field in file_fields
+                if getattr(before, field) not in (None, changes[field])
+            ]  # fmt: skip
+            if replaced:
+                await files_of(request).discard(resource.name, row.id, replaced)
             return resource._row_response(row)
 
         async def delete_row(request: Request, path: IdPath) -> None:
@@ -507,8 +508,7 @@ class Resource:
             expected = await _expected_version(request, service, path.id)
             await service.delete(path.id, expected_version=expected)
             if resource.file_fields:
-                files = files_of(request)
-                await files.discard(await files.of_rows(resource.name, [path.id]))
+                await files_of(request).discard(resource.name, path.id)
 
         # Each handler's annotations name this resource's own models, so that the
         # routes validate and document them.

@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("content_type", sa.String(length=100), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
-        sa.Column("ready", sa.Boolean(), nullable=False),
+        sa.Column("state", sa.String(length=10), nullable=False),
         sa.Column("thumbnail", sa.Boolean(), nullable=False),
         sa.Column("row_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
