@@ -21,10 +21,14 @@ async def each_backend(
         yield MemoryRateLimitBackend(algorithm=algorithm)
         return
     prefix = unique_key_prefix()
+    # These tests count; they do not time. 200 requests at once open as many connections,
+    # which on a loaded machine (four test workers on two cores) can take longer than the
+    # stores' production default of 0.5 s.
+    options = {"prefix": prefix, "timeout": 5.0}
     if kind == "redis":
-        store: RedisStore = RedisStore(request.getfixturevalue("redis_url"), prefix=prefix)
+        store: RedisStore = RedisStore(request.getfixturevalue("redis_url"), **options)
     else:
-        store = RedisClusterStore(request.getfixturevalue("redis_cluster_url"), prefix=prefix)
+        store = RedisClusterStore(request.getfixturevalue("redis_cluster_url"), **options)
     async with opened(store):
         yield RedisRateLimitBackend(store, algorithm=algorithm)
 
