@@ -61,6 +61,13 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
             await connection.run_sync(Model.metadata.drop_all, tables=TABLES)
 
 
+STORE_TIMEOUT = 5.0
+"""Seconds the test stores wait to connect and for a reply. The tests that count or
+compare run dozens of commands at once, which open as many connections; on a loaded
+machine (four test workers on two cores) that can pass the stores' production default
+of 0.5 s. The tests of timeouts and outages build stores of their own."""
+
+
 @pytest.fixture(params=["memory", "redis", "cluster"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     """A store of each kind, under a key prefix of this test's own, emptied afterwards."""
@@ -69,10 +76,11 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
         yield MemoryStore(prefix=prefix)
         return
     if request.param == "redis":
-        redis_store: RedisStore = RedisStore(request.getfixturevalue("redis_url"), prefix=prefix)
+        url = request.getfixturevalue("redis_url")
+        redis_store: RedisStore = RedisStore(url, prefix=prefix, timeout=STORE_TIMEOUT)
     else:
         url = request.getfixturevalue("redis_cluster_url")
-        redis_store = RedisClusterStore(url, prefix=prefix)
+        redis_store = RedisClusterStore(url, prefix=prefix, timeout=STORE_TIMEOUT)
     async with opened(redis_store):
         yield redis_store
 
@@ -80,7 +88,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
 @pytest.fixture
 async def redis_store(redis_url: str) -> AsyncIterator[RedisStore]:
     """A store on Redis under a key prefix of this test's own, emptied afterwards."""
-    store = RedisStore(redis_url, prefix=unique_key_prefix())
+    store = RedisStore(redis_url, prefix=unique_key_prefix(), timeout=STORE_TIMEOUT)
     async with opened(store):
         yield store
 
@@ -91,7 +99,8 @@ async def cache_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     if request.param == "memory":
         yield MemoryStore()
         return
-    store = RedisStore(request.getfixturevalue("redis_url"), prefix=unique_key_prefix())
+    url = request.getfixturevalue("redis_url")
+    store = RedisStore(url, prefix=unique_key_prefix(), timeout=STORE_TIMEOUT)
     async with opened(store):
         yield store
 

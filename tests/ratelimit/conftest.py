@@ -8,6 +8,7 @@ from stackkit.cache import RedisClusterStore, RedisStore
 from stackkit.ratelimit import MemoryRateLimitBackend, RateLimitBackend, RedisRateLimitBackend
 from stackkit.ratelimit.backends import Algorithm
 from stackkit.testing import unique_key_prefix
+from tests.conftest import STORE_TIMEOUT
 from tests.helpers import opened
 
 
@@ -21,10 +22,7 @@ async def each_backend(
         yield MemoryRateLimitBackend(algorithm=algorithm)
         return
     prefix = unique_key_prefix()
-    # These tests count; they do not time. 200 requests at once open as many connections,
-    # which on a loaded machine (four test workers on two cores) can take longer than the
-    # stores' production default of 0.5 s.
-    options = {"prefix": prefix, "timeout": 5.0}
+    options = {"prefix": prefix, "timeout": STORE_TIMEOUT}  # they count; they do not time
     if kind == "redis":
         store: RedisStore = RedisStore(request.getfixturevalue("redis_url"), **options)
     else:
