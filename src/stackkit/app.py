@@ -60,6 +60,7 @@ from stackkit.middleware import (
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
 )
+from stackkit.middleware.body_limit import OwnLimit
 from stackkit.middleware.hit_path import HitPathMiddleware
 from stackkit.middleware.request_id import RequestIdGenerator
 from stackkit.middleware.response_cache import (
@@ -74,7 +75,7 @@ from stackkit.ratelimit.backends import RedisRateLimitBackend
 from stackkit.ratelimit.backends import backend_for as rate_limit_backend_for
 from stackkit.ratelimit.limiter import RateLimiter
 from stackkit.ratelimit.middleware import LimitPlanner, RateLimitMiddleware
-from stackkit.resources.files import files_controller, upload_paths
+from stackkit.resources.files import FILE_ID_PATTERN, files_controller, upload_paths
 from stackkit.resources.meta import meta_controller
 from stackkit.resources.resource import Resource, link_relations
 from stackkit.settings import Settings, load_settings
@@ -375,7 +376,11 @@ def create_app(
         Middleware(
             BodySizeLimitMiddleware,
             max_body_size=settings.max_body_size,
-            larger=[path for resource in with_files for path in upload_paths(resource)],
+            own_limits=[
+                OwnLimit(prefix, FILE_ID_PATTERN, limit)
+                for resource in with_files
+                for prefix, limit in upload_paths(resource).items()
+            ],
         ),
     ]
     if read_ahead is not None:

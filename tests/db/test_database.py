@@ -184,6 +184,41 @@ async def test_a_sqlite_writer_waits_for_the_lock_then_gets_a_503(tmp_path: Path
             await session.execute(text("INSERT INTO t (x) VALUES (1)"))
 
 
+async def test_units_on_an_in_memory_database_take_its_connection_in_turn() -> None:
+    """One connection holds the whole database: a unit that fails while another is
+    open must not roll back the other's writes, and a reader waits for the writer."""
+    async with Database("sqlite:///:memory:", pool_timeout=5) as db:
+        async with db.session() as session:
+            await session.execute(text("CREATE TABLE t (x INTEGER)"))
+        writing = asyncio.Event()
+
+        async def writer() -> None:
+            async with db.session() as session:
+                await session.execute(text("INSERT INTO t (x) VALUES (1)"))
+                writing.set()
+                for _ in range(20):  # give the failing unit every chance to run meanwhile
+                    await asyncio.sleep(0)
+                await session.execute(text("INSERT INTO t (x) VALUES (2)"))
+
+        async def failing() -> None:
+            await writing.wait()
+            with contextlib.suppress(LookupError):
+                async with db.session() as session:
+                    await session.execute(text("INSERT INTO t (x) VALUES (3)"))
+                    raise LookupError
+
+        async def reader() -> list[int]:
+            await writing.wait()
+            async with db.session(read_only=True) as session:
+                return list((await session.execute(text("SELECT x FROM t ORDER BY x"))).scalars())
+
+        _, _, seen = await asyncio.gather(writer(), failing(), reader())
+        assert seen == [1, 2]
+        async with db.session(read_only=True) as session:
+            rows = (await session.execute(text("SELECT x FROM t ORDER BY x"))).scalars()
+            assert list(rows) == [1, 2]
+
+
 class Pings:
     """Counts the pings of the primary's connections as they leave the pool."""
 

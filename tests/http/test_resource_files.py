@@ -42,6 +42,7 @@ from stackkit.files.jobs import DELETE_JOB
 from stackkit.files.service import keys_of
 from stackkit.jobs import JobQueue
 from stackkit.resources.resource import Resource
+from stackkit.testing import send_file, upload_file
 
 
 class Exhibit(Model):
@@ -113,23 +114,16 @@ class Museum:
     def upload(
         self, caller: dict[str, str], field: str, data: bytes, name: str = "a.bin"
     ) -> httpx.Response:
-        """Upload as the SPA does: start, send the bytes where told, finish."""
-        started = self.start(caller, field, name, len(data))
-        assert started.status_code == 201, started.text
-        where = started.json()
-        if where["method"] == "PUT":
-            return self.client.put(where["url"], content=data, headers=caller)
-        sent = httpx.post(where["url"], data=where["fields"], files={"file": (name, data)})
-        assert sent.status_code < 300, sent.text
-        return self.client.post(
-            f"/api/exhibits/files/{field}/{where['id']}/complete", headers=caller
+        """Upload as the SPA does; the app's last answer."""
+        answer: httpx.Response = send_file(
+            self.client, f"/api/exhibits/files/{field}", data, name=name, headers=caller
         )
+        return answer
 
     def uploaded(self, caller: dict[str, str], field: str, data: bytes, name: str = "a") -> str:
-        answer = self.upload(caller, field, data, name)
-        assert answer.status_code == 200, answer.text
-        file_id: str = answer.json()["id"]
-        return file_id
+        return upload_file(
+            self.client, f"/api/exhibits/files/{field}", data, name=name, headers=caller
+        )
 
     def create(self, caller: dict[str, str], **values: Any) -> Any:
         answer = self.client.post("/api/exhibits", json={"title": "t", **values}, headers=caller)
@@ -327,7 +321,12 @@ def test_one_request_at_a_time_takes_an_upload(museum: Museum) -> None:
     started = museum.start(museum.ada, "leaflet", "a.pdf", len(PDF)).json()
     user_id = museum.client.get("/api/auth/me", headers=museum.ada).json()["id"]
     # Another request is receiving it (as a slow PUT would be).
-    call(museum, museum.files._take(started["id"], user_id, "exhibits", "leaflet"))
+    files = museum.files
+
+    async def take() -> None:
+        await files._take(await files.get(started["id"]), user_id, "exhibits", "leaflet")
+
+    call(museum, take())
     answer = send(museum, museum.ada, "leaflet", started["id"], PDF)
     assert answer.status_code == 409, answer.text
     assert answer.json()["detail"] == "this upload is being received already"

@@ -12,6 +12,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from stackkit import Controller
 from stackkit.middleware import BodySizeLimitMiddleware, BodyTooLarge
+from stackkit.middleware.body_limit import OwnLimit
 
 
 class Note(BaseModel):
@@ -224,3 +225,30 @@ async def test_a_body_the_server_bounds_is_passed_on_uncounted(
         scope["http_version"] = http_version
     await BodySizeLimitMiddleware(app, max_body_size=LIMIT)(scope, receive, None)  # type: ignore[arg-type]
     assert seen == [receive]
+
+
+@pytest.mark.parametrize(
+    ("path", "limit"),
+    [
+        ("/api/notes/files/photo/abc_DEF-1", 1000),
+        ("/api/notes/files/doc/abc", 500),
+        ("/api/notes/files/photo/", 100),  # no file id
+        ("/api/notes/files/photo/abc/complete", 100),  # not the upload route
+        ("/api/notes/files/photo/ab.c", 100),
+        ("/api/notes/files/photo/" + "a" * 33, 100),
+        ("/api/notes/files/photos/abc", 100),
+        ("/api/other", 100),
+        ("/x/api/notes/files/photo/abc", 100),
+    ],
+)
+def test_a_path_with_a_limit_of_its_own_takes_it(path: str, limit: int) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    own = [
+        OwnLimit("/api/notes/files/photo/", "[A-Za-z0-9_-]{1,32}", 1000),
+        OwnLimit("/api/notes/files/doc/", "[A-Za-z0-9_-]{1,32}", 500),
+    ]
+    client = TestClient(BodySizeLimitMiddleware(app, max_body_size=100, own_limits=own))
+    assert client.put(path, content=b"x" * limit).status_code == 200
+    assert client.put(path, content=b"x" * (limit + 1)).status_code == 413

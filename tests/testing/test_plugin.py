@@ -77,6 +77,7 @@ def test_public_names_are_pinned() -> None:
         "drop_database",
         "find_binary",
         "find_free_port",
+        "send_file",
         "services_required",
         "skip_or_fail",
         "temporary_bucket",

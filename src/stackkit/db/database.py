@@ -35,7 +35,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import ORMExecuteState, Session
-from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState, StaticPool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry, PoolResetState
 
 from stackkit.backends import Backend
 from stackkit.db.changes import tables_changed
@@ -294,8 +294,14 @@ class Database(Backend):
             options["connect_args"] = {"timeout": self.connect_timeout}
             options["pool_reset_on_return"] = None  # the reset event below does it
             if ":memory:" in url or "mode=memory" in url:
-                # One shared connection, or every checkout would see a new, empty database.
-                options["poolclass"] = StaticPool
+                # One connection kept, or every checkout would see a new, empty database;
+                # taken by one unit at a time, or one unit's rollback would undo another's
+                # writes on it. Others wait for it as for a busy pool (a 503 after
+                # `pool_timeout`).
+                options.update(
+                    poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0,
+                    pool_timeout=self.pool_timeout,
+                )  # fmt: skip
         else:
             timeout_ms = round(self.statement_timeout * 1000)
             options["connect_args"] = {

@@ -26,7 +26,7 @@ import unicodedata
 import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 from sqlalchemy import and_, delete, exists, insert, or_, select, update
@@ -85,17 +85,17 @@ class StoredFile:
     @property
     def key(self) -> str:
         """Where its bytes are in the storage."""
-        return f"files/{self.id}"
+        return keys_of(self.id).file
 
     @property
     def thumbnail_key(self) -> str:
         """Where its thumbnail is (an image's, in WebP)."""
-        return f"thumbnails/{self.id}.webp"
+        return keys_of(self.id).thumbnail
 
     @property
     def staging_key(self) -> str:
         """Where a browser's presigned upload puts its bytes until `complete`."""
-        return f"uploads/{self.id}"
+        return keys_of(self.id).staging
 
     @property
     def inline(self) -> bool:
@@ -111,9 +111,19 @@ class StoredFile:
         return f"{kind}; filename=\"{plain}\"; filename*=UTF-8''{encoded}"
 
 
-def keys_of(file_id: str) -> list[str]:
-    """Every key a file may have in the storage: its bytes, thumbnail and staging copy."""
-    return [f"files/{file_id}", f"thumbnails/{file_id}.webp", f"uploads/{file_id}"]
+class FileKeys(NamedTuple):
+    """Every key a file may have in the storage."""
+
+    file: str
+    thumbnail: str
+    """An image's thumbnail, in WebP."""
+    staging: str
+    """Where a browser's presigned upload puts the bytes until they are checked."""
+
+
+def keys_of(file_id: str) -> FileKeys:
+    """The keys of the file with this id."""
+    return FileKeys(f"files/{file_id}", f"thumbnails/{file_id}.webp", f"uploads/{file_id}")
 
 
 class Files:
@@ -199,7 +209,7 @@ class Files:
                 expired, or another request is sending it), too large, or of a type
                 the field does not take.
         """
-        record = await self._take(file_id, owner_id, resource, field)
+        record = await self._take(await self.get(file_id), owner_id, resource, field)
         head = bytearray()
 
         async def sniffed() -> AsyncIterator[bytes]:
@@ -216,7 +226,7 @@ class Files:
             return await self._finish(record, rule, bytes(head), size)
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await self._forget(record.id)
+                await self.delete([record.id])
             raise
 
     async def complete(
@@ -237,7 +247,7 @@ class Files:
             and (found.owner_id, found.resource, found.field) == (owner_id, resource, field)
         ):
             return found
-        record = await self._take(file_id, owner_id, resource, field)
+        record = await self._take(found, owner_id, resource, field)
         try:
             if await self.storage.size(record.staging_key) is None:
                 await self._set_state(record.id, PENDING)
@@ -250,16 +260,17 @@ class Files:
             return await self._finish(record, rule, head, size)
         except FileProblem as problem:
             if problem.kind != "not_uploaded":
-                await self._forget(record.id)
+                await self.delete([record.id])
             raise
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await self._forget(record.id)
+                await self.delete([record.id])
             raise
 
-    async def _take(self, file_id: str, owner_id: int, resource: str, field: str) -> StoredFile:
-        """Make a pending upload `receiving`, for this request alone."""
-        record = await self.get(file_id)
+    async def _take(
+        self, record: StoredFile | None, owner_id: int, resource: str, field: str
+    ) -> StoredFile:
+        """Make this pending upload (as read) `receiving`, for this request alone."""
         if record is None or (record.owner_id, record.resource, record.field) != (
             owner_id, resource, field,
         ) or record.state == READY:  # fmt: skip
@@ -269,7 +280,7 @@ class Files:
         async with self.database.session() as session:
             taken = await session.execute(
                 update(files_table)
-                .where(files_table.c.id == file_id, files_table.c.state == PENDING)
+                .where(files_table.c.id == record.id, files_table.c.state == PENDING)
                 .values(state=RECEIVING)
             )
         if getattr(taken, "rowcount", 0) != 1:
@@ -488,12 +499,6 @@ class Files:
             "id": record.id, "name": record.name, "size": record.size,
             "content_type": record.content_type, "thumbnail": record.thumbnail,
         }  # fmt: skip
-
-    async def _forget(self, file_id: str) -> None:
-        """Delete a failed upload's record and whatever of it was stored."""
-        async with self.database.session() as session:
-            await session.execute(delete(files_table).where(files_table.c.id == file_id))
-        await self.delete_stored([file_id])
 
 
 def _clean_name(name: str) -> str:

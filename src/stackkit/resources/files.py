@@ -16,7 +16,6 @@ token, so that `<img src>` and downloads work as they are.
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -122,13 +121,13 @@ class SignedQuery(BaseModel):
     signature: str = Field(pattern="^[0-9a-f]{64}$")
 
 
-def upload_paths(resource: FileResource) -> list[tuple[str, int]]:
-    """`(path pattern, size limit)` of each file field's upload route, for the body
-    size limit."""
-    return [
-        (f"{re.escape(resource.prefix)}/files/{re.escape(field)}/{FILE_ID_PATTERN}", rule.max_size)
+def upload_paths(resource: FileResource) -> dict[str, int]:
+    """The path of each file field's upload route, up to the file's id
+    (`FILE_ID_PATTERN`), and the field's size: the route's body limit."""
+    return {
+        f"{resource.prefix}/files/{field}/": rule.max_size
         for field, rule in resource.file_fields.items()
-    ]
+    }
 
 
 def files_of(request: Request) -> Files:

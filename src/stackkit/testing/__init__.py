@@ -7,7 +7,7 @@ own; this package exports the building blocks for tests that need more.
 from __future__ import annotations
 
 from stackkit.lazy import lazy_attributes
-from stackkit.testing.files import SAMPLE_PNG, upload_file
+from stackkit.testing.files import SAMPLE_PNG, send_file, upload_file
 from stackkit.testing.postgres import (
     PostgresProcess,
     PostgresReplica,
@@ -57,6 +57,7 @@ __all__ = [
     "drop_database",
     "find_binary",
     "find_free_port",
+    "send_file",
     "services_required",
     "skip_or_fail",
     "temporary_bucket",
