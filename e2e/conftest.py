@@ -13,6 +13,7 @@ import secrets
 import shutil
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import (
@@ -159,18 +160,21 @@ def new_context(
     base_url: str,
     addresses: Iterator[str],
     screenshot: Screenshots,
-) -> Iterator[Callable[[], BrowserContext]]:
-    """`new_context()`: a fresh browser profile (its own cookies), a visitor of its own.
+) -> Iterator[Callable[..., BrowserContext]]:
+    """`new_context()`: a fresh browser profile (its own cookies and storage), a visitor
+    of its own, in English and the light theme unless told (`locale=`, `color_scheme=`).
     After a failed test, every page still open is screenshotted; all are closed."""
     contexts: list[BrowserContext] = []
     browser_log = request.node.stash.setdefault(_browser_log, [])
 
-    def make() -> BrowserContext:
+    def make(**options: Any) -> BrowserContext:
         number = len(contexts) + 1
+        settings = {"locale": "en-US", "color_scheme": "light", **options}
         context = browser.new_context(
             base_url=base_url,
             viewport=VIEWPORT,
             extra_http_headers={"X-Forwarded-For": next(addresses)},
+            **settings,
         )
         context.set_default_timeout(TIMEOUT_MS)
         context.on(

@@ -2,6 +2,8 @@
 // turned into `ApiError`. It knows nothing of sessions: the caller passes the access
 // token (see auth/session.ts, which adds refresh-and-retry on top).
 
+import { plural, t } from "./i18n";
+
 /** One entry of a 422 problem's `errors`. */
 export interface FieldError {
   in: string;
@@ -31,7 +33,7 @@ export class ApiError extends Error {
   readonly problem: Problem;
 
   constructor(status: number, problem: Problem, retryAfter: number | null = null) {
-    const title = problem.title ?? (status === 0 ? "Network error" : `HTTP ${status}`);
+    const title = problem.title ?? (status === 0 ? t("Network error") : `HTTP ${status}`);
     const detail = problem.detail ?? title;
     super(detail);
     this.name = "ApiError";
@@ -120,7 +122,7 @@ export async function apiFetch<T>(
     "X-Requested-With": "fetch",
     ...options.headers,
   };
-  if (options.token) headers.Authorization = `Bearer ${options.token}`;
+  if (options.token) headers.Authorization = `Bearer ${options.token}`; // i18n: not text
   const init: RequestInit = {
     method: options.method ?? (options.body === undefined ? "GET" : "POST"),
     headers,
@@ -140,7 +142,7 @@ export async function apiFetch<T>(
     response = await fetchFn(buildUrl(path, options.query), init);
   } catch (error) {
     if (error instanceof DOMException && error.name === "AbortError") throw error;
-    throw new ApiError(0, { detail: "The server could not be reached." });
+    throw new ApiError(0, { detail: t("The server could not be reached.") });
   }
   const body = await readBody(response);
   if (!response.ok) {
@@ -155,11 +157,11 @@ export async function apiFetch<T>(
 export function errorMessage(error: unknown): string {
   if (error instanceof ApiError) {
     const wait = error.retryAfter ?? 60;
-    const later = `Try again in ${wait} second${wait === 1 ? "" : "s"}.`;
-    if (error.status === 429) return `Too many attempts. ${later}`;
-    if (error.status === 503 && error.retryAfter !== null) return `The service is busy. ${later}`;
-    if (error.status === 412) return "Someone changed this since you opened it. Reload to see their version.";
+    const later = plural(wait, { one: "Try again in {count} second.", other: "Try again in {count} seconds." });
+    if (error.status === 429) return `${t("Too many attempts.")} ${later}`;
+    if (error.status === 503 && error.retryAfter !== null) return `${t("The service is busy.")} ${later}`;
+    if (error.status === 412) return t("Someone changed this since you opened it. Reload to see their version.");
     return error.detail;
   }
-  return error instanceof Error ? error.message : "Something went wrong.";
+  return error instanceof Error ? error.message : t("Something went wrong.");
 }

@@ -3,17 +3,21 @@ import { createRoot } from "react-dom/client";
 import { BrowserRouter } from "react-router";
 import { App } from "./App";
 import { AuthProvider } from "./auth/AuthContext";
+import { LocaleRoot, preferredLocale, setLocale } from "./i18n";
 import "./index.css";
 
 const root = document.getElementById("root");
 if (!root) throw new Error("index.html has no #root element");
 
-createRoot(root).render(
+// The first render waits for the language's catalog (none for English).
+void setLocale(preferredLocale(), { remember: false }).then(() => createRoot(root).render(
   <StrictMode>
     <AuthProvider>
-      <BrowserRouter>
-        <App />
-      </BrowserRouter>
+      <LocaleRoot>
+        <BrowserRouter>
+          <App />
+        </BrowserRouter>
+      </LocaleRoot>
     </AuthProvider>
   </StrictMode>,
-);
+));

@@ -1,6 +1,7 @@
 // Form fields from a resource's JSON Schema (as Pydantic writes it), and back: the
 // values a form holds are strings and booleans; the body sent is typed JSON.
 
+import { formatDateTime, plural, t } from "./i18n";
 import { relationOf, relationTitle, type JsonSchema, type RelationInfo, type Upload } from "./resources";
 
 export type FieldKind = "text" | "textarea" | "integer" | "number" | "decimal" | "checkbox" | "select" | "date" | "datetime" | "json" | "reference" | "references" | "file";
@@ -147,7 +148,7 @@ function fromFormValue(field: FormField, value: string | boolean): unknown {
   const text = String(value);
   if (field.kind === "references") return text.split(",").filter(Boolean).map(Number);
   if (text.trim() === "") {
-    if (field.required && !field.nullable) throw new FormValueError(field.name, "Fill this in.");
+    if (field.required && !field.nullable) throw new FormValueError(field.name, t("Fill this in."));
     return field.nullable ? null : undefined;
   }
   switch (field.kind) {
@@ -156,27 +157,32 @@ function fromFormValue(field: FormField, value: string | boolean): unknown {
     case "number": {
       const number = Number(text);
       if (!Number.isFinite(number) || (field.kind !== "number" && !Number.isInteger(number))) {
-        throw new FormValueError(field.name, field.kind === "integer" ? "Enter a whole number." : "Enter a number.");
+        throw new FormValueError(field.name, field.kind === "integer" ? t("Enter a whole number.") : t("Enter a number."));
       }
       return number;
     }
     case "decimal":
       // Sent as text, digit for digit: a float would round 0.10 + 0.20.
-      if (!DECIMAL.test(text.trim())) throw new FormValueError(field.name, "Enter a number, like 12.50.");
+      if (!DECIMAL.test(text.trim())) throw new FormValueError(field.name, t("Enter a number, like 12.50."));
       if (field.scale !== undefined && (text.trim().split(".")[1] ?? "").length > field.scale) {
-        throw new FormValueError(field.name, field.scale === 0 ? "Enter a whole number." : `Use at most ${field.scale} decimal place${field.scale === 1 ? "" : "s"}.`);
+        throw new FormValueError(
+          field.name,
+          field.scale === 0
+            ? t("Enter a whole number.")
+            : plural(field.scale, { one: "Use at most {count} decimal place.", other: "Use at most {count} decimal places." }),
+        );
       }
       return text.trim();
     case "datetime": {
       const date = new Date(text);
-      if (Number.isNaN(date.getTime())) throw new FormValueError(field.name, "Enter a date and time.");
+      if (Number.isNaN(date.getTime())) throw new FormValueError(field.name, t("Enter a date and time."));
       return date.toISOString();
     }
     case "json":
       try {
         return JSON.parse(text) as unknown;
       } catch {
-        throw new FormValueError(field.name, "Enter valid JSON.");
+        throw new FormValueError(field.name, t("Enter valid JSON."));
       }
     default:
       return text;
@@ -201,11 +207,10 @@ export function toBody(fields: FormField[], values: FormValues, original?: FormV
 /** A field's value for reading (detail pages and table cells). */
 export function displayValue(value: unknown): string {
   if (value === null || value === undefined || value === "") return "—";
-  if (typeof value === "boolean") return value ? "Yes" : "No";
+  if (typeof value === "boolean") return value ? t("Yes") : t("No");
   if (typeof value === "object") return JSON.stringify(value);
   if (typeof value === "string" && ISO_DATE_TIME.test(value)) {
-    const date = new Date(value);
-    if (!Number.isNaN(date.getTime())) return date.toLocaleString();
+    if (!Number.isNaN(new Date(value).getTime())) return formatDateTime(value);
   }
   return String(value);
 }

@@ -8,6 +8,7 @@
 // - a refresh the server refuses signs the user out.
 
 import { ApiError, apiFetch, type FetchFn, type RequestOptions } from "../api";
+import { t } from "../i18n";
 
 export type AuthStatus = "loading" | "signed-in" | "signed-out";
 
@@ -68,7 +69,7 @@ export class SecondStepNeeded extends Error {
   readonly challenge: string;
 
   constructor(challenge: string) {
-    super("Enter the code of your authenticator app.");
+    super(t("Enter the code of your authenticator app."));
     this.name = "SecondStepNeeded";
     this.challenge = challenge;
   }
@@ -79,7 +80,7 @@ export class CheckYourEmail extends Error {
   readonly email: string;
 
   constructor(email: string) {
-    super(`Check your email: we sent a message to ${email}. Follow it to finish creating your account.`);
+    super(t("Check your email: we sent a message to {email}. Follow it to finish creating your account.", { email }));
     this.name = "CheckYourEmail";
     this.email = email;
   }

@@ -1,5 +1,6 @@
 import type { InputHTMLAttributes } from "react";
 import { Field } from "./Field";
+import { t } from "../i18n";
 
 type Props = Omit<InputHTMLAttributes<HTMLInputElement>, "value" | "onChange"> & {
   value: string;
@@ -8,12 +9,12 @@ type Props = Omit<InputHTMLAttributes<HTMLInputElement>, "value" | "onChange"> &
 };
 
 /** The API's password policy, as the forms that set a password show it. */
-export const NEW_PASSWORD_HINT = "8 to 128 characters; not a common password, nor your email.";
+export const newPasswordHint = () => t("8 to 128 characters; not a common password, nor your email.");
 
 export function EmailField({ value, onChange, error, ...rest }: Props) {
   return (
     <Field
-      label="Email"
+      label={t("Email")}
       name="email"
       type="email"
       autoComplete="username"
@@ -27,10 +28,10 @@ export function EmailField({ value, onChange, error, ...rest }: Props) {
 }
 
 /** A field for a password being chosen: the policy's limits, its hint, `new-password`. */
-export function NewPasswordField({ value, onChange, error, label = "New password", name = "new_password" }: Props & { label?: string }) {
+export function NewPasswordField({ value, onChange, error, label, name = "new_password" }: Props & { label?: string }) {
   return (
     <Field
-      label={label}
+      label={label ?? t("New password")}
       name={name}
       type="password"
       autoComplete="new-password"
@@ -40,7 +41,7 @@ export function NewPasswordField({ value, onChange, error, label = "New password
       value={value}
       onChange={(e) => onChange(e.target.value)}
       error={error}
-      hint={NEW_PASSWORD_HINT}
+      hint={newPasswordHint()}
     />
   );
 }

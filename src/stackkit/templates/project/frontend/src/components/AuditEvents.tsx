@@ -1,3 +1,4 @@
+import { formatDateTime, t } from "../i18n";
 import { describeAgent } from "./devices";
 
 /** One entry of GET /api/auth/audit and GET /api/admin/audit. */
@@ -36,17 +37,17 @@ export function AuditTable({ events, caption, showPeople = false }: { events: Au
         <caption className="sr-only">{caption}</caption>
         <thead className="bg-slate-50 text-left text-slate-700">
           <tr>
-            <th scope="col" className="px-4 py-3 font-semibold">When</th>
-            <th scope="col" className="px-4 py-3 font-semibold">Event</th>
-            {showPeople && <th scope="col" className="px-4 py-3 font-semibold">By</th>}
-            {showPeople && <th scope="col" className="px-4 py-3 font-semibold">Account</th>}
-            <th scope="col" className="px-4 py-3 font-semibold">From</th>
+            <th scope="col" className="px-4 py-3 font-semibold">{t("When")}</th>
+            <th scope="col" className="px-4 py-3 font-semibold">{t("Event")}</th>
+            {showPeople && <th scope="col" className="px-4 py-3 font-semibold">{t("By")}</th>}
+            {showPeople && <th scope="col" className="px-4 py-3 font-semibold">{t("Account")}</th>}
+            <th scope="col" className="px-4 py-3 font-semibold">{t("From")}</th>
           </tr>
         </thead>
         <tbody className="divide-y divide-slate-100">
           {events.map((entry) => (
             <tr key={entry.id}>
-              <td className="whitespace-nowrap px-4 py-2 text-slate-700">{new Date(entry.created_at).toLocaleString()}</td>
+              <td className="whitespace-nowrap px-4 py-2 text-slate-700">{formatDateTime(entry.created_at)}</td>
               <td className="px-4 py-2">
                 <div className={WARNINGS.has(entry.event) ? "font-medium text-red-700" : "font-medium text-slate-900"}>{entry.description}</div>
                 <div className="text-xs text-slate-500">
@@ -54,10 +55,10 @@ export function AuditTable({ events, caption, showPeople = false }: { events: Au
                   {Object.keys(entry.details).length > 0 && ` · ${describeDetails(entry.details)}`}
                 </div>
               </td>
-              {showPeople && <td className="px-4 py-2 text-slate-700">{entry.actor_id === null ? "—" : `user ${entry.actor_id}`}</td>}
-              {showPeople && <td className="px-4 py-2 text-slate-700">{entry.subject_id === null ? "—" : `user ${entry.subject_id}`}</td>}
+              {showPeople && <td className="px-4 py-2 text-slate-700">{entry.actor_id === null ? "—" : t("user {id}", { id: String(entry.actor_id) })}</td>}
+              {showPeople && <td className="px-4 py-2 text-slate-700">{entry.subject_id === null ? "—" : t("user {id}", { id: String(entry.subject_id) })}</td>}
               <td className="px-4 py-2 text-slate-700">
-                <div>{entry.address ?? "unknown address"}</div>
+                <div>{entry.address ?? t("unknown address")}</div>
                 <div className="text-xs text-slate-500">{describeAgent(entry.user_agent)}</div>
               </td>
             </tr>

@@ -1,5 +1,6 @@
 import { Fragment } from "react";
 import { Link, useLocation } from "react-router";
+import { t } from "../i18n";
 
 export interface Crumb {
   label: string;
@@ -9,7 +10,7 @@ export interface Crumb {
 /** Where the page sits: links to the pages above it, then its own name. */
 export function Breadcrumb({ trail, current }: { trail: Crumb[]; current: string }) {
   return (
-    <nav aria-label="Breadcrumb" className="text-sm text-slate-500">
+    <nav aria-label={t("Breadcrumb")} className="text-sm text-slate-500">
       {trail.map((crumb) => (
         <Fragment key={crumb.to}>
           <Link to={crumb.to} className="hover:text-slate-700">

@@ -1,5 +1,6 @@
 import { useEffect, useId, useRef, type KeyboardEvent } from "react";
 import { createPortal } from "react-dom";
+import { t } from "../i18n";
 import { buttonClass, secondaryButtonClass } from "./Status";
 
 interface Props {
@@ -55,7 +56,7 @@ export function ConfirmDialog({ title, message, confirmLabel, busy = false, erro
 
   // Outside #root, which is hidden from assistive technology while the dialog is open.
   return createPortal(
-    <div className="fixed inset-0 z-20 flex items-center justify-center bg-slate-900/50 p-4" onKeyDown={onKeyDown}>
+    <div className="fixed inset-0 z-20 flex items-center justify-center bg-black/50 p-4" onKeyDown={onKeyDown}>
       <div
         ref={dialog}
         role="dialog"
@@ -77,10 +78,10 @@ export function ConfirmDialog({ title, message, confirmLabel, busy = false, erro
         )}
         <div className="mt-6 flex justify-end gap-3">
           <button ref={cancel} type="button" onClick={onCancel} className={secondaryButtonClass}>
-            Cancel
+            {t("Cancel")}
           </button>
           <button type="button" onClick={onConfirm} disabled={busy} className={`${buttonClass} bg-red-600 hover:bg-red-500`}>
-            {busy ? "Working…" : confirmLabel}
+            {busy ? t("Working…") : confirmLabel}
           </button>
         </div>
       </div>

@@ -3,6 +3,7 @@ import { ApiError, errorMessage } from "../api";
 import { EmailField, NewPasswordField } from "./AccountFields";
 import { Field } from "./Field";
 import { buttonClass } from "./Status";
+import { t } from "../i18n";
 
 /** What a page shows for a failed submission: on a field, or above the form. */
 export interface CredentialsErrors {
@@ -68,10 +69,10 @@ export function CredentialsForm(props: Props) {
         )}
         <EmailField value={email} onChange={setEmail} error={errors.email} />
         {props.newPassword ? (
-          <NewPasswordField label="Password" name="password" value={password} onChange={setPassword} error={errors.password} />
+          <NewPasswordField label={t("Password")} name="password" value={password} onChange={setPassword} error={errors.password} />
         ) : (
           <Field
-            label="Password"
+            label={t("Password")}
             name="password"
             type="password"
             autoComplete="current-password"

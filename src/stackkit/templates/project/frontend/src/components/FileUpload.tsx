@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
+import { formatNumber, plural, t } from "../i18n";
 import type { Upload } from "../resources";
 import { useApi } from "../useApi";
 import type { ControlProps } from "./Field";
@@ -23,16 +24,19 @@ interface FileLink extends StoredFile {
   thumbnail_url: string | null;
 }
 
-/** `2.5 MB`: sizes as the API's limits count them (powers of 1000). */
+/** `2.5 MB`: sizes as the API's limits count them (powers of 1000), the number
+ * written as the language writes it (`2,5 MB`). */
 export function formatSize(bytes: number): string {
-  const units = ["bytes", "KB", "MB", "GB"];
+  const units = ["KB", "MB", "GB"];
   let size = bytes;
-  let unit = 0;
+  let unit = -1;
   while (size >= 1000 && unit < units.length - 1) {
     size /= 1000;
     unit += 1;
   }
-  return `${unit === 0 ? size : size.toFixed(size < 10 ? 1 : 0)} ${units[unit]}`;
+  if (unit < 0) return plural(size, { one: "{count} byte", other: "{count} bytes" });
+  const digits = size < 10 ? 1 : 0;
+  return `${formatNumber(size, { minimumFractionDigits: digits, maximumFractionDigits: digits })} ${units[unit]}`;
 }
 
 interface UploadProps {
@@ -57,7 +61,7 @@ export function FileUpload({ control, name, upload, value, required, onChange }:
   async function send(file: File) {
     setError(null);
     if (file.size > upload.max_size) {
-      setError(`This file is ${formatSize(file.size)}; at most ${formatSize(upload.max_size)} is taken.`);
+      setError(t("This file is {size}; at most {limit} is taken.", { size: formatSize(file.size), limit: formatSize(upload.max_size) }));
       return;
     }
     setBusy(true);
@@ -70,7 +74,7 @@ export function FileUpload({ control, name, upload, value, required, onChange }:
         for (const [key, field] of Object.entries(where.fields)) form.append(key, field);
         form.append("file", file);
         const sent = await fetch(where.url, { method: "POST", body: form });
-        if (!sent.ok) throw new Error("The file store refused the file.");
+        if (!sent.ok) throw new Error(t("The file store refused the file."));
         await request<StoredFile>(`${upload.url}/${where.id}/complete`, { method: "POST" });
       }
       setPicked(file.name);
@@ -100,11 +104,15 @@ export function FileUpload({ control, name, upload, value, required, onChange }:
         className="mt-1 block w-full text-sm text-slate-700 file:mr-3 file:rounded-md file:border-0 file:bg-slate-100 file:px-3 file:py-2 file:text-sm file:font-medium file:text-slate-800 hover:file:bg-slate-200"
       />
       <p id={statusId} role="status" className="mt-1 text-xs text-slate-600">
-        {busy ? "Uploading…" : value ? `Attached: ${picked ?? "the current file"}.` : `Up to ${formatSize(upload.max_size)}.`}
+        {busy
+          ? t("Uploading…")
+          : value
+            ? t("Attached: {name}.", { name: picked ?? t("the current file") })
+            : t("Up to {size}.", { size: formatSize(upload.max_size) })}
       </p>
       {value && !required && !busy && (
         <button type="button" onClick={() => onChange("")} className="mt-1 text-sm font-medium text-indigo-600 hover:text-indigo-500">
-          Remove the file
+          {t("Remove the file")}
         </button>
       )}
       {error && (
@@ -119,7 +127,7 @@ export function FileUpload({ control, name, upload, value, required, onChange }:
 /** A row's file on its page: a link to it, and an image's thumbnail. */
 export function FileValue({ path, field, image }: { path: string; field: string; image: boolean }) {
   const link = useApi<FileLink>(`${path}/files/${field}`);
-  if (link.state === "loading") return <span className="text-slate-500">Loading…</span>;
+  if (link.state === "loading") return <span className="text-slate-500">{t("Loading…")}</span>;
   if (link.state === "error") return <span className="text-red-600">{errorMessage(link.error)}</span>;
   const file = link.data;
   return (

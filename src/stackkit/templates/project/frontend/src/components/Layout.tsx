@@ -2,6 +2,8 @@ import { Suspense, lazy } from "react";
 import { Link, NavLink, Outlet, useNavigate } from "react-router";
 import { useAuth } from "../auth/AuthContext";
 import { isAdmin } from "../auth/session";
+import { t } from "../i18n";
+import { Preferences } from "./Preferences";
 import { Loading } from "./Status";
 
 export const APP_NAME = "stackkit app";
@@ -25,39 +27,39 @@ export function Layout() {
   return (
     <div className="flex min-h-screen flex-col">
       <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-10 focus:rounded focus:bg-white focus:px-3 focus:py-2">
-        Skip to content
+        {t("Skip to content")}
       </a>
       <header className="bg-slate-900">
-        <nav aria-label="Main" className="mx-auto flex max-w-6xl flex-wrap items-center gap-2 px-4 py-3 sm:px-6">
+        <nav aria-label={t("Main")} className="mx-auto flex max-w-6xl flex-wrap items-center gap-2 px-4 py-3 sm:px-6">
           <Link to="/" className="mr-4 text-base font-semibold text-white">
             {APP_NAME}
           </Link>
           {status === "signed-in" && (
             <>
               <NavLink to="/" end className={navLink}>
-                Dashboard
+                {t("Dashboard")}
               </NavLink>
               <NavLink to="/profile" className={navLink}>
-                Profile
+                {t("Profile")}
               </NavLink>
               {hasApiKeys && (
                 <NavLink to="/api-keys" className={navLink}>
-                  API keys
+                  {t("API keys")}
                 </NavLink>
               )}
               {isAdmin(user, adminRole) && (
                 <NavLink to="/admin/users" className={navLink}>
-                  Users
+                  {t("Users")}
                 </NavLink>
               )}
               {isAdmin(user, adminRole) && hasJobs && (
                 <NavLink to="/admin/jobs" className={navLink}>
-                  Jobs
+                  {t("Jobs")}
                 </NavLink>
               )}
               {isAdmin(user, adminRole) && (
                 <NavLink to="/admin/audit" className={navLink}>
-                  Audit log
+                  {t("Audit log")}
                 </NavLink>
               )}
               <div className="ml-auto flex items-center gap-3">
@@ -69,7 +71,7 @@ export function Layout() {
                   onClick={() => void signOut()}
                   className="rounded-md px-3 py-2 text-sm font-medium text-slate-300 hover:bg-slate-700 hover:text-white"
                 >
-                  Log out
+                  {t("Log out")}
                 </button>
               </div>
             </>
@@ -86,6 +88,11 @@ export function Layout() {
           <Outlet />
         </Suspense>
       </main>
+      <footer className="border-t border-slate-200">
+        <div className="mx-auto max-w-6xl px-4 py-4 sm:px-6">
+          <Preferences />
+        </div>
+      </footer>
     </div>
   );
 }

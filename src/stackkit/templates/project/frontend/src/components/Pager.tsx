@@ -1,4 +1,5 @@
 import { useState } from "react";
+import { t } from "../i18n";
 import { secondaryButtonClass } from "./Status";
 
 export interface CursorStack {
@@ -28,7 +29,7 @@ export function Pager({ pages, nextCursor, loading }: { pages: CursorStack; next
   return (
     <div className="mt-4 flex gap-3">
       <button type="button" className={secondaryButtonClass} disabled={pages.page <= 1 || loading} onClick={pages.first}>
-        First page
+        {t("First page")}
       </button>
       <button
         type="button"
@@ -38,7 +39,7 @@ export function Pager({ pages, nextCursor, loading }: { pages: CursorStack; next
           if (nextCursor) pages.next(nextCursor);
         }}
       >
-        Next page
+        {t("Next page")}
       </button>
     </div>
   );

@@ -1,6 +1,7 @@
 import { useEffect, useId, useState, type KeyboardEvent } from "react";
 import { buildUrl } from "../api";
 import { useAuth } from "../auth/AuthContext";
+import { t } from "../i18n";
 import type { RelationInfo } from "../resources";
 import type { ControlProps } from "./Field";
 
@@ -141,11 +142,11 @@ export function ReferencePicker({ control, name, label, relation, value, require
   return (
     <div className="relative">
       {multiple && picked.length > 0 && (
-        <ul aria-label={`${label}, picked`} className="mt-1 flex flex-wrap gap-2">
+        <ul aria-label={t("{label}, picked", { label })} className="mt-1 flex flex-wrap gap-2">
           {picked.map((choice) => (
             <li key={choice.id} className="inline-flex items-center gap-1 rounded-full bg-indigo-50 px-3 py-1 text-sm text-indigo-800">
               {choice.label}
-              <button type="button" aria-label={`Remove ${choice.label}`} onClick={() => remove(choice)} className="ml-1 rounded-full px-1 text-indigo-600 hover:bg-indigo-100">
+              <button type="button" aria-label={t("Remove {name}", { name: choice.label })} onClick={() => remove(choice)} className="ml-1 rounded-full px-1 text-indigo-600 hover:bg-indigo-100">
                 ×
               </button>
             </li>
@@ -164,7 +165,7 @@ export function ReferencePicker({ control, name, label, relation, value, require
           aria-controls={listId}
           aria-activedescendant={open && active >= 0 ? optionId(active) : undefined}
           required={required}
-          placeholder={multiple ? "Type to search, Enter to add…" : "Type to search…"}
+          placeholder={multiple ? t("Type to search, Enter to add…") : t("Type to search…")}
           value={text}
           onChange={(event) => search(event.target.value)}
           onFocus={() => search(text)}
@@ -174,7 +175,7 @@ export function ReferencePicker({ control, name, label, relation, value, require
         {!multiple && !required && value !== "" && (
           <button
             type="button"
-            aria-label={`Clear ${label}`}
+            aria-label={t("Clear {label}", { label })}
             onClick={() => {
               setText("");
               update([]);
@@ -210,7 +211,7 @@ export function ReferencePicker({ control, name, label, relation, value, require
         ))}
       </ul>
       <p aria-live="polite" className="mt-1 text-xs text-slate-500">
-        {open && failed ? "Could not load the choices." : open && loaded && choices.length === 0 ? "Nothing to choose matches." : ""}
+        {open && failed ? t("Could not load the choices.") : open && loaded && choices.length === 0 ? t("Nothing to choose matches.") : ""}
       </p>
     </div>
   );

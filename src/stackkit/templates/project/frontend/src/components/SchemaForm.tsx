@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { ApiError, errorMessage } from "../api";
+import { t } from "../i18n";
 import { FormValueError, toBody, type FormField, type FormValues } from "../schemaForm";
 import { FieldFrame, type ControlProps } from "./Field";
 import { FileUpload } from "./FileUpload";
@@ -37,7 +38,7 @@ export function describeError(error: unknown, fields: FormField[]): Errors {
     const unplaced = error.errors.filter((e) => !fields.some((f) => e.field === f.name || e.field.endsWith(`.${f.name}`)));
     return { fields: found, form: unplaced.length > 0 ? unplaced.map((e) => e.message).join(" ") : null };
   }
-  if (error.status === 409) return { fields: {}, form: `${error.detail} Change it and try again.` };
+  if (error.status === 409) return { fields: {}, form: t("{detail} Change it and try again.", { detail: error.detail }) };
   return { fields: {}, form: errorMessage(error) };
 }
 
@@ -77,7 +78,7 @@ export function SchemaForm(props: Props) {
       {props.fields.map((field) => (
         <FieldFrame
           key={field.name}
-          label={field.required || field.kind === "checkbox" ? field.label : `${field.label} (optional)`}
+          label={field.required || field.kind === "checkbox" ? field.label : t("{label} (optional)", { label: field.label })}
           error={errors.fields[field.name]}
           hint={hintFor(field)}
           inline={field.kind === "checkbox"}
@@ -91,7 +92,7 @@ export function SchemaForm(props: Props) {
         </button>
         {props.onCancel && (
           <button type="button" onClick={props.onCancel} className="px-4 py-2 text-sm font-medium text-slate-700 hover:text-slate-900">
-            Cancel
+            {t("Cancel")}
           </button>
         )}
       </div>
@@ -103,7 +104,7 @@ export function SchemaForm(props: Props) {
 function hintFor(field: FormField): string | undefined {
   if (field.kind !== "datetime") return field.description;
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const note = `In your time zone (${zone}); saved in UTC.`;
+  const note = t("In your time zone ({zone}); saved in UTC.", { zone });
   return field.description ? `${field.description} ${note}` : note;
 }
 
@@ -159,7 +160,7 @@ function Control({ field, value, onChange, control }: ControlArgs) {
     case "select":
       return (
         <select {...common} value={text} onChange={change}>
-          {(!field.required || text === "") && <option value="">{field.required ? "Choose…" : "—"}</option>}
+          {(!field.required || text === "") && <option value="">{field.required ? t("Choose…") : "—"}</option>}
           {field.options.map((option) => (
             <option key={option} value={option}>
               {option}

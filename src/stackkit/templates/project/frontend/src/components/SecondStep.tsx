@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { ApiError, errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
+import { t } from "../i18n";
 import { Field } from "./Field";
 import { buttonClass } from "./Status";
 
@@ -31,8 +32,10 @@ export default function SecondStep({ challenge, onRestart }: { challenge: string
 
   return (
     <div className="mx-auto mt-4 w-full max-w-sm sm:mt-12">
-      <h1 className="text-2xl font-semibold tracking-tight">Two-factor sign-in</h1>
-      <p className="mt-2 text-sm text-slate-600">Enter the 6-digit code your authenticator app shows, or one of your recovery codes.</p>
+      <h1 className="text-2xl font-semibold tracking-tight">{t("Two-factor sign-in")}</h1>
+      <p className="mt-2 text-sm text-slate-600">
+        {t("Enter the 6-digit code your authenticator app shows, or one of your recovery codes.")}
+      </p>
       <form onSubmit={(e) => void submit(e)} className="mt-6 space-y-4 rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200">
         {error && (
           <p role="alert" className="rounded-md bg-red-50 p-3 text-sm text-red-700">
@@ -42,7 +45,7 @@ export default function SecondStep({ challenge, onRestart }: { challenge: string
         {!expired && (
           <>
             <Field
-              label="Code"
+              label={t("Code")}
               name="code"
               autoComplete="one-time-code"
               inputMode="text"
@@ -54,17 +57,17 @@ export default function SecondStep({ challenge, onRestart }: { challenge: string
             />
             <label className="flex items-center gap-2 text-sm text-slate-700">
               <input type="checkbox" checked={trust} onChange={(e) => setTrust(e.target.checked)} />
-              Trust this browser for 30 days
+              {t("Trust this browser for 30 days")}
             </label>
             <button type="submit" disabled={busy} className={`${buttonClass} w-full`}>
-              {busy ? "Checking…" : "Sign in"}
+              {busy ? t("Checking…") : t("Sign in")}
             </button>
           </>
         )}
       </form>
       <p className="mt-4 text-center text-sm text-slate-600">
         <button type="button" onClick={onRestart} className="font-medium text-indigo-600 hover:text-indigo-500">
-          Start again
+          {t("Start again")}
         </button>
       </p>
     </div>

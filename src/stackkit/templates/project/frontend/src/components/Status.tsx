@@ -1,12 +1,13 @@
 import type { ReactNode } from "react";
 import { errorMessage } from "../api";
 import type { Loadable } from "../useApi";
+import { t } from "../i18n";
 
-export function Loading({ label = "Loading…" }: { label?: string }) {
+export function Loading({ label }: { label?: string }) {
   return (
     <div role="status" aria-live="polite" className="flex items-center gap-2 py-8 text-slate-500">
       <span className="size-4 animate-spin rounded-full border-2 border-slate-300 border-t-indigo-600" aria-hidden="true" />
-      {label}
+      {label ?? t("Loading…")}
     </div>
   );
 }
@@ -21,7 +22,7 @@ export function ErrorBox({ children, onRetry }: { children: ReactNode; onRetry?:
           onClick={onRetry}
           className="mt-2 font-medium text-red-900 underline underline-offset-2 hover:no-underline"
         >
-          Try again
+          {t("Try again")}
         </button>
       )}
     </div>
@@ -59,7 +60,7 @@ export function Pending({ value, what }: { value: Loadable<unknown> & { reload: 
   return (
     <div className="mt-4">
       <ErrorBox onRetry={value.reload}>
-        Could not load {what}: {errorMessage(value.error)}
+        {t("Could not load {what}: {error}", { what, error: errorMessage(value.error) })}
       </ErrorBox>
     </div>
   );

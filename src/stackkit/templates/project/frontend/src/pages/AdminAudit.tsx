@@ -6,24 +6,25 @@ import { AuditTable, type AuditPage } from "../components/AuditEvents";
 import { FilterChips } from "../components/FilterChips";
 import { Pager, useCursorStack } from "../components/Pager";
 import { Pending, secondaryButtonClass } from "../components/Status";
+import { t } from "../i18n";
 import { useApi } from "../useApi";
 
 const PAGE_SIZE = 50;
 
 /** The filters offered: a label and the events it shows ("" is every event). */
-export const AUDIT_FILTERS: { events: string; label: string }[] = [
-  { events: "", label: "All" },
-  { events: "signin.succeeded,signin.failed,signin.throttled", label: "Sign-ins" },
-  { events: "signin.failed,signin.throttled,refresh.reused", label: "Warnings" },
-  { events: "password.changed,password.reset", label: "Passwords" },
-  { events: "session.ended,sessions.ended", label: "Sessions" },
-  { events: "user.registered,user.roles_changed,user.disabled,user.enabled,user.deleted", label: "Accounts" },
+export const AUDIT_FILTERS: { events: string; label: () => string }[] = [
+  { events: "", label: () => t("All") },
+  { events: "signin.succeeded,signin.failed,signin.throttled", label: () => t("Sign-ins") },
+  { events: "signin.failed,signin.throttled,refresh.reused", label: () => t("Warnings") },
+  { events: "password.changed,password.reset", label: () => t("Passwords") },
+  { events: "session.ended,sessions.ended", label: () => t("Sessions") },
+  { events: "user.registered,user.roles_changed,user.disabled,user.enabled,user.deleted", label: () => t("Accounts") },
 ];
 
 /** The audit log for admins: every account's security events, newest first. */
 export default function AdminAudit() {
   const { user, adminRole } = useAuth();
-  return isAdmin(user, adminRole) ? <AuditLog /> : <p className="text-slate-600">Only admins can see the audit log.</p>;
+  return isAdmin(user, adminRole) ? <AuditLog /> : <p className="text-slate-600">{t("Only admins can see the audit log.")}</p>;
 }
 
 function AuditLog() {
@@ -37,21 +38,21 @@ function AuditLog() {
   return (
     <div>
       <div className="flex flex-wrap items-baseline justify-between gap-2">
-        <h1 className="text-2xl font-semibold tracking-tight">Audit log</h1>
+        <h1 className="text-2xl font-semibold tracking-tight">{t("Audit log")}</h1>
         <button type="button" className={secondaryButtonClass} onClick={page.reload}>
-          Refresh
+          {t("Refresh")}
         </button>
       </div>
-      <p className="mt-1 text-sm text-slate-600">Security events of every account: sign-ins, passwords, sessions, admins' changes.</p>
+      <p className="mt-1 text-sm text-slate-600">{t("Security events of every account: sign-ins, passwords, sessions, admins' changes.")}</p>
       <div className="mt-4 flex flex-wrap items-end gap-4">
         <FilterChips
-          label="Show events"
+          label={t("Show events")}
           value={events}
           onChange={setEvents}
-          options={AUDIT_FILTERS.map((filter) => ({ value: filter.events, label: filter.label }))}
+          options={AUDIT_FILTERS.map((filter) => ({ value: filter.events, label: filter.label() }))}
         />
         <label className="text-sm text-slate-700">
-          <span className="mr-2">Account id</span>
+          <span className="mr-2">{t("Account id")}</span>
           <input
             type="text"
             inputMode="numeric"
@@ -61,9 +62,9 @@ function AuditLog() {
           />
         </label>
       </div>
-      <Pending value={page} what="the audit log" />
-      {page.state === "done" && page.data.items.length === 0 && <p className="mt-6 text-slate-600">No events here.</p>}
-      {page.state === "done" && page.data.items.length > 0 && <AuditTable events={page.data.items} caption="Audit log" showPeople />}
+      <Pending value={page} what={t("the audit log")} />
+      {page.state === "done" && page.data.items.length === 0 && <p className="mt-6 text-slate-600">{t("No events here.")}</p>}
+      {page.state === "done" && page.data.items.length > 0 && <AuditTable events={page.data.items} caption={t("Audit log")} showPeople />}
       <Pager pages={pages} nextCursor={page.state === "done" ? page.data.next_cursor : null} loading={page.state === "loading"} />
     </div>
   );

@@ -4,6 +4,7 @@ import { useAuth } from "../auth/AuthContext";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { Field, FieldFrame, controlClass } from "../components/Field";
 import { Alert, Notice, Pending, buttonClass, secondaryButtonClass } from "../components/Status";
+import { formatDate, formatDateTime, t } from "../i18n";
 import { useApi, useSubmit } from "../useApi";
 
 /** One entry of GET /api/auth/api-keys. */
@@ -23,13 +24,11 @@ export interface CreatedApiKey extends ApiKeyInfo {
 }
 
 const EXPIRIES = [
-  { label: "30 days", days: 30 },
-  { label: "90 days", days: 90 },
-  { label: "1 year", days: 365 },
-  { label: "Never", days: null },
+  { label: () => t("30 days"), days: 30 },
+  { label: () => t("90 days"), days: 90 },
+  { label: () => t("1 year"), days: 365 },
+  { label: () => t("Never"), days: null },
 ];
-
-const day = (iso: string) => new Date(iso).toLocaleDateString();
 
 export default function ApiKeys() {
   const keys = useApi<ApiKeyInfo[]>("/api/auth/api-keys");
@@ -39,10 +38,10 @@ export default function ApiKeys() {
   return (
     <div className="space-y-10">
       <div>
-        <h1 className="text-2xl font-semibold tracking-tight">API keys</h1>
+        <h1 className="text-2xl font-semibold tracking-tight">{t("API keys")}</h1>
         <p className="mt-1 max-w-2xl text-sm text-slate-600">
-          Scripts and other services call the API with a key, sent as <code>Authorization: Bearer sk_…</code>. A key acts
-          as you, with the roles you give it; it cannot change your account or make other keys.
+          {t("Scripts and other services call the API with a key, sent as")} <code>{"Authorization: Bearer sk_…"}</code>.{" "}
+          {t("A key acts as you, with the roles you give it; it cannot change your account or make other keys.")}
         </p>
       </div>
       {created && <NewKey created={created} onDone={() => setCreated(null)} />}
@@ -54,15 +53,15 @@ export default function ApiKeys() {
       />
       <section aria-labelledby="keys-heading">
         <h2 id="keys-heading" className="text-lg font-medium">
-          Your keys
+          {t("Your keys")}
         </h2>
         {notice && <Notice className="mt-3">{notice}</Notice>}
-        <Pending value={keys} what="your API keys" />
+        <Pending value={keys} what={t("your API keys")} />
         {keys.state === "done" && (
           <KeyList
             keys={keys.data}
             onRevoked={(key) => {
-              setNotice(`Key “${key.name}” revoked: it no longer works.`);
+              setNotice(t("Key “{name}” revoked: it no longer works.", { name: key.name }));
               keys.reload();
             }}
           />
@@ -85,22 +84,22 @@ function NewKey({ created, onDone }: { created: CreatedApiKey; onDone: () => voi
   return (
     <section aria-labelledby="new-key-heading" className="rounded-lg bg-emerald-50 p-4 ring-1 ring-emerald-200">
       <h2 id="new-key-heading" className="font-medium text-emerald-900">
-        Key “{created.name}” made: copy it now
+        {t("Key “{name}” made: copy it now", { name: created.name })}
       </h2>
-      <p className="mt-1 text-sm text-emerald-900">This is the only time it is shown. Keep it where you keep passwords.</p>
+      <p className="mt-1 text-sm text-emerald-900">{t("This is the only time it is shown. Keep it where you keep passwords.")}</p>
       <div className="mt-3 flex flex-wrap gap-2">
         <input
-          aria-label="The new key"
+          aria-label={t("The new key")}
           readOnly
           value={created.key}
           onFocus={(event) => event.target.select()}
           className="min-w-0 flex-1 rounded-md border border-emerald-300 bg-white px-3 py-2 font-mono text-sm"
         />
         <button type="button" onClick={() => void copy()} className={secondaryButtonClass}>
-          {copied ? "Copied" : "Copy"}
+          {copied ? t("Copied") : t("Copy")}
         </button>
         <button type="button" onClick={onDone} className={secondaryButtonClass}>
-          Done
+          {t("Done")}
         </button>
       </div>
     </section>
@@ -130,26 +129,26 @@ function CreateKey({ onCreated }: { onCreated: (key: CreatedApiKey) => void }) {
   return (
     <section aria-labelledby="create-key-heading">
       <h2 id="create-key-heading" className="text-lg font-medium">
-        New key
+        {t("New key")}
       </h2>
       <form onSubmit={onSubmit} className="mt-4 max-w-sm space-y-4 rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200">
         {formError && <Alert>{formError}</Alert>}
         <Field
-          label="Name"
+          label={t("Name")}
           name="key_name"
-          hint="What it is for: the deploy script, the reporting service…"
+          hint={t("What it is for: the deploy script, the reporting service…")}
           required
           maxLength={100}
           value={name}
           onChange={(e) => setName(e.target.value)}
           error={nameError}
         />
-        <FieldFrame label="Expires">
+        <FieldFrame label={t("Expires")}>
           {(control) => (
             <select {...control} value={expiry} onChange={(e) => setExpiry(e.target.value)} className={controlClass(undefined)}>
               {EXPIRIES.map((option) => (
-                <option key={option.label} value={option.days === null ? "never" : String(option.days)}>
-                  {option.label}
+                <option key={option.days ?? "never"} value={option.days === null ? "never" : String(option.days)}>
+                  {option.label()}
                 </option>
               ))}
             </select>
@@ -157,7 +156,7 @@ function CreateKey({ onCreated }: { onCreated: (key: CreatedApiKey) => void }) {
         </FieldFrame>
         {held.length > 0 && (
           <fieldset>
-            <legend className="text-sm font-medium text-slate-700">Roles it carries</legend>
+            <legend className="text-sm font-medium text-slate-700">{t("Roles it carries")}</legend>
             {held.map((role) => (
               <label key={role} className="mt-2 flex items-center gap-2 text-sm text-slate-700">
                 <input
@@ -171,7 +170,7 @@ function CreateKey({ onCreated }: { onCreated: (key: CreatedApiKey) => void }) {
           </fieldset>
         )}
         <button type="submit" disabled={busy} className={buttonClass}>
-          {busy ? "Making…" : "Make key"}
+          {busy ? t("Making…") : t("Make key")}
         </button>
       </form>
     </section>
@@ -199,11 +198,11 @@ function KeyList({ keys, onRevoked }: { keys: ApiKeyInfo[]; onRevoked: (key: Api
   }
 
   if (keys.length === 0) {
-    return <p className="mt-4 text-sm text-slate-600">No keys yet.</p>;
+    return <p className="mt-4 text-sm text-slate-600">{t("No keys yet.")}</p>;
   }
   return (
     <>
-      <ul aria-label="API keys" className="mt-4 divide-y divide-slate-100 rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
+      <ul aria-label={t("API keys")} className="mt-4 divide-y divide-slate-100 rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
         {keys.map((key) => {
           const expired = key.expires_at !== null && new Date(key.expires_at) <= new Date();
           return (
@@ -216,16 +215,21 @@ function KeyList({ keys, onRevoked }: { keys: ApiKeyInfo[]; onRevoked: (key: Api
                       {role}
                     </span>
                   ))}
-                  {expired && <span className="ml-2 rounded-full bg-red-50 px-2 py-0.5 text-xs font-normal text-red-700">Expired</span>}
+                  {expired && <span className="ml-2 rounded-full bg-red-50 px-2 py-0.5 text-xs font-normal text-red-700">{t("Expired")}</span>}
                 </p>
                 <p className="text-slate-500">
-                  <code>{key.prefix}…</code> · made {day(key.created_at)} ·{" "}
-                  {key.expires_at ? `expires ${day(key.expires_at)}` : "never expires"} ·{" "}
-                  {key.last_used_at ? `last used ${new Date(key.last_used_at).toLocaleString()}` : "never used"}
+                  <code>{key.prefix}…</code> · {t("made {date}", { date: formatDate(key.created_at) })} ·{" "}
+                  {key.expires_at ? t("expires {date}", { date: formatDate(key.expires_at) }) : t("never expires")} ·{" "}
+                  {key.last_used_at ? t("last used {date}", { date: formatDateTime(key.last_used_at) }) : t("never used")}
                 </p>
               </div>
-              <button type="button" onClick={() => setRevoking(key)} aria-label={`Revoke ${key.name}`} className={secondaryButtonClass}>
-                Revoke
+              <button
+                type="button"
+                onClick={() => setRevoking(key)}
+                aria-label={t("Revoke {name}", { name: key.name })}
+                className={secondaryButtonClass}
+              >
+                {t("Revoke")}
               </button>
             </li>
           );
@@ -233,9 +237,9 @@ function KeyList({ keys, onRevoked }: { keys: ApiKeyInfo[]; onRevoked: (key: Api
       </ul>
       {revoking && (
         <ConfirmDialog
-          title={`Revoke “${revoking.name}”?`}
-          message="It stops working at once: whatever uses it will be refused."
-          confirmLabel="Revoke key"
+          title={t("Revoke “{name}”?", { name: revoking.name })}
+          message={t("It stops working at once: whatever uses it will be refused.")}
+          confirmLabel={t("Revoke key")}
           busy={busy}
           error={error}
           onConfirm={() => void revoke(revoking)}

@@ -3,6 +3,7 @@ import { useAuth } from "../auth/AuthContext";
 import { Pending } from "../components/Status";
 import { resourceTitle, type ResourceInfo } from "../resources";
 import { useApi } from "../useApi";
+import { t } from "../i18n";
 
 export default function Dashboard() {
   const { user } = useAuth();
@@ -10,13 +11,13 @@ export default function Dashboard() {
 
   return (
     <div>
-      <h1 className="text-2xl font-semibold tracking-tight">Dashboard</h1>
-      {user && <p className="mt-1 text-sm text-slate-600">Signed in as {user.email}.</p>}
-      <h2 className="mt-8 text-lg font-medium">Resources</h2>
-      <Pending value={resources} what="the resources" />
+      <h1 className="text-2xl font-semibold tracking-tight">{t("Dashboard")}</h1>
+      {user && <p className="mt-1 text-sm text-slate-600">{t("Signed in as {email}.", { email: user.email })}</p>}
+      <h2 className="mt-8 text-lg font-medium">{t("Resources")}</h2>
+      <Pending value={resources} what={t("the resources")} />
       {resources.state === "done" && resources.data.length === 0 && (
         <p className="mt-4 text-slate-600">
-          This API has no resources yet. Add one with <code className="rounded bg-slate-100 px-1">stackkit generate resource</code>.
+          {t("This API has no resources yet. Add one with")} <code className="rounded bg-slate-100 px-1">stackkit generate resource</code>. {/* i18n: not text */}
         </p>
       )}
       {resources.state === "done" && resources.data.length > 0 && (
@@ -30,8 +31,8 @@ export default function Dashboard() {
                 <span className="block font-medium text-slate-900">{resourceTitle(info)}</span>
                 <span className="mt-1 block font-mono text-xs text-slate-500">{info.path}</span>
                 <span className="mt-3 flex flex-wrap gap-2 text-xs">
-                  {info.owned && <span className="rounded-full bg-indigo-50 px-2 py-0.5 text-indigo-700">yours only</span>}
-                  {info.public && <span className="rounded-full bg-emerald-50 px-2 py-0.5 text-emerald-700">public</span>}
+                  {info.owned && <span className="rounded-full bg-indigo-50 px-2 py-0.5 text-indigo-700">{t("yours only")}</span>}
+                  {info.public && <span className="rounded-full bg-emerald-50 px-2 py-0.5 text-emerald-700">{t("public")}</span>}
                 </span>
               </Link>
             </li>

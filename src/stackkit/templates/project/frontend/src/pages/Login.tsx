@@ -3,6 +3,7 @@ import { Link, useLocation } from "react-router";
 import { useAuth } from "../auth/AuthContext";
 import { SecondStepNeeded, isUnverified } from "../auth/session";
 import { CredentialsForm } from "../components/CredentialsForm";
+import { t } from "../i18n";
 
 // Needed only after a refusal, or for an account that asks for a code: not part of the
 // sign-in page's first load.
@@ -44,13 +45,13 @@ export default function Login() {
   return (
     <CredentialsForm
       id="login"
-      title="Sign in"
-      submitLabel="Sign in"
-      busyLabel="Signing in…"
+      title={t("Sign in")}
+      submitLabel={t("Sign in")}
+      busyLabel={t("Signing in…")}
       onSubmit={submit}
       afterPassword={
         <Link to="/forgot-password" className="text-sm font-medium text-indigo-600 hover:text-indigo-500">
-          Forgot your password?
+          {t("Forgot your password?")}
         </Link>
       }
       footer={
@@ -62,9 +63,9 @@ export default function Login() {
               </Suspense>
             </span>
           )}
-          No account yet?{" "}
+          {t("No account yet?")}{" "}
           <Link to="/register" state={location.state} className="font-medium text-indigo-600 hover:text-indigo-500">
-            Create one
+            {t("Create one")}
           </Link>
         </>
       }

@@ -8,6 +8,7 @@ import { Field } from "../components/Field";
 import { Alert, ErrorBox, Loading, Notice, Pending, buttonClass, secondaryButtonClass } from "../components/Status";
 import { AuditTable, type AuditPage } from "../components/AuditEvents";
 import { describeAgent } from "../components/devices";
+import { formatDateTime, t } from "../i18n";
 import { Pager, useCursorStack } from "../components/Pager";
 import { useApi, useSubmit } from "../useApi";
 
@@ -22,15 +23,13 @@ export interface SessionInfo {
   current: boolean;
 }
 
-const when = (iso: string) => new Date(iso).toLocaleString();
-
 export default function Profile() {
   const { user } = useAuth();
   return (
     <div className="space-y-10">
       <div>
-        <h1 className="text-2xl font-semibold tracking-tight">Profile</h1>
-        {user && <p className="mt-1 text-sm text-slate-600">Signed in as {user.email}.</p>}
+        <h1 className="text-2xl font-semibold tracking-tight">{t("Profile")}</h1>
+        {user && <p className="mt-1 text-sm text-slate-600">{t("Signed in as {email}.", { email: user.email })}</p>}
       </div>
       <Sessions />
       <TwoFactorLink />
@@ -53,7 +52,7 @@ function Sessions() {
     setError(null);
     try {
       await request<void>(`/api/auth/sessions/${encodeURIComponent(session.id)}`, { method: "DELETE" });
-      setNotice(`Signed out ${describeAgent(session.user_agent)}.`);
+      setNotice(t("Signed out {device}.", { device: describeAgent(session.user_agent) }));
       sessions.reload();
     } catch (caught) {
       setError(errorMessage(caught));
@@ -75,9 +74,9 @@ function Sessions() {
   return (
     <section aria-labelledby="sessions-heading">
       <h2 id="sessions-heading" className="text-lg font-medium">
-        Sessions
+        {t("Sessions")}
       </h2>
-      <p className="mt-1 text-sm text-slate-600">Where you are signed in. Revoke a session you do not recognise.</p>
+      <p className="mt-1 text-sm text-slate-600">{t("Where you are signed in. Revoke a session you do not recognise.")}</p>
       {notice && (
         <Notice className="mt-3">{notice}</Notice>
       )}
@@ -87,32 +86,39 @@ function Sessions() {
       {sessions.state === "loading" && <Loading />}
       {sessions.state === "error" && (
         <div className="mt-3">
-          <ErrorBox onRetry={sessions.reload}>Could not load your sessions: {errorMessage(sessions.error)}</ErrorBox>
+          <ErrorBox onRetry={sessions.reload}>{t("Could not load your sessions: {error}", { error: errorMessage(sessions.error) })}</ErrorBox>
         </div>
       )}
       {sessions.state === "done" && (
-        <ul aria-label="Sessions" className="mt-4 divide-y divide-slate-100 rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
+        <ul aria-label={t("Sessions")} className="mt-4 divide-y divide-slate-100 rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
           {sessions.data.map((session) => (
             <li key={session.id} className="flex flex-wrap items-center justify-between gap-3 px-4 py-3">
               <div className="text-sm">
                 <p className="font-medium text-slate-900">
                   {describeAgent(session.user_agent)}
                   {session.current && (
-                    <span className="ml-2 rounded-full bg-emerald-50 px-2 py-0.5 text-xs font-normal text-emerald-700">This device</span>
+                    <span className="ml-2 rounded-full bg-emerald-50 px-2 py-0.5 text-xs font-normal text-emerald-700">{t("This device")}</span>
                   )}
                 </p>
                 <p className="text-slate-500">
-                  {session.address ? `${session.address} · ` : ""}signed in {when(session.created_at)} · active {when(session.last_refreshed_at)}
+                  {session.address ? `${session.address} · ` : ""}
+                  {t("signed in {signedIn} · active {active}", {
+                    signedIn: formatDateTime(session.created_at),
+                    active: formatDateTime(session.last_refreshed_at),
+                  })}
                 </p>
               </div>
               {!session.current && (
                 <button
                   type="button"
                   onClick={() => void revoke(session)}
-                  aria-label={`Revoke ${describeAgent(session.user_agent)}, signed in ${when(session.created_at)}`}
+                  aria-label={t("Revoke {device}, signed in {signedIn}", {
+                    device: describeAgent(session.user_agent),
+                    signedIn: formatDateTime(session.created_at),
+                  })}
                   className={secondaryButtonClass}
                 >
-                  Revoke
+                  {t("Revoke")}
                 </button>
               )}
             </li>
@@ -120,13 +126,13 @@ function Sessions() {
         </ul>
       )}
       <button type="button" onClick={() => setConfirmingAll(true)} className={`${secondaryButtonClass} mt-4`}>
-        Log out everywhere
+        {t("Log out everywhere")}
       </button>
       {confirmingAll && (
         <ConfirmDialog
-          title="Log out everywhere?"
-          message="Every session ends, this one too: you will sign in again on each device."
-          confirmLabel="Log out everywhere"
+          title={t("Log out everywhere?")}
+          message={t("Every session ends, this one too: you will sign in again on each device.")}
+          confirmLabel={t("Log out everywhere")}
           onConfirm={() => void revokeAll()}
           onCancel={() => setConfirmingAll(false)}
         />
@@ -141,12 +147,12 @@ function TwoFactorLink() {
   return (
     <section aria-labelledby="two-factor-heading">
       <h2 id="two-factor-heading" className="text-lg font-medium">
-        Two-factor sign-in
+        {t("Two-factor sign-in")}
       </h2>
       <p className="mt-1 text-sm text-slate-600">
-        {status.data.enabled ? "On: signing in asks for a code from your authenticator app." : "Off: your password alone signs you in."}{" "}
+        {status.data.enabled ? t("On: signing in asks for a code from your authenticator app.") : t("Off: your password alone signs you in.")}{" "}
         <Link to="/two-factor" className="font-medium text-indigo-600 hover:text-indigo-500">
-          {status.data.enabled ? "Manage it" : "Turn it on"}
+          {status.data.enabled ? t("Manage it") : t("Turn it on")}
         </Link>
       </p>
     </section>
@@ -173,16 +179,16 @@ function EmailChange() {
   return (
     <section aria-labelledby="email-heading">
       <h2 id="email-heading" className="text-lg font-medium">
-        Change email
+        {t("Change email")}
       </h2>
       <p className="mt-1 text-sm text-slate-600">
-        Your address is {user?.email}. We send a link to the new one: the change is made when you open it.
+        {t("Your address is {email}. We send a link to the new one: the change is made when you open it.", { email: user?.email ?? "" })}
       </p>
       <form onSubmit={onSubmit} className="mt-4 max-w-sm space-y-4 rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200">
-        {sentTo && <Notice>We sent a link to {sentTo}. Open it to confirm the change.</Notice>}
+        {sentTo && <Notice>{t("We sent a link to {email}. Open it to confirm the change.", { email: sentTo })}</Notice>}
         {formError && <Alert>{formError}</Alert>}
         <Field
-          label="New email"
+          label={t("New email")}
           name="new_email"
           type="email"
           autoComplete="email"
@@ -192,7 +198,7 @@ function EmailChange() {
           error={emailError}
         />
         <Field
-          label="Password"
+          label={t("Password")}
           name="email_password"
           type="password"
           autoComplete="current-password"
@@ -202,7 +208,7 @@ function EmailChange() {
           error={passwordError}
         />
         <button type="submit" disabled={busy} className={buttonClass}>
-          {busy ? "Sending…" : "Change email"}
+          {busy ? t("Sending…") : t("Change email")}
         </button>
       </form>
     </section>
@@ -227,17 +233,17 @@ function PasswordChange() {
   return (
     <section aria-labelledby="password-heading">
       <h2 id="password-heading" className="text-lg font-medium">
-        Change password
+        {t("Change password")}
       </h2>
       <form onSubmit={onSubmit} className="mt-4 max-w-sm space-y-4 rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200">
         {done && (
-          <Notice>Password changed. Your other sessions have ended.</Notice>
+          <Notice>{t("Password changed. Your other sessions have ended.")}</Notice>
         )}
         {formError && (
           <Alert>{formError}</Alert>
         )}
         <Field
-          label="Current password"
+          label={t("Current password")}
           name="current_password"
           type="password"
           autoComplete="current-password"
@@ -248,7 +254,7 @@ function PasswordChange() {
         />
         <NewPasswordField value={next} onChange={setNext} error={nextError} />
         <button type="submit" disabled={busy} className={buttonClass}>
-          {busy ? "Changing…" : "Change password"}
+          {busy ? t("Changing…") : t("Change password")}
         </button>
       </form>
     </section>
@@ -261,12 +267,12 @@ function RecentActivity() {
   return (
     <section aria-labelledby="activity-heading">
       <h2 id="activity-heading" className="text-lg font-medium">
-        Recent activity
+        {t("Recent activity")}
       </h2>
-      <p className="mt-1 text-sm text-slate-600">Sign-ins, password changes and other security events of your account.</p>
-      <Pending value={page} what="your recent activity" />
-      {page.state === "done" && page.data.items.length === 0 && <p className="mt-4 text-sm text-slate-600">Nothing yet.</p>}
-      {page.state === "done" && page.data.items.length > 0 && <AuditTable events={page.data.items} caption="Recent activity" />}
+      <p className="mt-1 text-sm text-slate-600">{t("Sign-ins, password changes and other security events of your account.")}</p>
+      <Pending value={page} what={t("your recent activity")} />
+      {page.state === "done" && page.data.items.length === 0 && <p className="mt-4 text-sm text-slate-600">{t("Nothing yet.")}</p>}
+      {page.state === "done" && page.data.items.length > 0 && <AuditTable events={page.data.items} caption={t("Recent activity")} />}
       <Pager pages={pages} nextCursor={page.state === "done" ? page.data.next_cursor : null} loading={page.state === "loading"} />
     </section>
   );

@@ -5,6 +5,7 @@ import { useAuth } from "../auth/AuthContext";
 import { CheckYourEmail } from "../auth/session";
 import { CredentialsForm } from "../components/CredentialsForm";
 import { ResendVerification } from "../components/Verification";
+import { t } from "../i18n";
 
 export default function Register() {
   const { register } = useAuth();
@@ -23,7 +24,7 @@ export default function Register() {
   if (sentTo) {
     return (
       <div className="mx-auto mt-4 w-full max-w-sm sm:mt-12">
-        <h1 className="text-2xl font-semibold tracking-tight">Check your email</h1>
+        <h1 className="text-2xl font-semibold tracking-tight">{t("Check your email")}</h1>
         <p role="status" className="mt-6 rounded-lg bg-white p-6 text-sm text-slate-700 shadow-sm ring-1 ring-slate-200">
           {sentTo.message} <ResendVerification email={sentTo.email} />
         </p>
@@ -33,24 +34,24 @@ export default function Register() {
   return (
     <CredentialsForm
       id="register"
-      title="Create an account"
-      submitLabel="Create account"
-      busyLabel="Creating your account…"
+      title={t("Create an account")}
+      submitLabel={t("Create account")}
+      busyLabel={t("Creating your account…")}
       newPassword
       onSubmit={submit}
       describe={(error, apiError) => {
         const email =
-          apiError?.status === 409 ? "An account with this email already exists." : apiError?.fieldError("email");
+          apiError?.status === 409 ? t("An account with this email already exists.") : apiError?.fieldError("email");
         const password = apiError?.fieldError("password");
         const form =
-          email || password ? null : apiError?.status === 403 ? "Registration is closed." : errorMessage(error);
+          email || password ? null : apiError?.status === 403 ? t("Registration is closed.") : errorMessage(error);
         return { email, password, form };
       }}
       footer={
         <>
-          Already registered?{" "}
+          {t("Already registered?")}{" "}
           <Link to="/login" state={location.state} className="font-medium text-indigo-600 hover:text-indigo-500">
-            Sign in
+            {t("Sign in")}
           </Link>
         </>
       }

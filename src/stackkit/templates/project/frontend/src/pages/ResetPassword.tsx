@@ -4,6 +4,7 @@ import { ApiError, errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
 import { NewPasswordField } from "../components/AccountFields";
 import { Alert, buttonClass } from "../components/Status";
+import { t } from "../i18n";
 import { useSubmit } from "../useApi";
 
 /** The token of a reset link (`/reset-password#token=...`): in the fragment, so no server logs it. */
@@ -26,25 +27,25 @@ export default function ResetPassword() {
   const passwordError = error instanceof ApiError ? error.fieldError("new_password") : undefined;
   const signIn = (
     <Link to="/login" className="font-medium text-indigo-600 hover:text-indigo-500">
-      Sign in
+      {t("Sign in with the new password")}
     </Link>
   );
   const askAgain = (
     <Link to="/forgot-password" className="font-medium text-indigo-600 hover:text-indigo-500">
-      Ask for a new link
+      {t("Ask for a new link")}
     </Link>
   );
 
   return (
     <div className="mx-auto mt-4 w-full max-w-sm sm:mt-12">
-      <h1 className="text-2xl font-semibold tracking-tight">Choose a new password</h1>
+      <h1 className="text-2xl font-semibold tracking-tight">{t("Choose a new password")}</h1>
       {!token ? (
         <p role="alert" className="mt-6 rounded-md bg-red-50 p-4 text-sm text-red-700">
-          This link has no reset token: open the link from the email again. {askAgain}
+          {t("This link has no reset token: open the link from the email again.")} {askAgain}
         </p>
       ) : done ? (
         <p role="status" className="mt-6 rounded-lg bg-white p-6 text-sm text-slate-700 shadow-sm ring-1 ring-slate-200">
-          Your password is changed, and every session has ended. {signIn} with the new password.
+          {t("Your password is changed, and every session has ended.")} {signIn}
         </p>
       ) : (
         <form onSubmit={onSubmit} className="mt-6 space-y-4 rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200">
@@ -53,7 +54,7 @@ export default function ResetPassword() {
           )}
           <NewPasswordField value={password} onChange={setPassword} error={passwordError} />
           <button type="submit" disabled={busy} className={`${buttonClass} w-full`}>
-            {busy ? "Saving…" : "Set new password"}
+            {busy ? t("Saving…") : t("Set new password")}
           </button>
         </form>
       )}

@@ -7,22 +7,10 @@ import { ConfirmDialog } from "../components/ConfirmDialog";
 import { FileValue } from "../components/FileUpload";
 import { ReferenceLink } from "../components/ReferenceLink";
 import { Pending, buttonClass, secondaryButtonClass } from "../components/Status";
+import { inSentence, t } from "../i18n";
 import { buildUrl } from "../api";
-import {
-  childrenOf,
-  ifMatch,
-  includeAll,
-  pagePath,
-  resourceTitle,
-  rowLabel,
-  rowPath,
-  singularTitle,
-  uploadsOf,
-  useResourceInfo,
-  type RelationInfo,
-  type ResourceInfo,
-  type Row,
-} from "../resources";
+import { childrenOf, ifMatch, includeAll, pagePath, resourceTitle, rowLabel, rowPath, singularTitle, uploadsOf, useResourceInfo } from "../resources";
+import type { RelationInfo, ResourceInfo, Row } from "../resources";
 import { displayValue, fieldsOf } from "../schemaForm";
 import { useApi } from "../useApi";
 
@@ -32,8 +20,8 @@ export default function ResourceDetail() {
   const title = resourceTitle({ name });
   return (
     <div>
-      <Pending value={info} what="this page" />
-      {info.state === "done" && info.data === null && <p className="text-slate-600">This API has no resource called “{title}”.</p>}
+      <Pending value={info} what={t("this page")} />
+      {info.state === "done" && info.data === null && <p className="text-slate-600">{t("This API has no resource called “{name}”.", { name: title })}</p>}
       {info.state === "done" && info.data && <Detail info={info.data} id={id} all={info.all} />}
     </div>
   );
@@ -54,7 +42,7 @@ function Detail({ info, id, all }: { info: ResourceInfo; id: string; all: Resour
     setDeleteError(null);
     try {
       await request<void>(rowPath(info, id), { method: "DELETE", headers: ifMatch(current) });
-      navigate(pagePath(info.name), { replace: true, state: { flash: `${heading} was deleted.` } });
+      navigate(pagePath(info.name), { replace: true, state: { flash: t("{name} was deleted.", { name: heading }) } });
     } catch (error) {
       setDeleteError(errorMessage(error));
       setDeleting(false);
@@ -63,26 +51,26 @@ function Detail({ info, id, all }: { info: ResourceInfo; id: string; all: Resour
 
   return (
     <>
-      <Breadcrumb trail={[{ label: "Dashboard", to: "/" }, { label: title, to: pagePath(info.name) }]} current={heading} />
+      <Breadcrumb trail={[{ label: t("Dashboard"), to: "/" }, { label: title, to: pagePath(info.name) }]} current={heading} />
       <div className="mt-2 flex flex-wrap items-center justify-between gap-3">
         <h1 className="text-2xl font-semibold tracking-tight">{heading}</h1>
         {row.state === "done" && (
           <div className="flex gap-3">
             {info.permissions.update && (
               <Link to={pagePath(info.name, id, "edit")} className={secondaryButtonClass}>
-                Edit
+                {t("Edit")}
               </Link>
             )}
             {info.permissions.delete && (
               <button type="button" onClick={() => setConfirming(true)} className={`${buttonClass} bg-red-600 hover:bg-red-500`}>
-                Delete
+                {t("Delete")}
               </button>
             )}
           </div>
         )}
       </div>
       <Flash />
-      <Pending value={row} what={heading.toLowerCase()} />
+      <Pending value={row} what={inSentence(heading)} />
       {row.state === "done" && (
         <dl className="mt-6 divide-y divide-slate-100 rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
           {fieldsOf(info.schemas.read, info.relations, uploadsOf(info)).map((field) => (
@@ -107,9 +95,9 @@ function Detail({ info, id, all }: { info: ResourceInfo; id: string; all: Resour
         ))}
       {confirming && row.state === "done" && (
         <ConfirmDialog
-          title={`Delete ${heading.toLowerCase()}?`}
-          message="This cannot be undone."
-          confirmLabel="Delete"
+          title={t("Delete {name}?", { name: inSentence(heading) })}
+          message={t("This cannot be undone.")}
+          confirmLabel={t("Delete")}
           busy={deleting}
           error={deleteError}
           onConfirm={() => void remove(row.data)}
@@ -149,12 +137,12 @@ function Children({ child, relation, filter, parentId }: ChildrenProps) {
         </h2>
         {child.permissions.create && (
           <Link to={`${pagePath(child.name, "new")}?${new URLSearchParams({ [relation.field]: parentId }).toString()}`} className={secondaryButtonClass}>
-            New {singularTitle(child).toLowerCase()}
+            {t("New {name}", { name: inSentence(singularTitle(child)) })}
           </Link>
         )}
       </div>
-      <Pending value={rows} what={title.toLowerCase()} />
-      {rows.state === "done" && rows.data.items.length === 0 && <p className="mt-2 text-sm text-slate-600">None yet.</p>}
+      <Pending value={rows} what={inSentence(title)} />
+      {rows.state === "done" && rows.data.items.length === 0 && <p className="mt-2 text-sm text-slate-600">{t("None yet.")}</p>}
       {rows.state === "done" && rows.data.items.length > 0 && (
         <ul className="mt-2 divide-y divide-slate-100 rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
           {rows.data.items.map((item) => (
@@ -168,7 +156,7 @@ function Children({ child, relation, filter, parentId }: ChildrenProps) {
       )}
       {rows.state === "done" && rows.data.next_cursor && (
         <Link to={filtered} className="mt-2 inline-block text-sm font-medium text-indigo-600 hover:text-indigo-500">
-          All {title.toLowerCase()}
+          {t("All {name}", { name: inSentence(title) })}
         </Link>
       )}
     </section>

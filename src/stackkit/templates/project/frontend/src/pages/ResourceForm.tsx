@@ -3,6 +3,7 @@ import { useAuth } from "../auth/AuthContext";
 import { Breadcrumb } from "../components/Breadcrumb";
 import { SchemaForm } from "../components/SchemaForm";
 import { Pending } from "../components/Status";
+import { inSentence, t } from "../i18n";
 import { ifMatch, pagePath, resourceTitle, rowPath, singularTitle, uploadsOf, useResourceInfo, type ResourceInfo, type Row } from "../resources";
 import { fieldsOf, initialValues, type FormField, type FormValues } from "../schemaForm";
 import { useApi } from "../useApi";
@@ -13,15 +14,15 @@ export default function ResourceForm() {
   const info = useResourceInfo(name);
   return (
     <div>
-      <Pending value={info} what="this page" />
-      {info.state === "done" && info.data === null && <p className="text-slate-600">This API has no resource called “{name}”.</p>}
+      <Pending value={info} what={t("this page")} />
+      {info.state === "done" && info.data === null && <p className="text-slate-600">{t("This API has no resource called “{name}”.", { name })}</p>}
       {info.state === "done" && info.data && (id === undefined ? <CreateForm info={info.data} /> : <EditForm info={info.data} id={id} />)}
     </div>
   );
 }
 
 function Header({ info, current, id }: { info: ResourceInfo; current: string; id?: string }) {
-  const trail = [{ label: "Dashboard", to: "/" }, { label: resourceTitle(info), to: pagePath(info.name) }];
+  const trail = [{ label: t("Dashboard"), to: "/" }, { label: resourceTitle(info), to: pagePath(info.name) }];
   if (id !== undefined) trail.push({ label: `${singularTitle(info)} ${id}`, to: pagePath(info.name, id) });
   return (
     <>
@@ -50,17 +51,17 @@ function CreateForm({ info }: { info: ResourceInfo }) {
   const fields = fieldsOf(info.schemas.create, info.relations, uploadsOf(info));
   return (
     <>
-      <Header info={info} current={`New ${singular.toLowerCase()}`} />
+      <Header info={info} current={t("New {name}", { name: inSentence(singular) })} />
       <SchemaForm
         id="create"
         fields={fields}
         initial={createValues(fields, params)}
-        submitLabel="Create"
-        busyLabel="Creating…"
+        submitLabel={t("Create")}
+        busyLabel={t("Creating…")}
         onCancel={() => navigate(pagePath(info.name))}
         onSubmit={async (body) => {
           const row = await request<Row>(info.path, { method: "POST", body });
-          navigate(pagePath(info.name, row.id), { replace: true, state: { flash: `${singular} created.` } });
+          navigate(pagePath(info.name, row.id), { replace: true, state: { flash: t("{name} created.", { name: singular }) } });
         }}
       />
     </>
@@ -81,22 +82,22 @@ function EditForm({ info, id }: { info: ResourceInfo; id: string }) {
   const fields = editFields(info);
   return (
     <>
-      <Header info={info} current={`Edit ${heading.toLowerCase()}`} id={id} />
-      <Pending value={row} what={heading.toLowerCase()} />
+      <Header info={info} current={t("Edit {name}", { name: inSentence(heading) })} id={id} />
+      <Pending value={row} what={inSentence(heading)} />
       {row.state === "done" && (
         <SchemaForm
           id="edit"
           fields={fields}
           initial={initialValues(fields, row.data)}
           changesOnly
-          submitLabel="Save changes"
-          busyLabel="Saving…"
+          submitLabel={t("Save changes")}
+          busyLabel={t("Saving…")}
           onCancel={() => navigate(pagePath(info.name, id))}
           onSubmit={async (body) => {
             if (Object.keys(body).length > 0) {
               await request<Row>(rowPath(info, id), { method: "PATCH", body, headers: ifMatch(row.data) });
             }
-            navigate(pagePath(info.name, id), { replace: true, state: { flash: `${heading} saved.` } });
+            navigate(pagePath(info.name, id), { replace: true, state: { flash: t("{name} saved.", { name: heading }) } });
           }}
         />
       )}

@@ -6,6 +6,7 @@ import { Breadcrumb, Flash } from "../components/Breadcrumb";
 import { ReferenceLink } from "../components/ReferenceLink";
 import { Pager, useCursorStack } from "../components/Pager";
 import { Pending, buttonClass, secondaryButtonClass } from "../components/Status";
+import { inSentence, t } from "../i18n";
 import { includeAll, pagePath, resourceTitle, singularTitle, uploadsOf, useResourceInfo, type ResourceInfo } from "../resources";
 import { displayValue, fieldsOf, type FormField } from "../schemaForm";
 import { useApi } from "../useApi";
@@ -20,17 +21,18 @@ interface Page {
 /** Columns that say little in a table; the detail page shows them. */
 const HIDDEN_COLUMNS = new Set(["version", "owner_id", "updated_at"]);
 
-const OPERATOR_LABELS: Record<string, string> = {
-  eq: "is",
-  ne: "is not",
-  contains: "contains",
+/** The filter operators' names, in the current language. */
+const operatorLabels = (): Record<string, string> => ({
+  eq: t("is"),
+  ne: t("is not"),
+  contains: t("contains"),
   lt: "<",
   lte: "≤",
   gt: ">",
   gte: "≥",
-  in: "is one of (a,b)",
-  isnull: "is empty (true/false)",
-};
+  in: t("is one of (a,b)"),
+  isnull: t("is empty (true/false)"),
+});
 
 /** The table's columns: `id` first, then the read schema's fields in order. */
 export function columnsOf(info: ResourceInfo): FormField[] {
@@ -73,9 +75,9 @@ export default function ResourceList() {
 
   return (
     <div>
-      <Breadcrumb trail={[{ label: "Dashboard", to: "/" }]} current={title} />
-      <Pending value={info} what="this page" />
-      {info.state === "done" && info.data === null && <p className="mt-6 text-slate-600">This API has no resource called “{name}”.</p>}
+      <Breadcrumb trail={[{ label: t("Dashboard"), to: "/" }]} current={title} />
+      <Pending value={info} what={t("this page")} />
+      {info.state === "done" && info.data === null && <p className="mt-6 text-slate-600">{t("This API has no resource called “{name}”.", { name })}</p>}
       {info.state === "done" && info.data && <ResourceTable info={info.data} />}
     </div>
   );
@@ -103,12 +105,12 @@ function ResourceTable({ info }: { info: ResourceInfo }) {
           <ExportButton info={info} query={query} />
           {info.permissions.create && (
             <Link to={pagePath(info.name, "new")} className={buttonClass}>
-              New {singular.toLowerCase()}
+              {t("New {name}", { name: inSentence(singular) })}
             </Link>
           )}
         </div>
       </div>
-      {info.owned && <p className="mt-1 text-sm text-slate-600">Only your own {title.toLowerCase()} are shown.</p>}
+      {info.owned && <p className="mt-1 text-sm text-slate-600">{t("Only your own {name} are shown.", { name: inSentence(title) })}</p>}
       <Flash />
 
       {info.searchable.length > 0 && (
@@ -123,23 +125,23 @@ function ResourceTable({ info }: { info: ResourceInfo }) {
         />
       )}
 
-      <Pending value={page} what={title.toLowerCase()} />
+      <Pending value={page} what={inSentence(title)} />
       {page.state === "done" && page.data.items.length === 0 && (
         <p className="mt-6 rounded-lg border border-dashed border-slate-300 p-8 text-center text-slate-600">
           {pages.page > 1
-            ? "No more items."
+            ? t("No more items.")
             : search
-              ? `Nothing matches “${search}”.`
+              ? t("Nothing matches “{search}”.", { search })
               : filters.length > 0
-                ? "Nothing matches these filters."
-                : "Nothing here yet."}
+                ? t("Nothing matches these filters.")
+                : t("Nothing here yet.")}
         </p>
       )}
       {page.state === "done" && page.data.items.length > 0 && (
         <div className="mt-4 overflow-x-auto rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
           <table className="min-w-full divide-y divide-slate-200 text-sm">
             <caption className="sr-only">
-              {title}, page {pages.page}
+              {t("{title}, page {page}", { title, page: pages.page })}
             </caption>
             <thead className="bg-slate-50">
               <tr>
@@ -151,7 +153,7 @@ function ResourceTable({ info }: { info: ResourceInfo }) {
                       {sortable ? (
                         <button
                           type="button"
-                          aria-label={`Sort by ${column.label.toLowerCase()}`}
+                          aria-label={t("Sort by {column}", { column: inSentence(column.label) })}
                           onClick={() => setParams(queryOf(nextSort(sort, column.name), filters, search))}
                           className="inline-flex items-center gap-1 hover:text-indigo-600"
                         >
@@ -180,7 +182,7 @@ function ResourceTable({ info }: { info: ResourceInfo }) {
                       ) : column.relation ? (
                         <ReferenceLink info={info} field={column.name} row={item} />
                       ) : column.upload ? (
-                        item[column.name] ? "Attached" : "—"
+                        item[column.name] ? t("Attached") : "—"
                       ) : (
                         displayValue(item[column.name])
                       )}
@@ -203,7 +205,7 @@ function SearchBox({ title, search, onSearch }: { title: string; search: string;
   return (
     <form
       role="search"
-      aria-label={`Search ${title.toLowerCase()}`}
+      aria-label={t("Search {name}", { name: inSentence(title) })}
       onSubmit={(event) => {
         event.preventDefault();
         onSearch(words.trim());
@@ -212,19 +214,19 @@ function SearchBox({ title, search, onSearch }: { title: string; search: string;
     >
       <input
         type="search"
-        aria-label={`Words to find in ${title.toLowerCase()}`}
-        placeholder={`Search ${title.toLowerCase()}…`}
+        aria-label={t("Words to find in {name}", { name: inSentence(title) })}
+        placeholder={t("Search {name}…", { name: inSentence(title) })}
         value={words}
         onChange={(event) => setWords(event.target.value)}
         maxLength={200}
         className="w-full max-w-sm rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200"
       />
       <button type="submit" className={secondaryButtonClass}>
-        Search
+        {t("Search")}
       </button>
       {search && (
         <button type="button" onClick={() => onSearch("")} className="text-sm font-medium text-indigo-600 hover:text-indigo-500">
-          Clear search
+          {t("Clear search")}
         </button>
       )}
     </form>
@@ -244,6 +246,7 @@ function FilterBar({ info, filters, onAdd, onRemove }: FilterBarProps) {
   const [value, setValue] = useState("");
   const labels = Object.fromEntries(fieldsOf(info.schemas.read, info.relations, uploadsOf(info)).map((f) => [f.name, f.label]));
   const label = (name: string) => labels[name] ?? name;
+  const operators = operatorLabels();
 
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -255,9 +258,9 @@ function FilterBar({ info, filters, onAdd, onRemove }: FilterBarProps) {
   const control = "rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200";
   return (
     <div className="mt-4">
-      <form onSubmit={submit} aria-label="Filter" className="flex flex-wrap items-end gap-2">
+      <form onSubmit={submit} aria-label={t("Filter")} className="flex flex-wrap items-end gap-2">
         <label className="text-sm">
-          <span className="block text-slate-600">Field</span>
+          <span className="block text-slate-600">{t("Field")}</span>
           <select value={field} onChange={(e) => setField(e.target.value)} className={control}>
             {info.filterable.map((name) => (
               <option key={name} value={name}>
@@ -267,32 +270,32 @@ function FilterBar({ info, filters, onAdd, onRemove }: FilterBarProps) {
           </select>
         </label>
         <label className="text-sm">
-          <span className="block text-slate-600">Condition</span>
+          <span className="block text-slate-600">{t("Condition")}</span>
           <select value={operator} onChange={(e) => setOperator(e.target.value)} className={control}>
             {info.operators.map((name) => (
               <option key={name} value={name}>
-                {OPERATOR_LABELS[name] ?? name}
+                {operators[name] ?? name}
               </option>
             ))}
           </select>
         </label>
         <label className="text-sm">
-          <span className="block text-slate-600">Value</span>
+          <span className="block text-slate-600">{t("Value")}</span>
           <input value={value} onChange={(e) => setValue(e.target.value)} className={control} />
         </label>
         <button type="submit" className={secondaryButtonClass}>
-          Add filter
+          {t("Add filter")}
         </button>
       </form>
       {filters.length > 0 && (
-        <ul aria-label="Active filters" className="mt-3 flex flex-wrap gap-2">
+        <ul aria-label={t("Active filters")} className="mt-3 flex flex-wrap gap-2">
           {filters.map(([name, op, text], index) => (
             <li key={`${name}-${op}-${text}-${index}`} className="inline-flex items-center gap-1 rounded-full bg-indigo-50 px-3 py-1 text-sm text-indigo-800">
-              {label(name)} {OPERATOR_LABELS[op] ?? op} “{text}”
+              {t("{field} {operator} “{value}”", { field: label(name), operator: operators[op] ?? op, value: text })}
               <button
                 type="button"
                 onClick={() => onRemove(index)}
-                aria-label={`Remove filter ${label(name)} ${OPERATOR_LABELS[op] ?? op} ${text}`}
+                aria-label={t("Remove filter {field} {operator} {value}", { field: label(name), operator: operators[op] ?? op, value: text })}
                 className="ml-1 rounded-full px-1 text-indigo-600 hover:bg-indigo-100"
               >
                 ×
@@ -323,7 +326,7 @@ function ExportButton({ info, query }: { info: ResourceInfo; query: string }) {
       link.click();
       URL.revokeObjectURL(url);
     } catch (caught) {
-      setError(`Could not export: ${errorMessage(caught)}`);
+      setError(t("Could not export: {error}", { error: errorMessage(caught) }));
     } finally {
       setBusy(false);
     }
@@ -332,7 +335,7 @@ function ExportButton({ info, query }: { info: ResourceInfo; query: string }) {
   return (
     <>
       <button type="button" onClick={() => void download()} disabled={busy} className={secondaryButtonClass}>
-        {busy ? "Exporting…" : "Export CSV"}
+        {busy ? t("Exporting…") : t("Export CSV")}
       </button>
       {error && (
         <p role="alert" className="basis-full text-sm text-red-700">

@@ -5,6 +5,7 @@ import { useAuth } from "../auth/AuthContext";
 import { describeAgent } from "../components/devices";
 import { Field } from "../components/Field";
 import { Alert, Notice, Pending, buttonClass, secondaryButtonClass } from "../components/Status";
+import { formatDate, plural, t } from "../i18n";
 import { useApi, useSubmit } from "../useApi";
 
 /** GET /api/auth/two-factor. */
@@ -30,8 +31,6 @@ interface Enrolment {
   uri: string;
 }
 
-const day = (iso: string) => new Date(iso).toLocaleDateString();
-
 export default function TwoFactor() {
   const { reload } = useAuth();
   const status = useApi<TwoFactorStatus>("/api/auth/two-factor");
@@ -45,39 +44,47 @@ export default function TwoFactor() {
   return (
     <div className="space-y-10">
       <div>
-        <h1 className="text-2xl font-semibold tracking-tight">Two-factor sign-in</h1>
+        <h1 className="text-2xl font-semibold tracking-tight">{t("Two-factor sign-in")}</h1>
         <p className="mt-1 max-w-2xl text-sm text-slate-600">
-          With it on, signing in asks for your password and then a code from an authenticator app on your phone: a stolen
-          password is not enough.
+          {t("With it on, signing in asks for your password and then a code from an authenticator app on your phone: a stolen password is not enough.")}
         </p>
       </div>
       {codes && <RecoveryCodes codes={codes} onDone={() => setCodes(null)} />}
       {status.state === "done" && !status.data.enabled && required.length > 0 && (
-        <Alert>Your role {required.join(", ")} needs two-factor sign-in: until it is on, you act without it.</Alert>
+        <Alert>
+          {plural(
+            required.length,
+            {
+              other: "Your roles {roles} need two-factor sign-in: until it is on, you act without it.",
+              one: "Your role {roles} needs two-factor sign-in: until it is on, you act without it.",
+            },
+            { roles: required.join(", ") },
+          )}
+        </Alert>
       )}
-      <Pending value={status} what="your two-factor sign-in" />
+      <Pending value={status} what={t("your two-factor sign-in")} />
       {status.state === "done" && !status.data.enabled && <Enrol onEnabled={shown} />}
       {status.state === "done" && status.data.enabled && (
         <>
           <Notice>
-            On since {status.data.enabled_at ? day(status.data.enabled_at) : "—"}. {status.data.recovery_codes_left} recovery
-            codes left.
+            {t("On since {date}.", { date: status.data.enabled_at ? formatDate(status.data.enabled_at) : "—" })}{" "}
+            {plural(status.data.recovery_codes_left, { other: "{count} recovery codes left.", one: "{count} recovery code left." })}
           </Notice>
           <PasswordAndCode
             id="new-codes"
-            title="New recovery codes"
-            hint="The old ones stop working."
+            title={t("New recovery codes")}
+            hint={t("The old ones stop working.")}
             action="/api/auth/two-factor/recovery-codes"
-            label="Make new codes"
+            label={t("Make new codes")}
             onDone={(answer) => shown((answer as { recovery_codes: string[] }).recovery_codes)}
           />
           <TrustedDevices />
           <PasswordAndCode
             id="turn-off"
-            title="Turn two-factor sign-in off"
-            hint="Your trusted browsers are forgotten too."
+            title={t("Turn two-factor sign-in off")}
+            hint={t("Your trusted browsers are forgotten too.")}
             action="/api/auth/two-factor/disable"
-            label="Turn off"
+            label={t("Turn off")}
             onDone={() => status.reload()}
           />
         </>
@@ -100,8 +107,8 @@ function QrCode({ value }: { value: string }) {
     <canvas
       ref={canvas}
       role="img"
-      aria-label="QR code of the secret, for your authenticator app"
-      className="h-48 w-48 rounded bg-white p-2 ring-1 ring-slate-200"
+      aria-label={t("QR code of the secret, for your authenticator app")}
+      className="h-48 w-48 rounded bg-[#fff] p-2 ring-1 ring-slate-200"
       style={{ imageRendering: "pixelated" }}
     />
   );
@@ -127,12 +134,12 @@ function Enrol({ onEnabled }: { onEnabled: (codes: string[]) => void }) {
     return (
       <section aria-labelledby="enrol-heading">
         <h2 id="enrol-heading" className="text-lg font-medium">
-          Turn it on
+          {t("Turn it on")}
         </h2>
         <form onSubmit={start.onSubmit} className="mt-4 max-w-sm space-y-4 rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200">
           {start.error !== null && !startError && <Alert>{errorMessage(start.error)}</Alert>}
           <Field
-            label="Password"
+            label={t("Password")}
             name="enrol_password"
             type="password"
             autoComplete="current-password"
@@ -142,7 +149,7 @@ function Enrol({ onEnabled }: { onEnabled: (codes: string[]) => void }) {
             error={startError}
           />
           <button type="submit" disabled={start.busy} className={buttonClass}>
-            {start.busy ? "Checking…" : "Set up"}
+            {start.busy ? t("Checking…") : t("Set up")}
           </button>
         </form>
       </section>
@@ -151,20 +158,20 @@ function Enrol({ onEnabled }: { onEnabled: (codes: string[]) => void }) {
   return (
     <section aria-labelledby="scan-heading">
       <h2 id="scan-heading" className="text-lg font-medium">
-        Scan the code
+        {t("Scan the code")}
       </h2>
       <p className="mt-1 text-sm text-slate-600">
-        Scan it with your authenticator app, or type the secret in. Then enter the code the app shows.
+        {t("Scan it with your authenticator app, or type the secret in. Then enter the code the app shows.")}
       </p>
       <div className="mt-4 flex flex-wrap items-start gap-6">
         <QrCode value={enrolment.uri} />
         <form onSubmit={confirm.onSubmit} className="max-w-sm flex-1 space-y-4 rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200">
           <p className="text-sm text-slate-700">
-            Secret: <code aria-label="Secret" className="break-all font-mono">{enrolment.secret}</code>
+            {t("Secret:")} <code aria-label={t("Secret")} className="break-all font-mono">{enrolment.secret}</code>
           </p>
           {confirm.error !== null && !codeError && <Alert>{errorMessage(confirm.error)}</Alert>}
           <Field
-            label="Code from the app"
+            label={t("Code from the app")}
             name="first_code"
             autoComplete="one-time-code"
             inputMode="numeric"
@@ -175,7 +182,7 @@ function Enrol({ onEnabled }: { onEnabled: (codes: string[]) => void }) {
             error={codeError}
           />
           <button type="submit" disabled={confirm.busy} className={buttonClass}>
-            {confirm.busy ? "Checking…" : "Turn on"}
+            {confirm.busy ? t("Checking…") : t("Turn on")}
           </button>
         </form>
       </div>
@@ -187,12 +194,12 @@ function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () => void 
   return (
     <section aria-labelledby="codes-heading" className="rounded-lg bg-emerald-50 p-4 ring-1 ring-emerald-200">
       <h2 id="codes-heading" className="font-medium text-emerald-900">
-        Your recovery codes: keep them now
+        {t("Your recovery codes: keep them now")}
       </h2>
       <p className="mt-1 text-sm text-emerald-900">
-        Each signs you in once without the app. This is the only time they are shown.
+        {t("Each signs you in once without the app. This is the only time they are shown.")}
       </p>
-      <ul aria-label="Recovery codes" className="mt-3 grid max-w-sm grid-cols-2 gap-2 font-mono text-sm">
+      <ul aria-label={t("Recovery codes")} className="mt-3 grid max-w-sm grid-cols-2 gap-2 font-mono text-sm">
         {codes.map((code) => (
           <li key={code} className="rounded bg-white px-2 py-1 ring-1 ring-emerald-200">
             {code}
@@ -200,7 +207,7 @@ function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () => void 
         ))}
       </ul>
       <button type="button" onClick={onDone} className={`${secondaryButtonClass} mt-3`}>
-        I have kept them
+        {t("I have kept them")}
       </button>
     </section>
   );
@@ -237,7 +244,7 @@ function PasswordAndCode({ id, title, hint, action, label, onDone }: PasswordAnd
       <form onSubmit={onSubmit} className="mt-4 max-w-sm space-y-4 rounded-lg bg-white p-6 shadow-sm ring-1 ring-slate-200">
         {error !== null && !passwordError && !codeError && <Alert>{errorMessage(error)}</Alert>}
         <Field
-          label="Password"
+          label={t("Password")}
           name={`${id}_password`}
           type="password"
           autoComplete="current-password"
@@ -247,7 +254,7 @@ function PasswordAndCode({ id, title, hint, action, label, onDone }: PasswordAnd
           error={passwordError}
         />
         <Field
-          label="Code, or a recovery code"
+          label={t("Code, or a recovery code")}
           name={`${id}_code`}
           autoComplete="one-time-code"
           required
@@ -257,7 +264,7 @@ function PasswordAndCode({ id, title, hint, action, label, onDone }: PasswordAnd
           error={codeError}
         />
         <button type="submit" disabled={busy} className={secondaryButtonClass}>
-          {busy ? "Checking…" : label}
+          {busy ? t("Checking…") : label}
         </button>
       </form>
     </section>
@@ -282,36 +289,43 @@ function TrustedDevices() {
   return (
     <section aria-labelledby="devices-heading">
       <h2 id="devices-heading" className="text-lg font-medium">
-        Trusted browsers
+        {t("Trusted browsers")}
       </h2>
-      <p className="mt-1 text-sm text-slate-600">Browsers where you chose to skip the code for 30 days.</p>
+      <p className="mt-1 text-sm text-slate-600">{t("Browsers where you chose to skip the code for 30 days.")}</p>
       {error && <Alert className="mt-3">{error}</Alert>}
-      <Pending value={devices} what="your trusted browsers" />
-      {devices.state === "done" && devices.data.length === 0 && <p className="mt-4 text-sm text-slate-600">None.</p>}
+      <Pending value={devices} what={t("your trusted browsers")} />
+      {devices.state === "done" && devices.data.length === 0 && <p className="mt-4 text-sm text-slate-600">{t("None.")}</p>}
       {devices.state === "done" && devices.data.length > 0 && (
         <>
-          <ul aria-label="Trusted browsers" className="mt-4 divide-y divide-slate-100 rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
+          <ul aria-label={t("Trusted browsers")} className="mt-4 divide-y divide-slate-100 rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
             {devices.data.map((device) => (
               <li key={device.id} className="flex flex-wrap items-center justify-between gap-3 px-4 py-3 text-sm">
                 <div>
                   <p className="font-medium text-slate-900">{describeAgent(device.user_agent)}</p>
                   <p className="text-slate-500">
-                    {device.address ? `${device.address} · ` : ""}trusted {day(device.created_at)} · until {day(device.expires_at)}
+                    {device.address ? `${device.address} · ` : ""}
+                    {t("trusted {created} · until {expires}", {
+                      created: formatDate(device.created_at),
+                      expires: formatDate(device.expires_at),
+                    })}
                   </p>
                 </div>
                 <button
                   type="button"
                   onClick={() => void forget(`/api/auth/two-factor/devices/${encodeURIComponent(device.id)}`)}
-                  aria-label={`Forget ${describeAgent(device.user_agent)}, trusted ${day(device.created_at)}`}
+                  aria-label={t("Forget {device}, trusted {date}", {
+                    device: describeAgent(device.user_agent),
+                    date: formatDate(device.created_at),
+                  })}
                   className={secondaryButtonClass}
                 >
-                  Forget
+                  {t("Forget")}
                 </button>
               </li>
             ))}
           </ul>
           <button type="button" onClick={() => void forget("/api/auth/two-factor/devices")} className={`${secondaryButtonClass} mt-4`}>
-            Forget them all
+            {t("Forget them all")}
           </button>
         </>
       )}

@@ -3,6 +3,7 @@ import { MemoryRouter } from "react-router";
 import { App } from "../App";
 import { AuthProvider } from "../auth/AuthContext";
 import { Session } from "../auth/session";
+import { LocaleRoot } from "../i18n";
 import { fakeFetch } from "./fakeFetch";
 
 let session: Session | undefined;
@@ -13,9 +14,11 @@ export function renderApp(path: string, routes: Parameters<typeof fakeFetch>[0])
   session = new Session({ fetch: api.fetch });
   render(
     <AuthProvider session={session}>
-      <MemoryRouter initialEntries={[path]}>
-        <App />
-      </MemoryRouter>
+      <LocaleRoot>
+        <MemoryRouter initialEntries={[path]}>
+          <App />
+        </MemoryRouter>
+      </LocaleRoot>
     </AuthProvider>,
   );
   return api;
