@@ -37,9 +37,10 @@ def signed_in_as(page: Page, account: Account) -> None:
     expect(page.get_by_text(f"Signed in as {account.email}.")).to_be_visible()
 
 
-def register(page: Page, account: Account) -> None:
-    """Create `account` on the registration page; the app signs it in."""
-    page.goto("/register")
+def register(page: Page, account: Account, app_url: str = "") -> None:
+    """Create `account` on the registration page (of the app at `app_url`, else the
+    main one); the app signs it in."""
+    page.goto(f"{app_url}/register")
     page.get_by_label("Email", exact=True).fill(account.email)
     page.get_by_label("Password", exact=True).fill(account.password)
     page.get_by_role("button", name="Create account").click()

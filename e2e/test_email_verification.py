@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from tests.helpers import SMTPServer, smtp_servers
 
-from e2e.flows import signed_in_as
+from e2e.flows import register
 from e2e.screenshots import Screenshots
 from e2e.server import Account, GeneratedAppServer, served
 from e2e.test_accessibility import check
@@ -41,15 +41,6 @@ def verifying_app(
         yield started
 
 
-def _register(page: Page, app: GeneratedAppServer, account: Account) -> None:
-    """Create `account` on `app`'s registration page; the app signs it in."""
-    page.goto(f"{app.url}/register")
-    page.get_by_label("Email", exact=True).fill(account.email)
-    page.get_by_label("Password", exact=True).fill(account.password)
-    page.get_by_role("button", name="Create account").click()
-    signed_in_as(page, account)
-
-
 def _link_to(smtp: SMTPServer, address: str) -> str:
     def mailed() -> bool:
         return any(address in envelope.rcpt_tos for envelope in smtp.inbox.envelopes)
@@ -70,7 +61,7 @@ def test_a_new_user_verifies_their_address_with_the_emailed_link(
     smtp: SMTPServer,
     screenshot: Screenshots,
 ) -> None:
-    _register(page, verifying_app, account)
+    register(page, account, verifying_app.url)
     banner = page.get_by_role("region", name="Email verification")
     expect(banner).to_contain_text(f"open the link we sent to {account.email}")
     check(page, banner)
@@ -92,7 +83,7 @@ def test_a_user_changes_their_address_with_the_link_to_the_new_one(
     smtp: SMTPServer,
     screenshot: Screenshots,
 ) -> None:
-    _register(page, verifying_app, account)
+    register(page, account, verifying_app.url)
     page.get_by_role("link", name="Profile").click()
     new = "new-" + account.email
     page.get_by_label("New email").fill(new)

@@ -70,7 +70,7 @@ from stackkit.middleware.response_cache import (
     lookup_keys,
     namespace_of,
 )
-from stackkit.middleware.security_headers import security_headers
+from stackkit.middleware.security_headers import content_security_policy, security_headers
 from stackkit.ratelimit.backends import RedisRateLimitBackend
 from stackkit.ratelimit.backends import backend_for as rate_limit_backend_for
 from stackkit.ratelimit.limiter import RateLimiter
@@ -333,6 +333,7 @@ def create_app(
         )
     request_ids = RequestIdGenerator()
     stack: list[Middleware] = []
+    policy = content_security_policy(file_origins=files.storage.browser_origins if files else ())
     # Not with CORS (its headers go on every answer) nor middleware of the app's own.
     if settings.cache_ttl > 0 and not middleware and not settings.cors_origins:
         stack.append(
@@ -343,7 +344,9 @@ def create_app(
                 cached=partial(cached_route, find_route=find_route),
                 limiter=limiter,
                 plan=limits,
-                security_headers=security_headers(hsts=settings.is_production),
+                security_headers=security_headers(
+                    hsts=settings.is_production, content_security_policy=policy
+                ),
                 tokens=auth_parts.tokens if auth_parts is not None else None,
                 sessions=auth_parts.sessions if auth_parts is not None else None,
                 read_ahead=read_ahead,
@@ -356,7 +359,9 @@ def create_app(
         )
     stack += [
         Middleware(RequestIdMiddleware, access_log=settings.access_log, ids=request_ids),
-        Middleware(SecurityHeadersMiddleware, hsts=settings.is_production),
+        Middleware(
+            SecurityHeadersMiddleware, hsts=settings.is_production, content_security_policy=policy
+        ),
     ]
     if settings.cors_origins:
         stack.append(

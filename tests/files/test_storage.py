@@ -143,3 +143,36 @@ async def test_s3_check_fails_for_a_missing_bucket(s3_bucket: S3Bucket) -> None:
     async with S3Storage("no-such-bucket-here", **bucket.storage_options()) as storage:
         with pytest.raises(ClientError, match=r"404|Not Found|NoSuchBucket"):
             await storage.check()
+
+
+@pytest.mark.parametrize(
+    ("bucket", "endpoint_url", "region"),
+    [
+        ("uploads", None, None),
+        ("uploads", None, "us-east-1"),
+        ("uploads", None, "eu-central-1"),
+        ("my.dotted.bucket", None, "eu-west-3"),
+        ("uploads", "http://127.0.0.1:9000", "eu-central-1"),
+        ("uploads", "https://minio.example.com:8443/", None),
+    ],
+)
+async def test_s3_names_the_origins_its_presigned_links_and_forms_point_at(
+    bucket: str, endpoint_url: str | None, region: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The app's Content-Security-Policy allows these origins: one botocore would not
+    # use would leave browsers unable to upload or show an image.
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    storage = S3Storage(
+        bucket, endpoint_url=endpoint_url, region=region,
+        access_key_id="test", secret_access_key="test",
+    )  # fmt: skip
+    async with storage:  # builds the client: no request is sent
+        form = await storage.presigned_upload("uploads/a", max_size=10, expires_in=60)
+        link = await storage.presigned_download(
+            "files/a", disposition="inline", content_type="image/png", expires_in=60
+        )
+    for url in (form.url, link):
+        parts = urlsplit(url)
+        assert f"{parts.scheme}://{parts.netloc}" in storage.browser_origins, url

@@ -41,6 +41,7 @@ from stackkit.files import (
 from stackkit.files.jobs import DELETE_JOB
 from stackkit.files.service import keys_of
 from stackkit.jobs import JobQueue
+from stackkit.middleware.security_headers import DEFAULT_CONTENT_SECURITY_POLICY
 from stackkit.resources.resource import Resource
 from stackkit.testing import send_file, upload_file
 
@@ -680,3 +681,20 @@ def test_a_client_gone_mid_upload_leaves_nothing_and_no_error(
     assert call(museum, museum.files.get(started["id"])) is None
     for key in keys_of(started["id"]):
         assert call(museum, museum.files.storage.size(key)) is None
+
+
+def test_the_pages_may_reach_the_object_store_and_nothing_else(
+    museum: Museum, storage: Storage | None
+) -> None:
+    # Uploads go from the browser to the store, and images come from it: the
+    # Content-Security-Policy must allow its origin, and only then.
+    policy = museum.client.get("/healthz").headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    if storage is None:
+        assert policy == DEFAULT_CONTENT_SECURITY_POLICY
+        return
+    assert storage.browser_origins
+    for origin in storage.browser_origins:
+        assert origin in directives["connect-src"].split()
+        assert origin in directives["img-src"].split()
+    assert directives["default-src"] == "'self'"

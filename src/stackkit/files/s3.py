@@ -4,6 +4,9 @@ through aiobotocore, the asyncio client of botocore."""
 from __future__ import annotations
 
 import contextlib
+import os
+import re
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -29,6 +32,24 @@ PART_SIZE = 8 * 1024 * 1024
 upload holds at most one part in memory."""
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+_VIRTUAL_HOST_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+"""A bucket AWS reaches by its own host name (`bucket.s3.amazonaws.com`)."""
+
+
+def browser_origins(bucket: str, endpoint_url: str | None, region: str | None) -> tuple[str, ...]:
+    """Where botocore's presigned links and forms for `bucket` point: the endpoint
+    (path-style keys) when there is one, else AWS's host of the bucket, global and in
+    its region (the region as botocore finds it: given, else `AWS_REGION` or
+    `AWS_DEFAULT_REGION`)."""
+    if endpoint_url:
+        parts = urllib.parse.urlsplit(endpoint_url)
+        return (f"{parts.scheme}://{parts.netloc}",)
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    host = f"{bucket}.s3" if _VIRTUAL_HOST_BUCKET.fullmatch(bucket) else "s3"
+    hosts = [f"{host}.amazonaws.com"]
+    if region and region != "us-east-1":
+        hosts.append(f"{host}.{region}.amazonaws.com")
+    return tuple(f"https://{name}" for name in hosts)
 
 
 class S3Storage(Storage):
@@ -54,6 +75,7 @@ class S3Storage(Storage):
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix
+        self.browser_origins = browser_origins(bucket, endpoint_url, region)
         self._options: dict[str, Any] = {
             "endpoint_url": endpoint_url,
             "region_name": region,

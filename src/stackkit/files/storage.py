@@ -52,6 +52,9 @@ class Storage(Backend):
     presigns_uploads: bool = False
     """Whether browsers upload straight to the store (`presigned_upload` gives a form);
     the app then takes no bytes itself."""
+    browser_origins: tuple[str, ...] = ()
+    """The origins a browser reaches the store at, through presigned links and forms:
+    the app's Content-Security-Policy allows them (`connect-src`, `img-src`)."""
 
     @abc.abstractmethod
     async def write(self, key: str, chunks: AsyncIterable[bytes], *, max_size: int) -> int:

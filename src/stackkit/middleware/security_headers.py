@@ -5,15 +5,34 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["DEFAULT_CONTENT_SECURITY_POLICY", "SecurityHeadersMiddleware", "security_headers"]
+__all__ = [
+    "DEFAULT_CONTENT_SECURITY_POLICY",
+    "SecurityHeadersMiddleware",
+    "content_security_policy",
+    "security_headers",
+]
 
 DEFAULT_CONTENT_SECURITY_POLICY = (
     "default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; "
     "object-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'"
 )
 HSTS = "max-age=63072000; includeSubDomains"
+
+
+def content_security_policy(*, file_origins: Sequence[str] = ()) -> str:
+    """The default policy, also letting the pages reach `file_origins` (an object
+    store's, for uploads straight from the browser and presigned images)."""
+    if not file_origins:
+        return DEFAULT_CONTENT_SECURITY_POLICY
+    origins = " ".join(file_origins)
+    policy = DEFAULT_CONTENT_SECURITY_POLICY.replace(
+        "img-src 'self' data:", f"img-src 'self' data: {origins}"
+    )
+    return f"{policy}; connect-src 'self' {origins}"
 
 
 def security_headers(

@@ -114,6 +114,23 @@ export function formatNumber(value: number, options?: Intl.NumberFormatOptions):
   return new Intl.NumberFormat(current, options).format(value);
 }
 
+/** The language's decimal separator ("," in German). */
+function decimalSeparator(): string {
+  return formatNumber(1.5).charAt(1);
+}
+
+/** A number as the API writes it ("12.50"), with the language's decimal separator
+ *  ("12,50"), digit for digit. */
+export function localDecimal(text: string): string {
+  return text.replace(".", decimalSeparator());
+}
+
+/** A number typed with the language's decimal separator, as the API takes it. */
+export function plainDecimal(text: string): string {
+  const separator = decimalSeparator();
+  return separator === "." ? text : text.replace(separator, ".");
+}
+
 /** A date and time from the API (ISO 8601), as the language writes it. */
 export function formatDateTime(iso: string): string {
   return new Date(iso).toLocaleString(current, { dateStyle: "medium", timeStyle: "short" });

@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { setLocale } from "./i18n";
 import { FormValueError, displayValue, fieldsOf, initialValues, toBody } from "./schemaForm";
 import { notesInfo } from "./test/fakeFetch";
 
@@ -102,6 +103,22 @@ describe("decimals", () => {
     expect(toBody(scaled, { price: "12.5", discount: "0.5" })).toEqual({ price: "12.5", discount: "0.5" });
     expect(() => toBody(scaled, { price: "12.505", discount: "" })).toThrow("Use at most 2 decimal places.");
     expect(() => toBody(scaled, { price: "1", discount: "0.25" })).toThrow("Use at most 1 decimal place.");
+  });
+
+  describe("in German", () => {
+    afterEach(async () => {
+      await setLocale("en");
+      localStorage.clear();
+    });
+
+    it("are typed, shown and refused with a decimal comma, and sent with a point", async () => {
+      await setLocale("de");
+      expect(toBody(fields, { price: "12,50", discount: "0.5" })).toEqual({ price: "12.50", discount: "0.5" });
+      expect(initialValues(fields, { price: "12.50", discount: null })).toEqual({ price: "12,50", discount: "" });
+      expect(displayValue("3.10", "decimal")).toBe("3,10");
+      expect(displayValue(2.5)).toBe("2,5");
+      expect(() => toBody(fields, { price: "1.234,5", discount: "" })).toThrow("z. B. 12,50.");
+    });
   });
 });
 

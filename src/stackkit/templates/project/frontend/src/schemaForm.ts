@@ -1,7 +1,7 @@
 // Form fields from a resource's JSON Schema (as Pydantic writes it), and back: the
 // values a form holds are strings and booleans; the body sent is typed JSON.
 
-import { formatDateTime, plural, t } from "./i18n";
+import { formatDateTime, localDecimal, plainDecimal, plural, t } from "./i18n";
 import { relationOf, relationTitle, type JsonSchema, type RelationInfo, type Upload } from "./resources";
 
 export type FieldKind = "text" | "textarea" | "integer" | "number" | "decimal" | "checkbox" | "select" | "date" | "datetime" | "json" | "reference" | "references" | "file";
@@ -123,6 +123,8 @@ function toFormValue(field: FormField, value: unknown): string | boolean {
   if (field.kind === "datetime" && typeof value === "string") return toLocalInput(value);
   if (field.kind === "references" && Array.isArray(value)) return value.join(",");
   if (field.kind === "json") return JSON.stringify(value, null, 2);
+  // A decimal is typed as text, in the language's way; a number input takes "12.5".
+  if (field.kind === "decimal") return localDecimal(String(value));
   return String(value);
 }
 
@@ -155,16 +157,17 @@ function fromFormValue(field: FormField, value: string | boolean): unknown {
     case "integer":
     case "reference":
     case "number": {
-      const number = Number(text);
+      const number = Number(plainDecimal(text));
       if (!Number.isFinite(number) || (field.kind !== "number" && !Number.isInteger(number))) {
         throw new FormValueError(field.name, field.kind === "integer" ? t("Enter a whole number.") : t("Enter a number."));
       }
       return number;
     }
-    case "decimal":
+    case "decimal": {
       // Sent as text, digit for digit: a float would round 0.10 + 0.20.
-      if (!DECIMAL.test(text.trim())) throw new FormValueError(field.name, t("Enter a number, like 12.50."));
-      if (field.scale !== undefined && (text.trim().split(".")[1] ?? "").length > field.scale) {
+      const typed = plainDecimal(text.trim());
+      if (!DECIMAL.test(typed)) throw new FormValueError(field.name, t("Enter a number, like {example}.", { example: localDecimal("12.50") }));
+      if (field.scale !== undefined && (typed.split(".")[1] ?? "").length > field.scale) {
         throw new FormValueError(
           field.name,
           field.scale === 0
@@ -172,7 +175,8 @@ function fromFormValue(field: FormField, value: string | boolean): unknown {
             : plural(field.scale, { one: "Use at most {count} decimal place.", other: "Use at most {count} decimal places." }),
         );
       }
-      return text.trim();
+      return typed;
+    }
     case "datetime": {
       const date = new Date(text);
       if (Number.isNaN(date.getTime())) throw new FormValueError(field.name, t("Enter a date and time."));
@@ -204,14 +208,16 @@ export function toBody(fields: FormField[], values: FormValues, original?: FormV
   return body;
 }
 
-/** A field's value for reading (detail pages and table cells). */
-export function displayValue(value: unknown): string {
+/** A field's value for reading (detail pages and table cells); numbers with the
+ *  language's decimal separator. */
+export function displayValue(value: unknown, kind?: FieldKind): string {
   if (value === null || value === undefined || value === "") return "—";
   if (typeof value === "boolean") return value ? t("Yes") : t("No");
   if (typeof value === "object") return JSON.stringify(value);
   if (typeof value === "string" && ISO_DATE_TIME.test(value)) {
     if (!Number.isNaN(new Date(value).getTime())) return formatDateTime(value);
   }
+  if (typeof value === "number" || (kind === "decimal" && typeof value === "string")) return localDecimal(String(value));
   return String(value);
 }
 

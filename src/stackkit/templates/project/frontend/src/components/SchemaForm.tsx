@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { ApiError, errorMessage } from "../api";
-import { t } from "../i18n";
+import { localDecimal, t } from "../i18n";
 import { FormValueError, toBody, type FormField, type FormValues } from "../schemaForm";
 import { FieldFrame, type ControlProps } from "./Field";
 import { FileUpload } from "./FileUpload";
@@ -189,7 +189,7 @@ function Control({ field, value, onChange, control }: ControlArgs) {
           type={type}
           inputMode={field.kind === "integer" ? "numeric" : field.kind === "number" || field.kind === "decimal" ? "decimal" : undefined}
           step={field.kind === "number" ? "any" : undefined}
-          placeholder={field.kind === "decimal" && field.scale ? `0.${"0".repeat(field.scale)}` : undefined}
+          placeholder={field.kind === "decimal" && field.scale ? localDecimal(`0.${"0".repeat(field.scale)}`) : undefined}
           min={field.minimum}
           max={field.maximum}
           maxLength={field.maxLength}

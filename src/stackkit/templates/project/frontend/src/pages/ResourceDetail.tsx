@@ -82,7 +82,7 @@ function Detail({ info, id, all }: { info: ResourceInfo; id: string; all: Resour
                 ) : field.upload && row.data[field.name] ? (
                   <FileValue path={rowPath(info, id)} field={field.name} image={field.upload.image} />
                 ) : (
-                  displayValue(row.data[field.name])
+                  displayValue(row.data[field.name], field.kind)
                 )}
               </dd>
             </div>

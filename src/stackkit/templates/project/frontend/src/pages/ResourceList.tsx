@@ -174,7 +174,7 @@ function ResourceTable({ info }: { info: ResourceInfo }) {
               {page.data.items.map((item, row) => (
                 <tr key={String(item.id ?? row)} className="hover:bg-slate-50">
                   {columns.map((column) => (
-                    <td key={column.name} className="max-w-xs truncate px-4 py-2 text-slate-800" title={displayValue(item[column.name])}>
+                    <td key={column.name} className="max-w-xs truncate px-4 py-2 text-slate-800" title={displayValue(item[column.name], column.kind)}>
                       {column.name === "id" && info.permissions.read ? (
                         <Link to={pagePath(info.name, String(item.id))} className="font-medium text-indigo-600 hover:text-indigo-500">
                           {String(item.id)}
@@ -184,7 +184,7 @@ function ResourceTable({ info }: { info: ResourceInfo }) {
                       ) : column.upload ? (
                         item[column.name] ? t("Attached") : "—"
                       ) : (
-                        displayValue(item[column.name])
+                        displayValue(item[column.name], column.kind)
                       )}
                     </td>
                   ))}
