@@ -249,6 +249,14 @@ def test_a_path_with_a_limit_of_its_own_takes_it(path: str, limit: int) -> None:
         OwnLimit("/api/notes/files/photo/", "[A-Za-z0-9_-]{1,32}", 1000),
         OwnLimit("/api/notes/files/doc/", "[A-Za-z0-9_-]{1,32}", 500),
     ]
-    client = TestClient(BodySizeLimitMiddleware(app, max_body_size=100, own_limits=own))
-    assert client.put(path, content=b"x" * limit).status_code == 200
-    assert client.put(path, content=b"x" * (limit + 1)).status_code == 413
+    limited = BodySizeLimitMiddleware(app, max_body_size=100, own_limits=own)
+
+    async def behind_a_proxy(scope: Scope, receive: Receive, send: Send) -> None:
+        # As a server passes it under a root path: the path carries the root path.
+        root = "/behind/a/proxy"
+        await limited({**scope, "root_path": root, "path": root + scope["path"]}, receive, send)
+
+    for served in (limited, behind_a_proxy):
+        client = TestClient(served)
+        assert client.put(path, content=b"x" * limit).status_code == 200
+        assert client.put(path, content=b"x" * (limit + 1)).status_code == 413

@@ -56,6 +56,10 @@ class BodySizeLimitMiddleware:
 
         limit = self.max_body_size
         path: str = scope["path"]
+        if self._prefixes and not path.startswith(self._prefixes):
+            # Behind a proxy's prefix, the path may carry the app's root path.
+            root: str = scope.get("root_path", "")
+            path = path[len(root) :] if root and path.startswith(root) else path
         if self._prefixes and path.startswith(self._prefixes):
             for prefix, rest, own_limit in self.own_limits:
                 if path.startswith(prefix) and rest.fullmatch(path, len(prefix)):

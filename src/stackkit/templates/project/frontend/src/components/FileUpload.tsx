@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
 import { formatNumber, plural, t } from "../i18n";
@@ -22,6 +22,16 @@ interface StoredFile {
 interface FileLink extends StoredFile {
   url: string;
   thumbnail_url: string | null;
+  /** Seconds the links work for. */
+  expires_in: number;
+}
+
+/** Follow `url` as a click on a link would, saving it as `name`. */
+function download(url: string, name: string) {
+  const anchor = document.createElement("a");
+  anchor.href = url;
+  anchor.download = name;
+  anchor.click();
 }
 
 /** `2.5 MB`: sizes as the API's limits count them (powers of 1000), the number
@@ -126,14 +136,33 @@ export function FileUpload({ control, name, upload, value, required, onChange }:
 
 /** A row's file on its page: a link to it, and an image's thumbnail. */
 export function FileValue({ path, field, image }: { path: string; field: string; image: boolean }) {
+  const { request } = useAuth();
   const link = useApi<FileLink>(`${path}/files/${field}`);
+  // The links stop working after a few minutes: a page left open asks for new ones.
+  const [fetchedAt, setFetchedAt] = useState(() => Date.now());
+  const fetched = link.state === "done" ? link.data : null;
+  useEffect(() => {
+    if (fetched) setFetchedAt(Date.now());
+  }, [fetched]);
   if (link.state === "loading") return <span className="text-slate-500">{t("Loading…")}</span>;
   if (link.state === "error") return <span className="text-red-600">{errorMessage(link.error)}</span>;
   const file = link.data;
   return (
     <span className="flex flex-col items-start gap-2">
       {image && file.thumbnail_url && <img src={file.thumbnail_url} alt={file.name} className="max-h-40 rounded ring-1 ring-slate-200" />}
-      <a href={file.url} className="font-medium text-indigo-600 hover:text-indigo-500" download={file.name}>
+      <a
+        href={file.url}
+        className="font-medium text-indigo-600 hover:text-indigo-500"
+        download={file.name}
+        onClick={(event) => {
+          if (Date.now() < fetchedAt + (file.expires_in - 10) * 1000) return;
+          event.preventDefault();
+          request<FileLink>(`${path}/files/${field}`).then(
+            (fresh) => download(fresh.url, fresh.name),
+            () => link.reload(),
+          );
+        }}
+      >
         {file.name}
       </a>
       <span className="text-xs text-slate-500">{formatSize(file.size)}</span>

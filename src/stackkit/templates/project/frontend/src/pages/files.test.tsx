@@ -1,5 +1,5 @@
 import { cleanup, fireEvent, screen, waitFor } from "@testing-library/react";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { me, note, notesInfo, tokens } from "../test/fakeFetch";
 import { disposeApp, renderApp } from "../test/renderApp";
 
@@ -35,7 +35,7 @@ describe("file fields", () => {
       "PUT /api/notes/files/photo/f1": [{ body: { id: "f1", name: "cat.png", size: 4, content_type: "image/png", thumbnail: true } }],
       "POST /api/notes": [{ status: 201, body: note({ photo: "f1" }) }],
       "GET /api/notes/7": [{ body: note({ photo: "f1" }) }],
-      "GET /api/notes/7/files/photo": [{ body: { id: "f1", name: "cat.png", size: 4, url: "/api/files/f1/file?x", thumbnail_url: "/api/files/f1/thumbnail?x" } }],
+      "GET /api/notes/7/files/photo": [{ body: { id: "f1", name: "cat.png", size: 4, url: "/api/files/f1/file?x", thumbnail_url: "/api/files/f1/thumbnail?x", expires_in: 300 } }],
     });
     fireEvent.change(await screen.findByLabelText("Title"), { target: { value: "A cat" } });
     const input = screen.getByLabelText("Photo (optional)");
@@ -74,5 +74,26 @@ describe("file fields", () => {
     fireEvent.change(await screen.findByLabelText("Photo (optional)"), { target: { files: [picture()] } });
     await waitFor(() => expect(screen.getByRole("alert").textContent).toContain("a text/plain file is not taken here"));
     expect(screen.getByText("Up to 2.0 MB.")).toBeTruthy();
+  });
+
+  it("asks for new links when the page's have expired", async () => {
+    const links = (n: number) => ({ body: { id: "f1", name: "cat.png", size: 4, url: `/api/files/f1/file?v${n}`, thumbnail_url: null, expires_in: 300 } });
+    const api = renderApp("/r/notes/7", {
+      ...signedIn(),
+      "GET /api/meta/resources": [meta(), meta()],
+      "GET /api/notes/7": [{ body: note({ photo: "f1" }) }],
+      "GET /api/notes/7/files/photo": [links(1), links(2)],
+    });
+    const link = await screen.findByRole("link", { name: "cat.png" });
+    expect(link.getAttribute("href")).toBe("/api/files/f1/file?v1");
+    const followed: string[] = [];
+    vi.spyOn(HTMLAnchorElement.prototype, "click").mockImplementation(function (this: HTMLAnchorElement) {
+      followed.push(this.getAttribute("href") ?? "");
+    });
+    const now = Date.now();
+    vi.spyOn(Date, "now").mockReturnValue(now + 301_000);
+    fireEvent.click(link);
+    await waitFor(() => expect(followed).toEqual(["/api/files/f1/file?v2"]));
+    expect(api.calls.filter((c) => c.url === "/api/notes/7/files/photo")).toHaveLength(2);
   });
 });
