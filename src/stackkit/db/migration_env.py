@@ -30,7 +30,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from stackkit.db.search import is_search_table
 
 # Also for autogenerate: it compares each model's `__search__` with the database.
-from stackkit.db.search_migrations import search_ops_last
+from stackkit.db.search_migrations import restore_search_triggers, search_ops_last
 from stackkit.settings import load_settings, normalize_database_url
 
 if TYPE_CHECKING:
@@ -220,3 +220,4 @@ def _run_on_connection(connection: Connection, settings: dict[str, Any]) -> None
     context.configure(connection=connection, **settings)
     with context.begin_transaction():
         context.run_migrations()
+        restore_search_triggers(connection)

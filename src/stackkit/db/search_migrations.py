@@ -30,8 +30,11 @@ __all__ = [
     "create_statements",
     "drop_statements",
     "indexed_columns",
+    "restore_search_triggers",
     "search_ops_last",
 ]
+
+_EVENTS = ("insert", "delete", "update")
 
 
 @Operations.register_operation("create_search_index")
@@ -105,17 +108,59 @@ def create_statements(dialect: str, searched: str, columns: Sequence[str]) -> li
     # Every name went through _checked: plain identifiers, as the model declares them.
     fts = checked_name(fts_table(searched))
     names = ", ".join(quoted)
-    new, old = _prefixed("new", quoted), _prefixed("old", quoted)
-    add = f"INSERT INTO {fts} (rowid, {names}) VALUES (new.id, {new});"  # noqa: S608
-    remove = f"INSERT INTO {fts} ({fts}, rowid, {names}) VALUES ('delete', old.id, {old});"  # noqa: S608
     fill = f"INSERT INTO {fts} (rowid, {names}) SELECT id, {names} FROM {name}"  # noqa: S608
     return [
         f"CREATE VIRTUAL TABLE {fts} USING fts5({names}, content={name}, content_rowid=id)",
         fill,
+        *_trigger_statements(searched, quoted),
+    ]
+
+
+def _trigger_statements(searched: str, quoted: Sequence[str]) -> list[str]:
+    """SQLite's triggers that keep a table's FTS5 index in step with its rows."""
+    name, fts = checked_name(searched), checked_name(fts_table(searched))
+    names = ", ".join(quoted)
+    new, old = _prefixed("new", quoted), _prefixed("old", quoted)
+    add = f"INSERT INTO {fts} (rowid, {names}) VALUES (new.id, {new});"  # noqa: S608
+    remove = f"INSERT INTO {fts} ({fts}, rowid, {names}) VALUES ('delete', old.id, {old});"  # noqa: S608
+    return [
         f"CREATE TRIGGER {fts}_insert AFTER INSERT ON {name} BEGIN {add} END",
         f"CREATE TRIGGER {fts}_delete AFTER DELETE ON {name} BEGIN {remove} END",
         f"CREATE TRIGGER {fts}_update AFTER UPDATE ON {name} BEGIN {remove} {add} END",
     ]
+
+
+def restore_search_triggers(connection: Connection) -> list[str]:
+    """Make again the triggers of each SQLite search index whose table a migration
+    rebuilt, and refill the index from the rows; return the tables mended.
+
+    SQLite's batch mode changes a table by copying it and dropping the old one, and its
+    triggers go with it: the index would stop following the rows. `run_migrations`
+    calls this after every migration command on SQLite."""
+    if connection.dialect.name != "sqlite":
+        return []
+    found = connection.execute(text("SELECT type, name, sql FROM sqlite_master")).all()
+    tables = {name for kind, name, _ in found if kind == "table"}
+    triggers = {name for kind, name, _ in found if kind == "trigger"}
+    mended: list[str] = []
+    for kind, name, sql in found:
+        searched = name.removesuffix("_search")
+        is_index = kind == "table" and "USING fts5" in (sql or "") and name != searched
+        if not is_index or fts_table(searched) != name or searched not in tables:
+            continue
+        wanted = [f"{name}_{event}" for event in _EVENTS]
+        if set(wanted) <= triggers:
+            continue
+        columns = connection.execute(text(f"PRAGMA table_info({checked_name(name)})"))
+        quoted = [checked_name(row[1]) for row in columns]
+        for trigger in wanted:
+            connection.execute(text(f"DROP TRIGGER IF EXISTS {checked_name(trigger)}"))
+        for statement in _trigger_statements(searched, quoted):
+            connection.execute(text(statement))
+        fts = checked_name(name)
+        connection.execute(text(f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')"))  # noqa: S608
+        mended.append(searched)
+    return mended
 
 
 def _prefixed(row: str, columns: Sequence[str]) -> str:
@@ -125,7 +170,7 @@ def _prefixed(row: str, columns: Sequence[str]) -> str:
 def drop_statements(dialect: str, searched: str) -> list[str]:
     if dialect == "postgresql":
         return [f"DROP INDEX IF EXISTS {checked_name(index_name(searched))}"]
-    triggers = [f"{fts_table(searched)}_{event}" for event in ("insert", "delete", "update")]
+    triggers = [f"{fts_table(searched)}_{event}" for event in _EVENTS]
     return [
         *(f"DROP TRIGGER IF EXISTS {checked_name(trigger)}" for trigger in triggers),
         f"DROP TABLE IF EXISTS {checked_name(fts_table(searched))}",
@@ -150,7 +195,7 @@ def indexed_columns(connection: Connection, searched: str) -> tuple[str, ...] | 
     )
     if fts_table(searched) not in names:
         return None
-    triggers = {f"{fts_table(searched)}_{event}" for event in ("insert", "delete", "update")}
+    triggers = {f"{fts_table(searched)}_{event}" for event in _EVENTS}
     if not triggers <= names:
         # A migration rebuilt the table (SQLite's batch mode) and its triggers went with
         # it: the index no longer follows the rows, so it is made again.
