@@ -105,6 +105,18 @@ def test_a_note_has_many_tags_and_a_tag_lists_its_notes(
     expect(page.get_by_role("link", name="home", exact=True)).to_have_count(0)
 
     page.goto("/r/notes")
+    # The filter bar reaches across the link: the notes with a tag named "urg…".
+    filters = page.get_by_role("form", name="Filter")
+    filters.get_by_label("Field").select_option(label="Tags: name")
+    filters.get_by_label("Condition").select_option("contains")
+    filters.get_by_label("Value").fill("urg")
+    filters.get_by_role("button", name="Add filter").click()
+    expect(page).to_have_url(re.compile(r"tags\.name__contains=urg"))
+    expect(page.get_by_role("row").filter(has_text="Fix the roof")).to_have_count(1)
+    page.goto("/r/notes?tags.name__contains=hom")
+    expect(page.get_by_text("Nothing matches these filters.")).to_be_visible()
+
+    page.goto("/r/notes")
     row = page.get_by_role("row").filter(has_text="Fix the roof")
     row.get_by_role("link", name="urgent", exact=True).click()
     expect(page).to_have_url(re.compile(rf"/r/tags/{urgent['id']}$"))

@@ -1,6 +1,7 @@
 // The API's description of its resources (GET /api/meta/resources).
 
 import { useApi, type Loadable } from "./useApi";
+import { inSentence } from "./i18n";
 
 /** One entry of GET /api/meta/resources (stackkit.resources.meta.ResourceInfo). */
 export interface ResourceInfo {
@@ -70,6 +71,19 @@ export function childrenOf(all: ResourceInfo[], info: ResourceInfo): { child: Re
       .filter(([, relation]) => relation.resource === info.name)
       .map(([name, relation]) => ({ child, relation, filter: relation.many ? `${name}.id` : relation.field }))
       .filter(({ child, filter }) => child.permissions.list && (filter.endsWith(".id") || child.filterable.includes(filter))),
+  );
+}
+
+/** The filters across `info`'s relations its list takes, each with its label: a
+ *  related row's display field (`category.name`, `tags.name` through a many-to-many
+ *  link), where the related resource filters by it. */
+export function relationFilters(all: ResourceInfo[], info: ResourceInfo): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(info.relations ?? {}).flatMap(([name, relation]) => {
+      const target = all.find((other) => other.name === relation.resource);
+      if (!target?.filterable.includes(relation.display)) return [];
+      return [[`${name}.${relation.display}`, `${relationTitle(name)}: ${inSentence(relationTitle(relation.display))}`]];
+    }),
   );
 }
 

@@ -7,7 +7,7 @@ import { ReferenceLink } from "../components/ReferenceLink";
 import { Pager, useCursorStack } from "../components/Pager";
 import { Pending, buttonClass, secondaryButtonClass } from "../components/Status";
 import { inSentence, t } from "../i18n";
-import { includeAll, pagePath, resourceTitle, singularTitle, uploadsOf, useResourceInfo, type ResourceInfo } from "../resources";
+import { includeAll, pagePath, relationFilters, resourceTitle, singularTitle, uploadsOf, useResourceInfo, type ResourceInfo } from "../resources";
 import { displayValue, fieldsOf, type FormField } from "../schemaForm";
 import { useApi } from "../useApi";
 
@@ -78,12 +78,13 @@ export default function ResourceList() {
       <Breadcrumb trail={[{ label: t("Dashboard"), to: "/" }]} current={title} />
       <Pending value={info} what={t("this page")} />
       {info.state === "done" && info.data === null && <p className="mt-6 text-slate-600">{t("This API has no resource called “{name}”.", { name })}</p>}
-      {info.state === "done" && info.data && <ResourceTable info={info.data} />}
+      {info.state === "done" && info.data && <ResourceTable info={info.data} across={relationFilters(info.all, info.data)} />}
     </div>
   );
 }
 
-function ResourceTable({ info }: { info: ResourceInfo }) {
+/** `across`: the filters across relations the list takes, with their labels. */
+function ResourceTable({ info, across }: { info: ResourceInfo; across: Record<string, string> }) {
   const title = resourceTitle(info);
   const singular = singularTitle(info);
   const [params, setParams] = useSearchParams();
@@ -116,9 +117,10 @@ function ResourceTable({ info }: { info: ResourceInfo }) {
       {info.searchable.length > 0 && (
         <SearchBox key={search} title={title} search={search} onSearch={(words) => setParams(queryOf(sort, filters, words))} />
       )}
-      {info.filterable.length > 0 && (
+      {info.filterable.length + Object.keys(across).length > 0 && (
         <FilterBar
           info={info}
+          across={across}
           filters={filters}
           onAdd={(field, operator, value) => setParams(queryOf(sort, [...filters, [field, operator, value]], search))}
           onRemove={(index) => setParams(queryOf(sort, filters.filter((_, i) => i !== index), search))}
@@ -235,16 +237,21 @@ function SearchBox({ title, search, onSearch }: { title: string; search: string;
 
 interface FilterBarProps {
   info: ResourceInfo;
+  across: Record<string, string>;
   filters: [string, string, string][];
   onAdd: (field: string, operator: string, value: string) => void;
   onRemove: (index: number) => void;
 }
 
-function FilterBar({ info, filters, onAdd, onRemove }: FilterBarProps) {
-  const [field, setField] = useState(info.filterable[0] ?? "");
+function FilterBar({ info, across, filters, onAdd, onRemove }: FilterBarProps) {
+  const fields = [...info.filterable, ...Object.keys(across)];
+  const [field, setField] = useState(fields[0] ?? "");
   const [operator, setOperator] = useState("eq");
   const [value, setValue] = useState("");
-  const labels = Object.fromEntries(fieldsOf(info.schemas.read, info.relations, uploadsOf(info)).map((f) => [f.name, f.label]));
+  const labels: Record<string, string> = {
+    ...Object.fromEntries(fieldsOf(info.schemas.read, info.relations, uploadsOf(info)).map((f) => [f.name, f.label])),
+    ...across,
+  };
   const label = (name: string) => labels[name] ?? name;
   const operators = operatorLabels();
 
@@ -262,7 +269,7 @@ function FilterBar({ info, filters, onAdd, onRemove }: FilterBarProps) {
         <label className="text-sm">
           <span className="block text-slate-600">{t("Field")}</span>
           <select value={field} onChange={(e) => setField(e.target.value)} className={control}>
-            {info.filterable.map((name) => (
+            {fields.map((name) => (
               <option key={name} value={name}>
                 {label(name)}
               </option>

@@ -182,4 +182,24 @@ describe("relations", () => {
     expect(await screen.findByRole("link", { name: "Home" })).toBeTruthy();
     expect(screen.getByRole("link", { name: "Work" }).getAttribute("href")).toBe("/r/categories/3");
   });
+
+  it("filters the list across a relation, a many-to-many one too", async () => {
+    const tags = { field: "category_ids", resource: "categories", path: "/api/categories", display: "name", many: true };
+    const withTags = { ...notesWithCategory, relations: { category, categories: tags } };
+    const listMeta = () => ({ body: [{ ...categoriesInfo, filterable: ["name"] }, withTags] });
+    const api = renderApp("/r/notes", {
+      ...signedIn(),
+      "GET /api/meta/resources": [listMeta(), listMeta()],
+      "GET /api/notes": () => ({ body: { items: [], next_cursor: null } }),
+    });
+    const field = await screen.findByLabelText("Field");
+    const names = within(field).getAllByRole("option").map((option) => option.textContent);
+    expect(names).toEqual(expect.arrayContaining(["Category: name", "Categories: name"]));
+    fireEvent.change(field, { target: { value: "categories.name" } });
+    fireEvent.change(screen.getByLabelText("Condition"), { target: { value: "contains" } });
+    fireEvent.change(screen.getByLabelText("Value"), { target: { value: "wor" } });
+    fireEvent.click(screen.getByRole("button", { name: "Add filter" }));
+    await waitFor(() => expect(api.calls.some((c) => c.url.includes("categories.name__contains=wor"))).toBe(true));
+    expect(screen.getByRole("list", { name: "Active filters" }).textContent).toContain("Categories: name contains “wor”");
+  });
 });
