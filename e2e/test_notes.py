@@ -80,7 +80,11 @@ def test_a_note_is_created_listed_edited_and_deleted(
     expect(page.get_by_role("heading", level=1)).to_contain_text(note_id)
     expect(page.get_by_text("Buy milk").first).to_be_visible()
     expect(page.get_by_text("Two litres.").first).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="Note created.")).to_be_visible()
     screenshot(page, "detail")
+    page.reload()  # the message was for the moment it happened
+    expect(page.get_by_text("Buy milk").first).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="Note created.")).to_have_count(0)
 
     page.goto("/r/notes")
     link = page.get_by_role("link", name=note_id, exact=True)

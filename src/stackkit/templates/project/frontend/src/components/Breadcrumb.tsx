@@ -1,5 +1,5 @@
-import { Fragment } from "react";
-import { Link, useLocation } from "react-router";
+import { Fragment, useEffect, useState } from "react";
+import { Link, useLocation, useNavigate } from "react-router";
 import { t } from "../i18n";
 
 export interface Crumb {
@@ -24,10 +24,20 @@ export function Breadcrumb({ trail, current }: { trail: Crumb[]; current: string
   );
 }
 
-/** A message left by the page before (`navigate(to, { state: { flash } })`), announced politely. */
+/** A message left by the page before (`navigate(to, { state: { flash } })`), announced
+ *  politely. It is shown once: taken out of the history entry, so that a reload (in
+ *  another language, say) does not show it again. */
 export function Flash() {
-  const { state } = useLocation();
-  const flash = (state as { flash?: unknown } | null)?.flash;
+  const location = useLocation();
+  const navigate = useNavigate();
+  const left = (location.state as { flash?: unknown } | null)?.flash;
+  const [flash, setFlash] = useState(left);
+  useEffect(() => {
+    if (left !== undefined) {
+      setFlash(left);
+      void navigate({ pathname: location.pathname, search: location.search, hash: location.hash }, { replace: true, state: null });
+    }
+  }, [left, location.pathname, location.search, location.hash, navigate]);
   if (typeof flash !== "string") return null;
   return (
     <p role="status" className="mt-4 rounded-md bg-emerald-50 p-3 text-sm text-emerald-800">
