@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -105,3 +109,26 @@ def test_production_start_up_freezes_long_lived_objects(
             assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_an_app_without_redis_never_loads_redis_py(tmp_path: Path) -> None:
+    # redis-py takes a tenth of a second to import: an app on the embedded stores,
+    # serving a signed-in request, must not pay for it.
+    code = (
+        "import sys\n"
+        "from starlette.testclient import TestClient\n"
+        "from stackkit import Settings, create_app\n"
+        "from stackkit.auth import AuthConfig\n"
+        "from stackkit.auth.user import User\n"
+        f"settings = Settings(env='test', database_url='sqlite:///{tmp_path / 'app.db'}')\n"
+        "app = create_app(settings, auth=AuthConfig(User))\n"
+        "with TestClient(app) as client:\n"
+        "    assert client.get('/readyz').status_code == 200\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'redis', 'hiredis'}))\n"
+    )
+    environment = {**os.environ, "REDIS_URL": ""}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Generator
 from functools import partial
-from typing import Any, Generic, TypeVar
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from stackkit.cache.store import StoreUnavailable
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 __all__ = ["Reply", "TurnPipeline", "seen"]
 

@@ -8,49 +8,65 @@ once and the caller decides (the response cache serves uncached).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
-
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.crc import key_slot
-from redis.exceptions import (
-    ClusterDownError,
-    OutOfMemoryError,
-    ReadOnlyError,
-    RedisClusterException,
-    ResponseError,
-    TryAgainError,
-)
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from stackkit.cache.redis_batch import Reply, TurnPipeline, seen
 from stackkit.cache.store import Store, StoreUnavailable
 
-__all__ = ["REDIS_DOWN", "RedisClusterStore", "RedisStore", "one_slot", "unavailable"]
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
+
+__all__ = ["RedisClusterStore", "RedisStore", "one_slot", "redis_errors", "unavailable"]
 
 logger = logging.getLogger("stackkit.cache")
 
-REDIS_DOWN = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    OSError,
-    OutOfMemoryError,
-    ReadOnlyError,
-    ClusterDownError,
-    TryAgainError,
-    RedisClusterException,
-)
-"""What redis-py raises when the server cannot serve: away, slow, full (`OOM` under
-`noeviction`), a replica since a failover (`READONLY`), a cluster without a slot's
-node (`CLUSTERDOWN`, `TRYAGAIN`) or with no node answering; as opposed to a bad
-command."""
+
+@dataclass(frozen=True)
+class RedisErrors:
+    """redis-py's errors that stackkit tells apart."""
+
+    down: tuple[type[BaseException], ...]
+    """What redis-py raises when the server cannot serve: away, slow, full (`OOM` under
+    `noeviction`), a replica since a failover (`READONLY`), a cluster without a slot's
+    node (`CLUSTERDOWN`, `TRYAGAIN`) or with no node answering; as opposed to a bad
+    command."""
+    timeout: type[BaseException]
+    reply: type[BaseException]
+    """An error reply of the server."""
+    no_script: type[BaseException]
+    """`NOSCRIPT`: the server does not have the script (it restarted)."""
+
+
+@functools.cache
+def redis_errors() -> RedisErrors:
+    """redis-py's errors, imported on first use: an app without Redis never loads
+    redis-py (a twentieth of a second at start-up)."""
+    from redis.exceptions import (
+        ClusterDownError,
+        NoScriptError,
+        OutOfMemoryError,
+        ReadOnlyError,
+        RedisClusterException,
+        ResponseError,
+        TryAgainError,
+    )
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    down = (
+        RedisConnectionError, RedisTimeoutError, OSError, OutOfMemoryError, ReadOnlyError,
+        ClusterDownError, TryAgainError, RedisClusterException,
+    )  # fmt: skip
+    return RedisErrors(down, RedisTimeoutError, ResponseError, NoScriptError)
+
+
 _DOWN_REPLIES = ("MISCONF", "MASTERDOWN", "LOADING")
 """Error replies of a server that cannot serve for now: it cannot write its snapshot
 (`MISCONF`), its primary is away, it is loading its data."""
@@ -61,6 +77,8 @@ _NO_CONNECTION = "No connection available"
 def one_slot(keys: Sequence[str]) -> bool:
     """Whether `keys` (prefixed) all live in one slot of a cluster: what one script, or
     one `MGET`, may reach there."""
+    from redis.crc import key_slot
+
     return len({key_slot(key.encode()) for key in keys}) <= 1
 
 
@@ -68,10 +86,11 @@ def unavailable(error: BaseException) -> StoreUnavailable | None:
     """The `StoreUnavailable` that `error` from redis-py means, or None for a bug (a bad
     command). It is `slow` when the server may be up but did not answer in time: a
     timeout, or every pooled connection busy."""
-    down_reply = isinstance(error, ResponseError) and str(error).startswith(_DOWN_REPLIES)
-    if not (isinstance(error, REDIS_DOWN) or down_reply):
+    errors = redis_errors()
+    down_reply = isinstance(error, errors.reply) and str(error).startswith(_DOWN_REPLIES)
+    if not (isinstance(error, errors.down) or down_reply):
         return None
-    slow = isinstance(error, RedisTimeoutError) or _NO_CONNECTION in str(error)
+    slow = isinstance(error, errors.timeout) or _NO_CONNECTION in str(error)
     return StoreUnavailable(f"Redis did not answer: {error}", slow=slow)
 
 
@@ -135,6 +154,10 @@ class RedisStore(Store):
         return self._client  # type: ignore[no-any-return]
 
     def _connect(self) -> Any:
+        from redis.asyncio import BlockingConnectionPool, Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
         # A blocking pool: at the limit, a command waits (up to the timeout) for a free
         # connection instead of failing at once.
         pool = BlockingConnectionPool.from_url(
@@ -307,6 +330,10 @@ class RedisClusterStore(RedisStore):
     """
 
     def _connect(self) -> Any:
+        from redis.asyncio.cluster import RedisCluster
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
         # The cluster client fails a command past max_connections instead of waiting for
         # a free connection, so its cap per node is ten times the single-server pool's.
         return RedisCluster.from_url(
@@ -325,7 +352,7 @@ class RedisClusterStore(RedisStore):
         cluster: RedisCluster = self._client
         try:
             await cluster.initialize()
-        except REDIS_DOWN as error:
+        except redis_errors().down as error:
             logger.warning("Redis Cluster not reachable at start-up: %s", error)
 
     async def _unlink(self, keys: list[Any]) -> int:

@@ -12,10 +12,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from redis.exceptions import NoScriptError
-
 from stackkit.cache.redis_batch import Reply
-from stackkit.cache.redis_store import RedisClusterStore, RedisStore, one_slot, unavailable
+from stackkit.cache.redis_store import (
+    RedisClusterStore,
+    RedisStore,
+    one_slot,
+    redis_errors,
+    unavailable,
+)
 from stackkit.cache.store import KeyValueStore, StoreUnavailable
 from stackkit.ratelimit.fixed_window import fixed_window
 from stackkit.ratelimit.gcra import Decision, gcra
@@ -281,12 +285,10 @@ class RedisRateLimitBackend(RateLimitBackend):
                 if self._sha is None:
                     self._sha = str(await self.store.client.script_load(self._source))
                 flat = await self.store.send("EVALSHA", self._sha, len(keys), *keys, *args)
-            except NoScriptError:
-                if attempt:
-                    raise
-                self._sha = None  # Redis restarted without the script: load it again
-                continue
             except Exception as error:
+                if isinstance(error, redis_errors().no_script) and not attempt:
+                    self._sha = None  # Redis restarted without the script: load it again
+                    continue
                 down = unavailable(error)
                 if down is None:
                     raise
