@@ -219,13 +219,30 @@ def test_a_migration_that_copies_a_searched_table_leaves_its_index_following_the
     project.write_models(SEARCHED_V1)
     revision(project.config, "create searched notes")
     upgrade(project.config)
+    asyncio.run(_on(project.url, _write, "INSERT INTO searched_notes (title) VALUES ('old')"))
     project.write_models(SEARCHED_V2)
     second = revision(project.config, "add summary")
     assert second is not None
-    assert ("batch_alter_table" in second.read_text()) == project.url.startswith("sqlite")
+    script = second.read_text()
+    assert ("batch_alter_table" in script) == project.url.startswith("sqlite")
+    # A data migration after the copy, as a hand-written one would do.
+    second.write_text(
+        script.replace(
+            "    # ### end Alembic commands ###",
+            "    op.execute(\"UPDATE searched_notes SET title = 'renamed'\")\n"
+            "    # ### end Alembic commands ###",
+            1,
+        )
+    )
     upgrade(project.config)
-    # On SQLite the copy dropped the index's triggers; the upgrade made them again.
+    # On SQLite the copy dropped the index's triggers; the upgrade made them again
+    # and refilled the index, for good.
     assert asyncio.run(_on(project.url, indexed_columns, "searched_notes")) == ("title",)
+    if project.url.startswith("sqlite"):
+        match = "SELECT rowid FROM searched_notes_search WHERE searched_notes_search MATCH :word"
+        for word, rows in (("renamed", [1]), ("old", [])):
+            found = asyncio.run(_on(project.url, _rows, match, {"word": word}))
+            assert found == rows, word
 
 
 USERS = """
@@ -361,6 +378,15 @@ def test_init_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
 def test_init_refuses_metadata_that_is_not_a_module_attribute(tmp_path: Path) -> None:
     with pytest.raises(MigrationError, match="is not like"):
         init_migrations(tmp_path / "migrations", metadata="demo/models.py")
+
+
+def _write(connection: Connection, statement: str) -> None:
+    connection.execute(text(statement))
+    connection.commit()
+
+
+def _rows(connection: Connection, statement: str, values: dict[str, Any]) -> list[Any]:
+    return list(connection.execute(text(statement), values).scalars())
 
 
 async def _on(url: str, function: Callable[..., T], *arguments: Any) -> T:

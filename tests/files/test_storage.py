@@ -154,6 +154,7 @@ async def test_s3_check_fails_for_a_missing_bucket(s3_bucket: S3Bucket) -> None:
         ("my.dotted.bucket", None, "eu-west-3"),
         ("uploads", "http://127.0.0.1:9000", "eu-central-1"),
         ("uploads", "https://minio.example.com:8443/", None),
+        ("uploads", "https://key:secret@minio.example.com/", None),
     ],
 )
 async def test_s3_names_the_origins_its_presigned_links_and_forms_point_at(
@@ -175,4 +176,6 @@ async def test_s3_names_the_origins_its_presigned_links_and_forms_point_at(
         )
     for url in (form.url, link):
         parts = urlsplit(url)
-        assert f"{parts.scheme}://{parts.netloc}" in storage.browser_origins, url
+        port = f":{parts.port}" if parts.port else ""
+        assert f"{parts.scheme}://{parts.hostname}{port}" in storage.browser_origins, url
+    assert not any("@" in origin for origin in storage.browser_origins)

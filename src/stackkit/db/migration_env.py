@@ -220,4 +220,6 @@ def _run_on_connection(connection: Connection, settings: dict[str, Any]) -> None
     context.configure(connection=connection, **settings)
     with context.begin_transaction():
         context.run_migrations()
-        restore_search_triggers(connection)
+    # SQLite's migrations commit step by step: the mend is a unit of its own.
+    if restore_search_triggers(connection) and connection.in_transaction():
+        connection.commit()

@@ -8,6 +8,7 @@ for autogenerate.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 _EVENTS = ("insert", "delete", "update")
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @Operations.register_operation("create_search_index")
@@ -145,14 +147,20 @@ def restore_search_triggers(connection: Connection) -> list[str]:
     mended: list[str] = []
     for kind, name, sql in found:
         searched = name.removesuffix("_search")
-        is_index = kind == "table" and "USING fts5" in (sql or "") and name != searched
-        if not is_index or fts_table(searched) != name or searched not in tables:
+        # Only stackkit's own index: an FTS5 table over `searched`'s rows, by id.
+        ours = f"content={searched}, content_rowid=id)"
+        if kind != "table" or name == searched or searched not in tables or ours not in (sql or ""):
+            continue
+        if not _PLAIN_NAME.fullmatch(name):
             continue
         wanted = [f"{name}_{event}" for event in _EVENTS]
         if set(wanted) <= triggers:
             continue
         columns = connection.execute(text(f"PRAGMA table_info({checked_name(name)})"))
-        quoted = [checked_name(row[1]) for row in columns]
+        names = [str(row[1]) for row in columns]
+        if not all(_PLAIN_NAME.fullmatch(column) for column in names):
+            continue  # not a table stackkit made: its columns are plain identifiers
+        quoted = [checked_name(column) for column in names]
         for trigger in wanted:
             connection.execute(text(f"DROP TRIGGER IF EXISTS {checked_name(trigger)}"))
         for statement in _trigger_statements(searched, quoted):

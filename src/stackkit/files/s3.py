@@ -4,7 +4,6 @@ through aiobotocore, the asyncio client of botocore."""
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import urllib.parse
 from typing import TYPE_CHECKING, Any
@@ -39,12 +38,13 @@ _VIRTUAL_HOST_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 def browser_origins(bucket: str, endpoint_url: str | None, region: str | None) -> tuple[str, ...]:
     """Where botocore's presigned links and forms for `bucket` point: the endpoint
     (path-style keys) when there is one, else AWS's host of the bucket, global and in
-    its region (the region as botocore finds it: given, else `AWS_REGION` or
-    `AWS_DEFAULT_REGION`)."""
+    its region (the region as botocore finds it: given, else its environment
+    variables, config file or profile)."""
     if endpoint_url:
         parts = urllib.parse.urlsplit(endpoint_url)
-        return (f"{parts.scheme}://{parts.netloc}",)
-    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        port = f":{parts.port}" if parts.port else ""
+        return (f"{parts.scheme}://{parts.hostname}{port}",)
+    region = region or get_session().get_config_variable("region")
     host = f"{bucket}.s3" if _VIRTUAL_HOST_BUCKET.fullmatch(bucket) else "s3"
     hosts = [f"{host}.amazonaws.com"]
     if region and region != "us-east-1":

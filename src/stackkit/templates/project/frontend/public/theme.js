@@ -7,6 +7,7 @@
   } catch (error) {
     // Storage is off (a private window's settings): follow the system.
   }
-  var dark = saved === "dark" || (saved !== "light" && matchMedia("(prefers-color-scheme: dark)").matches);
+  var system = typeof matchMedia === "function" && matchMedia("(prefers-color-scheme: dark)").matches;
+  var dark = saved === "dark" || (saved !== "light" && system);
   document.documentElement.classList.toggle("dark", dark);
 })();

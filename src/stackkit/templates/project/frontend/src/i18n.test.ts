@@ -122,9 +122,20 @@ describe("switching language", () => {
   });
 
   it("picks the plural form by the language's rules", async () => {
-    const forms = { one: "{count} row", other: "{count} rows" };
-    expect(plural(1, forms)).toBe("1 row");
-    expect(plural(1200, forms)).toBe("1,200 rows");
+    const forms = { one: "Try again in {count} second.", other: "Try again in {count} seconds." };
+    expect(plural(1, forms)).toBe("Try again in 1 second.");
+    expect(plural(1200, forms)).toBe("Try again in 1,200 seconds.");
+    await setLocale("de");
+    expect(plural(1, forms)).toBe("Versuchen Sie es in 1 Sekunde erneut.");
+    expect(plural(1200, forms)).toBe("Versuchen Sie es in 1.200 Sekunden erneut.");
+  });
+
+  it("keeps the language picked last, whichever catalog arrives first", async () => {
+    const german = setLocale("de");
+    await setLocale("en");
+    await german;
+    expect(t("Language")).toBe("Language");
+    expect(document.documentElement.lang).toBe("en");
   });
 
   it("remembers the choice, else follows the browser's languages", async () => {

@@ -20,6 +20,7 @@ const catalogs: Record<Exclude<Locale, "en">, () => Promise<{ default: Catalog }
 
 let current: Locale = "en";
 let catalog: Catalog = {};
+let switching = 0;
 const listeners = new Set<() => void>();
 
 function isLocale(code: string | null | undefined): code is Locale {
@@ -46,7 +47,9 @@ export function preferredLocale(): Locale {
 /** Switch to `locale` (loading its catalog first), and remember the choice when
  *  `remember`: the page then renders again in it. */
 export async function setLocale(locale: Locale, { remember = true } = {}): Promise<void> {
+  const turn = ++switching;
   const next = locale === "en" ? {} : (await catalogs[locale]()).default;
+  if (turn !== switching) return; // another language was picked meanwhile
   current = locale;
   catalog = next;
   document.documentElement.lang = locale;
@@ -125,10 +128,13 @@ export function localDecimal(text: string): string {
   return text.replace(".", decimalSeparator());
 }
 
-/** A number typed with the language's decimal separator, as the API takes it. */
-export function plainDecimal(text: string): string {
+/** A number typed with the language's decimal separator, as the API takes it; null
+ *  for one with a point where the language writes a comma (`1.000` in German is a
+ *  thousand, not one). */
+export function plainDecimal(text: string): string | null {
   const separator = decimalSeparator();
-  return separator === "." ? text : text.replace(separator, ".");
+  if (separator === ".") return text;
+  return text.includes(".") ? null : text.replace(separator, ".");
 }
 
 /** A date and time from the API (ISO 8601), as the language writes it. */

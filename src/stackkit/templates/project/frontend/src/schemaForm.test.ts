@@ -113,11 +113,12 @@ describe("decimals", () => {
 
     it("are typed, shown and refused with a decimal comma, and sent with a point", async () => {
       await setLocale("de");
-      expect(toBody(fields, { price: "12,50", discount: "0.5" })).toEqual({ price: "12.50", discount: "0.5" });
+      expect(toBody(fields, { price: "12,50", discount: "0,5" })).toEqual({ price: "12.50", discount: "0.5" });
       expect(initialValues(fields, { price: "12.50", discount: null })).toEqual({ price: "12,50", discount: "" });
       expect(displayValue("3.10", "decimal")).toBe("3,10");
       expect(displayValue(2.5)).toBe("2,5");
       expect(() => toBody(fields, { price: "1.234,5", discount: "" })).toThrow("z. B. 12,50.");
+      expect(() => toBody(fields, { price: "1.000", discount: "" })).toThrow("z. B. 12,50."); // not 1
     });
   });
 });

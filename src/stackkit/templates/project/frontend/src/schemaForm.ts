@@ -157,7 +157,7 @@ function fromFormValue(field: FormField, value: string | boolean): unknown {
     case "integer":
     case "reference":
     case "number": {
-      const number = Number(plainDecimal(text));
+      const number = Number(text); // a number input's value has a point in every language
       if (!Number.isFinite(number) || (field.kind !== "number" && !Number.isInteger(number))) {
         throw new FormValueError(field.name, field.kind === "integer" ? t("Enter a whole number.") : t("Enter a number."));
       }
@@ -166,7 +166,7 @@ function fromFormValue(field: FormField, value: string | boolean): unknown {
     case "decimal": {
       // Sent as text, digit for digit: a float would round 0.10 + 0.20.
       const typed = plainDecimal(text.trim());
-      if (!DECIMAL.test(typed)) throw new FormValueError(field.name, t("Enter a number, like {example}.", { example: localDecimal("12.50") }));
+      if (typed === null || !DECIMAL.test(typed)) throw new FormValueError(field.name, t("Enter a number, like {example}.", { example: localDecimal("12.50") }));
       if (field.scale !== undefined && (typed.split(".")[1] ?? "").length > field.scale) {
         throw new FormValueError(
           field.name,

@@ -25,19 +25,21 @@ export function Breadcrumb({ trail, current }: { trail: Crumb[]; current: string
 }
 
 /** A message left by the page before (`navigate(to, { state: { flash } })`), announced
- *  politely. It is shown once: taken out of the history entry, so that a reload (in
- *  another language, say) does not show it again. */
+ *  politely. It is shown on that address only, once: taken out of the history entry,
+ *  so that a reload (in another language, say) does not show it again. */
 export function Flash() {
   const location = useLocation();
   const navigate = useNavigate();
+  const address = location.pathname + location.search;
   const left = (location.state as { flash?: unknown } | null)?.flash;
-  const [flash, setFlash] = useState(left);
+  const [shown, setShown] = useState<{ text: unknown; address: string }>({ text: left, address });
   useEffect(() => {
     if (left !== undefined) {
-      setFlash(left);
+      setShown({ text: left, address });
       void navigate({ pathname: location.pathname, search: location.search, hash: location.hash }, { replace: true, state: null });
     }
-  }, [left, location.pathname, location.search, location.hash, navigate]);
+  }, [left, address, location.pathname, location.search, location.hash, navigate]);
+  const flash = shown.address === address ? shown.text : undefined;
   if (typeof flash !== "string") return null;
   return (
     <p role="status" className="mt-4 rounded-md bg-emerald-50 p-3 text-sm text-emerald-800">

@@ -138,7 +138,9 @@ export function FileUpload({ control, name, upload, value, required, onChange }:
 export function FileValue({ path, field, image }: { path: string; field: string; image: boolean }) {
   const { request } = useAuth();
   const link = useApi<FileLink>(`${path}/files/${field}`);
-  // The links stop working after a few minutes: a page left open asks for new ones.
+  // The links stop working after a few minutes: a page left open asks for new ones,
+  // and shows them from then on.
+  const [fresh, setFresh] = useState<FileLink | null>(null);
   const [fetchedAt, setFetchedAt] = useState(() => Date.now());
   const fetched = link.state === "done" ? link.data : null;
   useEffect(() => {
@@ -146,7 +148,7 @@ export function FileValue({ path, field, image }: { path: string; field: string;
   }, [fetched]);
   if (link.state === "loading") return <span className="text-slate-500">{t("Loading…")}</span>;
   if (link.state === "error") return <span className="text-red-600">{errorMessage(link.error)}</span>;
-  const file = link.data;
+  const file = fresh ?? link.data;
   return (
     <span className="flex flex-col items-start gap-2">
       {image && file.thumbnail_url && <img src={file.thumbnail_url} alt={file.name} className="max-h-40 rounded ring-1 ring-slate-200" />}
@@ -158,7 +160,11 @@ export function FileValue({ path, field, image }: { path: string; field: string;
           if (Date.now() < fetchedAt + (file.expires_in - 10) * 1000) return;
           event.preventDefault();
           request<FileLink>(`${path}/files/${field}`).then(
-            (fresh) => download(fresh.url, fresh.name),
+            (renewed) => {
+              setFresh(renewed);
+              setFetchedAt(Date.now());
+              download(renewed.url, renewed.name);
+            },
             () => link.reload(),
           );
         }}

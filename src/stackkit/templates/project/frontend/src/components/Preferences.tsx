@@ -39,7 +39,7 @@ export function Preferences() {
       </label>
       <label className="flex items-center gap-2">
         {t("Language")}
-        <select className={selectClass} value={locale} onChange={(event) => void setLocale(event.target.value as Locale)}>
+        <select className={selectClass} value={locale} onChange={(event) => void setLocale(event.target.value as Locale).catch(() => undefined)}>
           {Object.entries(LOCALES).map(([code, name]) => (
             <option key={code} value={code} lang={code}>
               {name}

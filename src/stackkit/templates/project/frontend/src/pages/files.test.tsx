@@ -95,5 +95,6 @@ describe("file fields", () => {
     fireEvent.click(link);
     await waitFor(() => expect(followed).toEqual(["/api/files/f1/file?v2"]));
     expect(api.calls.filter((c) => c.url === "/api/notes/7/files/photo")).toHaveLength(2);
+    expect(screen.getByRole("link", { name: "cat.png" }).getAttribute("href")).toBe("/api/files/f1/file?v2");
   });
 });
