@@ -9,6 +9,7 @@ from starlette.testclient import TestClient
 from stackkit.cache import RedisStore
 from stackkit.db import Database
 from stackkit.testing import RedisProcess, wait_until
+from tests.conftest import STORE_TIMEOUT
 
 
 def poll_status(client: TestClient, path: str, expected: int) -> dict[str, Any]:
@@ -55,7 +56,12 @@ def test_readyz_is_503_when_the_database_is_unreachable(
 def test_readyz_follows_redis_going_down_and_coming_back(
     make_client: Callable[..., TestClient], redis_process: RedisProcess
 ) -> None:
-    client = make_client(backends=[Database("sqlite:///:memory:"), RedisStore(redis_process.url)])
+    client = make_client(
+        backends=[
+            Database("sqlite:///:memory:"),
+            RedisStore(redis_process.url, timeout=STORE_TIMEOUT),
+        ]
+    )
     assert poll_status(client, "/readyz", 200)["checks"] == {"database": "ok", "redis": "ok"}
 
     redis_process.stop()

@@ -21,6 +21,7 @@ from stackkit.auth.user import User
 from stackkit.cache import MemoryStore, RedisStore, Store
 from stackkit.testing import delete_keys, unique_key_prefix
 from tests.auth.conftest import PASSWORD, register
+from tests.conftest import STORE_TIMEOUT
 
 SECRET = "device-cookie-tests-secret-0123456789-abcdefghij"
 OTHER_SECRET = "another-apps-secret-0123456789-abcdefghijklmnop"
@@ -307,7 +308,7 @@ async def device_stores(request: pytest.FixtureRequest) -> AsyncIterator[list[St
         yield [MemoryStore(prefix=prefix)] * 2
         return
     url = request.getfixturevalue("redis_url")
-    stores = [RedisStore(url, prefix=prefix), RedisStore(url, prefix=prefix)]
+    stores = [RedisStore(url, prefix=prefix, timeout=STORE_TIMEOUT) for _ in range(2)]
     for store in stores:
         await store.open()
     try:

@@ -30,6 +30,7 @@ from stackkit.auth.user import User
 from stackkit.cache import MemoryStore, RedisStore, Store
 from stackkit.testing import delete_keys, unique_key_prefix
 from tests.auth.conftest import PASSWORD, bearer, login, register
+from tests.conftest import STORE_TIMEOUT
 from tests.helpers import StartServer
 
 NEW_PASSWORD = "a different long passphrase"
@@ -227,7 +228,7 @@ async def reset_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
         yield MemoryStore(prefix=prefix)
         return
     url = request.getfixturevalue("redis_url")
-    store = RedisStore(url, prefix=prefix)
+    store = RedisStore(url, prefix=prefix, timeout=STORE_TIMEOUT)
     await store.open()
     try:
         yield store

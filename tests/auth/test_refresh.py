@@ -18,6 +18,7 @@ from stackkit.auth.refresh import (
 )
 from stackkit.cache import MemoryStore, RedisStore, Session, SessionStore, Store, StoreUnavailable
 from stackkit.testing import delete_keys, unique_key_prefix
+from tests.conftest import STORE_TIMEOUT
 from tests.helpers import Clock
 
 TTL = 3600
@@ -39,7 +40,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
         yield MemoryStore(prefix=prefix)
         return
     url = request.getfixturevalue("redis_url")
-    redis_store = RedisStore(url, prefix=prefix)
+    redis_store = RedisStore(url, prefix=prefix, timeout=STORE_TIMEOUT)
     await redis_store.open()
     try:
         yield redis_store

@@ -29,6 +29,7 @@ async def test_an_outage_is_warned_about_at_most_once_a_minute(
     async def add() -> str:
         return "added"
 
+    # default timeout: nothing listens, so every connection is refused at once
     away = RedisStore(f"redis://127.0.0.1:{find_free_port()}/0", prefix=unique_key_prefix())
     await away.open()  # nothing listens there: every command is refused
     app = create_app(

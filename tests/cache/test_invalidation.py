@@ -33,6 +33,7 @@ from stackkit.db.changes import follows_deletes
 from stackkit.resources.resource import Resource
 from stackkit.testing import create_database, delete_keys, drop_database, unique_key_prefix
 from tests.auth.conftest import FAST_HASHER, PASSWORD, bearer, login, register
+from tests.conftest import STORE_TIMEOUT
 from tests.helpers import opened
 
 
@@ -490,7 +491,9 @@ async def test_a_write_through_one_worker_makes_every_worker_miss(
     redis_url: str, make_settings: Callable[..., Settings]
 ) -> None:
     prefix = unique_key_prefix()
-    stores = [RedisStore(redis_url, prefix=prefix) for _ in range(2)]  # one per worker
+    stores = [
+        RedisStore(redis_url, prefix=prefix, timeout=STORE_TIMEOUT) for _ in range(2)
+    ]  # one per worker
     async with (
         opened(*stores),
         asgi_client(app_on(stores[0], make_settings())) as first,

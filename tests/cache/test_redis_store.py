@@ -21,6 +21,7 @@ from stackkit.testing import (
     RedisClusterProcess,
     unique_key_prefix,
 )
+from tests.conftest import STORE_TIMEOUT
 from tests.helpers import opened
 
 
@@ -99,7 +100,7 @@ async def proxy(redis_url: str) -> AsyncIterator[CountingProxy]:
 
 @pytest.fixture
 async def store(proxy: CountingProxy) -> AsyncIterator[RedisStore]:
-    store = RedisStore(proxy.url, prefix=unique_key_prefix())
+    store = RedisStore(proxy.url, prefix=unique_key_prefix())  # default timeout: measured
     async with opened(store):
         try:
             yield store
@@ -138,7 +139,9 @@ async def test_each_operation_is_one_round_trip(
 
 
 async def test_operations_share_a_bounded_pool_of_connections(proxy: CountingProxy) -> None:
-    store = RedisStore(proxy.url, prefix=unique_key_prefix(), max_connections=5)
+    store = RedisStore(
+        proxy.url, prefix=unique_key_prefix(), max_connections=5, timeout=STORE_TIMEOUT
+    )
     async with opened(store):
         await store.set("a", b"1")
         answers = await asyncio.gather(*(store.get("a") for _ in range(50)))
@@ -198,7 +201,7 @@ async def test_when_redis_does_not_answer_every_read_of_the_turn_is_told(
 def test_reads_left_by_a_stopped_loop_do_not_hold_up_the_next(redis_url: str) -> None:
     """A loop that stops before its turn's pipeline leaves (tests, an app started
     again): the next loop's reads are sent all the same."""
-    store = RedisStore(redis_url, prefix=unique_key_prefix())
+    store = RedisStore(redis_url, prefix=unique_key_prefix(), timeout=STORE_TIMEOUT)
 
     async def left_behind() -> None:
         await store.open()
@@ -234,7 +237,7 @@ async def test_an_unanswered_command_is_sent_once_and_given_up_after_half_a_seco
 
 async def test_a_cluster_store_works_through_any_node(redis_cluster_url: str) -> None:
     prefix = unique_key_prefix()
-    first = RedisClusterStore(redis_cluster_url, prefix=prefix)
+    first = RedisClusterStore(redis_cluster_url, prefix=prefix, timeout=STORE_TIMEOUT)
     async with opened(first):
         nodes = [f"redis://{node.host}:{node.port}/0" for node in first.client.get_nodes()]
         assert len(nodes) >= 3
@@ -242,7 +245,7 @@ async def test_a_cluster_store_works_through_any_node(redis_cluster_url: str) ->
         for key in keys:
             await first.set(key, key.encode())
         for url in nodes:
-            through = RedisClusterStore(url, prefix=prefix)
+            through = RedisClusterStore(url, prefix=prefix, timeout=STORE_TIMEOUT)
             await through.open()
             try:
                 assert await through.get_many(keys) == [key.encode() for key in keys]
@@ -268,7 +271,7 @@ def items_controller() -> Controller:
 async def test_keys_used_together_share_a_cluster_slot(
     redis_cluster_url: str, make_settings: Callable[..., Settings]
 ) -> None:
-    store = RedisClusterStore(redis_cluster_url, prefix=unique_key_prefix())
+    store = RedisClusterStore(redis_cluster_url, prefix=unique_key_prefix(), timeout=STORE_TIMEOUT)
     app = create_app(
         make_settings(),
         controllers=[items_controller()],

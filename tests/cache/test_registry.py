@@ -22,6 +22,7 @@ from stackkit.ratelimit.backends import (
 from stackkit.testing import unique_key_prefix
 from tests.auth.conftest import FAST_HASHER, create_user_table, login, register
 from tests.cache.test_what_is_cached import client_for
+from tests.conftest import STORE_TIMEOUT
 
 EMBEDDED = Settings(env="test", database_url="sqlite:///:memory:")
 
@@ -164,11 +165,13 @@ def test_sessions_live_in_the_store_given_for_them() -> None:
 def test_a_second_redis_of_its_own_name_serves_the_sessions(redis_url: str) -> None:
     """Sessions on a Redis of their own (one that never evicts), the cache on another:
     both opened and checked, each under its name."""
-    cache = RedisStore(redis_url, prefix=unique_key_prefix())
-    sessions = RedisStore(redis_url, prefix=unique_key_prefix(), name="redis-sessions")
+    cache = RedisStore(redis_url, prefix=unique_key_prefix(), timeout=STORE_TIMEOUT)
+    sessions = RedisStore(
+        redis_url, prefix=unique_key_prefix(), name="redis-sessions", timeout=STORE_TIMEOUT
+    )
     app = create_app(EMBEDDED, backends=[], stores={"cache": cache, "sessions": sessions})
     assert app.state.backends == {"redis": cache, "redis-sessions": sessions}
-    unnamed = RedisStore(redis_url, prefix=unique_key_prefix())
+    unnamed = RedisStore(redis_url, prefix=unique_key_prefix(), timeout=STORE_TIMEOUT)
     with pytest.raises(ValueError, match=r"repeated: \['redis'\] \(name a second store"):
         create_app(EMBEDDED, backends=[], stores={"cache": cache, "sessions": unnamed})
 

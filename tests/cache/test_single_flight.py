@@ -14,6 +14,7 @@ import httpx2
 from stackkit import Controller, Settings, create_app
 from stackkit.cache import MemoryStore, RedisStore, Store
 from stackkit.testing import unique_key_prefix
+from tests.conftest import STORE_TIMEOUT
 from tests.helpers import opened
 
 
@@ -40,7 +41,9 @@ async def test_concurrent_misses_on_two_workers_run_the_handler_once(
         return {"answer": 42}
 
     prefix = unique_key_prefix()
-    stores = [RedisStore(redis_url, prefix=prefix) for _ in range(2)]  # one per worker
+    stores = [
+        RedisStore(redis_url, prefix=prefix, timeout=STORE_TIMEOUT) for _ in range(2)
+    ]  # one per worker
     async with (
         opened(*stores),
         asgi_client(app_on(stores[0], make_settings(), api)) as first,

@@ -21,6 +21,7 @@ from stackkit.ratelimit import (
     parse_limits,
 )
 from stackkit.testing import find_free_port, unique_key_prefix
+from tests.conftest import STORE_TIMEOUT
 from tests.helpers import Clock, assert_warned_once_a_minute, opened
 
 
@@ -30,7 +31,9 @@ async def default_backend(request: pytest.FixtureRequest) -> AsyncIterator[RateL
     if request.param == "memory":
         yield MemoryRateLimitBackend(clock=Clock())  # a clock mid-day: 1_800_000_000 s
         return
-    store = RedisStore(request.getfixturevalue("redis_url"), prefix=unique_key_prefix())
+    store = RedisStore(
+        request.getfixturevalue("redis_url"), prefix=unique_key_prefix(), timeout=STORE_TIMEOUT
+    )
     async with opened(store):
         yield RedisRateLimitBackend(store)
 
@@ -81,6 +84,7 @@ async def test_enforce_raises_a_429_with_the_four_headers(backend: RateLimitBack
 @pytest.fixture
 async def away() -> AsyncIterator[RedisRateLimitBackend]:
     """A Redis backend where nothing listens: every check is refused a connection."""
+    # default timeout: nothing listens, so every connection is refused at once
     store = RedisStore(f"redis://127.0.0.1:{find_free_port()}/0", prefix=unique_key_prefix())
     await store.open()
     try:
