@@ -75,7 +75,7 @@ from stackkit.ratelimit.backends import RedisRateLimitBackend
 from stackkit.ratelimit.backends import backend_for as rate_limit_backend_for
 from stackkit.ratelimit.limiter import RateLimiter
 from stackkit.ratelimit.middleware import LimitPlanner, RateLimitMiddleware
-from stackkit.resources.files import FILE_ID_PATTERN, files_controller, upload_paths
+from stackkit.resources.files import files_controller, upload_limits
 from stackkit.resources.meta import meta_controller
 from stackkit.resources.resource import Resource, link_relations
 from stackkit.settings import Settings, load_settings
@@ -382,9 +382,7 @@ def create_app(
             BodySizeLimitMiddleware,
             max_body_size=settings.max_body_size,
             own_limits=[
-                OwnLimit(prefix, FILE_ID_PATTERN, limit)
-                for resource in with_files
-                for prefix, limit in upload_paths(resource).items()
+                OwnLimit(*rule) for resource in with_files for rule in upload_limits(resource)
             ],
         ),
     ]

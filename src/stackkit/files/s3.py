@@ -24,6 +24,8 @@ from stackkit.files.storage import (
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator
 
+    from aiobotocore.session import AioSession
+
 __all__ = ["PART_SIZE", "S3Storage"]
 
 PART_SIZE = 8 * 1024 * 1024
@@ -35,16 +37,18 @@ _VIRTUAL_HOST_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 """A bucket AWS reaches by its own host name (`bucket.s3.amazonaws.com`)."""
 
 
-def browser_origins(bucket: str, endpoint_url: str | None, region: str | None) -> tuple[str, ...]:
+def browser_origins(
+    bucket: str, endpoint_url: str | None, region: str | None, session: AioSession
+) -> tuple[str, ...]:
     """Where botocore's presigned links and forms for `bucket` point: the endpoint
     (path-style keys) when there is one, else AWS's host of the bucket, global and in
-    its region (the region as botocore finds it: given, else its environment
-    variables, config file or profile)."""
+    its region (the region as botocore finds it: given, else the session's
+    environment variables, config file or profile)."""
     if endpoint_url:
         parts = urllib.parse.urlsplit(endpoint_url)
         port = f":{parts.port}" if parts.port else ""
         return (f"{parts.scheme}://{parts.hostname}{port}",)
-    region = region or get_session().get_config_variable("region")
+    region = region or session.get_config_variable("region")
     host = f"{bucket}.s3" if _VIRTUAL_HOST_BUCKET.fullmatch(bucket) else "s3"
     hosts = [f"{host}.amazonaws.com"]
     if region and region != "us-east-1":
@@ -75,7 +79,8 @@ class S3Storage(Storage):
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix
-        self.browser_origins = browser_origins(bucket, endpoint_url, region)
+        self._session = get_session()  # one for the region here and the client in open()
+        self.browser_origins = browser_origins(bucket, endpoint_url, region, self._session)
         self._options: dict[str, Any] = {
             "endpoint_url": endpoint_url,
             "region_name": region,
@@ -98,7 +103,7 @@ class S3Storage(Storage):
         return self._client
 
     async def open(self) -> None:
-        client = get_session().create_client("s3", **self._options)
+        client = self._session.create_client("s3", **self._options)
         self._client = await self._exit.enter_async_context(client)
 
     async def close(self) -> None:

@@ -41,7 +41,7 @@ __all__ = [
     "add_file_routes",
     "files_claimed",
     "files_controller",
-    "upload_paths",
+    "upload_limits",
 ]
 
 FILE_ID_PATTERN = r"[A-Za-z0-9_-]{1,32}"
@@ -121,13 +121,14 @@ class SignedQuery(BaseModel):
     signature: str = Field(pattern="^[0-9a-f]{64}$")
 
 
-def upload_paths(resource: FileResource) -> dict[str, int]:
-    """The path of each file field's upload route, up to the file's id
-    (`FILE_ID_PATTERN`), and the field's size: the route's body limit."""
-    return {
-        f"{resource.prefix}/files/{field}/": rule.max_size
+def upload_limits(resource: FileResource) -> list[tuple[str, str, int]]:
+    """The body limit of each file field's upload route, as the body-limit middleware
+    takes it (`OwnLimit`): the path up to the file's id, the id's pattern, and the
+    field's size."""
+    return [
+        (f"{resource.prefix}/files/{field}/", FILE_ID_PATTERN, rule.max_size)
         for field, rule in resource.file_fields.items()
-    }
+    ]
 
 
 def files_of(request: Request) -> Files:

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
+import { download } from "../download";
 import { formatNumber, plural, t } from "../i18n";
 import type { Upload } from "../resources";
 import { useApi } from "../useApi";
@@ -24,14 +25,6 @@ interface FileLink extends StoredFile {
   thumbnail_url: string | null;
   /** Seconds the links work for. */
   expires_in: number;
-}
-
-/** Follow `url` as a click on a link would, saving it as `name`. */
-function download(url: string, name: string) {
-  const anchor = document.createElement("a");
-  anchor.href = url;
-  anchor.download = name;
-  anchor.click();
 }
 
 /** `2.5 MB`: sizes as the API's limits count them (powers of 1000), the number
@@ -140,15 +133,15 @@ export function FileValue({ path, field, image }: { path: string; field: string;
   const link = useApi<FileLink>(`${path}/files/${field}`);
   // The links stop working after a few minutes: a page left open asks for new ones,
   // and shows them from then on.
-  const [fresh, setFresh] = useState<FileLink | null>(null);
-  const [fetchedAt, setFetchedAt] = useState(() => Date.now());
+  const [current, setCurrent] = useState<{ file: FileLink; fetchedAt: number } | null>(null);
   const fetched = link.state === "done" ? link.data : null;
   useEffect(() => {
-    if (fetched) setFetchedAt(Date.now());
+    if (fetched) setCurrent({ file: fetched, fetchedAt: Date.now() });
   }, [fetched]);
   if (link.state === "loading") return <span className="text-slate-500">{t("Loading…")}</span>;
   if (link.state === "error") return <span className="text-red-600">{errorMessage(link.error)}</span>;
-  const file = fresh ?? link.data;
+  const file = current?.file ?? link.data;
+  const fetchedAt = current?.fetchedAt ?? Date.now();
   return (
     <span className="flex flex-col items-start gap-2">
       {image && file.thumbnail_url && <img src={file.thumbnail_url} alt={file.name} className="max-h-40 rounded ring-1 ring-slate-200" />}
@@ -161,8 +154,7 @@ export function FileValue({ path, field, image }: { path: string; field: string;
           event.preventDefault();
           request<FileLink>(`${path}/files/${field}`).then(
             (renewed) => {
-              setFresh(renewed);
-              setFetchedAt(Date.now());
+              setCurrent({ file: renewed, fetchedAt: Date.now() });
               download(renewed.url, renewed.name);
             },
             () => link.reload(),

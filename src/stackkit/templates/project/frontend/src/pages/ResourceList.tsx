@@ -6,6 +6,7 @@ import { Breadcrumb, Flash } from "../components/Breadcrumb";
 import { ReferenceLink } from "../components/ReferenceLink";
 import { Pager, useCursorStack } from "../components/Pager";
 import { Pending, buttonClass, secondaryButtonClass } from "../components/Status";
+import { downloadBlob } from "../download";
 import { inSentence, t } from "../i18n";
 import { includeAll, pagePath, relationFilters, resourceTitle, singularTitle, uploadsOf, useResourceInfo, type ResourceInfo } from "../resources";
 import { displayValue, fieldsOf, type FormField } from "../schemaForm";
@@ -321,17 +322,12 @@ function ExportButton({ info, query }: { info: ResourceInfo; query: string }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
-  async function download() {
+  async function exportRows() {
     setBusy(true);
     setError(null);
     try {
       const text = await request<string>(`${info.path}/export.csv${query ? `?${query}` : ""}`);
-      const url = URL.createObjectURL(new Blob([text ?? ""], { type: "text/csv" }));
-      const link = document.createElement("a");
-      link.href = url;
-      link.download = `${info.name}.csv`;
-      link.click();
-      URL.revokeObjectURL(url);
+      downloadBlob(new Blob([text ?? ""], { type: "text/csv" }), `${info.name}.csv`);
     } catch (caught) {
       setError(t("Could not export: {error}", { error: errorMessage(caught) }));
     } finally {
@@ -341,7 +337,7 @@ function ExportButton({ info, query }: { info: ResourceInfo; query: string }) {
 
   return (
     <>
-      <button type="button" onClick={() => void download()} disabled={busy} className={secondaryButtonClass}>
+      <button type="button" onClick={() => void exportRows()} disabled={busy} className={secondaryButtonClass}>
         {busy ? t("Exporting…") : t("Export CSV")}
       </button>
       {error && (
