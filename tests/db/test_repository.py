@@ -177,6 +177,10 @@ async def test_a_sort_takes_plus_signs_spaces_and_empty_items(db: Database) -> N
     expected = await names(db, sort="price,name")
     assert await names(db, sort="+price, +name") == expected
     assert await names(db, sort=",price,,name,") == expected
+    default = await names(db)  # newest first
+    assert default != sorted(default)
+    for nothing in ("", ",,,", " , ", []):
+        assert await names(db, sort=nothing) == default, nothing
 
 
 async def test_offset_pagination(db: Database) -> None:

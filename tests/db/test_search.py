@@ -121,6 +121,31 @@ async def test_pages_of_ranked_results_have_every_row_once(db: Database) -> None
         assert refused.value.extensions["errors"][0]["field"] == "cursor"
 
 
+async def test_a_rank_and_a_cursor_owe_nothing_to_rows_out_of_sight(db: Database) -> None:
+    """Rows the caller cannot see (another user's; here another kind) change neither
+    the ranks of theirs, which their cursors carry, nor which rows the pages hold."""
+    await add(db, *({"title": f"mine {n}", "body": "merger " * (n + 1)} for n in range(4)))
+    mine = {"filters": {"kind": "post"}, "limit": 1}
+
+    async def page(cursor: str | None = None) -> Any:
+        async with db.session(read_only=True) as session:
+            repository = ArticleRepository(session, cursors=db.cursors)
+            return await repository.page(search="merger", cursor=cursor, **mine)
+
+    first = await page()
+    seen = [row.id for row in first.items]
+    cursor = first.next_cursor
+    others = ({"title": "theirs", "body": "merger " * n, "kind": "draft"} for n in range(1, 30))
+    while cursor is not None:
+        await add(db, next(others))  # written between the caller's pages
+        following = await page(cursor)
+        seen += [row.id for row in following.items]
+        cursor = following.next_cursor
+    assert len(seen) == 4
+    assert len(set(seen)) == 4
+    assert (await page()).next_cursor == first.next_cursor  # the same rank, to the bit
+
+
 @pytest.mark.parametrize(
     "words",
     ['title:secret', "NEAR(a b)", '"', "*", "a OR b", "-x", "'); DROP TABLE x; --", "a AND",

@@ -19,7 +19,7 @@ from tests.auth.conftest import FAST_HASHER, sign_in_users
 from stackkit import Settings, create_app
 from stackkit.auth import AuthConfig
 from stackkit.auth.user import User
-from stackkit.db import Model, Repository, Service, owner_column
+from stackkit.db import Model, Repository, Service, SoftDelete, owner_column
 from stackkit.db.repository import link_columns
 from stackkit.resources.relations import MAX_INCLUDES, relation_name
 from stackkit.resources.resource import Resource, link_relations
@@ -439,3 +439,143 @@ def test_a_many_to_many_relation_is_named_after_its_link_table() -> None:
         }
     finally:
         Model.metadata.remove(other)
+
+
+class Colour(Model):
+    __tablename__ = "relation_colours"
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Shade(Model):
+    """Public, and refers to a public colour and to a user's shelf."""
+
+    __tablename__ = "relation_shades"
+    name: Mapped[str] = mapped_column(String(200))
+    colour_id: Mapped[int | None] = mapped_column(ForeignKey(Colour.id), index=True)
+    shelf_id: Mapped[int | None] = mapped_column(ForeignKey(Shelf.id), index=True)
+
+
+class Drawer(SoftDelete, Model):
+    __tablename__ = "relation_drawers"
+    name: Mapped[str] = mapped_column(String(200))
+    owner_id: Mapped[int] = owner_column()
+
+
+class Sock(Model):
+    __tablename__ = "relation_socks"
+    name: Mapped[str] = mapped_column(String(200))
+    drawer_id: Mapped[int | None] = mapped_column(ForeignKey(Drawer.id))
+    colour_id: Mapped[int | None] = mapped_column(ForeignKey(Colour.id))
+    owner_id: Mapped[int] = owner_column()
+
+
+class Named(BaseModel):
+    name: str = Field(max_length=200)
+
+
+class NamedOut(Named):
+    id: int
+
+
+class ShadeIn(Named):
+    colour_id: int | None = None
+    shelf_id: int | None = None
+
+
+class ShadeOut(ShadeIn):
+    id: int
+
+
+class SockIn(Named):
+    drawer_id: int | None = None
+    colour_id: int | None = None
+
+
+class SockOut(SockIn):
+    id: int
+
+
+def resource_of(
+    name: str, model: type[Model], write: type[BaseModel], read: type[BaseModel], **options: Any
+) -> Resource:
+    repository = Repository.for_model(model, filterable=("name",))
+    service = type(f"{model.__name__}Service", (Service,), {"repository": repository})
+    return Resource(name, service=service, create=write, update=write, read=read, **options)
+
+
+def app_of(database_url: str, resources: list[Resource], models: list[type[Model]]) -> Starlette:
+    async def create_tables(app: Starlette) -> None:
+        tables = [User.__table__, *(model.__table__ for model in models)]
+        async with app.state.database.engine.begin() as connection:
+            await connection.run_sync(Model.metadata.create_all, tables=tables)
+
+    return create_app(
+        Settings(env="test", database_url=database_url),
+        resources=resources,
+        auth=AuthConfig(User, hasher=FAST_HASHER),
+        startup=[create_tables],
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/api/shades?include=colour", 200),
+        ("/api/shades/{shade}?include=colour", 200),
+        ("/api/shades?colour.name=red", 200),
+        ("/api/shades/export.csv?colour.name=red", 200),
+        ("/api/shades?include=shelf", 401),  # a user's rows: a signed-in caller only
+        ("/api/shades/{shade}?include=shelf", 401),
+        ("/api/shades?shelf.name=home", 401),
+    ],
+)
+def test_a_public_resource_includes_and_filters_by_public_ones_for_anyone(
+    database_url: str, url: str, status: int
+) -> None:
+    colours = resource_of("colours", Colour, Named, NamedOut, public=True)
+    shades = resource_of("shades", Shade, ShadeIn, ShadeOut, public=True)
+    app = app_of(database_url, [shelves(), colours, shades], [Shelf, Colour, Shade])
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as client:
+        red = client.post("/api/colours", json={"name": "red"}).json()
+        shade = client.post("/api/shades", json={"name": "crimson", "colour_id": red["id"]})
+        assert shade.status_code == 201, shade.text
+        response = client.get(url.format(shade=shade.json()["id"]))
+    assert response.status_code == status, response.text
+    if status == 200 and "include" in url:
+        body = response.json()
+        item = body["items"][0] if "items" in body else body
+        assert item["colour"] == red
+    elif status == 200 and "csv" not in url:
+        assert [item["name"] for item in response.json()["items"]] == ["crimson"]
+
+
+def test_a_reference_needs_a_live_row_and_the_right_to_read_its_resource(
+    database_url: str,
+) -> None:
+    """A colour of a resource only admins read is refused to others whether it exists
+    or not (no answer tells them which ids do); a deleted drawer is no drawer."""
+    resources = [
+        resource_of("colours", Colour, Named, NamedOut, roles=["admin"]),
+        resource_of("drawers", Drawer, Named, NamedOut),
+        resource_of("socks", Sock, SockIn, SockOut),
+    ]
+    app = app_of(database_url, resources, [Colour, Drawer, Sock])
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as client:
+        users = {name: user[1] for name, user in sign_in_users(client, app).items()}
+        ada, root = users["ada"], users["root"]
+
+        def sock(caller: dict[str, str], **references: int) -> Any:
+            return client.post("/api/socks", json={"name": "s", **references}, headers=caller)
+
+        colour = client.post("/api/colours", json={"name": "red"}, headers=root).json()
+        for colour_id in (colour["id"], colour["id"] + 1000):
+            refused = sock(ada, colour_id=colour_id)
+            assert refused.status_code == 403, refused.text
+        assert sock(root, colour_id=colour["id"]).status_code == 201
+
+        drawer = client.post("/api/drawers", json={"name": "top"}, headers=ada).json()
+        assert sock(ada, drawer_id=drawer["id"]).status_code == 201
+        assert client.delete(f"/api/drawers/{drawer['id']}", headers=ada).status_code == 204
+        gone = sock(ada, drawer_id=drawer["id"])
+        assert gone.status_code == 422, gone.text
+        assert gone.json()["errors"][0]["field"] == "drawer_id"

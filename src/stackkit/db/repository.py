@@ -346,7 +346,10 @@ class Repository(Generic[M]):
         return Page(items=rows, next_cursor=next_cursor, sort=["-rank", "-id"])
 
     def _sort_keys(self, sort: str | Sequence[str] | None) -> builtins.list[SortKey]:
-        return parse_sort(sort or self.default_sort, self._sort_fields, self._id_field)
+        names = sort.split(",") if isinstance(sort, str) else (sort or ())
+        if not any(name.strip() for name in names):  # `?sort=` or `?sort=,,`: none given
+            sort = self.default_sort
+        return parse_sort(sort, self._sort_fields, self._id_field)
 
     # Writing
 

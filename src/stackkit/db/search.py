@@ -18,7 +18,8 @@ comes from a migration, which autogenerate writes (`op.create_search_index`, fro
   stop words, whatever the language.
 - SQLite: an FTS5 table `<table>_search` over the columns, kept in step with the
   table by triggers; every word of the query must appear (as a word or the start of
-  one), and rows are ranked by `bm25`.
+  one), and rows are ranked by BM25's weight of the words they hold (from the row
+  alone: see `_row_rank`).
 """
 
 from __future__ import annotations
@@ -135,15 +136,40 @@ def searched_rows(
         return query.where(vector.op("@@")(tsquery)), cast(func.ts_rank(vector, tsquery), Double)
     # FTS5: each word quoted (none of FTS5's operators gets through), as a prefix.
     match = " ".join('"' + word.replace('"', '""') + '"*' for word in found)
-    fts: ColumnElement[Any] = literal_column(checked_name(fts_table(searched.name)))
+    fts = fts_table(searched.name)
+    hits, size = _hits_and_size(fts, columns)
     matched = (
-        select(literal_column("rowid").label("id"), (-func.bm25(fts)).label("rank"))
-        .select_from(table(fts_table(searched.name)))
-        .where(fts.op("MATCH")(bindparam(None, match)))
+        select(literal_column("rowid").label("id"), hits.label("hits"), size.label("size"))
+        .select_from(table(fts))
+        .where(literal_column(checked_name(fts)).op("MATCH")(bindparam(None, match)))
         .subquery()
     )
     joined = query.join(matched, matched.c.id == searched.c.id)
-    return joined, cast(matched.c.rank, Double)
+    return joined, cast(_row_rank(matched.c.hits, matched.c.size), Double)
+
+
+def _hits_and_size(fts: str, columns: Sequence[str]) -> tuple[ColumnElement[int], ...]:
+    """A matching row's hits, the places `highlight()` marks in its columns, and its
+    length in characters, in the query of the FTS5 table `fts`."""
+    lengths = [f"coalesce(length({checked_name(f'{fts}.{column}')}), 0)" for column in columns]
+    hits = " + ".join(
+        f"coalesce(length(highlight({checked_name(fts)}, {index}, char(1), '')), 0) - {length}"
+        for index, length in enumerate(lengths)
+    )
+    return literal_column(f"({hits})"), literal_column(f"({' + '.join(lengths)})")
+
+
+def _row_rank(hits: ColumnElement[int], size: ColumnElement[int]) -> ColumnElement[Any]:
+    """SQLite's rank of a matching row, from the row alone: BM25's weight of the words
+    it holds, without BM25's weight of how rare they are across the table.
+
+    FTS5's own `bm25()` takes that weight from every row of the table, everyone's: a
+    user's ranks would change with other users' rows, telling them how many hold a
+    word, and a page cursor (which carries the rank) would then miss or repeat rows.
+    A row's length in characters stands for its length in words, 200 characters an
+    average text; 1.2 and 0.75 are BM25's usual k1 and b.
+    """
+    return hits * 1.0 / (hits + 1.2 * (0.25 + 0.75 * size / 200.0))
 
 
 def checked_name(name: str) -> str:

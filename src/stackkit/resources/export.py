@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = ["EXPORT_PAGE_SIZE", "csv_cell", "csv_lines"]
 
 EXPORT_PAGE_SIZE = MAX_PAGE_SIZE
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def csv_cell(value: Any) -> str:
@@ -48,12 +50,9 @@ def csv_cell(value: Any) -> str:
 
 
 def _is_number(text: str) -> bool:
-    """A negative number (`-3.5`) is no formula."""
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    """A number as spreadsheets read it (`-3.5`, `+1e-3`) is no formula; `-inf`,
+    `-1_0` or `-٣` are text to them, and get the quote."""
+    return _NUMBER.fullmatch(text) is not None
 
 
 async def csv_lines(

@@ -44,6 +44,7 @@ class Related(Protocol):
     prefix: str
     display: str
     table_name: str
+    public: bool
     roles: tuple[str, ...]
     relations: dict[str, Relation]
     service: type[Service[Any]]
@@ -89,7 +90,7 @@ def wanted_relations(resource: Related, request: Request, include: str | None) -
 
     Raises:
         ValidationProblem: a name that is no relation of the resource, or too many.
-        ProblemError: 403 for a relation whose resource needs roles the caller lacks.
+        ProblemError: 401 or 403 for a relation whose resource the caller may not read.
     """
     names = list(dict.fromkeys(name.strip() for name in (include or "").split(",") if name.strip()))
     if len(names) > MAX_INCLUDES:
@@ -101,8 +102,19 @@ def wanted_relations(resource: Related, request: Request, include: str | None) -
         raise query_problem("include", message, "unknown_field")
     relations = [resource.relations[name] for name in names]
     for relation in relations:
-        check_access(request.scope, relation.target.roles)
+        check_read_access(request, relation.target)
     return relations
+
+
+def check_read_access(request: Request, target: Related) -> None:
+    """Let the caller through to `target`'s rows as its own read routes would: anyone
+    when it is public, else a signed-in user holding its roles.
+
+    Raises:
+        ProblemError: 401 or 403, as `check_access`.
+    """
+    if not target.public:
+        check_access(request.scope, target.roles)
 
 
 async def included_rows(
@@ -154,7 +166,7 @@ def relation_filters(
     for name, target_filters in across.items():
         relation = resource.relations[name]
         target = relation.target
-        check_access(request.scope, target.roles)
+        check_read_access(request, target)
         repository = target.service.repository
         try:
             ids = repository.matching_ids(target_filters, target.scope_for(request))

@@ -56,6 +56,7 @@ from stackkit.resources.export import EXPORT_PAGE_SIZE, csv_lines
 from stackkit.resources.files import add_file_routes, files_claimed, files_of
 from stackkit.resources.relations import (
     Relation,
+    check_read_access,
     included_rows,
     relation_filters,
     relation_name,
@@ -320,9 +321,16 @@ class Resource:
         would cascade into the caller's rows. The ids of a many-to-many link (`tag_ids`)
         must all name such rows, and rows that exist (admins included).
 
+        A reference through a relation also needs what reading its resource needs (a
+        role, say), whether or not the row exists; a row marked deleted is no row.
+
         Raises:
             ValidationProblem: 422 naming each such field, as for an id that does not exist.
+            ProblemError: 401 or 403 for a relation whose resource the caller may not read.
         """
+        for relation in self.relations.values():
+            if values.get(relation.column):
+                check_read_access(request, relation.target)
         admin = self.sees_all(request)
         wanted = [
             (column, table, [values[column]])
@@ -348,6 +356,8 @@ class Resource:
                 query = select(func.count()).select_from(table).where(table.c.id.in_(ids))
                 if owner is not None and OWNER_COLUMN in table.c:
                     query = query.where(table.c[OWNER_COLUMN] == owner)
+                if "deleted_at" in table.c:  # `SoftDelete`: the row is gone to its resource
+                    query = query.where(table.c.deleted_at.is_(None))
                 if await session.scalar(query) != len(ids):
                     message = f"no {table.name} row with this id" if len(ids) == 1 else (
                         f"no {table.name} row with one of these ids"
@@ -356,13 +366,21 @@ class Resource:
         if errors:
             raise ValidationProblem(errors)
 
-    def _owner_filter(self, request: Request, value: Any) -> int:
-        """The user id of an `owner_id=<id>` list filter: for admins only (everyone else
-        sees only their own rows, and learns nothing by naming another's id)."""
-        if not self.sees_all(request):
-            role = self.admin_role_for(request)
-            message = f"only holders of the {role!r} role filter on owner_id"
-            raise query_problem(OWNER_COLUMN, message, "forbidden")
+    def _check_owner_filters(self, request: Request, filters: Mapping[str, Any]) -> None:
+        """Filters on `owner_id` (`owner_id=`, `owner_id__in=`, ...) are for admins only:
+        everyone else sees only their own rows, and learns nothing by naming another's id.
+
+        Raises:
+            ValidationProblem: 422 (`forbidden`) naming the first such filter.
+        """
+        for key in filters:
+            if key.partition("__")[0] == OWNER_COLUMN and not self.sees_all(request):
+                role = self.admin_role_for(request)
+                message = f"only holders of the {role!r} role filter on owner_id"
+                raise query_problem(key, message, "forbidden")
+
+    def _owner_filter(self, value: Any) -> int:
+        """The user id of an admin's `owner_id=<id>` list filter."""
         try:
             owner = int(value)
         except (TypeError, ValueError):
@@ -404,8 +422,10 @@ class Resource:
             filters = {k: v for k, v in values.items() if k not in _LIST_PARAMETERS}
             filters.pop("include", None)
             service = resource.service_for(request)
+            if resource.owned:
+                resource._check_owner_filters(request, filters)
             if resource.owned and OWNER_COLUMN in filters:
-                owner = resource._owner_filter(request, filters.pop(OWNER_COLUMN))
+                owner = resource._owner_filter(filters.pop(OWNER_COLUMN))
                 service.scope.append(resource._owner_column == owner)
             service.scope += relation_filters(resource, request, filters)
             return service, filters
