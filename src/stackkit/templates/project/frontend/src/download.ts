@@ -6,9 +6,12 @@ export function download(url: string, name: string) {
   anchor.click();
 }
 
+/** How long a saved blob's address lives: some browsers read it after the click. */
+const BLOB_LIFETIME_MS = 60_000;
+
 /** Save what the app sent as a file called `name`. */
 export function downloadBlob(blob: Blob, name: string) {
   const url = URL.createObjectURL(blob);
   download(url, name);
-  URL.revokeObjectURL(url);
+  setTimeout(() => URL.revokeObjectURL(url), BLOB_LIFETIME_MS);
 }

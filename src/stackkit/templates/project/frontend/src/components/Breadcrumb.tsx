@@ -37,6 +37,9 @@ export function Flash() {
     if (left !== undefined) {
       setShown({ text: left, address });
       void navigate({ pathname: location.pathname, search: location.search, hash: location.hash }, { replace: true, state: null });
+    } else {
+      // Another address (a sort, a filter, Back): the message is gone for good.
+      setShown((current) => (current.address === address ? current : { text: undefined, address }));
     }
   }, [left, address, location.pathname, location.search, location.hash, navigate]);
   const flash = shown.address === address ? shown.text : undefined;

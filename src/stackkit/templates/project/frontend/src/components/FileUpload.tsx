@@ -50,11 +50,13 @@ interface UploadProps {
   value: string;
   required: boolean;
   onChange: (id: string) => void;
+  /** Told when an upload starts and ends: the form waits for it. */
+  onBusy?: (busy: boolean) => void;
 }
 
 /** A file input that uploads the file as soon as it is picked: to the app, or straight
  * to the object store with the form the app presigns; the field then holds its id. */
-export function FileUpload({ control, name, upload, value, required, onChange }: UploadProps) {
+export function FileUpload({ control, name, upload, value, required, onChange, onBusy }: UploadProps) {
   const { request } = useAuth();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -68,6 +70,7 @@ export function FileUpload({ control, name, upload, value, required, onChange }:
       return;
     }
     setBusy(true);
+    onBusy?.(true);
     try {
       const where = await request<Where>(upload.url, { body: { name: file.name, size: file.size } });
       if (where.method === "PUT") {
@@ -86,6 +89,7 @@ export function FileUpload({ control, name, upload, value, required, onChange }:
       setError(errorMessage(caught));
     } finally {
       setBusy(false);
+      onBusy?.(false);
     }
   }
 
@@ -102,6 +106,7 @@ export function FileUpload({ control, name, upload, value, required, onChange }:
         disabled={busy}
         onChange={(event) => {
           const file = event.target.files?.[0];
+          event.target.value = ""; // so that picking the same file again (a retry) is a change
           if (file) void send(file);
         }}
         className="mt-1 block w-full text-sm text-slate-700 file:mr-3 file:rounded-md file:border-0 file:bg-slate-100 file:px-3 file:py-2 file:text-sm file:font-medium file:text-slate-800 hover:file:bg-slate-200"

@@ -26,7 +26,9 @@ interface Props {
 /** How long typing pauses before the choices are asked for. */
 const SEARCH_DELAY_MS = 200;
 
-const idsOf = (value: string) => value.split(",").filter(Boolean);
+const idsOf = (value: string) => value.split(",").map((id) => id.trim()).filter(Boolean);
+/** An id as the API writes it: "03" and "3" are one row. */
+const canonical = (id: string | number) => String(Number(id));
 
 /**
  * A searchable select of the rows a reference may name: `<path>/choices`, which offers
@@ -48,7 +50,7 @@ export function ReferencePicker({ control, name, label, relation, value, require
   // The labels of the rows picked already (an edit, or a value filled in from the address).
   useEffect(() => {
     const ids = idsOf(value);
-    if (ids.join(",") === picked.map((choice) => choice.id).join(",")) return;
+    if (ids.map(canonical).join(",") === picked.map((choice) => canonical(choice.id)).join(",")) return;
     if (ids.length === 0) {
       setPicked([]);
       return;
@@ -58,7 +60,7 @@ export function ReferencePicker({ control, name, label, relation, value, require
       signal: controller.signal,
     }).then(
       (page) => {
-        const found = ids.map((id) => page.items.find((item) => String(item.id) === id) ?? { id: Number(id), label: `#${id}` });
+        const found = ids.map((id) => page.items.find((item) => canonical(item.id) === canonical(id)) ?? { id: Number(id), label: `#${id}` });
         setPicked(found);
         if (!multiple) setText(found[0]?.label ?? "");
       },
@@ -138,6 +140,10 @@ export function ReferencePicker({ control, name, label, relation, value, require
   }
 
   const optionId = (index: number) => `${listId}-${index}`;
+  // Arrowing past the rows the list shows scrolls the active one into sight.
+  useEffect(() => {
+    if (open && active >= 0) document.getElementById(`${listId}-${active}`)?.scrollIntoView?.({ block: "nearest" });
+  }, [open, active, listId]);
   const remove = (choice: Choice) => update(picked.filter((other) => other.id !== choice.id));
   return (
     <div className="relative">

@@ -47,10 +47,13 @@ export function SchemaForm(props: Props) {
   const [values, setValues] = useState<FormValues>(props.initial);
   const [errors, setErrors] = useState<Errors>({ fields: {}, form: null });
   const [busy, setBusy] = useState(false);
+  const [uploads, setUploads] = useState<Record<string, boolean>>({});
+  const uploading = Object.values(uploads).some(Boolean);
   const errorId = `${props.id}-error`;
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
+    if (uploading) return; // the field would be saved without the file on its way
     setBusy(true);
     setErrors({ fields: {}, form: null });
     try {
@@ -62,6 +65,7 @@ export function SchemaForm(props: Props) {
   }
 
   const set = (name: string, value: string | boolean) => setValues((current) => ({ ...current, [name]: value }));
+  const setUploading = (name: string, busy: boolean) => setUploads((current) => ({ ...current, [name]: busy }));
 
   return (
     <form
@@ -83,12 +87,12 @@ export function SchemaForm(props: Props) {
           hint={hintFor(field)}
           inline={field.kind === "checkbox"}
         >
-          {(control) => <Control field={field} value={values[field.name] ?? ""} onChange={set} control={control} />}
+          {(control) => <Control field={field} value={values[field.name] ?? ""} onChange={set} onBusy={setUploading} control={control} />}
         </FieldFrame>
       ))}
       <div className="flex gap-3">
-        <button type="submit" disabled={busy} className={buttonClass}>
-          {busy ? props.busyLabel : props.submitLabel}
+        <button type="submit" disabled={busy || uploading} className={buttonClass}>
+          {busy ? props.busyLabel : uploading ? t("Uploading…") : props.submitLabel}
         </button>
         {props.onCancel && (
           <button type="button" onClick={props.onCancel} className="px-4 py-2 text-sm font-medium text-slate-700 hover:text-slate-900">
@@ -112,10 +116,11 @@ interface ControlArgs {
   field: FormField;
   value: string | boolean;
   onChange: (name: string, value: string | boolean) => void;
+  onBusy: (name: string, busy: boolean) => void;
   control: ControlProps;
 }
 
-function Control({ field, value, onChange, control }: ControlArgs) {
+function Control({ field, value, onChange, onBusy, control }: ControlArgs) {
   const common = { ...control, name: field.name, required: field.required };
   const text = typeof value === "string" ? value : "";
   const change = (event: { target: { value: string } }) => onChange(field.name, event.target.value);
@@ -143,6 +148,7 @@ function Control({ field, value, onChange, control }: ControlArgs) {
           value={text}
           required={field.required}
           onChange={(id) => onChange(field.name, id)}
+          onBusy={(busy) => onBusy(field.name, busy)}
         />
       ) : null;
     case "checkbox":

@@ -22,7 +22,7 @@ export default function ResourceDetail() {
     <div>
       <Pending value={info} what={t("this page")} />
       {info.state === "done" && info.data === null && <p className="text-slate-600">{t("This API has no resource called “{name}”.", { name: title })}</p>}
-      {info.state === "done" && info.data && <Detail info={info.data} id={id} all={info.all} />}
+      {info.state === "done" && info.data && <Detail key={`${name}/${id}`} info={info.data} id={id} all={info.all} />}
     </div>
   );
 }

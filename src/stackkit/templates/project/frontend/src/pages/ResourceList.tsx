@@ -7,9 +7,9 @@ import { ReferenceLink } from "../components/ReferenceLink";
 import { Pager, useCursorStack } from "../components/Pager";
 import { Pending, buttonClass, secondaryButtonClass } from "../components/Status";
 import { downloadBlob } from "../download";
-import { inSentence, t } from "../i18n";
+import { inSentence, plainDecimal, t } from "../i18n";
 import { includeAll, pagePath, relationFilters, resourceTitle, singularTitle, uploadsOf, useResourceInfo, type ResourceInfo } from "../resources";
-import { displayValue, fieldsOf, type FormField } from "../schemaForm";
+import { displayValue, fieldsOf, type FieldKind, type FormField } from "../schemaForm";
 import { useApi } from "../useApi";
 
 export const PAGE_SIZE = 20;
@@ -49,15 +49,41 @@ export function nextSort(current: string, column: string): string {
   return column;
 }
 
+/** The pager's own parameters, which an address does not set. */
+const PAGER_PARAMETERS = new Set(["limit", "cursor", "include", "offset"]);
+
+/** The address's parameters the list passes on: its filters, sort and search. */
+function filterParams(params: URLSearchParams): Record<string, string> {
+  return Object.fromEntries([...params].filter(([key]) => !PAGER_PARAMETERS.has(key)));
+}
+
 /** The filters in the page's address: `title__contains=milk` -> [title, contains, milk]. */
 export function filtersOf(params: URLSearchParams): [string, string, string][] {
   const filters: [string, string, string][] = [];
   for (const [key, value] of params) {
-    if (key === "sort" || key === "q") continue;
+    if (key === "sort" || key === "q" || PAGER_PARAMETERS.has(key)) continue;
     const [field = key, operator = "eq"] = key.split("__");
     filters.push([field, operator, value]);
   }
   return filters;
+}
+
+/** A filter's value as the API takes it: a decimal with a point (`12,5` typed in German),
+ * a date and time in UTC (typed in the user's time zone); a list (`in`) as typed. */
+export function filterValue(kind: FieldKind | undefined, operator: string, text: string): string {
+  if (operator === "in" || operator === "isnull") return text;
+  if (kind === "decimal") return plainDecimal(text) ?? text;
+  if (kind === "datetime") {
+    const date = new Date(text);
+    return Number.isNaN(date.getTime()) ? text : date.toISOString();
+  }
+  return text;
+}
+
+/** The input a filter's value is typed in: a date picker for dates, a text box else. */
+function valueType(kind: FieldKind | undefined, operator: string): string {
+  if (operator === "in" || operator === "isnull") return "text";
+  return kind === "date" ? "date" : kind === "datetime" ? "datetime-local" : "text";
 }
 
 /** The page's address query for a sort, filters and a search (the inverse of `filtersOf`). */
@@ -79,7 +105,7 @@ export default function ResourceList() {
       <Breadcrumb trail={[{ label: t("Dashboard"), to: "/" }]} current={title} />
       <Pending value={info} what={t("this page")} />
       {info.state === "done" && info.data === null && <p className="mt-6 text-slate-600">{t("This API has no resource called “{name}”.", { name })}</p>}
-      {info.state === "done" && info.data && <ResourceTable info={info.data} across={relationFilters(info.all, info.data)} />}
+      {info.state === "done" && info.data && <ResourceTable key={info.data.name} info={info.data} across={relationFilters(info.all, info.data)} />}
     </div>
   );
 }
@@ -92,7 +118,7 @@ function ResourceTable({ info, across }: { info: ResourceInfo; across: Record<st
   const query = params.toString();
   const pages = useCursorStack(query);
   const page = useApi<Page>(
-    buildUrl(info.path, { limit: PAGE_SIZE, cursor: pages.cursor, include: includeAll(info), ...Object.fromEntries(params) }),
+    buildUrl(info.path, { limit: PAGE_SIZE, cursor: pages.cursor, include: includeAll(info), ...filterParams(params) }),
   );
   const columns = columnsOf(info);
   const sort = params.get("sort") ?? "";
@@ -123,7 +149,11 @@ function ResourceTable({ info, across }: { info: ResourceInfo; across: Record<st
           info={info}
           across={across}
           filters={filters}
-          onAdd={(field, operator, value) => setParams(queryOf(sort, [...filters, [field, operator, value]], search))}
+          // A field's condition once: a second "title contains" replaces the first.
+          onAdd={(field, operator, value) => {
+            const others = filters.filter(([f, o]) => f !== field || o !== operator);
+            setParams(queryOf(sort, [...others, [field, operator, value]], search));
+          }}
           onRemove={(index) => setParams(queryOf(sort, filters.filter((_, i) => i !== index), search))}
         />
       )}
@@ -249,17 +279,16 @@ function FilterBar({ info, across, filters, onAdd, onRemove }: FilterBarProps) {
   const [field, setField] = useState(fields[0] ?? "");
   const [operator, setOperator] = useState("eq");
   const [value, setValue] = useState("");
-  const labels: Record<string, string> = {
-    ...Object.fromEntries(fieldsOf(info.schemas.read, info.relations, uploadsOf(info)).map((f) => [f.name, f.label])),
-    ...across,
-  };
+  const own = fieldsOf(info.schemas.read, info.relations, uploadsOf(info));
+  const labels: Record<string, string> = { ...Object.fromEntries(own.map((f) => [f.name, f.label])), ...across };
+  const kind = own.find((f) => f.name === field)?.kind;
   const label = (name: string) => labels[name] ?? name;
   const operators = operatorLabels();
 
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     if (!value.trim()) return;
-    onAdd(field, operator, value.trim());
+    onAdd(field, operator, filterValue(kind, operator, value.trim()));
     setValue("");
   }
 
@@ -289,7 +318,7 @@ function FilterBar({ info, across, filters, onAdd, onRemove }: FilterBarProps) {
         </label>
         <label className="text-sm">
           <span className="block text-slate-600">{t("Value")}</span>
-          <input value={value} onChange={(e) => setValue(e.target.value)} className={control} />
+          <input type={valueType(kind, operator)} value={value} onChange={(e) => setValue(e.target.value)} className={control} />
         </label>
         <button type="submit" className={secondaryButtonClass}>
           {t("Add filter")}

@@ -55,6 +55,38 @@ describe("file fields", () => {
     expect(post?.body).toMatchObject({ title: "A cat", photo: "f1" });
   });
 
+  it("saves the row only once its upload is done, and takes the same file again after a failure", async () => {
+    let finish: (reply: { body: unknown }) => void = () => undefined;
+    let attempts = 0;
+    const api = renderApp("/r/notes/new", {
+      ...signedIn(),
+      "GET /api/meta/resources": [meta(), meta()],
+      "POST /api/notes/files/photo": () => ({ status: 201, body: { id: "f3", method: "PUT", url: "/api/notes/files/photo/f3", fields: {}, expires_in: 900 } }),
+      "PUT /api/notes/files/photo/f3": () => {
+        attempts += 1;
+        if (attempts === 1) return { status: 503, body: { status: 503, detail: "The store is away." } };
+        return new Promise((resolve) => {
+          finish = resolve;
+        });
+      },
+    });
+    fireEvent.change(await screen.findByLabelText("Title"), { target: { value: "A cat" } });
+    const input = screen.getByLabelText("Photo (optional)") as HTMLInputElement;
+    fireEvent.change(input, { target: { files: [picture()] } });
+    await waitFor(() => expect(screen.getByRole("alert").textContent).toContain("The store is away."));
+    expect(input.value).toBe(""); // picking cat.png again is a change, and a retry
+
+    fireEvent.change(input, { target: { files: [picture()] } });
+    const create = await screen.findByRole("button", { name: "Uploading…" });
+    expect((create as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.submit(create.closest("form")!);
+    expect(api.calls.some((c) => c.method === "POST" && c.url === "/api/notes")).toBe(false);
+    finish({ body: { id: "f3", name: "cat.png", size: 4, content_type: "image/png", thumbnail: true } });
+    expect(await screen.findByText("Attached: cat.png.")).toBeTruthy();
+    expect((screen.getByRole("button", { name: "Create" }) as HTMLButtonElement).disabled).toBe(false);
+    expect(attempts).toBe(2);
+  });
+
   it("refuses a file over the field's limit before sending a byte", async () => {
     const api = renderApp("/r/notes/new", { ...signedIn(), "GET /api/meta/resources": [meta(), meta()] });
     const input = await screen.findByLabelText("Photo (optional)");
@@ -95,6 +127,7 @@ describe("file fields", () => {
     fireEvent.click(link);
     await waitFor(() => expect(followed).toEqual(["/api/files/f1/file?v2"]));
     expect(api.calls.filter((c) => c.url === "/api/notes/7/files/photo")).toHaveLength(2);
-    expect(screen.getByRole("link", { name: "cat.png" }).getAttribute("href")).toBe("/api/files/f1/file?v2");
+    // The page shows the renewed link once React has rendered it.
+    await waitFor(() => expect(screen.getByRole("link", { name: "cat.png" }).getAttribute("href")).toBe("/api/files/f1/file?v2"));
   });
 });

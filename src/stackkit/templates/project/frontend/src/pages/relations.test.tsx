@@ -131,6 +131,18 @@ describe("relations", () => {
     expect(api.calls.find((c) => c.url === "/api/notes" && c.method === "POST")?.body).toMatchObject({ category_id: 3 });
   });
 
+  it("asks once for the label of a reference the address writes as 03", async () => {
+    const api = renderApp("/r/notes/new?category_id=03", {
+      ...signedIn(),
+      "GET /api/meta/resources": [meta(), meta()],
+      "GET /api/categories/choices": () => choices({ id: 3, label: "Work" }),
+    });
+    const picker = await screen.findByRole("combobox", { name: "Category" });
+    await waitFor(() => expect((picker as HTMLInputElement).value).toBe("Work"));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // a window for any request after it
+    expect(api.count("GET /api/categories/choices")).toBe(1);
+  });
+
   it("links many rows: picked one by one, shown as chips, sent as a list", async () => {
     const tags = { field: "category_ids", resource: "categories", path: "/api/categories", display: "name", many: true };
     const withTags = {

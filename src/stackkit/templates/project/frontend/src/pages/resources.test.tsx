@@ -1,7 +1,9 @@
 import { cleanup, fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { me, note, notesInfo, tokens } from "../test/fakeFetch";
+import { setLocale } from "../i18n";
 import { disposeApp, renderApp } from "../test/renderApp";
+import { filterValue } from "./ResourceList";
 
 afterEach(() => {
   cleanup();
@@ -155,6 +157,40 @@ describe("resource pages", () => {
     expect(api.calls.find((c) => c.method === "DELETE")?.headers["If-Match"]).toBe('"3"');
   });
 
+  it("shows the message of a deletion once, not again when the list's address comes back", async () => {
+    renderApp("/r/notes/7", {
+      ...signedIn(),
+      "GET /api/meta/resources": [meta(), meta()],
+      "GET /api/notes/7": [{ body: note() }],
+      "DELETE /api/notes/7": [{ status: 204 }],
+      "GET /api/notes": () => ({ body: { items: [note({ id: 8 })], next_cursor: null } }),
+    });
+    fireEvent.click(await screen.findByRole("button", { name: "Delete" }));
+    fireEvent.click(within(screen.getByRole("dialog")).getByRole("button", { name: "Delete" }));
+    expect(await screen.findByText("Note 7 was deleted.")).toBeTruthy();
+    for (let turn = 0; turn < 3; turn++) fireEvent.click(await screen.findByRole("button", { name: "Sort by title" })); // title, -title, none
+    await screen.findByRole("link", { name: "8" });
+    expect(screen.queryByText("Note 7 was deleted.")).toBeNull();
+  });
+
+  it("keeps one condition per field and operator, and leaves the pager's parameters to the pager", async () => {
+    const api = renderApp("/r/notes?title__contains=tea&limit=5&cursor=forged", {
+      ...signedIn(),
+      "GET /api/meta/resources": [meta()],
+      "GET /api/notes": () => ({ body: { items: [note()], next_cursor: null } }),
+    });
+    const filter = await screen.findByRole("form", { name: "Filter" });
+    fireEvent.change(within(filter).getByLabelText("Field"), { target: { value: "title" } });
+    fireEvent.change(within(filter).getByLabelText("Condition"), { target: { value: "contains" } });
+    fireEvent.change(within(filter).getByLabelText("Value"), { target: { value: "milk" } });
+    fireEvent.click(within(filter).getByRole("button", { name: "Add filter" }));
+    expect(await screen.findByRole("button", { name: "Remove filter Title contains milk" })).toBeTruthy();
+    expect(screen.queryByRole("button", { name: "Remove filter Title contains tea" })).toBeNull();
+    const urls = api.calls.filter((c) => c.url.startsWith("/api/notes")).map((c) => c.url);
+    expect(urls[0]).toBe("/api/notes?limit=20&title__contains=tea");
+    expect(urls).toContain("/api/notes?limit=20&title__contains=milk");
+  });
+
   it("says when to retry after a 429", async () => {
     renderApp("/r/notes", {
       ...signedIn(),
@@ -182,5 +218,22 @@ describe("search", () => {
     expect(screen.getByRole("button", { name: "Remove filter Title contains milk" })).toBeTruthy();
     fireEvent.click(screen.getByRole("button", { name: "Clear search" }));
     expect(await screen.findByRole("link", { name: "7" })).toBeTruthy();
+  });
+});
+
+describe("filter values", () => {
+  afterEach(async () => {
+    await setLocale("en");
+  });
+
+  it("sends a decimal with a point and a local date and time in UTC; a list as typed", async () => {
+    expect(filterValue("decimal", "gte", "12.5")).toBe("12.5");
+    await setLocale("de");
+    expect(filterValue("decimal", "gte", "12,5")).toBe("12.5");
+    expect(filterValue("decimal", "in", "1,5")).toBe("1,5");
+    expect(filterValue("text", "contains", "12,5")).toBe("12,5");
+    const local = "2026-12-07T09:30";
+    expect(filterValue("datetime", "lt", local)).toBe(new Date(local).toISOString());
+    expect(filterValue("datetime", "lt", "soon")).toBe("soon"); // the API says what is wrong
   });
 });
