@@ -6,8 +6,9 @@ test_generated_project.py, in processes of their own.
 
 from __future__ import annotations
 
+import ast
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import click
 import pytest
@@ -18,13 +19,14 @@ from stackkit.cli import cli
 from stackkit.cli.codegen import (
     OVERRIDES,
     Names,
+    Templates,
     layer_blocks,
     model_block,
     schema_block,
     table_names,
 )
-from stackkit.cli.fields import parse_field
-from stackkit.cli.generate import add_imports, sort_imports
+from stackkit.cli.fields import parse_field, parse_fields
+from stackkit.cli.generate import GENERATED_NAMES, add_imports, resource_files, sort_imports
 from stackkit.cli.new import create_project
 
 
@@ -101,6 +103,19 @@ def test_field_specifications(spec: str, expected: dict[str, object]) -> None:
         ("photo:image:unique", "optional only"),
         ("photo:file:search", "optional only"),
         ("photo:file:default=x", "optional only"),
+        ("q:str", "a column or parameter stackkit already has"),
+        ("include:str", "a column or parameter stackkit already has"),
+        ("list:str", "would hide"),
+        ("file_column:str", "would hide"),
+        ("status:enum=a,,b", "each 1 to 50"),
+        ("status:enum=a," + "x" * 51, "each 1 to 50"),
+        ("count:int:default=2147483648", "an int column holds"),
+        ("count:int:default=-2147483649", "an int column holds"),
+        ("ratio:float:default=inf", "a finite number"),
+        ("ratio:float:default=nan", "a finite number"),
+        ("price:decimal:default=1e20", "10 digits before the point"),
+        ("price:decimal:default=NaN", "10 digits before the point"),
+        ("price:decimal:default=1.234", "keeps 2 places"),
     ],
 )
 def test_bad_field_specifications(spec: str, reason: str) -> None:
@@ -196,6 +211,14 @@ def test_generate_refuses_bad_input_in_one_line(project: Path) -> None:
         (["generate", "resource", "Node", "friends:refs=User"], "not User"),
         (["generate", "resource", "Task", "a:int", "--display", "b"], "'b' is not a field"),
         (["generate", "resource", "Task", "a:ref=User", "--display", "a_id"], "one of none"),
+        (["generate", "resource", "Task", "p:image", "t:str", "--display", "p"], "one of t"),
+        (["generate", "resource", "None", "name:str"], "'None' is a Python keyword"),
+        (["generate", "resource", "True", "name:str"], "'True' is a Python keyword"),
+        (["generate", "resource", "StackkitFile", "name:str"], "named like stackkit's own"),
+        (["generate", "resource", "Integer", "name:str"], "would take the name 'Integer'"),
+        (["generate", "resource", "Numeric", "name:str"], "would take the name 'Numeric'"),
+        (["generate", "resource", "Task", "tag:ref=User", "tag:str"], "under which 'tag_id'"),
+        (["generate", "resource", "Task", "tags:refs=Tag", "tags:str"], "under which 'tag_ids'"),
     ]
     for arguments, reason in cases:
         result = runner.invoke(cli, arguments)
@@ -204,6 +227,47 @@ def test_generate_refuses_bad_input_in_one_line(project: Path) -> None:
         assert "Traceback" not in result.output
     models = (project / "shop" / "models.py").read_text()
     assert "class Task" not in models  # nothing was written
+
+
+def test_the_reserved_names_cover_every_name_the_generated_code_imports(project: Path) -> None:
+    """A model may take no name that a resource generated later imports: the imports of
+    what a resource with every field type writes."""
+    every_type = (
+        "s:str", "t:text", "i:int", "f:float", "d:decimal", "b:bool", "day:date",
+        "at:datetime", "u:uuid", "e:enum=a,b", "r:ref=User", "k:refs=Tag", "p:image",
+        "l:file", "n:str:unique", "w:str:search",
+    )  # fmt: skip
+    layers = ("models", "schemas", "repositories", "services", "controllers")
+    sources = {layer: (project / "shop" / f"{layer}.py").read_text() for layer in layers}
+    written = resource_files(
+        "shop", sources, Names.parse("Task"), parse_fields(every_type), Templates(project)
+    )
+    before = set().union(*(imported_names(text) for text in sources.values()))
+    after = set().union(*(imported_names(written[PurePosixPath("shop", f"{layer}.py")])
+                          for layer in layers))  # fmt: skip
+    added = {name for name in after - before if name[0].isupper()}  # a model's kind of name
+    assert "Integer" in added
+    assert added - GENERATED_NAMES == set()
+
+
+def imported_names(source: str) -> set[str]:
+    """The names a module imports from other packages than the project's."""
+    return {
+        alias.asname or alias.name
+        for node in ast.parse(source).body
+        if isinstance(node, ast.ImportFrom) and not (node.module or "").startswith("shop")
+        for alias in node.names
+    }
+
+
+def test_generate_never_writes_over_a_test_of_the_users_own(project: Path) -> None:
+    mine = project / "e2e" / "test_tasks.py"
+    mine.write_text("def test_mine() -> None:\n    pass\n")
+    result = CliRunner().invoke(cli, ["generate", "resource", "Task", "title:str"])
+    assert result.exit_code == 1
+    assert "e2e/test_tasks.py already exists" in result.output
+    assert mine.read_text() == "def test_mine() -> None:\n    pass\n"
+    assert "class Task" not in (project / "shop" / "models.py").read_text()
 
 
 def test_generate_refuses_a_model_that_exists(project: Path) -> None:

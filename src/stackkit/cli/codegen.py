@@ -26,11 +26,18 @@ from jinja2 import (
 )
 from jinja2.sandbox import SandboxedEnvironment
 
-from stackkit.cli.fields import FILE_TYPES, FieldSpec
+from stackkit.cli.fields import (
+    DECIMAL_DIGITS,
+    DECIMAL_PLACES,
+    ENUM_LENGTH,
+    FILE_TYPES,
+    FieldSpec,
+)
 from stackkit.cli.naming import plural, singular
 from stackkit.db.model import table_name_for
 
 __all__ = [
+    "IMPORTED_NAMES",
     "MAX_LINE",
     "OVERRIDES",
     "Names",
@@ -46,8 +53,8 @@ __all__ = [
 
 _COLUMN_TYPES = {
     "str": "String(200)", "text": "Text", "int": "Integer", "float": "Float",
-    "decimal": "Numeric(12, 2)", "bool": "Boolean", "date": "Date", "datetime": "UTCDateTime()",
-    "uuid": "Uuid", "enum": "String(50)", "ref": "Integer",
+    "decimal": f"Numeric({DECIMAL_DIGITS}, {DECIMAL_PLACES})", "bool": "Boolean", "date": "Date",
+    "datetime": "UTCDateTime()", "uuid": "Uuid", "enum": f"String({ENUM_LENGTH})", "ref": "Integer",
 }  # fmt: skip
 _PYTHON_TYPES = {
     "str": "str", "text": "str", "int": "int", "float": "float", "decimal": "Decimal",
@@ -59,6 +66,14 @@ _SQLALCHEMY_NAMES = {"str": "String", "text": "Text", "int": "Integer", "float":
                      "enum": "String", "ref": "Integer"}  # fmt: skip
 _STANDARD_IMPORTS = {"decimal": ("decimal", "Decimal"), "date": ("datetime", "date"),
                      "datetime": ("datetime", "datetime"), "uuid": ("uuid", "UUID")}  # fmt: skip
+
+IMPORTED_NAMES = frozenset(
+    {*_SQLALCHEMY_NAMES.values(), "Column", "ForeignKey", "Table", "UniqueConstraint",
+     "Model", "UTCDateTime", "file_column", "Field", "Literal", "AwareDatetime",
+     *(name for _, name in _STANDARD_IMPORTS.values())}
+)  # fmt: skip
+"""Every name the generated layers may import: a model may not take one (a later
+resource importing `Integer` would replace a model called Integer)."""
 
 MAX_LINE = 100
 """The longest line the generated code has (the project's ruff `line-length`)."""
@@ -536,7 +551,7 @@ def _constraint(spec: FieldSpec) -> str:
     if spec.kind == "str":
         return "max_length=200"
     if spec.kind == "decimal":
-        return "max_digits=12, decimal_places=2"
+        return f"max_digits={DECIMAL_DIGITS}, decimal_places={DECIMAL_PLACES}"
     if spec.kind == "int":  # Integer: 32 bits on PostgreSQL
         return "ge=-2_147_483_648, le=2_147_483_647"
     if spec.kind == "ref":  # the id of a row

@@ -33,6 +33,7 @@ import datetime
 import decimal
 import json
 import keyword
+import math
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -42,7 +43,17 @@ from pydantic import BaseModel
 
 from stackkit.cli.naming import plural, singular
 
-__all__ = ["FIELD_TYPES", "FILE_TYPES", "INDEXED_TYPES", "FieldSpec", "parse_field", "parse_fields"]
+__all__ = [
+    "DECIMAL_DIGITS",
+    "DECIMAL_PLACES",
+    "ENUM_LENGTH",
+    "FIELD_TYPES",
+    "FILE_TYPES",
+    "INDEXED_TYPES",
+    "FieldSpec",
+    "parse_field",
+    "parse_fields",
+]
 
 FIELD_TYPES = ("str", "text", "int", "float", "decimal", "bool", "date", "datetime", "uuid",
                "enum", "ref", "refs", "file", "image")  # fmt: skip
@@ -55,15 +66,21 @@ _OPTIONS = ("unique", "index", "optional", "default", "search")
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*\Z")
 _MODEL = re.compile(r"^[A-Z][A-Za-z0-9]*\Z")
 _ENUM_VALUE = re.compile(r"^[A-Za-z0-9_\-]+\Z")
+_INT_RANGE = (-(2**31), 2**31 - 1)
+"""What an `int` column holds on every database (PostgreSQL's `integer`)."""
+DECIMAL_DIGITS, DECIMAL_PLACES = 12, 2
+"""A `decimal` column's precision and scale: `Numeric(12, 2)`."""
+ENUM_LENGTH = 50
+"""An `enum` column's length: `String(50)`."""
 # Names the generated classes use in their annotations and bodies: a field of that name
 # would hide them (`date: Mapped[date]`).
-_SHADOWING = frozenset({"str", "int", "float", "bool", "date", "datetime", "mapped_column",
-                        "owner_column"})  # fmt: skip
+_SHADOWING = frozenset({"str", "int", "float", "bool", "list", "date", "datetime",
+                        "mapped_column", "owner_column", "file_column"})  # fmt: skip
 _MODEL_ATTRIBUTES = frozenset(name for name in dir(BaseModel) if not name.startswith("_"))
 # Columns every row has (Model, owner scoping, soft deletes), and the list parameters.
 RESERVED = frozenset(
     {"id", "created_at", "updated_at", "version", "owner_id", "deleted_at", "limit", "cursor",
-     "sort", "metadata", "registry"}
+     "sort", "q", "include", "metadata", "registry"}
 )  # fmt: skip
 
 
@@ -102,7 +119,22 @@ def parse_fields(specs: tuple[str, ...]) -> list[FieldSpec]:
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise click.BadParameter(f"field {repeated[0]!r} is given twice", param_hint="FIELDS")
+    # `?include=tag` puts the referenced row under the relation's name.
+    relations = {_relation_name(spec): spec.name for spec in fields if spec.target}
+    for spec in fields:
+        if spec.name in relations:
+            raise click.BadParameter(
+                f"field {spec.name!r} has the name under which {relations[spec.name]!r} gives "
+                f"its referenced rows (?include={spec.name}); choose another",
+                param_hint="FIELDS",
+            )
     return fields
+
+
+def _relation_name(spec: FieldSpec) -> str:
+    """The name a reference's rows go by in the API: `tag` for `tag_id`, `tags` for a
+    `refs` field's link."""
+    return spec.link if spec.kind == "refs" and spec.link else spec.name.removesuffix("_id")
 
 
 def parse_field(spec: str) -> FieldSpec:
@@ -122,9 +154,14 @@ def parse_field(spec: str) -> FieldSpec:
     target = link = None
     max_size = None
     if kind == "enum":
-        choices = tuple(value for value in (argument or "").split(",") if value)
-        if not choices or not all(_ENUM_VALUE.match(value) for value in choices):
-            raise _bad(spec, "an enum lists its values: status:enum=draft,published")
+        choices = tuple((argument or "").split(","))
+        if not argument or not all(
+            _ENUM_VALUE.match(value) and len(value) <= ENUM_LENGTH for value in choices
+        ):
+            raise _bad(
+                spec, "an enum lists its values, each 1 to 50 letters, digits, - or _: "
+                "status:enum=draft,published"
+            )  # fmt: skip
         repeated = sorted({value for value in choices if choices.count(value) > 1})
         if repeated:
             raise _bad(spec, f"the value {repeated[0]!r} is given twice")
@@ -207,11 +244,17 @@ def _default_source(spec: str, kind: str, value: str, choices: tuple[str, ...]) 
                 raise ValueError(f"not one of {', '.join(choices)}")
             return json.dumps(value)
         if kind == "int":
-            return repr(int(value))
+            number = int(value)
+            if not _INT_RANGE[0] <= number <= _INT_RANGE[1]:
+                raise ValueError(f"an int column holds {_INT_RANGE[0]} to {_INT_RANGE[1]}")
+            return repr(number)
         if kind == "float":
-            return repr(float(value))
+            real = float(value)
+            if not math.isfinite(real):
+                raise ValueError("give a finite number")
+            return repr(real)
         if kind == "decimal":
-            return f"Decimal({str(decimal.Decimal(value))!r})"
+            return f"Decimal({str(_fitting_decimal(value))!r})"
         if kind == "bool":
             if value.lower() not in ("true", "false"):
                 raise ValueError("use true or false")
@@ -223,6 +266,17 @@ def _default_source(spec: str, kind: str, value: str, choices: tuple[str, ...]) 
     except (ValueError, decimal.InvalidOperation) as error:
         raise _bad(spec, f"default {value!r} does not fit {kind}: {error}") from None
     raise _bad(spec, f"a {kind} field takes no default")
+
+
+def _fitting_decimal(value: str) -> decimal.Decimal:
+    """`value` as a decimal its column (`Numeric(12, 2)`) holds as it is."""
+    number = decimal.Decimal(value)
+    whole_digits = DECIMAL_DIGITS - DECIMAL_PLACES
+    if not number.is_finite() or abs(number) >= 10**whole_digits:
+        raise ValueError(f"a decimal column holds up to {whole_digits} digits before the point")
+    if number != number.quantize(decimal.Decimal(1).scaleb(-DECIMAL_PLACES)):
+        raise ValueError(f"a decimal column keeps {DECIMAL_PLACES} places after the point")
+    return number
 
 
 def _bad(spec: str, reason: str) -> click.BadParameter:

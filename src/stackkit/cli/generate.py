@@ -9,6 +9,7 @@ migration that creates the table. Rows belong to the user who creates them
 from __future__ import annotations
 
 import ast
+import keyword
 import re
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from stackkit.cli.codegen import (
+    IMPORTED_NAMES,
     OVERRIDES,
     Imports,
     Names,
@@ -48,9 +50,8 @@ __all__ = ["add_imports", "generate_group", "replay_resource", "resource_files",
 _MODEL_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*\Z")
 _LAYERS = ("models", "schemas", "repositories", "services", "controllers")
 # Names the generated code imports or relies on: a resource may not take them.
-GENERATED_NAMES = frozenset(
-    {"Model", "Service", "Repository", "Resource", "Controller", "BaseModel", "Field",
-     "Mapped", "AwareDatetime", "Literal", "Decimal", "UUID", "UTCDateTime", "User",
+GENERATED_NAMES = IMPORTED_NAMES | frozenset(
+    {"Service", "Repository", "Resource", "Controller", "BaseModel", "Mapped", "User",
      "resources", "controllers"}
 )  # fmt: skip
 
@@ -86,6 +87,10 @@ def resource_command(name: str, fields: tuple[str, ...], display: str | None) ->
         raise click.BadParameter(
             f"{name!r}: name the resource like Task or BlogPost", param_hint="NAME"
         )
+    if keyword.iskeyword(names.model):
+        raise click.BadParameter(
+            f"{name!r} is a Python keyword; choose another name", param_hint="NAME"
+        )
     if names.model == "User":
         raise click.BadParameter(
             f"{name!r} clashes with the built-in User model (the accounts of /api/auth); "
@@ -108,7 +113,13 @@ def resource_command(name: str, fields: tuple[str, ...], display: str | None) ->
     )
     if re.search(rf"^class {names.model}\b", sources["models"], re.MULTILINE):
         raise click.ClickException(f"{project.package}/models.py already has a model {names.model}")
-    own_names = {names.model, names.plural, *link_tables(names, specs).values()}
+    tables = {names.plural, *link_tables(names, specs).values()}
+    if any(table.startswith("stackkit") for table in tables):
+        raise click.ClickException(
+            f"{name!r} would make a table named like stackkit's own (stackkit_*); "
+            "choose another name"
+        )
+    own_names = {names.model, *tables}
     clashes = sorted(own_names & (taken | GENERATED_NAMES))
     if clashes:
         raise click.ClickException(
@@ -135,9 +146,10 @@ def resource_command(name: str, fields: tuple[str, ...], display: str | None) ->
                 f"{spec.name}: no model {spec.target} in {project.package}/models.py; "
                 f"generate it first"
             )
-    test_path = project.root / "tests" / f"test_{names.plural}.py"
-    if test_path.exists():
-        raise click.ClickException(f"{test_path.relative_to(project.root)} already exists")
+    for folder in ("tests", "e2e"):  # never over a test of the user's own
+        test_path = project.root / folder / f"test_{names.plural}.py"
+        if test_path.exists():
+            raise click.ClickException(f"{test_path.relative_to(project.root)} already exists")
 
     _refuse_pending_changes(project)
     templates = Templates(project.root)
@@ -275,10 +287,10 @@ def _new_sources(
 
 
 def _check_display(display: str | None, specs: list[FieldSpec]) -> None:
-    """`--display` names one of the resource's own fields, not a reference."""
+    """`--display` names one of the resource's own fields, not a reference nor a file."""
     if display is None:
         return
-    shown = [spec.name for spec in specs if spec.kind not in ("ref", "refs")]
+    shown = [spec.name for spec in specs if spec.kind not in ("ref", "refs", "file", "image")]
     if display not in shown:
         raise click.BadParameter(
             f"{display!r} is not a field of the resource; one of {', '.join(shown) or 'none'}",
