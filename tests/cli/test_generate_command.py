@@ -26,8 +26,15 @@ from stackkit.cli.codegen import (
     table_names,
 )
 from stackkit.cli.fields import parse_field, parse_fields
-from stackkit.cli.generate import GENERATED_NAMES, add_imports, resource_files, sort_imports
+from stackkit.cli.generate import (
+    GENERATED_NAMES,
+    add_imports,
+    replay_resource,
+    resource_files,
+    sort_imports,
+)
 from stackkit.cli.new import create_project
+from stackkit.cli.record import ResourceRecord
 
 
 @pytest.fixture
@@ -258,6 +265,31 @@ def imported_names(source: str) -> set[str]:
         if isinstance(node, ast.ImportFrom) and not (node.module or "").startswith("shop")
         for alias in node.names
     }
+
+
+RECORDED_BEFORE = (
+    ("status:enum=a,b,",), ("price:decimal:default=1.234",), ("n:int:default=99999999999",),
+    ("q:str",), ("list:str",), ("tag:str", "tag:ref=User"),
+)  # fmt: skip
+"""Fields an earlier stackkit generated, which a new resource may no longer have."""
+
+
+@pytest.mark.parametrize("specs", RECORDED_BEFORE)
+def test_a_field_refused_now_is_one_that_generated_before(specs: tuple[str, ...]) -> None:
+    with pytest.raises(click.BadParameter):
+        parse_fields(specs)
+
+
+def test_upgrade_generates_a_recorded_resource_as_it_was_generated(project: Path) -> None:
+    fields = [spec for specs in RECORDED_BEFORE for spec in specs]
+    replay_resource(project, "shop", ResourceRecord("Task", fields), Templates(project))
+    assert (
+        "price: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal('1.234'))"
+        in (project / "shop" / "models.py").read_text()
+    )
+    schemas = (project / "shop" / "schemas.py").read_text()
+    assert 'status: Literal["a", "b"]' in schemas
+    assert "q: str" in schemas
 
 
 def test_generate_never_writes_over_a_test_of_the_users_own(project: Path) -> None:

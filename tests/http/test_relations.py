@@ -441,7 +441,9 @@ def test_a_many_to_many_relation_is_named_after_its_link_table() -> None:
         Model.metadata.remove(other)
 
 
-class Colour(Model):
+class Colour(SoftDelete, Model):
+    """Shared by every user (no owner), and deleted by marking."""
+
     __tablename__ = "relation_colours"
     name: Mapped[str] = mapped_column(String(200))
 
@@ -579,3 +581,9 @@ def test_a_reference_needs_a_live_row_and_the_right_to_read_its_resource(
         gone = sock(ada, drawer_id=drawer["id"])
         assert gone.status_code == 422, gone.text
         assert gone.json()["errors"][0]["field"] == "drawer_id"
+        assert sock(root, drawer_id=drawer["id"]).status_code == 422  # admins too
+
+        assert client.delete(f"/api/colours/{colour['id']}", headers=root).status_code == 204
+        unowned = sock(root, colour_id=colour["id"])  # a shared table: checked for everyone
+        assert unowned.status_code == 422, unowned.text
+        assert unowned.json()["errors"][0]["field"] == "colour_id"

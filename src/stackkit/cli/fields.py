@@ -76,12 +76,16 @@ ENUM_LENGTH = 50
 # would hide them (`date: Mapped[date]`).
 _SHADOWING = frozenset({"str", "int", "float", "bool", "list", "date", "datetime",
                         "mapped_column", "owner_column", "file_column"})  # fmt: skip
+_SHADOWING_SINCE = frozenset({"list", "file_column"})
+"""Refused for new fields only: a resource recorded with one still replays (upgrade)."""
 _MODEL_ATTRIBUTES = frozenset(name for name in dir(BaseModel) if not name.startswith("_"))
 # Columns every row has (Model, owner scoping, soft deletes), and the list parameters.
 RESERVED = frozenset(
     {"id", "created_at", "updated_at", "version", "owner_id", "deleted_at", "limit", "cursor",
      "sort", "q", "include", "metadata", "registry"}
 )  # fmt: skip
+_RESERVED_SINCE = frozenset({"q", "include"})
+"""Refused for new fields only: a resource recorded with one still replays (upgrade)."""
 
 
 @dataclass(frozen=True)
@@ -112,15 +116,19 @@ class FieldSpec:
         return not self.optional and self.default is None
 
 
-def parse_fields(specs: tuple[str, ...]) -> list[FieldSpec]:
-    """Raises `click.BadParameter` naming the first bad specification."""
-    fields = [parse_field(spec) for spec in specs]
+def parse_fields(specs: tuple[str, ...], *, strict: bool = True) -> list[FieldSpec]:
+    """Raises `click.BadParameter` naming the first bad specification.
+
+    `strict=False` (a resource recorded by an earlier stackkit, generated again by
+    `stackkit upgrade`) leaves out the checks added since the first release of the
+    field types: what generated then generates the same now."""
+    fields = [parse_field(spec, strict=strict) for spec in specs]
     names = [spec.name for spec in fields]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise click.BadParameter(f"field {repeated[0]!r} is given twice", param_hint="FIELDS")
     # `?include=tag` puts the referenced row under the relation's name.
-    relations = {_relation_name(spec): spec.name for spec in fields if spec.target}
+    relations = {_relation_name(spec): spec.name for spec in fields if spec.target and strict}
     for spec in fields:
         if spec.name in relations:
             raise click.BadParameter(
@@ -137,7 +145,7 @@ def _relation_name(spec: FieldSpec) -> str:
     return spec.link if spec.kind == "refs" and spec.link else spec.name.removesuffix("_id")
 
 
-def parse_field(spec: str) -> FieldSpec:
+def parse_field(spec: str, *, strict: bool = True) -> FieldSpec:
     """One `name:type[:option]...`. Raises `click.BadParameter`."""
     parts = spec.split(":")
     if len(parts) < 2:
@@ -155,8 +163,11 @@ def parse_field(spec: str) -> FieldSpec:
     max_size = None
     if kind == "enum":
         choices = tuple((argument or "").split(","))
+        if not strict:  # empty values were dropped: `a,b,` was a and b
+            choices = tuple(value for value in choices if value)
         if not argument or not all(
-            _ENUM_VALUE.match(value) and len(value) <= ENUM_LENGTH for value in choices
+            _ENUM_VALUE.match(value) and (len(value) <= ENUM_LENGTH or not strict)
+            for value in choices
         ):
             raise _bad(
                 spec, "an enum lists its values, each 1 to 50 letters, digits, - or _: "
@@ -181,9 +192,10 @@ def parse_field(spec: str) -> FieldSpec:
             raise _bad(spec, f"a {kind} field takes the option optional only")
     elif argument is not None:
         raise _bad(spec, f"type {kind!r} takes no '='")
-    if name in RESERVED:
+    if name in RESERVED - (set() if strict else _RESERVED_SINCE):
         raise _bad(spec, f"{name!r} is a column or parameter stackkit already has")
-    if name in _SHADOWING or name in _MODEL_ATTRIBUTES or name.startswith("model_"):
+    shadowing = _SHADOWING - (set() if strict else _SHADOWING_SINCE)
+    if name in shadowing or name in _MODEL_ATTRIBUTES or name.startswith("model_"):
         raise _bad(spec, f"{name!r} would hide a name the generated code uses; choose another")
     options: dict[str, object] = {}
     for option in parts[2:]:
@@ -198,7 +210,9 @@ def parse_field(spec: str) -> FieldSpec:
             raise _bad(spec, "search takes text: a str or text field")
         if key == "unique" and equals and value != "global":
             raise _bad(spec, f"unknown option {option!r}: unique is per owner, or unique=global")
-        options[key] = _default_source(spec, kind, value, choices) if key == "default" else True
+        options[key] = (
+            _default_source(spec, kind, value, choices, strict=strict) if key == "default" else True
+        )
         if key == "unique" and equals:
             options["unique_global"] = True
     return FieldSpec(
@@ -234,8 +248,11 @@ def _split_type(token: str) -> tuple[str, str | None]:
     return kind, argument if equals else None
 
 
-def _default_source(spec: str, kind: str, value: str, choices: tuple[str, ...]) -> str:
-    """The default as Python source, checked against the type."""
+def _default_source(
+    spec: str, kind: str, value: str, choices: tuple[str, ...], *, strict: bool = True
+) -> str:
+    """The default as Python source, checked against the type (and, `strict`, against
+    the column)."""
     try:
         if kind in ("str", "text"):
             return json.dumps(value)  # a Python string literal in double quotes
@@ -245,16 +262,17 @@ def _default_source(spec: str, kind: str, value: str, choices: tuple[str, ...]) 
             return json.dumps(value)
         if kind == "int":
             number = int(value)
-            if not _INT_RANGE[0] <= number <= _INT_RANGE[1]:
+            if strict and not _INT_RANGE[0] <= number <= _INT_RANGE[1]:
                 raise ValueError(f"an int column holds {_INT_RANGE[0]} to {_INT_RANGE[1]}")
             return repr(number)
         if kind == "float":
             real = float(value)
-            if not math.isfinite(real):
+            if strict and not math.isfinite(real):
                 raise ValueError("give a finite number")
             return repr(real)
         if kind == "decimal":
-            return f"Decimal({str(_fitting_decimal(value))!r})"
+            amount = _fitting_decimal(value) if strict else decimal.Decimal(value)
+            return f"Decimal({str(amount)!r})"
         if kind == "bool":
             if value.lower() not in ("true", "false"):
                 raise ValueError("use true or false")

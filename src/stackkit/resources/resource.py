@@ -72,6 +72,8 @@ ACTIONS = ("list", "create", "read", "update", "delete")
 """What a resource's routes do, one route each."""
 
 _LIST_PARAMETERS = ("limit", "cursor", "sort", "q")
+_DELETED = "deleted_at"
+"""The column of a `SoftDelete` model's rows marked deleted."""
 MAX_LINKS = 100
 """The most rows one many-to-many link field (`tag_ids`) may list."""
 MAX_VERSION = 2**31 - 1
@@ -205,13 +207,15 @@ class Resource:
         if self.owned:
             _check_owned(name, repository.model.__name__, OWNER_COLUMN in columns, public, update)
             self._owner_column = columns[OWNER_COLUMN]
-        # Foreign keys to tables whose rows belong to users (other than the owner column).
-        self._owned_references = [
+        # Foreign keys (but the owner's) to tables whose rows belong to users, or whose
+        # rows may be marked deleted: a reference must name a row the caller owns, or one
+        # that is not deleted.
+        self._checked_references = [
             (column.name, key.column.table)
             for column in columns
             if column.name != OWNER_COLUMN
             for key in column.foreign_keys
-            if OWNER_COLUMN in key.column.table.c
+            if OWNER_COLUMN in key.column.table.c or _DELETED in key.column.table.c
         ]
         self.references = [
             (column.name, key.column.table.name)
@@ -334,8 +338,8 @@ class Resource:
         admin = self.sees_all(request)
         wanted = [
             (column, table, [values[column]])
-            for column, table in self._owned_references
-            if values.get(column) is not None and not admin
+            for column, table in self._checked_references
+            if values.get(column) is not None and (not admin or _DELETED in table.c)
         ]
         wanted += [
             (field, table, sorted(set(values[field])))
@@ -344,7 +348,8 @@ class Resource:
         ]
         if not wanted:
             return
-        owner = None if admin else self.owner_of(request)
+        owned_rows = any(OWNER_COLUMN in table.c for _, table, _ in wanted)
+        owner = self.owner_of(request) if owned_rows and not admin else None
         database: Database = request.app.state.database
         errors: list[FieldError] = []
         async with database.session(read_only=True) as session:
@@ -356,8 +361,8 @@ class Resource:
                 query = select(func.count()).select_from(table).where(table.c.id.in_(ids))
                 if owner is not None and OWNER_COLUMN in table.c:
                     query = query.where(table.c[OWNER_COLUMN] == owner)
-                if "deleted_at" in table.c:  # `SoftDelete`: the row is gone to its resource
-                    query = query.where(table.c.deleted_at.is_(None))
+                if _DELETED in table.c:  # `SoftDelete`: the row is gone to its resource
+                    query = query.where(table.c[_DELETED].is_(None))
                 if await session.scalar(query) != len(ids):
                     message = f"no {table.name} row with this id" if len(ids) == 1 else (
                         f"no {table.name} row with one of these ids"

@@ -68,11 +68,11 @@ export function filtersOf(params: URLSearchParams): [string, string, string][] {
   return filters;
 }
 
-/** A filter's value as the API takes it: a decimal with a point (`12,5` typed in German),
+/** A filter's value as the API takes it: a number with a point (`12,5` typed in German),
  * a date and time in UTC (typed in the user's time zone); a list (`in`) as typed. */
 export function filterValue(kind: FieldKind | undefined, operator: string, text: string): string {
   if (operator === "in" || operator === "isnull") return text;
-  if (kind === "decimal") return plainDecimal(text) ?? text;
+  if (kind === "decimal" || kind === "number") return plainDecimal(text) ?? text;
   if (kind === "datetime") {
     const date = new Date(text);
     return Number.isNaN(date.getTime()) ? text : date.toISOString();
@@ -130,7 +130,7 @@ function ResourceTable({ info, across }: { info: ResourceInfo; across: Record<st
       <div className="mt-2 flex flex-wrap items-center justify-between gap-3">
         <h1 className="text-2xl font-semibold tracking-tight">{title}</h1>
         <div className="flex flex-wrap gap-2">
-          <ExportButton info={info} query={query} />
+          <ExportButton info={info} query={new URLSearchParams(filterParams(params)).toString()} />
           {info.permissions.create && (
             <Link to={pagePath(info.name, "new")} className={buttonClass}>
               {t("New {name}", { name: inSentence(singular) })}

@@ -46,7 +46,7 @@ describe("resource pages", () => {
       return "blob:export";
     });
     URL.revokeObjectURL = vi.fn();
-    const api = renderApp("/r/notes?sort=title&title__contains=milk", {
+    const api = renderApp("/r/notes?sort=title&title__contains=milk&limit=5", {
       ...signedIn(),
       "GET /api/meta/resources": [meta()],
       "GET /api/notes": () => ({ body: { items: [note()], next_cursor: null } }),
@@ -230,6 +230,7 @@ describe("filter values", () => {
     expect(filterValue("decimal", "gte", "12.5")).toBe("12.5");
     await setLocale("de");
     expect(filterValue("decimal", "gte", "12,5")).toBe("12.5");
+    expect(filterValue("number", "lt", "0,25")).toBe("0.25");
     expect(filterValue("decimal", "in", "1,5")).toBe("1,5");
     expect(filterValue("text", "contains", "12,5")).toBe("12,5");
     const local = "2026-12-07T09:30";
