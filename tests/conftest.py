@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,10 @@ STORE_TIMEOUT = 5.0
 compare run dozens of commands at once, which open as many connections; on a loaded
 machine (four test workers on two cores) that can pass the stores' production default
 of 0.5 s. The tests of timeouts and outages build stores of their own."""
+
+os.environ["STACKKIT_REDIS_TIMEOUT"] = str(STORE_TIMEOUT)
+"""The same for the stores of every app a test builds on Redis (`Settings.redis_timeout`),
+and of the apps and commands it starts in a process of their own."""
 
 
 @pytest.fixture(params=["memory", "redis", "cluster"])

@@ -6,7 +6,8 @@ and too short for a test on a loaded machine: a burst of requests opens dozens o
 connections at once, one of them times out, the cache is bypassed as it should be, and
 a test that counts handler calls fails for a reason that is not its own. A test about
 the default itself, or about a server that is not there, writes `# default timeout:`
-and its reason on the line of the call or the line above.
+and its reason on the line of the call or the line above. The apps the tests build
+read the same wait from the environment (`STACKKIT_REDIS_TIMEOUT`, set by the conftest).
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ import ast
 from pathlib import Path
 
 import pytest
+
+from stackkit import Settings
+from stackkit.cache import RedisStore
+from stackkit.cache.registry import default_cache_store
+from tests.conftest import STORE_TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[1]
 STORES = {"RedisStore", "RedisClusterStore"}
@@ -69,3 +75,10 @@ def test_every_test_store_waits_for_a_loaded_machine() -> None:
         for line in stores_without_a_timeout(path.read_text(encoding="utf-8"))
     ]
     assert offenders == [], f"pass timeout=STORE_TIMEOUT, or say {MARK!r} why not"
+
+
+def test_every_app_a_test_builds_on_redis_waits_for_a_loaded_machine() -> None:
+    settings = Settings(env="test", redis_url="redis://127.0.0.1:1/0")
+    store = default_cache_store(settings)
+    assert isinstance(store, RedisStore)
+    assert store.timeout == settings.redis_timeout == STORE_TIMEOUT

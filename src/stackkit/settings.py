@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     redis_cluster: bool = False
     """`REDIS_URL` names one node of a Redis Cluster (the client finds the others)."""
 
+    redis_timeout: float = Field(default=0.5, gt=0)
+    """Seconds to wait for Redis to connect or answer one command. Past it the command
+    fails at once, without retries, and the app goes on without Redis for that request
+    (see the outages in docs/caching.md): raise it only for a Redis that is far away."""
+
     secret_key: SecretStr = Field(
         default=SecretStr(""), validation_alias="SECRET_KEY", validate_default=True
     )

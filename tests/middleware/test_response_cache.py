@@ -480,8 +480,11 @@ def test_settings_select_the_store(make_settings: Callable[..., Settings]) -> No
     assert isinstance(default_cache_store(make_settings()), MemoryStore)
     node = "redis://127.0.0.1:7000/0"  # nothing connects: stores connect when opened
     assert type(default_cache_store(make_settings(redis_url=node))) is RedisStore
-    clustered = default_cache_store(make_settings(redis_url=node, redis_cluster=True))
+    clustered = default_cache_store(
+        make_settings(redis_url=node, redis_cluster=True, redis_timeout=2.5)
+    )
     assert isinstance(clustered, RedisClusterStore)
+    assert clustered.timeout == 2.5
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,9 @@ def default_cache_store(settings: Settings) -> Store:
     shared by every worker; else a bounded MemoryStore."""
     if settings.redis_url:
         kind = RedisClusterStore if settings.redis_cluster else RedisStore
-        return kind(settings.redis_url, prefix=settings.cache_prefix)
+        return kind(
+            settings.redis_url, prefix=settings.cache_prefix, timeout=settings.redis_timeout
+        )
     return MemoryStore(prefix="cache:", max_entries=settings.cache_max_entries)
 
 
