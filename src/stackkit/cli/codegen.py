@@ -34,7 +34,7 @@ from stackkit.cli.fields import (
     FieldSpec,
 )
 from stackkit.cli.naming import plural, singular
-from stackkit.db.model import table_name_for
+from stackkit.db.model import MAX_ID, MAX_INT, MIN_INT, table_name_for
 
 __all__ = [
     "IMPORTED_NAMES",
@@ -553,9 +553,9 @@ def _constraint(spec: FieldSpec) -> str:
     if spec.kind == "decimal":
         return f"max_digits={DECIMAL_DIGITS}, decimal_places={DECIMAL_PLACES}"
     if spec.kind == "int":  # Integer: 32 bits on PostgreSQL
-        return "ge=-2_147_483_648, le=2_147_483_647"
+        return f"ge={MIN_INT:_}, le={MAX_INT:_}"
     if spec.kind == "ref":  # the id of a row
-        return "ge=1, le=2_147_483_647"
+        return f"ge=1, le={MAX_ID:_}"
     if spec.kind in FILE_TYPES:  # the id of an upload
         return "max_length=32"
     return ""

@@ -42,6 +42,7 @@ import click
 from pydantic import BaseModel
 
 from stackkit.cli.naming import plural, singular
+from stackkit.db.model import MAX_INT, MIN_INT
 
 __all__ = [
     "DECIMAL_DIGITS",
@@ -66,8 +67,6 @@ _OPTIONS = ("unique", "index", "optional", "default", "search")
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*\Z")
 _MODEL = re.compile(r"^[A-Z][A-Za-z0-9]*\Z")
 _ENUM_VALUE = re.compile(r"^[A-Za-z0-9_\-]+\Z")
-_INT_RANGE = (-(2**31), 2**31 - 1)
-"""What an `int` column holds on every database (PostgreSQL's `integer`)."""
 DECIMAL_DIGITS, DECIMAL_PLACES = 12, 2
 """A `decimal` column's precision and scale: `Numeric(12, 2)`."""
 ENUM_LENGTH = 50
@@ -262,8 +261,8 @@ def _default_source(
             return json.dumps(value)
         if kind == "int":
             number = int(value)
-            if strict and not _INT_RANGE[0] <= number <= _INT_RANGE[1]:
-                raise ValueError(f"an int column holds {_INT_RANGE[0]} to {_INT_RANGE[1]}")
+            if strict and not MIN_INT <= number <= MAX_INT:
+                raise ValueError(f"an int column holds {MIN_INT} to {MAX_INT}")
             return repr(number)
         if kind == "float":
             real = float(value)

@@ -16,7 +16,17 @@ import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, Dialect, ForeignKey, Integer, MetaData, Table, event
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    FromClause,
+    Integer,
+    MetaData,
+    Table,
+    event,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -24,10 +34,14 @@ from stackkit.db.search import make_searchable
 
 __all__ = [
     "MAX_ID",
+    "MAX_INT",
+    "MIN_INT",
     "NAMING_CONVENTION",
     "Model",
     "SoftDelete",
     "UTCDateTime",
+    "marks_deleted",
+    "not_deleted",
     "owner_column",
     "table_name_for",
     "utcnow",
@@ -95,8 +109,11 @@ def table_name_for(class_name: str) -> str:
     return snake + "s"
 
 
-MAX_ID = 2**31 - 1
-"""The largest `Model.id`, the top of an `Integer` column on PostgreSQL. Ids in a
+MIN_INT, MAX_INT = -(2**31), 2**31 - 1
+"""What an `Integer` column holds on every database (PostgreSQL's `integer`)."""
+
+MAX_ID = MAX_INT
+"""The largest `Model.id`, the top of an `Integer` column. Ids in a
 path are checked against it: beyond it the database driver raises (PostgreSQL's
 "integer out of range", SQLite's overflow past 64 bits), which would be a 500
 rather than a 422."""
@@ -153,6 +170,17 @@ class SoftDelete:
     and leave marked rows out of every query."""
 
     deleted_at: Mapped[datetime | None] = mapped_column(default=None, index=True, sort_order=100)
+
+
+def marks_deleted(table: FromClause) -> bool:
+    """Whether `table`'s rows are marked deleted rather than removed (a `SoftDelete` model)."""
+    return "deleted_at" in table.c
+
+
+def not_deleted(table: FromClause) -> list[ColumnElement[bool]]:
+    """The condition of `table`'s rows that are not marked deleted: none for a table
+    whose rows are removed."""
+    return [table.c.deleted_at.is_(None)] if marks_deleted(table) else []
 
 
 def owner_column(users_table: str = "users") -> Mapped[int]:

@@ -48,7 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stackkit.db.cursor import CursorCodec
 from stackkit.db.errors import StaleVersion
-from stackkit.db.model import Model, utcnow
+from stackkit.db.model import Model, marks_deleted, not_deleted, utcnow
 from stackkit.db.query import (
     Field,
     SortKey,
@@ -167,7 +167,7 @@ class Repository(Generic[M]):
 
     @property
     def soft_deletes(self) -> bool:
-        return "deleted_at" in self.model.__table__.c
+        return marks_deleted(self.model.__table__)
 
     def _visible(self) -> list[ColumnElement[bool]]:
         return self.visible(self.scope)
@@ -176,10 +176,7 @@ class Repository(Generic[M]):
     def visible(cls, scope: Sequence[ColumnElement[bool]] = ()) -> list[ColumnElement[bool]]:
         """The conditions of the rows a repository with `scope` sees (and not deleted
         ones, for `SoftDelete` models)."""
-        conditions = list(scope)
-        if "deleted_at" in cls.model.__table__.c:
-            conditions.append(cls.model.__table__.c.deleted_at.is_(None))
-        return conditions
+        return [*scope, *not_deleted(cls.model.__table__)]
 
     @classmethod
     def matching_ids(

@@ -137,26 +137,29 @@ def searched_rows(
     # FTS5: each word quoted (none of FTS5's operators gets through), as a prefix.
     match = " ".join('"' + word.replace('"', '""') + '"*' for word in found)
     fts = fts_table(searched.name)
-    hits, size = _hits_and_size(fts, columns)
+    marked, size = _marked_and_size(fts, columns)
     matched = (
-        select(literal_column("rowid").label("id"), hits.label("hits"), size.label("size"))
+        select(literal_column("rowid").label("id"), marked.label("marked"), size.label("size"))
         .select_from(table(fts))
         .where(literal_column(checked_name(fts)).op("MATCH")(bindparam(None, match)))
         .subquery()
     )
     joined = query.join(matched, matched.c.id == searched.c.id)
-    return joined, cast(_row_rank(matched.c.hits, matched.c.size), Double)
+    hits = matched.c.marked - matched.c.size  # one character marks each hit
+    return joined, cast(_row_rank(hits, matched.c.size), Double)
 
 
-def _hits_and_size(fts: str, columns: Sequence[str]) -> tuple[ColumnElement[int], ...]:
-    """A matching row's hits, the places `highlight()` marks in its columns, and its
-    length in characters, in the query of the FTS5 table `fts`."""
-    lengths = [f"coalesce(length({checked_name(f'{fts}.{column}')}), 0)" for column in columns]
-    hits = " + ".join(
-        f"coalesce(length(highlight({checked_name(fts)}, {index}, char(1), '')), 0) - {length}"
-        for index, length in enumerate(lengths)
+def _marked_and_size(fts: str, columns: Sequence[str]) -> tuple[ColumnElement[int], ...]:
+    """A matching row's length in characters with `highlight()`'s marks, one for each
+    hit, and without, in the query of the FTS5 table `fts`."""
+    marked = " + ".join(
+        f"coalesce(length(highlight({checked_name(fts)}, {index}, char(1), '')), 0)"
+        for index in range(len(columns))
     )
-    return literal_column(f"({hits})"), literal_column(f"({' + '.join(lengths)})")
+    size = " + ".join(
+        f"coalesce(length({checked_name(f'{fts}.{column}')}), 0)" for column in columns
+    )
+    return literal_column(f"({marked})"), literal_column(f"({size})")
 
 
 def _row_rank(hits: ColumnElement[int], size: ColumnElement[int]) -> ColumnElement[Any]:

@@ -31,7 +31,7 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple
 import anyio
 from sqlalchemy import and_, delete, exists, insert, or_, select, update
 
-from stackkit.db.model import utcnow
+from stackkit.db.model import MAX_INT, utcnow
 from stackkit.files.kinds import INLINE_TYPES, SNIFF_BYTES, FileRule, make_thumbnail, sniff
 from stackkit.files.links import FileLinks
 from stackkit.files.storage import FileTooLarge, Storage
@@ -376,7 +376,7 @@ class Files:
         ids = sorted(set(file_ids))
         if not ids:
             return None
-        token = -1 - secrets.randbelow(2**31 - 1)  # never a row's id
+        token = -1 - secrets.randbelow(MAX_INT)  # never a row's id
         async with self.database.session() as session:
             claimed = await session.execute(
                 update(files_table)

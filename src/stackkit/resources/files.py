@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from stackkit.db.model import MAX_ID
 from stackkit.errors import FieldError, ProblemError, ValidationProblem, field_error
 from stackkit.files.service import FileProblem, Files
 from stackkit.files.storage import StoredFileMissing
@@ -108,7 +109,7 @@ class FileIdPath(BaseModel):
 
 
 class RowPath(BaseModel):
-    id: int = Field(ge=1, le=2**31 - 1)
+    id: int = Field(ge=1, le=MAX_ID)
 
 
 class SignedPath(BaseModel):

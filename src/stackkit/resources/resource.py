@@ -42,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from stackkit.db.database import Database
-from stackkit.db.model import MAX_ID
+from stackkit.db.model import MAX_ID, MAX_INT, marks_deleted, not_deleted
 from stackkit.db.query import query_problem
 from stackkit.db.repository import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, link_columns
 from stackkit.db.search import search_columns
@@ -72,11 +72,9 @@ ACTIONS = ("list", "create", "read", "update", "delete")
 """What a resource's routes do, one route each."""
 
 _LIST_PARAMETERS = ("limit", "cursor", "sort", "q")
-_DELETED = "deleted_at"
-"""The column of a `SoftDelete` model's rows marked deleted."""
 MAX_LINKS = 100
 """The most rows one many-to-many link field (`tag_ids`) may list."""
-MAX_VERSION = 2**31 - 1
+MAX_VERSION = MAX_INT
 """The largest version a row can reach (an `Integer` column). A tag naming a larger one
 never matches, and never reaches SQL, where it would overflow the column."""
 _NO_VERSION = 0
@@ -215,7 +213,7 @@ class Resource:
             for column in columns
             if column.name != OWNER_COLUMN
             for key in column.foreign_keys
-            if OWNER_COLUMN in key.column.table.c or _DELETED in key.column.table.c
+            if OWNER_COLUMN in key.column.table.c or marks_deleted(key.column.table)
         ]
         self.references = [
             (column.name, key.column.table.name)
@@ -339,7 +337,7 @@ class Resource:
         wanted = [
             (column, table, [values[column]])
             for column, table in self._checked_references
-            if values.get(column) is not None and (not admin or _DELETED in table.c)
+            if values.get(column) is not None and (not admin or marks_deleted(table))
         ]
         wanted += [
             (field, table, sorted(set(values[field])))
@@ -361,8 +359,7 @@ class Resource:
                 query = select(func.count()).select_from(table).where(table.c.id.in_(ids))
                 if owner is not None and OWNER_COLUMN in table.c:
                     query = query.where(table.c[OWNER_COLUMN] == owner)
-                if _DELETED in table.c:  # `SoftDelete`: the row is gone to its resource
-                    query = query.where(table.c[_DELETED].is_(None))
+                query = query.where(*not_deleted(table))  # gone to its resource
                 if await session.scalar(query) != len(ids):
                     message = f"no {table.name} row with this id" if len(ids) == 1 else (
                         f"no {table.name} row with one of these ids"
