@@ -33,6 +33,7 @@ from stackkit.cli.generate import (
     resource_files,
     sort_imports,
 )
+from stackkit.cli.naming import plural, singular
 from stackkit.cli.new import create_project
 from stackkit.cli.record import ResourceRecord
 
@@ -346,6 +347,8 @@ def test_generated_schemas_bound_numbers_like_their_columns() -> None:
         ("BlogPost", "BlogPost", "blog_posts"),
         ("person", "Person", "people"),
         ("people", "Person", "people"),
+        ("persons", "Person", "people"),
+        ("Persons", "Person", "people"),
         ("Status", "Status", "statuses"),
         ("Bus", "Bus", "buses"),
         ("Campus", "Campus", "campuses"),
@@ -357,6 +360,69 @@ def test_generated_schemas_bound_numbers_like_their_columns() -> None:
 def test_resource_names_take_plurals_from_inflect(given: str, model: str, plural: str) -> None:
     names = Names.parse(given)
     assert (names.model, names.plural) == (model, plural)
+
+
+NOUNS = [
+    "item",
+    "category",
+    "person",
+    "people",
+    "persons",
+    "status",
+    "statuses",
+    "bus",
+    "buses",
+    "campus",
+    "analysis",
+    "analyses",
+    "todo",
+    "box",
+    "boxes",
+    "child",
+    "children",
+    "mouse",
+    "mice",
+    "datum",
+    "data",
+    "index",
+    "indexes",
+    "indices",
+    "formula",
+    "formulas",
+    "axis",
+    "axes",
+    "news",
+    "series",
+    "species",
+    "fish",
+    "sheep",
+    "ox",
+    "oxen",
+    "boss",
+    "glass",
+    "cactus",
+    "cacti",
+    "octopus",
+    "leaf",
+    "leaves",
+    "wife",
+    "knife",
+    "photo",
+    "hero",
+    "quiz",
+    "address",
+]
+
+
+@pytest.mark.parametrize("noun", NOUNS)
+def test_a_plural_is_kept_and_a_singular_too(noun: str) -> None:
+    """`plural` of a plural, or `singular` of a singular, is the word itself: a name given
+    either way makes the same resource (`persons` was once `/api/personss`)."""
+    many, one = plural(noun), singular(noun)
+    assert plural(many) == many
+    assert singular(one) == one
+    assert plural(one) == many or noun == many
+    assert singular(many) == one
 
 
 @pytest.mark.parametrize(

@@ -52,8 +52,12 @@ def _is_plural(word: str) -> bool:
     """
     engine = _engine()
     one = engine.singular_noun(word)
-    if not one or one == word or engine.plural_noun(one) != word:
+    if not one or one == word:
         return False
+    usual = engine.plural_noun(one)
+    if usual != word:
+        # `persons`: the regular plural of a word whose usual one is irregular (`people`)
+        return word == one + "s" and usual not in (one + "s", one + "es")
     if word not in (one + "s", one + "es"):
         return True  # irregular (people, analyses, categories): inflect knows it
     return engine.singular_noun(engine.plural_noun(word)) != word
