@@ -80,5 +80,13 @@ def test_a_photo_goes_from_the_browser_to_the_object_store(
     expect(thumbnail).to_have_attribute("src", re.compile("^" + re.escape(store)))
     expect(thumbnail).to_have_js_property("complete", True)
     assert thumbnail.evaluate("image => image.naturalWidth") == 2
+    # The file's link is the store's: it opens in a tab of its own, the app stays.
+    note_address = page.url
+    with page.context.expect_page() as opened:
+        page.get_by_role("link", name="square.png").click()
+    opened.value.wait_for_load_state()
+    assert opened.value.url.startswith(store), opened.value.url
+    opened.value.close()
+    assert page.url == note_address
     check(page, thumbnail)
     screenshot(page, "note with its photo from the store")

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 import { errorMessage } from "../api";
 import { useAuth } from "../auth/AuthContext";
-import { download } from "../download";
+import { download, linkTarget } from "../download";
 import { formatNumber, plural, t } from "../i18n";
 import type { Upload } from "../resources";
 import { useApi } from "../useApi";
@@ -154,6 +154,7 @@ export function FileValue({ path, field, image }: { path: string; field: string;
         href={file.url}
         className="font-medium text-indigo-600 hover:text-indigo-500"
         download={file.name}
+        {...linkTarget(file.url)}
         onClick={(event) => {
           if (Date.now() < fetchedAt + (file.expires_in - 10) * 1000) return;
           event.preventDefault();

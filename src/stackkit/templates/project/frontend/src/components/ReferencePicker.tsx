@@ -1,4 +1,4 @@
-import { useEffect, useId, useState, type KeyboardEvent } from "react";
+import { useEffect, useId, useRef, useState, type KeyboardEvent } from "react";
 import { buildUrl } from "../api";
 import { useAuth } from "../auth/AuthContext";
 import { t } from "../i18n";
@@ -46,6 +46,9 @@ export function ReferencePicker({ control, name, label, relation, value, require
   const [failed, setFailed] = useState(false);
   const [loaded, setLoaded] = useState(false);
   const pickedLabel = !multiple && picked[0] ? picked[0].label : "";
+  // Whether the user is searching: labels that come late leave their text alone.
+  const searching = useRef(false);
+  searching.current = open;
 
   // The labels of the rows picked already (an edit, or a value filled in from the address).
   useEffect(() => {
@@ -62,7 +65,7 @@ export function ReferencePicker({ control, name, label, relation, value, require
       (page) => {
         const found = ids.map((id) => page.items.find((item) => canonical(item.id) === canonical(id)) ?? { id: Number(id), label: `#${id}` });
         setPicked(found);
-        if (!multiple) setText(found[0]?.label ?? "");
+        if (!multiple && !searching.current) setText(found[0]?.label ?? "");
       },
       () => undefined,
     );

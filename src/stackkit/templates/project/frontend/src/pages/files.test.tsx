@@ -130,4 +130,36 @@ describe("file fields", () => {
     // The page shows the renewed link once React has rendered it.
     await waitFor(() => expect(screen.getByRole("link", { name: "cat.png" }).getAttribute("href")).toBe("/api/files/f1/file?v2"));
   });
+
+  it("opens a storage's signed link in a new tab, and the app's own in place", async () => {
+    const signed = "https://bucket.s3.example/files/f1?X-Amz-Signature=abc";
+    const links = (url: string) => ({ body: { id: "f1", name: "cat.png", size: 4, url, thumbnail_url: null, expires_in: 300 } });
+    const followed: { href: string; target: string; rel: string; download: string }[] = [];
+    renderApp("/r/notes/7", {
+      ...signedIn(),
+      "GET /api/meta/resources": [meta(), meta()],
+      "GET /api/notes/7": [{ body: note({ photo: "f1" }) }],
+      "GET /api/notes/7/files/photo": [links(signed), links(`${signed}&renewed`)],
+    });
+    const link = await screen.findByRole("link", { name: "cat.png" });
+    expect([link.getAttribute("target"), link.getAttribute("rel")]).toEqual(["_blank", "noopener noreferrer"]);
+    vi.spyOn(HTMLAnchorElement.prototype, "click").mockImplementation(function (this: HTMLAnchorElement) {
+      followed.push({ href: this.href, target: this.target, rel: this.rel, download: this.download });
+    });
+    vi.spyOn(Date, "now").mockReturnValue(Date.now() + 301_000);
+    fireEvent.click(link);
+    await waitFor(() => expect(followed).toEqual([
+      { href: `${signed}&renewed`, target: "_blank", rel: "noopener noreferrer", download: "cat.png" },
+    ]));
+    cleanup();
+    disposeApp();
+    renderApp("/r/notes/7", {
+      ...signedIn(),
+      "GET /api/meta/resources": [meta(), meta()],
+      "GET /api/notes/7": [{ body: note({ photo: "f1" }) }],
+      "GET /api/notes/7/files/photo": [links("/api/files/f1/file?x")],
+    });
+    const own = await screen.findByRole("link", { name: "cat.png" });
+    expect([own.getAttribute("target"), own.getAttribute("rel"), own.getAttribute("download")]).toEqual([null, null, "cat.png"]);
+  });
 });

@@ -143,6 +143,28 @@ describe("relations", () => {
     expect(api.count("GET /api/categories/choices")).toBe(1);
   });
 
+  it("leaves what the user types alone when the picked row's label comes late", async () => {
+    let label: (reply: { body: unknown }) => void = () => undefined;
+    renderApp("/r/notes/new?category_id=3", {
+      ...signedIn(),
+      "GET /api/meta/resources": [meta(), meta()],
+      "GET /api/categories/choices": (call) =>
+        call.url.includes("ids=3")
+          ? new Promise((resolve) => {
+              label = resolve;
+            })
+          : choices({ id: 4, label: "Workshop" }),
+    });
+    const picker = (await screen.findByRole("combobox", { name: "Category" })) as HTMLInputElement;
+    fireEvent.focus(picker);
+    fireEvent.change(picker, { target: { value: "wor" } });
+    label(choices({ id: 3, label: "Work" }));
+    expect(await screen.findByRole("option", { name: "Workshop" })).toBeTruthy();
+    expect(picker.value).toBe("wor");
+    fireEvent.blur(picker); // leaving the search shows the row picked
+    expect(picker.value).toBe("Work");
+  });
+
   it("links many rows: picked one by one, shown as chips, sent as a list", async () => {
     const tags = { field: "category_ids", resource: "categories", path: "/api/categories", display: "name", many: true };
     const withTags = {
