@@ -42,6 +42,7 @@ from typing import Any, ClassVar
 import pytest
 
 from stackkit.testing import ServerProcess, ServiceUnavailable
+from stackkit.testing.settings import settings_variables
 
 __all__ = ["Account", "GeneratedAppServer", "healthy", "served"]
 
@@ -52,9 +53,9 @@ RESOURCES = [
     ["note", "title:str:index:search", "body:text:optional:search", "done:bool:default=false",
      "category:ref=Category:optional", "tags:refs=Tag", "photo:image=2MB:optional"],
 ]  # fmt: skip
-# Settings of a deployment the app must not pick up from the shell that runs the
-# tests: the project's `.env` says which database and Redis it uses.
-_OUTSIDE_SETTINGS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")
+_OUTSIDE_SETTINGS = settings_variables()
+"""Settings of a deployment the app must not pick up from the shell that runs the
+tests: the project's `.env` and the server's own settings say what it uses."""
 _CLI_TIMEOUT = 60.0
 _LOGS = shutil.ignore_patterns("*.log")
 

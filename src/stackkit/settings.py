@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import re
 import secrets
 from pathlib import Path
@@ -21,7 +22,14 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from stackkit.rates import PERIODS, parse_limits
 
-__all__ = ["Settings", "SettingsError", "env_name", "load_settings"]
+__all__ = [
+    "ENV_FILE_VARIABLE",
+    "Settings",
+    "SettingsError",
+    "env_file",
+    "env_name",
+    "load_settings",
+]
 
 logger = logging.getLogger("stackkit.settings")
 
@@ -432,20 +440,32 @@ _GENERATED_KEYS: set[str] = set()
 """The random keys made for settings without a `SECRET_KEY` (unset, or set empty)."""
 
 
+ENV_FILE_VARIABLE = "STACKKIT_ENV_FILE"
+"""Names the file of settings read besides the environment: `.env` when unset, none
+when empty (an app that takes its settings from the environment alone)."""
+
+
+def env_file() -> str | None:
+    """The file `load_settings()` reads (see `ENV_FILE_VARIABLE`), or None."""
+    return os.environ.get(ENV_FILE_VARIABLE, ".env") or None
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Read settings from the environment and `.env`, with `overrides` taking precedence.
+    """Read settings from the environment and `.env` (or the file `STACKKIT_ENV_FILE`
+    names, or none when it is empty), with `overrides` taking precedence.
 
     Raises:
         SettingsError: one or more values are invalid; the message names each one.
     """
     try:
-        settings = Settings(**overrides)
+        settings = Settings(_env_file=env_file(), **overrides)
     except ValidationError as error:
         problems = _problems(error)
         raise SettingsError(_describe(problems), problems) from None
     except UnicodeDecodeError:
+        name = env_file() or ".env"
         raise SettingsError(
-            "Invalid settings: .env is not UTF-8 text.", [(".env", "is not UTF-8 text")]
+            f"Invalid settings: {name} is not UTF-8 text.", [(name, "is not UTF-8 text")]
         ) from None
     if settings.env == "development" and settings.secret_key.get_secret_value() in _GENERATED_KEYS:
         logger.warning(

@@ -120,6 +120,25 @@ def test_a_new_projects_tests_pass_on_both_databases(
     assert NEW_PROJECT_TESTS in on_services.stdout
 
 
+def test_a_new_projects_tests_keep_away_from_the_shells_servers(tmp_path: Path) -> None:
+    """A shell, and a `.env`, set up for production (servers that are not there here):
+    the tests run as in a bare shell, and reach none of them."""
+    root = tmp_path / "demo"
+    create_project(root, "demo")
+    nowhere = find_free_port()
+    production = {
+        "REDIS_URL": f"redis://127.0.0.1:{nowhere}/0",
+        "DATABASE_REPLICA_URLS": f"postgresql://postgres@127.0.0.1:{nowhere}/app",
+        "STACKKIT_SMTP_URL": f"smtp://127.0.0.1:{nowhere}",
+        "STACKKIT_RATE_LIMIT": "1/hour",
+    }
+    with (root / ".env").open("a") as dotenv:
+        dotenv.writelines(f"{name}={value}\n" for name, value in production.items())
+    result = _run(root, "-m", "pytest", "-q", "-p", "no:cacheprovider", **production)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert NEW_PROJECT_TESTS in result.stdout
+
+
 def test_generated_tests_pass_on_sqlite(project: Path) -> None:
     result = _run(project, "-m", "pytest", "-q", "-p", "no:cacheprovider")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -15,7 +15,13 @@ from typing import Any
 import pytest
 from stackkit import Settings
 from stackkit.db.migrations import alembic_config, upgrade
-from stackkit.testing import create_database, delete_keys, drop_database, unique_key_prefix
+from stackkit.testing import (
+    create_database,
+    delete_keys,
+    drop_database,
+    isolated_settings,
+    unique_key_prefix,
+)
 from starlette.testclient import TestClient
 
 from tracker.main import build_app
@@ -28,14 +34,14 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Settings]:
     if not os.environ.get("STACKKIT_TEST_DATABASE_URL"):
-        yield Settings(env="test", database_url=f"sqlite:///{tmp_path / 'test.db'}")
+        yield isolated_settings(env="test", database_url=f"sqlite:///{tmp_path / 'test.db'}")
         return
     server_url = request.getfixturevalue("postgres_server_url")
     redis_url = request.getfixturevalue("redis_url")
     database_url = create_database(server_url)
     prefix = unique_key_prefix()
     try:
-        yield Settings(
+        yield isolated_settings(
             env="test", database_url=database_url, redis_url=redis_url, cache_prefix=prefix
         )
     finally:

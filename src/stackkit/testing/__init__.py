@@ -34,6 +34,7 @@ from stackkit.testing.services import (
     skip_or_fail,
     wait_until,
 )
+from stackkit.testing.settings import app_environment, isolated_settings
 
 __all__ = [
     "DATABASE_URL_ENV",
@@ -51,12 +52,14 @@ __all__ = [
     "S3Process",
     "ServerProcess",
     "ServiceUnavailable",
+    "app_environment",
     "create_database",
     "database_url",
     "delete_keys",
     "drop_database",
     "find_binary",
     "find_free_port",
+    "isolated_settings",
     "send_file",
     "services_required",
     "skip_or_fail",

@@ -1,0 +1,72 @@
+"""Tests take their settings from what they give, never from the shell or `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stackkit import Settings
+from stackkit.settings import ENV_FILE_VARIABLE, SettingsError, load_settings
+from stackkit.testing import app_environment, isolated_settings
+from stackkit.testing.settings import settings_variables
+
+PRODUCTION = {
+    "DATABASE_URL": "postgresql://app@db.internal/app",
+    "DATABASE_REPLICA_URLS": "postgresql://app@replica.internal/app",
+    "REDIS_URL": "redis://cache.internal:6379/0",
+    "STACKKIT_SMTP_URL": "smtp://mail.internal:25",
+    "STACKKIT_RATE_LIMIT": "1/hour",
+}
+"""A shell, or a `.env`, set up for production."""
+
+
+@pytest.fixture
+def in_production_shell(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    for name, value in PRODUCTION.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_isolated_settings_read_neither_the_environment_nor_dotenv(
+    in_production_shell: Path,
+) -> None:
+    (in_production_shell / ".env").write_text("STACKKIT_CACHE_PREFIX=production:\n")
+    read = Settings(env="test")
+    assert (read.redis_url, read.cache_prefix) == (PRODUCTION["REDIS_URL"], "production:")
+    isolated = isolated_settings(env="test", database_url="sqlite:///test.db")
+    assert isinstance(isolated, Settings)
+    assert isolated.database_url == "sqlite+aiosqlite:///test.db"
+    assert isolated.database_replica_urls == []
+    assert isolated.redis_url == ""
+    assert isolated.smtp_url.get_secret_value() == ""
+    assert isolated.rate_limit == Settings.model_fields["rate_limit"].default
+    assert isolated.cache_prefix == Settings.model_fields["cache_prefix"].default
+
+
+def test_an_apps_process_gets_none_of_the_shells_settings(in_production_shell: Path) -> None:
+    environment = app_environment(REDIS_URL="redis://127.0.0.1:6390/0")
+    assert not set(PRODUCTION) - {"REDIS_URL"} & set(environment)
+    assert environment["REDIS_URL"] == "redis://127.0.0.1:6390/0"
+    assert environment[ENV_FILE_VARIABLE] == ""  # nor the project's .env
+    assert environment["PATH"]  # the rest of the shell is kept
+    assert set(PRODUCTION) <= settings_variables()
+
+
+def test_the_env_file_variable_names_the_file_or_none(
+    in_production_shell: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in PRODUCTION:
+        monkeypatch.delenv(name)
+    (in_production_shell / ".env").write_text("STACKKIT_CACHE_PREFIX=dotenv:\n")
+    (in_production_shell / "app.env").write_text("STACKKIT_CACHE_PREFIX=named:\n")
+    assert load_settings().cache_prefix == "dotenv:"
+    monkeypatch.setenv(ENV_FILE_VARIABLE, "app.env")
+    assert load_settings().cache_prefix == "named:"
+    monkeypatch.setenv(ENV_FILE_VARIABLE, "")
+    assert load_settings().cache_prefix == Settings.model_fields["cache_prefix"].default
+    (in_production_shell / "latin1.env").write_bytes(b"STACKKIT_CACHE_PREFIX=caf\xe9\n")
+    monkeypatch.setenv(ENV_FILE_VARIABLE, "latin1.env")
+    with pytest.raises(SettingsError, match=r"^Invalid settings: latin1.env is not UTF-8 text"):
+        load_settings()
