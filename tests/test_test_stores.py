@@ -13,6 +13,7 @@ read the same wait from the environment (`STACKKIT_REDIS_TIMEOUT`, set by the co
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ import pytest
 from stackkit import Settings
 from stackkit.cache import RedisStore
 from stackkit.cache.registry import default_cache_store
+from stackkit.testing.settings import settings_variables
 from tests.conftest import STORE_TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,6 +77,11 @@ def test_every_test_store_waits_for_a_loaded_machine() -> None:
         for line in stores_without_a_timeout(path.read_text(encoding="utf-8"))
     ]
     assert offenders == [], f"pass timeout=STORE_TIMEOUT, or say {MARK!r} why not"
+
+
+def test_no_setting_comes_from_the_shell() -> None:
+    """The conftest took the shell's settings variables out (a developer's `REDIS_URL`)."""
+    assert set(os.environ) & settings_variables() == {"STACKKIT_REDIS_TIMEOUT"}
 
 
 def test_every_app_a_test_builds_on_redis_waits_for_a_loaded_machine() -> None:

@@ -6,6 +6,8 @@ own; this package exports the building blocks for tests that need more.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from stackkit.lazy import lazy_attributes
 from stackkit.testing.files import SAMPLE_PNG, send_file, upload_file
 from stackkit.testing.postgres import (
@@ -34,7 +36,9 @@ from stackkit.testing.services import (
     skip_or_fail,
     wait_until,
 )
-from stackkit.testing.settings import app_environment, isolated_settings
+
+if TYPE_CHECKING:
+    from stackkit.testing.settings import app_environment, isolated_settings
 
 __all__ = [
     "DATABASE_URL_ENV",
@@ -71,4 +75,12 @@ __all__ = [
 ]
 
 
-__getattr__ = lazy_attributes(__name__)  # a submodule, imported on first use
+# The settings load pydantic: not with the plugin, which every environment with
+# stackkit installed loads.
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "app_environment": "stackkit.testing.settings",
+        "isolated_settings": "stackkit.testing.settings",
+    },
+)
