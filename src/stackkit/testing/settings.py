@@ -1,7 +1,7 @@
 """Settings for tests that never come from the shell or `.env`.
 
 A test run in a shell set up for another app, or for production (`REDIS_URL`,
-`SMTP_URL` or `DATABASE_REPLICA_URLS` exported, or written in the project's `.env`),
+`STACKKIT_SMTP_URL` or `DATABASE_REPLICA_URLS` exported, or written in the `.env`),
 must not reach those servers: its counters, sessions and mail would mix with theirs.
 """
 
