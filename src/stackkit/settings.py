@@ -457,6 +457,13 @@ def load_settings(**overrides: Any) -> Settings:
     Raises:
         SettingsError: one or more values are invalid; the message names each one.
     """
+    # `.env` may be absent, but a file named on purpose must be there (a typo).
+    named = os.environ.get(ENV_FILE_VARIABLE)
+    if named and not Path(named).is_file():
+        problem = f"names {named}, which is not a file"
+        raise SettingsError(
+            f"Invalid settings: {ENV_FILE_VARIABLE} {problem}.", [(ENV_FILE_VARIABLE, problem)]
+        )
     try:
         settings = Settings(_env_file=env_file(), **overrides)
     except ValidationError as error:

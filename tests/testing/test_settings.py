@@ -66,6 +66,9 @@ def test_the_env_file_variable_names_the_file_or_none(
     assert load_settings().cache_prefix == "named:"
     monkeypatch.setenv(ENV_FILE_VARIABLE, "")
     assert load_settings().cache_prefix == Settings.model_fields["cache_prefix"].default
+    monkeypatch.setenv(ENV_FILE_VARIABLE, "app.env.typo")
+    with pytest.raises(SettingsError, match=r"STACKKIT_ENV_FILE names app.env.typo, which is"):
+        load_settings()
     (in_production_shell / "latin1.env").write_bytes(b"STACKKIT_CACHE_PREFIX=caf\xe9\n")
     monkeypatch.setenv(ENV_FILE_VARIABLE, "latin1.env")
     with pytest.raises(SettingsError, match=r"^Invalid settings: latin1.env is not UTF-8 text"):
