@@ -414,6 +414,24 @@ NOUNS = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("given", "model", "many", "link"),
+    [
+        ("Persons", "Persons", "personss", "persons_ids"),
+        ("Category", "Category", "categories", "category_ids"),
+    ],
+)
+def test_a_resource_generated_before_a_naming_rule_replays_with_its_names(
+    given: str, model: str, many: str, link: str
+) -> None:
+    """`stackkit upgrade` writes again what generating a resource wrote then: a project
+    whose `Persons` made the table `personss` keeps it (a new `Persons` is `Person`)."""
+    names = Names.parse(given, strict=False)
+    assert (names.model, names.plural) == (model, many)
+    field = parse_field(f"{given.lower()}:refs=Tag", strict=False)
+    assert field.name == link
+
+
 @pytest.mark.parametrize("noun", NOUNS)
 def test_a_plural_is_kept_and_a_singular_too(noun: str) -> None:
     """`plural` of a plural, or `singular` of a singular, is the word itself: a name given

@@ -135,20 +135,24 @@ class Names:
 
     model: str
     """`BlogPost`"""
+    strict: bool = True
+    """Named by the latest rules; else as generated before them (see `parse`)."""
 
     @classmethod
-    def parse(cls, name: str) -> Names:
+    def parse(cls, name: str, *, strict: bool = True) -> Names:
         """The names of resource `name`, given as one row or many: `blog_posts`,
-        `BlogPost` and `blog-post` are all `BlogPost`."""
+        `BlogPost` and `blog-post` are all `BlogPost`. Not `strict`: as a resource
+        generated before the latest naming rules was named (see `naming.plural`)."""
         parts = [part for part in re.split(r"[-_\s]+|(?<=[a-z0-9])(?=[A-Z])", name) if part]
-        if parts and singular(parts[-1].lower()) != parts[-1].lower():
-            parts[-1] = singular(parts[-1].lower())
-        return cls("".join(part[:1].upper() + part[1:] for part in parts))
+        last = singular(parts[-1].lower(), alternates=strict) if parts else ""
+        if parts and last != parts[-1].lower():
+            parts[-1] = last
+        return cls("".join(part[:1].upper() + part[1:] for part in parts), strict)
 
     @property
     def plural(self) -> str:
         """`blog_posts`: the table, the path (`/api/blog_posts`) and the resource name."""
-        return plural(self.singular)
+        return plural(self.singular, alternates=self.strict)
 
     @property
     def singular(self) -> str:
@@ -392,7 +396,7 @@ def test_module(
     testing: set[str] = set()
     for spec in fields:
         if spec.kind == "refs":
-            target = Names(spec.target or "")
+            target = Names(spec.target or "", names.strict)
             helpers.append(f"from tests.test_{target.plural} import create_{target.singular}")
             source = f'[create_{target.singular}(client, headers)["id"]]'
             values.append(f'    body["{spec.name}"] = {source}')
@@ -403,7 +407,7 @@ def test_module(
             if spec.target == "User":
                 source = 'client.get("/api/auth/me", headers=headers).json()["id"]'
             else:
-                target = Names(spec.target or "")
+                target = Names(spec.target or "", names.strict)
                 helpers.append(f"from tests.test_{target.plural} import create_{target.singular}")
                 source = f'create_{target.singular}(client, headers)["id"]'
             values.append(f'    body["{spec.name}"] = {source}')
@@ -437,8 +441,8 @@ def test_module(
         else {
             "field": reference.name,
             "relation": reference.name.removesuffix("_id"),
-            "target": Names(reference.target or "").singular,
-            "target_plural": Names(reference.target or "").plural,
+            "target": Names(reference.target or "", names.strict).singular,
+            "target_plural": Names(reference.target or "", names.strict).plural,
         },
         plural=names.plural,
         singular=names.singular,
@@ -474,7 +478,7 @@ def e2e_module(names: Names, fields: list[FieldSpec], *, templates: Templates) -
             conftest.append("user_id")
             fills.append(f"    {field}.fill(str(user_id(page, account)))")
         elif spec.kind == "ref":
-            target = Names(spec.target or "")
+            target = Names(spec.target or "", names.strict)
             first_party.append(f"from e2e.test_{target.plural} import create_{target.singular}")
             before.append(f"    create_{target.singular}(page, account)")
             fills.append(f'    page.get_by_role("combobox", name="{label}", exact=True).click()')

@@ -184,7 +184,8 @@ def parse_field(spec: str, *, strict: bool = True) -> FieldSpec:
             raise _bad(spec, "references name a model: tags:refs=Tag")
         if len(parts) > 2:
             raise _bad(spec, "a refs field takes no options: it lists ids, none or many")
-        target, link, name = argument, plural(name), f"{singular(name)}_ids"
+        one = singular(name, alternates=strict)
+        target, link, name = argument, plural(name, alternates=strict), f"{one}_ids"
     elif kind in FILE_TYPES:
         max_size = _file_size(spec, argument)
         if any(option != "optional" for option in parts[2:]):

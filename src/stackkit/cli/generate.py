@@ -223,8 +223,8 @@ def replay_resource(
     """Write into the project at `root` what generating `resource` wrote (no migration),
     from `templates` (those of the project the resource belongs to)."""
     sources = {layer: read_source(root / package / f"{layer}.py") for layer in _LAYERS}
-    names = Names.parse(resource.name)
-    specs = parse_fields(tuple(resource.fields), strict=False)  # as it was generated
+    names = Names.parse(resource.name, strict=False)  # as it was generated
+    specs = parse_fields(tuple(resource.fields), strict=False)
     files = resource_files(package, sources, names, specs, templates, display=resource.display)
     for path, text in files.items():
         target = root.joinpath(*path.parts)

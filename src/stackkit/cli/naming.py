@@ -22,18 +22,24 @@ __all__ = ["plural", "singular"]
 _PLURALS = {"todo": "todos"}
 
 
-def plural(name: str) -> str:
-    """`category` -> `categories`, `blog_post` -> `blog_posts`; a plural is kept."""
+def plural(name: str, *, alternates: bool = True) -> str:
+    """`category` -> `categories`, `blog_post` -> `blog_posts`; a plural is kept.
+
+    `alternates`: a regular plural of a word whose usual plural is irregular
+    (`persons`, beside `people`) is a plural. Off only to replay a resource generated
+    before that rule (`stackkit upgrade`), so that it keeps the names it was given.
+    """
     head, last = _split(name)
-    if not last or _is_plural(last):
+    if not last or _is_plural(last, alternates=alternates):
         return name
     return head + _engine().plural_noun(last)
 
 
-def singular(name: str) -> str:
-    """`categories` -> `category`, `blog_posts` -> `blog_post`; a singular is kept."""
+def singular(name: str, *, alternates: bool = True) -> str:
+    """`categories` -> `category`, `blog_posts` -> `blog_post`; a singular is kept
+    (`alternates`: as for `plural`)."""
     head, last = _split(name)
-    if not last or not _is_plural(last):
+    if not last or not _is_plural(last, alternates=alternates):
         return name
     return head + str(_engine().singular_noun(last))
 
@@ -43,7 +49,7 @@ def _split(name: str) -> tuple[str, str]:
     return head + underscore, last
 
 
-def _is_plural(word: str) -> bool:
+def _is_plural(word: str, *, alternates: bool) -> bool:
     """Whether inflect reads `word` (one lower-case word) as the plural of another word.
 
     `singular_noun` alone takes any word ending in -s for a plural (`bus` -> `bu`):
@@ -57,7 +63,7 @@ def _is_plural(word: str) -> bool:
     usual = engine.plural_noun(one)
     if usual != word:
         # `persons`: the regular plural of a word whose usual one is irregular (`people`)
-        return word == one + "s" and usual not in (one + "s", one + "es")
+        return alternates and word == one + "s" and usual not in (one + "s", one + "es")
     if word not in (one + "s", one + "es"):
         return True  # irregular (people, analyses, categories): inflect knows it
     return engine.singular_noun(engine.plural_noun(word)) != word
