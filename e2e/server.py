@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 import pytest
 
 from stackkit.testing import ServerProcess, ServiceUnavailable
-from stackkit.testing.settings import settings_variables
+from stackkit.testing.settings import is_setting
 
 __all__ = ["Account", "GeneratedAppServer", "healthy", "served"]
 
@@ -53,9 +53,6 @@ RESOURCES = [
     ["note", "title:str:index:search", "body:text:optional:search", "done:bool:default=false",
      "category:ref=Category:optional", "tags:refs=Tag", "photo:image=2MB:optional"],
 ]  # fmt: skip
-_OUTSIDE_SETTINGS = settings_variables()
-"""Settings of a deployment the app must not pick up from the shell that runs the
-tests: the project's `.env` and the server's own settings say what it uses."""
 _CLI_TIMEOUT = 60.0
 _LOGS = shutil.ignore_patterns("*.log")
 
@@ -144,7 +141,9 @@ class GeneratedAppServer(ServerProcess):
         return healthy(self.url)
 
     def _environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in _OUTSIDE_SETTINGS}
+        # No setting of the shell that runs the tests: the project's `.env` and the
+        # server's own settings say what it uses.
+        env = {k: v for k, v in os.environ.items() if not is_setting(k)}
         env.update(self.settings)
         # Only the interpreter's own folder on PATH: no Node.js, as on a server that
         # runs the app, which serves the UI without it.

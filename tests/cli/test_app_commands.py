@@ -371,6 +371,18 @@ def test_check_warns_of_a_missing_secret_key_outside_production(project: DemoPro
     assert "warn  SECRET_KEY  not set" in result.output
 
 
+def test_check_reads_the_secret_key_from_the_file_stackkit_env_file_names(
+    project: DemoProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    migrate(project)
+    settings = (project.root / ".env").read_text()  # the database migrate() made
+    (project.root / "app.env").write_text(f"{settings}\nSECRET_KEY={STRONG_KEY}\n")
+    monkeypatch.setenv("STACKKIT_ENV_FILE", "app.env")
+    result = invoke("check")
+    assert result.exit_code == 0, result.output
+    assert "ok    SECRET_KEY  set and strong" in result.output
+
+
 def test_check_names_an_env_file_that_is_not_utf8(project: DemoProject) -> None:
     (project.root / ".env").write_bytes(b"STACKKIT_ENV=test\nSECRET_KEY=\xff\xfe\n")
     result = invoke("check")

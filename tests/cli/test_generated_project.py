@@ -131,6 +131,7 @@ def test_a_new_projects_tests_keep_away_from_the_shells_servers(tmp_path: Path) 
         "DATABASE_REPLICA_URLS": f"postgresql://postgres@127.0.0.1:{nowhere}/app",
         "STACKKIT_SMTP_URL": f"smtp://127.0.0.1:{nowhere}",
         "STACKKIT_RATE_LIMIT": "1/hour",
+        "stackkit_access_token_ttl": "-5",  # invalid: would stop the app module's import
     }
     with (root / ".env").open("a") as dotenv:
         dotenv.writelines(f"{name}={value}\n" for name, value in production.items())

@@ -72,6 +72,7 @@ def test_public_names_are_pinned() -> None:
         "ServerProcess",
         "ServiceUnavailable",
         "app_environment",
+        "clear_settings_environment",
         "create_database",
         "database_url",
         "delete_keys",

@@ -16,6 +16,7 @@ import pytest
 from stackkit import Settings
 from stackkit.db.migrations import alembic_config, upgrade
 from stackkit.testing import (
+    clear_settings_environment,
     create_database,
     delete_keys,
     drop_database,
@@ -24,8 +25,11 @@ from stackkit.testing import (
 )
 from starlette.testclient import TestClient
 
-from tracker.main import build_app
-from tracker.models import ADMIN
+# The app module builds an app when imported: from no setting of the shell or `.env`.
+clear_settings_environment()
+
+from tracker.main import build_app  # noqa: E402
+from tracker.models import ADMIN  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery staple"

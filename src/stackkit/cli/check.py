@@ -37,7 +37,13 @@ from stackkit.cli.project import Project, find_project
 from stackkit.cli.settings import hide_password
 from stackkit.db import Database, DatabaseUnavailable, Model
 from stackkit.db.migrations import MigrationError, alembic_config, current, heads
-from stackkit.settings import Settings, SettingsError, load_settings, secret_key_weakness
+from stackkit.settings import (
+    Settings,
+    SettingsError,
+    env_file,
+    load_settings,
+    secret_key_weakness,
+)
 
 __all__ = ["CheckResult", "check_command", "run_checks"]
 
@@ -144,9 +150,9 @@ def _secret_key(settings: Settings) -> CheckResult:
 
 
 def _given_secret_key() -> str:
-    """SECRET_KEY as given (the environment, else `.env`): outside production, the
-    settings replace an empty one with a random key."""
-    for source in (EnvSettingsSource(Settings), DotEnvSettingsSource(Settings)):
+    """SECRET_KEY as given (the environment, else `.env` or `STACKKIT_ENV_FILE`'s file):
+    outside production, the settings replace an empty one with a random key."""
+    for source in (EnvSettingsSource(Settings), DotEnvSettingsSource(Settings, env_file())):
         value = source().get("SECRET_KEY")
         if value is not None:
             return str(value)
@@ -209,7 +215,7 @@ def _redis(settings: Settings) -> CheckResult:
 
 async def _ping_redis(settings: Settings) -> None:
     kind = RedisClusterStore if settings.redis_cluster else RedisStore
-    store = kind(settings.redis_url, timeout=_REDIS_TIMEOUT)
+    store = kind(settings.redis_url, timeout=max(_REDIS_TIMEOUT, settings.redis_timeout))
     await store.open()
     try:
         await store.check()

@@ -38,7 +38,11 @@ from stackkit.testing.services import (
 )
 
 if TYPE_CHECKING:
-    from stackkit.testing.settings import app_environment, isolated_settings
+    from stackkit.testing.settings import (
+        app_environment,
+        clear_settings_environment,
+        isolated_settings,
+    )
 
 __all__ = [
     "DATABASE_URL_ENV",
@@ -57,6 +61,7 @@ __all__ = [
     "ServerProcess",
     "ServiceUnavailable",
     "app_environment",
+    "clear_settings_environment",
     "create_database",
     "database_url",
     "delete_keys",
@@ -81,6 +86,7 @@ __getattr__ = lazy_attributes(
     __name__,
     {
         "app_environment": "stackkit.testing.settings",
+        "clear_settings_environment": "stackkit.testing.settings",
         "isolated_settings": "stackkit.testing.settings",
     },
 )
