@@ -11,8 +11,9 @@ from starlette.testclient import TestClient
 from stackkit import Settings, create_app
 from stackkit.cache import MemoryStore, RedisClusterStore, RedisStore, Store
 from stackkit.db import Database, Model
+from stackkit.settings import ENV_FILE_VARIABLE
 from stackkit.testing import RedisClusterProcess, temporary_database, unique_key_prefix
-from stackkit.testing.settings import is_setting
+from stackkit.testing.settings import clear_settings_environment
 from tests.db.models import TABLES
 from tests.helpers import StartServer, opened, running, smtp_servers
 
@@ -69,8 +70,8 @@ compare run dozens of commands at once, which open as many connections; on a loa
 machine (four test workers on two cores) that can pass the stores' production default
 of 0.5 s. The tests of timeouts and outages build stores of their own."""
 
-for _variable in [name for name in os.environ if is_setting(name)]:
-    del os.environ[_variable]  # a developer's REDIS_URL is not the tests'
+clear_settings_environment()  # a developer's REDIS_URL is not the tests'
+del os.environ[ENV_FILE_VARIABLE]  # the tests of `.env` files write their own
 os.environ["STACKKIT_REDIS_TIMEOUT"] = str(STORE_TIMEOUT)
 """The same for the stores of every app a test builds on Redis (`Settings.redis_timeout`),
 and of the apps and commands it starts in a process of their own. No other setting

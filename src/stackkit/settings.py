@@ -464,15 +464,15 @@ def load_settings(**overrides: Any) -> Settings:
         raise SettingsError(
             f"Invalid settings: {ENV_FILE_VARIABLE} {problem}.", [(ENV_FILE_VARIABLE, problem)]
         )
+    path = env_file()
     try:
-        settings = Settings(_env_file=env_file(), **overrides)
+        settings = Settings(_env_file=path, **overrides)
     except ValidationError as error:
         problems = _problems(error)
         raise SettingsError(_describe(problems), problems) from None
-    except UnicodeDecodeError:
-        name = env_file() or ".env"
+    except UnicodeDecodeError:  # only a file read can raise it: `path` is one
         raise SettingsError(
-            f"Invalid settings: {name} is not UTF-8 text.", [(name, "is not UTF-8 text")]
+            f"Invalid settings: {path} is not UTF-8 text.", [(str(path), "is not UTF-8 text")]
         ) from None
     if settings.env == "development" and settings.secret_key.get_secret_value() in _GENERATED_KEYS:
         logger.warning(

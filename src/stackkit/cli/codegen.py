@@ -144,9 +144,10 @@ class Names:
         `BlogPost` and `blog-post` are all `BlogPost`. Not `strict`: as a resource
         generated before the latest naming rules was named (see `naming.plural`)."""
         parts = [part for part in re.split(r"[-_\s]+|(?<=[a-z0-9])(?=[A-Z])", name) if part]
-        last = singular(parts[-1].lower(), alternates=strict) if parts else ""
-        if parts and last != parts[-1].lower():
-            parts[-1] = last
+        if parts:
+            one = singular(parts[-1].lower(), alternates=strict)
+            if one != parts[-1].lower():  # else as written: `APIKey` stays `APIKey`
+                parts[-1] = one
         return cls("".join(part[:1].upper() + part[1:] for part in parts), strict)
 
     @property

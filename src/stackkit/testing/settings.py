@@ -8,6 +8,7 @@ must not reach those servers: its counters, sessions and mail would mix with the
 from __future__ import annotations
 
 import os
+from functools import cache
 from typing import Any
 
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
@@ -44,6 +45,7 @@ def isolated_settings(**values: Any) -> Settings:
     return _GivenOnly(**values)
 
 
+@cache
 def settings_variables() -> frozenset[str]:
     """Every environment variable the settings read, in capitals (they are read in any
     case): `STACKKIT_<FIELD>` for each field, and the alias of those that have one
